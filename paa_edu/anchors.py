@@ -1,0 +1,117 @@
+"""Rotated anchors on the FPN grid (one square, upright anchor per location in the seed configs).
+
+For level ``l`` with stride ``s`` the anchor at feature cell ``(i, j)`` (row ``i``, column ``j``)
+is centred on ``((j + center_offset) * s, (i + center_offset) * s)``. With mmdetection's default
+``center_offset = 0`` the first anchor sits on the image corner (0, 0); the anchor side is
+``octave_base_scale * s * 2**(k / scales_per_octave)`` scaled by the aspect ratio, and every
+anchor has ``theta = angle`` (0 in the seed configs, as mmrotate 0.x: the paper's "correct"
+regularised anchors lowered mAP there, see mmrotate#151).
+
+Order of the flattened anchors of a level: row-major over (i, j), then the ``R`` anchors of one
+location. That is exactly the order of a head output permuted from ``(B, R*C, H, W)`` to
+``(B, H*W*R, C)``, so anchor ``a`` and prediction ``a`` always belong together.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+class AnchorGenerator:
+    """Rotated anchors for FPN levels.
+
+    Args:
+        strides: stride of each level in pixels, e.g. (8, 16, 32, 64, 128) for P3-P7.
+        octave_base_scale: anchor side in units of the stride (4 in the rotated PAA configs).
+        scales_per_octave: number of scales per location, ``2**(k/scales_per_octave)``.
+        ratios: aspect ratios h/w; one anchor per (scale, ratio) pair at every location.
+        angle: theta of every anchor, radians.
+        center_offset: anchor centre offset in units of the stride (0 = mmdetection).
+    """
+
+    def __init__(self, strides=(8, 16, 32, 64, 128), octave_base_scale: float = 4,
+                 scales_per_octave: int = 1, ratios=(1.0,), angle: float = 0.0,
+                 center_offset: float = 0.0):
+        if len(strides) == 0 or any(s <= 0 for s in strides):
+            raise ValueError(f"strides must be a non-empty sequence of positive numbers, got {strides}")
+        if octave_base_scale <= 0 or scales_per_octave < 1:
+            raise ValueError("octave_base_scale must be > 0 and scales_per_octave >= 1, got "
+                             f"{octave_base_scale}, {scales_per_octave}")
+        if len(ratios) == 0 or any(r <= 0 for r in ratios):
+            raise ValueError(f"ratios must be a non-empty sequence of positive numbers, got {ratios}")
+        if not math.isfinite(angle) or not 0.0 <= center_offset < 1.0:
+            raise ValueError(f"angle must be finite and center_offset in [0, 1), got {angle}, "
+                             f"{center_offset}")
+        self.strides = tuple(strides)
+        self.octave_base_scale = octave_base_scale
+        self.scales_per_octave = scales_per_octave
+        self.ratios = tuple(ratios)
+        self.angle = float(angle)
+        self.center_offset = float(center_offset)
+
+    @property
+    def num_anchors_per_location(self) -> int:
+        return self.scales_per_octave * len(self.ratios)
+
+    def base_sizes(self, stride: float) -> Tensor:
+        """(R, 2) anchor (w, h) at one location of a level, scales outer and ratios inner."""
+        sizes = []
+        for k in range(self.scales_per_octave):
+            side = self.octave_base_scale * stride * 2 ** (k / self.scales_per_octave)
+            for ratio in self.ratios:  # ratio = h / w at constant area side**2
+                sizes.append((side / math.sqrt(ratio), side * math.sqrt(ratio)))
+        return torch.tensor(sizes, dtype=torch.float64)  # (R, 2)
+
+    def feature_sizes_for(self, image_size: tuple[int, int]) -> list[tuple[int, int]]:
+        """Feature-map size ``(ceil(H / s), ceil(W / s))`` of every level for an (H, W) image."""
+        height, width = image_size
+        if height <= 0 or width <= 0:
+            raise ValueError(f"image_size must be positive (H, W), got {image_size}")
+        return [(math.ceil(height / s), math.ceil(width / s)) for s in self.strides]
+
+    def num_level_anchors(self, feature_sizes: list[tuple[int, int]]) -> list[int]:
+        """Number of anchors of each level, ``H_l * W_l * R``."""
+        self._check_sizes(feature_sizes)
+        return [h * w * self.num_anchors_per_location for h, w in feature_sizes]
+
+    def grid_anchors(self, feature_sizes: list[tuple[int, int]], device=None,
+                     dtype: torch.dtype = torch.float32) -> list[Tensor]:
+        """Anchors of every level.
+
+        Args:
+            feature_sizes: L pairs (H_l, W_l), one per stride.
+        Returns:
+            list of L tensors (H_l * W_l * R, 5) cx, cy, w, h, theta (order: see module doc).
+        """
+        self._check_sizes(feature_sizes)
+        return [self._level_anchors(size, stride, device, dtype)
+                for size, stride in zip(feature_sizes, self.strides)]
+
+    def anchors_for_image(self, image_size: tuple[int, int], device=None,
+                          dtype: torch.dtype = torch.float32):
+        """Per-level anchors and feature sizes for an (H, W) image."""
+        sizes = self.feature_sizes_for(image_size)
+        return self.grid_anchors(sizes, device=device, dtype=dtype), sizes
+
+    def _level_anchors(self, size, stride, device, dtype) -> Tensor:
+        height, width = size
+        ys = (torch.arange(height, dtype=torch.float64) + self.center_offset) * stride  # (H,)
+        xs = (torch.arange(width, dtype=torch.float64) + self.center_offset) * stride  # (W,)
+        cy, cx = torch.meshgrid(ys, xs, indexing="ij")  # (H, W) each
+        num_cells, num_per_cell = height * width, self.num_anchors_per_location
+        centers = torch.stack([cx, cy], dim=-1).reshape(num_cells, 1, 2)  # (H*W, 1, 2)
+        centers = centers.expand(num_cells, num_per_cell, 2)  # (H*W, R, 2)
+        wh = self.base_sizes(stride).expand(num_cells, num_per_cell, 2)  # (H*W, R, 2)
+        angle = torch.full((num_cells, num_per_cell, 1), self.angle, dtype=torch.float64)
+        anchors = torch.cat([centers, wh, angle], dim=-1).reshape(-1, 5)  # (H*W*R, 5)
+        return anchors.to(device=device, dtype=dtype)  # (H*W*R, 5)
+
+    def _check_sizes(self, feature_sizes) -> None:
+        if len(feature_sizes) != len(self.strides):
+            raise ValueError(f"got {len(feature_sizes)} feature sizes for {len(self.strides)} "
+                             f"strides {self.strides}")
+        for size in feature_sizes:
+            if len(size) != 2 or any(int(v) != v or v < 0 for v in size):
+                raise ValueError(f"feature sizes must be pairs of non-negative ints, got {size}")

@@ -1,0 +1,90 @@
+"""ATSS: Adaptive Training Sample Selection (Zhang et al., CVPR 2020), for rotated boxes.
+
+For every GT, all at once (no Python loop over GTs):
+
+1. IoU of every GT with every anchor, and the distance between their centres;
+2. on each FPN level, the ``topk`` anchors whose centres are nearest the GT centre (fewer when a
+   level has fewer anchors) are the GT's candidates (at most ``L * topk``);
+3. the GT's IoU threshold is ``mean + std`` of its candidates' IoUs (unbiased std, as torch;
+   with a single candidate the std is taken as 0 instead of NaN);
+4. a candidate is positive when its IoU ``>= threshold`` and its centre lies inside the *rotated*
+   GT, at least ``eps`` = 0.01 px from every side;
+5. an anchor that is positive for several GTs goes to the GT with the highest IoU (first GT on
+   ties); all other anchors are negative. ATSS never ignores anchors.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from paa_edu.assigners.result import AssignResult, check_assign_inputs
+from paa_edu.geometry.iou import box_iou_rotated
+from paa_edu.geometry.points import center_distances, points_in_rboxes
+
+
+class ATSSAssigner:
+    """Rotated ATSS assigner.
+
+    Args:
+        topk: nearest anchors per level and GT (9 in ATSS and PAA).
+        eps: margin of the centre-inside-GT test, in pixels.
+    """
+
+    def __init__(self, topk: int = 9, eps: float = 0.01) -> None:
+        if not isinstance(topk, int) or topk < 1:
+            raise ValueError(f"topk must be an int >= 1, got {topk!r}")
+        self.topk, self.eps = topk, float(eps)
+
+    def __repr__(self) -> str:
+        return f"ATSSAssigner(topk={self.topk}, eps={self.eps})"
+
+    def assign(self, anchors: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
+               num_level_anchors: list[int]) -> AssignResult:
+        """Assign anchors (A, 5), concatenated level-major, to GTs (G, 5) with labels (G,)."""
+        if num_level_anchors is None:
+            raise ValueError("ATSSAssigner.assign needs num_level_anchors (anchors per level)")
+        check_assign_inputs(anchors, gt_boxes, gt_labels, num_level_anchors)
+        G, A = gt_boxes.shape[0], anchors.shape[0]
+        if G == 0 or A == 0:
+            return AssignResult.all_negative(A, G, anchors.device, anchors.dtype)
+        # 1. IoUs and centre distances, GT in rows.
+        ious = box_iou_rotated(gt_boxes, anchors)  # (G, A)
+        dist = center_distances(anchors[:, :2], gt_boxes)  # (G, A)
+        # 2. Candidates: topk nearest per level.
+        cand = self._nearest_per_level(dist, num_level_anchors)  # (G, Kc) anchor indices
+        # 3. Adaptive IoU threshold per GT.
+        cand_ious = ious.gather(1, cand)  # (G, Kc)
+        thr = cand_ious.mean(1) + _unbiased_std(cand_ious)  # (G,)
+        # 4. IoU above the threshold and centre inside the rotated GT.
+        centres = anchors[cand.reshape(-1), :2]  # (G * Kc, 2)
+        boxes = gt_boxes[:, None, :].expand(-1, cand.shape[1], -1).reshape(-1, 5)  # (G * Kc, 5)
+        inside = points_in_rboxes(centres, boxes, self.eps, aligned=True).view_as(cand)
+        is_pos = (cand_ious >= thr[:, None]) & inside  # (G, Kc)
+        # 5. Each anchor to its highest-IoU GT among those that selected it.
+        scored = torch.full_like(ious, -math.inf)  # (G, A)
+        scored.scatter_(1, cand, torch.where(is_pos, cand_ious, -math.inf))
+        best_iou, best_gt = scored.max(dim=0)  # (A,)
+        assigned = best_iou > -math.inf  # (A,)
+        gt_inds = torch.where(assigned, best_gt + 1, 0)  # (A,)
+        labels = torch.where(assigned, gt_labels.long()[best_gt], -1)  # (A,)
+        return AssignResult(gt_inds, labels, ious.max(dim=0).values, G)
+
+    def _nearest_per_level(self, dist: Tensor, num_level_anchors: list[int]) -> Tensor:
+        """(G, Kc) indices of the min(topk, A_l) nearest anchors of every level, concatenated."""
+        cands, start = [], 0
+        for n in num_level_anchors:  # loop over the L levels, not over GTs
+            if n > 0:
+                k = min(self.topk, n)
+                idx = dist[:, start:start + n].topk(k, dim=1, largest=False).indices  # (G, k)
+                cands.append(idx + start)
+            start += n
+        return torch.cat(cands, dim=1)
+
+
+def _unbiased_std(x: Tensor) -> Tensor:
+    """(G,) unbiased std of each row of (G, K); 0 when K == 1 (torch would give NaN)."""
+    if x.shape[1] < 2:
+        return torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+    return x.std(dim=1, unbiased=True)

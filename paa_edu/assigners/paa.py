@@ -1,0 +1,230 @@
+"""PAA: Probabilistic Anchor Assignment (Kim & Lee, ECCV 2020), rotated, batched over GTs.
+
+Training calls it twice per image:
+
+- :meth:`PAAAssigner.initial_assign` picks a generous *candidate pool* without the model:
+  MaxIoU with thresholds 0.1 (the seed's "maxiou" row) or ATSS with topk 9 ("ATSS" row).
+- the model scores every candidate, ``score = focal loss summed over classes + (-log IoU)``
+  of its decoded box (lower is better), then :meth:`PAAAssigner.reassign` keeps the good ones:
+
+1. per GT and per FPN level keep the ``topk`` (9) lowest-score candidates (at most ``L * topk``);
+2. fit a two-component 1-D GMM to each GT's kept scores and split them (:func:`gmm_split`);
+3. fallback (on by default, ours): a GT with candidates but no positive after step 2 -- it had a
+   single candidate, or the low-score component came out empty -- keeps its best candidate.
+   mmdetection and the rotated reference heads drop such GTs, which loses tiny DOTA objects;
+   the original PAA keeps all their candidates. ``fallback_count`` counts how often it fires;
+4. write back: initial positives not selected become negatives; ignores stay ignored; the
+   selected anchors keep the GT of the initial assignment.
+
+Every step works on all GTs of all images at once (a padded ``(G, K)`` table), so the only
+Python loops are over FPN levels and images.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from paa_edu.assigners.atss import ATSSAssigner
+from paa_edu.assigners.gmm import GMMFit, gmm_split
+from paa_edu.assigners.maxiou import MaxIoUAssigner
+from paa_edu.assigners.result import AssignResult, anchor_levels, check_num_level_anchors
+
+
+@dataclass
+class PAARecord:
+    """What the split saw and decided for one image (CPU tensors, one row per GT).
+
+    Attributes:
+        scores: (G, K) candidate scores (0 at padding). valid: (G, K) bool.
+        levels: (G, K) FPN level of each candidate (-1 at padding).
+        anchor_inds: (G, K) anchor index of each candidate (-1 at padding).
+        positives: (G, K) bool, the final positives (fallback included).
+        fit: the fitted mixtures (:class:`GMMFit`, rows = GTs).
+        fallback: (G,) bool, the GT's positive came from the fallback.
+    """
+
+    scores: Tensor
+    valid: Tensor
+    levels: Tensor
+    anchor_inds: Tensor
+    positives: Tensor
+    fit: GMMFit
+    fallback: Tensor
+
+    @property
+    def num_gts(self) -> int:
+        return self.scores.shape[0]
+
+    def thresholds(self) -> Tensor:
+        """(G,) the split threshold: largest positive score per GT (NaN without positives)."""
+        pos_scores = torch.where(self.positives, self.scores.double(), -torch.inf).amax(1)
+        return torch.where(self.positives.any(1), pos_scores, torch.nan)
+
+
+def _make_initial(init) -> object:
+    if init == "maxiou":
+        return MaxIoUAssigner(0.1, 0.1, min_pos_iou=0.0)
+    if init == "atss":
+        return ATSSAssigner(topk=9)
+    if hasattr(init, "assign"):
+        return init
+    raise ValueError(f"init must be 'maxiou', 'atss' or an assigner object, got {init!r}")
+
+
+class PAAAssigner:
+    """Probabilistic anchor assignment (steps 1-4 of the module docstring).
+
+    Args:
+        init: ``"maxiou"``, ``"atss"`` or any object with ``.assign(...) -> AssignResult``.
+        topk: candidates kept per GT and level before the GMM.
+        reg_covar: GMM variance regulariser (1e-5 in the rotated reference heads).
+        fallback: keep the best candidate of a GT the split left without positives.
+        record: keep a :class:`PAARecord` per image in ``last_records`` (for plots).
+        backend: ``"torch"`` (batched) or ``"sklearn"`` (reference loop) for the GMM.
+    """
+
+    def __init__(self, init="maxiou", topk: int = 9, reg_covar: float = 1e-5,
+                 fallback: bool = True, record: bool = False, backend: str = "torch") -> None:
+        if not isinstance(topk, int) or topk < 1:
+            raise ValueError(f"topk must be an int >= 1, got {topk!r}")
+        if backend not in ("torch", "sklearn"):
+            raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}")
+        self.initial_assigner = _make_initial(init)
+        self.topk, self.reg_covar, self.backend = topk, float(reg_covar), backend
+        self.fallback, self.record = fallback, record
+        self.last_records: list[PAARecord] = []
+        self.fallback_count = 0  # GTs rescued by the fallback, since creation / reset_stats()
+        self.num_gts_split = 0  # GTs with at least one candidate that went through the split
+
+    def __repr__(self) -> str:
+        return (f"PAAAssigner(init={self.initial_assigner!r}, topk={self.topk}, "
+                f"reg_covar={self.reg_covar}, fallback={self.fallback}, backend={self.backend!r})")
+
+    @property
+    def last_record(self) -> PAARecord | None:
+        """Record of the last image seen (``record=True`` only)."""
+        return self.last_records[-1] if self.last_records else None
+
+    def reset_stats(self) -> None:
+        self.fallback_count, self.num_gts_split = 0, 0
+
+    def initial_assign(self, anchors: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
+                       num_level_anchors: list[int]) -> AssignResult:
+        """The candidate pool: the initial assigner's positives."""
+        return self.initial_assigner.assign(anchors, gt_boxes, gt_labels, num_level_anchors)
+
+    def reassign(self, initial: AssignResult, anchor_scores: Tensor,
+                 num_level_anchors: list[int]) -> AssignResult:
+        """Steps 1-4 for one image. ``anchor_scores`` (A,), read at initial positives only."""
+        return self.reassign_many([initial], [anchor_scores], num_level_anchors)[0]
+
+    def reassign_many(self, initials: list[AssignResult], anchor_scores: list[Tensor],
+                      num_level_anchors: list[int]) -> list[AssignResult]:
+        """Steps 1-4 for a batch of images, all GTs of all images in one GMM fit."""
+        if len(initials) != len(anchor_scores):
+            raise ValueError(f"got {len(initials)} initial results but {len(anchor_scores)} "
+                             f"anchor_scores tensors")
+        for res, s in zip(initials, anchor_scores):
+            _check_scores(res, s, num_level_anchors)
+        if not initials:
+            return []
+        # 1. One (row = GT of some image, K) table of the topk-per-level candidates.
+        table = _candidate_table(initials, anchor_scores, num_level_anchors, self.topk)
+        scores, valid, levels, anchors = table  # (R, K) each, R = GTs of all images
+        # 2. GMM split, all rows at once.
+        positives, fit = gmm_split(scores, valid, self.reg_covar, self.backend, return_fit=True)
+        # 3. Fallback: a GT with candidates and no positive keeps its best one.
+        rescued = self._apply_fallback(scores, valid, positives)  # (R,) bool
+        # 4. Write back, image by image (image i owns the rows start:stop).
+        stops = torch.tensor([r.num_gts for r in initials]).cumsum(0).tolist()
+        spans = list(zip([0] + stops[:-1], stops))
+        results = [_write_back(res, anchors[a:b][positives[a:b]])
+                   for res, (a, b) in zip(initials, spans)]
+        if self.record:
+            self.last_records = [_make_record(table, positives, fit, rescued, a, b)
+                                 for a, b in spans]
+        return results
+
+    def _apply_fallback(self, scores: Tensor, valid: Tensor, positives: Tensor) -> Tensor:
+        has_cand = valid.any(1)  # (R,)
+        empty = has_cand & ~positives.any(1)  # (R,) GTs the split left without positive
+        self.num_gts_split += int(has_cand.sum())
+        if not self.fallback:
+            return torch.zeros_like(empty)
+        best = torch.where(valid, scores, torch.inf).argmin(1)  # (R,) best candidate column
+        positives[empty.nonzero().squeeze(1), best[empty]] = True
+        self.fallback_count += int(empty.sum())
+        return empty
+
+
+def _check_scores(initial: AssignResult, scores: Tensor, num_level_anchors: list[int]) -> None:
+    if not isinstance(initial, AssignResult):
+        raise TypeError(f"initial must be an AssignResult, got {type(initial)}")
+    check_num_level_anchors(num_level_anchors, initial.num_anchors)
+    if not isinstance(scores, Tensor) or scores.shape != (initial.num_anchors,) \
+            or not scores.is_floating_point():
+        raise ValueError(f"anchor_scores must be a float tensor of shape ({initial.num_anchors},)"
+                         f", got {getattr(scores, 'shape', type(scores))}")
+    if not bool(torch.isfinite(scores[initial.pos_mask]).all()):
+        raise ValueError("anchor_scores has NaN/Inf at an initial positive (candidate) anchor")
+
+
+def _rank_in_groups(sorted_keys: Tensor) -> Tensor:
+    """(N,) position of each element inside its run of equal keys (keys sorted)."""
+    _, counts = torch.unique_consecutive(sorted_keys, return_counts=True)
+    starts = torch.cumsum(counts, 0) - counts  # (U,) first position of each run
+    pos = torch.arange(sorted_keys.numel(), device=sorted_keys.device)
+    return pos - torch.repeat_interleave(starts, counts)
+
+
+def _candidate_table(initials, anchor_scores, num_level_anchors, topk):
+    """Step 1: padded (R, K) table of the candidates of every GT row R (all images)."""
+    L = len(num_level_anchors)
+    device = anchor_scores[0].device
+    level_of_anchor = anchor_levels(num_level_anchors, device)  # (A,)
+    # 1a. Gather every candidate: its global GT row, level, score and anchor index.
+    rows, levels, scores, anchors = [], [], [], []
+    offset = 0
+    for res, s in zip(initials, anchor_scores):  # loop over images
+        a = res.pos_inds()  # (P,)
+        rows.append(res.pos_gt_inds() + offset)
+        levels.append(level_of_anchor[a])
+        scores.append(s.detach()[a])
+        anchors.append(a)
+        offset += res.num_gts
+    row, level, score, anchor = (torch.cat(t) for t in (rows, levels, scores, anchors))  # (P,)
+    # 1b. Sort by score, then (stably) by (row, level): ascending scores inside each group.
+    order = torch.argsort(score, stable=True)
+    key = (row * L + level)[order]
+    order = order[torch.argsort(key, stable=True)]  # (P,)
+    # 1c. Keep the topk best of each (row, level) group; columns = position inside the row.
+    keep = order[_rank_in_groups((row * L + level)[order]) < topk]  # (P',) row-major
+    col = _rank_in_groups(row[keep])  # (P',)
+    R, K = offset, int(col.max()) + 1 if col.numel() else 1  # K <= L * topk
+    table_scores = torch.zeros(R, K, dtype=score.dtype, device=device)
+    table_valid = torch.zeros(R, K, dtype=torch.bool, device=device)
+    table_levels = torch.full((R, K), -1, dtype=torch.long, device=device)
+    table_anchors = torch.full((R, K), -1, dtype=torch.long, device=device)
+    idx = (row[keep], col)
+    table_scores[idx], table_valid[idx] = score[keep], True
+    table_levels[idx], table_anchors[idx] = level[keep], anchor[keep]
+    return table_scores, table_valid, table_levels, table_anchors
+
+
+def _write_back(initial: AssignResult, selected: Tensor) -> AssignResult:
+    """Step 4: initial positives outside ``selected`` (anchor indices) become negatives."""
+    keep = torch.zeros_like(initial.pos_mask)
+    keep[selected] = True
+    gt_inds = torch.where(initial.pos_mask & ~keep, 0, initial.gt_inds)  # (A,)
+    labels = torch.where(gt_inds > 0, initial.labels, -1)  # (A,)
+    return AssignResult(gt_inds, labels, initial.max_overlaps, initial.num_gts)
+
+
+def _make_record(table, positives, fit: GMMFit, rescued, a: int, b: int) -> PAARecord:
+    scores, valid, levels, anchors = table
+    fit_rows = GMMFit(*(t[a:b].cpu() for t in (fit.weights, fit.means, fit.variances,
+                                                fit.converged, fit.n_iter, fit.fitted)))
+    return PAARecord(scores[a:b].cpu(), valid[a:b].cpu(), levels[a:b].cpu(),
+                     anchors[a:b].cpu(), positives[a:b].cpu(), fit_rows, rescued[a:b].cpu())

@@ -1,0 +1,169 @@
+"""The ``paa-edu`` command line: train, eval, predict, split, synth and demo.
+
+Examples::
+
+    paa-edu demo                                   # the README's one command (CPU, < 10 min)
+    paa-edu synth --root data/synthetic_tiny --preset tiny
+    paa-edu train --config tiny_synthetic --set model.assigner=atss --set train.epochs=2
+    paa-edu train --config tiny_synthetic --resume  # continue from <out_dir>/last.pth
+    paa-edu eval --checkpoint work_dirs/tiny_synthetic/last.pth
+    paa-edu predict --checkpoint work_dirs/tiny_synthetic/last.pth --input some/images --out preds
+    paa-edu split --src DOTA/train --dst data/dota_split/train
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from paa_edu.config import PRESETS, apply_overrides, get_config
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="tiny_synthetic", choices=sorted(PRESETS),
+                        help="preset config (default: tiny_synthetic)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a field, e.g. train.lr=0.01")
+    parser.add_argument("--out-dir", help="shortcut for --set train.out_dir=...")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                        help="shortcut for --set train.device=...")
+
+
+def _config_from_args(args: argparse.Namespace):
+    overrides = list(args.overrides)
+    if args.out_dir:
+        overrides.append(f"train.out_dir={args.out_dir}")
+    if args.device:
+        overrides.append(f"train.device={args.device}")
+    return apply_overrides(get_config(args.config), overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from paa_edu.demo import table_row
+    from paa_edu.report import format_results_table
+    from paa_edu.train import build_dataset, evaluate, train
+    cfg = _config_from_args(args)
+    result = train(cfg, resume=args.resume, progress=not args.no_progress)
+    print(f"checkpoint: {result['checkpoint']}")
+    if args.eval:
+        metrics = evaluate(result["model"], build_dataset(cfg, "val", train=False))
+        print(format_results_table([table_row(cfg, metrics)]))
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from paa_edu.data import DOTADataset, TransformConfig
+    from paa_edu.demo import table_row
+    from paa_edu.report import format_results_table
+    from paa_edu.train import class_names, evaluate, load_model
+    model, cfg = load_model(args.checkpoint, args.device or "cpu")
+    split_dir = Path(args.data) if args.data else Path(cfg.data.root) / "val"
+    if not (split_dir / "images").is_dir() or not (split_dir / "labelTxt").is_dir():
+        raise FileNotFoundError(f"{split_dir} must hold images/ and labelTxt/")
+    dataset = DOTADataset(split_dir, class_names(cfg), cfg.model.angle_version,
+                          TransformConfig(max_size=cfg.data.max_size, hflip_prob=0.0,
+                                          vflip_prob=0.0), train=False)
+    metrics = evaluate(model, dataset, progress=not args.no_progress)
+    print(format_results_table([table_row(cfg, metrics, split_dir.name)]))
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from paa_edu.predict import predict_paths
+    paths = predict_paths(args.checkpoint, args.input, args.out, device=args.device or "cpu",
+                          score_thr=args.score_thr, max_png=args.max_png)
+    print(f"wrote {len(paths)} files to {args.out}")
+
+
+def cmd_split(args: argparse.Namespace) -> None:
+    from paa_edu.data import split_dataset
+    if not (Path(args.src) / "images").is_dir():
+        raise FileNotFoundError(f"{args.src}/images does not exist")
+    stats = split_dataset(args.src, args.dst, patch_size=args.patch_size,
+                          overlap=args.overlap, iof_thr=args.iof_thr)
+    print(stats)
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from paa_edu.data import PRESETS as DATA_PRESETS
+    from paa_edu.data import write_synthetic_dataset
+    preset = DATA_PRESETS[args.preset]
+    changes = {"image_size": args.size, "num_train": args.num_train, "num_val": args.num_val}
+    for key, value in changes.items():
+        if value is not None and value < (32 if key == "image_size" else 1):
+            raise ValueError(f"--{key.replace('_', '-')} is too small: {value}")
+    preset = replace(preset, **{k: v for k, v in changes.items() if v is not None})
+    dirs = write_synthetic_dataset(args.root, preset, seed=args.seed, num_workers=args.workers,
+                                   progress=not args.no_progress)
+    print("\n".join(f"{split}: {path}" for split, path in dirs.items()))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from paa_edu.demo import run_demo
+    run_demo(args.out, device=args.device or "auto", epochs=args.epochs,
+             overrides=args.overrides, progress=not args.no_progress)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of every sub-command."""
+    parser = argparse.ArgumentParser(prog="paa-edu", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train a detector")
+    _add_config_args(p)
+    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last.pth")
+    p.add_argument("--eval", action="store_true", help="evaluate on val/ and print the table")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("eval", help="evaluate a checkpoint and print the seed-style table")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", help="split folder with images/ and labelTxt/ (default: val)")
+    p.add_argument("--device", choices=("cpu", "cuda"))
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("predict", help="image or folder -> DOTA Task1 files + annotated PNGs")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--input", required=True, help="an image file or a folder of images")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--score-thr", type=float, default=0.3, help="drawing threshold")
+    p.add_argument("--max-png", type=int, default=20, help="annotate at most this many images")
+    p.add_argument("--device", choices=("cpu", "cuda"))
+    p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("split", help="cut DOTA images into overlapping patches")
+    p.add_argument("--src", required=True, help="folder with images/ (+ labelTxt/)")
+    p.add_argument("--dst", required=True)
+    p.add_argument("--patch-size", type=int, default=1024)
+    p.add_argument("--overlap", type=int, default=200)
+    p.add_argument("--iof-thr", type=float, default=0.7)
+    p.set_defaults(func=cmd_split)
+    p = sub.add_parser("synth", help="write the synthetic DOTA-format dataset")
+    p.add_argument("--root", required=True)
+    p.add_argument("--preset", default="tiny", choices=("tiny", "full"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--size", type=int, help="image side (default: the preset's)")
+    p.add_argument("--num-train", type=int, help="train images (default: the preset's)")
+    p.add_argument("--num-val", type=int, help="val images (default: the preset's)")
+    p.set_defaults(func=cmd_synth)
+    p = sub.add_parser("demo", help="train and compare the 4 assigners on the tiny set")
+    p.add_argument("--out", default="paa_demo", help="output folder (default: paa_demo)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--epochs", type=int, help="epochs per model (default: the tiny preset's)")
+    p.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="KEY=VALUE", help="override a tiny_synthetic field")
+    p.set_defaults(func=cmd_demo)
+    for p in sub.choices.values():
+        p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``paa-edu`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (FileNotFoundError, ValueError, FloatingPointError) as err:
+        print(f"paa-edu {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""DeltaXYWHA box coder: rotated boxes <-> regression deltas relative to rotated anchors.
+
+Encoding of a ground truth ``g`` against an anchor ``p`` (mmrotate's ``DeltaXYWHAOBBoxCoder``,
+means 0 and stds 1 as in the seed configs)::
+
+    dx = ( cos(pt)(gx - px) + sin(pt)(gy - py)) / pw      # centre offset in the anchor's frame
+    dy = (-sin(pt)(gx - px) + cos(pt)(gy - py)) / ph
+    dw = log(gw / pw),  dh = log(gh / ph)
+    dt = norm(gt - pt) / pi                                # le135: wrapped, divided by pi
+
+The three angle versions use the settings of the mmrotate DOTA RetinaNet configs:
+
+=========  =======  =========  ===========  =============================================
+version    proj_xy  edge_swap  norm_factor  angle delta
+=========  =======  =========  ===========  =============================================
+le135      yes      no         1            norm_le135(gt - pt) / pi
+le90       yes      yes        none         the smaller of norm(gt - pt), norm(gt - pt + pi/2)
+oc         no       no         none         gt - pt (no wrap; oc angles live in (0, pi/2])
+=========  =======  =========  ===========  =============================================
+
+``decode`` applies the inverse and returns the box regularised in the coder's version, so
+``decode(p, encode(p, g)) == regularize_boxes(g, version)`` (up to float error, for boxes whose
+size ratio to the anchor is inside the ``wh_ratio_clip`` range).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from paa_edu.geometry.angles import check_boxes, check_version, norm_angle, regularize_boxes
+
+# (proj_xy, edge_swap, norm_factor) per angle version.
+_VERSION_SETTINGS = {"le135": (True, False, 1.0), "le90": (True, True, None),
+                     "oc": (False, False, None)}
+
+
+class DeltaXYWHACoder:
+    """Encode/decode rotated boxes as (dx, dy, dw, dh, dtheta) deltas.
+
+    Args:
+        version: angle version of the targets and the decoded boxes.
+        means, stds: delta normalisation, ``delta = (d - means) / stds``.
+        wh_ratio_clip: decoded ``dw, dh`` are clamped to ``+-|log(wh_ratio_clip)|``.
+    """
+
+    def __init__(self, version: str = "le135", means=(0.0,) * 5, stds=(1.0,) * 5,
+                 wh_ratio_clip: float = 16 / 1000):
+        self.version = check_version(version)
+        if len(means) != 5 or len(stds) != 5 or any(s <= 0 for s in stds):
+            raise ValueError(f"means and stds need 5 values (stds > 0), got {means}, {stds}")
+        if not 0 < wh_ratio_clip < 1:
+            raise ValueError(f"wh_ratio_clip must be in (0, 1), got {wh_ratio_clip}")
+        self.means, self.stds = tuple(means), tuple(stds)
+        self.max_log_ratio = abs(math.log(wh_ratio_clip))
+        self.proj_xy, self.edge_swap, self.norm_factor = _VERSION_SETTINGS[version]
+
+    def encode(self, anchors: Tensor, gt_boxes: Tensor) -> Tensor:
+        """Deltas that turn ``anchors`` into ``gt_boxes``.
+
+        Args:
+            anchors: (..., 5) cx, cy, w, h, theta (w, h > 0).
+            gt_boxes: (..., 5), same shape; regularised to the coder's version first.
+        Returns:
+            (..., 5) normalised deltas dx, dy, dw, dh, dtheta.
+        """
+        self._check_pair(anchors, gt_boxes, "gt_boxes")
+        gt_boxes = regularize_boxes(gt_boxes, self.version)
+        px, py, pw, ph, pt = anchors.unbind(-1)
+        gx, gy, gw, gh, gt = gt_boxes.unbind(-1)
+        dx, dy = self._to_anchor_frame(gx - px, gy - py, pt)
+        dx, dy = dx / pw, dy / ph
+        dt = self._angle_delta(gt, pt)
+        if self.edge_swap:  # use the edge pairing that needs the smaller rotation
+            dt_swapped = norm_angle(gt - pt + math.pi / 2, self.version)
+            swap = dt.abs() >= dt_swapped.abs()
+            gw, gh = torch.where(swap, gh, gw), torch.where(swap, gw, gh)
+            dt = torch.where(swap, dt_swapped, dt)
+        if self.norm_factor is not None:
+            dt = dt / (self.norm_factor * math.pi)
+        deltas = torch.stack([dx, dy, torch.log(gw / pw), torch.log(gh / ph), dt], -1)
+        return (deltas - deltas.new_tensor(self.means)) / deltas.new_tensor(self.stds)
+
+    def decode(self, anchors: Tensor, deltas: Tensor, max_shape=None) -> Tensor:
+        """Apply ``deltas`` to ``anchors``; differentiable with respect to ``deltas``.
+
+        Args:
+            anchors: (..., 5) cx, cy, w, h, theta.
+            deltas: (..., 5) normalised deltas, same shape.
+            max_shape: optional (H, W); decoded centres are clamped into the image.
+        Returns:
+            (..., 5) boxes regularised in the coder's version.
+        """
+        self._check_pair(anchors, deltas, "deltas")
+        deltas = deltas * deltas.new_tensor(self.stds) + deltas.new_tensor(self.means)
+        dx, dy, dw, dh, dt = deltas.unbind(-1)
+        px, py, pw, ph, pt = anchors.unbind(-1)
+        dw = dw.clamp(-self.max_log_ratio, self.max_log_ratio)
+        dh = dh.clamp(-self.max_log_ratio, self.max_log_ratio)
+        ox, oy = self._from_anchor_frame(dx * pw, dy * ph, pt)
+        gx, gy = px + ox, py + oy
+        if max_shape is not None:
+            gx, gy = gx.clamp(0, max_shape[1]), gy.clamp(0, max_shape[0])
+        if self.norm_factor is not None:
+            dt = dt * self.norm_factor * math.pi
+        boxes = torch.stack([gx, gy, pw * dw.exp(), ph * dh.exp(), pt + dt], -1)
+        return regularize_boxes(boxes, self.version)
+
+    def _angle_delta(self, gt: Tensor, pt: Tensor) -> Tensor:
+        return norm_angle(gt - pt, self.version)
+
+    def _to_anchor_frame(self, ox: Tensor, oy: Tensor, pt: Tensor):
+        if not self.proj_xy:
+            return ox, oy
+        cos, sin = torch.cos(pt), torch.sin(pt)
+        return cos * ox + sin * oy, -sin * ox + cos * oy
+
+    def _from_anchor_frame(self, ox: Tensor, oy: Tensor, pt: Tensor):
+        if not self.proj_xy:
+            return ox, oy
+        cos, sin = torch.cos(pt), torch.sin(pt)
+        return cos * ox - sin * oy, sin * ox + cos * oy
+
+    @staticmethod
+    def _check_pair(anchors: Tensor, other: Tensor, name: str) -> None:
+        check_boxes(anchors, "anchors")
+        if not isinstance(other, Tensor) or other.shape != anchors.shape:
+            shape = tuple(other.shape) if isinstance(other, Tensor) else type(other)
+            raise ValueError(f"{name} must have the same shape as anchors {tuple(anchors.shape)}, "
+                             f"got {shape}")
+        if name == "gt_boxes":
+            check_boxes(other, name)
+        if anchors.numel() and bool((anchors[..., 2:4] <= 0).any()):
+            raise ValueError("anchors must have strictly positive width and height")

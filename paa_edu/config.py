@@ -1,0 +1,286 @@
+"""Dataclass configs of the detector and its training, plus ``--set key=value`` overrides.
+
+Three presets (see :data:`PRESETS`):
+
+- ``r50_dota_1x``: the seed's setting (ResNet-50 + FPN P3-P7, 1024 px DOTA patches, 15 classes,
+  SGD lr 0.0025, 12 epochs, steps at 8 and 11, warm-up 500 iterations, grad clip 35, batch 2).
+- ``tiny_synthetic``: CPU, a narrow ResNet-18 + 3-level FPN on 256 px synthetic images; trains
+  in about two minutes (``paa-edu demo`` trains four of them).
+- ``full_synthetic``: GPU, R50 on the 1024 px synthetic set (the real assigner comparison).
+
+Override any field from the command line with dotted keys, e.g.
+``--set train.lr=0.01 --set model.assigner=atss`` (values are parsed as Python literals when
+possible, else kept as strings).
+"""
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+
+ASSIGNERS = ("maxiou", "atss", "paa")
+PAA_INITS = ("maxiou", "atss")
+
+
+@dataclass
+class ModelConfig:
+    """Backbone, FPN, head, anchors, assignment and inference settings.
+
+    Attributes:
+        num_classes: C, no background channel.
+        depth: ResNet depth (18, 34 or 50).
+        backbone_width: base width of the ResNet (64 = torchvision's; smaller = a narrow
+            ResNet-18/34 for CPU).
+        backbone_weights: optional local file with a torchvision ResNet state dict.
+        fpn_channels: channels of every FPN level and of the head towers.
+        strides: strides of the FPN levels; (8, 16, 32, 64, 128) = P3-P7, (8, 16, 32) = P3-P5.
+        num_convs: 3x3 convs per head tower.
+        use_gn: GroupNorm (32 groups, or fewer when the channels are few) in the towers.
+        octave_base_scale: anchor side = octave_base_scale * stride.
+        angle_version: box convention of targets and predictions.
+        assigner: ``"maxiou"`` (RetinaNet 0.5/0.4), ``"atss"`` or ``"paa"``.
+        paa_init: initial candidates of PAA: ``"maxiou"`` (0.1/0.1) or ``"atss"``.
+        topk: per-level candidates of ATSS and of PAA's GMM.
+        reg_covar: GMM variance floor.
+        iou_branch: predict the IoU of each box (PAA) and score sqrt(cls * IoU) at test time.
+        reg_weight, iou_weight: weights of the IoU loss and of the IoU-branch BCE.
+        score_thr, nms_pre, nms_iou, max_per_img, score_voting: inference (the seed's test_cfg).
+    """
+
+    num_classes: int = 15
+    depth: int = 50
+    backbone_width: int = 64
+    backbone_weights: str | None = None
+    fpn_channels: int = 256
+    strides: tuple[int, ...] = (8, 16, 32, 64, 128)
+    num_convs: int = 4
+    use_gn: bool = False
+    octave_base_scale: float = 4.0
+    angle_version: str = "le135"
+    assigner: str = "paa"
+    paa_init: str = "atss"
+    topk: int = 9
+    reg_covar: float = 1e-5
+    iou_branch: bool = True
+    reg_weight: float = 1.0
+    iou_weight: float = 0.5
+    score_thr: float = 0.05
+    nms_pre: int = 2000
+    nms_iou: float = 0.1
+    max_per_img: int = 2000
+    score_voting: bool = False
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how it is transformed.
+
+    Attributes:
+        root: folder with ``train/`` and ``val/`` (DOTA format); for synthetic presets it is
+            written by :func:`paa_edu.data.write_synthetic_dataset` when missing.
+        synthetic: ``"tiny"``/``"full"`` to generate the synthetic set, ``None`` for real data.
+        classes: ``"dota"`` or ``"synthetic"``.
+        max_size: resize the longer image side to this (``None`` = keep).
+        flip_prob: horizontal and vertical flip probability during training.
+        num_train: use only the first N training images (``None`` = all).
+        num_val: use only the first N validation images (``None`` = all).
+        num_workers: DataLoader workers.
+    """
+
+    root: str = "data/dota_split"
+    synthetic: str | None = None
+    classes: str = "dota"
+    max_size: int | None = None
+    flip_prob: float = 0.5
+    num_train: int | None = None
+    num_val: int | None = None
+    num_workers: int = 2
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, schedule, logging and reproducibility.
+
+    Attributes:
+        epochs, batch_size, lr, momentum, weight_decay: SGD.
+        warmup_iters, warmup_ratio: linear warm-up from ``lr * warmup_ratio``.
+        lr_steps: epochs after which lr is multiplied by 0.1.
+        grad_clip: max global L2 norm of the gradients (``None`` = off).
+        max_iters: stop after this many iterations in total (``None`` = all epochs).
+        seed: seed of every random generator.
+        amp: mixed precision on CUDA.
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        out_dir: checkpoints, ``log.csv`` and TensorBoard logs.
+        log_every: iterations between log lines.
+        eval_every_epoch: evaluate on the validation split after each epoch.
+        num_threads: CPU threads of torch (``None`` = torch's default). The tiny preset uses 1:
+            on a small shared machine, two OpenMP threads competing with other processes can
+            be 10-40x slower than one (measured on the 2-core CI machine).
+    """
+
+    epochs: int = 12
+    batch_size: int = 2
+    lr: float = 0.0025
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_iters: int = 500
+    warmup_ratio: float = 0.001
+    lr_steps: tuple[int, ...] = (8, 11)
+    grad_clip: float | None = 35.0
+    max_iters: int | None = None
+    seed: int = 0
+    amp: bool = True
+    device: str = "auto"
+    out_dir: str = "work_dirs/r50_dota_1x"
+    log_every: int = 20
+    eval_every_epoch: bool = False
+    num_threads: int | None = None
+
+
+@dataclass
+class Config:
+    """Everything one run needs."""
+
+    name: str = "r50_dota_1x"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        """A plain nested dict (for checkpoints and logs)."""
+        return asdict(self)
+
+
+def r50_dota_1x() -> Config:
+    """The seed's rotated PAA R50-FPN 1x DOTA-v1.0 setting (1024x1024 patches, gap 200)."""
+    return Config()
+
+
+def tiny_synthetic() -> Config:
+    """CPU: a narrow ResNet-18, FPN P3-P5 with 64 channels, 256 px synthetic scenes."""
+    model = ModelConfig(num_classes=7, depth=18, backbone_width=32, fpn_channels=64,
+                        strides=(8, 16, 32), num_convs=2, use_gn=True, octave_base_scale=4.0,
+                        nms_pre=1000, max_per_img=300)
+    data = DataConfig(root="data/synthetic_tiny", synthetic="tiny", classes="synthetic",
+                      num_workers=0)
+    train = TrainConfig(epochs=10, batch_size=4, lr=0.01, warmup_iters=50, lr_steps=(8,),
+                        log_every=10, out_dir="work_dirs/tiny_synthetic", amp=False,
+                        num_threads=1)
+    return Config("tiny_synthetic", model, data, train)
+
+
+def full_synthetic() -> Config:
+    """GPU: R50-FPN P3-P7 on the 1024 px synthetic set, the seed's schedule."""
+    model = ModelConfig(num_classes=7, use_gn=True)
+    data = DataConfig(root="data/synthetic_full", synthetic="full", classes="synthetic",
+                      num_workers=4)
+    train = TrainConfig(batch_size=4, lr=0.005, out_dir="work_dirs/full_synthetic")
+    return Config("full_synthetic", model, data, train)
+
+
+PRESETS = {"r50_dota_1x": r50_dota_1x, "tiny_synthetic": tiny_synthetic,
+           "full_synthetic": full_synthetic}
+
+
+def get_config(name: str) -> Config:
+    """Return a fresh copy of the preset ``name`` (one of :data:`PRESETS`)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown config {name!r}; expected one of {sorted(PRESETS)}")
+    return PRESETS[name]()
+
+
+def _parse_value(text: str):
+    """``"0.01"`` -> 0.01, ``"(8, 16)"`` -> (8, 16), ``"None"`` -> None, else the string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _coerce(value, current, key: str):
+    """Match the type of the current value (int -> float, list -> tuple); refuse the rest."""
+    if isinstance(value, list):
+        value = tuple(value)
+    if current is None or value is None:
+        return value
+    if isinstance(current, bool) or isinstance(value, bool):
+        if not isinstance(value, bool) or not isinstance(current, bool):
+            raise ValueError(f"--set {key}: expected a bool (True/False), got {value!r}")
+        return value
+    if isinstance(current, float) and isinstance(value, int):
+        return float(value)
+    if isinstance(current, tuple) and isinstance(value, (int, float)):
+        return (value,)
+    if type(value) is not type(current):
+        raise ValueError(f"--set {key}: expected {type(current).__name__}, "
+                         f"got {value!r} ({type(value).__name__})")
+    return value
+
+
+def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:
+    """Return a copy of ``cfg`` with ``section.field=value`` overrides applied.
+
+    Args:
+        cfg: the base config.
+        overrides: strings like ``"train.lr=0.01"`` or ``"model.strides=(8,16,32)"``.
+    Returns:
+        a new :class:`Config`; ``cfg`` is not modified.
+    """
+    cfg = copy.deepcopy(cfg)
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        target = cfg
+        for part in parts[:-1]:
+            if not is_dataclass(target) or part not in {f.name for f in fields(target)}:
+                raise ValueError(f"--set {key}: unknown section {part!r}")
+            target = getattr(target, part)
+        name = parts[-1]
+        if not is_dataclass(target) or name not in {f.name for f in fields(target)}:
+            raise ValueError(f"--set {key}: unknown field {name!r}; valid: "
+                             f"{sorted(f.name for f in fields(target))}")
+        setattr(target, name, _coerce(_parse_value(text.strip()), getattr(target, name), key))
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> Config:
+    """Raise ``ValueError`` on inconsistent settings; return ``cfg``."""
+    m, t = cfg.model, cfg.train
+    if m.assigner not in ASSIGNERS:
+        raise ValueError(f"model.assigner must be one of {ASSIGNERS}, got {m.assigner!r}")
+    if m.paa_init not in PAA_INITS:
+        raise ValueError(f"model.paa_init must be one of {PAA_INITS}, got {m.paa_init!r}")
+    if m.depth not in (18, 34, 50):
+        raise ValueError(f"model.depth must be 18, 34 or 50, got {m.depth}")
+    if m.depth == 50 and m.backbone_width != 64:
+        raise ValueError("model.backbone_width != 64 is only supported for depth 18/34")
+    if not m.strides or any(s not in (8, 16, 32, 64, 128) for s in m.strides) \
+            or list(m.strides) != sorted(set(m.strides)) or m.strides[0] != 8:
+        raise ValueError(f"model.strides must be increasing powers of two from 8 to 128 "
+                         f"starting at 8, got {m.strides}")
+    if m.num_classes < 1 or m.fpn_channels < 1 or m.num_convs < 0:
+        raise ValueError("model.num_classes, fpn_channels must be >= 1 and num_convs >= 0")
+    if t.batch_size < 1 or t.epochs < 1 or t.lr <= 0:
+        raise ValueError("train.batch_size, train.epochs must be >= 1 and train.lr > 0")
+    if t.num_threads is not None and t.num_threads < 1:
+        raise ValueError(f"train.num_threads must be >= 1 or None, got {t.num_threads}")
+    if t.device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"train.device must be auto, cpu or cuda, got {t.device!r}")
+    return cfg
+
+
+def config_from_dict(data: dict) -> Config:
+    """Rebuild a :class:`Config` from :meth:`Config.to_dict` output (e.g. from a checkpoint)."""
+    def build(cls, values: dict):
+        names = {f.name for f in fields(cls)}
+        unknown = set(values) - names
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} keys {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    return validate(Config(name=data.get("name", "custom"),
+                           model=build(ModelConfig, data.get("model", {})),
+                           data=build(DataConfig, data.get("data", {})),
+                           train=build(TrainConfig, data.get("train", {}))))

@@ -1,0 +1,121 @@
+"""A torch ``Dataset`` over a DOTA-format folder (DOTA patches or the synthetic set).
+
+The folder holds ``images/<stem>.png`` and ``labelTxt/<stem>.txt``. All label files are read
+and checked when the dataset is built, so a bad file fails at once with ``file:line``. A folder
+without ``labelTxt/`` (a test set) gives samples without objects. Images without objects are
+valid samples: their ``boxes`` have shape (0, 5).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mmcv
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from paa_edu.data.dota import DOTA_CLASSES, list_images, read_label_file
+from paa_edu.data.transforms import TransformConfig, apply_transforms
+from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version
+
+
+def _empty_target() -> dict:
+    return {"boxes": torch.zeros(0, 5), "labels": torch.zeros(0, dtype=torch.long),
+            "difficult": torch.zeros(0, dtype=torch.bool)}
+
+
+class DOTADataset(Dataset):
+    """Images and rotated-box targets of one DOTA-format split folder.
+
+    Args:
+        root_split_dir: folder with ``images/`` and (optionally) ``labelTxt/``.
+        class_names: the classes; a label is an index into it (``DOTA_CLASSES`` by default,
+            ``SYNTHETIC_CLASSES`` for the synthetic set).
+        version: angle version of the boxes (``"le135"`` by default).
+        transforms: resize/flip/normalise/pad settings (``TransformConfig()`` by default).
+        train: apply the random flips.
+        lenient: skip malformed objects with a warning instead of raising.
+        filter_empty: leave out images without objects (e.g. for training).
+        min_size: polygons whose fitted rectangle has a side under this are degenerate.
+    Items:
+        ``(image, target)``: image (3, H, W) float32 normalised and padded to a multiple of
+        32; target dict with ``boxes`` (M, 5) float32, ``labels`` (M,) long, ``difficult``
+        (M,) bool, ``image_id`` str, ``orig_size`` (H0, W0), ``img_shape`` (h, w) after the
+        resize, ``scale_factor`` float (divide predicted boxes' first four numbers by it to
+        get back to original pixels) and ``flips`` (directions applied).
+    """
+
+    def __init__(self, root_split_dir: str | Path, class_names: tuple[str, ...] | list[str]
+                 = DOTA_CLASSES, version: str = DEFAULT_ANGLE_VERSION,
+                 transforms: TransformConfig | None = None, train: bool = True,
+                 lenient: bool = False, filter_empty: bool = False, min_size: float = 1.0):
+        self.root = Path(root_split_dir)
+        self.class_names = tuple(class_names)
+        self.version = check_version(version)
+        self.transforms = transforms or TransformConfig()
+        self.train = train
+        label_dir = self.root / "labelTxt"
+        self.image_paths, self.annotations = [], []
+        for path in list_images(self.root / "images"):
+            target = _empty_target()
+            if label_dir.is_dir():
+                label_path = label_dir / f"{path.stem}.txt"
+                if not label_path.is_file():
+                    raise ValueError(f"{label_path}: label file missing for image {path}")
+                target = read_label_file(label_path, self.class_names, version, lenient,
+                                         min_size)
+                target = {k: target[k] for k in ("boxes", "labels", "difficult")}
+            if filter_empty and len(target["labels"]) == 0:
+                continue
+            self.image_paths.append(path)
+            self.annotations.append(target)
+        if not self.image_paths:
+            raise ValueError(f"{self.root / 'images'}: no (non-empty) images found")
+
+    def __len__(self) -> int:
+        return len(self.image_paths)
+
+    @property
+    def image_ids(self) -> list[str]:
+        """Image stems, in dataset order."""
+        return [p.stem for p in self.image_paths]
+
+    def ground_truths(self) -> list[dict]:
+        """Per image ``boxes`` (M, 5), ``labels`` (M,), ``difficult`` (M,) in original pixels,
+        the ``ground_truths`` argument of :func:`paa_edu.evaluation.evaluate_rotated`."""
+        return [dict(target) for target in self.annotations]
+
+    def __getitem__(self, index: int) -> tuple[Tensor, dict]:
+        path, annotation = self.image_paths[index], self.annotations[index]
+        image = mmcv.imread(str(path), channel_order="rgb")  # (H0, W0, 3) uint8
+        if image is None:
+            raise ValueError(f"{path}: cannot read the image")
+        tensor, boxes, meta = apply_transforms(image, annotation["boxes"], self.transforms,
+                                               self.train, self.version)
+        target = {"boxes": boxes, "labels": annotation["labels"].clone(),
+                  "difficult": annotation["difficult"].clone(), "image_id": path.stem,
+                  "orig_size": tuple(image.shape[:2]), **meta}
+        return tensor, target
+
+
+def collate_batch(samples: list[tuple[Tensor, dict]], size_divisor: int = 32
+                  ) -> tuple[Tensor, list[dict]]:
+    """Stack samples into a batch, zero-padding (bottom/right) to the largest size.
+
+    Args:
+        samples: ``(image (3, H_i, W_i), target)`` pairs from :class:`DOTADataset`.
+        size_divisor: the batch H and W are rounded up to multiples of this.
+    Returns:
+        images (B, 3, H, W) float32 and the list of B targets (unchanged).
+    """
+    if len(samples) == 0:
+        raise ValueError("samples is empty")
+    images = [image for image, _ in samples]
+    height = max(image.shape[1] for image in images)
+    width = max(image.shape[2] for image in images)
+    height = -(-height // size_divisor) * size_divisor
+    width = -(-width // size_divisor) * size_divisor
+    batch = torch.stack([F.pad(image, (0, width - image.shape[2], 0, height - image.shape[1]))
+                         for image in images])  # (B, 3, H, W)
+    return batch, [target for _, target in samples]

@@ -1,0 +1,233 @@
+"""DOTA labelTxt files: read, validate and write; polygons become rotated boxes.
+
+A DOTA-v1.0 label file has optional header lines, then one object per line::
+
+    imagesource:GoogleEarth
+    gsd:0.146343590398
+    2753 2408 2861 2385 2888 2468 2805 2502 plane 0
+    x1 y1 x2 y2 x3 y3 x4 y4 class difficult
+
+The four vertices go clockwise on screen (x right, y down); ``difficult`` is 0 or 1 (a missing
+10th token means 0; our splitter writes 2 for objects truncated by a patch border).
+
+Unlike the DOTA devkit and mmrotate, which skip short lines and silently drop objects whose
+rectangle has a side under 2 px, every problem here raises a ``ValueError`` naming
+``file:line`` -- or, with ``lenient=True``, skips that object with a ``warnings.warn``.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version, poly2obb
+
+#: The 15 DOTA-v1.0 classes, in the order every toolbox uses (index = label).
+DOTA_CLASSES = (
+    "plane", "baseball-diamond", "bridge", "ground-track-field", "small-vehicle",
+    "large-vehicle", "ship", "tennis-court", "basketball-court", "storage-tank",
+    "soccer-ball-field", "roundabout", "harbor", "swimming-pool", "helicopter",
+)
+
+#: Header keys recognised before the objects (``key:value`` lines).
+HEADER_KEYS = ("imagesource", "gsd")
+
+#: Image file extensions searched by :func:`list_images`.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+@dataclass
+class LabelFile:
+    """The raw content of one labelTxt file (no class mapping, no box fitting).
+
+    Attributes:
+        polys: (M, 8) float64 polygons x1, y1, ..., x4, y4.
+        names: M class names, as written in the file.
+        difficult: (M,) int64 difficulty flags (0, 1 or 2).
+        line_numbers: M 1-based line numbers, for error messages.
+        header: ``{"imagesource": ..., "gsd": ...}`` for the header lines present.
+        path: the file the objects came from.
+    """
+
+    polys: np.ndarray
+    names: list[str]
+    difficult: np.ndarray
+    line_numbers: list[int]
+    header: dict[str, str] = field(default_factory=dict)
+    path: str = "<memory>"
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _problem(message: str, where: str, lenient: bool) -> None:
+    """Raise ``ValueError(where: message)``, or only warn when ``lenient``."""
+    if not lenient:
+        raise ValueError(f"{where}: {message}")
+    warnings.warn(f"{where}: {message}; skipped (lenient mode)", stacklevel=3)
+
+
+def _parse_object(tokens: list[str]) -> tuple[list[float], str, int]:
+    """Parse the tokens of one object line; raise ``ValueError`` with the reason."""
+    if len(tokens) not in (9, 10):
+        raise ValueError(f"expected 'x1 y1 ... x4 y4 class [difficult]' (9 or 10 fields), "
+                         f"got {len(tokens)} fields")
+    try:
+        coords = [float(t) for t in tokens[:8]]
+    except ValueError:
+        raise ValueError(f"non-numeric coordinate in {tokens[:8]}") from None
+    if not all(math.isfinite(c) for c in coords):
+        raise ValueError(f"non-finite coordinate in {tokens[:8]}")
+    difficult = 0
+    if len(tokens) == 10:
+        if not tokens[9].isdigit():
+            raise ValueError(f"difficult must be a non-negative integer, got {tokens[9]!r}")
+        difficult = int(tokens[9])
+    return coords, tokens[8], difficult
+
+
+def parse_label_file(path: str | Path, lenient: bool = False) -> LabelFile:
+    """Read a labelTxt file into a :class:`LabelFile` (syntax checks only).
+
+    Args:
+        path: the ``.txt`` file.
+        lenient: skip malformed lines with a warning instead of raising.
+    Returns:
+        the polygons, class names, difficulty flags, line numbers and header.
+    Raises:
+        ValueError: ``file:line: reason`` for a malformed line (unless ``lenient``).
+    """
+    path = Path(path)
+    polys, names, difficult, line_numbers, header = [], [], [], [], {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.strip()
+        if not text:
+            continue
+        key, sep, value = text.partition(":")
+        if sep and key in HEADER_KEYS and not polys:
+            header[key] = value.strip()
+            continue
+        try:
+            coords, name, diff = _parse_object(text.split())
+        except ValueError as err:
+            _problem(str(err), f"{path}:{number}", lenient)
+            continue
+        polys.append(coords)
+        names.append(name)
+        difficult.append(diff)
+        line_numbers.append(number)
+    return LabelFile(
+        polys=np.asarray(polys, dtype=np.float64).reshape(-1, 8),
+        names=names,
+        difficult=np.asarray(difficult, dtype=np.int64),
+        line_numbers=line_numbers,
+        header=header,
+        path=str(path),
+    )
+
+
+def read_label_file(
+    path: str | Path,
+    class_names: tuple[str, ...] | list[str] = DOTA_CLASSES,
+    version: str = DEFAULT_ANGLE_VERSION,
+    lenient: bool = False,
+    min_size: float = 1.0,
+) -> dict:
+    """Read a labelTxt file and fit a rotated box to every polygon.
+
+    Polygons go through :func:`paa_edu.geometry.poly2obb` (minimum-area rectangle of the four
+    points) in angle ``version``.
+
+    Args:
+        path: the ``.txt`` file.
+        class_names: the known classes; the label of an object is its index here.
+        version: angle version of the returned boxes (``"le135"`` by default, the seed's "v2").
+        lenient: skip bad objects with a warning instead of raising.
+        min_size: a fitted rectangle with a side shorter than this (pixels) is degenerate.
+    Returns:
+        dict with ``boxes`` (M, 5) float32, ``polys`` (M, 8) float32, ``labels`` (M,) long,
+        ``difficult`` (M,) bool (any non-zero flag), ``header`` dict.
+    Raises:
+        ValueError: ``file:line: reason`` for a malformed line, an unknown class or a
+            degenerate polygon (unless ``lenient``).
+    """
+    check_version(version)
+    raw = parse_label_file(path, lenient=lenient)
+    index = {name: i for i, name in enumerate(class_names)}
+    polys = torch.from_numpy(raw.polys)  # (M, 8) float64
+    boxes, valid = poly2obb(polys, version, return_valid=True)  # (M, 5), (M,)
+    big_enough = (valid & (boxes[:, 2:4] >= min_size).all(dim=1)).tolist()  # M bools
+    keep = []
+    for i, (name, number) in enumerate(zip(raw.names, raw.line_numbers)):
+        where = f"{raw.path}:{number}"
+        if name not in index:
+            _problem(f"unknown class {name!r} (known: {list(class_names)})", where, lenient)
+        elif not big_enough[i]:
+            w, h = boxes[i, 2].item(), boxes[i, 3].item()
+            _problem(f"degenerate polygon {raw.polys[i].tolist()} (fitted rectangle "
+                     f"{w:.3g} x {h:.3g} px, min_size {min_size})", where, lenient)
+        else:
+            keep.append(i)
+    return {
+        "boxes": boxes[keep].float().reshape(-1, 5),  # (M, 5)
+        "polys": torch.from_numpy(raw.polys[keep]).float().reshape(-1, 8),  # (M, 8)
+        "labels": torch.tensor([index[raw.names[i]] for i in keep], dtype=torch.long),
+        "difficult": torch.from_numpy(raw.difficult[keep] > 0).reshape(-1),  # (M,)
+        "header": raw.header,
+    }
+
+
+def _format_number(value: float) -> str:
+    """Coordinates are written with 2 decimals, trailing zeros removed (``12.5``, ``7``)."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def write_label_file(
+    path: str | Path,
+    polys: np.ndarray | torch.Tensor,
+    names: list[str],
+    difficult: np.ndarray | torch.Tensor | list[int] | None = None,
+    header: dict[str, str] | None = None,
+) -> Path:
+    """Write objects to a labelTxt file (creating parent folders).
+
+    Args:
+        path: the ``.txt`` file to write.
+        polys: (M, 8) polygons x1, y1, ..., x4, y4 (clockwise on screen).
+        names: M class names.
+        difficult: (M,) integer flags; all 0 when ``None``.
+        header: optional ``{"imagesource": ..., "gsd": ...}`` written first.
+    Returns:
+        the path written.
+    """
+    polys = np.asarray(polys, dtype=np.float64).reshape(-1, 8)
+    if len(names) != len(polys):
+        raise ValueError(f"names has {len(names)} entries but polys has {len(polys)} rows")
+    if not np.isfinite(polys).all():
+        raise ValueError("polys contains NaN or Inf")
+    flags = np.zeros(len(polys), np.int64) if difficult is None else np.asarray(difficult)
+    if flags.shape != (len(polys),):
+        raise ValueError(f"difficult must have shape ({len(polys)},), got {flags.shape}")
+    lines = [f"{key}:{value}" for key, value in (header or {}).items()]
+    for poly, name, flag in zip(polys, names, flags):
+        if not name or any(c.isspace() for c in name):
+            raise ValueError(f"class name {name!r} must be non-empty without spaces")
+        coords = " ".join(_format_number(v) for v in poly)
+        lines.append(f"{coords} {name} {int(flag)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def list_images(image_dir: str | Path) -> list[Path]:
+    """All image files of a folder, sorted by name (deterministic order)."""
+    image_dir = Path(image_dir)
+    if not image_dir.is_dir():
+        raise ValueError(f"image folder {image_dir} does not exist")
+    return sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)

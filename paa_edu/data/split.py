@@ -1,0 +1,244 @@
+"""Split large DOTA images into overlapping square patches ("1024x1024,200" in the seed).
+
+1. Window grid (as the DOTA devkit and mmrotate): step = patch_size - overlap along each axis;
+   ``n = 1`` if the side fits in one patch, else ``ceil((side - patch_size) / step) + 1``, and
+   the last window is shifted back to ``side - patch_size`` so no window leaves the image.
+   An image smaller than a patch gets one window; the missing area is padded.
+2. Objects: with IoF = area(polygon & window) / area(polygon) (shapely),
+
+   * IoF = 1: the object is copied unchanged (shifted into patch coordinates);
+   * IoF >= ``iof_thr`` (0.7): the clipped polygon is re-fitted to a quadrilateral -- its
+     minimum-area rectangle, clockwise, starting at the corner nearest the original first
+     vertex -- and keeps its difficulty. The rectangle may poke slightly out of the patch
+     (it encloses the clipped piece); the devkit instead clamps vertices to the patch;
+   * 0 < IoF < ``iof_thr``: ``truncated="difficult"`` (DEFAULT, the DOTA devkit's ImgSplit)
+     writes the re-fitted piece with difficulty 2, so evaluation ignores it;
+     ``truncated="drop"`` (mmrotate's img_split) leaves it out. Pieces whose rectangle has a
+     side under ``min_size`` px are always dropped (counted in the returned stats).
+     Note that mmrotate also differs for IoF >= 0.7: it keeps the *unclipped* polygon and
+     marks it difficulty 2.
+3. Patches are written as PNG named ``{stem}__{patch_size}__{x}___{y}`` (x, y = the patch's
+   top-left corner in the original image), which :mod:`paa_edu.data.merge` parses back.
+   The output only depends on the inputs and options, so re-running gives identical files.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import mmcv
+import numpy as np
+from shapely.geometry import Polygon, box
+from tqdm.auto import tqdm
+
+from paa_edu.data.dota import LabelFile, list_images, parse_label_file, write_label_file
+
+TRUNCATED_MODES = ("difficult", "drop")
+
+
+@dataclass
+class SplitStats:
+    """Counts of one split run (what happened to the objects)."""
+
+    images: int = 0
+    patches: int = 0
+    objects_whole: int = 0  # copies of objects entirely inside a patch
+    objects_clipped: int = 0  # clipped copies kept with their difficulty (IoF >= iof_thr)
+    objects_truncated: int = 0  # clipped copies written with difficulty 2
+    objects_dropped: int = 0  # clipped copies left out (IoF < iof_thr with "drop", or slivers)
+
+    def add(self, other: SplitStats) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def window_starts(length: int, patch_size: int = 1024, overlap: int = 200) -> list[int]:
+    """Start coordinates of the windows along one axis (see step 1 of the module docstring)."""
+    if patch_size <= 0 or not 0 <= overlap < patch_size:
+        raise ValueError(f"need patch_size > 0 and 0 <= overlap < patch_size, got "
+                         f"patch_size={patch_size}, overlap={overlap}")
+    if length <= patch_size:
+        return [0]
+    step = patch_size - overlap
+    count = math.ceil((length - patch_size) / step) + 1
+    return [i * step for i in range(count - 1)] + [length - patch_size]
+
+
+def patch_name(stem: str, patch_size: int, x: int, y: int) -> str:
+    """``P0001__1024__824___0``: image stem, patch size and the patch's top-left corner."""
+    return f"{stem}__{patch_size}__{x}___{y}"
+
+
+def _shapely_polygon(poly: np.ndarray, where: str) -> Polygon:
+    """A valid shapely polygon of a (8,) quadrilateral (self-intersecting -> convex hull)."""
+    shape = Polygon(poly.reshape(4, 2))
+    if not shape.is_valid:
+        shape = shape.convex_hull
+    if shape.area <= 0:
+        raise ValueError(f"{where}: degenerate polygon {poly.tolist()} (zero area)")
+    return shape
+
+
+def refit_quadrilateral(piece: Polygon, first_vertex: np.ndarray) -> np.ndarray | None:
+    """Minimum-area rectangle of a clipped polygon as a clockwise (8,) DOTA polygon.
+
+    Args:
+        piece: the clipped polygon (any number of vertices).
+        first_vertex: (2,) the original polygon's first vertex; the output starts at the
+            rectangle corner nearest to it.
+    Returns:
+        (8,) float64 polygon, or ``None`` if the rectangle collapses to a line or point.
+    """
+    rect = piece.minimum_rotated_rectangle
+    if rect.is_empty or rect.geom_type != "Polygon" or rect.area <= 0:
+        return None
+    corners = np.asarray(rect.exterior.coords)[:4]  # (4, 2)
+    x, y = corners[:, 0], corners[:, 1]
+    if np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) < 0:  # > 0 = clockwise with y down
+        corners = corners[::-1]
+    start = int(np.argmin(np.linalg.norm(corners - first_vertex, axis=1)))
+    return np.roll(corners, -start, axis=0).reshape(8)
+
+
+def _side_lengths(poly: np.ndarray) -> np.ndarray:
+    corners = poly.reshape(4, 2)
+    return np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)  # (4,)
+
+
+def crop_objects(labels: LabelFile, x: int, y: int, patch_size: int, iof_thr: float = 0.7,
+                 truncated: str = "difficult", min_size: float = 1.0
+                 ) -> tuple[np.ndarray, list[str], np.ndarray, SplitStats]:
+    """The objects of one patch, in patch coordinates (step 2 of the module docstring).
+
+    Args:
+        labels: the objects of the whole image.
+        x, y: top-left corner of the patch in the image.
+        patch_size: side of the patch.
+        iof_thr: minimum IoF for a clipped object to keep its difficulty.
+        truncated: ``"difficult"`` or ``"drop"`` for objects under ``iof_thr``.
+        min_size: re-fitted pieces with a side shorter than this are dropped.
+    Returns:
+        polys (K, 8), names (K), difficult (K,) int64, and the stats of this patch.
+    """
+    if truncated not in TRUNCATED_MODES:
+        raise ValueError(f"truncated must be one of {TRUNCATED_MODES}, got {truncated!r}")
+    window = box(x, y, x + patch_size, y + patch_size)
+    polys, names, flags, stats = [], [], [], SplitStats()
+    xs, ys = labels.polys[:, 0::2], labels.polys[:, 1::2]  # (M, 4) each
+    near = ((xs.max(1) > x) & (xs.min(1) < x + patch_size)
+            & (ys.max(1) > y) & (ys.min(1) < y + patch_size))  # (M,) bounding boxes overlap
+    for i in np.nonzero(near)[0]:
+        shape = _shapely_polygon(labels.polys[i], f"{labels.path}:{labels.line_numbers[i]}")
+        piece = shape.intersection(window)
+        iof = piece.area / shape.area
+        if iof <= 0:
+            continue
+        difficult = int(labels.difficult[i])
+        if iof >= 1 - 1e-9:
+            poly = labels.polys[i].copy()
+            stats.objects_whole += 1
+        else:
+            poly = refit_quadrilateral(piece, labels.polys[i, :2])
+            if poly is None or _side_lengths(poly).min() < min_size or (
+                    iof < iof_thr and truncated == "drop"):
+                stats.objects_dropped += 1
+                continue
+            if iof < iof_thr:
+                difficult = 2
+                stats.objects_truncated += 1
+            else:
+                stats.objects_clipped += 1
+        polys.append(poly - np.tile([x, y], 4))
+        names.append(labels.names[i])
+        flags.append(difficult)
+    return (np.asarray(polys, np.float64).reshape(-1, 8), names,
+            np.asarray(flags, np.int64), stats)
+
+
+def _crop_image(image: np.ndarray, x: int, y: int, patch_size: int, pad_value: int
+                ) -> np.ndarray:
+    """The (patch_size, patch_size, 3) patch at (x, y); areas past the image are padded."""
+    patch = np.full((patch_size, patch_size) + image.shape[2:], pad_value, dtype=image.dtype)
+    crop = image[y:y + patch_size, x:x + patch_size]
+    patch[:crop.shape[0], :crop.shape[1]] = crop
+    return patch
+
+
+def split_image(image_path: str | Path, labels: LabelFile | None, dst_dir: str | Path,
+                patch_size: int = 1024, overlap: int = 200, iof_thr: float = 0.7,
+                truncated: str = "difficult", pad_value: int = 0, min_size: float = 1.0
+                ) -> SplitStats:
+    """Split one image (and its objects) into ``dst_dir/images`` and ``dst_dir/labelTxt``.
+
+    Args:
+        image_path: the large image.
+        labels: its objects (from :func:`parse_label_file`), or ``None`` for an unlabelled
+            image (then no label files are written).
+        dst_dir: output folder.
+        patch_size, overlap, iof_thr, truncated, min_size: see :func:`crop_objects`.
+        pad_value: grey value of the padding.
+    Returns:
+        the stats of this image.
+    """
+    image = mmcv.imread(str(image_path))  # (H, W, 3) BGR uint8
+    if image is None:
+        raise ValueError(f"{image_path}: cannot read the image")
+    height, width = image.shape[:2]
+    stem, dst_dir, stats = Path(image_path).stem, Path(dst_dir), SplitStats(images=1)
+    for y in window_starts(height, patch_size, overlap):
+        for x in window_starts(width, patch_size, overlap):
+            name = patch_name(stem, patch_size, x, y)
+            patch = _crop_image(image, x, y, patch_size, pad_value)
+            mmcv.imwrite(patch, str(dst_dir / "images" / f"{name}.png"))
+            stats.patches += 1
+            if labels is not None:
+                polys, names, flags, patch_stats = crop_objects(
+                    labels, x, y, patch_size, iof_thr, truncated, min_size)
+                write_label_file(dst_dir / "labelTxt" / f"{name}.txt", polys, names, flags,
+                                 header=labels.header)
+                stats.add(patch_stats)
+    return stats
+
+
+def split_dataset(src_dir: str | Path, dst_dir: str | Path, patch_size: int = 1024,
+                  overlap: int = 200, iof_thr: float = 0.7, truncated: str = "difficult",
+                  pad_value: int = 0, min_size: float = 1.0, lenient: bool = False,
+                  progress: bool = True) -> SplitStats:
+    """Split every image of ``src_dir/images`` (+ ``src_dir/labelTxt`` if present).
+
+    This is what ``paa-edu split`` runs.
+
+    Args:
+        src_dir: a DOTA folder with ``images/`` and optionally ``labelTxt/`` (test sets have
+            no labels); every image must then have a label file of the same stem.
+        dst_dir: output folder; gets ``images/`` and (if labelled) ``labelTxt/``.
+        patch_size, overlap, iof_thr, truncated, pad_value, min_size: see :func:`split_image`.
+        lenient: skip malformed label lines with a warning instead of raising.
+        progress: show a tqdm progress bar.
+    Returns:
+        the summed :class:`SplitStats`.
+    """
+    src_dir, dst_dir = Path(src_dir), Path(dst_dir)
+    if truncated not in TRUNCATED_MODES:
+        raise ValueError(f"truncated must be one of {TRUNCATED_MODES}, got {truncated!r}")
+    if not 0.0 < iof_thr <= 1.0:
+        raise ValueError(f"iof_thr must be in (0, 1], got {iof_thr}")
+    window_starts(patch_size, patch_size, overlap)  # validates patch_size and overlap
+    images = list_images(src_dir / "images")
+    label_dir = src_dir / "labelTxt"
+    labelled = label_dir.is_dir()
+    (dst_dir / "images").mkdir(parents=True, exist_ok=True)
+    if labelled:
+        (dst_dir / "labelTxt").mkdir(parents=True, exist_ok=True)
+    stats = SplitStats()
+    for image_path in tqdm(images, desc="split", disable=not progress):
+        labels = None
+        if labelled:
+            label_path = label_dir / f"{image_path.stem}.txt"
+            if not label_path.is_file():
+                raise ValueError(f"{label_path}: label file missing for image {image_path}")
+            labels = parse_label_file(label_path, lenient=lenient)
+        stats.add(split_image(image_path, labels, dst_dir, patch_size, overlap, iof_thr,
+                              truncated, pad_value, min_size))
+    return stats

@@ -1,0 +1,27 @@
+"""Rotated-box geometry shared by anchors, assigners, losses, NMS and evaluation.
+
+Every ``(..., 5)`` tensor is ``(cx, cy, w, h, theta)``: pixels and radians, image coordinates
+(x right, y down), positive theta turns the box clockwise on screen (mmcv/mmrotate convention).
+The corners are ``c -/+ u -/+ v`` with ``u = (w/2)(cos t, sin t)`` and ``v = (h/2)(-sin t, cos t)``.
+"""
+from paa_edu.geometry.angles import (
+    ANGLE_VERSIONS,
+    DEFAULT_ANGLE_VERSION,
+    check_boxes,
+    check_version,
+    norm_angle,
+    regularize_boxes,
+)
+from paa_edu.geometry.convert import obb2poly, poly2obb
+from paa_edu.geometry.iou import box_iou_rotated
+from paa_edu.geometry.nms import batched_nms_rotated, nms_rotated
+
+__all__ = [
+    "ANGLE_VERSIONS", "DEFAULT_ANGLE_VERSION", "check_boxes", "check_version", "norm_angle",
+    "regularize_boxes", "obb2poly", "poly2obb", "box_iou_rotated", "nms_rotated",
+    "batched_nms_rotated",
+]
+
+from paa_edu.geometry.points import center_distances, points_in_rboxes  # noqa: E402
+
+__all__ += ["center_distances", "points_in_rboxes"]

@@ -1,0 +1,66 @@
+"""Points against rotated boxes: centre distances and the point-in-rotated-box test (ATSS)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from paa_edu.geometry.angles import check_boxes
+
+
+def _check_points(points: Tensor, name: str = "points") -> None:
+    if not isinstance(points, Tensor) or points.dim() < 1 or points.shape[-1] != 2 \
+            or not points.is_floating_point():
+        raise ValueError(f"{name} must be a floating tensor of shape (..., 2), got "
+                         f"{getattr(points, 'shape', type(points))}")
+
+
+def center_distances(points: Tensor, boxes: Tensor) -> Tensor:
+    """Euclidean distance from every box centre to every point.
+
+    Args:
+        points: (A, 2) x, y (e.g. anchor centres).
+        boxes: (G, 5) rotated boxes.
+    Returns:
+        (G, A) distances, GT in rows (like ``box_iou_rotated(gt_boxes, anchors)``).
+    """
+    _check_points(points)
+    check_boxes(boxes, "boxes")
+    diff = boxes[:, None, :2] - points[None, :, :]  # (G, A, 2)
+    return diff.pow(2).sum(-1).sqrt()  # (G, A)
+
+
+def points_in_rboxes(points: Tensor, boxes: Tensor, eps: float = 0.01,
+                     aligned: bool = False) -> Tensor:
+    """Is each point inside each rotated box, at least ``eps`` pixels from every side?
+
+    1. Move the point into the box frame: ``d = p - c``, ``lx = d . u``, ``ly = d . v`` with the
+       unit axes ``u = (cos t, sin t)`` and ``v = (-sin t, cos t)`` (clockwise-positive theta).
+    2. Distances to the four sides are ``w/2 -/+ lx`` and ``h/2 -/+ ly``; the smallest of them is
+       ``min(w/2 - |lx|, h/2 - |ly|)``.
+    3. Inside when that smallest distance is ``> eps`` (mmdetection's ATSS margin, 0.01).
+
+    Args:
+        points: (A, 2), or (N, 2) when ``aligned``.
+        boxes: (G, 5), or (N, 5) when ``aligned``.
+        eps: margin in pixels.
+        aligned: test point i against box i only.
+    Returns:
+        (G, A) bool, or (N,) bool when ``aligned``.
+    """
+    _check_points(points)
+    check_boxes(boxes, "boxes")
+    if aligned:
+        if points.shape[0] != boxes.shape[0]:
+            raise ValueError(f"aligned=True needs as many points as boxes, got "
+                             f"{points.shape[0]} and {boxes.shape[0]}")
+        b, p = boxes, points  # (N, 5), (N, 2)
+    else:
+        b, p = boxes[:, None, :], points[None, :, :]  # (G, 1, 5), (1, A, 2)
+    cos, sin = torch.cos(b[..., 4]), torch.sin(b[..., 4])
+    # 1. Coordinates of the point in the box frame.
+    dx, dy = p[..., 0] - b[..., 0], p[..., 1] - b[..., 1]
+    lx = dx * cos + dy * sin
+    ly = -dx * sin + dy * cos
+    # 2. Smallest distance to a side, 3. compared with the margin.
+    margin = torch.minimum(b[..., 2] / 2 - lx.abs(), b[..., 3] / 2 - ly.abs())
+    return margin > eps

@@ -1,0 +1,136 @@
+"""Losses of rotated PAA and the per-anchor score that drives PAA's assignment.
+
+paa_spec.md, step 2 (anchor score) and step 7 (losses):
+
+- classification: sigmoid focal loss (alpha 0.25, gamma 2) over all anchors and classes,
+  divided by ``max(num_pos, B)``;
+- regression: ``-log(clamp(IoU(pred, gt), 1e-6))`` on the *decoded* boxes of the positives,
+  weighted by the IoU target ``t = IoU(pred.detach(), gt)`` and divided by ``sum(t)``
+  (the rotated PAA heads use -log IoU where horizontal PAA uses GIoU);
+- IoU branch: BCE-with-logits against ``t`` (a soft target), summed / num_pos, times 0.5.
+
+IoUs come from :func:`paa_edu.geometry.box_iou_rotated` (exact and differentiable).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from paa_edu.geometry import box_iou_rotated
+
+if TYPE_CHECKING:
+    from paa_edu.assigners import AssignResult
+
+IOU_EPS = 1e-6  # -log(1e-6) = 13.8 caps the loss of a box that misses its GT
+
+
+def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25,
+                       gamma: float = 2.0) -> Tensor:
+    """Unreduced focal loss (Lin et al. 2017, eq. 5) on independent sigmoids.
+
+    Args:
+        logits: (..., C) float.
+        targets: (..., C) one-hot (float, 0/1).
+    Returns:
+        (..., C) loss per element.
+    """
+    logits = logits.float()
+    p = torch.sigmoid(logits)
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)  # probability of the true outcome
+    alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
+    return alpha_t * (1 - p_t) ** gamma * ce
+
+
+def one_hot_targets(labels: Tensor, num_classes: int) -> Tensor:
+    """labels (N,) long with -1 (or >= C) = background -> (N, C) float one-hot."""
+    valid = (labels >= 0) & (labels < num_classes)
+    targets = torch.zeros(len(labels), num_classes, device=labels.device)
+    targets[valid.nonzero()[:, 0], labels[valid]] = 1.0
+    return targets
+
+
+def rotated_iou_loss(pred_boxes: Tensor, target_boxes: Tensor) -> tuple[Tensor, Tensor]:
+    """``-log(clamp(IoU))`` of aligned box pairs, and the IoU itself.
+
+    Args:
+        pred_boxes: (P, 5) decoded predictions (gradients flow through them).
+        target_boxes: (P, 5) assigned GT boxes.
+    Returns:
+        loss (P,), ious (P,) (both differentiable w.r.t. ``pred_boxes``).
+    """
+    ious = box_iou_rotated(pred_boxes.float(), target_boxes.float(), aligned=True)  # (P,)
+    return -torch.log(ious.clamp(min=IOU_EPS)), ious
+
+
+@torch.no_grad()
+def paa_anchor_scores(cls_logits: Tensor, pred_boxes: Tensor, assign: AssignResult,
+                      gt_boxes: Tensor) -> Tensor:
+    """PAA's per-anchor score (lower = better) at the initial positives (paa_spec step 2).
+
+    score_i = sum over classes of the focal loss with the assigned label
+              + (-log IoU(decoded box_i, its GT)).
+
+    Args:
+        cls_logits: (A, C) classification logits of one image.
+        pred_boxes: (A, 5) decoded predicted boxes (only rows of positives are read).
+        assign: the initial assignment (``gt_inds`` 1-based, ``labels``).
+        gt_boxes: (G, 5).
+    Returns:
+        (A,) float scores; ``inf`` for anchors that are not initial positives.
+    """
+    if cls_logits.dim() != 2 or pred_boxes.shape != (cls_logits.shape[0], 5):
+        raise ValueError(f"cls_logits must be (A, C) and pred_boxes (A, 5); got "
+                         f"{tuple(cls_logits.shape)} and {tuple(pred_boxes.shape)}")
+    scores = torch.full((cls_logits.shape[0],), float("inf"), device=cls_logits.device)
+    pos = assign.pos_mask.nonzero()[:, 0]  # (P,)
+    if len(pos) == 0:
+        return scores
+    targets = one_hot_targets(assign.labels[pos], cls_logits.shape[1])  # (P, C)
+    cls_score = sigmoid_focal_loss(cls_logits[pos], targets).sum(dim=1)  # (P,)
+    matched_gt = gt_boxes[assign.gt_inds[pos] - 1]  # (P, 5)
+    loc_score, _ = rotated_iou_loss(pred_boxes[pos], matched_gt)  # (P,)
+    scores[pos] = cls_score + loc_score
+    return scores
+
+
+def detection_losses(cls_logits: Tensor, labels: Tensor, pos_pred_boxes: Tensor,
+                     pos_gt_boxes: Tensor, pos_iou_logits: Tensor | None, num_images: int,
+                     reg_weight: float = 1.0, iou_weight: float = 0.5,
+                     graph_anchor: Tensor | None = None) -> dict[str, Tensor]:
+    """The three PAA losses over a whole batch (paa_spec step 7).
+
+    Args:
+        cls_logits: (N, C) logits of all anchors of all images.
+        labels: (N,) long, class of each positive, -1 for negatives.
+        pos_pred_boxes: (P, 5) decoded boxes of the positives (differentiable).
+        pos_gt_boxes: (P, 5) their GT boxes.
+        pos_iou_logits: (P,) IoU-branch logits of the positives, or None (no IoU branch).
+        num_images: B, the lower bound of the classification normaliser.
+        reg_weight, iou_weight: loss weights (1.0 and 0.5 in rotated PAA).
+        graph_anchor: a tensor whose ``0 * sum()`` keeps the regression graph alive when P=0
+            (e.g. all deltas); defaults to ``pos_pred_boxes``.
+    Returns:
+        dict ``loss_cls``, ``loss_bbox`` and (with the IoU branch) ``loss_iou``, scalars.
+    """
+    num_pos = len(pos_pred_boxes)
+    targets = one_hot_targets(labels, cls_logits.shape[1])  # (N, C)
+    loss_cls = sigmoid_focal_loss(cls_logits, targets).sum() / max(num_pos, num_images)
+    if num_pos == 0:
+        zero = 0.0 * (graph_anchor if graph_anchor is not None else pos_pred_boxes).sum()
+        losses = {"loss_cls": loss_cls, "loss_bbox": zero}
+        if pos_iou_logits is not None:
+            losses["loss_iou"] = 0.0 * pos_iou_logits.sum() + zero
+        return losses
+    loss_iou_each, ious = rotated_iou_loss(pos_pred_boxes, pos_gt_boxes)  # (P,), (P,)
+    iou_targets = ious.detach().clamp(min=1e-12)  # (P,) t: quality of each positive
+    loss_bbox = (iou_targets * loss_iou_each).sum() / iou_targets.sum()
+    losses = {"loss_cls": loss_cls, "loss_bbox": reg_weight * loss_bbox}
+    if pos_iou_logits is not None:
+        bce = F.binary_cross_entropy_with_logits(pos_iou_logits.float(), iou_targets,
+                                                 reduction="sum")
+        losses["loss_iou"] = iou_weight * bce / num_pos
+    return losses

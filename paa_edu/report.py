@@ -1,0 +1,104 @@
+"""Results tables in the seed's columns (Method, angle, Backbone, ..., AP50, AP75, mAP).
+
+One printer for the CLI, the benchmarks and the notebooks::
+
+    row = results_row("RetinaNet-(PAA)", metrics, dataset="synthetic-tiny,val")
+    print(format_results_table([row]))
+
+Metrics are stored as fractions in [0, 1] (what :func:`paa_edu.evaluation.evaluate_rotated`
+returns) and printed as percentages with two decimals, as in the seed's README.
+"""
+from __future__ import annotations
+
+import math
+
+#: (row key, column header) in the seed's order.
+COLUMNS = (
+    ("method", "Method"),
+    ("angle", "angle"),
+    ("backbone", "Backbone"),
+    ("lr_schd", "Lr schd"),
+    ("dataset", "Dataset"),
+    ("preprocess", "preprocess"),
+    ("AP50", "$AP_{0.5}$"),
+    ("AP75", "$AP_{0.75}$"),
+    ("mAP", "$mAP$"),
+)
+METRIC_KEYS = ("AP50", "AP75", "mAP")
+
+#: REFERENCE ONLY, never measured here: the two rows reported in the seed
+#: (Xuyihaoby/rotate_detection, rotated PAA, ResNet50, DOTA-v1.0 test server). Fractions.
+SEED_TABLE_ROWS = (
+    {"method": "RetinaNet-(maxiou)", "angle": "v2", "backbone": "ResNet50", "lr_schd": "1x",
+     "dataset": "DOTA-v1.0,trainval", "preprocess": "1024x1024,200",
+     "AP50": 0.7250, "AP75": 0.4210, "mAP": 0.4197},
+    {"method": "RetinaNet-(ATSS)", "angle": "v2", "backbone": "ResNet50", "lr_schd": "1x",
+     "dataset": "DOTA-v1.0,trainval", "preprocess": "1024x1024,200",
+     "AP50": 0.7275, "AP75": 0.4346, "mAP": 0.4246},
+)
+
+
+def results_row(
+    method: str,
+    metrics: dict,
+    angle: str = "le135",
+    backbone: str = "ResNet50",
+    lr_schd: str = "1x",
+    dataset: str = "DOTA-v1.0,trainval",
+    preprocess: str = "1024x1024,200",
+) -> dict:
+    """Build one table row from the dict returned by ``evaluate_rotated``.
+
+    Args:
+        method: e.g. ``"RetinaNet-(PAA)"``.
+        metrics: must hold ``AP50``, ``AP75`` and ``mAP`` as fractions.
+        angle, backbone, lr_schd, dataset, preprocess: the descriptive columns.
+    Returns:
+        a dict with the keys of :data:`COLUMNS`.
+    """
+    missing = [key for key in METRIC_KEYS if key not in metrics]
+    if missing:
+        raise ValueError(f"metrics lacks {missing}; got keys {sorted(metrics)}")
+    return {"method": method, "angle": angle, "backbone": backbone, "lr_schd": lr_schd,
+            "dataset": dataset, "preprocess": preprocess,
+            **{key: float(metrics[key]) for key in METRIC_KEYS}}
+
+
+def _cell(row: dict, key: str, index: int) -> str:
+    """Format one cell: metrics as ``72.50``, text as is."""
+    if key not in row:
+        raise ValueError(f"row {index} lacks the column {key!r}; got keys {sorted(row)}")
+    value = row[key]
+    if key not in METRIC_KEYS:
+        return str(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"row {index}: {key}={value!r} is not a number") from None
+    if math.isnan(value):
+        return "n/a"
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"row {index}: {key}={value} must be a fraction in [0, 1]")
+    return f"{100 * value:.2f}"
+
+
+def format_results_table(rows: list[dict] | tuple[dict, ...]) -> str:
+    """Render rows as a markdown table in the seed's columns.
+
+    Args:
+        rows: dicts with the keys of :data:`COLUMNS` (see :func:`results_row`); metrics are
+            fractions in [0, 1] (NaN prints as ``n/a``).
+    Returns:
+        the markdown table, one line per row plus header and separator, no trailing newline.
+    """
+    if len(rows) == 0:
+        raise ValueError("rows is empty")
+    cells = [[_cell(row, key, i) for key, _ in COLUMNS] for i, row in enumerate(rows)]
+    headers = [header for _, header in COLUMNS]
+    widths = [max(len(h), *(len(r[j]) for r in cells)) for j, h in enumerate(headers)]
+
+    def line(values: list[str]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths)) + " |"
+
+    separator = "| " + " | ".join("-" * w for w in widths) + " |"
+    return "\n".join([line(headers), separator] + [line(r) for r in cells])

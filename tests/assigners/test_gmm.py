@@ -1,0 +1,123 @@
+"""gmm_split / fit_gmm_1d against the scikit-learn oracle (random and degenerate rows)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from paa_edu.assigners.gmm import fit_gmm_1d, gmm_split
+
+
+def _random_losses(G: int, K: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bimodal-ish PAA-like score rows with random padding."""
+    g = torch.Generator().manual_seed(seed)
+    n_low = torch.randint(1, K, (G, 1), generator=g)
+    low = torch.rand(G, K, generator=g) * 0.6 + 0.1
+    high = torch.rand(G, K, generator=g) * 3.0 + 0.8
+    cols = torch.arange(K)[None, :]
+    losses = torch.where(cols < n_low, low, high) * (torch.rand(G, 1, generator=g) * 3 + 0.2)
+    losses = losses + torch.randn(G, K, generator=g).abs() * 0.2
+    valid = torch.rand(G, K, generator=g) < torch.rand(G, 1, generator=g) * 0.8 + 0.2
+    return losses[:, torch.randperm(K, generator=g)], valid
+
+
+def test_hand_made_row_cuts_at_the_mode_of_the_low_cluster():
+    # Low cluster {0.10, 0.11, 0.12} has its mode at 0.11: the rule keeps the members up to
+    # and including the most likely one, so 0.12 (above the mode) becomes negative.
+    losses = torch.tensor([[5.0, 0.10, 5.2, 0.12, 0.11, 5.1]])
+    valid = torch.ones_like(losses, dtype=torch.bool)
+    pos, fit = gmm_split(losses, valid, return_fit=True)
+    assert pos.tolist() == [[False, True, False, False, True, False]]
+    assert gmm_split(losses, valid, backend="sklearn").tolist() == pos.tolist()
+    torch.testing.assert_close(fit.means, torch.tensor([[0.11, 5.1]], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("seed,K", [(0, 45), (1, 20), (2, 9)])
+def test_random_rows_match_sklearn(seed, K):
+    losses, valid = _random_losses(400, K, seed)
+    pos_t, fit_t = gmm_split(losses, valid, backend="torch", return_fit=True)
+    pos_s, fit_s = gmm_split(losses, valid, backend="sklearn", return_fit=True)
+    same_rows = (pos_t == pos_s).all(1)
+    assert same_rows.float().mean() >= 0.995
+    # The fitted mixtures agree too wherever EM ran the same number of steps.
+    same_iter = fit_t.fitted & (fit_t.n_iter == fit_s.n_iter)
+    assert same_iter.sum() >= 0.99 * fit_t.fitted.sum()
+    for name in ("weights", "means", "variances"):
+        a, b = getattr(fit_t, name)[same_iter], getattr(fit_s, name)[same_iter].double()
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-8)
+
+
+def test_reg_covar_is_used():
+    losses, valid = _random_losses(200, 45, 3)
+    for reg in (1e-5, 1e-2):
+        pos_t = gmm_split(losses, valid, reg_covar=reg)
+        pos_s = gmm_split(losses, valid, reg_covar=reg, backend="sklearn")
+        assert (pos_t == pos_s).all(1).float().mean() >= 0.995
+    fit = fit_gmm_1d(losses, valid, reg_covar=1e-2)
+    assert bool((fit.variances[fit.fitted] >= 1e-2).all())
+
+
+DEGENERATE = [
+    [1.0] * 10,  # all equal
+    [2.0, 2.0, 2.0, 7.0, 7.0],  # two distinct values
+    [7.0, 2.0],  # two values
+    [3.0, 3.0],  # two equal values
+    [13.815510557964274] * 45,  # -log(1e-6) clamp hit by every candidate
+    [0.0] * 5 + [13.8] * 40,
+    [1e-3, 1e-3 + 1e-12, 1e-3],  # nearly equal
+    [1000.0, 1000.5, 1001.0, 3000.0],  # large values
+]
+
+
+@pytest.mark.parametrize("row", DEGENERATE)
+def test_degenerate_rows_match_sklearn_and_never_nan(row):
+    losses = torch.tensor([row], dtype=torch.float64)
+    valid = torch.ones_like(losses, dtype=torch.bool)
+    pos_t, fit = gmm_split(losses, valid, return_fit=True)
+    pos_s = gmm_split(losses, valid, backend="sklearn")
+    assert pos_t.tolist() == pos_s.tolist()
+    assert int(pos_t.sum()) >= 1  # n >= 2: the low component always has a member
+    for t in (fit.weights, fit.means, fit.variances):
+        assert bool(torch.isfinite(t).all())
+
+
+def test_rows_with_fewer_than_two_valid_have_no_positives():
+    losses = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [0.5, 9.0, 0.4]])
+    valid = torch.tensor([[False, False, False], [False, True, False], [True, False, True]])
+    pos, fit = gmm_split(losses, valid, return_fit=True)
+    assert pos[:2].sum() == 0
+    assert fit.fitted.tolist() == [False, False, True]
+    assert not bool(pos[~valid].any())  # padding is never positive
+    assert gmm_split(losses, valid, backend="sklearn").tolist() == pos.tolist()
+
+
+def test_padding_values_do_not_matter():
+    losses, valid = _random_losses(50, 45, 4)
+    other = torch.where(valid, losses, torch.full_like(losses, 1e9))
+    assert torch.equal(gmm_split(losses, valid), gmm_split(other, valid))
+
+
+def test_empty_inputs():
+    assert gmm_split(torch.zeros(0, 45), torch.zeros(0, 45, dtype=torch.bool)).shape == (0, 45)
+    assert gmm_split(torch.zeros(3, 0), torch.zeros(3, 0, dtype=torch.bool)).shape == (3, 0)
+
+
+def test_bad_inputs_raise():
+    losses = torch.rand(2, 5)
+    with pytest.raises(ValueError, match="valid"):
+        gmm_split(losses, torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="valid"):
+        gmm_split(losses, torch.ones(2, 5))
+    with pytest.raises(ValueError, match="losses"):
+        gmm_split(torch.ones(2, 5, dtype=torch.long), torch.ones(2, 5, dtype=torch.bool))
+    with pytest.raises(ValueError, match="NaN"):
+        gmm_split(torch.tensor([[1.0, float("nan")]]), torch.ones(1, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="backend"):
+        gmm_split(losses, torch.ones(2, 5, dtype=torch.bool), backend="numpy")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_gpu_matches_cpu():
+    losses, valid = _random_losses(300, 45, 5)
+    pos_gpu = gmm_split(losses.cuda(), valid.cuda())
+    assert pos_gpu.is_cuda
+    assert (pos_gpu.cpu() == gmm_split(losses, valid)).all(1).float().mean() >= 0.995

@@ -1,0 +1,131 @@
+"""PAAAssigner: candidate table, GMM split write-back, fallback, record, batching."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from paa_edu.assigners import AssignResult, PAAAssigner, gmm_split
+
+from assign_helpers import two_level_anchors
+
+
+def _initial(gt_inds: list[int], num_gts: int, labels: list[int] | None = None) -> AssignResult:
+    """Hand-made initial assignment; label = GT index unless given."""
+    g = torch.tensor(gt_inds)
+    lab = torch.tensor(labels) if labels else torch.where(g > 0, g - 1, -1)
+    return AssignResult(g, lab, torch.zeros(len(gt_inds)), num_gts)
+
+
+def test_split_keeps_low_score_mode_and_writes_back():
+    # One level of 8 anchors: GT 1 owns anchors 0-5, anchor 6 is ignored, anchor 7 negative.
+    init = _initial([1, 1, 1, 1, 1, 1, -1, 0], 1)
+    scores = torch.tensor([0.30, 4.0, 0.20, 4.2, 0.25, 4.1, 9.0, 9.0])
+    res = PAAAssigner().reassign(init, scores, [8])
+    assert res.gt_inds.tolist() == [0, 0, 1, 0, 1, 0, -1, 0]  # 0.30 is above the low mode
+    assert res.labels.tolist() == [-1, -1, 0, -1, 0, -1, -1, -1]
+    expected = gmm_split(scores[:6][None], torch.ones(1, 6, dtype=torch.bool), reg_covar=1e-5)
+    assert res.pos_mask[:6].tolist() == expected[0].tolist()
+
+
+def test_topk_per_level_before_the_split():
+    # GT 1 has 12 candidates on level 0 and 2 on level 1; only the 9 best of level 0 count.
+    init = _initial([1] * 14, 1)
+    scores = torch.tensor([float(i) for i in range(12)] + [0.5, 7.0])
+    paa = PAAAssigner(topk=9, record=True)
+    res = paa.reassign(init, scores, [12, 2])
+    rec = paa.last_record
+    assert int(rec.valid.sum()) == 11
+    kept = sorted(rec.anchor_inds[rec.valid].tolist())
+    assert kept == list(range(9)) + [12, 13]
+    assert rec.levels[rec.valid].tolist().count(1) == 2
+    assert not res.pos_mask[9:12].any()  # never candidates of the GMM: negatives
+    torch.testing.assert_close(rec.scores[rec.valid], scores[rec.anchor_inds[rec.valid]])
+
+
+def test_fallback_keeps_single_candidate_and_counts():
+    # GT 1: one candidate (anchor 0). GT 2: no candidate at all. GT 3: two candidates.
+    init = _initial([1, 0, 3, 3, 0], 3)
+    scores = torch.tensor([2.0, 0.0, 1.0, 5.0, 0.0])
+    paa = PAAAssigner(record=True)
+    res = paa.reassign(init, scores, [5])
+    assert res.gt_inds.tolist() == [1, 0, 3, 0, 0]
+    assert paa.fallback_count == 1 and paa.num_gts_split == 2
+    assert paa.last_record.fallback.tolist() == [True, False, False]
+    strict = PAAAssigner(fallback=False)  # mmdetection: the single candidate is dropped
+    assert strict.reassign(init, scores, [5]).gt_inds.tolist() == [0, 0, 3, 0, 0]
+    assert strict.fallback_count == 0
+    paa.reset_stats()
+    assert paa.fallback_count == 0
+
+
+def test_reassign_many_equals_per_image_and_sklearn_backend():
+    g = torch.Generator().manual_seed(0)
+    inits, scores = [], []
+    for n_gts in (3, 0, 5):
+        gt_inds = torch.randint(0, n_gts + 1, (60,), generator=g) if n_gts else torch.zeros(
+            60, dtype=torch.long)
+        inits.append(_initial(gt_inds.tolist(), n_gts))
+        scores.append(torch.rand(60, generator=g) * 3)
+    paa = PAAAssigner()
+    batched = paa.reassign_many(inits, scores, [40, 20])
+    single = [PAAAssigner().reassign(i, s, [40, 20]) for i, s in zip(inits, scores)]
+    ref = PAAAssigner(backend="sklearn").reassign_many(inits, scores, [40, 20])
+    for b, s, r in zip(batched, single, ref):
+        assert b.gt_inds.tolist() == s.gt_inds.tolist() == r.gt_inds.tolist()
+    assert batched[1].neg_mask.all()
+    for b, i in zip(batched, inits):  # positives are a subset of the initial candidates
+        assert not (b.pos_mask & ~i.pos_mask).any()
+        assert (b.gt_inds[b.pos_mask] == i.gt_inds[b.pos_mask]).all()
+
+
+def test_record_holds_fit_and_thresholds():
+    init = _initial([1, 1, 1, 1, 2, 2, 2, 2, 2], 2)
+    scores = torch.tensor([0.1, 0.2, 3.0, 3.2, 0.5, 0.6, 0.55, 4.0, 4.1])
+    paa = PAAAssigner(record=True)
+    assert PAAAssigner().last_record is None
+    res = paa.reassign(init, scores, [9])
+    rec = paa.last_record
+    assert rec.num_gts == 2 and rec.fit.means.shape == (2, 2)
+    assert rec.positives.sum().item() == res.num_pos
+    thr = rec.thresholds()
+    for gt in range(2):
+        pos_scores = rec.scores[gt][rec.positives[gt]]
+        assert thr[gt].item() == pytest.approx(pos_scores.max().item())
+        assert (rec.fit.means[gt].min() - 1.0) < pos_scores.min()
+
+
+def test_initial_assigners_on_a_real_scene():
+    anchors, num_level = two_level_anchors()
+    gts = torch.tensor([[30.0, 30.0, 40.0, 30.0, 0.3], [10.0, 44.0, 20.0, 8.0, 1.0]])
+    labels = torch.tensor([3, 7])
+    for init in ("maxiou", "atss"):
+        paa = PAAAssigner(init=init)
+        first = paa.initial_assign(anchors, gts, labels, num_level)
+        scores = torch.rand(len(anchors), generator=torch.Generator().manual_seed(1))
+        res = paa.reassign(first, scores, num_level)
+        assert res.num_pos_per_gt().min() >= 1  # the fallback keeps every GT alive
+        assert set(res.labels[res.pos_mask].tolist()) <= {3, 7}
+
+
+def test_bad_inputs_raise():
+    init = _initial([1, 0], 1)
+    with pytest.raises(ValueError, match="init"):
+        PAAAssigner(init="fcos")
+    with pytest.raises(ValueError, match="backend"):
+        PAAAssigner(backend="jax")
+    with pytest.raises(ValueError, match="anchor_scores"):
+        PAAAssigner().reassign(init, torch.zeros(3), [2])
+    with pytest.raises(ValueError, match="NaN"):
+        PAAAssigner().reassign(init, torch.tensor([float("nan"), 0.0]), [2])
+    with pytest.raises(ValueError, match="num_level_anchors"):
+        PAAAssigner().reassign(init, torch.zeros(2), [3])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_gpu_matches_cpu():
+    init = _initial([1, 1, 1, 1, 2, 2, 2, 2, 2], 2)
+    scores = torch.tensor([0.1, 0.2, 3.0, 3.2, 0.5, 0.6, 0.55, 4.0, 4.1])
+    cpu = PAAAssigner().reassign(init, scores, [9])
+    init_gpu = AssignResult(init.gt_inds.cuda(), init.labels.cuda(), init.max_overlaps.cuda(), 2)
+    gpu = PAAAssigner().reassign(init_gpu, scores.cuda(), [9])
+    assert gpu.gt_inds.is_cuda and gpu.gt_inds.cpu().tolist() == cpu.gt_inds.tolist()

@@ -1,0 +1,155 @@
+"""DOTADataset, collate_batch and the transforms (flips checked against pixels and polygons)."""
+from __future__ import annotations
+
+import math
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from matplotlib.path import Path
+from torch.utils.data import DataLoader
+
+from paa_edu.data import (SYNTHETIC_CLASSES, DOTADataset, SceneConfig, SyntheticPreset,
+                          TransformConfig, collate_batch, flip_boxes, write_label_file,
+                          write_synthetic_dataset)
+from paa_edu.data.transforms import apply_transforms, flip, resize
+from paa_edu.geometry import box_iou_rotated, obb2poly, poly2obb, regularize_boxes
+
+
+@pytest.fixture(scope="module")
+def synthetic_dir(tmp_path_factory):
+    preset = SyntheticPreset(80, 6, 1, SceneConfig((10, 40), (2, 6)))
+    root = write_synthetic_dataset(tmp_path_factory.mktemp("syn"), preset, seed=3,
+                                   progress=False)["train"]
+    # one extra image without objects
+    mmcv.imwrite(np.zeros((50, 70, 3), np.uint8), str(root / "images" / "zempty.png"))
+    write_label_file(root / "labelTxt" / "zempty.txt", np.zeros((0, 8)), [])
+    return root
+
+
+def _random_boxes(n, size=100.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centre = torch.rand(n, 2, generator=g, dtype=torch.float64) * size
+    wh = torch.rand(n, 2, generator=g, dtype=torch.float64) * 30 + 2
+    theta = (torch.rand(n, 1, generator=g, dtype=torch.float64) - 0.5) * 2 * math.pi
+    return torch.cat([centre, wh, theta], 1)  # (n, 5)
+
+
+def test_items_have_the_documented_types_and_shapes(synthetic_dir):
+    dataset = DOTADataset(synthetic_dir, SYNTHETIC_CLASSES, train=False)
+    assert len(dataset) == 7 and dataset.image_ids[-1] == "zempty"
+    image, target = dataset[0]
+    assert image.dtype == torch.float32 and image.shape == (3, 96, 96)  # 80 padded to 96
+    assert abs(image[:, :80, :80].mean().item()) < 3  # normalised
+    assert (image[:, 80:, :] == 0).all()
+    m = len(target["labels"])
+    assert target["boxes"].shape == (m, 5) and target["boxes"].dtype == torch.float32
+    assert target["labels"].dtype == torch.long and target["difficult"].dtype == torch.bool
+    assert target["image_id"] == "syn00000" and target["orig_size"] == (80, 80)
+    assert target["scale_factor"] == 1.0 and target["flips"] == []
+    image, target = dataset[6]
+    assert image.shape == (3, 64, 96) and target["boxes"].shape == (0, 5)
+    assert len(DOTADataset(synthetic_dir, SYNTHETIC_CLASSES, filter_empty=True)) == 6
+
+
+def test_ground_truths_match_the_label_files(synthetic_dir):
+    dataset = DOTADataset(synthetic_dir, SYNTHETIC_CLASSES, train=False)
+    gts = dataset.ground_truths()
+    assert len(gts) == len(dataset)
+    assert torch.equal(gts[0]["boxes"], dataset[0][1]["boxes"])
+
+
+def test_collate_pads_to_the_largest_image(synthetic_dir):
+    dataset = DOTADataset(synthetic_dir, SYNTHETIC_CLASSES, train=True)
+    loader = DataLoader(dataset, batch_size=7, collate_fn=collate_batch)
+    images, targets = next(iter(loader))
+    assert images.shape == (7, 3, 96, 96) and len(targets) == 7
+    assert (images[6, :, 64:, :] == 0).all() and (images[6, :, :, 96 - 26:] == 0).all()
+    with pytest.raises(ValueError, match="empty"):
+        collate_batch([])
+
+
+def test_resize_scales_boxes_and_reports_the_factor(synthetic_dir):
+    dataset = DOTADataset(synthetic_dir, SYNTHETIC_CLASSES, train=False,
+                          transforms=TransformConfig(max_size=160))
+    image, target = dataset[0]
+    assert image.shape == (3, 160, 160) and target["scale_factor"] == 2.0
+    torch.testing.assert_close(target["boxes"][:, :4],
+                               dataset.ground_truths()[0]["boxes"][:, :4] * 2)
+    _, boxes, scale = resize(np.zeros((50, 100, 3), np.uint8), _random_boxes(3).float(), 50)
+    assert scale == 0.5
+
+
+def test_flip_twice_is_the_identity():
+    boxes = regularize_boxes(_random_boxes(200), "le135")
+    for direction in ("horizontal", "vertical"):
+        twice = flip_boxes(flip_boxes(boxes, (100, 120), direction), (100, 120), direction)
+        torch.testing.assert_close(twice[:, :4], boxes[:, :4])
+        delta = torch.remainder(twice[:, 4] - boxes[:, 4] + 1, math.pi) - 1
+        assert delta.abs().max() < 1e-9
+
+
+@pytest.mark.parametrize("version", ["oc", "le135", "le90"])
+@pytest.mark.parametrize("direction", ["horizontal", "vertical"])
+def test_flipped_polygons_and_flipped_boxes_agree(version, direction):
+    height, width = 100, 120
+    boxes = regularize_boxes(_random_boxes(200, seed=1), version)
+    polys = obb2poly(boxes).view(-1, 4, 2).clone()  # (N, 4, 2)
+    if direction == "horizontal":
+        polys[..., 0] = width - polys[..., 0]
+    else:
+        polys[..., 1] = height - polys[..., 1]
+    expected = poly2obb(polys.flip(1).reshape(-1, 8), version)  # mirror -> reverse order
+    flipped = flip_boxes(boxes, (height, width), direction, version)
+    assert torch.all(box_iou_rotated(flipped, expected, aligned=True) > 0.999)
+    torch.testing.assert_close(regularize_boxes(flipped, version), flipped)
+
+
+@pytest.mark.parametrize("direction", ["horizontal", "vertical"])
+def test_flipped_image_pixels_follow_the_flipped_box(direction):
+    """The mask of a drawn box, flipped by mmcv, has the centre and axis of the flipped box."""
+    height, width = 90, 130
+    box = torch.tensor([[40.0, 30.0, 50.0, 12.0, 0.6]], dtype=torch.float64)
+    # pixel (row i, column j) covers [j, j + 1) x [i, i + 1): paint it if its centre is inside
+    grid_y, grid_x = np.mgrid[0:height, 0:width] + 0.5  # (H, W) each
+    inside = Path(obb2poly(box).view(4, 2).numpy()).contains_points(
+        np.stack([grid_x.ravel(), grid_y.ravel()], 1)).reshape(height, width)
+    mask = np.repeat(inside[..., None], 3, axis=2).astype(np.uint8) * 255  # (H, W, 3)
+    flipped_mask, flipped_box = flip(mask, box, direction)
+    ys, xs = np.nonzero(flipped_mask[..., 0])
+    xs, ys = xs + 0.5, ys + 0.5  # pixel i covers [i, i + 1): its centre is i + 0.5
+    assert abs(xs.mean() - flipped_box[0, 0].item()) < 0.3
+    assert abs(ys.mean() - flipped_box[0, 1].item()) < 0.3
+    cov = np.cov(np.stack([xs, ys]))
+    axis = 0.5 * math.atan2(2 * cov[0, 1], cov[0, 0] - cov[1, 1])  # long-axis angle
+    delta = math.remainder(axis - flipped_box[0, 4].item(), math.pi)
+    assert abs(delta) < 0.05
+
+
+def test_train_mode_flips_randomly_and_consistently(synthetic_dir):
+    dataset = DOTADataset(synthetic_dir, SYNTHETIC_CLASSES, train=True,
+                          transforms=TransformConfig(hflip_prob=1.0, vflip_prob=0.0))
+    image, target = dataset[0]
+    plain_image, plain = DOTADataset(synthetic_dir, SYNTHETIC_CLASSES, train=False)[0]
+    assert target["flips"] == ["horizontal"]
+    torch.testing.assert_close(image[:, :80, :80], plain_image[:, :80, :80].flip(-1))
+    expected = flip_boxes(plain["boxes"], (80, 80), "horizontal")
+    assert torch.all(box_iou_rotated(target["boxes"], expected, aligned=True) > 0.999)
+
+
+def test_bad_inputs_raise(tmp_path, synthetic_dir):
+    with pytest.raises(ValueError, match="direction"):
+        flip_boxes(_random_boxes(1), (10, 10), "diagonal")
+    with pytest.raises(ValueError, match="does not exist"):
+        DOTADataset(tmp_path)
+    (tmp_path / "images").mkdir()
+    mmcv.imwrite(np.zeros((8, 8, 3), np.uint8), str(tmp_path / "images" / "a.png"))
+    (tmp_path / "labelTxt").mkdir()
+    with pytest.raises(ValueError, match="a.txt: label file missing"):
+        DOTADataset(tmp_path)
+    with pytest.raises(ValueError, match="unknown class"):
+        DOTADataset(synthetic_dir, class_names=("plane",))
+    tensor, boxes, meta = apply_transforms(np.zeros((8, 8, 3), np.uint8), torch.zeros(0, 5),
+                                           TransformConfig(), train=True)
+    assert boxes.shape == (0, 5) and tensor.shape == (3, 32, 32)

@@ -1,0 +1,77 @@
+"""The ``paa-edu`` commands end to end on a tiny generated set (one iteration each)."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from paa_edu.cli import main
+
+
+def _sets(*items: str) -> list[str]:
+    return [arg for item in items for arg in ("--set", item)]
+
+
+@pytest.fixture
+def trained(tiny_data_root, tiny_overrides, tmp_path, capsys):
+    """A checkpoint from ``paa-edu train`` (one iteration)."""
+    out = tmp_path / "run"
+    argv = ["train", "--config", "tiny_synthetic", "--out-dir", str(out), "--device", "cpu",
+            "--no-progress", "--eval",
+            *_sets(*tiny_overrides, f"data.root={tiny_data_root}", "train.max_iters=1",
+                   "train.epochs=1")]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "$AP_{0.5}$" in printed and "RetinaNet-(PAA-atss)" in printed
+    return out / "last.pth"
+
+
+def test_eval_prints_the_seed_table(trained, tiny_data_root, capsys):
+    assert main(["eval", "--checkpoint", str(trained), "--data", str(tiny_data_root / "val"),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("| Method") and "synthetic" not in out.split("|")[1]
+
+
+def test_predict_writes_task1_files_and_pngs(trained, tiny_data_root, tmp_path):
+    out = tmp_path / "pred"
+    assert main(["predict", "--checkpoint", str(trained), "--input",
+                 str(tiny_data_root / "val"), "--out", str(out), "--score-thr", "0.0"]) == 0
+    assert len(list(out.glob("*_det.png"))) == 2
+    assert len(list((out / "task1").glob("Task1_*.txt"))) == 7
+    single = next((tiny_data_root / "val" / "images").glob("*.png"))
+    assert main(["predict", "--checkpoint", str(trained), "--input", str(single),
+                 "--out", str(tmp_path / "one")]) == 0
+
+
+def test_synth_and_split(tmp_path):
+    root = tmp_path / "syn"
+    assert main(["synth", "--root", str(root), "--size", "96", "--num-train", "2",
+                 "--num-val", "1", "--no-progress"]) == 0
+    assert len(list((root / "train" / "images").glob("*.png"))) == 2
+    assert main(["split", "--src", str(root / "train"), "--dst", str(tmp_path / "patches"),
+                 "--patch-size", "64", "--overlap", "16"]) == 0
+    assert len(list((tmp_path / "patches" / "images").glob("*.png"))) >= 2 * 2
+
+
+def test_demo_runs_all_four_assigners(tiny_data_root, tiny_overrides, tmp_path):
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), "--device", "cpu", "--no-progress", "--epochs", "1",
+            *_sets(*tiny_overrides, f"data.root={tiny_data_root}", "train.max_iters=1")]
+    assert main(argv) == 0
+    table = (out / "results.md").read_text()
+    for name in ("maxiou", "ATSS", "PAA-maxiou", "PAA-atss"):
+        assert f"RetinaNet-({name})" in table
+    assert (out / "assignments.png").is_file() and (out / "gmm_split.png").is_file()
+    shutil.rmtree(out)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "--checkpoint", "/nonexistent.pth"], "checkpoint not found"),
+    (["train", "--set", "train.lr"], "key=value"),
+    (["split", "--src", "/nonexistent", "--dst", "/tmp/x"], "does not exist"),
+    (["synth", "--root", "/tmp/x", "--size", "8"], "too small"),
+])
+def test_bad_arguments_give_clear_errors(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,49 @@
+"""The results table printer reproduces the seed's table layout and numbers."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from paa_edu.report import COLUMNS, SEED_TABLE_ROWS, format_results_table, results_row
+
+
+def test_seed_rows_print_as_in_the_seed():
+    table = format_results_table(SEED_TABLE_ROWS).splitlines()
+    assert len(table) == 4
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    assert header == ["Method", "angle", "Backbone", "Lr schd", "Dataset", "preprocess",
+                      "$AP_{0.5}$", "$AP_{0.75}$", "$mAP$"]
+    assert set(table[1].replace("|", "").replace(" ", "")) == {"-"}
+    first = [cell.strip() for cell in table[2].strip("|").split("|")]
+    assert first == ["RetinaNet-(maxiou)", "v2", "ResNet50", "1x", "DOTA-v1.0,trainval",
+                     "1024x1024,200", "72.50", "42.10", "41.97"]
+    assert len({len(line) for line in table}) == 1  # aligned columns
+    assert table[3] == SEED_README_LAST_LINE  # byte-identical to the seed's README
+
+
+SEED_README_LAST_LINE = ("| RetinaNet-(ATSS)   | v2    | ResNet50 | 1x      | DOTA-v1.0,trainval "
+                         "| 1024x1024,200 | 72.75      | 43.46       | 42.46 |")
+
+
+def test_results_row_from_metrics():
+    metrics = {"AP50": 0.5, "AP75": 0.123456, "mAP": math.nan, "per_class_AP50": [0.5]}
+    row = results_row("RetinaNet-(PAA)", metrics, dataset="synthetic-tiny,val",
+                      preprocess="256x256")
+    assert set(row) == {key for key, _ in COLUMNS}
+    line = format_results_table([row]).splitlines()[2]
+    assert "| 50.00 " in line and "| 12.35 " in line and "n/a" in line
+
+
+def test_bad_rows_raise():
+    with pytest.raises(ValueError, match="empty"):
+        format_results_table([])
+    with pytest.raises(ValueError, match="lacks the column 'AP75'"):
+        format_results_table([{k: 0.5 for k, _ in COLUMNS if k != "AP75"}])
+    with pytest.raises(ValueError, match="not a number"):
+        format_results_table([dict(SEED_TABLE_ROWS[0], mAP="high")])
+    row = dict(SEED_TABLE_ROWS[0], AP50=72.5)  # a percentage instead of a fraction
+    with pytest.raises(ValueError, match="fraction"):
+        format_results_table([row])
+    with pytest.raises(ValueError, match="lacks"):
+        results_row("m", {"AP50": 0.1})

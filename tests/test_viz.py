@@ -1,0 +1,106 @@
+"""The plotting hooks render (Agg) and draw what they are given."""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.patches import Polygon  # noqa: E402
+
+from paa_edu.assigners import (ATSSAssigner, AssignResult, MaxIoUAssigner,  # noqa: E402
+                               PAAAssigner)
+from paa_edu.geometry import obb2poly  # noqa: E402
+from paa_edu.viz import (plot_assignments, plot_detections, plot_gmm_split,  # noqa: E402
+                         plot_rotated_boxes, plot_score_distributions)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _record():
+    gt_inds = torch.tensor([1, 1, 1, 1, 1, 1, 2, 0, 3, 3, 3])
+    init = AssignResult(gt_inds, torch.where(gt_inds > 0, gt_inds - 1, -1),
+                        torch.zeros(11), 4)  # GT 4 has no candidate
+    scores = torch.tensor([0.2, 0.3, 0.25, 3.0, 3.3, 3.1, 1.0, 0.0, 0.5, 0.6, 2.5])
+    paa = PAAAssigner(record=True)
+    paa.reassign(init, scores, [6, 5])
+    return paa.last_record
+
+
+def test_plot_rotated_boxes_draws_the_corners():
+    fig, ax = plt.subplots()
+    boxes = torch.tensor([[10.0, 20.0, 8.0, 4.0, 0.3], [30.0, 5.0, 6.0, 6.0, -1.0]])
+    patches = plot_rotated_boxes(ax, boxes, color=["red", "blue"], labels=["a", "b"])
+    assert len(patches) == 2 and all(isinstance(p, Polygon) for p in patches)
+    np.testing.assert_allclose(patches[0].get_xy()[:4], obb2poly(boxes)[0].view(4, 2).numpy(),
+                               atol=1e-5)
+    assert [t.get_text() for t in ax.texts] == ["a", "b"]
+    with pytest.raises(ValueError, match="color"):
+        plot_rotated_boxes(ax, boxes, color=["red"])
+
+
+def test_plot_gmm_split_shows_the_record():
+    rec = _record()
+    fig = plot_gmm_split(rec, gt=0)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 3  # two weighted Gaussians + the cut
+    cut = ax.lines[-1].get_xdata()[0]
+    assert cut == pytest.approx(float(rec.thresholds()[0]))
+    strip = ax.collections[0].get_offsets()[:, 0]
+    np.testing.assert_allclose(np.sort(strip), np.sort(rec.scores[0][rec.valid[0]].numpy()))
+    assert f"{int(rec.positives[0].sum())}/6" in ax.get_title()
+    fallback = plot_gmm_split(rec, gt=1).axes[0]  # single candidate: no GMM, fallback
+    assert "fallback" in fallback.get_title() and len(fallback.lines) == 1
+    with pytest.raises(ValueError, match="gt"):
+        plot_gmm_split(rec, gt=9)
+
+
+def test_plot_score_distributions_one_panel_per_gt():
+    rec = _record()
+    fig = plot_score_distributions(rec)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 3 and titles[0].startswith("GT 0")  # GT 3 has no candidates
+    assert len(plot_score_distributions(rec, gts=[0, 3]).axes) == 2
+
+
+def test_plot_assignments_panels_and_counts():
+    ys, xs = torch.meshgrid(torch.arange(6), torch.arange(6), indexing="ij")
+    ctr = (torch.stack([xs, ys], -1).reshape(-1, 2).float() + 0.5) * 16
+    anchors = torch.cat([ctr, torch.full((36, 2), 32.0), torch.zeros(36, 1)], 1)
+    gts = torch.tensor([[40.0, 40.0, 50.0, 20.0, 0.4], [70.0, 20.0, 30.0, 10.0, 1.2]])
+    labels = torch.tensor([0, 1])
+    results = {"MaxIoU": MaxIoUAssigner(0.5, 0.4).assign(anchors, gts, labels),
+               "ATSS": ATSSAssigner(9).assign(anchors, gts, labels, [36])}
+    image = torch.rand(3, 96, 96)
+    fig = plot_assignments(image, gts, anchors, results)
+    assert [ax.get_title().split(":")[0] for ax in fig.axes] == ["MaxIoU", "ATSS"]
+    for ax, res in zip(fig.axes, results.values()):
+        assert len(ax.patches) == res.num_pos + 2
+        assert [t.get_text() for t in ax.texts] == [str(int(c)) for c in res.num_pos_per_gt()]
+    assert plot_assignments(None, gts, anchors, results) is not None
+
+
+def test_plot_detections_filters_by_score():
+    boxes = torch.tensor([[20.0, 20.0, 10.0, 5.0, 0.1], [50.0, 40.0, 8.0, 8.0, math.pi / 3],
+                          [60.0, 60.0, 5.0, 5.0, 0.0]])
+    dets = {"boxes": boxes, "scores": torch.tensor([0.9, 0.5, 0.1]),
+            "labels": torch.tensor([0, 2, 1])}
+    image = np.zeros((80, 80, 3), dtype=np.uint8)
+    fig = plot_detections(image, dets, class_names=["plane", "ship", "car"], score_thr=0.3)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 2
+    assert [t.get_text() for t in ax.texts] == ["plane 0.90", "car 0.50"]
+    fig = plot_detections(image, (boxes, dets["scores"], dets["labels"]), score_thr=0.0)
+    assert len(fig.axes[0].patches) == 3
+    assert fig.axes[0].texts[0].get_text() == "0 0.90"
+    with pytest.raises(ValueError, match="scores"):
+        plot_detections(image, {"boxes": boxes, "labels": dets["labels"]})
