@@ -24,20 +24,7 @@ import time
 
 import torch
 
-from paa_edu.assigners.gmm import gmm_split
-
-
-def paa_like_losses(G: int, K: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(G, K) losses and valid mask that look like PAA candidate scores."""
-    g = torch.Generator().manual_seed(seed)
-    n_low = torch.randint(1, K, (G, 1), generator=g)
-    low = torch.rand(G, K, generator=g) * 0.6 + 0.1
-    high = torch.rand(G, K, generator=g) * 3.0 + 0.8
-    cols = torch.arange(K)[None, :]
-    losses = torch.where(cols < n_low, low, high) * (torch.rand(G, 1, generator=g) * 3 + 0.2)
-    losses = losses + torch.randn(G, K, generator=g).abs() * 0.2
-    valid = torch.rand(G, K, generator=g) < torch.rand(G, 1, generator=g) * 0.8 + 0.2
-    return losses[:, torch.randperm(K, generator=g)], valid
+from paa_edu.assigners.gmm import gmm_split, paa_like_scores
 
 
 def time_it(fn, repeats: int, sync=lambda: None) -> float:
@@ -54,7 +41,7 @@ def time_it(fn, repeats: int, sync=lambda: None) -> float:
 
 
 def bench_size(G: int, K: int, args) -> list[dict]:
-    losses, valid = paa_like_losses(G, K, seed=G)
+    losses, valid = paa_like_scores(G, K, seed=G)
     n_sk = min(G, args.sklearn_rows)
     gmm_split(losses[:2], valid[:2], args.reg_covar, backend="sklearn")  # warm-up (imports)
     t0 = time.perf_counter()

@@ -106,7 +106,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of every sub-command."""
-    parser = argparse.ArgumentParser(prog="paa-edu", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="paa-edu", description="Rotated PAA detection: "
+                                     "train, eval, predict, split, synth and demo.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a detector")
     _add_config_args(p)

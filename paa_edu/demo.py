@@ -5,7 +5,8 @@
    MaxIoU (RetinaNet 0.5/0.4), ATSS, PAA on MaxIoU(0.1) candidates, PAA on ATSS candidates;
 3. evaluate each on the val split and print the seed-style table (also ``results.md``);
 4. save, for one val image, the three assignments side by side (``assignments.png``) and the
-   GMM split of PAA's anchor scores for one GT (``gmm_split.png``), using the trained PAA model.
+   GMM split of PAA's anchor scores for the GT with the most candidates (``gmm_split.png``),
+   using the trained PAA model.
 
 Everything runs on the CPU in under ten minutes on two cores; a GPU is used when present.
 """
@@ -76,12 +77,13 @@ def save_assignment_plots(model, cfg: Config, out_dir: Path, index: int = 0) -> 
         results[f"PAA ({cfg.model.paa_init} init)"] = model.assign_image(
             anchors, counts, gt_boxes, gt_labels, dense["cls_logits"][0], dense["deltas"][0])
     model.assigner = saved
-    largest = int((gt_boxes[:, 2] * gt_boxes[:, 3]).argmax()) if len(gt_boxes) else 0
+    record = paa.last_record  # the GT with the most candidates makes the clearest GMM plot
+    busiest = int(record.valid.sum(1).argmax()) if record.num_gts else 0
     paths = [out_dir / "assignments.png", out_dir / "gmm_split.png"]
     scale = target["scale_factor"]  # boxes of the network input -> original pixels
     figures = [plot_assignments(image, _unscale(gt_boxes, scale), _unscale(anchors, scale),
                                 {k: _to_cpu(v) for k, v in results.items()}),
-               plot_gmm_split(paa.last_record, gt=largest)]
+               plot_gmm_split(record, gt=busiest)]
     for fig, path in zip(figures, paths):
         fig.savefig(path, dpi=90)
         plt.close(fig)
@@ -136,8 +138,9 @@ def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int
     table = format_results_table(rows)
     plots = save_assignment_plots(models["paa_atss"], cfg, out_dir)
     total = time.perf_counter() - start
-    machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} "
-               f"threads, {'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() and device != 'cpu' else 'CPU'}")
+    on_gpu = torch.cuda.is_available() and device != "cpu"
+    machine = (f"{platform.machine()}, {torch.get_num_threads()} threads, "
+               f"{'CUDA ' + torch.cuda.get_device_name() if on_gpu else 'CPU'}")
     note = (f"`paa-edu demo --out {out_dir}`, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
             f"{machine}, total {total:.0f} s "
             f"({', '.join(f'{k} {v:.0f} s' for k, v in seconds.items())})")

@@ -221,6 +221,8 @@ def _setup(cfg: Config) -> _Run:
     device = resolve_device(cfg.train.device)
     if cfg.train.num_threads is not None:
         torch.set_num_threads(cfg.train.num_threads)
+    if device.type == "cuda":  # reproducible convolutions (CPU runs are deterministic already)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     set_seed(cfg.train.seed)
     model = RotatedPAADetector(cfg.model).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.train.lr,

@@ -289,3 +289,24 @@ def gmm_split(losses: Tensor, valid: Tensor, reg_covar: float = 1e-6, backend: s
     else:
         raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}")
     return (positives, fit) if return_fit else positives
+
+
+def paa_like_scores(num_gts: int, num_candidates: int = 45, seed: int = 0):
+    """Random candidate-score rows shaped like PAA's, for teaching, tests and benchmarks.
+
+    Each row holds a low-score group (good anchors) and a high-score group of random sizes and
+    scales, with 20-100 % of the ``num_candidates`` slots valid, in shuffled order.
+
+    Returns:
+        losses (G, K) float32 and valid (G, K) bool.
+    """
+    g = torch.Generator().manual_seed(seed)
+    G, K = num_gts, num_candidates
+    n_low = torch.randint(1, K, (G, 1), generator=g)  # (G, 1) size of the low group
+    low = torch.rand(G, K, generator=g) * 0.6 + 0.1  # (G, K)
+    high = torch.rand(G, K, generator=g) * 3.0 + 0.8  # (G, K)
+    cols = torch.arange(K)[None, :]  # (1, K)
+    losses = torch.where(cols < n_low, low, high) * (torch.rand(G, 1, generator=g) * 3 + 0.2)
+    losses = losses + torch.randn(G, K, generator=g).abs() * 0.2
+    valid = torch.rand(G, K, generator=g) < torch.rand(G, 1, generator=g) * 0.8 + 0.2
+    return losses[:, torch.randperm(K, generator=g)], valid

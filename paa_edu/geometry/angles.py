@@ -94,24 +94,35 @@ def check_boxes(boxes: Tensor, name: str = "boxes", allow_empty: bool = True) ->
 
     Checks: a floating tensor of shape (..., 5), every value finite, w >= 0 and h >= 0.
     """
-    if not isinstance(boxes, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (..., 5), got {type(boxes)}")
-    if boxes.dim() == 0 or boxes.shape[-1] != 5:
-        raise ValueError(f"{name} must have shape (..., 5) = cx, cy, w, h, theta; "
-                         f"got {tuple(boxes.shape)}")
-    if not boxes.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor, got {boxes.dtype}")
+    check_float_rows(boxes, name, 5, "cx, cy, w, h, theta")
     if boxes.numel() == 0:
         if not allow_empty:
             raise ValueError(f"{name} is empty")
         return boxes
-    finite = torch.isfinite(boxes).all(-1)
-    if not bool(finite.all()):
-        bad = int((~finite).flatten().nonzero()[0])
-        raise ValueError(f"{name} contains NaN or Inf (first at flat row {bad})")
     negative = (boxes[..., 2:4] < 0).any(-1)
     if bool(negative.any()):
         bad = int(negative.flatten().nonzero()[0])
         raise ValueError(f"{name} has a negative width or height (first at flat row {bad}: "
                          f"{boxes.reshape(-1, 5)[bad].tolist()})")
     return boxes
+
+
+def check_float_rows(values: Tensor, name: str, size: int, layout: str) -> Tensor:
+    """Raise ``TypeError``/``ValueError`` unless ``values`` is a finite floating (..., size) tensor.
+
+    ``layout`` names the columns in the message, e.g. ``"x1, y1, ..., x4, y4"``.
+    """
+    if not isinstance(values, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (..., {size}), "
+                        f"got {type(values)}")
+    if values.dim() == 0 or values.shape[-1] != size:
+        raise ValueError(f"{name} must have shape (..., {size}) = {layout}; "
+                         f"got {tuple(values.shape)}")
+    if not values.is_floating_point():
+        raise ValueError(f"{name} must be a floating tensor, got {values.dtype}")
+    if values.numel():
+        finite = torch.isfinite(values).all(-1).flatten()
+        if not bool(finite.all()):
+            bad = int((~finite).nonzero()[0])
+            raise ValueError(f"{name} contains NaN or Inf (first at flat row {bad})")
+    return values

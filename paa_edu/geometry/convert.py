@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import (DEFAULT_ANGLE_VERSION, check_boxes, check_version,
-                                     regularize_boxes)
+from paa_edu.geometry.angles import (DEFAULT_ANGLE_VERSION, check_boxes, check_float_rows,
+                                     check_version, regularize_boxes)
 
 # The 6 unordered pairs of the 4 points: candidate directions for a side of the rectangle.
 _PAIRS_I = (0, 0, 0, 1, 1, 2)
@@ -71,7 +71,7 @@ def poly2obb(polys: Tensor, version: str = DEFAULT_ANGLE_VERSION,
         (..., 5) boxes; with ``return_valid`` also a (...,) bool mask of non-degenerate rows.
     """
     check_version(version)
-    _check_polys(polys)
+    check_float_rows(polys, "polys", 8, "x1, y1, ..., x4, y4")
     shape = polys.shape[:-1]
     points = polys.reshape(-1, 4, 2)  # (P, 4, 2)
     if points.shape[0] == 0:
@@ -119,18 +119,3 @@ def _min_area_rect(points: Tensor) -> tuple[Tensor, Tensor]:
     floor = 16 * torch.finfo(points.dtype).eps * extent ** 2  # (P,) rounding noise of an area
     valid = torch.isfinite(best_area) & (best_area > floor)
     return boxes, valid
-
-
-def _check_polys(polys: Tensor) -> None:
-    """Raise TypeError/ValueError unless ``polys`` is a finite floating (..., 8) tensor."""
-    if not isinstance(polys, Tensor):
-        raise TypeError(f"polys must be a torch.Tensor of shape (..., 8), got {type(polys)}")
-    if polys.dim() == 0 or polys.shape[-1] != 8:
-        raise ValueError(f"polys must have shape (..., 8) = x1, y1, ..., x4, y4; "
-                         f"got {tuple(polys.shape)}")
-    if not polys.is_floating_point():
-        raise ValueError(f"polys must be a floating tensor, got {polys.dtype}")
-    finite = torch.isfinite(polys).all(-1).flatten()
-    if not bool(finite.all()):
-        bad = int((~finite).nonzero()[0])
-        raise ValueError(f"polys contains NaN or Inf (first at flat row {bad})")

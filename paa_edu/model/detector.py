@@ -9,6 +9,10 @@
 A training step reads top to bottom in :meth:`RotatedPAADetector.loss`:
 1. head outputs per anchor, 2. per image: assign anchors to GTs (MaxIoU, ATSS or PAA, whose
 re-assignment scores anchors with the current predictions), 3. the three losses over the batch.
+
+All assigners share the same head, losses and inference (the MaxIoU/ATSS baselines also train
+the IoU branch and rank by sqrt(cls * IoU)), so a comparison table isolates the assignment.
+Set ``iou_branch=False`` for the rotated seed heads' setting (cls-only scores, no IoU loss).
 """
 from __future__ import annotations
 

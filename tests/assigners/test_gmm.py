@@ -4,20 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from paa_edu.assigners.gmm import fit_gmm_1d, gmm_split
-
-
-def _random_losses(G: int, K: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bimodal-ish PAA-like score rows with random padding."""
-    g = torch.Generator().manual_seed(seed)
-    n_low = torch.randint(1, K, (G, 1), generator=g)
-    low = torch.rand(G, K, generator=g) * 0.6 + 0.1
-    high = torch.rand(G, K, generator=g) * 3.0 + 0.8
-    cols = torch.arange(K)[None, :]
-    losses = torch.where(cols < n_low, low, high) * (torch.rand(G, 1, generator=g) * 3 + 0.2)
-    losses = losses + torch.randn(G, K, generator=g).abs() * 0.2
-    valid = torch.rand(G, K, generator=g) < torch.rand(G, 1, generator=g) * 0.8 + 0.2
-    return losses[:, torch.randperm(K, generator=g)], valid
+from paa_edu.assigners.gmm import fit_gmm_1d, gmm_split, paa_like_scores
 
 
 def test_hand_made_row_cuts_at_the_mode_of_the_low_cluster():
@@ -33,7 +20,7 @@ def test_hand_made_row_cuts_at_the_mode_of_the_low_cluster():
 
 @pytest.mark.parametrize("seed,K", [(0, 45), (1, 20), (2, 9)])
 def test_random_rows_match_sklearn(seed, K):
-    losses, valid = _random_losses(400, K, seed)
+    losses, valid = paa_like_scores(400, K, seed)
     pos_t, fit_t = gmm_split(losses, valid, backend="torch", return_fit=True)
     pos_s, fit_s = gmm_split(losses, valid, backend="sklearn", return_fit=True)
     same_rows = (pos_t == pos_s).all(1)
@@ -47,7 +34,7 @@ def test_random_rows_match_sklearn(seed, K):
 
 
 def test_reg_covar_is_used():
-    losses, valid = _random_losses(200, 45, 3)
+    losses, valid = paa_like_scores(200, 45, 3)
     for reg in (1e-5, 1e-2):
         pos_t = gmm_split(losses, valid, reg_covar=reg)
         pos_s = gmm_split(losses, valid, reg_covar=reg, backend="sklearn")
@@ -91,7 +78,7 @@ def test_rows_with_fewer_than_two_valid_have_no_positives():
 
 
 def test_padding_values_do_not_matter():
-    losses, valid = _random_losses(50, 45, 4)
+    losses, valid = paa_like_scores(50, 45, 4)
     other = torch.where(valid, losses, torch.full_like(losses, 1e9))
     assert torch.equal(gmm_split(losses, valid), gmm_split(other, valid))
 
@@ -117,7 +104,7 @@ def test_bad_inputs_raise():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_gpu_matches_cpu():
-    losses, valid = _random_losses(300, 45, 5)
+    losses, valid = paa_like_scores(300, 45, 5)
     pos_gpu = gmm_split(losses.cuda(), valid.cuda())
     assert pos_gpu.is_cuda
     assert (pos_gpu.cpu() == gmm_split(losses, valid)).all(1).float().mean() >= 0.995

@@ -58,3 +58,20 @@ def test_postprocess_thresholds_topk_and_max_per_image():
                                  DeltaXYWHACoder(), cfg)["boxes"]) == 1
     assert len(postprocess_image(cls_logits, torch.zeros(80, 5), iou, anchors, [64, 16],
                                  DeltaXYWHACoder(), cfg)["boxes"]) == 0
+
+
+def test_score_voting_in_the_pipeline_keeps_scores_and_count():
+    from paa_edu.anchors import AnchorGenerator
+    from paa_edu.coder import DeltaXYWHACoder
+    from paa_edu.model.postprocess import postprocess_image
+    anchors = torch.cat(AnchorGenerator(strides=(8,)).grid_anchors([(8, 8)]))  # (64, 5)
+    generator = torch.Generator().manual_seed(0)
+    cls_logits = torch.randn(64, 2, generator=generator)
+    deltas = 0.1 * torch.randn(64, 5, generator=generator)
+    cfg = ModelConfig(num_classes=2, strides=(8,))
+    plain = postprocess_image(cls_logits, deltas, None, anchors, [64], DeltaXYWHACoder(), cfg)
+    cfg.score_voting = True
+    voted = postprocess_image(cls_logits, deltas, None, anchors, [64], DeltaXYWHACoder(), cfg)
+    assert torch.equal(plain["scores"], voted["scores"])
+    assert torch.equal(plain["labels"], voted["labels"])
+    assert not torch.allclose(plain["boxes"], voted["boxes"])  # neighbours moved the boxes
