@@ -4,6 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+# The README's command runs two pytest workers on two cores: one thread each avoids OpenMP
+# threads waiting on each other (see docs/benchmarks.md, "Threads").
+torch.set_num_threads(1)
+
 #: ``--set`` overrides that turn ``tiny_synthetic`` into a model that trains in milliseconds.
 TINY_OVERRIDES = (
     "model.backbone_width=8", "model.fpn_channels=16", "model.num_convs=1",

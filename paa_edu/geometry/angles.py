@@ -57,6 +57,25 @@ def norm_angle(theta: Tensor, version: str) -> Tensor:
     return torch.remainder(theta - start, math.pi) + start
 
 
+def weighted_mean_angle(theta: Tensor, weights: Tensor, version: str) -> Tensor:
+    """Weighted mean of box angles, which are axial (``theta`` and ``theta + pi`` are one box).
+
+    A linear mean fails across the wrap: 3pi/4 - eps and -pi/4 are nearly the same long-edge
+    box, yet their average is pi/4. Averaging the unit vectors ``(cos 2t, sin 2t)`` on the
+    doubled-angle circle and halving the result's angle respects the period pi.
+
+    Args:
+        theta: (N,) angles in radians.
+        weights: (K, N) non-negative weights, one row per mean.
+        version: angle version of the result.
+    Returns:
+        (K,) mean angles wrapped into ``version``'s range.
+    """
+    cos2 = weights @ torch.cos(2 * theta)  # (K,)
+    sin2 = weights @ torch.sin(2 * theta)  # (K,)
+    return norm_angle(torch.atan2(sin2, cos2) / 2, version)
+
+
 def regularize_boxes(boxes: Tensor, version: str = DEFAULT_ANGLE_VERSION) -> Tensor:
     """Rewrite rotated boxes in the canonical form of ``version``; the rectangles do not change.
 

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from paa_edu.geometry import batched_nms_rotated, box_iou_rotated, norm_angle
+from paa_edu.geometry import batched_nms_rotated, box_iou_rotated, weighted_mean_angle
 
 VOTING_SIGMA = 0.025  # PAA's score-voting bandwidth on (1 - IoU)^2
 VOTING_MIN_IOU = 0.01
@@ -58,9 +58,7 @@ def score_voting(det_boxes: Tensor, det_labels: Tensor, cand_boxes: Tensor, cand
     weights = weights * (same & (ious > VOTING_MIN_IOU))  # (K, N), the box itself has IoU 1
     weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=1e-12)
     xywh = weights @ cand_boxes[:, :4]  # (K, 4)
-    cos2 = weights @ torch.cos(2 * cand_boxes[:, 4])  # (K,)
-    sin2 = weights @ torch.sin(2 * cand_boxes[:, 4])  # (K,)
-    theta = norm_angle(torch.atan2(sin2, cos2) / 2, version)  # (K,)
+    theta = weighted_mean_angle(cand_boxes[:, 4], weights, version)  # (K,)
     return torch.cat([xywh, theta[:, None]], dim=1)
 
 

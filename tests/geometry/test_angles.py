@@ -99,3 +99,14 @@ def test_check_boxes_type_and_empty():
         check_boxes(torch.zeros(0, 5), allow_empty=False)
     with pytest.raises(ValueError, match="unknown angle version"):
         regularize_boxes(torch.zeros(1, 5), "le45")
+
+
+def test_weighted_mean_angle_respects_the_period_pi():
+    import math
+
+    from paa_edu.geometry import weighted_mean_angle
+    theta = torch.tensor([3 * math.pi / 4 - 0.01, -math.pi / 4 + 0.01, 0.3])
+    weights = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 2.0], [1.0, 0.0, 0.0]])
+    mean = weighted_mean_angle(theta, weights, "le135")
+    assert mean[0].item() == pytest.approx(-math.pi / 4, abs=1e-6)  # not pi/4
+    assert mean[1:].tolist() == pytest.approx([0.3, 3 * math.pi / 4 - 0.01], abs=1e-6)
