@@ -1,0 +1,51 @@
+"""Re-execute the notebooks in place so their stored outputs match the library (nbval checks them).
+
+Usage: ``python scripts/run_notebooks.py [notebooks/NN_name.ipynb ...]`` (default: all of them).
+Runs each notebook top to bottom in a fresh ``python3`` kernel with ``notebooks/`` as the working
+directory, stops at the first error and names the notebook and cell.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbconvert.preprocessors import CellExecutionError, ExecutePreprocessor
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def run_notebook(path: Path, timeout: int) -> float:
+    """Execute ``path`` in place; return the wall time in seconds."""
+    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    executor = ExecutePreprocessor(timeout=timeout, kernel_name="python3")
+    executor.preprocess(notebook, {"metadata": {"path": str(NOTEBOOKS)}})
+    nbformat.write(notebook, path)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
+    if not paths:
+        parser.error(f"no notebooks found in {NOTEBOOKS}")
+    for path in paths:
+        if not path.is_file():
+            parser.error(f"no such notebook: {path}")
+        try:
+            seconds = run_notebook(path.resolve(), args.timeout)
+        except CellExecutionError as error:
+            print(f"{path}: a cell failed:\n{error}", file=sys.stderr)
+            return 1
+        print(f"{path}: executed in {seconds:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
