@@ -222,3 +222,30 @@ def evaluate_rotated(
             if value == 0.5:
                 result["per_class_AP50"] = per_class_ap[matches[0]].tolist()
     return result
+
+
+def iou_calibration(detections: list[dict], ground_truths: list[dict], num_classes: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted vs true IoU of every detection, to check PAA's IoU branch.
+
+    The true IoU of a detection is its highest rotated IoU with a ground truth of the same
+    image and class (step 2 of the matching above), 0 when there is none.
+
+    Args:
+        detections: per image dicts with ``boxes``, ``scores``, ``labels`` and ``pred_ious``
+            (the IoU branch's output, see :func:`paa_edu.model.postprocess.postprocess_image`).
+        ground_truths: per image dicts with ``boxes`` and ``labels``.
+        num_classes: C.
+    Returns:
+        predicted (D,) and true (D,) IoUs, images concatenated in order.
+    """
+    detections = [_on_cpu(d) for d in detections]
+    ground_truths = [_on_cpu(g) for g in ground_truths]
+    _check_inputs(detections, ground_truths, num_classes)
+    for i, det in enumerate(detections):
+        if "pred_ious" not in det:
+            raise ValueError(f"detections[{i}] has no 'pred_ious' (train with the IoU branch on)")
+    matched = _best_gt_per_detection(detections, ground_truths)
+    true_ious = np.where(np.isfinite(matched["ovmax"]), matched["ovmax"], 0.0)
+    predicted = np.concatenate([d["pred_ious"].reshape(-1).double().numpy() for d in detections])
+    return predicted, true_ious

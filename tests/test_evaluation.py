@@ -213,3 +213,18 @@ def test_bad_inputs_raise():
         evaluate_rotated([_det([G1], [0.5], [0])], [gt], 1, metric="coco")
     with pytest.raises(ValueError, match="iou_thresholds"):
         evaluate_rotated([_det([G1], [0.5], [0])], [gt], 1, iou_thresholds=(1.5,))
+
+
+def test_iou_calibration_pairs_predicted_and_true_ious():
+    from paa_edu.evaluation import iou_calibration
+    gt = {"boxes": torch.tensor([[50.0, 50.0, 40.0, 20.0, 0.0]]), "labels": torch.tensor([1])}
+    det = {"boxes": torch.tensor([[50.0, 50.0, 40.0, 20.0, 0.0], [60.0, 50.0, 40.0, 20.0, 0.0],
+                                  [50.0, 50.0, 40.0, 20.0, 0.0]]),
+           "scores": torch.tensor([0.9, 0.8, 0.7]), "labels": torch.tensor([1, 1, 0]),
+           "pred_ious": torch.tensor([0.95, 0.5, 0.9])}
+    predicted, true = iou_calibration([det], [gt], num_classes=2)
+    assert predicted.tolist() == pytest.approx([0.95, 0.5, 0.9])
+    # 10 px shift of a 40 x 20 box: overlap 30 x 20 = 600, union 1000; other class: no GT -> 0
+    assert true.tolist() == pytest.approx([1.0, 0.6, 0.0])
+    with pytest.raises(ValueError, match="pred_ious"):
+        iou_calibration([{k: v for k, v in det.items() if k != "pred_ious"}], [gt], 2)

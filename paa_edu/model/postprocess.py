@@ -74,26 +74,33 @@ def postprocess_image(cls_logits: Tensor, deltas: Tensor, iou_logits: Tensor | N
         cfg: a :class:`paa_edu.config.ModelConfig` (score_thr, nms_pre, nms_iou,
             max_per_img, score_voting, angle_version).
     Returns:
-        dict ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) long, in input-image pixels.
+        dict ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) long, in input-image pixels,
+        and ``pred_ious`` (K,), the IoU branch's estimate for each box (when the branch is on).
     """
     scores = torch.sigmoid(cls_logits.float())  # (A, C)
-    if iou_logits is not None:
-        scores = torch.sqrt(scores * torch.sigmoid(iou_logits.float())[:, None])  # (A, C)
-    boxes, labels, kept_scores = [], [], []
-    for lvl_scores, lvl_deltas, lvl_anchors in zip(scores.split(num_level_anchors),
-                                                   deltas.split(num_level_anchors),
-                                                   anchors.split(num_level_anchors)):
+    pred_ious = None if iou_logits is None else torch.sigmoid(iou_logits.float())  # (A,)
+    if pred_ious is not None:
+        scores = torch.sqrt(scores * pred_ious[:, None])  # (A, C)
+    boxes, labels, kept_scores, anchor_inds = [], [], [], []
+    offsets = [0, *torch.tensor(num_level_anchors).cumsum(0).tolist()]
+    for level, (lvl_scores, lvl_deltas, lvl_anchors) in enumerate(zip(
+            scores.split(num_level_anchors), deltas.split(num_level_anchors),
+            anchors.split(num_level_anchors))):
         idx, lvl_labels, lvl_kept = _select_level(lvl_scores, cfg.score_thr, cfg.nms_pre)
         boxes.append(coder.decode(lvl_anchors[idx], lvl_deltas[idx].float()))  # (K_l, 5)
         labels.append(lvl_labels)
         kept_scores.append(lvl_kept)
+        anchor_inds.append(idx + offsets[level])  # (K_l,) index into all A anchors
     boxes, labels, kept_scores = torch.cat(boxes), torch.cat(labels), torch.cat(kept_scores)
     keep = batched_nms_rotated(boxes, kept_scores, labels, cfg.nms_iou)[:cfg.max_per_img]
     det_boxes = boxes[keep]  # (K, 5)
     if cfg.score_voting:
         det_boxes = score_voting(det_boxes, labels[keep], boxes, kept_scores, labels,
                                  cfg.angle_version)
-    return {"boxes": det_boxes, "scores": kept_scores[keep], "labels": labels[keep]}
+    det = {"boxes": det_boxes, "scores": kept_scores[keep], "labels": labels[keep]}
+    if pred_ious is not None:
+        det["pred_ious"] = pred_ious[torch.cat(anchor_inds)[keep]]  # (K,)
+    return det
 
 
 def rescale_detections(det: dict, scale_factor: float) -> dict:

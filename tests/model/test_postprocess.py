@@ -75,3 +75,19 @@ def test_score_voting_in_the_pipeline_keeps_scores_and_count():
     assert torch.equal(plain["scores"], voted["scores"])
     assert torch.equal(plain["labels"], voted["labels"])
     assert not torch.allclose(plain["boxes"], voted["boxes"])  # neighbours moved the boxes
+
+
+def test_postprocess_returns_the_iou_branch_estimate_of_each_kept_box():
+    from paa_edu.anchors import AnchorGenerator
+    from paa_edu.coder import DeltaXYWHACoder
+    from paa_edu.model.postprocess import postprocess_image
+    anchors = torch.cat(AnchorGenerator(strides=(8, 16)).grid_anchors([(8, 8), (4, 4)]))
+    cls_logits = torch.full((80, 3), -10.0)
+    cls_logits[5, 1], cls_logits[70, 2] = 5.0, 3.0
+    iou_logits = torch.zeros(80)
+    iou_logits[5], iou_logits[70] = 2.0, 1.0  # level 0 anchor 5, level 1 anchor 70 (= 6 + 64)
+    det = postprocess_image(cls_logits, torch.zeros(80, 5), iou_logits, anchors, [64, 16],
+                            DeltaXYWHACoder(), ModelConfig(num_classes=3, strides=(8, 16)))
+    assert det["labels"].tolist() == [1, 2]
+    expected = torch.sigmoid(torch.tensor([2.0, 1.0]))
+    assert det["pred_ious"].tolist() == pytest.approx(expected.tolist())
