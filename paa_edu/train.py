@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from paa_edu.config import Config, config_from_dict, validate
 from paa_edu.data import (DOTA_CLASSES, SYNTHETIC_CLASSES, DOTADataset, collate_batch,

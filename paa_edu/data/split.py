@@ -30,7 +30,7 @@ from pathlib import Path
 import mmcv
 import numpy as np
 from shapely.geometry import Polygon, box
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from paa_edu.data.dota import LabelFile, list_images, parse_label_file, write_label_file
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter
 from shapely.geometry import Point, Polygon
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from paa_edu.data.dota import write_label_file
 from paa_edu.data.synthetic_draw import DRAWERS, Frame

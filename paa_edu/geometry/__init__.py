@@ -13,7 +13,7 @@ from paa_edu.geometry.angles import (
     regularize_boxes,
     weighted_mean_angle,
 )
-from paa_edu.geometry.convert import obb2poly, poly2obb
+from paa_edu.geometry.convert import obb2hbb, obb2poly, poly2obb
 from paa_edu.geometry.iou import box_iou_rotated
 from paa_edu.geometry.nms import batched_nms_rotated, nms_rotated
 
@@ -21,6 +21,6 @@ from paa_edu.geometry.points import center_distances, points_in_rboxes
 
 __all__ = [
     "ANGLE_VERSIONS", "DEFAULT_ANGLE_VERSION", "check_boxes", "check_version", "norm_angle",
-    "regularize_boxes", "weighted_mean_angle", "obb2poly", "poly2obb", "box_iou_rotated",
+    "regularize_boxes", "weighted_mean_angle", "obb2hbb", "obb2poly", "poly2obb", "box_iou_rotated",
     "nms_rotated", "batched_nms_rotated", "center_distances", "points_in_rboxes",
 ]

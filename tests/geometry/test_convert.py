@@ -127,3 +127,15 @@ def test_shapes_and_errors():
         poly2obb(np.zeros((1, 8)))
     with pytest.raises(ValueError, match="negative"):
         obb2poly(torch.tensor([[0.0, 0, -1, 1, 0]]))
+
+
+def test_obb2hbb_encloses_the_rotated_box_tightly():
+    import math
+
+    from paa_edu.geometry import obb2hbb
+    boxes = torch.tensor([[10.0, 20.0, 60.0, 6.0, math.pi / 6], [0.0, 0.0, 4.0, 2.0, 0.0]])
+    hbb = obb2hbb(boxes)
+    expected_w = 60 * math.cos(math.pi / 6) + 6 * math.sin(math.pi / 6)
+    expected_h = 60 * math.sin(math.pi / 6) + 6 * math.cos(math.pi / 6)
+    assert hbb[0].tolist() == pytest.approx([10.0, 20.0, expected_w, expected_h, 0.0], abs=1e-4)
+    assert hbb[1].tolist() == pytest.approx(boxes[1].tolist())
