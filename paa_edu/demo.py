@@ -42,8 +42,10 @@ def table_row(cfg: Config, metrics: dict, split: str = "val") -> dict:
     backbone = f"ResNet{m.depth}" + ("" if m.backbone_width == 64 else f"-w{m.backbone_width}")
     dataset = (f"synthetic-{cfg.data.synthetic},{split}" if cfg.data.synthetic
                else f"{Path(cfg.data.root).name},{split}")
+    schedule = (f"{cfg.train.max_iters}it" if cfg.train.max_iters is not None
+                else f"{cfg.train.epochs}ep")  # a run capped by max_iters says so
     return results_row(method_name(cfg), metrics, angle=m.angle_version, backbone=backbone,
-                       lr_schd=f"{cfg.train.epochs}ep", dataset=dataset,
+                       lr_schd=schedule, dataset=dataset,
                        preprocess=str(cfg.data.max_size or "orig"))
 
 

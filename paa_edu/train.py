@@ -315,8 +315,12 @@ def evaluate(model: RotatedPAADetector, dataset, device=None, batch_size: int = 
              progress: bool = False) -> dict:
     """Run the model on ``dataset`` and return :func:`paa_edu.evaluation.evaluate_rotated`."""
     detections = predict_dataset(model, dataset, device, batch_size, progress)
-    base = dataset.dataset if isinstance(dataset, Subset) else dataset
-    ground_truths = base.ground_truths()
+    return evaluate_rotated(detections, ground_truths(dataset), num_classes=model.cfg.num_classes)
+
+
+def ground_truths(dataset) -> list[dict]:
+    """Per-image ground truths of a :class:`DOTADataset` or of a ``Subset`` of one."""
     if isinstance(dataset, Subset):
-        ground_truths = [ground_truths[i] for i in dataset.indices]
-    return evaluate_rotated(detections, ground_truths, num_classes=model.cfg.num_classes)
+        every = dataset.dataset.ground_truths()
+        return [every[i] for i in dataset.indices]
+    return dataset.ground_truths()

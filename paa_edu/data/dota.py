@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version, poly2obb
 
@@ -231,3 +232,26 @@ def list_images(image_dir: str | Path) -> list[Path]:
     if not image_dir.is_dir():
         raise ValueError(f"image folder {image_dir} does not exist")
     return sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def write_dota_sample(split_dir: str | Path, stem: str, image: np.ndarray, polys, names: list[str],
+                      header: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """Write one image and its labels in DOTA layout: ``images/<stem>.png``, ``labelTxt/<stem>.txt``.
+
+    Args:
+        split_dir: the split folder (created if missing).
+        stem: file name without extension.
+        image: (H, W, 3) uint8 RGB.
+        polys, names, header: as in :func:`write_label_file`.
+    Returns:
+        the image path and the label path.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    image_path = Path(split_dir) / "images" / f"{stem}.png"
+    image_path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(image_path, compress_level=1)
+    label_path = write_label_file(Path(split_dir) / "labelTxt" / f"{stem}.txt", polys, names,
+                                  header=header)
+    return image_path, label_path

@@ -37,7 +37,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from shapely.geometry import Point, Polygon
 from tqdm import tqdm
 
-from paa_edu.data.dota import write_label_file
+from paa_edu.data.dota import write_dota_sample
 from paa_edu.data.synthetic_draw import DRAWERS, Frame
 from paa_edu.geometry import obb2poly
 
@@ -328,11 +328,9 @@ def _write_one(args: tuple) -> None:
     """Draw and write image ``index`` of a split (runs in a worker process)."""
     split_dir, split, index, seed, preset = args
     image, polys, labels = make_preset_scene(preset, split, index, seed)
-    stem = f"syn{index:05d}"
-    Image.fromarray(image).save(split_dir / "images" / f"{stem}.png", compress_level=1)
-    names = [SYNTHETIC_CLASSES[i] for i in labels]
-    write_label_file(split_dir / "labelTxt" / f"{stem}.txt", polys, names,
-                     header={"imagesource": "paa_edu-synthetic", "gsd": "nan"})
+    write_dota_sample(split_dir, f"syn{index:05d}", image, polys,
+                      [SYNTHETIC_CLASSES[i] for i in labels],
+                      header={"imagesource": "paa_edu-synthetic", "gsd": "nan"})
 
 
 def _is_complete(root: Path, manifest: dict) -> bool:

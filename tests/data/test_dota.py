@@ -129,3 +129,18 @@ def test_list_images_is_sorted_and_filters_extensions(tmp_path):
     assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.png", "d.TIF"]
     with pytest.raises(ValueError, match="does not exist"):
         list_images(tmp_path / "missing")
+
+
+def test_write_dota_sample_round_trips_image_and_labels(tmp_path):
+    import mmcv
+
+    from paa_edu.data import read_label_file, write_dota_sample
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[5:10, 5:20] = (255, 0, 0)  # red in RGB
+    polys = np.array([[5.0, 5.0, 20.0, 5.0, 20.0, 10.0, 5.0, 10.0]])
+    image_path, label_path = write_dota_sample(tmp_path / "train", "a", image, polys, ["ship"])
+    assert image_path == tmp_path / "train" / "images" / "a.png"
+    assert mmcv.imread(str(image_path), channel_order="rgb")[7, 10].tolist() == [255, 0, 0]
+    assert read_label_file(label_path, ["ship"])["polys"].tolist() == polys.tolist()
+    with pytest.raises(ValueError, match="uint8"):
+        write_dota_sample(tmp_path, "b", image.astype(float), polys, ["ship"])
