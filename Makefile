@@ -6,4 +6,4 @@ notebooks:  ## re-execute every notebook in place (stored outputs are checked by
 	$(PYTHON) scripts/run_notebooks.py
 
 test:  ## the README test command
-	$(PYTHON) -m pytest -n 2 tests notebooks --nbval-lax --nbval-current-env
+	$(PYTHON) -m pytest -n 2 --dist loadfile tests notebooks --nbval-lax --nbval-current-env
