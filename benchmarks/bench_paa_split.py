@@ -10,8 +10,9 @@ Usage:
 
 Times are medians of ``--repeats`` runs after a warm-up; on a shared machine they vary with
 the load. torch runs on 1 CPU thread by default (``--threads``): the many small EM kernels gain
-little from a second thread and lose a lot when the cores are busy with other jobs. The scikit-learn loop is timed once, on at most ``--sklearn-rows`` GTs; for larger G
-its time is extrapolated linearly from that subsample (marked "est." in the table).
+little from a second thread and lose a lot when the cores are busy with other jobs. The
+scikit-learn loop is timed once, on at most ``--sklearn-rows`` GTs; for larger G its time is
+extrapolated linearly from that subsample (marked "est." in the table).
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import time
 import torch
 
 from paa_edu.config import apply_overrides, get_config
-from paa_edu.data import SYNTHETIC_CLASSES, make_scene
+from paa_edu.data import make_scene
 from paa_edu.data.synthetic import PRESETS as DATA_PRESETS
 from paa_edu.geometry import poly2obb
 from paa_edu.model import RotatedPAADetector

@@ -35,12 +35,14 @@ class AnchorGenerator:
                  scales_per_octave: int = 1, ratios=(1.0,), angle: float = 0.0,
                  center_offset: float = 0.0):
         if len(strides) == 0 or any(s <= 0 for s in strides):
-            raise ValueError(f"strides must be a non-empty sequence of positive numbers, got {strides}")
+            raise ValueError("strides must be a non-empty sequence of positive numbers, "
+                             f"got {strides}")
         if octave_base_scale <= 0 or scales_per_octave < 1:
             raise ValueError("octave_base_scale must be > 0 and scales_per_octave >= 1, got "
                              f"{octave_base_scale}, {scales_per_octave}")
         if len(ratios) == 0 or any(r <= 0 for r in ratios):
-            raise ValueError(f"ratios must be a non-empty sequence of positive numbers, got {ratios}")
+            raise ValueError("ratios must be a non-empty sequence of positive numbers, "
+                             f"got {ratios}")
         if not math.isfinite(angle) or not 0.0 <= center_offset < 1.0:
             raise ValueError(f"angle must be finite and center_offset in [0, 1), got {angle}, "
                              f"{center_offset}")

@@ -56,8 +56,9 @@ def predict_paths(checkpoint: str | Path, input_path: str | Path, out_dir: str |
     Returns:
         the paths written.
     """
-    from paa_edu.viz import plot_detections
     import matplotlib.pyplot as plt
+
+    from paa_edu.viz import plot_detections
     model, cfg = load_model(checkpoint, device)
     names = class_names(cfg)
     paths = image_paths(input_path)

@@ -24,8 +24,13 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from paa_edu.config import Config, config_from_dict, validate
-from paa_edu.data import (DOTA_CLASSES, SYNTHETIC_CLASSES, DOTADataset, collate_batch,
-                          write_synthetic_dataset)
+from paa_edu.data import (
+    DOTA_CLASSES,
+    SYNTHETIC_CLASSES,
+    DOTADataset,
+    collate_batch,
+    write_synthetic_dataset,
+)
 from paa_edu.data.transforms import TransformConfig
 from paa_edu.evaluation import evaluate_rotated
 from paa_edu.model import RotatedPAADetector, rescale_detections

@@ -3,8 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from paa_edu.config import (PRESETS, apply_overrides, config_from_dict, get_config, r50_dota_1x,
-                            tiny_synthetic)
+from paa_edu.config import (
+    PRESETS,
+    apply_overrides,
+    config_from_dict,
+    get_config,
+    r50_dota_1x,
+    tiny_synthetic,
+)
 
 
 def test_seed_preset_matches_the_seed_schedule():

@@ -19,6 +19,7 @@ def test_table_row_names_the_schedule_backbone_and_data():
 def test_method_names_follow_the_seed():
     names = [method_name(apply_overrides(tiny_synthetic(), [f"model.assigner={a}",
                                                              f"model.paa_init={i}"]))
-             for a, i in (("maxiou", "atss"), ("atss", "atss"), ("paa", "maxiou"), ("paa", "atss"))]
+             for a, i in (("maxiou", "atss"), ("atss", "atss"), ("paa", "maxiou"),
+                          ("paa", "atss"))]
     assert names == ["RetinaNet-(maxiou)", "RetinaNet-(ATSS)", "RetinaNet-(PAA-maxiou)",
                      "RetinaNet-(PAA-atss)"]

@@ -8,8 +8,13 @@ import torch
 from torchvision.ops import sigmoid_focal_loss as tv_focal
 
 from paa_edu.assigners import AssignResult
-from paa_edu.losses import (detection_losses, one_hot_targets, paa_anchor_scores,
-                            rotated_iou_loss, sigmoid_focal_loss)
+from paa_edu.losses import (
+    detection_losses,
+    one_hot_targets,
+    paa_anchor_scores,
+    rotated_iou_loss,
+    sigmoid_focal_loss,
+)
 
 
 def test_focal_loss_matches_torchvision():

@@ -13,11 +13,15 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 
-from paa_edu.assigners import (ATSSAssigner, AssignResult, MaxIoUAssigner,  # noqa: E402
-                               PAAAssigner)
+from paa_edu.assigners import AssignResult, ATSSAssigner, MaxIoUAssigner, PAAAssigner  # noqa: E402
 from paa_edu.geometry import obb2poly  # noqa: E402
-from paa_edu.viz import (plot_assignments, plot_detections, plot_gmm_split,  # noqa: E402
-                         plot_rotated_boxes, plot_score_distributions)
+from paa_edu.viz import (  # noqa: E402
+    plot_assignments,
+    plot_detections,
+    plot_gmm_split,
+    plot_rotated_boxes,
+    plot_score_distributions,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,8 @@ from paa_edu.data.transforms import TransformConfig, apply_transforms, flip_boxe
 
 __all__ = [
     "DOTADataset", "collate_batch", "DOTA_CLASSES", "LabelFile", "list_images",
-    "parse_label_file", "read_label_file", "write_dota_sample", "write_label_file", "merge_patch_detections",
+    "parse_label_file", "read_label_file", "write_dota_sample",
+    "write_label_file", "merge_patch_detections",
     "parse_patch_name", "write_task1_submission", "SplitStats", "patch_name", "split_dataset",
     "split_image", "window_starts", "PRESETS", "SYNTHETIC_CLASSES", "SceneConfig",
     "SyntheticPreset", "make_preset_scene", "make_scene", "write_synthetic_dataset",

@@ -234,9 +234,10 @@ def list_images(image_dir: str | Path) -> list[Path]:
     return sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def write_dota_sample(split_dir: str | Path, stem: str, image: np.ndarray, polys, names: list[str],
-                      header: dict[str, str] | None = None) -> tuple[Path, Path]:
-    """Write one image and its labels in DOTA layout: ``images/<stem>.png``, ``labelTxt/<stem>.txt``.
+def write_dota_sample(split_dir: str | Path, stem: str, image: np.ndarray, polys,
+                      names: list[str], header: dict[str, str] | None = None
+                      ) -> tuple[Path, Path]:
+    """Write an image and its labels in DOTA layout: images/<stem>.png, labelTxt/<stem>.txt.
 
     Args:
         split_dir: the split folder (created if missing).

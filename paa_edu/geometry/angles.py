@@ -127,7 +127,7 @@ def check_boxes(boxes: Tensor, name: str = "boxes", allow_empty: bool = True) ->
 
 
 def check_float_rows(values: Tensor, name: str, size: int, layout: str) -> Tensor:
-    """Raise ``TypeError``/``ValueError`` unless ``values`` is a finite floating (..., size) tensor.
+    """Raise ``TypeError``/``ValueError`` unless ``values`` is a finite float (..., size) tensor.
 
     ``layout`` names the columns in the message, e.g. ``"x1, y1, ..., x4, y4"``.
     """

@@ -16,8 +16,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import (DEFAULT_ANGLE_VERSION, check_boxes, check_float_rows,
-                                     check_version, regularize_boxes)
+from paa_edu.geometry.angles import (
+    DEFAULT_ANGLE_VERSION,
+    check_boxes,
+    check_float_rows,
+    check_version,
+    regularize_boxes,
+)
 
 # The 6 unordered pairs of the 4 points: candidate directions for a side of the rectangle.
 _PAIRS_I = (0, 0, 0, 1, 1, 2)

@@ -5,11 +5,10 @@ import math
 
 import pytest
 import torch
+from assign_helpers import grid_anchors, shapely_iou, two_level_anchors
 
 from paa_edu.assigners import ATSSAssigner
 from paa_edu.geometry import points_in_rboxes
-
-from assign_helpers import grid_anchors, shapely_iou, two_level_anchors
 
 
 def _inside(point, box, eps=0.01) -> bool:

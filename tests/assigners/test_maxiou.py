@@ -5,10 +5,9 @@ import math
 
 import pytest
 import torch
+from assign_helpers import grid_anchors, shapely_iou
 
 from paa_edu.assigners import AssignResult, MaxIoUAssigner
-
-from assign_helpers import grid_anchors, shapely_iou
 
 ROW = torch.tensor([[0.0, 0, 10, 10, 0], [10, 0, 10, 10, 0], [20, 0, 10, 10, 0]])  # 3 anchors
 

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from assign_helpers import two_level_anchors
 
 from paa_edu.assigners import AssignResult, PAAAssigner, gmm_split
-
-from assign_helpers import two_level_anchors
 
 
 def _initial(gt_inds: list[int], num_gts: int, labels: list[int] | None = None) -> AssignResult:

@@ -4,8 +4,13 @@ from __future__ import annotations
 import mmcv
 import pytest
 
-from paa_edu.data import (SYNTHETIC_CLASSES, SceneConfig, make_scene, split_dataset,
-                          write_label_file)
+from paa_edu.data import (
+    SYNTHETIC_CLASSES,
+    SceneConfig,
+    make_scene,
+    split_dataset,
+    write_label_file,
+)
 
 SCENE_SEED = 7
 SCENE_SIZE = (2000, 3000)  # (H, W)

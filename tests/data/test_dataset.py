@@ -10,9 +10,17 @@ import torch
 from matplotlib.path import Path
 from torch.utils.data import DataLoader
 
-from paa_edu.data import (SYNTHETIC_CLASSES, DOTADataset, SceneConfig, SyntheticPreset,
-                          TransformConfig, collate_batch, flip_boxes, write_label_file,
-                          write_synthetic_dataset)
+from paa_edu.data import (
+    SYNTHETIC_CLASSES,
+    DOTADataset,
+    SceneConfig,
+    SyntheticPreset,
+    TransformConfig,
+    collate_batch,
+    flip_boxes,
+    write_label_file,
+    write_synthetic_dataset,
+)
 from paa_edu.data.transforms import apply_transforms, flip, resize
 from paa_edu.geometry import box_iou_rotated, obb2poly, poly2obb, regularize_boxes
 

@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from paa_edu.data.dota import (DOTA_CLASSES, list_images, parse_label_file, read_label_file,
-                               write_label_file)
+from paa_edu.data.dota import (
+    DOTA_CLASSES,
+    list_images,
+    parse_label_file,
+    read_label_file,
+    write_label_file,
+)
 from paa_edu.geometry import box_iou_rotated, obb2poly, poly2obb
 
 SQUARE = [10, 10, 50, 10, 50, 30, 10, 30]  # 40 x 20 rectangle, clockwise on screen

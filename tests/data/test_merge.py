@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from paa_edu.data import (SYNTHETIC_CLASSES, merge_patch_detections, parse_patch_name,
-                          read_label_file, write_task1_submission)
+from paa_edu.data import (
+    SYNTHETIC_CLASSES,
+    merge_patch_detections,
+    parse_patch_name,
+    read_label_file,
+    write_task1_submission,
+)
 from paa_edu.geometry import box_iou_rotated, poly2obb
 
 

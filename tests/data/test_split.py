@@ -6,8 +6,13 @@ import pytest
 from shapely.geometry import Polygon, box
 
 from paa_edu.data.dota import LabelFile, parse_label_file
-from paa_edu.data.split import (crop_objects, patch_name, refit_quadrilateral, split_dataset,
-                                window_starts)
+from paa_edu.data.split import (
+    crop_objects,
+    patch_name,
+    refit_quadrilateral,
+    split_dataset,
+    window_starts,
+)
 
 
 def _labels(*polys, difficult=None) -> LabelFile:

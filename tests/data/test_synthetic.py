@@ -10,9 +10,16 @@ import pytest
 import torch
 from shapely.geometry import Polygon
 
-from paa_edu.data import (PRESETS, SYNTHETIC_CLASSES, DOTADataset, SceneConfig,
-                          SyntheticPreset, make_preset_scene, make_scene,
-                          write_synthetic_dataset)
+from paa_edu.data import (
+    PRESETS,
+    SYNTHETIC_CLASSES,
+    DOTADataset,
+    SceneConfig,
+    SyntheticPreset,
+    make_preset_scene,
+    make_scene,
+    write_synthetic_dataset,
+)
 from paa_edu.data.synthetic import CLASS_SPECS
 from paa_edu.geometry import poly2obb
 

@@ -11,8 +11,14 @@ from geometry_oracles import polygons, random_boxes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paa_edu.geometry import (ANGLE_VERSIONS, DEFAULT_ANGLE_VERSION, check_boxes, check_version,
-                              norm_angle, regularize_boxes)
+from paa_edu.geometry import (
+    ANGLE_VERSIONS,
+    DEFAULT_ANGLE_VERSION,
+    check_boxes,
+    check_version,
+    norm_angle,
+    regularize_boxes,
+)
 
 RANGES = {"oc": (0.0, math.pi / 2), "le135": (-math.pi / 4, 3 * math.pi / 4),
           "le90": (-math.pi / 2, math.pi / 2)}

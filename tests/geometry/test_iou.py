@@ -6,8 +6,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from geometry_oracles import (device_params, random_boxes, shapely_overlaps,
-                              shapely_overlaps_aligned)
+from geometry_oracles import (
+    device_params,
+    random_boxes,
+    shapely_overlaps,
+    shapely_overlaps_aligned,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
