@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_eval(args: argparse.Namespace) -> None:
     from paa_edu.data import DOTADataset, TransformConfig
     from paa_edu.demo import table_row
-    from paa_edu.report import format_results_table
+    from paa_edu.report import format_per_class_table, format_results_table
     from paa_edu.train import class_names, evaluate, load_model
     model, cfg = load_model(args.checkpoint, args.device or "cpu")
     split_dir = Path(args.data) if args.data else Path(cfg.data.root) / "val"
@@ -64,6 +64,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
                                           vflip_prob=0.0), train=False)
     metrics = evaluate(model, dataset, progress=not args.no_progress)
     print(format_results_table([table_row(cfg, metrics, split_dir.name)]))
+    print()
+    print(format_per_class_table(metrics, class_names(cfg)))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 #: (row key, column header) in the seed's order.
 COLUMNS = (
     ("method", "Method"),
@@ -102,3 +104,27 @@ def format_results_table(rows: list[dict] | tuple[dict, ...]) -> str:
 
     separator = "| " + " | ".join("-" * w for w in widths) + " |"
     return "\n".join([line(headers), separator] + [line(r) for r in cells])
+
+
+def format_per_class_table(metrics: dict, class_names: list[str] | tuple[str, ...]) -> str:
+    """Markdown table of each class's GT count, AP50 and mAP (mean AP over the thresholds).
+
+    Args:
+        metrics: the dict of :func:`paa_edu.evaluation.evaluate_rotated`.
+        class_names: names indexed by class; must cover every class of ``metrics``.
+    """
+    per_class = np.asarray(metrics["per_class_AP"], dtype=float)  # (T, C)
+    if len(class_names) != per_class.shape[1]:
+        raise ValueError(f"got {len(class_names)} class names for {per_class.shape[1]} classes")
+    width = max(len("class"), *(len(n) for n in class_names))
+    lines = [f"| {'class'.ljust(width)} |   GT |   AP50 |    mAP |",
+             f"| {'-' * width} | ---- | ------ | ------ |"]
+    for cls, name in enumerate(class_names):
+        if metrics["num_gts"][cls] == 0:
+            ap50 = mean_ap = "   n/a"
+        else:
+            ap50 = f"{100 * metrics['per_class_AP50'][cls]:6.2f}"
+            mean_ap = f"{100 * per_class[:, cls].mean():6.2f}"
+        num_gts = metrics["num_gts"][cls]
+        lines.append(f"| {name.ljust(width)} | {num_gts:4d} | {ap50} | {mean_ap} |")
+    return "\n".join(lines)

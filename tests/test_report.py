@@ -47,3 +47,22 @@ def test_bad_rows_raise():
         format_results_table([row])
     with pytest.raises(ValueError, match="lacks"):
         results_row("m", {"AP50": 0.1})
+
+
+def test_per_class_table_lists_every_class():
+    import torch
+
+    from paa_edu.evaluation import evaluate_rotated
+    from paa_edu.report import format_per_class_table
+    gt = {"boxes": torch.tensor([[50.0, 50.0, 40.0, 20.0, 0.0], [150.0, 50.0, 40.0, 20.0, 0.0]]),
+          "labels": torch.tensor([0, 1])}
+    det = {"boxes": gt["boxes"][:1].clone(), "scores": torch.tensor([0.9]),
+           "labels": torch.tensor([0])}
+    table = format_per_class_table(evaluate_rotated([det], [gt], num_classes=3), ["a", "b", "c"])
+    lines = table.splitlines()
+    assert lines[0] == "| class |   GT |   AP50 |    mAP |"
+    assert lines[2:] == ["| a     |    1 | 100.00 | 100.00 |",
+                         "| b     |    1 |   0.00 |   0.00 |",
+                         "| c     |    0 |    n/a |    n/a |"]
+    with pytest.raises(ValueError, match="class names"):
+        format_per_class_table(evaluate_rotated([det], [gt], num_classes=3), ["a"])
