@@ -38,6 +38,7 @@ from shapely.geometry import Point, Polygon
 from tqdm import tqdm
 
 from paa_edu.data.dota import write_dota_sample
+from paa_edu.data.filelock import exclusive_lock
 from paa_edu.data.synthetic_draw import DRAWERS, Frame
 from paa_edu.geometry import obb2poly
 
@@ -368,8 +369,16 @@ def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "t
     manifest = {"generator_version": GENERATOR_VERSION, "seed": seed,
                 "preset": json.loads(json.dumps(asdict(preset))), "splits": counts}
     dirs = {split: root / split for split in counts}
-    if _is_complete(root, manifest):
-        return dirs
+    with exclusive_lock(root / ".write.lock"):  # a concurrent writer finishes first
+        if not _is_complete(root, manifest):
+            _write_all(root, dirs, counts, seed, preset, num_workers, progress)
+            (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return dirs
+
+
+def _write_all(root: Path, dirs: dict, counts: dict, seed: int, preset: SyntheticPreset,
+               num_workers: int, progress: bool) -> None:
+    """Delete stale files, then draw and write every image of every split."""
     (root / "manifest.json").unlink(missing_ok=True)
     jobs = []
     for split, count in counts.items():
@@ -388,6 +397,4 @@ def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "t
             _write_one(job)
             bar.update()
     bar.close()
-    (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    return dirs
 

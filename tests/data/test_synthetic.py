@@ -132,3 +132,24 @@ def test_presets_are_as_documented():
     assert tiny.image_size == 256 and (tiny.num_train, tiny.num_val) == (200, 50)
     assert tiny.scene.object_size == (10.0, 80.0) and tiny.scene.num_objects == (4, 20)
     assert full.image_size == 1024 and full.num_train >= 1000
+
+
+def _write_small(root: str) -> None:
+    from paa_edu.data import SceneConfig, SyntheticPreset, write_synthetic_dataset
+    preset = SyntheticPreset(64, 12, 4, SceneConfig((12.0, 30.0), (2, 4), 0.0, 0.0, 0.0))
+    write_synthetic_dataset(root, preset, seed=3, progress=False)
+
+
+def test_two_processes_writing_one_dataset_leave_it_complete(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_small, args=(str(tmp_path),)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert len(list((tmp_path / "train" / "images").glob("*.png"))) == 12
+    assert len(list((tmp_path / "val" / "labelTxt").glob("*.txt"))) == 4
+    assert (tmp_path / "manifest.json").is_file()
