@@ -17,6 +17,7 @@ import statistics
 import time
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from paa_edu.config import apply_overrides, get_config
 from paa_edu.data import make_scene
@@ -25,6 +26,28 @@ from paa_edu.geometry import poly2obb
 from paa_edu.model import RotatedPAADetector
 
 STAGES = ("forward", "initial assign", "PAA scoring", "PAA GMM split", "loss", "backward+step")
+#: ATen ops whose output size depends on the data: on CUDA each one waits for the GPU (a sync).
+SYNCING_OPS = ("nonzero", "_local_scalar_dense", "masked_select", "unique_consecutive",
+               "_unique2", "repeat_interleave", "masked_scatter")
+
+
+class OpCounter(TorchDispatchMode):
+    """Counts ATen calls that compute (views excluded) and the data-dependent (syncing) ones.
+
+    On a GPU every such call launches at least one kernel (a few microseconds of launch latency
+    each when the kernels are small), and every syncing op stalls the CPU until the GPU has
+    caught up, so these counts bound how small a stage's GPU time can get.
+    Counts only ops dispatched on this thread: autograd's backward is not counted.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.calls, self.syncs = 0, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.calls += not func.is_view
+        self.syncs += func.overloadpacket.__name__ in SYNCING_OPS
+        return func(*args, **(kwargs or {}))
 
 
 def make_batch(image_size: int, batch: int, num_gts: int | None, num_classes: int, seed: int = 0):
@@ -46,16 +69,22 @@ def make_batch(image_size: int, batch: int, num_gts: int | None, num_classes: in
     return images, targets
 
 
-def timed_step(model, optimizer, images, targets, sync) -> dict[str, float]:
-    """One training step, split into :data:`STAGES` (seconds)."""
+def timed_step(model, optimizer, images, targets, sync, counter: OpCounter | None = None
+               ) -> dict[str, float]:
+    """One training step, split into :data:`STAGES` (seconds; or op counts with ``counter``)."""
     times, t = {}, time.perf_counter()
+    seen = (0, 0)
 
     def lap(name):
-        nonlocal t
+        nonlocal t, seen
         sync()
         now = time.perf_counter()
         times[name] = times.get(name, 0.0) + now - t
         t = now
+        if counter is not None:
+            times[name + " ops"] = counter.calls - seen[0]
+            times[name + " syncs"] = counter.syncs - seen[1]
+            seen = (counter.calls, counter.syncs)
 
     dense = model.predict_dense(images)
     lap("forward")
@@ -93,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, help="CPU threads (default: the config's)")
+    parser.add_argument("--count-ops", action="store_true",
+                        help="also count computing ATen calls and syncs per stage (one more step)")
     args = parser.parse_args(argv)
     cfg = apply_overrides(get_config(args.config), args.overrides)
     threads = args.threads or cfg.train.num_threads
@@ -125,6 +156,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| **step** | {1000 * total:.1f} | 100 |\n")
     print(f"PAA assignment (scoring + GMM split): {100 * paa / total:.1f}% of the step; "
           f"with the initial assignment: {100 * (paa + median['initial assign']) / total:.1f}%")
+    if args.count_ops:
+        with OpCounter() as counter:
+            counts = timed_step(model, optimizer, images, targets, sync, counter)
+        print("\n| stage | ATen calls (no views) | syncing ops |\n|---|---|---|")
+        for stage in STAGES[:-1]:  # autograd's backward runs outside the counting mode
+            if stage + " ops" in counts:
+                print(f"| {stage} | {counts[stage + ' ops']} | {counts[stage + ' syncs']} |")
 
 
 if __name__ == "__main__":

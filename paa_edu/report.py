@@ -67,12 +67,14 @@ def results_row(
 
 
 def _cell(row: dict, key: str, index: int) -> str:
-    """Format one cell: metrics as ``72.50``, text as is."""
+    """Format one cell: metrics as ``72.50`` (repeats as ``72.50 ± 0.31``), text as is."""
     if key not in row:
         raise ValueError(f"row {index} lacks the column {key!r}; got keys {sorted(row)}")
     value = row[key]
     if key not in METRIC_KEYS:
         return str(value)
+    if isinstance(value, (list, tuple)):
+        return _repeats_cell(value, key, index)
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -84,12 +86,24 @@ def _cell(row: dict, key: str, index: int) -> str:
     return f"{100 * value:.2f}"
 
 
+def _repeats_cell(values, key: str, index: int) -> str:
+    """Mean and sample standard deviation of repeated runs (e.g. seeds), in percent."""
+    if len(values) == 0:
+        raise ValueError(f"row {index}: {key} is an empty list of repeats")
+    if "n/a" in [_cell({key: v}, key, index) for v in values]:  # validates each repeat
+        return "n/a"
+    percent = 100 * np.array(values, dtype=float)
+    spread = percent.std(ddof=1) if len(percent) > 1 else 0.0
+    return f"{percent.mean():.2f} ± {spread:.2f}"
+
+
 def format_results_table(rows: list[dict] | tuple[dict, ...]) -> str:
     """Render rows as a markdown table in the seed's columns.
 
     Args:
         rows: dicts with the keys of :data:`COLUMNS` (see :func:`results_row`); metrics are
-            fractions in [0, 1] (NaN prints as ``n/a``).
+            fractions in [0, 1] (NaN prints as ``n/a``), or lists of fractions from repeated
+            runs, printed as ``mean ± std`` (sample std, ``ddof=1``).
     Returns:
         the markdown table, one line per row plus header and separator, no trailing newline.
     """

@@ -66,3 +66,15 @@ def test_per_class_table_lists_every_class():
                          "| c     |    0 |    n/a |    n/a |"]
     with pytest.raises(ValueError, match="class names"):
         format_per_class_table(evaluate_rotated([det], [gt], num_classes=3), ["a"])
+
+
+def test_repeated_runs_print_mean_and_sample_std():
+    row = {**SEED_TABLE_ROWS[0], "AP50": [0.70, 0.72, 0.74], "AP75": [0.4], "mAP": (0.5, 0.5)}
+    cells = [c.strip() for c in format_results_table([row]).splitlines()[2].strip("|").split("|")]
+    assert cells[-3:] == ["72.00 ± 2.00", "40.00 ± 0.00", "50.00 ± 0.00"]
+
+
+@pytest.mark.parametrize("repeats", [[], [0.5, 1.5], [0.5, "x"]])
+def test_repeated_runs_are_validated(repeats):
+    with pytest.raises(ValueError, match="AP50"):
+        format_results_table([{**SEED_TABLE_ROWS[0], "AP50": repeats}])

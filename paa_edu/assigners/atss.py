@@ -2,15 +2,20 @@
 
 For every GT, all at once (no Python loop over GTs):
 
-1. IoU of every GT with every anchor, and the distance between their centres;
+1. the distance between every GT centre and every anchor centre;
 2. on each FPN level, the ``topk`` anchors whose centres are nearest the GT centre (fewer when a
-   level has fewer anchors) are the GT's candidates (at most ``L * topk``);
+   level has fewer anchors) are the GT's candidates (at most ``L * topk``); the rotated IoU is
+   computed for these (GT, candidate) pairs only -- nothing else can become positive, so the
+   (G, A) IoU matrix of mmdetection's version is never needed (15x less work at 300 GTs);
 3. the GT's IoU threshold is ``mean + std`` of its candidates' IoUs (unbiased std, as torch;
    with a single candidate the std is taken as 0 instead of NaN);
 4. a candidate is positive when its IoU ``>= threshold`` and its centre lies inside the *rotated*
    GT, at least ``eps`` = 0.01 px from every side;
 5. an anchor that is positive for several GTs goes to the GT with the highest IoU (first GT on
    ties); all other anchors are negative. ATSS never ignores anchors.
+
+``max_overlaps`` of the result is therefore the IoU with the assigned GT for positives and 0 for
+every other anchor (mmdetection stores -inf there), not the largest IoU with any GT.
 """
 from __future__ import annotations
 
@@ -49,27 +54,27 @@ class ATSSAssigner:
         G, A = gt_boxes.shape[0], anchors.shape[0]
         if G == 0 or A == 0:
             return AssignResult.all_negative(A, G, anchors.device, anchors.dtype)
-        # 1. IoUs and centre distances, GT in rows.
-        ious = box_iou_rotated(gt_boxes, anchors)  # (G, A)
+        # 1. Centre distances, GT in rows.
         dist = center_distances(anchors[:, :2], gt_boxes)  # (G, A)
-        # 2. Candidates: topk nearest per level.
+        # 2. Candidates: topk nearest per level, and their IoUs with the GT.
         cand = self._nearest_per_level(dist, num_level_anchors)  # (G, Kc) anchor indices
+        cand_anchors = anchors[cand.reshape(-1)]  # (G * Kc, 5)
+        boxes = gt_boxes[:, None, :].expand(-1, cand.shape[1], -1).reshape(-1, 5)  # (G * Kc, 5)
+        cand_ious = box_iou_rotated(boxes, cand_anchors, aligned=True).view_as(cand)  # (G, Kc)
         # 3. Adaptive IoU threshold per GT.
-        cand_ious = ious.gather(1, cand)  # (G, Kc)
         thr = cand_ious.mean(1) + _unbiased_std(cand_ious)  # (G,)
         # 4. IoU above the threshold and centre inside the rotated GT.
-        centres = anchors[cand.reshape(-1), :2]  # (G * Kc, 2)
-        boxes = gt_boxes[:, None, :].expand(-1, cand.shape[1], -1).reshape(-1, 5)  # (G * Kc, 5)
-        inside = points_in_rboxes(centres, boxes, self.eps, aligned=True).view_as(cand)
-        is_pos = (cand_ious >= thr[:, None]) & inside  # (G, Kc)
+        inside = points_in_rboxes(cand_anchors[:, :2], boxes, self.eps, aligned=True)
+        is_pos = (cand_ious >= thr[:, None]) & inside.view_as(cand)  # (G, Kc)
         # 5. Each anchor to its highest-IoU GT among those that selected it.
-        scored = torch.full_like(ious, -math.inf)  # (G, A)
+        scored = dist.new_full((G, A), -math.inf)  # (G, A)
         scored.scatter_(1, cand, torch.where(is_pos, cand_ious, -math.inf))
         best_iou, best_gt = scored.max(dim=0)  # (A,)
         assigned = best_iou > -math.inf  # (A,)
         gt_inds = torch.where(assigned, best_gt + 1, 0)  # (A,)
         labels = torch.where(assigned, gt_labels.long()[best_gt], -1)  # (A,)
-        return AssignResult(gt_inds, labels, ious.max(dim=0).values, G)
+        max_overlaps = torch.where(assigned, best_iou, 0.0)  # (A,) IoU with the assigned GT
+        return AssignResult(gt_inds, labels, max_overlaps, G)
 
     def _nearest_per_level(self, dist: Tensor, num_level_anchors: list[int]) -> Tensor:
         """(G, Kc) indices of the min(topk, A_l) nearest anchors of every level, concatenated."""

@@ -15,8 +15,10 @@ class AssignResult:
         gt_inds: (A,) long. 0 = negative (background), -1 = ignored (no loss),
             k >= 1 = positive for the k-th ground truth (1-based: GT index ``k - 1``).
         labels: (A,) long. Class of the assigned GT for positives, -1 elsewhere.
-        max_overlaps: (A,) float. Largest IoU of the anchor with any GT (0 without GTs).
-            For MaxIoU's low-quality matches the assigned GT need not be that best GT.
+        max_overlaps: (A,) float. MaxIoU: largest IoU of the anchor with any GT (0 without
+            GTs); for its low-quality matches the assigned GT need not be that best GT.
+            ATSS, and PAA, which keeps its initial result's: ATSS measures IoU only at its
+            candidates, so this is the IoU with the assigned GT for positives, 0 elsewhere.
         num_gts: number of ground truths G of the image.
     """
 

@@ -39,18 +39,32 @@ def _atss_oracle(anchors, gts, num_level, topk=9):
     return [g for _, g in best]
 
 
-def test_matches_per_gt_oracle_on_random_scene():
+def _random_gts(n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.cat([torch.rand(n, 2, generator=g) * 56 + 4,
+                      torch.rand(n, 2, generator=g) * 40 + 6,
+                      torch.rand(n, 1, generator=g) * math.pi], dim=1)  # off-grid centres
+
+
+@pytest.mark.parametrize("n", [6, 40])  # 40 GTs on 80 anchors: anchors shared by several GTs
+def test_matches_per_gt_oracle_on_random_scene(n):
     anchors, num_level = two_level_anchors()
-    g = torch.Generator().manual_seed(0)
-    n = 6
-    gts = torch.cat([torch.rand(n, 2, generator=g) * 56 + 4,
-                     torch.rand(n, 2, generator=g) * 40 + 6,
-                     torch.rand(n, 1, generator=g) * math.pi], dim=1)  # off-grid centres
+    gts = _random_gts(n)
     res = ATSSAssigner(9).assign(anchors, gts, torch.arange(n), num_level)
     assert res.gt_inds.tolist() == _atss_oracle(anchors, gts, num_level)
     pos = res.pos_mask
     assert res.labels[pos].tolist() == (res.gt_inds[pos] - 1).tolist()
     assert (res.labels[~pos] == -1).all()
+
+
+def test_max_overlaps_is_the_iou_with_the_assigned_gt():
+    anchors, num_level = two_level_anchors()
+    gts = _random_gts(6)
+    res = ATSSAssigner(9).assign(anchors, gts, torch.arange(6), num_level)
+    expected = [shapely_iou(gts[g - 1], a) if g else 0.0
+                for g, a in zip(res.gt_inds.tolist(), anchors)]
+    torch.testing.assert_close(res.max_overlaps, torch.tensor(expected), atol=1e-5, rtol=0)
+    assert res.num_pos > 0
 
 
 def test_gt_with_no_anchor_centre_inside_gets_nothing():
