@@ -78,8 +78,10 @@ def plot_rotated_boxes(ax, boxes: Tensor, color="tab:red", labels=None, linewidt
         ax.add_patch(patch)
         patches.append(patch)
         if labels is not None:
-            ax.text(pts[0, 0], pts[0, 1], str(labels[i]), color=text_color, fontsize=7,
-                    bbox=dict(facecolor=colors[i], alpha=0.7, pad=1, linewidth=0))
+            text = ax.text(pts[0, 0], pts[0, 1], str(labels[i]), color=text_color, fontsize=7,
+                           bbox=dict(facecolor=colors[i], alpha=0.7, pad=1, linewidth=0),
+                           clip_on=True)  # a label past the border stays inside its panel
+            text.set_in_layout(False)  # ... and never squeezes the layout
     return patches
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import matplotlib
 
@@ -108,3 +109,20 @@ def test_plot_detections_filters_by_score():
     assert fig.axes[0].texts[0].get_text() == "0 0.90"
     with pytest.raises(ValueError, match="scores"):
         plot_detections(image, {"boxes": boxes, "labels": dets["labels"]})
+
+
+def test_labels_at_the_image_border_do_not_break_the_layout():
+    # Labels of boxes hanging over the borders are clipped to their panel and kept out of the
+    # layout, so tight_layout never gives up (pyproject turns its warning into an error).
+    g = torch.Generator().manual_seed(0)
+    n = 60
+    boxes = torch.cat([torch.rand(n, 2, generator=g) * 140 - 6, torch.full((n, 2), 12.0),
+                       torch.rand(n, 1, generator=g)], dim=1)
+    dets = {"boxes": boxes, "scores": torch.ones(n), "labels": torch.arange(n) % 7}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_detections(np.zeros((128, 128, 3)), dets,
+                              class_names=["a-very-long-class-name"] * 7)
+    texts = fig.axes[0].texts
+    assert len(texts) == n and all(t.get_clip_on() for t in texts)
+    plt.close(fig)
