@@ -43,11 +43,18 @@ class OpCounter(TorchDispatchMode):
     def __init__(self):
         super().__init__()
         self.calls, self.syncs = 0, 0
+        self.stages: dict[str, tuple[int, int]] = {}  # stage -> (calls, syncs) inside it
+        self._marked = (0, 0)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.calls += not func.is_view
         self.syncs += func.overloadpacket.__name__ in SYNCING_OPS
         return func(*args, **(kwargs or {}))
+
+    def mark(self, stage: str) -> None:
+        """Attribute the calls since the previous mark to ``stage``."""
+        self.stages[stage] = (self.calls - self._marked[0], self.syncs - self._marked[1])
+        self._marked = (self.calls, self.syncs)
 
 
 def make_batch(image_size: int, batch: int, num_gts: int | None, num_classes: int, seed: int = 0):
@@ -71,20 +78,17 @@ def make_batch(image_size: int, batch: int, num_gts: int | None, num_classes: in
 
 def timed_step(model, optimizer, images, targets, sync, counter: OpCounter | None = None
                ) -> dict[str, float]:
-    """One training step, split into :data:`STAGES` (seconds; or op counts with ``counter``)."""
+    """One training step, split into :data:`STAGES` (seconds); ``counter`` also counts ops."""
     times, t = {}, time.perf_counter()
-    seen = (0, 0)
 
     def lap(name):
-        nonlocal t, seen
+        nonlocal t
         sync()
         now = time.perf_counter()
         times[name] = times.get(name, 0.0) + now - t
         t = now
         if counter is not None:
-            times[name + " ops"] = counter.calls - seen[0]
-            times[name + " syncs"] = counter.syncs - seen[1]
-            seen = (counter.calls, counter.syncs)
+            counter.mark(name)
 
     dense = model.predict_dense(images)
     lap("forward")
@@ -158,11 +162,12 @@ def main(argv: list[str] | None = None) -> None:
           f"with the initial assignment: {100 * (paa + median['initial assign']) / total:.1f}%")
     if args.count_ops:
         with OpCounter() as counter:
-            counts = timed_step(model, optimizer, images, targets, sync, counter)
+            timed_step(model, optimizer, images, targets, sync, counter)
         print("\n| stage | ATen calls (no views) | syncing ops |\n|---|---|---|")
         for stage in STAGES[:-1]:  # autograd's backward runs outside the counting mode
-            if stage + " ops" in counts:
-                print(f"| {stage} | {counts[stage + ' ops']} | {counts[stage + ' syncs']} |")
+            if stage in counter.stages:
+                calls, syncs = counter.stages[stage]
+                print(f"| {stage} | {calls} | {syncs} |")
 
 
 if __name__ == "__main__":
