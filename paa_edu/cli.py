@@ -6,6 +6,7 @@ Examples::
     paa-edu synth --root data/synthetic_tiny --preset tiny
     paa-edu train --config tiny_synthetic --set model.assigner=atss --set train.epochs=2
     paa-edu train --config tiny_synthetic --resume  # continue from <out_dir>/last.pth
+    paa-edu train --config tiny_synthetic --restart # start over (old files to old_runs/)
     paa-edu eval --checkpoint work_dirs/tiny_synthetic/last.pth
     paa-edu predict --checkpoint work_dirs/tiny_synthetic/last.pth --input some/images --out preds
     paa-edu split --src DOTA/train --dst data/dota_split/train
@@ -43,8 +44,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     from paa_edu.report import format_results_table
     from paa_edu.train import build_dataset, evaluate, train
     cfg = _config_from_args(args)
-    result = train(cfg, resume=args.resume, progress=not args.no_progress)
+    result = train(cfg, resume=args.resume, progress=not args.no_progress, restart=args.restart)
     print(f"checkpoint: {result['checkpoint']}")
+    for line in result["warnings"]:  # a diverging loss is said again at the end
+        print(line, file=sys.stderr)
     if args.eval:
         metrics = evaluate(result["model"], build_dataset(cfg, "val", train=False))
         print(format_results_table([table_row(cfg, metrics)]))
@@ -54,7 +57,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from paa_edu.data import DOTADataset, TransformConfig
     from paa_edu.demo import table_row
     from paa_edu.report import format_per_class_table, format_results_table
-    from paa_edu.train import class_names, evaluate, load_model
+    from paa_edu.checkpoint import load_model
+    from paa_edu.train import class_names, evaluate
     model, cfg = load_model(args.checkpoint, args.device or "cpu")
     split_dir = Path(args.data) if args.data else Path(cfg.data.root) / "val"
     if not (split_dir / "images").is_dir() or not (split_dir / "labelTxt").is_dir():
@@ -114,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a detector")
     _add_config_args(p)
     p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last.pth")
+    p.add_argument("--restart", action="store_true", help="start over in an out-dir that "
+                   "holds a run (its files are moved to <out_dir>/old_runs/<time>/)")
     p.add_argument("--eval", action="store_true", help="evaluate on val/ and print the table")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("eval", help="evaluate a checkpoint and print the seed-style table")
@@ -165,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, FloatingPointError) as err:
         print(f"paa-edu {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # Ctrl-C / SIGTERM (train saved its checkpoint first)
+        print(f"paa-edu {args.command}: interrupted" + (f": {err}" if str(err) else ""),
+              file=sys.stderr)
+        return 130
     return 0
 
 

@@ -116,6 +116,10 @@ class TrainConfig:
         num_threads: CPU threads of torch (``None`` = torch's default). The tiny preset uses 1:
             on a small shared machine, two OpenMP threads competing with other processes can
             be 10-40x slower than one (measured on the 2-core CI machine).
+        checkpoint_every: also write ``last.pth`` every this many iterations inside an epoch
+            (0 = at epoch ends only); a resume continues from that position.
+        deterministic: on CUDA, deterministic cuDNN and torch algorithms (slower). A resume on
+            CUDA is bit-exact only with it; on the CPU a resume is always exact.
     """
 
     epochs: int = 12
@@ -135,6 +139,8 @@ class TrainConfig:
     log_every: int = 20
     eval_every_epoch: bool = False
     num_threads: int | None = None
+    checkpoint_every: int = 0
+    deterministic: bool = False
 
 
 @dataclass
@@ -267,6 +273,9 @@ def validate(cfg: Config) -> Config:
         raise ValueError("train.batch_size, train.epochs must be >= 1 and train.lr > 0")
     if t.num_threads is not None and t.num_threads < 1:
         raise ValueError(f"train.num_threads must be >= 1 or None, got {t.num_threads}")
+    if t.checkpoint_every < 0:
+        raise ValueError(f"train.checkpoint_every must be >= 0 (0 = epoch ends only), "
+                         f"got {t.checkpoint_every}")
     if t.device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"train.device must be auto, cpu or cuda, got {t.device!r}")
     return cfg

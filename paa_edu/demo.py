@@ -131,7 +131,7 @@ def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int
             f"model.assigner={assigner}", f"model.paa_init={init}",
             f"train.out_dir={out_dir / name}"])
         print(f"[demo] training {method_name(cfg)} ...", flush=True)
-        models[name] = train(cfg, progress=progress)["model"]
+        models[name] = train(cfg, progress=progress, restart=True)["model"]
         metrics = evaluate(models[name], build_dataset(cfg, "val", train=False))
         rows.append(table_row(cfg, metrics))
         seconds[name] = time.perf_counter() - t0

@@ -12,7 +12,8 @@ import torch
 
 from paa_edu.data import TransformConfig, apply_transforms, list_images, write_task1_submission
 from paa_edu.model import rescale_detections
-from paa_edu.train import class_names, load_model
+from paa_edu.checkpoint import load_model
+from paa_edu.train import class_names
 
 
 def image_paths(input_path: str | Path) -> list[Path]:

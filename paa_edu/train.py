@@ -1,29 +1,53 @@
 """Training and evaluation loops: SGD with warm-up and steps, checkpoints, exact resume.
 
+Read :func:`train` top to bottom: lock the out-dir, resume or start, then epochs of steps.
+
 - The learning rate is a pure function of (iteration, epoch): linear warm-up from
   ``lr * warmup_ratio`` over ``warmup_iters`` iterations, times 0.1 after each epoch in
   ``lr_steps``. The "scheduler state" saved in a checkpoint is therefore (epoch, iteration).
-- Each epoch shuffles with its own generator seeded by (seed, epoch), and a checkpoint holds
-  the model, the optimizer, the AMP scaler and every RNG state, so ``resume=True`` continues
-  bit for bit from the end of the last finished epoch.
-- Checkpoints are written atomically (temporary file + ``os.replace``). A NaN/Inf loss stops
-  training with ``FloatingPointError``; the last good checkpoint is left untouched.
+- The data order and every sample's random flips are pure functions of (seed, epoch, index)
+  (:mod:`paa_edu.data.sampler`), and a checkpoint (:mod:`paa_edu.checkpoint`) holds the model,
+  the optimizer, the AMP scaler, the RNG states and the position inside the epoch. A run
+  stopped anywhere (``max_iters``, Ctrl-C, SIGTERM, ``kill -9``) and resumed therefore ends with
+  the same weights as one that never stopped: bit for bit on the CPU, and on CUDA with
+  ``train.deterministic=True``.
+- ``last.pth`` is written at every epoch end, every ``train.checkpoint_every`` iterations, at a
+  ``max_iters`` stop and on Ctrl-C/SIGTERM; with ``eval_every_epoch`` the best epoch by val mAP
+  is also kept as ``best.pth``.
+- A NaN/Inf anywhere in a step (a loss term, decoded boxes, PAA's scores, the gradient norm)
+  stops training with ``FloatingPointError: non-finite loss at epoch E iter I (term: ...)``;
+  the last good checkpoint is left untouched. A loss that grows 100x over its early level is
+  warned about on the console and in ``log.csv``.
 """
 from __future__ import annotations
 
-import csv
-import os
-import random
+import math
+import signal
+import sys
+import threading
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from paa_edu.config import Config, config_from_dict, validate
+from paa_edu.checkpoint import (
+    BEST_NAME,
+    CHECKPOINT_NAME,
+    FORMAT,
+    check_resume_config,
+    checkpoint_config,
+    load_checkpoint,
+    load_model,
+    load_state_into,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from paa_edu.config import Config, validate
 from paa_edu.data import (
     DOTA_CLASSES,
     SYNTHETIC_CLASSES,
@@ -31,14 +55,17 @@ from paa_edu.data import (
     collate_batch,
     write_synthetic_dataset,
 )
+from paa_edu.data.sampler import EpochSampler, SeededSamples
 from paa_edu.data.transforms import TransformConfig
 from paa_edu.evaluation import evaluate_rotated
+from paa_edu.geometry import NonFiniteError
 from paa_edu.model import RotatedPAADetector, rescale_detections
+from paa_edu.run_dir import claim_run_dir, locked_run_dir
 from paa_edu.seeding import set_seed
+from paa_edu.train_log import DivergenceWatch, TrainLog, trim_log
 
-CHECKPOINT_NAME = "last.pth"
-LOG_FIELDS = ("epoch", "iter", "lr", "loss", "loss_cls", "loss_bbox", "loss_iou", "time",
-              "val_AP50", "val_mAP")
+__all__ = ["train", "evaluate", "predict_dataset", "build_dataset", "lr_at", "load_model",
+           "TrainingInterrupted"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -87,44 +114,29 @@ def lr_at(cfg: Config, iteration: int, epoch: int) -> float:
     return lr
 
 
-def _rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(),
-             "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped training after a step; ``last.pth`` holds that iteration."""
 
 
-def _set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+@contextmanager
+def _stop_requests():
+    """Ctrl-C and SIGTERM ask the loop to stop after the current step (a 2nd Ctrl-C aborts)."""
+    stop = {"signal": None}
 
+    def request(signum, frame):
+        if stop["signal"] is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop["signal"] = signal.Signals(signum).name
 
-def save_checkpoint(path: str | Path, state: dict) -> None:
-    """``torch.save`` to ``path.tmp`` then ``os.replace`` (never a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"
-               ) -> tuple[RotatedPAADetector, Config]:
-    """Rebuild the model (and its config) from a checkpoint written by :func:`train`."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise ValueError(f"{path}: not a paa_edu checkpoint (needs 'model' and 'config')")
-    cfg = config_from_dict(state["config"])
-    model = RotatedPAADetector(cfg.model)
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), cfg
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    old = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _to_device(images: torch.Tensor, targets: list[dict], device: torch.device):
@@ -133,22 +145,34 @@ def _to_device(images: torch.Tensor, targets: list[dict], device: torch.device):
     return images.to(device, non_blocking=True), targets
 
 
-def _make_loader(cfg: Config, dataset, epoch: int) -> DataLoader:
-    generator = torch.Generator().manual_seed(cfg.train.seed * 100003 + epoch)
-    return DataLoader(dataset, batch_size=cfg.train.batch_size, shuffle=True,
-                      collate_fn=collate_batch, num_workers=cfg.data.num_workers,
-                      generator=generator, drop_last=False)
+def make_loader(cfg: Config, dataset, sampler: EpochSampler) -> DataLoader:
+    """The training loader: keys from ``sampler``, each sample seeded by (seed, epoch, index)."""
+    return DataLoader(SeededSamples(dataset, cfg.train.seed), batch_size=cfg.train.batch_size,
+                      sampler=sampler, collate_fn=collate_batch,
+                      num_workers=cfg.data.num_workers, drop_last=False)
 
 
-def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, device,
-                   where: str) -> dict:
-    """Forward, backward, clip and step on one batch; returns the float losses."""
-    with torch.autocast(device.type, enabled=scaler is not None):
-        losses = model(images, targets)
+def _non_finite(where: str, term: str) -> FloatingPointError:
+    return FloatingPointError(f"non-finite loss at {where} (term: {term})")
+
+
+def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where: str) -> dict:
+    """Forward, backward, clip and step on one batch; returns the float losses.
+
+    Raises:
+        FloatingPointError: ``non-finite loss at <where> (term: ...)`` for a NaN/Inf loss term,
+            NaN/Inf inside the step (decoded boxes, PAA scores) or a NaN/Inf gradient norm.
+    """
+    try:
+        with torch.autocast(images.device.type, enabled=scaler is not None):
+            losses = model(images, targets)
+    except NonFiniteError as err:
+        raise _non_finite(where, f"{err.name}; {err}") from None
+    bad = [k for k, v in losses.items() if not torch.isfinite(v)]
+    if bad:
+        values = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
+        raise _non_finite(where, f"{', '.join(bad)}; {values}")
     loss = sum(losses.values())
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"non-finite loss at {where}: "
-                                 f"{ {k: v.item() for k, v in losses.items()} }")
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
@@ -156,43 +180,15 @@ def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, devic
     else:
         loss.backward()
     if cfg.train.grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        if scaler is None and not torch.isfinite(norm):  # AMP skips such steps by design
+            raise _non_finite(where, f"gradient norm {norm.item()}")
     if scaler is not None:
         scaler.step(optimizer)
         scaler.update()
     else:
         optimizer.step()
     return {"loss": loss.item(), **{k: v.item() for k, v in losses.items()}}
-
-
-class _Logger:
-    """CSV log (``log.csv``, appended on resume) plus TensorBoard when it is installed."""
-
-    def __init__(self, out_dir: Path, append: bool):
-        self.path = out_dir / "log.csv"
-        new = not (append and self.path.is_file())
-        self.file = open(self.path, "w" if new else "a", newline="")
-        self.writer = csv.DictWriter(self.file, fieldnames=LOG_FIELDS, extrasaction="ignore")
-        if new:
-            self.writer.writeheader()
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-            self.tb = SummaryWriter(str(out_dir / "tb"))
-        except ImportError:
-            self.tb = None
-
-    def log(self, row: dict) -> None:
-        self.writer.writerow(row)
-        self.file.flush()
-        if self.tb is not None:
-            for key in LOG_FIELDS[2:]:
-                if key in row and key != "time":
-                    self.tb.add_scalar(f"train/{key}", row[key], row["iter"])
-
-    def close(self) -> None:
-        self.file.close()
-        if self.tb is not None:
-            self.tb.close()
 
 
 @dataclass
@@ -203,33 +199,50 @@ class _Run:
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler | None
     device: torch.device
-    epoch: int = 0  # finished epochs
+    epoch: int = 0  # the current epoch (0-based) = finished epochs
+    epoch_step: int = 0  # batches done inside the current epoch
     iteration: int = 0  # finished iterations
+    best_map: float | None = None  # best val mAP so far (eval_every_epoch)
+    watch: DivergenceWatch = field(default_factory=DivergenceWatch)
+    warnings: list[str] = field(default_factory=list)
 
     def state_dict(self, cfg: Config) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        return {"format": FORMAT, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-                "epoch": self.epoch, "iter": self.iteration, "rng": _rng_state(),
-                "config": cfg.to_dict()}
+                "epoch": self.epoch, "epoch_step": self.epoch_step, "iter": self.iteration,
+                "best_mAP": self.best_map, "loss_watch": self.watch.state_dict(),
+                "rng": rng_state(self.device), "config": cfg.to_dict()}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
+    def load_state_dict(self, state: dict, path: Path) -> None:
+        load_state_into(self.model, state["model"], path)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and state.get("scaler") is not None:
             self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.iteration = state["epoch"], state["iter"]
-        _set_rng_state(state["rng"])
+        self.epoch_step, self.best_map = state.get("epoch_step", 0), state.get("best_mAP")
+        if "loss_watch" in state:
+            self.watch.load_state_dict(state["loss_watch"])
+        set_rng_state(state["rng"], self.device)
 
 
-def _setup(cfg: Config) -> _Run:
-    """Seed everything, then build the model, SGD and (CUDA + amp) the gradient scaler."""
+def _setup(cfg: Config, pretrained: bool) -> _Run:
+    """Seed everything, then build the model, SGD and (CUDA + amp) the gradient scaler.
+
+    ``pretrained=False`` (a resume) skips the backbone's initial weights file: the
+    checkpoint's weights replace them anyway.
+    """
     device = resolve_device(cfg.train.device)
     if cfg.train.num_threads is not None:
         torch.set_num_threads(cfg.train.num_threads)
-    if device.type == "cuda":  # reproducible convolutions (CPU runs are deterministic already)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    if device.type == "cuda":  # CPU runs are deterministic already
+        torch.backends.cudnn.deterministic = cfg.train.deterministic
+        torch.backends.cudnn.benchmark = not cfg.train.deterministic
+        torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
     set_seed(cfg.train.seed)
-    model = RotatedPAADetector(cfg.model).to(device)
+    model_cfg = cfg.model if pretrained else replace(cfg.model, backbone_weights=None)
+    model = RotatedPAADetector(model_cfg).to(device)
+    model.cfg = cfg.model
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.train.lr,
                                 momentum=cfg.train.momentum,
                                 weight_decay=cfg.train.weight_decay)
@@ -237,68 +250,130 @@ def _setup(cfg: Config) -> _Run:
     return _Run(model, optimizer, torch.amp.GradScaler("cuda") if use_amp else None, device)
 
 
-def _train_epoch(run: _Run, cfg: Config, dataset, logger: _Logger, progress: bool
-                 ) -> list[dict]:
-    """One epoch (or until ``max_iters``); returns the per-iteration loss rows."""
+def _at_max_iters(cfg: Config, run: _Run) -> bool:
+    return cfg.train.max_iters is not None and run.iteration >= cfg.train.max_iters
+
+
+def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger: TrainLog,
+                 ckpt_path: Path, stop: dict, progress: bool) -> list[dict]:
+    """The rest of the current epoch (or until ``max_iters`` or a stop request).
+
+    Returns the per-iteration loss rows; writes ``last.pth`` every ``checkpoint_every``.
+    """
     run.model.train()
-    max_iters, rows = cfg.train.max_iters, []
-    bar = tqdm(_make_loader(cfg, dataset, run.epoch), disable=not progress, leave=False,
+    rows, every = [], cfg.train.checkpoint_every
+    bar = tqdm(loader, disable=not progress, leave=False,
                desc=f"epoch {run.epoch + 1}/{cfg.train.epochs}")
     for images, targets in bar:
-        if max_iters is not None and run.iteration >= max_iters:
-            break
         lr = lr_at(cfg, run.iteration, run.epoch)
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         images, targets = _to_device(images, targets, run.device)
-        start = time.perf_counter()
-        row = train_one_step(run.model, run.optimizer, run.scaler, images, targets, cfg,
-                             run.device, f"epoch {run.epoch + 1} iter {run.iteration + 1}")
-        row.update(epoch=run.epoch + 1, iter=run.iteration + 1, lr=lr,
+        start, where = time.perf_counter(), f"epoch {run.epoch + 1} iter {run.iteration + 1}"
+        row = train_one_step(run.model, run.optimizer, run.scaler, images, targets, cfg, where)
+        run.iteration, run.epoch_step = run.iteration + 1, run.epoch_step + 1
+        row.update(epoch=run.epoch + 1, iter=run.iteration, lr=lr,
                    time=time.perf_counter() - start)
+        note = run.watch.update(row["loss"], where)
+        if note:
+            row["note"] = note
+            run.warnings.append(note)
+            tqdm.write(note, file=sys.stderr)
         rows.append(row)
-        if run.iteration % cfg.train.log_every == 0 or run.iteration + 1 == max_iters:
+        if (run.iteration - 1) % cfg.train.log_every == 0 or note or _at_max_iters(cfg, run):
             logger.log(row)
         bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{lr:.2e}")
-        run.iteration += 1
+        if stop["signal"] or _at_max_iters(cfg, run):
+            break
+        if every and run.iteration % every == 0 and run.epoch_step < steps:
+            save_checkpoint(ckpt_path, run.state_dict(cfg))
     return rows
 
 
-def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict:
-    """Train ``cfg`` and return ``{"model", "history", "checkpoint", "metrics"}``.
+def _end_of_epoch(run: _Run, cfg: Config, logger: TrainLog, out: Path) -> dict | None:
+    """Evaluate (``eval_every_epoch``), write ``last.pth`` and, when better, ``best.pth``."""
+    metrics = None
+    if cfg.train.eval_every_epoch:
+        metrics = evaluate(run.model, build_dataset(cfg, "val", train=False))
+        logger.log({"epoch": run.epoch, "iter": run.iteration,
+                    "val_AP50": metrics["AP50"], "val_mAP": metrics["mAP"]})
+        better = not math.isnan(metrics["mAP"]) and (run.best_map is None
+                                                       or metrics["mAP"] > run.best_map)
+        if better:
+            run.best_map = metrics["mAP"]
+    state = run.state_dict(cfg)
+    save_checkpoint(out / CHECKPOINT_NAME, state)
+    if metrics is not None and run.best_map == metrics["mAP"]:
+        save_checkpoint(out / BEST_NAME, state)
+    return metrics
+
+
+def train(cfg: Config, resume: bool = False, progress: bool = True,
+          restart: bool = False) -> dict:
+    """Train ``cfg`` and return ``{"model", "history", "checkpoint", "metrics", "warnings"}``.
 
     Args:
         cfg: the run's config (``cfg.train.out_dir`` receives ``last.pth`` and ``log.csv``).
-        resume: continue from ``<out_dir>/last.pth`` (error if it is missing).
+        resume: continue from ``<out_dir>/last.pth`` (error if it is missing, or if ``cfg``
+            changes the model or the data; see :func:`paa_edu.checkpoint.check_resume_config`).
         progress: show tqdm bars.
+        restart: the out-dir holds an earlier run: move its files to ``old_runs/<time>/`` and
+            start over. Without ``resume`` or ``restart`` an earlier run there is an error.
     Returns:
         the trained model (eval mode), the per-iteration loss history of this call, the
-        checkpoint path and the validation metrics (when ``eval_every_epoch``; else None).
+        checkpoint path, the validation metrics (when ``eval_every_epoch``; else None) and the
+        divergence warnings printed.
+    Raises:
+        FloatingPointError: a NaN/Inf in a training step (``last.pth`` keeps the last good state).
+        TrainingInterrupted: Ctrl-C or SIGTERM, after writing ``last.pth`` at that iteration.
     """
     validate(cfg)
-    ckpt_path = Path(cfg.train.out_dir) / CHECKPOINT_NAME
-    if resume and not ckpt_path.is_file():
-        raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
-    run = _setup(cfg)
-    dataset = build_dataset(cfg, "train", train=True)
-    if resume:
-        run.load_state_dict(torch.load(ckpt_path, map_location="cpu", weights_only=False))
-    ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-    logger, history, metrics = _Logger(ckpt_path.parent, append=resume), [], None
-    max_iters = cfg.train.max_iters
-    try:
-        while run.epoch < cfg.train.epochs and (max_iters is None or run.iteration < max_iters):
-            history += _train_epoch(run, cfg, dataset, logger, progress)
-            run.epoch += 1
-            save_checkpoint(ckpt_path, run.state_dict(cfg))
-            if cfg.train.eval_every_epoch:
-                metrics = evaluate(run.model, build_dataset(cfg, "val", train=False))
-                logger.log({"epoch": run.epoch, "iter": run.iteration,
-                            "val_AP50": metrics["AP50"], "val_mAP": metrics["mAP"]})
-    finally:
-        logger.close()
+    with locked_run_dir(cfg.train.out_dir) as out, _stop_requests() as stop:
+        claim_run_dir(out, resume, restart)
+        ckpt_path = out / CHECKPOINT_NAME
+        if resume and not ckpt_path.is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
+        state = load_checkpoint(ckpt_path) if resume else None
+        if state is not None:
+            check_resume_config(checkpoint_config(state, ckpt_path), cfg, ckpt_path)
+        run = _setup(cfg, pretrained=state is None)
+        dataset = build_dataset(cfg, "train", train=True)
+        if state is not None:
+            run.load_state_dict(state, ckpt_path)
+            trim_log(out, run.iteration)
+        logger = TrainLog(out, append=resume)
+        try:
+            history, metrics = _fit(run, cfg, dataset, logger, out, stop, progress)
+        finally:
+            logger.close()
     return {"model": run.model.eval(), "history": history, "checkpoint": ckpt_path,
-            "metrics": metrics}
+            "metrics": metrics, "warnings": run.warnings}
+
+
+def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dict,
+         progress: bool) -> tuple[list[dict], dict | None]:
+    """Epochs from the run's position to ``epochs`` or ``max_iters``."""
+    sampler = EpochSampler(len(dataset), cfg.train.seed)
+    loader = make_loader(cfg, dataset, sampler)
+    steps = math.ceil(sampler.num_samples / cfg.train.batch_size)  # batches per epoch
+    history, metrics = [], None
+    while run.epoch < cfg.train.epochs and not _at_max_iters(cfg, run):
+        sampler.set_epoch(run.epoch, start=run.epoch_step * cfg.train.batch_size)
+        history += _train_epoch(run, cfg, loader, steps, logger, out / CHECKPOINT_NAME, stop,
+                                progress)
+        ended = run.epoch_step == steps
+        if ended:
+            run.epoch, run.epoch_step = run.epoch + 1, 0
+        if stop["signal"]:
+            save_checkpoint(out / CHECKPOINT_NAME, run.state_dict(cfg))
+            raise TrainingInterrupted(f"{stop['signal']} at epoch {run.epoch + 1 - ended} iter "
+                                      f"{run.iteration}: saved {out / CHECKPOINT_NAME}; "
+                                      f"continue with --resume")
+        if ended:
+            metrics = _end_of_epoch(run, cfg, logger, out) or metrics
+        else:  # a max_iters stop inside the epoch: the position is saved, the epoch goes on
+            save_checkpoint(out / CHECKPOINT_NAME, run.state_dict(cfg))
+    return history, metrics
 
 
 @torch.no_grad()

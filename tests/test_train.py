@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from paa_edu.config import apply_overrides
-from paa_edu.train import build_dataset, evaluate, load_model, lr_at, save_checkpoint, train
+from paa_edu.checkpoint import load_model, save_checkpoint
+from paa_edu.train import build_dataset, evaluate, lr_at, train
 
 
 def test_lr_schedule_warmup_and_steps(tiny_cfg):

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from paa_edu.geometry.angles import NonFiniteError
+
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -67,7 +69,7 @@ def _check_inputs(losses: Tensor, valid: Tensor) -> None:
         raise ValueError(f"valid must be a bool tensor of shape {tuple(losses.shape)}, got "
                          f"{getattr(valid, 'dtype', type(valid))} {getattr(valid, 'shape', '')}")
     if not bool(torch.isfinite(losses[valid]).all()):
-        raise ValueError("losses contains NaN or Inf at a valid entry")
+        raise NonFiniteError("GMM scores", "losses contains NaN or Inf at a valid entry")
 
 
 def _powers(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:

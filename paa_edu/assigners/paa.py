@@ -30,6 +30,7 @@ from paa_edu.assigners.atss import ATSSAssigner
 from paa_edu.assigners.gmm import GMMFit, gmm_split
 from paa_edu.assigners.maxiou import MaxIoUAssigner
 from paa_edu.assigners.result import AssignResult, anchor_levels, check_num_level_anchors
+from paa_edu.geometry.angles import NonFiniteError
 
 
 @dataclass
@@ -168,7 +169,8 @@ def _check_scores(initial: AssignResult, scores: Tensor, num_level_anchors: list
         raise ValueError(f"anchor_scores must be a float tensor of shape ({initial.num_anchors},)"
                          f", got {getattr(scores, 'shape', type(scores))}")
     if not bool(torch.isfinite(scores[initial.pos_mask]).all()):
-        raise ValueError("anchor_scores has NaN/Inf at an initial positive (candidate) anchor")
+        raise NonFiniteError("anchor_scores", "anchor_scores has NaN/Inf at an initial positive "
+                             "(candidate) anchor")
 
 
 def _rank_in_groups(sorted_keys: Tensor) -> Tensor:

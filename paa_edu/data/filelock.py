@@ -6,6 +6,7 @@ finds the set complete and reuses it.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,3 +30,37 @@ def exclusive_lock(path: str | Path) -> Iterator[None]:
         finally:
             if fcntl is not None:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def try_exclusive_lock(path: str | Path) -> Iterator[bool]:
+    """Like :func:`exclusive_lock` but without waiting: yields False if another process holds it.
+
+    While held, the lock file contains the holder's process id (read by :func:`lock_holder`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield True
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lock_holder(path: str | Path) -> str:
+    """The process id written in a lock file (``"?"`` when unreadable)."""
+    try:
+        return Path(path).read_text().strip() or "?"
+    except OSError:
+        return "?"

@@ -8,6 +8,7 @@ The corners are ``c -/+ u -/+ v`` with ``u = (w/2)(cos t, sin t)`` and
 from paa_edu.geometry.angles import (
     ANGLE_VERSIONS,
     DEFAULT_ANGLE_VERSION,
+    NonFiniteError,
     check_boxes,
     check_version,
     norm_angle,
@@ -20,7 +21,7 @@ from paa_edu.geometry.nms import batched_nms_rotated, nms_rotated
 from paa_edu.geometry.points import center_distances, points_in_rboxes
 
 __all__ = [
-    "ANGLE_VERSIONS", "DEFAULT_ANGLE_VERSION", "check_boxes", "check_version", "norm_angle",
+    "ANGLE_VERSIONS", "DEFAULT_ANGLE_VERSION", "NonFiniteError", "check_boxes", "check_version", "norm_angle",
     "regularize_boxes", "weighted_mean_angle", "obb2hbb", "obb2poly", "poly2obb",
     "box_iou_rotated", "nms_rotated", "batched_nms_rotated", "center_distances",
     "points_in_rboxes",

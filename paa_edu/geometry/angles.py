@@ -30,6 +30,19 @@ DEFAULT_ANGLE_VERSION = "le135"
 _LONG_EDGE_START = {"le135": -math.pi / 4, "le90": -math.pi / 2}
 
 
+class NonFiniteError(ValueError):
+    """A tensor holds NaN or Inf. During training this means divergence: the training step turns
+    it into its ``non-finite loss at epoch E iter I (term: name)`` error.
+
+    Attributes:
+        name: the tensor's name (``"boxes"``, ``"anchor_scores"``, ...).
+    """
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
+
+
 def check_version(version: str) -> str:
     """Return ``version`` if it is a known angle version, else raise ``ValueError``."""
     if version not in ANGLE_VERSIONS:
@@ -143,5 +156,5 @@ def check_float_rows(values: Tensor, name: str, size: int, layout: str) -> Tenso
         finite = torch.isfinite(values).all(-1).flatten()
         if not bool(finite.all()):
             bad = int((~finite).nonzero()[0])
-            raise ValueError(f"{name} contains NaN or Inf (first at flat row {bad})")
+            raise NonFiniteError(name, f"{name} contains NaN or Inf (first at flat row {bad})")
     return values

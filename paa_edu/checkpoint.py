@@ -1,0 +1,199 @@
+"""Checkpoints: atomic writes, safe loading, RNG states as plain values, resume-time config checks.
+
+- :func:`atomic_write` writes to a temporary file with a unique name (process id + random
+  suffix) in the target's folder, fsyncs it, then ``os.replace``-s it over the target: a reader
+  (or a crash, or ``kill -9``) only ever sees the old file or the new one.
+- A checkpoint holds only tensors and plain Python values, and :func:`load_checkpoint` reads it
+  with ``torch.load(weights_only=True)``: opening a checkpoint from elsewhere cannot run code.
+- :func:`check_resume_config` refuses to resume with a config that changes the model or the
+  data; what only steers the run (epochs, device, workers, logging, ...) may change.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import secrets
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from paa_edu.config import Config, config_from_dict
+
+CHECKPOINT_NAME = "last.pth"
+BEST_NAME = "best.pth"
+FORMAT = 1  # bumped when the layout of a checkpoint changes
+TEMP_SUFFIX = ".tmp"
+#: Test hook only: seconds to sleep between writing a temporary file and renaming it, so a test
+#: can kill a run in the middle of a checkpoint write.
+SLOW_WRITE_ENV = "PAA_EDU_TEST_SLOW_WRITE_S"
+
+#: ``section.field`` keys that may differ between a checkpoint and a ``--resume`` config: they
+#: steer the run (length, hardware, logging, evaluation) or only inference, not what is learnt
+#: from which data.
+RESUME_SAFE_KEYS = frozenset({
+    "name", "train.epochs", "train.max_iters", "train.device", "train.out_dir",
+    "train.log_every", "train.eval_every_epoch", "train.checkpoint_every", "train.num_threads",
+    "train.amp", "train.deterministic", "data.num_workers", "model.backbone_weights",
+    "model.score_thr", "model.nms_pre", "model.nms_iou", "model.max_per_img",
+    "model.score_voting",
+})
+
+
+class CheckpointError(ValueError):
+    """A file given as a checkpoint is not one this version of paa_edu can read."""
+
+
+def temp_path(path: Path) -> Path:
+    """A unique temporary name beside ``path``: ``.<name>.<pid>.<random>.tmp``."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def atomic_write(path: str | Path, write: Callable) -> Path:
+    """Call ``write(binary_file)`` on a unique temporary file, fsync it, rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            if os.environ.get(SLOW_WRITE_ENV):
+                time.sleep(float(os.environ[SLOW_WRITE_ENV]))
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(path: str | Path, state: dict) -> Path:
+    """``torch.save(state)`` to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda handle: torch.save(state, handle))
+
+
+def rng_state(device: torch.device | None = None) -> dict:
+    """Every generator's state as tensors and plain values (``weights_only`` loadable).
+
+    Only the current CUDA device's state is saved, so a resume on a machine with fewer
+    visible GPUs still works.
+    """
+    version, keys, gauss = random.getstate()
+    name, mt, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": [version, list(keys), gauss], "numpy": [name, torch.from_numpy(
+        mt.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state()}
+    if device is not None and device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device | None = None) -> None:
+    """Restore the generators saved by :func:`rng_state`."""
+    version, keys, gauss = state["python"]
+    random.setstate((version, tuple(keys), gauss))
+    name, mt, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, mt.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and device is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a paa_edu checkpoint (``weights_only=True``); a one-line error for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
+            OSError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path} is not a paa_edu checkpoint (torch.load with "
+                              f"weights_only=True failed: {reason[:160]})") from None
+    if not isinstance(state, dict) or not {"model", "config"} <= set(state):
+        raise CheckpointError(f"{path} is not a paa_edu checkpoint (needs 'model' and "
+                              f"'config' entries)")
+    return state
+
+
+def checkpoint_config(state: dict, path: str | Path) -> Config:
+    """The :class:`Config` stored in a loaded checkpoint (a one-line error if it is invalid)."""
+    try:
+        return config_from_dict(state["config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path} is not a paa_edu checkpoint (bad config: {err})") from None
+
+
+def load_state_into(module: torch.nn.Module, weights: dict, path: str | Path) -> None:
+    """``module.load_state_dict(weights)`` with a one-line error when they do not fit."""
+    try:
+        module.load_state_dict(weights)
+    except (RuntimeError, TypeError, KeyError) as err:
+        first = str(err).strip().splitlines()
+        raise CheckpointError(f"{path}: the weights do not fit the model of its config "
+                              f"({first[1].strip() if len(first) > 1 else first[0]})") from None
+
+
+def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
+    """Rebuild the detector (eval mode, on ``device``) and its config from a checkpoint.
+
+    The backbone is built without its initial weights file (the checkpoint holds every weight).
+    Returns:
+        ``(model, cfg)``.
+    """
+    from paa_edu.model import RotatedPAADetector
+    state = load_checkpoint(checkpoint)
+    cfg = checkpoint_config(state, checkpoint)
+    model = RotatedPAADetector(replace(cfg.model, backbone_weights=None))
+    load_state_into(model, state["model"], checkpoint)
+    model.cfg = cfg.model
+    return model.to(device).eval(), cfg
+
+
+def _flatten(cfg_dict: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in cfg_dict.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = tuple(value) if isinstance(value, list) else value
+    return flat
+
+
+def config_differences(old: Config, new: Config) -> dict[str, tuple]:
+    """``{"section.field": (old, new)}`` for every field that differs."""
+    a, b = _flatten(old.to_dict()), _flatten(new.to_dict())
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def check_resume_config(saved: Config, cfg: Config, path: str | Path) -> None:
+    """Refuse to resume the run of ``saved`` with a ``cfg`` that changes its model or data."""
+    unsafe = {k: v for k, v in config_differences(saved, cfg).items()
+              if k not in RESUME_SAFE_KEYS}
+    if unsafe:
+        changes = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in unsafe.items())
+        raise ValueError(f"--resume: the config differs from the checkpoint's {path} in what "
+                         f"defines the model or the data ({changes}); resume with the run's "
+                         f"own settings, or start a new run in another --out-dir")

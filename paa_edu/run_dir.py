@@ -1,0 +1,79 @@
+"""The run folder (``train.out_dir``): one run at a time in it, and nothing of an earlier run lost.
+
+- :func:`locked_run_dir` holds an inter-process lock on ``<out_dir>/.lock`` for the whole run;
+  a second run into the same folder stops at once with the first one's process id.
+- :func:`claim_run_dir` refuses to start a new run over an earlier one (its ``last.pth`` or
+  ``log.csv``) unless asked to resume it, or to restart, which moves every earlier file to
+  ``<out_dir>/old_runs/<UTC time>/``: nothing is deleted.
+- Stale temporary files of :func:`paa_edu.checkpoint.atomic_write` (left by ``kill -9``) are
+  removed once the lock is held: only a dead process can have written them.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from paa_edu.checkpoint import CHECKPOINT_NAME, TEMP_SUFFIX
+from paa_edu.data.filelock import lock_holder, try_exclusive_lock
+from paa_edu.train_log import LOG_NAME
+
+LOCK_NAME = ".lock"
+OLD_RUNS = "old_runs"
+_TEMP = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + "$")
+
+
+class RunExistsError(ValueError):
+    """The out-dir holds an earlier run and neither resume nor restart was asked for."""
+
+
+@contextmanager
+def locked_run_dir(out_dir: str | Path) -> Iterator[Path]:
+    """Create ``out_dir`` if needed and hold its lock inside the block (error if held)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"train.out_dir={out} is an existing file, not a folder")
+    with try_exclusive_lock(out / LOCK_NAME) as acquired:
+        if not acquired:
+            raise ValueError(f"{out} is in use by pid {lock_holder(out / LOCK_NAME)} (another "
+                             f"training run); wait for it to end or use another --out-dir")
+        for path in out.iterdir():
+            if _TEMP.match(path.name):
+                path.unlink(missing_ok=True)
+        yield out
+
+
+def claim_run_dir(out: Path, resume: bool, restart: bool) -> Path | None:
+    """Check ``out`` (locked) for an earlier run before a new one starts.
+
+    Returns:
+        the folder the earlier files were moved to (``restart``), else None.
+    Raises:
+        RunExistsError: an earlier run is there and neither ``resume`` nor ``restart``.
+    """
+    if resume and restart:
+        raise ValueError("--resume and --restart exclude each other")
+    earlier = [out / name for name in (CHECKPOINT_NAME, LOG_NAME) if (out / name).is_file()]
+    if resume or not earlier:
+        return None
+    if not restart:
+        raise RunExistsError(f"{out} already holds a run ({', '.join(p.name for p in earlier)}); "
+                             f"pass --resume to continue it, or --restart to start over (the "
+                             f"old files are moved to {out / OLD_RUNS}/<time>/, not deleted)")
+    return move_aside(out)
+
+
+def move_aside(out: Path) -> Path:
+    """Move every entry of ``out`` but the lock and ``old_runs/`` to ``old_runs/<UTC time>/``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    dest, n = out / OLD_RUNS / stamp, 1
+    while dest.exists():
+        dest, n = out / OLD_RUNS / f"{stamp}-{n}", n + 1
+    dest.mkdir(parents=True)
+    for path in sorted(out.iterdir()):
+        if path.name not in (LOCK_NAME, OLD_RUNS):
+            os.replace(path, dest / path.name)
+    return dest

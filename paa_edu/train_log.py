@@ -1,0 +1,118 @@
+"""The training log: ``log.csv`` (each iteration once, even across resumes), TensorBoard when
+installed, and a watch that warns when the loss grows by orders of magnitude.
+
+On resume the checkpoint is the truth: rows of ``log.csv`` past its iteration (written after
+it, before a crash or Ctrl-C) are moved to ``log.dropped.csv``, so the iterations trained again
+appear once in ``log.csv`` and nothing logged is lost.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from pathlib import Path
+
+from paa_edu.checkpoint import atomic_write
+
+LOG_NAME = "log.csv"
+DROPPED_NAME = "log.dropped.csv"
+LOG_FIELDS = ("epoch", "iter", "lr", "loss", "loss_cls", "loss_bbox", "loss_iou", "time",
+              "val_AP50", "val_mAP", "note")
+
+
+class TrainLog:
+    """``log.csv`` (appended to on resume) plus TensorBoard scalars when available."""
+
+    def __init__(self, out_dir: Path, append: bool):
+        self.path = out_dir / LOG_NAME
+        new = not (append and self.path.is_file())
+        self.file = open(self.path, "w" if new else "a", newline="")
+        self.writer = csv.DictWriter(self.file, fieldnames=LOG_FIELDS, extrasaction="ignore")
+        if new:
+            self.writer.writeheader()
+            self.file.flush()
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            self.tb = SummaryWriter(str(out_dir / "tb"))
+        except ImportError:
+            self.tb = None
+
+    def log(self, row: dict) -> None:
+        self.writer.writerow(row)
+        self.file.flush()
+        if self.tb is not None:
+            for key in LOG_FIELDS[2:-1]:
+                if key in row and key != "time":
+                    self.tb.add_scalar(f"train/{key}", row[key], row["iter"])
+
+    def close(self) -> None:
+        self.file.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def trim_log(out_dir: Path, iteration: int) -> int:
+    """Move the rows of ``log.csv`` past ``iteration`` to ``log.dropped.csv``; return how many.
+
+    The kept rows are rewritten atomically with the current columns.
+    """
+    path = out_dir / LOG_NAME
+    if not path.is_file():
+        return 0
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    keep = [r for r in rows if _iter_of(r) <= iteration]
+    dropped = [r for r in rows if _iter_of(r) > iteration]
+    if dropped:
+        side = out_dir / DROPPED_NAME
+        new = not side.is_file()
+        with open(side, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerows(dropped)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=LOG_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(keep)
+    atomic_write(path, lambda handle: handle.write(text.getvalue().encode()))
+    return len(dropped)
+
+
+def _iter_of(row: dict) -> int:
+    try:
+        return int(row.get("iter") or 0)
+    except ValueError:  # a row cut by a crash in the middle of a write
+        return 1 << 62
+
+
+class DivergenceWatch:
+    """Warn (once) when the loss exceeds ``factor`` x the median of its first ``window`` values.
+
+    Its state (the early losses) travels in the checkpoint, so a resumed run warns as the
+    uninterrupted one would.
+    """
+
+    def __init__(self, window: int = 20, factor: float = 100.0):
+        self.window, self.factor = window, factor
+        self.early: list[float] = []
+        self.warned = False
+
+    def update(self, loss: float, where: str) -> str | None:
+        """Record one iteration's total loss; return a warning line the first time it diverges."""
+        if len(self.early) < self.window:
+            self.early.append(loss)
+            return None
+        level = statistics.median(self.early)
+        if self.warned or loss <= self.factor * max(level, 1e-12):
+            return None
+        self.warned = True
+        return (f"warning: the loss is diverging: {loss:.3g} at {where} is {loss / level:.0f}x "
+                f"its median {level:.3g} over the first {self.window} iterations "
+                f"(try a lower train.lr)")
+
+    def state_dict(self) -> dict:
+        return {"early": list(self.early), "warned": self.warned}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.early, self.warned = list(state["early"]), bool(state["warned"])
