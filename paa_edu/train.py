@@ -22,11 +22,8 @@ Read :func:`train` top to bottom: lock the out-dir, resume or start, then epochs
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -62,6 +59,7 @@ from paa_edu.geometry import NonFiniteError
 from paa_edu.model import RotatedPAADetector, rescale_detections
 from paa_edu.run_dir import claim_run_dir, locked_run_dir
 from paa_edu.seeding import set_seed
+from paa_edu.stop import TrainingInterrupted, stop_requests
 from paa_edu.train_log import DivergenceWatch, TrainLog, trim_log
 
 __all__ = ["train", "evaluate", "predict_dataset", "build_dataset", "lr_at", "load_model",
@@ -112,31 +110,6 @@ def lr_at(cfg: Config, iteration: int, epoch: int) -> float:
         alpha = iteration / t.warmup_iters
         lr *= t.warmup_ratio * (1 - alpha) + alpha
     return lr
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM stopped training after a step; ``last.pth`` holds that iteration."""
-
-
-@contextmanager
-def _stop_requests():
-    """Ctrl-C and SIGTERM ask the loop to stop after the current step (a 2nd Ctrl-C aborts)."""
-    stop = {"signal": None}
-
-    def request(signum, frame):
-        if stop["signal"] is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop["signal"] = signal.Signals(signum).name
-
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    old = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
 
 
 def _to_device(images: torch.Tensor, targets: list[dict], device: torch.device):
@@ -328,7 +301,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
         TrainingInterrupted: Ctrl-C or SIGTERM, after writing ``last.pth`` at that iteration.
     """
     validate(cfg)
-    with locked_run_dir(cfg.train.out_dir) as out, _stop_requests() as stop:
+    with locked_run_dir(cfg.train.out_dir) as out, stop_requests() as stop:
         claim_run_dir(out, resume, restart)
         ckpt_path = out / CHECKPOINT_NAME
         if resume and not ckpt_path.is_file():

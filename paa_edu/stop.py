@@ -1,0 +1,36 @@
+"""Ctrl-C and SIGTERM during training: a request to stop after the current step, not a crash.
+
+Stopping between steps (never inside ``optimizer.step()``) leaves a consistent state, which the
+loop saves as a checkpoint at that iteration before raising :class:`TrainingInterrupted`. A
+second Ctrl-C aborts at once (the previous checkpoint is kept).
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped training after a step; ``last.pth`` holds that iteration."""
+
+
+@contextmanager
+def stop_requests():
+    """Ctrl-C and SIGTERM ask the loop to stop after the current step (a 2nd Ctrl-C aborts)."""
+    stop = {"signal": None}
+
+    def request(signum, frame):
+        if stop["signal"] is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop["signal"] = signal.Signals(signum).name
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    old = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
