@@ -15,10 +15,21 @@ The matching rule is the DOTA devkit's (``dota_evaluation_task1.py``, ``voc_eval
    ``use_07_metric=True`` and the DOTA server (which produced the seed's table) reports it.
    ``"area"`` is the all-point area under the interpolated PR curve (JDet's local validation).
 
-Differences from the devkit, on purpose: the IoU is the exact IoU of the rotated boxes
-(:func:`paa_edu.geometry.box_iou_rotated`, as mmrotate) rather than of the original
-quadrilaterals; classes without non-difficult GT get AP = NaN and are left out of the means
-(mmrotate), instead of dividing by zero.
+The IoU (``gt_shape``): with ``"auto"`` (DEFAULT) every ground truth that carries its
+annotated quadrilateral (``"polygons"``, (M, 8), as :class:`paa_edu.data.DOTADataset` gives) is
+compared as that quadrilateral, as the server does: IoU of the detection's rotated box with the
+original polygon (:func:`paa_edu.geometry.box_poly_iou`; exact for convex and concave
+quadrilaterals, the devkit's winding rule for self-intersecting ones). ``"box"`` compares with
+the rectangle fitted to the GT (:func:`paa_edu.geometry.box_iou_rotated`, mmrotate's local
+convention); it reads higher on real DOTA labels, whose quadrilaterals are not rectangles
+(AP75 +0.036, mAP +0.014 on the devkit's example files, ``docs/benchmarks.md``). Ground truth
+without ``"polygons"`` (e.g. built in memory) is always compared as boxes.
+
+Classes: a class with non-difficult GT but no detection gets AP 0 (the devkit crashes on an
+empty result file, ``dota_evaluation_task1.py:179``). A class without non-difficult GT gets
+AP = NaN and is left out of the means (as mmrotate); the devkit gives it AP 0 (after a 0/0
+warning) and its ``main`` still divides the sum by all 15 classes. On DOTA-v1.0 val and test
+every class has GT, so the two agree there.
 
 ``mAP`` averages the AP over the IoU thresholds 0.50:0.05:0.95 (COCO style, as the seed's table),
 then over the classes that have GT; ``AP50``/``AP75`` are the class means at 0.5 and 0.75.
@@ -35,10 +46,11 @@ import math
 import numpy as np
 import torch
 
-from paa_edu.geometry import box_iou_rotated, check_boxes
+from paa_edu.geometry import box_iou_rotated, box_poly_iou, check_boxes
 
 COCO_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
 METRICS = ("voc07", "area")
+GT_SHAPES = ("auto", "polygon", "box")
 
 
 def _check_inputs(detections: list[dict], ground_truths: list[dict], num_classes: int) -> None:
@@ -63,6 +75,26 @@ def _check_inputs(detections: list[dict], ground_truths: list[dict], num_classes
                 raise ValueError(f"{name}[{i}]['labels'] must lie in [0, {num_classes})")
         if det["scores"].numel() and not bool(torch.isfinite(det["scores"]).all()):
             raise ValueError(f"detections[{i}]['scores'] contains NaN or Inf")
+        if "polygons" in gt and tuple(gt["polygons"].shape) != (gt["boxes"].shape[0], 8):
+            raise ValueError(f"ground_truths[{i}]['polygons'] must be ({gt['boxes'].shape[0]}, "
+                             f"8), got {tuple(gt['polygons'].shape)}")
+
+
+def _use_polygons(ground_truths: list[dict], gt_shape: str) -> bool:
+    """Whether the GT is compared as quadrilaterals (see ``gt_shape`` in the docstring)."""
+    if gt_shape not in GT_SHAPES:
+        raise ValueError(f"gt_shape must be one of {GT_SHAPES}, got {gt_shape!r}")
+    with_polygons = sum("polygons" in gt for gt in ground_truths)
+    if gt_shape == "box":
+        return False
+    if gt_shape == "polygon" and with_polygons < len(ground_truths):
+        raise ValueError(f"gt_shape='polygon' but {len(ground_truths) - with_polygons} of "
+                         f"{len(ground_truths)} ground_truths lack 'polygons'")
+    if 0 < with_polygons < len(ground_truths):
+        raise ValueError(f"{len(ground_truths) - with_polygons} of {len(ground_truths)} "
+                         f"ground_truths lack 'polygons' (give them to all images or none, "
+                         f"or pass gt_shape='box')")
+    return with_polygons > 0
 
 
 def average_precision(recall: np.ndarray, precision: np.ndarray, metric: str = "voc07"
@@ -95,8 +127,11 @@ def _on_cpu(item: dict) -> dict:
     return {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in item.items()}
 
 
-def _best_gt_per_detection(detections: list[dict], ground_truths: list[dict]) -> dict:
+def _best_gt_per_detection(detections: list[dict], ground_truths: list[dict],
+                           polygons: bool = False) -> dict:
     """Step 2 for all classes at once: one IoU matrix per image, other classes masked out.
+
+    ``polygons``: compare with ``gt["polygons"]`` (quadrilaterals) instead of ``gt["boxes"]``.
 
     Returns:
         dict of arrays over all D detections (images concatenated): ``labels``, ``scores``,
@@ -115,7 +150,10 @@ def _best_gt_per_detection(detections: list[dict], ground_truths: list[dict]) ->
         ovmax = np.full(len(d_boxes), -np.inf)
         best_j = np.zeros(len(d_boxes), dtype=np.int64)
         if len(g_boxes) and len(d_boxes):
-            ious = box_iou_rotated(d_boxes.double(), g_boxes.double())  # (D_i, G_i)
+            if polygons:
+                ious = box_poly_iou(d_boxes.double(), gt["polygons"].double())  # (D_i, G_i)
+            else:
+                ious = box_iou_rotated(d_boxes.double(), g_boxes.double())  # (D_i, G_i)
             same_class = d_labels[:, None] == g_labels[None, :]  # (D_i, G_i)
             ious = torch.where(same_class, ious, torch.full_like(ious, -math.inf))
             best, best_j_t = ious.max(dim=1)  # (D_i,)
@@ -171,22 +209,26 @@ def evaluate_rotated(
     num_classes: int,
     iou_thresholds: tuple[float, ...] = COCO_IOU_THRESHOLDS,
     metric: str = "voc07",
+    gt_shape: str = "auto",
 ) -> dict:
     """Evaluate rotated detections with the DOTA devkit's rule (see the module docstring).
 
     Args:
         detections: per image, dict ``boxes`` (N, 5), ``scores`` (N,), ``labels`` (N,) long.
         ground_truths: per image (same order), dict ``boxes`` (M, 5), ``labels`` (M,) long,
-            optional ``difficult`` (M,) bool (missing = none difficult).
+            optional ``difficult`` (M,) bool (missing = none difficult), optional
+            ``polygons`` (M, 8) the annotated quadrilaterals x1, y1, ..., x4, y4.
         num_classes: C; labels lie in [0, C).
         iou_thresholds: IoU thresholds (a match needs IoU > thr); the default is 0.50:0.05:0.95.
         metric: ``"voc07"`` (default, the DOTA server's) or ``"area"``.
+        gt_shape: ``"auto"`` (polygons when the GT has them, else boxes), ``"polygon"``
+            (required) or ``"box"`` (fitted rectangles); see the module docstring.
     Returns:
         dict with ``AP50``, ``AP75`` (when 0.5 / 0.75 are among the thresholds), ``mAP``
         (float, NaN when no class has GT), ``per_class_AP50`` (list of C floats, NaN for classes
         without GT), ``per_class_AP`` (T, C) ndarray, ``AP_per_threshold`` {thr: class mean},
-        ``num_gts`` (list of C non-difficult GT counts), ``iou_thresholds``, ``metric`` and
-        ``curves`` {(cls, thr): {"recall", "precision", "scores"}} for PR plots.
+        ``num_gts`` (list of C non-difficult GT counts), ``iou_thresholds``, ``metric``,
+        ``gt_shape`` (``"polygon"`` or ``"box"``, the one used) and ``curves`` {(cls, thr): {"recall", "precision", "scores"}} for PR plots.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -194,12 +236,13 @@ def evaluate_rotated(
         raise ValueError(f"iou_thresholds must be non-empty values in [0, 1), "
                          f"got {iou_thresholds}")
     _check_inputs(detections, ground_truths, num_classes)
+    polygons = _use_polygons(ground_truths, gt_shape)
     detections = [_on_cpu(det) for det in detections]
     ground_truths = [_on_cpu(gt) for gt in ground_truths]
     thresholds = tuple(float(t) for t in iou_thresholds)
     per_class_ap = np.full((len(thresholds), num_classes), np.nan)  # (T, C)
     curves, num_gts = {}, []
-    matched_all = _best_gt_per_detection(detections, ground_truths)
+    matched_all = _best_gt_per_detection(detections, ground_truths, polygons)
     for cls in range(num_classes):
         matched = _select_class(matched_all, cls)
         num_gts.append(matched["npos"])
@@ -213,7 +256,7 @@ def evaluate_rotated(
         "mAP": _nanmean(per_class_ap.mean(axis=0)),  # over thresholds, then classes with GT
         "AP_per_threshold": {thr: _nanmean(per_class_ap[t]) for t, thr in enumerate(thresholds)},
         "per_class_AP": per_class_ap, "num_gts": num_gts, "iou_thresholds": thresholds,
-        "metric": metric, "curves": curves,
+        "metric": metric, "gt_shape": "polygon" if polygons else "box", "curves": curves,
     }
     for name, value in (("AP50", 0.5), ("AP75", 0.75)):
         matches = [t for t, thr in enumerate(thresholds) if math.isclose(thr, value)]
@@ -224,8 +267,8 @@ def evaluate_rotated(
     return result
 
 
-def iou_calibration(detections: list[dict], ground_truths: list[dict], num_classes: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def iou_calibration(detections: list[dict], ground_truths: list[dict], num_classes: int,
+                    gt_shape: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Predicted vs true IoU of every detection, to check PAA's IoU branch.
 
     The true IoU of a detection is its highest rotated IoU with a ground truth of the same
@@ -236,6 +279,7 @@ def iou_calibration(detections: list[dict], ground_truths: list[dict], num_class
             (the IoU branch's output, see :func:`paa_edu.model.postprocess.postprocess_image`).
         ground_truths: per image dicts with ``boxes`` and ``labels``.
         num_classes: C.
+        gt_shape: as in :func:`evaluate_rotated`.
     Returns:
         predicted (D,) and true (D,) IoUs, images concatenated in order.
     """
@@ -245,7 +289,8 @@ def iou_calibration(detections: list[dict], ground_truths: list[dict], num_class
     for i, det in enumerate(detections):
         if "pred_ious" not in det:
             raise ValueError(f"detections[{i}] has no 'pred_ious' (train with the IoU branch on)")
-    matched = _best_gt_per_detection(detections, ground_truths)
+    matched = _best_gt_per_detection(detections, ground_truths,
+                                     _use_polygons(ground_truths, gt_shape))
     true_ious = np.where(np.isfinite(matched["ovmax"]), matched["ovmax"], 0.0)
     predicted = np.concatenate([d["pred_ious"].reshape(-1).double().numpy() for d in detections])
     return predicted, true_ious

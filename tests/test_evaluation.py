@@ -115,8 +115,9 @@ def _oracle_ap(dets, gts, cls, thr, use_07):
     """Plain-loop transcription of the DOTA devkit's voc_eval / voc_ap."""
     records, npos = [], 0
     for image, gt in enumerate(gts):
-        polys = [Polygon(_corners(b)) for b, c in zip(gt["boxes"].tolist(), gt["labels"].tolist())
-                 if c == cls]
+        shapes = ([list(zip(q[0::2], q[1::2])) for q in gt["polygons"].tolist()]
+                  if "polygons" in gt else [_corners(b) for b in gt["boxes"].tolist()])
+        polys = [Polygon(q) for q, c in zip(shapes, gt["labels"].tolist()) if c == cls]
         diff = [bool(d) for d, c in zip(gt.get("difficult", torch.zeros(len(gt["labels"]))),
                                         gt["labels"].tolist()) if c == cls]
         npos += sum(not d for d in diff)
@@ -124,7 +125,7 @@ def _oracle_ap(dets, gts, cls, thr, use_07):
     flat = [(s, i, b) for i, d in enumerate(dets)
             for b, s, c in zip(d["boxes"].tolist(), d["scores"].tolist(), d["labels"].tolist())
             if c == cls]
-    flat.sort(key=lambda item: -item[0])
+    flat.sort(key=lambda item: -item[0])  # Python's sort is stable: ties keep input order
     tp, fp = [], []
     for _, image, b in flat:
         rec, shape = records[image], Polygon(_corners(b))
@@ -174,6 +175,83 @@ def test_agrees_with_a_brute_force_devkit_oracle(seed, metric):
             got = result["per_class_AP"][t, cls]
             assert (math.isnan(expected) and math.isnan(got)) or got == pytest.approx(expected)
     assert 0.0 < result["AP50"] < 1.0  # the cases are neither trivial nor hopeless
+
+
+def _with_polygons(gts, seed):
+    """The GT as annotated convex quadrilaterals: corners moved by up to 12% of the box."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for gt in gts:
+        corners = np.array([_corners(b) for b in gt["boxes"].tolist()]).reshape(-1, 4, 2)
+        scale = gt["boxes"][:, None, 2:4].numpy()
+        quads = corners + rng.uniform(-0.06, 0.06, corners.shape) * scale
+        out.append({**gt, "polygons": torch.from_numpy(quads.reshape(-1, 8))})
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_polygon_ground_truth_agrees_with_the_oracle_on_quadrilaterals(seed):
+    dets, gts = _random_case(seed)
+    quads = _with_polygons(gts, seed)
+    assert all(Polygon(list(zip(q[0::2], q[1::2]))).is_valid
+               for gt in quads for q in gt["polygons"].tolist())
+    thresholds = (0.5, 0.6, 0.75)
+    by_polygon = evaluate_rotated(dets, quads, 3, iou_thresholds=thresholds)
+    by_box = evaluate_rotated(dets, quads, 3, iou_thresholds=thresholds, gt_shape="box")
+    assert by_polygon["gt_shape"] == "polygon" and by_box["gt_shape"] == "box"
+    for t, thr in enumerate(thresholds):
+        for cls in range(3):
+            for result, gt_list in ((by_polygon, quads), (by_box, gts)):
+                expected = _oracle_ap(dets, gt_list, cls, thr, True)
+                got = result["per_class_AP"][t, cls]
+                assert (math.isnan(expected) and math.isnan(got)) or got == pytest.approx(expected)
+    assert not np.allclose(by_polygon["per_class_AP"], by_box["per_class_AP"], equal_nan=True)
+
+
+def test_polygon_requests_are_checked():
+    gt = {**_gt([G1], [0]), "polygons": torch.tensor([[-5.0, -5, 5, -5, 5, 5, -5, 5]])}
+    det = _det([G1], [0.5], [0])
+    assert evaluate_rotated([det], [gt], 1, (0.5,))["AP50"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="1 of 2 ground_truths lack 'polygons'"):
+        evaluate_rotated([det, det], [gt, _gt([G1], [0])], 1)
+    assert evaluate_rotated([det, det], [gt, _gt([G1], [0])], 1, gt_shape="box")["AP50"] == 1.0
+    with pytest.raises(ValueError, match="gt_shape='polygon'"):
+        evaluate_rotated([det], [_gt([G1], [0])], 1, gt_shape="polygon")
+    with pytest.raises(ValueError, match="gt_shape must be"):
+        evaluate_rotated([det], [gt], 1, gt_shape="quad")
+    with pytest.raises(ValueError, match=r"\['polygons'\] must be \(1, 8\)"):
+        evaluate_rotated([det], [{**gt, "polygons": torch.zeros(2, 8)}], 1)
+
+
+def test_tied_scores_keep_input_order():
+    far = [90, 90, 4, 4, 0]  # overlaps nothing: a false positive
+    gts = [_gt([G1], [0]), _gt([G2], [0])]
+    # one pool over the images, in image order: FP (image 0) before TP (image 1), same score
+    fp_first = evaluate_rotated([_det([far], [0.5], [0]), _det([G2], [0.5], [0])], gts, 1,
+                                (0.5,))
+    # recall 0.5 at precision 0.5 only: 6 of the 11 points see precision 0.5
+    assert fp_first["AP50"] == pytest.approx(6 * 0.5 / 11)
+    tp_first = evaluate_rotated([_det([G1, far], [0.5, 0.5], [0, 0]), _det([], [], [])], gts,
+                                1, (0.5,))
+    assert tp_first["AP50"] == pytest.approx(6 / 11)  # TP then FP: precision 1 at recall 0.5
+    # rounded scores make many ties: the stable-sort oracle agrees everywhere
+    for seed in range(3):
+        dets, gts = _random_case(seed + 20)
+        dets = [{**d, "scores": (d["scores"] * 4).round() / 4} for d in dets]
+        result = evaluate_rotated(dets, gts, 3, iou_thresholds=(0.5, 0.75))
+        for t, thr in enumerate((0.5, 0.75)):
+            for cls in range(3):
+                expected = _oracle_ap(dets, gts, cls, thr, True)
+                got = result["per_class_AP"][t, cls]
+                assert (math.isnan(expected) and math.isnan(got)) or got == pytest.approx(expected)
+
+
+def test_class_with_gt_but_no_detection_is_zero_and_class_without_gt_is_nan():
+    gts = [_gt([G1, G2], [0, 1])]
+    result = evaluate_rotated([_det([G1], [0.9], [0])], gts, 3, (0.5,))
+    assert result["per_class_AP50"][:2] == [1.0, 0.0]  # class 1: GT, no detection -> 0
+    assert math.isnan(result["per_class_AP50"][2])  # class 2: no GT -> NaN, left out
+    assert result["AP50"] == pytest.approx(0.5)
 
 
 def test_perfect_and_empty_detectors():

@@ -22,7 +22,7 @@ from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version
 
 def _empty_target() -> dict:
     return {"boxes": torch.zeros(0, 5), "labels": torch.zeros(0, dtype=torch.long),
-            "difficult": torch.zeros(0, dtype=torch.bool)}
+            "difficult": torch.zeros(0, dtype=torch.bool), "polygons": torch.zeros(0, 8)}
 
 
 class DOTADataset(Dataset):
@@ -65,7 +65,8 @@ class DOTADataset(Dataset):
                     raise ValueError(f"{label_path}: label file missing for image {path}")
                 target = read_label_file(label_path, self.class_names, version, lenient,
                                          min_size)
-                target = {k: target[k] for k in ("boxes", "labels", "difficult")}
+                target = {"boxes": target["boxes"], "labels": target["labels"],
+                          "difficult": target["difficult"], "polygons": target["polys"]}
             if filter_empty and len(target["labels"]) == 0:
                 continue
             self.image_paths.append(path)
@@ -82,8 +83,10 @@ class DOTADataset(Dataset):
         return [p.stem for p in self.image_paths]
 
     def ground_truths(self) -> list[dict]:
-        """Per image ``boxes`` (M, 5), ``labels`` (M,), ``difficult`` (M,) in original pixels,
-        the ``ground_truths`` argument of :func:`paa_edu.evaluation.evaluate_rotated`."""
+        """Per image ``boxes`` (M, 5), ``labels`` (M,), ``difficult`` (M,) and ``polygons``
+        (M, 8) (the labelTxt quadrilaterals, which the evaluation compares with, as the DOTA
+        server) in original pixels: the ``ground_truths`` of
+        :func:`paa_edu.evaluation.evaluate_rotated`."""
         return [dict(target) for target in self.annotations]
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict]:

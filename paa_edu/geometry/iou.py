@@ -32,6 +32,8 @@ Numerical care (the known failure modes of rotated-IoU kernels):
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import Tensor
 
@@ -106,17 +108,37 @@ def _intersection(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     dist12 = _edge_distances(*coords12, local2)  # (P, 4 corners of 1, 4 lines of 2)
     dist21 = _edge_distances(*coords21, local1)  # (P, 4 corners of 2, 4 lines of 1)
     # 3. Candidate vertices: corners inside the other box, and edge crossings.
-    inside1 = (dist12 >= -tol).all(dim=-1)  # (P, 4)
-    inside2 = (dist21 >= -tol).all(dim=-1)  # (P, 4)
-    cross_pts, cross_ok = _edge_crossings(corners1, coords12, dist12, local2, tol)  # (P, 16, ..)
-    points = torch.cat([corners1, corners2, cross_pts], dim=1)  # (P, 24, 2)
-    valid = torch.cat([inside1, inside2, cross_ok], dim=1)  # (P, 24)
+    points, valid = intersection_candidates(corners1, corners2, dist12, dist21, tol)
     # A point accepted within the tolerance may stick out of box 1 by a few ulps: clamp it
     # back (box 1 is axis-aligned here, so this is a plain clamp). This matters for thin boxes.
     half = local1[:, None, 2:4] / 2  # (P, 1, 2)
     points = torch.maximum(torch.minimum(points, half), -half)  # (P, 24, 2)
     # 4. Area of the convex polygon spanned by the valid points.
-    return _convex_area(points, valid)  # (P,)
+    return convex_area(points, valid)  # (P,)
+
+
+def intersection_candidates(corners1: Tensor, corners2: Tensor, dist12: Tensor, dist21: Tensor,
+                            tol: Tensor) -> tuple[Tensor, Tensor]:
+    """Candidate vertices of the intersection of two convex polygons 1 and 2 (step 3).
+
+    The shared clipping step of :func:`box_iou_rotated` and
+    :func:`paa_edu.geometry.polygon_iou.box_poly_iou`.
+
+    Args:
+        corners1: (P, K, 2) and corners2: (P, L, 2), the vertices in order around each polygon.
+        dist12: (P, K, L) signed distances of the corners of 1 to the edge lines of 2
+            (>= 0 inside); dist21: (P, L, K) the converse.
+        tol: (P, 1, 1) inside-test slack.
+    Returns:
+        points (P, K + L + K * L, 2) and their validity (P, K + L + K * L): the corners of each
+        polygon inside the other, then the crossings of the edges of 1 with the lines of 2.
+    """
+    inside1 = (dist12 >= -tol).all(dim=-1)  # (P, K)
+    inside2 = (dist21 >= -tol).all(dim=-1)  # (P, L)
+    cross_pts, cross_ok = _edge_crossings(corners1, dist12, tol)  # (P, K * L, ..)
+    points = torch.cat([corners1, corners2, cross_pts], dim=1)  # (P, K + L + K * L, 2)
+    valid = torch.cat([inside1, inside2, cross_ok], dim=1)  # (P, K + L + K * L)
+    return points, valid
 
 
 def _to_frame_of_first(boxes1: Tensor, boxes2: Tensor) -> tuple[Tensor, Tensor]:
@@ -169,33 +191,32 @@ def _edge_distances(along_u: Tensor, along_v: Tensor, boxes: Tensor) -> Tensor:
                         half_w + along_u, half_h + along_v], dim=-1)  # (P, K, 4)
 
 
-def _edge_crossings(corners: Tensor, coords: tuple[Tensor, Tensor], dist: Tensor,
-                    box: Tensor, tol: Tensor) -> tuple[Tensor, Tensor]:
-    """Points where the edges of box 1 cross the edge lines of box 2, kept if inside box 2.
+def _edge_crossings(corners: Tensor, dist: Tensor, tol: Tensor) -> tuple[Tensor, Tensor]:
+    """Points where the edges of polygon 1 cross the edge lines of polygon 2, kept if inside 2.
 
-    Edge i of box 1 runs from corner i to corner i+1. Along it, the signed distance to line j
-    of box 2 changes linearly from d0 to d1, so it crosses the line at ``t = d0 / (d0 - d1)``
-    when d0 and d1 have strictly opposite signs. The point's coordinates in box 2's frame are
-    interpolated the same way, which gives the inside test without a second projection.
+    Edge i of polygon 1 runs from corner i to corner i+1. Along it, the signed distance to line j
+    of polygon 2 changes linearly from d0 to d1, so it crosses the line at ``t = d0 / (d0 - d1)``
+    when d0 and d1 have strictly opposite signs. The distances of that point to the *other*
+    lines of polygon 2 are interpolated the same way, which gives the inside test without a
+    second projection.
 
     Args:
-        corners: (P, 4, 2) corners of box 1; coords: their (u, v) in box 2's frame, (P, 4) each;
-        dist: (P, 4, 4) their distances to box 2's lines; box: (P, 5) box 2; tol: (P, 1, 1).
+        corners: (P, K, 2) corners of polygon 1; dist: (P, K, L) their distances to the L edge
+            lines of polygon 2; tol: (P, 1, 1).
     Returns:
-        points (P, 16, 2) ordered (edge i, line j), and their validity (P, 16).
+        points (P, K * L, 2) ordered (edge i, line j), and their validity (P, K * L).
     """
-    d0, d1 = dist, dist.roll(-1, dims=1)  # (P, 4 edges, 4 lines)
-    crosses = ((d0 > 0) & (d1 < 0)) | ((d0 < 0) & (d1 > 0))  # (P, 4, 4) strict sign change
+    d0, d1 = dist, dist.roll(-1, dims=1)  # (P, K edges, L lines)
+    crosses = ((d0 > 0) & (d1 < 0)) | ((d0 < 0) & (d1 > 0))  # (P, K, L) strict sign change
     gap = torch.where(crosses, d0 - d1, torch.ones_like(d0))  # never 0: safe for autograd
-    t = torch.where(crosses, d0 / gap, torch.zeros_like(d0))[..., None]  # (P, 4, 4, 1)
-    p0 = corners[:, :, None]  # (P, 4, 1, 2)
-    points = p0 + t * (corners.roll(-1, dims=1)[:, :, None] - p0)  # (P, 4, 4, 2)
-    u0, v0 = coords[0][..., None], coords[1][..., None]  # (P, 4, 1)
-    u = u0 + t[..., 0] * (coords[0].roll(-1, dims=1)[..., None] - u0)  # (P, 4, 4)
-    v = v0 + t[..., 0] * (coords[1].roll(-1, dims=1)[..., None] - v0)  # (P, 4, 4)
-    half_w, half_h = box[:, None, None, 2] / 2, box[:, None, None, 3] / 2  # (P, 1, 1)
-    inside = (u.abs() <= half_w + tol) & (v.abs() <= half_h + tol)  # (P, 4, 4)
-    return points.flatten(1, 2), (crosses & inside).flatten(1)  # (P, 16, 2), (P, 16)
+    t = torch.where(crosses, d0 / gap, torch.zeros_like(d0))[..., None]  # (P, K, L, 1)
+    p0 = corners[:, :, None]  # (P, K, 1, 2)
+    points = p0 + t * (corners.roll(-1, dims=1)[:, :, None] - p0)  # (P, K, L, 2)
+    # distance of crossing (i, j) to line k: (P, K, L crossing lines j, L lines k)
+    at_t = d0[:, :, None, :] + t * (d1 - d0)[:, :, None, :]
+    own_line = torch.eye(dist.shape[2], dtype=torch.bool, device=dist.device)  # (L, L)
+    inside = ((at_t >= -tol[..., None]) | own_line).all(dim=-1)  # (P, K, L)
+    return points.flatten(1, 2), (crosses & inside).flatten(1)  # (P, K * L, 2), (P, K * L)
 
 
 def _pseudo_angle(x: Tensor, y: Tensor) -> Tensor:
@@ -208,7 +229,7 @@ def _pseudo_angle(x: Tensor, y: Tensor) -> Tensor:
     return torch.where(x >= 0, r, 2 - r)
 
 
-def _convex_area(points: Tensor, valid: Tensor) -> Tensor:
+def convex_area(points: Tensor, valid: Tensor) -> Tensor:
     """Area of the convex hull of the valid points (all of them lie on its boundary).
 
     1. Move the points to the mean of the valid ones and set the invalid ones to exactly that
@@ -260,21 +281,33 @@ def may_overlap(boxes1: Tensor, boxes2: Tensor) -> Tensor:
 def overlap_candidates(boxes1: Tensor, boxes2: Tensor) -> tuple[Tensor, Tensor]:
     """Index pairs (i, j) for which :func:`may_overlap` holds, in row-major order.
 
-    The N x M test runs in row chunks so that memory stays bounded for large N * M.
-
     Returns:
         rows (P,), cols (P,) int64.
     """
-    n, m = boxes1.shape[0], boxes2.shape[0]
+    return pairs_where(lambda rows: may_overlap(boxes1[rows, None], boxes2[None]),
+                       boxes1.shape[0], boxes2.shape[0], boxes1.device)
+
+
+def pairs_where(test: Callable[[slice], Tensor], n: int, m: int, device: torch.device
+                ) -> tuple[Tensor, Tensor]:
+    """Index pairs (i, j) where an N x M pairwise test holds, in row-major order.
+
+    The test runs in row chunks so that memory stays bounded for large N * M.
+
+    Args:
+        test: maps a slice of the N rows to their (n_chunk, M) bool test.
+        n, m: N and M; device: where the indices live.
+    Returns:
+        rows (P,), cols (P,) int64.
+    """
     step = max(1, _ROW_CHUNK_ELEMS // max(m, 1))
     rows, cols = [], []
     for start in range(0, n, step):
-        mask = may_overlap(boxes1[start:start + step, None], boxes2[None])  # (n_chunk, M)
-        r, c = mask.nonzero(as_tuple=True)
+        r, c = test(slice(start, start + step)).nonzero(as_tuple=True)  # (n_chunk, M) mask
         rows.append(r + start)
         cols.append(c)
     if not rows:
-        empty = torch.zeros(0, dtype=torch.long, device=boxes1.device)
+        empty = torch.zeros(0, dtype=torch.long, device=device)
         return empty, empty
     return torch.cat(rows), torch.cat(cols)
 

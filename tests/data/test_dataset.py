@@ -68,6 +68,24 @@ def test_ground_truths_match_the_label_files(synthetic_dir):
     assert torch.equal(gts[0]["boxes"], dataset[0][1]["boxes"])
 
 
+def test_ground_truths_keep_the_label_polygons(synthetic_dir):
+    """``polygons`` are the labelTxt quadrilaterals as written (parsed here by hand); for the
+    synthetic set they are the corners of the boxes' rectangles."""
+    from paa_edu.geometry import box_poly_iou
+    dataset = DOTADataset(synthetic_dir, SYNTHETIC_CLASSES, train=False)
+    for stem, gt in zip(dataset.image_ids, dataset.ground_truths()):
+        rows = [line.split()[:8] for line in
+                (synthetic_dir / "labelTxt" / f"{stem}.txt").read_text().splitlines()
+                if ":" not in line]  # header lines are key:value
+        expected = torch.tensor([[float(v) for v in row] for row in rows]).reshape(-1, 8)
+        assert gt["polygons"].shape == (len(gt["boxes"]), 8)
+        torch.testing.assert_close(gt["polygons"], expected)
+        if len(expected):
+            ious = box_poly_iou(gt["boxes"].double(), gt["polygons"].double()).diagonal()
+            assert ious.min() > 0.99
+    assert dataset.ground_truths()[-1]["polygons"].shape == (0, 8)  # zempty
+
+
 def test_collate_pads_to_the_largest_image(synthetic_dir):
     dataset = DOTADataset(synthetic_dir, SYNTHETIC_CLASSES, train=True)
     loader = DataLoader(dataset, batch_size=7, collate_fn=collate_batch)

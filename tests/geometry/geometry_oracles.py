@@ -66,3 +66,32 @@ def random_boxes(n: int, seed: int, image: float = 256.0, size=(4.0, 80.0),
     wh = size[0] + torch.rand(n, 2, generator=g, dtype=torch.float64) * (size[1] - size[0])
     theta = (torch.rand(n, 1, generator=g, dtype=torch.float64) - 0.5) * 2 * np.pi
     return torch.cat([ctr, wh, theta], dim=1).to(dtype)
+
+
+def _signed_area(points) -> float:
+    x, y = np.asarray(points, dtype=np.float64).T
+    return float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) / 2)
+
+
+def winding_rule_iou(quad_a, quad_b) -> float:
+    """IoU of two quadrilaterals (4, 2) by the DOTA devkit's polyiou rule, as it is stated.
+
+    Each polygon is oriented to a positive signed area and fanned into the triangles
+    (origin, p_i, p_i+1), each with the sign of its own orientation. The intersection is the
+    sum over all triangle pairs of sign_i * sign_j * area(T_i & U_j) (shapely clips the
+    triangles, which are always valid); the union is |area_a| + |area_b| - intersection. For
+    simple polygons this is the usual IoU; for self-intersecting ones it weights each lobe by
+    its winding number.
+    """
+    def fan(quad):
+        quad = np.asarray(quad, dtype=np.float64)
+        if _signed_area(quad) < 0:
+            quad = quad[::-1]
+        tris = [np.array([[0.0, 0.0], quad[i], quad[(i + 1) % 4]]) for i in range(4)]
+        return [(np.sign(_signed_area(t)), shapely.Polygon(t)) for t in tris
+                if _signed_area(t) != 0]
+
+    inter = sum(sa * sb * sha.intersection(shb).area
+                for sa, sha in fan(quad_a) for sb, shb in fan(quad_b))
+    union = abs(_signed_area(quad_a)) + abs(_signed_area(quad_b)) - inter
+    return inter / union
