@@ -22,7 +22,7 @@ original polygon (:func:`paa_edu.geometry.box_poly_iou`; exact for convex and co
 quadrilaterals, the devkit's winding rule for self-intersecting ones). ``"box"`` compares with
 the rectangle fitted to the GT (:func:`paa_edu.geometry.box_iou_rotated`, mmrotate's local
 convention); it reads higher on real DOTA labels, whose quadrilaterals are not rectangles
-(AP75 +0.036, mAP +0.014 on the devkit's example files, ``docs/benchmarks.md``). Ground truth
+(measured in ``docs/benchmarks.md``). Ground truth
 without ``"polygons"`` (e.g. built in memory) is always compared as boxes.
 
 Classes: a class with non-difficult GT but no detection gets AP 0 (the devkit crashes on an
