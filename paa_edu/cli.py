@@ -33,10 +33,18 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
 def _config_from_args(args: argparse.Namespace):
     overrides = list(args.overrides)
     if args.out_dir:
-        overrides.append(f"train.out_dir={args.out_dir}")
+        overrides.append(f"train.out_dir={args.out_dir!r}")
     if args.device:
         overrides.append(f"train.device={args.device}")
-    return apply_overrides(get_config(args.config), overrides)
+    cfg = apply_overrides(get_config(args.config), overrides)
+    _folder_arg(cfg.train.out_dir, "--out-dir")
+    return cfg
+
+
+def _folder_arg(path: str | Path, flag: str) -> None:
+    """Refuse an existing file where a folder will be written."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"{flag} {path}: is a file, not a folder")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -74,6 +82,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> None:
     from paa_edu.predict import predict_paths
+    _folder_arg(args.out, "--out")
     paths = predict_paths(args.checkpoint, args.input, args.out, device=args.device or "cpu",
                           score_thr=args.score_thr, max_png=args.max_png)
     print(f"wrote {len(paths)} files to {args.out}")
@@ -83,6 +92,7 @@ def cmd_split(args: argparse.Namespace) -> None:
     from paa_edu.data import split_dataset
     if not (Path(args.src) / "images").is_dir():
         raise FileNotFoundError(f"{args.src}/images does not exist")
+    _folder_arg(args.dst, "--dst")
     stats = split_dataset(args.src, args.dst, patch_size=args.patch_size,
                           overlap=args.overlap, iof_thr=args.iof_thr)
     print(stats)
@@ -93,6 +103,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
     from paa_edu.data import PRESETS as DATA_PRESETS
     from paa_edu.data import write_synthetic_dataset
+    _folder_arg(args.root, "--root")
     preset = DATA_PRESETS[args.preset]
     changes = {"image_size": args.size, "num_train": args.num_train, "num_val": args.num_val}
     for key, value in changes.items():
@@ -106,6 +117,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from paa_edu.demo import run_demo
+    _folder_arg(args.out, "--out")
     run_demo(args.out, device=args.device or "auto", epochs=args.epochs,
              overrides=args.overrides, progress=not args.no_progress)
 

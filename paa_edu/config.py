@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import copy
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
 ASSIGNERS = ("maxiou", "atss", "paa")
@@ -203,24 +205,50 @@ def _parse_value(text: str):
         return text
 
 
-def _coerce(value, current, key: str):
-    """Match the type of the current value (int -> float, list -> tuple); refuse the rest."""
+def _type_name(hint) -> str:
+    """``int | None`` -> ``"int or None"``, ``tuple[int, ...]`` -> ``"a tuple of int"``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join("None" if a is type(None) else _type_name(a)
+                           for a in typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        return f"a tuple of {_type_name(typing.get_args(hint)[0])}"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _coerce(value, hint, key: str):
+    """Check ``value`` against the field's annotation ``hint`` (e.g. ``int | None``).
+
+    int -> float, list -> tuple and a scalar -> 1-tuple are converted; anything else of the
+    wrong type raises ``ValueError("<key>: expected <type>, got <value>")``.
+    """
     if isinstance(value, list):
         value = tuple(value)
-    if current is None or value is None:
-        return value
-    if isinstance(current, bool) or isinstance(value, bool):
-        if not isinstance(value, bool) or not isinstance(current, bool):
-            raise ValueError(f"--set {key}: expected a bool (True/False), got {value!r}")
-        return value
-    if isinstance(current, float) and isinstance(value, int):
-        return float(value)
-    if isinstance(current, tuple) and isinstance(value, (int, float)):
-        return (value,)
-    if type(value) is not type(current):
-        raise ValueError(f"--set {key}: expected {type(current).__name__}, "
-                         f"got {value!r} ({type(value).__name__})")
-    return value
+    options = [hint]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        options = list(typing.get_args(hint))
+    for option in options:
+        ok, converted = _convert(value, option)
+        if ok:
+            return converted
+    hint_text = " (quote a string: key='\"5\"')" if str in options else ""
+    raise ValueError(f"{key}: expected {_type_name(hint)}, got {value!r} "
+                     f"({type(value).__name__}){hint_text}")
+
+
+def _convert(value, option) -> tuple[bool, object]:
+    """(True, value converted to ``option``) or (False, None); bools are never numbers."""
+    if option is type(None):
+        return value is None, None
+    if typing.get_origin(option) is tuple:
+        element = typing.get_args(option)[0]
+        items = value if isinstance(value, tuple) else (value,)
+        converted = [_convert(item, element) for item in items]
+        return all(ok for ok, _ in converted), tuple(v for _, v in converted)
+    if option is float and isinstance(value, int) and not isinstance(value, bool):
+        return True, float(value)
+    if option in (int, float) and isinstance(value, bool):
+        return False, None
+    return isinstance(value, option), value
 
 
 def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:
@@ -247,14 +275,33 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Conf
         if not is_dataclass(target) or name not in {f.name for f in fields(target)}:
             raise ValueError(f"--set {key}: unknown field {name!r}; valid: "
                              f"{sorted(f.name for f in fields(target))}")
-        setattr(target, name, _coerce(_parse_value(text.strip()), getattr(target, name), key))
+        hint = typing.get_type_hints(type(target))[name]
+        setattr(target, name, _coerce(_parse_value(text.strip()), hint, f"--set {key}"))
     validate(cfg)
     return cfg
 
 
+def _check_types(cfg: Config) -> None:
+    """Every field against its annotation (:func:`_coerce`), converting int -> float."""
+    for section in (cfg.model, cfg.data, cfg.train):
+        prefix = {ModelConfig: "model", DataConfig: "data", TrainConfig: "train"}[type(section)]
+        for name, hint in typing.get_type_hints(type(section)).items():
+            value = _coerce(getattr(section, name), hint, f"{prefix}.{name}")
+            setattr(section, name, value)
+
+
+def _check_ranges(section, prefix: str, rules: dict) -> None:
+    """``rules``: field -> (test, what it must be); ``None`` values pass (optional fields)."""
+    for name, (test, must) in rules.items():
+        value = getattr(section, name)
+        if value is not None and not test(value):
+            raise ValueError(f"{prefix}.{name} must be {must}, got {value!r}")
+
+
 def validate(cfg: Config) -> Config:
-    """Raise ``ValueError`` on inconsistent settings; return ``cfg``."""
-    m, t = cfg.model, cfg.train
+    """Raise ``ValueError`` on a wrong type or an inconsistent setting; return ``cfg``."""
+    _check_types(cfg)
+    m, d, t = cfg.model, cfg.data, cfg.train
     if m.assigner not in ASSIGNERS:
         raise ValueError(f"model.assigner must be one of {ASSIGNERS}, got {m.assigner!r}")
     if m.paa_init not in PAA_INITS:
@@ -278,6 +325,21 @@ def validate(cfg: Config) -> Config:
                          f"got {t.checkpoint_every}")
     if t.device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"train.device must be auto, cpu or cuda, got {t.device!r}")
+    at_least_1 = (lambda v: v >= 1, ">= 1")
+    probability = (lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+    _check_ranges(d, "data", {
+        "classes": (lambda v: v in ("dota", "synthetic"), "'dota' or 'synthetic'"),
+        "synthetic": (lambda v: v in ("tiny", "full"), "'tiny', 'full' or None"),
+        "max_size": (lambda v: v >= 32, ">= 32 or None"),
+        "num_train": at_least_1, "num_val": at_least_1,
+        "num_workers": (lambda v: v >= 0, ">= 0"),
+        **{f.name: probability for f in fields(d) if f.name.endswith("_prob")}})
+    _check_ranges(t, "train", {
+        "log_every": at_least_1, "max_iters": at_least_1,
+        "grad_clip": (lambda v: v > 0, "> 0 or None"),
+        "warmup_iters": (lambda v: v >= 0, ">= 0"), "warmup_ratio": probability,
+        "momentum": (lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
+        "weight_decay": (lambda v: v >= 0, ">= 0")})
     return cfg
 
 

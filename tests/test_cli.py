@@ -71,7 +71,30 @@ def test_demo_runs_all_four_assigners(tiny_data_root, tiny_overrides, tmp_path):
     (["train", "--set", "train.lr"], "key=value"),
     (["split", "--src", "/nonexistent", "--dst", "/tmp/x"], "does not exist"),
     (["synth", "--root", "/tmp/x", "--size", "8"], "too small"),
+    (["train", "--set", "data.max_size=abc"], "--set data.max_size: expected int or None"),
+    (["train", "--set", "data.num_val=abc"], "--set data.num_val: expected int or None"),
+    (["train", "--set", "model.backbone_weights=5"], "expected str or None, got 5"),
+    (["train", "--set", "train.log_every=0"], "train.log_every must be >= 1"),
+    (["train", "--set", "data.num_train=0"], "data.num_train must be >= 1"),
 ])
 def test_bad_arguments_give_clear_errors(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "--out-dir", "{file}"], ["train", "--set", "train.out_dir={file}"],
+    ["predict", "--checkpoint", "x.pth", "--input", "x.png", "--out", "{file}"],
+    ["synth", "--root", "{file}"], ["demo", "--out", "{file}"],
+    ["split", "--src", "{src}", "--dst", "{file}"],
+])
+def test_an_existing_file_given_as_a_folder_is_one_clear_line(command, tiny_data_root,
+                                                              tmp_path, capsys):
+    file = tmp_path / "a_file"
+    file.write_text("precious")
+    argv = [a.format(file=file, src=tiny_data_root / "train") for a in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"paa-edu {command[0]}: error: {err.split('error: ', 1)[1]}"
+    assert "is a file, not a folder" in err and len(err.splitlines()) == 1
+    assert file.read_text() == "precious"

@@ -51,3 +51,53 @@ def test_every_preset_round_trips_through_a_dict():
         assert config_from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown config"):
         get_config("r101")
+
+
+def _prob_fields() -> list[str]:
+    """``data.*_prob`` fields (``flip_prob`` or its per-direction successors)."""
+    from dataclasses import fields
+
+    from paa_edu.config import DataConfig
+    return [f.name for f in fields(DataConfig) if f.name.endswith("_prob")]
+
+
+@pytest.mark.parametrize("item, match", [
+    # fields whose default is None are checked against their annotation (issue 10, sec. 6)
+    ("data.max_size=abc", "data.max_size: expected int or None, got 'abc'"),
+    ("data.num_val=abc", "data.num_val: expected int or None"),
+    ("data.num_train=1.5", "data.num_train: expected int or None"),
+    ("model.backbone_weights=5", "model.backbone_weights: expected str or None, got 5"),
+    ("train.grad_clip=True", "train.grad_clip: expected float or None"),
+    ("train.lr_steps=(8, 'x')", "expected a tuple of int"),
+    # ranges
+    ("train.log_every=0", r"train.log_every must be >= 1, got 0"),
+    ("data.num_train=0", r"data.num_train must be >= 1, got 0"),
+    ("data.num_val=-1", r"data.num_val must be >= 1"),
+    ("data.max_size=8", r"data.max_size must be >= 32"),
+    ("data.classes=dior", "data.classes must be"),
+    ("data.synthetic=huge", "data.synthetic must be"),
+    ("train.max_iters=0", "train.max_iters must be >= 1"),
+    *[(f"data.{name}={value}", rf"data.{name} must be in \[0, 1\]")
+      for name in _prob_fields() for value in (1.5, -0.1)],
+])
+def test_typed_and_ranged_fields_refuse_bad_values(item, match):
+    with pytest.raises(ValueError, match=match):
+        apply_overrides(tiny_synthetic(), [item])
+
+
+def test_optional_fields_accept_none_and_their_type():
+    cfg = apply_overrides(tiny_synthetic(), [
+        "data.max_size=512", "data.num_val=None", "model.backbone_weights='5.pth'",
+        "train.grad_clip=10", "train.lr_steps=9", *[f"data.{n}=1" for n in _prob_fields()]])
+    assert cfg.data.max_size == 512 and cfg.data.num_val is None
+    assert cfg.model.backbone_weights == "5.pth"
+    assert cfg.train.grad_clip == 10.0 and isinstance(cfg.train.grad_clip, float)
+    assert cfg.train.lr_steps == (9,)
+    assert all(getattr(cfg.data, n) == 1.0 for n in _prob_fields())
+
+
+def test_config_from_dict_checks_types_too():
+    data = tiny_synthetic().to_dict()
+    data["data"]["num_val"] = "abc"
+    with pytest.raises(ValueError, match="data.num_val: expected int or None"):
+        config_from_dict(data)
