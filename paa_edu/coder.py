@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from paa_edu.geometry.angles import check_boxes, check_version, norm_angle, regularize_boxes
+from paa_edu.geometry.value_checks import value_checks_enabled
 
 # (proj_xy, edge_swap, norm_factor) per angle version.
 _VERSION_SETTINGS = {"le135": (True, False, 1.0), "le90": (True, True, None),
@@ -131,5 +132,5 @@ class DeltaXYWHACoder:
                              f"got {shape}")
         if name == "gt_boxes":
             check_boxes(other, name)
-        if anchors.numel() and bool((anchors[..., 2:4] <= 0).any()):
+        if anchors.numel() and value_checks_enabled() and bool((anchors[..., 2:4] <= 0).any()):
             raise ValueError("anchors must have strictly positive width and height")

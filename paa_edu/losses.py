@@ -46,11 +46,15 @@ def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25,
 
 
 def one_hot_targets(labels: Tensor, num_classes: int) -> Tensor:
-    """labels (N,) long with -1 (or >= C) = background -> (N, C) float one-hot."""
+    """labels (N,) long with -1 (or >= C) = background -> (N, C) float one-hot.
+
+    Built with a scatter into a spare background column: no data-dependent indexing, so no
+    host-device sync on a GPU.
+    """
     valid = (labels >= 0) & (labels < num_classes)
-    targets = torch.zeros(len(labels), num_classes, device=labels.device)
-    targets[valid.nonzero()[:, 0], labels[valid]] = 1.0
-    return targets
+    column = torch.where(valid, labels, num_classes)  # (N,) background -> the spare column C
+    targets = torch.zeros(len(labels), num_classes + 1, device=labels.device)
+    return targets.scatter_(1, column[:, None], 1.0)[:, :num_classes]
 
 
 def rotated_iou_loss(pred_boxes: Tensor, target_boxes: Tensor) -> tuple[Tensor, Tensor]:
@@ -67,12 +71,28 @@ def rotated_iou_loss(pred_boxes: Tensor, target_boxes: Tensor) -> tuple[Tensor, 
 
 
 @torch.no_grad()
+def candidate_scores(cls_logits: Tensor, labels: Tensor, pred_boxes: Tensor,
+                     gt_boxes: Tensor) -> Tensor:
+    """PAA's score of candidate anchors (paa_spec step 2), lower = better.
+
+    score = sum over classes of the focal loss with the assigned label + (-log IoU(box, GT)).
+
+    Args:
+        cls_logits: (P, C) logits of the candidates. labels: (P,) their GTs' classes.
+        pred_boxes: (P, 5) their decoded boxes. gt_boxes: (P, 5) their GTs.
+    Returns:
+        (P,) float scores.
+    """
+    targets = one_hot_targets(labels, cls_logits.shape[1])  # (P, C)
+    cls_score = sigmoid_focal_loss(cls_logits, targets).sum(dim=1)  # (P,)
+    loc_score, _ = rotated_iou_loss(pred_boxes, gt_boxes)  # (P,)
+    return cls_score + loc_score
+
+
+@torch.no_grad()
 def paa_anchor_scores(cls_logits: Tensor, pred_boxes: Tensor, assign: AssignResult,
                       gt_boxes: Tensor) -> Tensor:
-    """PAA's per-anchor score (lower = better) at the initial positives (paa_spec step 2).
-
-    score_i = sum over classes of the focal loss with the assigned label
-              + (-log IoU(decoded box_i, its GT)).
+    """:func:`candidate_scores` of one image at its initial positives, ``inf`` elsewhere.
 
     Args:
         cls_logits: (A, C) classification logits of one image.
@@ -89,11 +109,8 @@ def paa_anchor_scores(cls_logits: Tensor, pred_boxes: Tensor, assign: AssignResu
     pos = assign.pos_mask.nonzero()[:, 0]  # (P,)
     if len(pos) == 0:
         return scores
-    targets = one_hot_targets(assign.labels[pos], cls_logits.shape[1])  # (P, C)
-    cls_score = sigmoid_focal_loss(cls_logits[pos], targets).sum(dim=1)  # (P,)
-    matched_gt = gt_boxes[assign.gt_inds[pos] - 1]  # (P, 5)
-    loc_score, _ = rotated_iou_loss(pred_boxes[pos], matched_gt)  # (P,)
-    scores[pos] = cls_score + loc_score
+    scores[pos] = candidate_scores(cls_logits[pos], assign.labels[pos], pred_boxes[pos],
+                                   gt_boxes[assign.gt_inds[pos] - 1])
     return scores
 
 

@@ -113,8 +113,8 @@ def lr_at(cfg: Config, iteration: int, epoch: int) -> float:
 
 
 def _to_device(images: torch.Tensor, targets: list[dict], device: torch.device):
-    targets = [{**t, "boxes": t["boxes"].to(device), "labels": t["labels"].to(device)}
-               for t in targets]
+    """Images to ``device``; targets stay on the host, where the model checks them once per
+    batch before moving them (:meth:`RotatedPAADetector.prepare_targets`)."""
     return images.to(device, non_blocking=True), targets
 
 

@@ -31,8 +31,11 @@ import torch
 from torch import Tensor
 
 from paa_edu.geometry.angles import NonFiniteError
+from paa_edu.geometry.value_checks import value_checks_enabled
 
 _LOG_2PI = math.log(2 * math.pi)
+#: EM iterations between two compactions of the still-running rows (see :func:`fit_gmm_1d`).
+COMPACT_EVERY = 8
 
 
 @dataclass
@@ -68,7 +71,7 @@ def _check_inputs(losses: Tensor, valid: Tensor) -> None:
     if not isinstance(valid, Tensor) or valid.dtype != torch.bool or valid.shape != losses.shape:
         raise ValueError(f"valid must be a bool tensor of shape {tuple(losses.shape)}, got "
                          f"{getattr(valid, 'dtype', type(valid))} {getattr(valid, 'shape', '')}")
-    if not bool(torch.isfinite(losses[valid]).all()):
+    if value_checks_enabled() and not bool(torch.isfinite(losses[valid]).all()):
         raise NonFiniteError("GMM scores", "losses contains NaN or Inf at a valid entry")
 
 
@@ -141,6 +144,10 @@ def fit_gmm_1d(x: Tensor, valid: Tensor, reg_covar: float = 1e-6, tol: float = 1
                max_iter: int = 100) -> GMMFit:
     """Fit one two-component 1-D Gaussian mixture per row with batched EM (steps 1-4 above).
 
+    Rows that stop are dropped from the computation every :data:`COMPACT_EVERY` iterations (one
+    ``nonzero``, i.e. one host-device sync, per block instead of per iteration); in between, a
+    finished row is carried along but frozen, so every row's result is that of its own EM.
+
     Args:
         x: (G, K) samples; only ``valid`` entries are used. Computed in float64.
         valid: (G, K) bool mask. Rows with fewer than 2 valid entries are not fitted.
@@ -161,23 +168,28 @@ def fit_gmm_1d(x: Tensor, valid: Tensor, reg_covar: float = 1e-6, tol: float = 1
     n_iter = torch.zeros(G, dtype=torch.long, device=x.device)
     prev_lb = x.new_full((G,), -math.inf)
     powers = _powers(x)  # 3 x (G, K)
-    for _ in range(max_iter):
-        rows = active.nonzero().squeeze(1)  # (R,) only the active rows are computed
-        if rows.numel() == 0:
-            break
-        pr, vr = (tuple(t[rows] for t in powers), valid[rows]) if rows.numel() < G \
-            else (powers, valid)
+    for it in range(max_iter):
+        if it % COMPACT_EVERY == 0:  # the only sync of the loop: which rows still iterate
+            rows = active.nonzero().squeeze(1)  # (R,) only these rows are computed
+            if rows.numel() == 0:
+                break
+            pr, vr = (tuple(t[rows] for t in powers), valid[rows]) if rows.numel() < G \
+                else (powers, valid)
+        live = active[rows]  # (R,) rows of the block that have not stopped yet
+        old = (weights[rows], means[rows], variances[rows])
         # 2. E-step with the current parameters -> lower bound of this iteration.
-        lb, resp = _e_step(pr, vr, (weights[rows], means[rows], variances[rows]))
-        # 3. M-step: new parameters of the active rows.
-        w, m, v = _m_step(pr, resp, reg_covar)
-        weights[rows], means[rows], variances[rows] = w, m, v
-        n_iter[rows] += 1
+        lb, resp = _e_step(pr, vr, old)
+        # 3. M-step: new parameters of the live rows (stopped rows keep theirs).
+        new = _m_step(pr, resp, reg_covar)
+        keep = live[:, None]
+        weights[rows], means[rows], variances[rows] = (torch.where(keep, n, o)
+                                                       for n, o in zip(new, old))
+        n_iter[rows] += live.long()
         # 4. Convergence test on the change of the lower bound.
-        done = (lb - prev_lb[rows]).abs() < tol  # (R,)
-        prev_lb[rows] = lb
-        converged[rows[done]] = True
-        active[rows[done]] = False
+        done = live & ((lb - prev_lb[rows]).abs() < tol)  # (R,)
+        prev_lb[rows] = torch.where(live, lb, prev_lb[rows])
+        converged[rows] |= done
+        active[rows] = live & ~done
     return GMMFit(weights, means, variances, converged, n_iter, fitted)
 
 

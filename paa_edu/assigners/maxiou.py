@@ -66,14 +66,13 @@ class MaxIoUAssigner:
         """Steps 1-4 on a precomputed IoU matrix (G, A), GT in rows; G, A >= 1."""
         G, A = ious.shape
         max_overlaps, argmax_gt = ious.max(dim=0)  # (A,) best IoU of each anchor, its GT
-        # 1. Everyone ignored.
+        # 1. Everyone ignored (torch.where below, not boolean indexing: no GPU sync).
         gt_inds = torch.full((A,), -1, dtype=torch.long, device=ious.device)
         # 2. Negatives.
         lo, hi = self.neg_range
-        gt_inds[(max_overlaps >= lo) & (max_overlaps < hi)] = 0
+        gt_inds = torch.where((max_overlaps >= lo) & (max_overlaps < hi), 0, gt_inds)
         # 3. Positives: the best GT.
-        pos = max_overlaps >= self.pos_iou_thr
-        gt_inds[pos] = argmax_gt[pos] + 1
+        gt_inds = torch.where(max_overlaps >= self.pos_iou_thr, argmax_gt + 1, gt_inds)
         # 4. Low-quality matches: each GT's best anchor(s).
         if self.match_low_quality:
             claim = self._low_quality_claims(ious)  # (A,) 1-based GT or 0
@@ -91,4 +90,5 @@ class MaxIoUAssigner:
             ties = (ious == gt_best[:, None]) & allowed[:, None]  # (G, A)
             return (ties.long() * order[:, None]).amax(dim=0)  # (A,) later GT wins
         claim = torch.zeros(A, dtype=torch.long, device=ious.device)
-        return claim.scatter_reduce(0, gt_argmax[allowed], order[allowed], reduce="amax")
+        # A GT that is not allowed claims with 0, which amax ignores.
+        return claim.scatter_reduce(0, gt_argmax, torch.where(allowed, order, 0), reduce="amax")

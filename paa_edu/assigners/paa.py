@@ -31,6 +31,7 @@ from paa_edu.assigners.gmm import GMMFit, gmm_split
 from paa_edu.assigners.maxiou import MaxIoUAssigner
 from paa_edu.assigners.result import AssignResult, anchor_levels, check_num_level_anchors
 from paa_edu.geometry.angles import NonFiniteError
+from paa_edu.geometry.value_checks import trusted_values
 
 
 @dataclass
@@ -96,8 +97,7 @@ class PAAAssigner:
         self.topk, self.reg_covar, self.backend = topk, float(reg_covar), backend
         self.fallback, self.record = fallback, record
         self.last_records: list[PAARecord] = []
-        self.fallback_count = 0  # GTs rescued by the fallback, since creation / reset_stats()
-        self.num_gts_split = 0  # GTs with at least one candidate that went through the split
+        self._stats: Tensor | int = 0  # (num_gts_split, fallback_count), see the properties
 
     def __repr__(self) -> str:
         return (f"PAAAssigner(init={self.initial_assigner!r}, topk={self.topk}, "
@@ -109,7 +109,7 @@ class PAAAssigner:
         return self.last_records[-1] if self.last_records else None
 
     def reset_stats(self) -> None:
-        self.fallback_count, self.num_gts_split = 0, 0
+        self._stats = 0
 
     def initial_assign(self, anchors: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
                        num_level_anchors: list[int]) -> AssignResult:
@@ -123,7 +123,11 @@ class PAAAssigner:
 
     def reassign_many(self, initials: list[AssignResult], anchor_scores: list[Tensor],
                       num_level_anchors: list[int]) -> list[AssignResult]:
-        """Steps 1-4 for a batch of images, all GTs of all images in one GMM fit."""
+        """Steps 1-4 for a batch of images, all GTs of all images in one GMM fit.
+
+        Host-device syncs for the whole batch: one ``nonzero`` for the candidates, one check
+        that their scores are finite, and the GMM's (:func:`fit_gmm_1d`); no per-image ones.
+        """
         if len(initials) != len(anchor_scores):
             raise ValueError(f"got {len(initials)} initial results but {len(anchor_scores)} "
                              f"anchor_scores tensors")
@@ -134,33 +138,53 @@ class PAAAssigner:
         # 1. One (row = GT of some image, K) table of the topk-per-level candidates.
         table = _candidate_table(initials, anchor_scores, num_level_anchors, self.topk)
         scores, valid, levels, anchors = table  # (R, K) each, R = GTs of all images
-        # 2. GMM split, all rows at once.
-        positives, fit = gmm_split(scores, valid, self.reg_covar, self.backend, return_fit=True)
+        if not bool((torch.isfinite(scores) | ~valid).all()):
+            raise NonFiniteError("anchor_scores", "anchor_scores has NaN/Inf at an initial "
+                                 "positive (candidate) anchor")
+        # 2. GMM split, all rows at once (its inputs were just checked).
+        with trusted_values():
+            positives, fit = gmm_split(scores, valid, self.reg_covar, self.backend,
+                                       return_fit=True)
         # 3. Fallback: a GT with candidates and no positive keeps its best one.
         rescued = self._apply_fallback(scores, valid, positives)  # (R,) bool
-        # 4. Write back, image by image (image i owns the rows start:stop).
-        stops = torch.tensor([r.num_gts for r in initials]).cumsum(0).tolist()
-        spans = list(zip([0] + stops[:-1], stops))
-        results = [_write_back(res, anchors[a:b][positives[a:b]])
-                   for res, (a, b) in zip(initials, spans)]
+        # 4. Write back: the selected anchors of every image at once.
+        results = _write_back(initials, anchors, positives)
         if self.record:
+            stops = torch.tensor([r.num_gts for r in initials]).cumsum(0).tolist()
             self.last_records = [_make_record(table, positives, fit, rescued, a, b)
-                                 for a, b in spans]
+                                 for a, b in zip([0] + stops[:-1], stops)]
         return results
 
+    @property
+    def fallback_count(self) -> int:
+        """GTs rescued by the fallback since creation / :meth:`reset_stats`."""
+        return 0 if isinstance(self._stats, int) else int(self._stats[1])
+
+    @property
+    def num_gts_split(self) -> int:
+        """GTs with at least one candidate that went through the split (same period)."""
+        return 0 if isinstance(self._stats, int) else int(self._stats[0])
+
     def _apply_fallback(self, scores: Tensor, valid: Tensor, positives: Tensor) -> Tensor:
+        """Step 3 in place on ``positives`` (R, K); returns (R,) the GTs it applied to.
+
+        Counts stay on the device (read as ints through the properties): no sync per batch.
+        """
         has_cand = valid.any(1)  # (R,)
         empty = has_cand & ~positives.any(1)  # (R,) GTs the split left without positive
-        self.num_gts_split += int(has_cand.sum())
+        rescued = empty if self.fallback else torch.zeros_like(empty)
+        counts = torch.stack([has_cand.sum(), rescued.sum()])  # (2,) on the device
+        self._stats = counts if isinstance(self._stats, int) else self._stats + counts
         if not self.fallback:
             return torch.zeros_like(empty)
         best = torch.where(valid, scores, torch.inf).argmin(1)  # (R,) best candidate column
-        positives[empty.nonzero().squeeze(1), best[empty]] = True
-        self.fallback_count += int(empty.sum())
+        cols = torch.arange(scores.shape[1], device=scores.device)  # (K,)
+        positives |= empty[:, None] & (cols[None, :] == best[:, None])  # (R, K)
         return empty
 
 
 def _check_scores(initial: AssignResult, scores: Tensor, num_level_anchors: list[int]) -> None:
+    """Types and shapes (free); the values are checked once per batch in the table."""
     if not isinstance(initial, AssignResult):
         raise TypeError(f"initial must be an AssignResult, got {type(initial)}")
     check_num_level_anchors(num_level_anchors, initial.num_anchors)
@@ -168,60 +192,89 @@ def _check_scores(initial: AssignResult, scores: Tensor, num_level_anchors: list
             or not scores.is_floating_point():
         raise ValueError(f"anchor_scores must be a float tensor of shape ({initial.num_anchors},)"
                          f", got {getattr(scores, 'shape', type(scores))}")
-    if not bool(torch.isfinite(scores[initial.pos_mask]).all()):
-        raise NonFiniteError("anchor_scores", "anchor_scores has NaN/Inf at an initial positive "
-                             "(candidate) anchor")
+
+
+def _run_starts(sorted_keys: Tensor) -> Tensor:
+    """(N,) index of the first element of each element's run of equal keys (keys sorted).
+
+    A running maximum of the run starts: no ``unique_consecutive``, whose output size would
+    need a host-device sync.
+    """
+    pos = torch.arange(sorted_keys.numel(), device=sorted_keys.device)  # (N,)
+    if sorted_keys.numel() == 0:
+        return pos
+    starts = torch.ones_like(sorted_keys, dtype=torch.bool)  # (N,) first element of a run
+    starts[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return torch.cummax(torch.where(starts, pos, 0), 0).values
 
 
 def _rank_in_groups(sorted_keys: Tensor) -> Tensor:
     """(N,) position of each element inside its run of equal keys (keys sorted)."""
-    _, counts = torch.unique_consecutive(sorted_keys, return_counts=True)
-    starts = torch.cumsum(counts, 0) - counts  # (U,) first position of each run
-    pos = torch.arange(sorted_keys.numel(), device=sorted_keys.device)
-    return pos - torch.repeat_interleave(starts, counts)
+    return torch.arange(sorted_keys.numel(), device=sorted_keys.device) - _run_starts(sorted_keys)
 
 
 def _candidate_table(initials, anchor_scores, num_level_anchors, topk):
-    """Step 1: padded (R, K) table of the candidates of every GT row R (all images)."""
+    """Step 1: padded (R, K) table of the candidates of every GT row R (all images).
+
+    K = L * topk, the most a row can hold (columns past a row's candidates are padding), so the
+    table's size never waits for the data.
+    """
     L = len(num_level_anchors)
     device = anchor_scores[0].device
     level_of_anchor = anchor_levels(num_level_anchors, device)  # (A,)
-    # 1a. Gather every candidate: its global GT row, level, score and anchor index.
-    rows, levels, scores, anchors = [], [], [], []
-    offset = 0
-    for res, s in zip(initials, anchor_scores):  # loop over images
-        a = res.pos_inds()  # (P,)
-        rows.append(res.pos_gt_inds() + offset)
-        levels.append(level_of_anchor[a])
-        scores.append(s.detach()[a])
-        anchors.append(a)
-        offset += res.num_gts
-    row, level, score, anchor = (torch.cat(t) for t in (rows, levels, scores, anchors))  # (P,)
+    # 1a. Every candidate of every image (one nonzero): its global GT row, level, score, anchor.
+    gt_inds = torch.stack([res.gt_inds for res in initials]).to(device)  # (B, A)
+    offsets = torch.tensor([0] + [r.num_gts for r in initials[:-1]]).cumsum(0).to(device)
+    image, anchor = (gt_inds > 0).nonzero(as_tuple=True)  # (P,) each, image-major
+    row = gt_inds[image, anchor] - 1 + offsets[image]
+    level = level_of_anchor[anchor]
+    score = torch.stack([s.detach() for s in anchor_scores])[image, anchor]
     # 1b. Sort by score, then (stably) by (row, level): ascending scores inside each group.
     order = torch.argsort(score, stable=True)
     key = (row * L + level)[order]
     order = order[torch.argsort(key, stable=True)]  # (P,)
-    # 1c. Keep the topk best of each (row, level) group; columns = position inside the row.
-    keep = order[_rank_in_groups((row * L + level)[order]) < topk]  # (P',) row-major
-    col = _rank_in_groups(row[keep])  # (P',)
-    R, K = offset, int(col.max()) + 1 if col.numel() else 1  # K <= L * topk
-    table_scores = torch.zeros(R, K, dtype=score.dtype, device=device)
-    table_valid = torch.zeros(R, K, dtype=torch.bool, device=device)
-    table_levels = torch.full((R, K), -1, dtype=torch.long, device=device)
-    table_anchors = torch.full((R, K), -1, dtype=torch.long, device=device)
-    idx = (row[keep], col)
-    table_scores[idx], table_valid[idx] = score[keep], True
-    table_levels[idx], table_anchors[idx] = level[keep], anchor[keep]
-    return table_scores, table_valid, table_levels, table_anchors
+    # 1c. The topk best of each (row, level) group; column = how many kept ones precede it in
+    #     its row (a cumulative count instead of compacting the kept ones, which would sync).
+    kept = _rank_in_groups((row * L + level)[order]) < topk  # (P,) in `order`
+    before = kept.long().cumsum(0) - kept.long()  # (P,) kept candidates before this one
+    rank = before - before[_run_starts(row[order])]  # (P,) ... in the same row
+    R, K = sum(r.num_gts for r in initials), L * topk
+    table_scores = torch.zeros(R, K + 1, dtype=score.dtype, device=device)
+    table_valid = torch.zeros(R, K + 1, dtype=torch.bool, device=device)
+    table_levels = torch.full((R, K + 1), -1, dtype=torch.long, device=device)
+    table_anchors = torch.full((R, K + 1), -1, dtype=torch.long, device=device)
+    # Dropped candidates go to the spare column K (removed below): no boolean indexing.
+    idx = (row[order], torch.where(kept, rank, K))
+    table_scores.index_put_(idx, torch.where(kept, score[order], 0.0))
+    table_valid.index_put_(idx, kept)
+    table_levels.index_put_(idx, torch.where(kept, level[order], -1))
+    table_anchors.index_put_(idx, torch.where(kept, anchor[order], -1))
+    return (table_scores[:, :K], table_valid[:, :K], table_levels[:, :K],
+            table_anchors[:, :K])
 
 
-def _write_back(initial: AssignResult, selected: Tensor) -> AssignResult:
-    """Step 4: initial positives outside ``selected`` (anchor indices) become negatives."""
-    keep = torch.zeros_like(initial.pos_mask)
-    keep[selected] = True
-    gt_inds = torch.where(initial.pos_mask & ~keep, 0, initial.gt_inds)  # (A,)
-    labels = torch.where(gt_inds > 0, initial.labels, -1)  # (A,)
-    return AssignResult(gt_inds, labels, initial.max_overlaps, initial.num_gts)
+def _write_back(initials: list[AssignResult], anchors: Tensor, positives: Tensor
+                ) -> list[AssignResult]:
+    """Step 4: initial positives not selected become negatives (every image at once).
+
+    Args:
+        initials: the B initial results. anchors: (R, K) anchor index of each candidate
+            (-1 at padding). positives: (R, K) bool, the selected candidates.
+    """
+    A = initials[0].num_anchors
+    image_of_row = torch.tensor([b for b, r in enumerate(initials) for _ in range(r.num_gts)],
+                                dtype=torch.long, device=anchors.device)  # (R,)
+    flat = image_of_row[:, None] * A + anchors.clamp(min=0)  # (R, K) index into (B * A)
+    hits = torch.zeros(len(initials) * A, dtype=torch.long, device=anchors.device)
+    hits.index_put_((flat.reshape(-1),), (positives & (anchors >= 0)).long().reshape(-1),
+                    accumulate=True)
+    keep = hits.view(len(initials), A) > 0  # (B, A) selected anchors
+    results = []
+    for initial, keep_b in zip(initials, keep):
+        gt_inds = torch.where(initial.pos_mask & ~keep_b, 0, initial.gt_inds)  # (A,)
+        labels = torch.where(gt_inds > 0, initial.labels, -1)  # (A,)
+        results.append(AssignResult(gt_inds, labels, initial.max_overlaps, initial.num_gts))
+    return results
 
 
 def _make_record(table, positives, fit: GMMFit, rescued, a: int, b: int) -> PAARecord:

@@ -113,5 +113,6 @@ def check_num_level_anchors(num_level_anchors: list[int], num_anchors: int) -> N
 
 def anchor_levels(num_level_anchors: list[int], device=None) -> Tensor:
     """(A,) long FPN level of every anchor (levels are concatenated level-major)."""
-    counts = torch.tensor(num_level_anchors, dtype=torch.long, device=device)
-    return torch.repeat_interleave(torch.arange(len(num_level_anchors), device=device), counts)
+    levels = [torch.full((n,), level, dtype=torch.long, device=device)
+              for level, n in enumerate(num_level_anchors)]  # no repeat_interleave: no sync
+    return torch.cat(levels) if levels else torch.zeros(0, dtype=torch.long, device=device)

@@ -29,6 +29,8 @@ Numerical care (the known failure modes of rotated-IoU kernels):
   vertex is a candidate: coincident edges, touching boxes and identical boxes are all exact.
 * **Pruning.** Pairs whose enclosing circles or axis-aligned boxes do not meet have IoU 0 and
   never reach the clipping code, so the cost grows with the number of overlapping pairs.
+  Aligned pairs (``aligned=True``, the training losses) are all clipped and the ruled-out ones
+  set to 0 afterwards: no data-dependent indexing, hence no host-device sync on a GPU.
 """
 from __future__ import annotations
 
@@ -58,14 +60,11 @@ def box_iou_rotated(boxes1: Tensor, boxes2: Tensor, mode: str = "iou", aligned: 
         (N, M) overlaps, or (N,) if ``aligned``; values in [0, 1].
     """
     _check_iou_inputs(boxes1, boxes2, mode, aligned)
-    if aligned:
-        rows = may_overlap(boxes1, boxes2).nonzero().squeeze(1)  # (P,) pairs worth clipping
-        cols = rows
-    else:
-        rows, cols = overlap_candidates(boxes1, boxes2)  # (P,), (P,)
+    if aligned:  # clip every pair and zero the ruled-out ones: no nonzero, so no GPU sync
+        values = pair_overlaps(boxes1, boxes2, mode, eps)  # (N,)
+        return torch.where(may_overlap(boxes1, boxes2), values, 0.0)  # (N,)
+    rows, cols = overlap_candidates(boxes1, boxes2)  # (P,), (P,)
     values = pair_overlaps(boxes1[rows], boxes2[cols], mode, eps)  # (P,)
-    if aligned:
-        return boxes1.new_zeros(boxes1.shape[0]).index_put((rows,), values)  # (N,)
     out = boxes1.new_zeros(boxes1.shape[0], boxes2.shape[0])
     return out.index_put((rows, cols), values)  # (N, M)
 
