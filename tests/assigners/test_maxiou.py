@@ -103,3 +103,38 @@ def test_gpu_matches_cpu():
     cpu = MaxIoUAssigner(0.5, 0.3).assign(ROW, gts, torch.tensor([0, 1]))
     gpu = MaxIoUAssigner(0.5, 0.3).assign(ROW.cuda(), gts.cuda(), torch.tensor([0, 1]).cuda())
     assert gpu.gt_inds.is_cuda and gpu.gt_inds.cpu().tolist() == cpu.gt_inds.tolist()
+
+
+def _maxiou_loop_oracle(anchors, gts, pos_thr, neg_thr, min_pos_iou) -> list[int]:
+    """mmdetection's MaxIoUAssigner as plain loops over shapely IoUs (gt_max_assign_all)."""
+    ious = [[shapely_iou(g, a) for a in anchors] for g in gts]  # G x A
+    gt_inds = []
+    for a in range(len(anchors)):  # steps 1-3, anchor by anchor
+        column = [ious[g][a] for g in range(len(gts))]
+        best = max(column)
+        gt_inds.append(column.index(best) + 1 if best >= pos_thr else 0 if best < neg_thr else -1)
+    for g, row in enumerate(ious):  # step 4, GT by GT: a later GT overwrites
+        best = max(row)
+        if best >= min_pos_iou and best > 0:
+            for a, iou in enumerate(row):
+                if iou >= best - 1e-9:
+                    gt_inds[a] = g + 1
+    return gt_inds
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("thresholds", [(0.5, 0.4, 0.0), (0.1, 0.1, 0.0), (0.6, 0.3, 0.2)])
+def test_random_scene_equals_a_per_gt_loop(seed, thresholds):
+    anchors = grid_anchors(24, 8, 8)  # (64, 5) overlapping anchors
+    g = torch.Generator().manual_seed(seed)
+    n = 6
+    gts = torch.cat([torch.rand(n, 2, generator=g) * 64, 4 + torch.rand(n, 2, generator=g) * 36,
+                     (torch.rand(n, 1, generator=g) - 0.5) * 2 * math.pi], dim=1).double()
+    labels = torch.arange(n) + 10
+    res = MaxIoUAssigner(*thresholds).assign(anchors.double(), gts, labels)
+    expected = _maxiou_loop_oracle(anchors, gts, *thresholds)
+    assert res.gt_inds.tolist() == expected
+    assert res.labels.tolist() == [9 + k if k > 0 else -1 for k in expected]
+    kinds = set(expected)
+    assert {-1, 0} <= kinds or thresholds[0] == thresholds[1]  # every branch is exercised
+    assert len(kinds - {-1, 0}) >= 3

@@ -79,31 +79,84 @@ def test_reassign_many_equals_per_image_and_sklearn_backend():
 
 def test_record_holds_fit_and_thresholds():
     init = _initial([1, 1, 1, 1, 2, 2, 2, 2, 2], 2)
-    scores = torch.tensor([0.1, 0.2, 3.0, 3.2, 0.5, 0.6, 0.55, 4.0, 4.1])
+    scores = torch.tensor([0.1, 0.2, 0.25, 3.2, 0.5, 0.6, 0.55, 4.0, 4.1])
     paa = PAAAssigner(record=True)
     assert PAAAssigner().last_record is None
     res = paa.reassign(init, scores, [9])
     rec = paa.last_record
     assert rec.num_gts == 2 and rec.fit.means.shape == (2, 2)
     assert rec.positives.sum().item() == res.num_pos
-    thr = rec.thresholds()
-    for gt in range(2):
-        pos_scores = rec.scores[gt][rec.positives[gt]]
-        assert thr[gt].item() == pytest.approx(pos_scores.max().item())
-        assert (rec.fit.means[gt].min() - 1.0) < pos_scores.min()
+    # By hand: the low clusters {0.1, 0.2, 0.25} and {0.5, 0.55, 0.6} are most likely at 0.2
+    # and 0.55 (nearest their means); the positives are the sorted candidates up to those.
+    assert res.gt_inds.tolist() == [1, 1, 0, 0, 2, 0, 2, 0, 0]
+    assert rec.thresholds().tolist() == pytest.approx([0.2, 0.55])
+    assert rec.positives.tolist() == [[True, True, False, False, False]] * 2  # sorted columns
+    assert rec.valid.tolist() == [[True] * 4 + [False], [True] * 5]
+    # The recorded mixture is the one scikit-learn fits to the same sorted scores.
+    for gt, row in enumerate(([0.1, 0.2, 0.25, 3.2], [0.5, 0.55, 0.6, 4.0, 4.1])):
+        ref = _sklearn_means(row, reg_covar=paa.reg_covar)
+        assert sorted(rec.fit.means[gt].tolist()) == pytest.approx(ref, abs=1e-6)
 
 
-def test_initial_assigners_on_a_real_scene():
+def _sklearn_means(row: list[float], reg_covar: float) -> list[float]:
+    """Sorted component means of mmdetection's GMM init and EM, from scikit-learn itself."""
+    import numpy as np
+    from sklearn.mixture import GaussianMixture
+    x = np.sort(np.array(row))[:, None]
+    gmm = GaussianMixture(2, covariance_type="diag", reg_covar=reg_covar,
+                          weights_init=[0.5, 0.5], means_init=[[x.min()], [x.max()]],
+                          precisions_init=np.ones((2, 1))).fit(x)
+    return sorted(gmm.means_[:, 0].tolist())
+
+
+def _reassign_loop_oracle(initial: AssignResult, scores, num_level: list[int], topk: int,
+                          fallback: bool, reg_covar: float) -> list[int]:
+    """PAA's reassignment written as the paper's per-GT loop (no candidate table)."""
+    level = torch.repeat_interleave(torch.arange(len(num_level)), torch.tensor(num_level))
+    gt_inds = initial.gt_inds.clone()
+    for g in range(1, initial.num_gts + 1):
+        candidates = (initial.gt_inds == g).nonzero().squeeze(1).tolist()
+        kept = []  # per level, the topk lowest scores
+        for lvl in range(len(num_level)):
+            on_level = [a for a in candidates if level[a] == lvl]
+            kept += sorted(on_level, key=lambda a: scores[a].item())[:topk]
+        chosen = []
+        if len(kept) >= 2:
+            x = scores[kept].double()[None]
+            split = gmm_split(x, torch.ones_like(x, dtype=torch.bool), reg_covar, "sklearn")
+            chosen = [a for a, keep in zip(kept, split[0].tolist()) if keep]
+        if not chosen and kept and fallback:
+            chosen = [min(kept, key=lambda a: scores[a].item())]
+        for a in candidates:
+            if a not in chosen:
+                gt_inds[a] = 0
+    return gt_inds.tolist()
+
+
+@pytest.mark.parametrize("init", ["maxiou", "atss"])
+@pytest.mark.parametrize("topk, fallback", [(9, True), (3, True), (9, False)])
+def test_reassign_equals_a_per_gt_loop_on_random_scenes(init, topk, fallback):
     anchors, num_level = two_level_anchors()
-    gts = torch.tensor([[30.0, 30.0, 40.0, 30.0, 0.3], [10.0, 44.0, 20.0, 8.0, 1.0]])
-    labels = torch.tensor([3, 7])
-    for init in ("maxiou", "atss"):
-        paa = PAAAssigner(init=init)
+    g = torch.Generator().manual_seed(topk)
+    checked = rescued = 0
+    for _ in range(4):
+        n = 5
+        gts = torch.cat([torch.rand(n, 2, generator=g) * 64, 6 + torch.rand(n, 2, generator=g)
+                         * 40, torch.rand(n, 1, generator=g) * 3], dim=1)  # (n, 5)
+        labels = torch.randint(0, 4, (n,), generator=g)
+        paa = PAAAssigner(init=init, topk=topk, fallback=fallback)
         first = paa.initial_assign(anchors, gts, labels, num_level)
-        scores = torch.rand(len(anchors), generator=torch.Generator().manual_seed(1))
+        first.gt_inds[(first.gt_inds == 1).nonzero()[1:, 0]] = 0  # GT 1: a single candidate
+        scores = torch.rand(len(anchors), generator=g) * 3  # (A,) no ties
         res = paa.reassign(first, scores, num_level)
-        assert res.num_pos_per_gt().min() >= 1  # the fallback keeps every GT alive
-        assert set(res.labels[res.pos_mask].tolist()) <= {3, 7}
+        expected = _reassign_loop_oracle(first, scores, num_level, topk, fallback, paa.reg_covar)
+        assert res.gt_inds.tolist() == expected
+        assert res.labels.tolist() == torch.where(
+            res.gt_inds > 0, labels[(res.gt_inds - 1).clamp(min=0)], -1).tolist()
+        checked += int(first.pos_mask.sum())
+        rescued += paa.fallback_count
+    assert checked > 40  # many candidates went through the split
+    assert (rescued > 0) == fallback  # and the fallback fired when it was on
 
 
 def test_bad_inputs_raise():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.path import Path
+from shapely.geometry import Polygon
 from torch.utils.data import DataLoader
 
 from paa_edu.data import (
@@ -61,11 +62,46 @@ def test_items_have_the_documented_types_and_shapes(synthetic_dir):
     assert len(DOTADataset(synthetic_dir, SYNTHETIC_CLASSES, filter_empty=True)) == 6
 
 
-def test_ground_truths_match_the_label_files(synthetic_dir):
+def test_ground_truths_match_hand_written_label_files(tmp_path):
+    mmcv.imwrite(np.zeros((60, 80, 3), np.uint8), str(tmp_path / "images" / "a.png"))
+    mmcv.imwrite(np.zeros((60, 80, 3), np.uint8), str(tmp_path / "images" / "b.png"))
+    (tmp_path / "labelTxt").mkdir()
+    (tmp_path / "labelTxt" / "a.txt").write_text(
+        "imagesource:GoogleEarth\ngsd:0.5\n"
+        "10 10 50 10 50 30 10 30 ship 0\n"  # wide: (30, 20, 40, 20, 0)
+        "10 10 20 10 20 50 10 50 plane 1\n")  # tall, difficult: long edge first, theta pi/2
+    (tmp_path / "labelTxt" / "b.txt").write_text("")
+    classes = ("plane", "ship")
+    dataset = DOTADataset(tmp_path, classes, "le135", train=False)
+    gts = dataset.ground_truths()
+    assert [len(g["labels"]) for g in gts] == [2, 0]
+    torch.testing.assert_close(gts[0]["boxes"], torch.tensor(
+        [[30.0, 20.0, 40.0, 20.0, 0.0], [15.0, 30.0, 40.0, 10.0, math.pi / 2]]))
+    assert gts[0]["labels"].tolist() == [1, 0] and gts[0]["difficult"].tolist() == [False, True]
+    assert gts[1]["boxes"].shape == (0, 5)
+    # What the training items carry (no resize) is what the evaluation compares against.
+    _, target = dataset[0]
+    torch.testing.assert_close(target["boxes"], gts[0]["boxes"])
+
+
+def test_ground_truths_cover_the_polygons_of_the_synthetic_label_files(synthetic_dir):
     dataset = DOTADataset(synthetic_dir, SYNTHETIC_CLASSES, train=False)
     gts = dataset.ground_truths()
     assert len(gts) == len(dataset)
-    assert torch.equal(gts[0]["boxes"], dataset[0][1]["boxes"])
+    for path, gt in zip(dataset.image_paths, gts):  # parse each file by hand, shapely areas
+        rows = [line.split() for line in
+                (synthetic_dir / "labelTxt" / f"{path.stem}.txt").read_text().splitlines()
+                if len(line.split()) >= 9]
+        assert len(rows) == len(gt["labels"])
+        for row, box, label in zip(rows, gt["boxes"], gt["labels"]):
+            quad = Polygon(np.array(row[:8], float).reshape(4, 2))
+            cx, cy, w, h, t = box.double().tolist()
+            u, v = np.array([math.cos(t), math.sin(t)]) * w / 2, np.array(
+                [-math.sin(t), math.cos(t)]) * h / 2
+            rect = Polygon([(cx, cy) - u - v, (cx, cy) + u - v, (cx, cy) + u + v,
+                            (cx, cy) - u + v])
+            assert quad.intersection(rect).area / quad.union(rect).area > 0.99
+            assert SYNTHETIC_CLASSES[int(label)] == row[8]
 
 
 def test_ground_truths_keep_the_label_polygons(synthetic_dir):

@@ -48,8 +48,13 @@ def test_round_trip(device, dtype, version):
     assert same_corners or torch.allclose(  # the corner order may start elsewhere
         torch.sort(obb2poly(out).reshape(-1, 4, 2)[..., 0], 1)[0],
         torch.sort(obb2poly(ref).reshape(-1, 4, 2)[..., 0], 1)[0], atol=tol * 100)
-    # Away from the range boundary the angle itself must agree.
-    assert (out[:, 4] - ref[:, 4]).abs().min() < tol
+    # Away from the range boundary (where theta and theta +- pi/2 or pi are one box) every
+    # angle itself must agree, not only the rectangles.
+    lo, hi = RANGES[version]
+    away = torch.minimum((ref[:, 4] - lo).abs(), (ref[:, 4] - hi).abs()) > 1e-3
+    assert int(away.sum()) > 190  # nearly all 200 random boxes are tested
+    angle_tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert (out[away, 4] - ref[away, 4]).abs().max().item() < angle_tol
 
 
 @settings(max_examples=60, deadline=None)

@@ -77,7 +77,11 @@ def test_large_float32_set_matches_float64():
     scores = torch.rand(3000, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     k64 = nms_rotated(boxes, scores, 0.1)
     k32 = nms_rotated(boxes.float(), scores.float(), 0.1)
-    assert np.mean(np.isin(k32.numpy(), k64.numpy())) > 0.99  # only threshold ties may differ
+    # Only boxes at an IoU within float32 rounding of the threshold may be decided otherwise,
+    # and each such flip changes what its box suppresses: both sets must nearly agree.
+    assert 300 < len(k64) < 2000  # a real test: many boxes kept, many suppressed
+    assert np.mean(np.isin(k32.numpy(), k64.numpy())) > 0.99  # precision of the float32 set
+    assert np.mean(np.isin(k64.numpy(), k32.numpy())) > 0.99  # its recall
 
 
 @pytest.mark.parametrize("call, match", [

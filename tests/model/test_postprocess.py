@@ -91,3 +91,64 @@ def test_postprocess_returns_the_iou_branch_estimate_of_each_kept_box():
     assert det["labels"].tolist() == [1, 2]
     expected = torch.sigmoid(torch.tensor([2.0, 1.0]))
     assert det["pred_ious"].tolist() == pytest.approx(expected.tolist())
+
+
+def test_nms_pre_keeps_the_best_pairs_of_each_level():
+    from paa_edu.anchors import AnchorGenerator
+    from paa_edu.coder import DeltaXYWHACoder
+    from paa_edu.model.postprocess import postprocess_image
+    anchors = torch.cat(AnchorGenerator(strides=(8, 16)).grid_anchors([(8, 8), (4, 4)]))
+    cls_logits = torch.randn(80, 3, generator=torch.Generator().manual_seed(0))  # (80, 3)
+    # nms_iou = 1 suppresses nothing: what comes out is exactly what the level filter kept.
+    cfg = ModelConfig(num_classes=3, strides=(8, 16), score_thr=0.3, nms_pre=7, nms_iou=1.0)
+    det = postprocess_image(cls_logits, torch.zeros(80, 5), None, anchors, [64, 16],
+                            DeltaXYWHACoder(), cfg)
+    expected = []  # the per-level loop: pairs above score_thr, the best nms_pre of them
+    for lo, hi in ((0, 64), (64, 80)):
+        pairs = [(torch.sigmoid(cls_logits[a, c]).item(), a, c) for a in range(lo, hi)
+                 for c in range(3) if torch.sigmoid(cls_logits[a, c]) > cfg.score_thr]
+        assert len(pairs) > cfg.nms_pre  # the cap really cuts on both levels
+        expected += sorted(pairs, reverse=True)[:cfg.nms_pre]
+    expected.sort(reverse=True)
+    assert det["scores"].tolist() == pytest.approx([s for s, _, _ in expected])
+    assert det["labels"].tolist() == [c for _, _, c in expected]
+    assert torch.allclose(det["boxes"], anchors[[a for _, a, _ in expected]], atol=1e-4)
+
+
+def test_score_voting_follows_its_formula():
+    """PAA's voting written out with shapely IoUs: w_i = s_i exp(-(1 - IoU_i)^2 / 0.025)."""
+    import numpy as np
+    from shapely.geometry import Polygon
+
+    def polygon(box):
+        cx, cy, w, h, t = box.tolist()
+        u = np.array([math.cos(t), math.sin(t)]) * w / 2
+        v = np.array([-math.sin(t), math.cos(t)]) * h / 2
+        c = np.array([cx, cy])
+        return Polygon([c - u - v, c + u - v, c + u + v, c - u + v])
+
+    g = torch.Generator().manual_seed(0)
+    dets = torch.tensor([[50.0, 50.0, 40.0, 12.0, 0.3], [120.0, 60.0, 30.0, 20.0, 1.2]],
+                        dtype=torch.float64)
+    cands = torch.cat([dets, dets.repeat(6, 1) + torch.randn(12, 5, generator=g,
+                                                               dtype=torch.float64)
+                       * torch.tensor([3.0, 3.0, 3.0, 2.0, 0.1], dtype=torch.float64)])
+    cands = torch.cat([cands, torch.tensor([[300.0, 300.0, 10.0, 10.0, 0.0]],
+                                           dtype=torch.float64)])  # (15, 5), last far away
+    scores = torch.rand(15, generator=g, dtype=torch.float64) * 0.9 + 0.1
+    labels = torch.tensor([0, 1] + [0, 1] * 6 + [0])
+    labels[6] = 1  # a box like detection 0 (IoU 0.79) labelled 1: it must not vote for it
+    voted = score_voting(dets, torch.tensor([0, 1]), cands, scores, labels, "le135")
+    for k, det in enumerate(dets):
+        weights, rows = [], []
+        for i, cand in enumerate(cands):
+            a, b = polygon(det), polygon(cand)
+            iou = a.intersection(b).area / a.union(b).area
+            if labels[i] == k and iou > 0.01:
+                weights.append(scores[i].item() * math.exp(-(1 - iou) ** 2 / 0.025))
+                rows.append(cand.tolist())
+        w, rows = np.array(weights) / sum(weights), np.array(rows)
+        assert len(rows) >= 5
+        angle = 0.5 * math.atan2(w @ np.sin(2 * rows[:, 4]), w @ np.cos(2 * rows[:, 4]))
+        assert voted[k, :4].tolist() == pytest.approx((w @ rows[:, :4]).tolist(), abs=1e-6)
+        assert voted[k, 4].item() == pytest.approx(angle, abs=1e-6)
