@@ -90,8 +90,9 @@ def test_record_holds_fit_and_thresholds():
     # and 0.55 (nearest their means); the positives are the sorted candidates up to those.
     assert res.gt_inds.tolist() == [1, 1, 0, 0, 2, 0, 2, 0, 0]
     assert rec.thresholds().tolist() == pytest.approx([0.2, 0.55])
-    assert rec.positives.tolist() == [[True, True, False, False, False]] * 2  # sorted columns
-    assert rec.valid.tolist() == [[True] * 4 + [False], [True] * 5]
+    for gt, expected in enumerate(([0.1, 0.2], [0.5, 0.55])):
+        assert sorted(rec.scores[gt][rec.positives[gt]].tolist()) == pytest.approx(expected)
+    assert rec.valid.sum(1).tolist() == [4, 5]
     # The recorded mixture is the one scikit-learn fits to the same sorted scores.
     for gt, row in enumerate(([0.1, 0.2, 0.25, 3.2], [0.5, 0.55, 0.6, 4.0, 4.1])):
         ref = _sklearn_means(row, reg_covar=paa.reg_covar)
