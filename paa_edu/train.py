@@ -59,6 +59,7 @@ from paa_edu.geometry import NonFiniteError
 from paa_edu.model import RotatedPAADetector, rescale_detections
 from paa_edu.run_dir import claim_run_dir, locked_run_dir
 from paa_edu.seeding import set_seed
+from paa_edu.snapshots import make_snapshot_hook
 from paa_edu.stop import TrainingInterrupted, stop_requests
 from paa_edu.train_log import DivergenceWatch, TrainLog, trim_log
 
@@ -161,7 +162,8 @@ def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where
         scaler.update()
     else:
         optimizer.step()
-    return {"loss": loss.item(), **{k: v.item() for k, v in losses.items()}}
+    stats = getattr(model, "last_stats", {})  # logged, not part of the loss (e.g. num_pos)
+    return {"loss": loss.item(), **{k: v.item() for k, v in losses.items()}, **stats}
 
 
 @dataclass
@@ -228,7 +230,7 @@ def _at_max_iters(cfg: Config, run: _Run) -> bool:
 
 
 def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger: TrainLog,
-                 ckpt_path: Path, stop: dict, progress: bool) -> list[dict]:
+                 ckpt_path: Path, stop: dict, progress: bool, snapshot=None) -> list[dict]:
     """The rest of the current epoch (or until ``max_iters`` or a stop request).
 
     Returns the per-iteration loss rows; writes ``last.pth`` every ``checkpoint_every``.
@@ -238,6 +240,8 @@ def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger:
     bar = tqdm(loader, disable=not progress, leave=False,
                desc=f"epoch {run.epoch + 1}/{cfg.train.epochs}")
     for images, targets in bar:
+        if snapshot is not None:  # train.snapshot_every (paa_edu.snapshots)
+            snapshot(run.model, run.iteration, run.epoch)
         lr = lr_at(cfg, run.iteration, run.epoch)
         for group in run.optimizer.param_groups:
             group["lr"] = lr
@@ -329,11 +333,11 @@ def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dic
     sampler = EpochSampler(len(dataset), cfg.train.seed)
     loader = make_loader(cfg, dataset, sampler)
     steps = math.ceil(sampler.num_samples / cfg.train.batch_size)  # batches per epoch
-    history, metrics = [], None
+    history, metrics, snapshot = [], None, make_snapshot_hook(cfg, build_dataset)
     while run.epoch < cfg.train.epochs and not _at_max_iters(cfg, run):
         sampler.set_epoch(run.epoch, start=run.epoch_step * cfg.train.batch_size)
         history += _train_epoch(run, cfg, loader, steps, logger, out / CHECKPOINT_NAME, stop,
-                                progress)
+                                progress, snapshot)
         ended = run.epoch_step == steps
         if ended:
             run.epoch, run.epoch_step = run.epoch + 1, 0
@@ -346,6 +350,8 @@ def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dic
             metrics = _end_of_epoch(run, cfg, logger, out) or metrics
         else:  # a max_iters stop inside the epoch: the position is saved, the epoch goes on
             save_checkpoint(out / CHECKPOINT_NAME, run.state_dict(cfg))
+    if snapshot is not None:
+        snapshot(run.model, run.iteration, run.epoch, force=True)  # the trained model
     return history, metrics
 
 

@@ -16,8 +16,8 @@ from paa_edu.checkpoint import atomic_write
 
 LOG_NAME = "log.csv"
 DROPPED_NAME = "log.dropped.csv"
-LOG_FIELDS = ("epoch", "iter", "lr", "loss", "loss_cls", "loss_bbox", "loss_iou", "time",
-              "val_AP50", "val_mAP", "note")
+LOG_FIELDS = ("epoch", "iter", "lr", "loss", "loss_cls", "loss_bbox", "loss_iou", "num_pos",
+              "num_gts", "time", "val_AP50", "val_mAP", "note")
 
 
 class TrainLog:

@@ -248,6 +248,9 @@ class RotatedPAADetector(nn.Module):
         dense = self.predict_dense(images, _image_shapes(targets))
         with trusted_values():
             assigns = self.assign_batch(dense, targets)
+            # Logged by the training loop, not part of the loss (a tensor: no sync here).
+            self.last_stats = {"num_pos": sum(a.pos_mask.sum() for a in assigns),
+                               "num_gts": sum(a.num_gts for a in assigns)}
             return self.compute_losses(dense, targets, assigns)
 
     # ---- inference --------------------------------------------------------------------------

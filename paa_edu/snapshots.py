@@ -1,0 +1,184 @@
+"""Snapshots of the assignment of a fixed set of GTs during training (``train.snapshot_every``).
+
+PAA's central claim is that the split of an object's candidates *changes as the model learns*.
+To show it, training calls :class:`SnapshotHook` before every ``snapshot_every``-th iteration
+(and once after the last one). The hook takes the first :data:`SNAPSHOT_IMAGES` training
+images (no flips, so the same GTs every time), runs the current model on them in eval mode
+(no gradients, BatchNorm statistics untouched, no random numbers drawn: training continues
+exactly as without the hook) and writes ``<out_dir>/snapshots/iter_XXXXXX.pt`` with, for each
+of the four assigners (whatever the run trains with):
+
+- ``maxiou`` / ``atss``: the positives of every GT and their PAA score
+  (:func:`paa_edu.losses.paa_anchor_scores`, computed the same way as PAA's, for comparison);
+- ``paa_maxiou`` / ``paa_atss``: the same, plus the candidate table the GMM saw (scores,
+  levels, anchors, positives), the fitted mixture (weights, means, variances), the cut (the
+  largest positive score) and whether the fallback fired.
+
+A file is a dict of tensors and plain values (``torch.load(..., weights_only=True)`` reads it);
+:func:`load_snapshots` reads a run's files in iteration order.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from paa_edu.data import collate_batch
+
+#: The training images whose GTs are followed (indices into the training split).
+SNAPSHOT_IMAGES = (0, 1, 2)
+#: (name, assigner, paa_init) of the assignments recorded in every snapshot.
+SNAPSHOT_ASSIGNERS = (("maxiou", "maxiou", "maxiou"), ("atss", "atss", "atss"),
+                      ("paa_maxiou", "paa", "maxiou"), ("paa_atss", "paa", "atss"))
+SNAPSHOT_DIR = "snapshots"
+FORMAT_VERSION = 1
+
+
+def variant_name(model_cfg) -> str:
+    """``maxiou``, ``atss``, ``paa_maxiou`` or ``paa_atss`` for a :class:`ModelConfig`."""
+    return f"paa_{model_cfg.paa_init}" if model_cfg.assigner == "paa" else model_cfg.assigner
+
+
+def snapshot_path(out_dir: str | Path, iteration: int) -> Path:
+    return Path(out_dir) / SNAPSHOT_DIR / f"iter_{iteration:06d}.pt"
+
+
+def _per_gt_positives(result, scores: Tensor, gt_offset: int) -> dict:
+    """Positives of one image as (anchor, GT row, score) triples."""
+    anchor = result.pos_inds()  # (P,)
+    return {"pos_anchor": anchor.cpu(), "pos_gt": (result.pos_gt_inds() + gt_offset).cpu(),
+            "pos_score": scores[anchor].float().cpu()}
+
+
+def _paa_tables(records) -> dict:
+    """The PAA records of all snapshot images, concatenated along the GT rows."""
+    K = max(r.scores.shape[1] for r in records)
+
+    def cat(name, fill):
+        rows = [getattr(r, name) for r in records]
+        return torch.cat([torch.nn.functional.pad(t, (0, K - t.shape[1]), value=fill)
+                          for t in rows])
+    fits = [r.fit for r in records]
+    return {"cand_scores": cat("scores", 0.0).float(), "cand_valid": cat("valid", False),
+            "cand_levels": cat("levels", -1), "cand_anchors": cat("anchor_inds", -1),
+            "cand_positives": cat("positives", False),
+            "gmm_weights": torch.cat([f.weights for f in fits]),
+            "gmm_means": torch.cat([f.means for f in fits]),
+            "gmm_variances": torch.cat([f.variances for f in fits]),
+            "gmm_fitted": torch.cat([f.fitted for f in fits]),
+            "gmm_low": torch.cat([f.low_component() for f in fits]),
+            "cut": torch.cat([r.thresholds() for r in records]),
+            "fallback": torch.cat([r.fallback for r in records])}
+
+
+@torch.no_grad()
+def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
+    """Every assigner's decision for ``targets`` under the current ``model`` (eval mode).
+
+    Args:
+        model: a :class:`paa_edu.model.RotatedPAADetector` (its mode is restored).
+        images: (B, 3, H, W) normalised batch; targets: B dicts with ``boxes`` (G_b, 5) and
+            ``labels`` (G_b,).
+    Returns:
+        the snapshot dict (without iteration/epoch), CPU tensors only.
+    """
+    from paa_edu.model import build_assigner
+
+    was_training, saved = model.training, (model.cfg, model.assigner)
+    model.eval()
+    try:
+        dense = model.predict_dense(images)
+        offsets = torch.tensor([0] + [len(t["boxes"]) for t in targets]).cumsum(0).tolist()
+        out = {}
+        for name, assigner, init in SNAPSHOT_ASSIGNERS:
+            model.cfg = replace(saved[0], assigner=assigner, paa_init=init)
+            model.assigner = build_assigner(model.cfg, record=True)
+            results = model.assign_batch(dense, targets)
+            parts = [_per_gt_positives(res, model.paa_scores(
+                dense["anchors"], t["boxes"].to(dense["anchors"]), res,
+                dense["cls_logits"][b], dense["deltas"][b]), offsets[b])
+                for b, (res, t) in enumerate(zip(results, targets))]
+            entry = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+            entry["num_pos_per_gt"] = torch.bincount(entry["pos_gt"], minlength=offsets[-1])
+            if assigner == "paa":
+                entry.update(_paa_tables(model.assigner.last_records))
+            out[name] = entry
+    finally:
+        model.cfg, model.assigner = saved
+        model.train(was_training)
+    return {"format": FORMAT_VERSION, "trained_with": variant_name(saved[0]),
+            "image_indices": list(range(len(targets))),
+            "gt_image": torch.cat([torch.full((len(t["boxes"]),), b, dtype=torch.long)
+                                   for b, t in enumerate(targets)]),
+            "gt_boxes": torch.cat([t["boxes"].float().cpu() for t in targets]),
+            "gt_labels": torch.cat([t["labels"].long().cpu() for t in targets]),
+            "num_level_anchors": list(dense["num_level_anchors"]),
+            "image_size": list(images.shape[-2:]), "assigners": out}
+
+
+class SnapshotHook:
+    """Called by the training loop; writes a snapshot every ``every`` iterations.
+
+    Args:
+        every: iterations between snapshots (> 0).
+        out_dir: the run directory (files go to ``<out_dir>/snapshots/``).
+        dataset: the training split without augmentation (``train=False``).
+        indices: the images whose GTs are followed.
+    """
+
+    def __init__(self, every: int, out_dir: str | Path, dataset,
+                 indices: tuple[int, ...] = SNAPSHOT_IMAGES):
+        if every < 1:
+            raise ValueError(f"train.snapshot_every must be >= 1 here, got {every}")
+        indices = [i for i in indices if i < len(dataset)]
+        if not indices:
+            raise ValueError("train.snapshot_every: the training split has no images")
+        self.every, self.out_dir = every, Path(out_dir)
+        self.indices = tuple(indices)
+        self.images, self.targets = collate_batch([dataset[i] for i in indices])
+
+    def __call__(self, model, iteration: int, epoch: int, force: bool = False) -> Path | None:
+        """Snapshot before iteration ``iteration`` (0-based) when it is due (or ``force``)."""
+        if not force and iteration % self.every:
+            return None
+        device = next(model.parameters()).device
+        targets = [{"boxes": t["boxes"].to(device), "labels": t["labels"].to(device)}
+                   for t in self.targets]
+        snap = take_snapshot(model, self.images.to(device), targets)
+        snap.update(iteration=int(iteration), epoch=int(epoch),
+                    image_indices=list(self.indices))
+        path = snapshot_path(self.out_dir, iteration)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(snap, tmp)
+        tmp.replace(path)
+        return path
+
+
+def make_snapshot_hook(cfg, dataset_builder) -> SnapshotHook | None:
+    """The hook of ``cfg`` (``None`` when ``train.snapshot_every`` is 0)."""
+    if not cfg.train.snapshot_every:
+        return None
+    return SnapshotHook(cfg.train.snapshot_every, cfg.train.out_dir,
+                        dataset_builder(cfg, "train", train=False))
+
+
+def load_snapshots(run_dir: str | Path) -> list[dict]:
+    """Every snapshot of a run (or a folder of snapshot files), in iteration order."""
+    folder = Path(run_dir)
+    if (folder / SNAPSHOT_DIR).is_dir():
+        folder = folder / SNAPSHOT_DIR
+    files = sorted(folder.glob("iter_*.pt"))
+    if not files:
+        raise FileNotFoundError(f"no snapshots (iter_*.pt) in {folder}")
+    snaps = [torch.load(f, map_location="cpu", weights_only=True) for f in files]
+    return sorted(snaps, key=lambda s: s["iteration"])
+
+
+def positives_history(snapshots: list[dict], assigner: str) -> tuple[Tensor, Tensor]:
+    """Iterations (S,) and positives per GT (S, G) of ``assigner`` over the snapshots."""
+    iters = torch.tensor([s["iteration"] for s in snapshots])
+    counts = torch.stack([s["assigners"][assigner]["num_pos_per_gt"] for s in snapshots])
+    return iters, counts
