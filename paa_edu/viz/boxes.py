@@ -1,10 +1,7 @@
-"""Plots that show what the assigners and the detector do (matplotlib; each returns the Figure).
+"""Drawing rotated boxes, images and detections (the primitives every plot uses).
 
-- :func:`plot_rotated_boxes`: the one routine that draws rotated boxes; every plot uses it.
-- :func:`plot_gmm_split` / :func:`plot_score_distributions`: PAA's split of one / several GTs,
-  from a :class:`paa_edu.assigners.PAARecord` (``PAAAssigner(record=True).last_record``).
-- :func:`plot_assignments`: the positives of several assigners on the same image.
-- :func:`plot_detections`: detections above a score threshold.
+- :func:`plot_rotated_boxes`: the one routine that draws rotated boxes.
+- :func:`plot_detections`: detections above a score threshold, coloured by class.
 
 Figures are small (``dpi`` 80) so that notebooks stay small.
 """
@@ -25,7 +22,8 @@ DPI = 80
 POS_COLOR, NEG_COLOR, GT_COLOR = "tab:green", "tab:gray", "yellow"
 
 
-def _new_figure(n_panels: int = 1, ncols: int = 1, panel_size: float = 3.2):
+def new_figure(n_panels: int = 1, ncols: int = 1, panel_size: float = 3.2):
+    """A figure with ``n_panels`` square panels on ``ncols`` columns; returns (fig, axes)."""
     nrows = math.ceil(n_panels / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows),
                              dpi=DPI, squeeze=False)
@@ -34,7 +32,7 @@ def _new_figure(n_panels: int = 1, ncols: int = 1, panel_size: float = 3.2):
     return fig, list(axes.flat[:n_panels])
 
 
-def _as_image(image) -> np.ndarray | None:
+def as_image(image) -> np.ndarray | None:
     """(H, W, 3) array for imshow from a (3, H, W) tensor or an (H, W, 3) array."""
     if image is None:
         return None
@@ -85,68 +83,9 @@ def plot_rotated_boxes(ax, boxes: Tensor, color="tab:red", labels=None, linewidt
     return patches
 
 
-def _gaussian(x: np.ndarray, weight: float, mean: float, var: float) -> np.ndarray:
-    return weight * np.exp(-0.5 * (x - mean) ** 2 / var) / math.sqrt(2 * math.pi * var)
-
-
-def _draw_gmm_split(ax, record, gt: int) -> None:
-    """Candidate scores of one GT: histogram, strip (positives green), both components, cut."""
-    if not 0 <= gt < record.num_gts:
-        raise ValueError(f"gt must be in [0, {record.num_gts}), got {gt}")
-    valid = record.valid[gt]
-    scores = record.scores[gt][valid].double().numpy()  # (n,)
-    pos = record.positives[gt][valid].numpy()  # (n,)
-    if len(scores) == 0:
-        ax.set_title(f"GT {gt}: no candidate", fontsize=9)
-        return
-    lo, hi = scores.min(), scores.max()
-    pad = 0.1 * (hi - lo) + 0.1
-    ax.hist(scores, bins=min(20, max(5, len(scores) // 2)), density=True,
-            color="lightsteelblue", alpha=0.6, label="scores")
-    ax.scatter(scores, np.zeros_like(scores), c=np.where(pos, POS_COLOR, NEG_COLOR), s=80,
-               zorder=3, marker="|", linewidths=2)
-    fit = record.fit
-    if bool(fit.fitted[gt]):
-        xs = np.linspace(lo - pad, hi + pad, 200)
-        low = int(fit.low_component()[gt])
-        for k in (low, 1 - low):  # the low-score (positive) component first, solid
-            w, m, v = (float(t[gt, k]) for t in (fit.weights, fit.means, fit.variances))
-            name, style = ("low", "-") if k == low else ("high", "--")
-            ax.plot(xs, _gaussian(xs, w, m, v), style, color="k", linewidth=1,
-                    label=f"{name}: w={w:.2f} mu={m:.2f}")
-    thr = float(record.thresholds()[gt])
-    if not math.isnan(thr):
-        ax.axvline(thr, color=POS_COLOR, linestyle=":", label=f"cut {thr:.2f}")
-    tag = " (fallback)" if bool(record.fallback[gt]) else ""
-    ax.set_title(f"GT {gt}: {int(pos.sum())}/{len(scores)} positive{tag}", fontsize=9)
-    ax.set_xlabel("anchor score (lower is better)", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6, loc="upper right")
-
-
-def plot_gmm_split(record, gt: int = 0) -> Figure:
-    """PAA's split of one GT: scores, both weighted Gaussians, the cut, positives in green."""
-    fig, (ax,) = _new_figure(1, panel_size=4.0)
-    _draw_gmm_split(ax, record, gt)
-    fig.tight_layout()
-    return fig
-
-
-def plot_score_distributions(record, gts: list[int] | None = None, ncols: int = 4) -> Figure:
-    """Small multiples of :func:`plot_gmm_split`; by default the first 8 GTs with candidates."""
-    if gts is None:
-        gts = record.valid.any(1).nonzero().squeeze(1).tolist()[:8]
-    if not gts:
-        raise ValueError("no GT to plot: the record has no GT with candidates")
-    fig, axes = _new_figure(len(gts), ncols=min(ncols, len(gts)))
-    for ax, gt in zip(axes, gts):
-        _draw_gmm_split(ax, record, int(gt))
-    fig.tight_layout()
-    return fig
-
-
-def _show_image(ax, image, boxes_for_extent: Tensor) -> None:
-    img = _as_image(image)
+def show_image(ax, image, boxes_for_extent: Tensor) -> None:
+    """``image`` on ``ax`` (or, without one, limits that frame ``boxes_for_extent``)."""
+    img = as_image(image)
     if img is not None:
         ax.imshow(img.squeeze(-1) if img.shape[2] == 1 else img,
                   cmap="gray" if img.shape[2] == 1 else None)
@@ -157,36 +96,6 @@ def _show_image(ax, image, boxes_for_extent: Tensor) -> None:
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-
-
-def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict) -> Figure:
-    """One panel per assigner: its positive anchors, coloured by GT, and positives per GT.
-
-    Args:
-        image: (3, H, W) tensor, (H, W, 3) array, or None.
-        gt_boxes: (G, 5). anchors: (A, 5).
-        results: name -> :class:`AssignResult` for these anchors.
-    """
-    if not results:
-        raise ValueError("results is empty: pass {name: AssignResult}")
-    gt_boxes, anchors = gt_boxes.detach().cpu(), anchors.detach().cpu()
-    cmap = plt.get_cmap("tab10")
-    fig, axes = _new_figure(len(results), ncols=len(results), panel_size=3.6)
-    for ax, (name, res) in zip(axes, results.items()):
-        if res.num_anchors != len(anchors):
-            raise ValueError(f"results[{name!r}] has {res.num_anchors} anchors, "
-                             f"anchors has {len(anchors)}")
-        _show_image(ax, image, torch.cat([gt_boxes, anchors[res.pos_mask.cpu()]]))
-        pos = res.pos_inds().cpu()
-        gt_of_pos = res.pos_gt_inds().cpu()
-        plot_rotated_boxes(ax, anchors[pos], color=[cmap(int(g) % 10) for g in gt_of_pos],
-                           linewidth=1.4)
-        counts = res.num_pos_per_gt().cpu()
-        plot_rotated_boxes(ax, gt_boxes, color=GT_COLOR, linewidth=2.0, linestyle="--",
-                           labels=[f"{int(c)}" for c in counts], text_color="black")
-        ax.set_title(f"{name}: {int(counts.sum())} positives", fontsize=9)
-    fig.tight_layout()
-    return fig
 
 
 def plot_detections(image, dets, class_names: list[str] | None = None,
@@ -216,8 +125,8 @@ def plot_detections(image, dets, class_names: list[str] | None = None,
     boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
     cmap = plt.get_cmap("tab20")
     names = [class_names[int(c)] if class_names else str(int(c)) for c in labels]
-    fig, (ax,) = _new_figure(1, panel_size=5.0)
-    _show_image(ax, image, boxes)
+    fig, (ax,) = new_figure(1, panel_size=5.0)
+    show_image(ax, image, boxes)
     plot_rotated_boxes(ax, boxes, color=[cmap(int(c) % 20) for c in labels],
                        labels=[f"{n} {float(s):.2f}" for n, s in zip(names, scores)])
     ax.set_title(f"{len(boxes)} detections (score >= {score_thr})", fontsize=9)

@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-DPI = 80
+from paa_edu.viz.boxes import DPI
+
 LOSS_KEYS = ("loss", "loss_cls", "loss_bbox", "loss_iou")
 
 
