@@ -36,7 +36,8 @@ DONE = "done.json"
 
 def train_one(out: Path, name: str, overrides: list[str]) -> None:
     """Train (or resume) one variant in this process; write ``done.json`` when finished."""
-    from paa_edu.train import CHECKPOINT_NAME, train
+    from paa_edu.checkpoint import CHECKPOINT_NAME
+    from paa_edu.train import train
 
     cfg = teaching_config(name, out, overrides)
     run_dir = Path(cfg.train.out_dir)
@@ -46,7 +47,8 @@ def train_one(out: Path, name: str, overrides: list[str]) -> None:
     resume = (run_dir / CHECKPOINT_NAME).is_file()
     print(f"[teaching] {name}: {'resuming' if resume else 'training'}", flush=True)
     start = time.perf_counter()
-    train(cfg, resume=resume, progress=False)
+    # No checkpoint yet but a log of an interrupted first epoch: start over (it is moved aside).
+    train(cfg, resume=resume, restart=not resume, progress=False)
     seconds = time.perf_counter() - start
     sessions_path = run_dir / "sessions.json"  # one entry per (resumed) session
     sessions = json.loads(sessions_path.read_text()) if sessions_path.is_file() else []
