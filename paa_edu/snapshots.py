@@ -79,8 +79,8 @@ def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
 
     Args:
         model: a :class:`paa_edu.model.RotatedPAADetector` (its mode is restored).
-        images: (B, 3, H, W) normalised batch; targets: B dicts with ``boxes`` (G_b, 5) and
-            ``labels`` (G_b,).
+        images: (B, 3, H, W) batch as the data loader gives it; targets: B dicts with
+            ``boxes`` (G_b, 5), ``labels`` (G_b,) and optionally ``img_shape`` (h, w).
     Returns:
         the snapshot dict (without iteration/epoch), CPU tensors only.
     """
@@ -89,7 +89,9 @@ def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
     was_training, saved = model.training, (model.cfg, model.assigner)
     model.eval()
     try:
-        dense = model.predict_dense(images)
+        shapes = [t["img_shape"] for t in targets] if all("img_shape" in t for t in targets) \
+            else None
+        dense = model.predict_dense(images, shapes)
         offsets = torch.tensor([0] + [len(t["boxes"]) for t in targets]).cumsum(0).tolist()
         out = {}
         for name, assigner, init in SNAPSHOT_ASSIGNERS:
@@ -144,7 +146,7 @@ class SnapshotHook:
         if not force and iteration % self.every:
             return None
         device = next(model.parameters()).device
-        targets = [{"boxes": t["boxes"].to(device), "labels": t["labels"].to(device)}
+        targets = [{**t, "boxes": t["boxes"].to(device), "labels": t["labels"].to(device)}
                    for t in self.targets]
         snap = take_snapshot(model, self.images.to(device), targets)
         snap.update(iteration=int(iteration), epoch=int(epoch),

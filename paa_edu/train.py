@@ -162,7 +162,7 @@ def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where
         scaler.update()
     else:
         optimizer.step()
-    stats = getattr(model, "last_stats", {})  # logged, not part of the loss (e.g. num_pos)
+    stats = {k: int(v) for k, v in getattr(model, "last_stats", {}).items()}  # num_pos...
     return {"loss": loss.item(), **{k: v.item() for k, v in losses.items()}, **stats}
 
 
