@@ -9,6 +9,7 @@ Examples::
     paa-edu train --config tiny_synthetic --restart # start over (old files to old_runs/)
     paa-edu eval --checkpoint work_dirs/tiny_synthetic/last.pth
     paa-edu predict --checkpoint work_dirs/tiny_synthetic/last.pth --input some/images --out preds
+    paa-edu predict --checkpoint X.pth --input DOTA/split/test/images --merge --out submission
     paa-edu split --src DOTA/train --dst data/dota_split/train
 """
 from __future__ import annotations
@@ -66,15 +67,16 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from paa_edu.demo import table_row
     from paa_edu.report import format_per_class_table, format_results_table
     from paa_edu.checkpoint import load_model
-    from paa_edu.train import class_names, evaluate
-    model, cfg = load_model(args.checkpoint, args.device or "cpu")
+    from paa_edu.train import class_names, evaluate, resolve_device
+    model, cfg = load_model(args.checkpoint, resolve_device(args.device))
     split_dir = Path(args.data) if args.data else Path(cfg.data.root) / "val"
     if not (split_dir / "images").is_dir() or not (split_dir / "labelTxt").is_dir():
         raise FileNotFoundError(f"{split_dir} must hold images/ and labelTxt/")
     dataset = DOTADataset(split_dir, class_names(cfg), cfg.model.angle_version,
                           TransformConfig(max_size=cfg.data.max_size, hflip_prob=0.0,
                                           vflip_prob=0.0), train=False)
-    metrics = evaluate(model, dataset, progress=not args.no_progress)
+    metrics = evaluate(model, dataset, batch_size=args.batch_size,
+                       progress=not args.no_progress)
     print(format_results_table([table_row(cfg, metrics, split_dir.name)]))
     print()
     print(format_per_class_table(metrics, class_names(cfg)))
@@ -83,9 +85,13 @@ def cmd_eval(args: argparse.Namespace) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     from paa_edu.predict import predict_paths
     _folder_arg(args.out, "--out")
-    paths = predict_paths(args.checkpoint, args.input, args.out, device=args.device or "cpu",
-                          score_thr=args.score_thr, max_png=args.max_png)
+    paths = predict_paths(args.checkpoint, args.input, args.out, device=args.device,
+                          score_thr=args.score_thr, max_png=args.max_png, merge=args.merge,
+                          batch_size=args.batch_size, num_workers=args.workers,
+                          progress=not args.no_progress)
     print(f"wrote {len(paths)} files to {args.out}")
+    if args.merge:
+        print(f"submission: cd {args.out} && zip ../submission.zip Task1_*.txt")
 
 
 def cmd_split(args: argparse.Namespace) -> None:
@@ -122,6 +128,20 @@ def cmd_demo(args: argparse.Namespace) -> None:
              overrides=args.overrides, progress=not args.no_progress)
 
 
+def _add_inference_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="default: auto (CUDA when available)")
+    parser.add_argument("--batch-size", type=_positive_int, default=4,
+                        help="images per forward pass (default: 4)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="paa-edu", description="Rotated PAA detection: "
@@ -137,15 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a checkpoint and print the seed-style table")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", help="split folder with images/ and labelTxt/ (default: val)")
-    p.add_argument("--device", choices=("cpu", "cuda"))
+    _add_inference_args(p)
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("predict", help="image or folder -> DOTA Task1 files + annotated PNGs")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--input", required=True, help="an image file or a folder of images")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--merge", action="store_true", help="the inputs are patches from "
+                   "`paa-edu split`: merge them into their images and write <out>/Task1_*.txt")
     p.add_argument("--score-thr", type=float, default=0.3, help="drawing threshold")
     p.add_argument("--max-png", type=int, default=20, help="annotate at most this many images")
-    p.add_argument("--device", choices=("cpu", "cuda"))
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers (default: 0)")
+    _add_inference_args(p)
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("split", help="cut DOTA images into overlapping patches")
     p.add_argument("--src", required=True, help="folder with images/ (+ labelTxt/)")

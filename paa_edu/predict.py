@@ -1,19 +1,46 @@
 """Run a trained checkpoint on image files: DOTA Task1 result files and annotated PNGs.
 
-This is what ``paa-edu predict`` does. Images are resized like the training data
-(``cfg.data.max_size``) and the detections are mapped back to original pixels.
+This is what ``paa-edu predict`` does:
+
+1. List the images (a file, a folder, or a split folder with ``images/``) and check every name
+   first (Task-1 lines cannot hold whitespace; with ``merge`` every name must be a patch name),
+   so a bad folder fails at once rather than after the inference.
+2. Batched inference (a ``DataLoader``, ``batch_size`` images per forward pass, a progress bar).
+   Images are resized like the training data (``cfg.data.max_size``) and the detections are
+   mapped back to each file's pixels.
+3. Without ``merge``: ``<out>/task1/Task1_<class>.txt`` with one entry per file, and annotated
+   PNGs of the first ``max_png`` files. With ``merge`` (a folder of patches from
+   ``paa-edu split``): the patch detections of each original image are merged
+   (:func:`paa_edu.data.merge_patch_detections`, rotated NMS 0.1, devkit rate names followed)
+   and ``<out>/Task1_<class>.txt`` is written, ready to zip for the DOTA server.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import mmcv
+import numpy as np
 import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
 
-from paa_edu.data import TransformConfig, apply_transforms, list_images, write_task1_submission
-from paa_edu.model import rescale_detections
 from paa_edu.checkpoint import load_model
-from paa_edu.train import class_names
+from paa_edu.data import (
+    TransformConfig,
+    apply_transforms,
+    check_image_name,
+    collate_batch,
+    list_images,
+    merge_patch_detections,
+    parse_patch_name,
+    write_task1_submission,
+)
+from paa_edu.model import rescale_detections
+from paa_edu.train import class_names, resolve_device
+
+MERGE_IOU = 0.1  # rotated NMS threshold of the merge, as mmrotate and the devkit
 
 
 def image_paths(input_path: str | Path) -> list[Path]:
@@ -26,58 +53,157 @@ def image_paths(input_path: str | Path) -> list[Path]:
     raise FileNotFoundError(f"--input {path}: no such file or folder")
 
 
-@torch.no_grad()
-def predict_image(model, image, cfg) -> dict:
-    """Detections of one (H, W, 3) uint8 RGB image, in its own pixels.
+def check_names(paths: list[Path], merge: bool) -> None:
+    """Refuse names a Task-1 file cannot hold, two files of one name (``a.png``, ``a.jpg``),
+    and (``merge``) names that are not patches."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in seen:
+            raise ValueError(f"{seen[path.stem]} and {path} have the same name {path.stem!r}")
+        seen[path.stem] = path
+        check_image_name(path.stem, f"{path}: image name")
+        if merge:
+            try:
+                parse_patch_name(path.stem)
+            except ValueError as err:
+                raise ValueError(f"--merge: {path}: {err}") from None
 
-    Returns:
-        dict ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) on the CPU.
+
+def read_image(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB; a one-line error naming the file when it cannot be decoded."""
+    image = mmcv.imread(str(path), channel_order="rgb")
+    if image is None:
+        raise ValueError(f"{path}: cannot read the image")
+    return image
+
+
+def inference_transforms(cfg) -> TransformConfig:
+    """The training resize without flips."""
+    return TransformConfig(max_size=cfg.data.max_size, hflip_prob=0.0, vflip_prob=0.0)
+
+
+class ImageFiles(Dataset):
+    """Image files as model inputs: ``(image (3, H', W'), meta)`` with ``meta`` holding the
+    file's ``image_id`` (stem) and ``scale_factor`` (resized / original)."""
+
+    def __init__(self, paths: list[Path], cfg):
+        self.paths = list(paths)
+        self.transforms = inference_transforms(cfg)
+        self.version = cfg.model.angle_version
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, dict]:
+        path = self.paths[index]
+        tensor, _, meta = apply_transforms(read_image(path), torch.zeros(0, 5), self.transforms,
+                                           train=False, version=self.version)  # (3, H', W')
+        return tensor, {"image_id": path.stem, "scale_factor": meta["scale_factor"]}
+
+
+@torch.no_grad()
+def iter_predictions(model, cfg, paths: list[Path], device: torch.device, batch_size: int = 4,
+                     num_workers: int = 0, progress: bool = True) -> Iterator[tuple[str, dict]]:
+    """``(image stem, detections)`` for every path, in order (step 2 of the module docstring).
+
+    Detections: dict ``boxes`` (K, 5) in the file's own pixels, ``scores`` (K,), ``labels``
+    (K,), on the CPU.
     """
-    transforms = TransformConfig(max_size=cfg.data.max_size, hflip_prob=0.0, vflip_prob=0.0)
-    tensor, _, meta = apply_transforms(image, torch.zeros(0, 5), transforms, train=False,
-                                       version=cfg.model.angle_version)  # (3, H', W')
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+    loader = DataLoader(ImageFiles(paths, cfg), batch_size=batch_size, shuffle=False,
+                        collate_fn=collate_batch, num_workers=num_workers)
+    model.eval()
+    for images, metas in tqdm(loader, desc="predict", unit="batch", disable=not progress):
+        for det, meta in zip(model(images.to(device)), metas):
+            det = rescale_detections(det, meta["scale_factor"])
+            yield meta["image_id"], {k: v.cpu() for k, v in det.items()}
+
+
+@torch.no_grad()
+def predict_image(model, image: np.ndarray, cfg) -> dict:
+    """Detections of one (H, W, 3) uint8 RGB image, in its own pixels (as the folder path)."""
+    tensor, _, meta = apply_transforms(image, torch.zeros(0, 5), inference_transforms(cfg),
+                                       train=False, version=cfg.model.angle_version)
     device = next(model.parameters()).device
-    det = model(tensor[None].to(device))[0]
-    det = rescale_detections(det, meta["scale_factor"])
+    det = rescale_detections(model(tensor[None].to(device))[0], meta["scale_factor"])
     return {k: v.cpu() for k, v in det.items()}
 
 
+def merge_predictions(predictions: Iterator[tuple[str, dict]]) -> dict[str, dict]:
+    """Merge patch detections image by image (patches of one image arrive together).
+
+    Holding one original image's patches at a time keeps memory bounded on the full DOTA
+    test set; the result is the same as one :func:`paa_edu.data.merge_patch_detections` call.
+    """
+    merged: dict[str, dict] = {}
+    group: dict[str, dict] = {}
+    current = None
+    for name, det in predictions:
+        stem = parse_patch_name(name).stem
+        if stem != current and group:
+            merged.update(merge_patch_detections(group, MERGE_IOU))
+            group = {}
+        if stem in merged:
+            raise ValueError(f"patch {name!r} of image {stem!r} arrived after that image was "
+                             f"merged (give its patches in order)")
+        current, group[name] = stem, det
+    if group:
+        merged.update(merge_patch_detections(group, MERGE_IOU))
+    return merged
+
+
 def predict_paths(checkpoint: str | Path, input_path: str | Path, out_dir: str | Path,
-                  device: str = "cpu", score_thr: float = 0.3, max_png: int = 20
-                  ) -> list[Path]:
-    """Predict every image under ``input_path``; write ``Task1_<class>.txt`` and PNGs.
+                  device: str = "auto", score_thr: float = 0.3, max_png: int = 20,
+                  merge: bool = False, batch_size: int = 4, num_workers: int = 0,
+                  progress: bool = True) -> list[Path]:
+    """Predict every image under ``input_path`` and write the results (module docstring).
 
     Args:
         checkpoint: a ``last.pth`` written by :func:`paa_edu.train.train`.
         input_path: an image, a folder of images, or a split folder with ``images/``.
-        out_dir: output folder (created).
-        device: ``"cpu"`` or ``"cuda"``.
+        out_dir: output folder (created; an existing file there is an error).
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
         score_thr: only detections above this are drawn (all are written to Task1 files).
-        max_png: annotate at most this many images.
+        max_png: annotate at most this many images (none with ``merge``).
+        merge: the inputs are patches: merge them into their original images.
+        batch_size, num_workers: of the inference ``DataLoader``.
+        progress: show a progress bar.
     Returns:
         the paths written.
     """
-    import matplotlib.pyplot as plt
-
-    from paa_edu.viz import plot_detections
-    model, cfg = load_model(checkpoint, device)
-    names = class_names(cfg)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} is an existing file, not a folder")
     paths = image_paths(input_path)
     if not paths:
         raise FileNotFoundError(f"--input {input_path}: no images found")
-    out_dir = Path(out_dir)
+    check_names(paths, merge)
+    torch_device = resolve_device(device)
+    model, cfg = load_model(checkpoint, torch_device)
+    names = class_names(cfg)
+    predictions = iter_predictions(model, cfg, paths, torch_device, batch_size, num_workers,
+                                   progress)
+    if merge:
+        return write_task1_submission(out_dir, merge_predictions(predictions), names)
+    detections = dict(predictions)
+    written = write_pngs(paths[:max_png], detections, names, out_dir, score_thr)
+    return written + write_task1_submission(out_dir / "task1", detections, names)
+
+
+def write_pngs(paths: list[Path], detections: dict[str, dict], names, out_dir: Path,
+               score_thr: float) -> list[Path]:
+    """``<stem>_det.png``: each image with its detections above ``score_thr`` drawn."""
+    import matplotlib.pyplot as plt
+
+    from paa_edu.viz import plot_detections
     out_dir.mkdir(parents=True, exist_ok=True)
-    detections, written = {}, []
-    for i, path in enumerate(paths):
-        image = mmcv.imread(str(path), channel_order="rgb")  # (H, W, 3) uint8
-        if image is None:
-            raise ValueError(f"{path}: cannot read the image")
-        detections[path.stem] = predict_image(model, image, cfg)
-        if i < max_png:
-            fig = plot_detections(image, detections[path.stem], names, score_thr=score_thr)
-            png = out_dir / f"{path.stem}_det.png"
-            fig.savefig(png, dpi=100)
-            plt.close(fig)
-            written.append(png)
-    written += write_task1_submission(out_dir / "task1", detections, names)
+    written = []
+    for path in paths:
+        fig = plot_detections(read_image(path), detections[path.stem], names,
+                              score_thr=score_thr)
+        png = out_dir / f"{path.stem}_det.png"
+        fig.savefig(png, dpi=100)
+        plt.close(fig)
+        written.append(png)
     return written

@@ -72,7 +72,8 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("train.device='cuda' but no CUDA device is available")
+        raise ValueError("device 'cuda' (train.device or --device) but no CUDA device is "
+                         "available")
     return torch.device(name)
 
 

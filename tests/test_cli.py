@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from paa_edu.cli import main
+from paa_edu.data import SYNTHETIC_CLASSES
 
 
 def _sets(*items: str) -> list[str]:
@@ -42,6 +43,22 @@ def test_predict_writes_task1_files_and_pngs(trained, tiny_data_root, tmp_path):
     single = next((tiny_data_root / "val" / "images").glob("*.png"))
     assert main(["predict", "--checkpoint", str(trained), "--input", str(single),
                  "--out", str(tmp_path / "one")]) == 0
+
+
+def test_predict_merge_with_a_trained_checkpoint(trained, tiny_data_root, tmp_path):
+    """Split the val images into patches, predict them and merge: Task1 files in --out, whose
+    lines name only the original images (coordinates are checked in tests/test_predict.py)."""
+    patches = tmp_path / "patches"
+    assert main(["split", "--src", str(tiny_data_root / "val"), "--dst", str(patches),
+                 "--patch-size", "32", "--overlap", "8"]) == 0
+    out = tmp_path / "submission"
+    assert main(["predict", "--checkpoint", str(trained), "--input", str(patches / "images"),
+                 "--merge", "--out", str(out), "--batch-size", "3", "--no-progress"]) == 0
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == sorted(f"Task1_{n}.txt" for n in SYNTHETIC_CLASSES)
+    stems = {line.split()[0] for f in files for line in f.read_text().splitlines()}
+    originals = {p.stem for p in (tiny_data_root / "val" / "images").glob("*.png")}
+    assert stems and stems <= originals
 
 
 def test_synth_and_split(tmp_path):

@@ -14,7 +14,13 @@ from paa_edu.data.dota import (
     write_dota_sample,
     write_label_file,
 )
-from paa_edu.data.merge import merge_patch_detections, parse_patch_name, write_task1_submission
+from paa_edu.data.merge import (
+    PatchName,
+    check_image_name,
+    merge_patch_detections,
+    parse_patch_name,
+    write_task1_submission,
+)
 from paa_edu.data.split import SplitStats, patch_name, split_dataset, split_image, window_starts
 from paa_edu.data.synthetic import (
     PRESETS,
@@ -30,7 +36,7 @@ from paa_edu.data.transforms import TransformConfig, apply_transforms, flip_boxe
 __all__ = [
     "DOTADataset", "collate_batch", "DOTA_CLASSES", "LabelFile", "list_images",
     "parse_label_file", "read_label_file", "write_dota_sample",
-    "write_label_file", "merge_patch_detections",
+    "write_label_file", "PatchName", "check_image_name", "merge_patch_detections",
     "parse_patch_name", "write_task1_submission", "SplitStats", "patch_name", "split_dataset",
     "split_image", "window_starts", "PRESETS", "SYNTHETIC_CLASSES", "SceneConfig",
     "SyntheticPreset", "make_preset_scene", "make_scene", "write_synthetic_dataset",

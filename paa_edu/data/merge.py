@@ -1,36 +1,83 @@
 """Merge patch detections back onto the original images and write DOTA Task-1 files.
 
-1. Parse the patch's offset from its name ``{stem}__{patch_size}__{x}___{y}``
-   (:func:`paa_edu.data.split.patch_name`) and shift its boxes by (+x, +y) (a translation
-   leaves w, h and theta unchanged).
+1. Parse the patch's origin from its name ``{stem}__{middle}__{x}___{y}``
+   (:func:`parse_patch_name`) and map its boxes back: ``(cx + x) / rate``, ``(cy + y) / rate``,
+   ``w / rate``, ``h / rate``, theta unchanged. Two conventions use the middle field:
+
+   * ours and mmrotate's (:func:`paa_edu.data.split.patch_name`): the **patch size**, an
+     integer >= 16 (``P0001__1024__824___0``); the patch was cut at full resolution, rate 1;
+   * the DOTA devkit's ImgSplit: the **resize rate** of the image the patch was cut from
+     (``P0001__1__824___0``, ``P0001__0.5__824___0``), a number below 16; x, y are offsets in
+     the resized image, so a box at x = 100 in ``P0001__0.5__824___0`` lies at
+     (100 + 824) / 0.5 = 1848 in ``P0001``, as the devkit's ResultMerge computes it.
+
+   Patches of several rates of one image (the devkit's multi-scale test) merge together.
 2. Group by original image and run class-wise rotated NMS (IoU 0.1, as mmrotate and the
    devkit's multi-process ResultMerge) with :func:`paa_edu.geometry.batched_nms_rotated`:
    an object seen in two overlapping patches is reported once.
 3. :func:`write_task1_submission` writes one ``Task1_<class>.txt`` per class with lines
-   ``imgname score x1 y1 x2 y2 x3 y3 x4 y4``, ready to zip for the DOTA server.
+   ``imgname score x1 y1 x2 y2 x3 y3 x4 y4``, ready to zip for the DOTA server. The format is
+   whitespace-separated, so an image name containing whitespace is refused.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
 from paa_edu.geometry import batched_nms_rotated, check_boxes, obb2poly
 
-_PATCH_NAME = re.compile(r"^(?P<stem>.+)__(?P<size>\d+(?:\.\d+)?)__(?P<x>-?\d+)___(?P<y>-?\d+)$")
+_PATCH_NAME = re.compile(
+    r"^(?P<stem>.+)__(?P<middle>\d+(?:\.\d+)?)__(?P<x>-?\d+)___(?P<y>-?\d+)$")
+#: A middle field below this is a devkit resize rate, at or above it (an integer) a patch size.
+MIN_PATCH_SIZE = 16
 
 
-def parse_patch_name(name: str) -> tuple[str, int, int]:
-    """``"P0001__1024__824___0"`` -> ``("P0001", 824, 0)`` (stem, x offset, y offset).
+class PatchName(NamedTuple):
+    """What a patch name says: the original image, the patch's origin and the resize rate."""
+
+    stem: str  # the original image's name
+    x: int  # top-left corner of the patch, in the (resized) image
+    y: int
+    rate: float  # 1.0 for size-named patches; original = (patch coordinate + x) / rate
+
+
+def check_image_name(name: str, where: str = "image name") -> str:
+    """Return ``name``; raise ``ValueError`` if it cannot be a Task-1 image name (whitespace)."""
+    if not name or any(c.isspace() for c in name):
+        raise ValueError(f"{where} {name!r} contains whitespace (or is empty): DOTA Task-1 lines "
+                         f"are whitespace-separated, so the server would misread it; rename the "
+                         f"file")
+    return name
+
+
+def parse_patch_name(name: str) -> PatchName:
+    """``"P0001__1024__824___0"`` -> ``PatchName("P0001", 824, 0, 1.0)``; a devkit rate name
+    ``"P0001__0.5__824___0"`` -> ``PatchName("P0001", 824, 0, 0.5)`` (module docstring, step 1).
 
     Raises:
-        ValueError: if ``name`` does not follow the ``{stem}__{size}__{x}___{y}`` pattern.
+        ValueError: if ``name`` does not follow ``{stem}__{middle}__{x}___{y}``, or its middle
+            field is neither a rate (a number in (0, 16)) nor a patch size (an integer >= 16).
     """
-    match = _PATCH_NAME.match(Path(name).stem if name.endswith((".png", ".txt")) else name)
+    text = Path(name).stem if name.endswith((".png", ".txt")) else name
+    match = _PATCH_NAME.match(text)
     if match is None:
-        raise ValueError(f"patch name {name!r} does not match '{{stem}}__{{size}}__{{x}}___{{y}}'")
-    return match["stem"], int(match["x"]), int(match["y"])
+        raise ValueError(f"patch name {name!r} does not match '{{stem}}__{{size}}__{{x}}___{{y}}' "
+                         f"(as written by paa-edu split)")
+    middle = match["middle"]
+    value = float(middle)
+    if "." not in middle and value >= MIN_PATCH_SIZE:
+        rate = 1.0  # our / mmrotate's patch size
+    elif 0 < value < MIN_PATCH_SIZE and math.isfinite(value):
+        rate = value  # the DOTA devkit's resize rate
+    else:
+        raise ValueError(f"patch name {name!r}: middle field {middle!r} is neither a patch size "
+                         f"(an integer >= {MIN_PATCH_SIZE}) nor a DOTA devkit resize rate (a "
+                         f"number in (0, {MIN_PATCH_SIZE}))")
+    return PatchName(match["stem"], int(match["x"]), int(match["y"]), rate)
 
 
 def merge_patch_detections(patch_detections: dict[str, dict], iou_threshold: float = 0.1
@@ -39,7 +86,7 @@ def merge_patch_detections(patch_detections: dict[str, dict], iou_threshold: flo
 
     Args:
         patch_detections: ``{patch name: dict(boxes (N, 5), scores (N,), labels (N,))}`` with
-            boxes in patch coordinates.
+            boxes in patch coordinates; names as :func:`parse_patch_name` reads them.
         iou_threshold: class-wise rotated NMS threshold (suppress when IoU > threshold).
     Returns:
         ``{image stem: dict(boxes (K, 5), scores (K,), labels (K,))}`` in image coordinates,
@@ -52,10 +99,13 @@ def merge_patch_detections(patch_detections: dict[str, dict], iou_threshold: flo
         if not det["scores"].numel() == det["labels"].numel() == det["boxes"].shape[0]:
             raise ValueError(f"patch_detections[{name!r}]: boxes, scores and labels differ "
                              f"in length")
-        stem, x, y = parse_patch_name(name)
+        stem, x, y, rate = parse_patch_name(name)
+        check_image_name(stem, f"patch {name!r}: image name")
         shifted = det["boxes"].clone()  # (N, 5)
         shifted[:, 0] += x
         shifted[:, 1] += y
+        if rate != 1.0:
+            shifted[:, :4] /= rate  # back to the original image's pixels; theta unchanged
         grouped.setdefault(stem, []).append({**det, "boxes": shifted})
     merged = {}
     for stem, parts in grouped.items():
@@ -79,7 +129,12 @@ def write_task1_submission(out_dir: str | Path, detections: dict[str, dict],
         class_names: C names; label ``c`` goes to ``Task1_<class_names[c]>.txt``.
     Returns:
         the C paths written.
+    Raises:
+        ValueError: for an image name with whitespace or a label outside the classes (nothing
+            is written then).
     """
+    for stem in detections:
+        check_image_name(stem, "detections: image name")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines: list[list[str]] = [[] for _ in class_names]

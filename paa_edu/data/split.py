@@ -33,6 +33,7 @@ from shapely.geometry import Polygon, box
 from tqdm import tqdm
 
 from paa_edu.data.dota import LabelFile, list_images, parse_label_file, write_label_file
+from paa_edu.data.merge import MIN_PATCH_SIZE
 
 TRUNCATED_MODES = ("difficult", "drop")
 
@@ -66,7 +67,13 @@ def window_starts(length: int, patch_size: int = 1024, overlap: int = 200) -> li
 
 
 def patch_name(stem: str, patch_size: int, x: int, y: int) -> str:
-    """``P0001__1024__824___0``: image stem, patch size and the patch's top-left corner."""
+    """``P0001__1024__824___0``: image stem, patch size and the patch's top-left corner.
+
+    A middle field under ``MIN_PATCH_SIZE`` (16) would read as a DOTA devkit resize rate
+    (:func:`paa_edu.data.merge.parse_patch_name`), so smaller patches are refused.
+    """
+    if patch_size < MIN_PATCH_SIZE:
+        raise ValueError(f"patch_size must be >= {MIN_PATCH_SIZE}, got {patch_size}")
     return f"{stem}__{patch_size}__{x}___{y}"
 
 

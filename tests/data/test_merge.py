@@ -16,13 +16,26 @@ from paa_edu.geometry import box_iou_rotated, poly2obb
 
 
 def test_parse_patch_name():
-    assert parse_patch_name("P0001__1024__824___0") == ("P0001", 824, 0)
-    assert parse_patch_name("P0001__1024__824___976.png") == ("P0001", 824, 976)
-    assert parse_patch_name("a__b__1__512__0___16") == ("a__b__1", 0, 16)
-    assert parse_patch_name("P0003__1__100___200") == ("P0003", 100, 200)  # devkit "rate"
-    for bad in ("P0001", "P0001__1024__x___0", "P0001__1024__5__0"):
+    assert parse_patch_name("P0001__1024__824___0") == ("P0001", 824, 0, 1.0)
+    assert parse_patch_name("P0001__1024__824___976.png") == ("P0001", 824, 976, 1.0)
+    assert parse_patch_name("a__b__1__512__0___16") == ("a__b__1", 0, 16, 1.0)
+    # the DOTA devkit's names carry the resize rate in the middle field
+    assert parse_patch_name("P0003__1__100___200") == ("P0003", 100, 200, 1.0)
+    assert parse_patch_name("P0003__0.5__824___0") == ("P0003", 824, 0, 0.5)
+    assert parse_patch_name("P0003__1.5__0___8.txt").rate == 1.5
+    for bad in ("P0001", "P0001__1024__x___0", "P0001__1024__5__0", "P0001__-1__5___0"):
         with pytest.raises(ValueError, match="does not match"):
             parse_patch_name(bad)
+    for bad in ("P0001__0__5___0", "P0001__1024.0__5___0", "P0001__0.0__5___0"):
+        with pytest.raises(ValueError, match="neither a patch size"):
+            parse_patch_name(bad)
+
+
+def test_patch_sizes_that_would_read_as_a_rate_are_refused():
+    from paa_edu.data import patch_name
+    assert parse_patch_name(patch_name("P0001", 16, 3, 4)) == ("P0001", 3, 4, 1.0)
+    with pytest.raises(ValueError, match="patch_size must be >= 16"):
+        patch_name("P0001", 8, 0, 0)
 
 
 def _det(boxes, scores, labels):
@@ -47,6 +60,33 @@ def test_offsets_and_classwise_nms():
                                torch.tensor([[90.0, 50.0], [90.0, 50.0]], dtype=torch.float64))
     torch.testing.assert_close(merged["B"]["boxes"][0, :2],
                                torch.tensor([5.0, 85.0], dtype=torch.float64))
+
+
+def test_devkit_rate_names_are_divided_by_the_rate():
+    """As the devkit's ResultMerge: original = (patch coordinate + offset) / rate, and patches
+    of several rates of one image merge together."""
+    box = [100.0, 20.0, 30.0, 10.0, 0.4]
+    merged = merge_patch_detections({
+        "P0001__0.5__824___0": _det([box], [0.9], [0]),
+        "P0001__1__0___0": _det([[10.0, 10.0, 4.0, 4.0, 0.0]], [0.8], [0]),
+        "P0001__2__600___40": _det([[1848.0 * 2 - 600, 40.0, 60.0, 20.0, 0.4]], [0.7], [0]),
+    })
+    assert list(merged) == ["P0001"]
+    boxes = merged["P0001"]["boxes"]  # the rate-2 copy coincides with the rate-0.5 one
+    assert merged["P0001"]["scores"].tolist() == pytest.approx([0.9, 0.8])
+    torch.testing.assert_close(boxes[0], torch.tensor([1848.0, 40.0, 60.0, 20.0, 0.4],
+                                                      dtype=torch.float64))
+    torch.testing.assert_close(boxes[1], torch.tensor([10.0, 10.0, 4.0, 4.0, 0.0],
+                                                      dtype=torch.float64))
+
+
+def test_task1_refuses_image_names_with_whitespace(tmp_path):
+    with pytest.raises(ValueError, match="'P 0001' contains whitespace"):
+        write_task1_submission(tmp_path / "out", {"P 0001": _det([[1, 1, 2, 2, 0]], [0.1], [0])},
+                               ["a"])
+    assert not (tmp_path / "out").exists()  # nothing written
+    with pytest.raises(ValueError, match="whitespace"):
+        merge_patch_detections({"P\t1__1024__0___0": _det([[1, 1, 2, 2, 0]], [0.1], [0])})
 
 
 def test_merge_rejects_inconsistent_input():
