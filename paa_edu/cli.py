@@ -58,7 +58,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     for line in result["warnings"]:  # a diverging loss is said again at the end
         print(line, file=sys.stderr)
     if args.eval:
-        metrics = evaluate(result["model"], build_dataset(cfg, "val", train=False))
+        metrics = evaluate(result["model"], build_dataset(cfg, "val", train=False),
+                           num_workers=cfg.data.num_workers)
         print(format_results_table([table_row(cfg, metrics)]))
 
 
@@ -74,9 +75,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"{split_dir} must hold images/ and labelTxt/")
     dataset = DOTADataset(split_dir, class_names(cfg), cfg.model.angle_version,
                           TransformConfig(max_size=cfg.data.max_size, hflip_prob=0.0,
-                                          vflip_prob=0.0), train=False)
+                                          vflip_prob=0.0, normalize=False), train=False)
     metrics = evaluate(model, dataset, batch_size=args.batch_size,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, num_workers=cfg.data.num_workers)
     print(format_results_table([table_row(cfg, metrics, split_dir.name)]))
     print()
     print(format_per_class_table(metrics, class_names(cfg)))

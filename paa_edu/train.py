@@ -49,9 +49,9 @@ from paa_edu.data import (
     DOTA_CLASSES,
     SYNTHETIC_CLASSES,
     DOTADataset,
-    collate_batch,
     write_synthetic_dataset,
 )
+from paa_edu.data.loader import loader_options
 from paa_edu.data.sampler import EpochSampler, SeededSamples
 from paa_edu.data.transforms import TransformConfig
 from paa_edu.evaluation import evaluate_rotated
@@ -95,7 +95,8 @@ def build_dataset(cfg: Config, split: str, train: bool) -> torch.utils.data.Data
         raise FileNotFoundError(f"{split_dir / 'images'} does not exist (data.root="
                                 f"{cfg.data.root!r}); run `paa-edu split` or `paa-edu synth`")
     flip = cfg.data.flip_prob if train else 0.0
-    transforms = TransformConfig(max_size=cfg.data.max_size, hflip_prob=flip, vflip_prob=flip)
+    transforms = TransformConfig(max_size=cfg.data.max_size, hflip_prob=flip, vflip_prob=flip,
+                                 normalize=False)  # uint8: the model normalises on the device
     dataset = DOTADataset(split_dir, class_names(cfg), cfg.model.angle_version, transforms,
                           train=train)
     limit = cfg.data.num_train if split == "train" else cfg.data.num_val
@@ -123,8 +124,8 @@ def _to_device(images: torch.Tensor, targets: list[dict], device: torch.device):
 def make_loader(cfg: Config, dataset, sampler: EpochSampler) -> DataLoader:
     """The training loader: keys from ``sampler``, each sample seeded by (seed, epoch, index)."""
     return DataLoader(SeededSamples(dataset, cfg.train.seed), batch_size=cfg.train.batch_size,
-                      sampler=sampler, collate_fn=collate_batch,
-                      num_workers=cfg.data.num_workers, drop_last=False)
+                      sampler=sampler, drop_last=False,
+                      **loader_options(cfg.data.num_workers, resolve_device(cfg.train.device)))
 
 
 def _non_finite(where: str, term: str) -> FloatingPointError:
@@ -272,7 +273,8 @@ def _end_of_epoch(run: _Run, cfg: Config, logger: TrainLog, out: Path) -> dict |
     """Evaluate (``eval_every_epoch``), write ``last.pth`` and, when better, ``best.pth``."""
     metrics = None
     if cfg.train.eval_every_epoch:
-        metrics = evaluate(run.model, build_dataset(cfg, "val", train=False))
+        metrics = evaluate(run.model, build_dataset(cfg, "val", train=False),
+                           num_workers=cfg.data.num_workers)
         logger.log({"epoch": run.epoch, "iter": run.iteration,
                     "val_AP50": metrics["AP50"], "val_mAP": metrics["mAP"]})
         better = not math.isnan(metrics["mAP"]) and (run.best_map is None
@@ -358,23 +360,28 @@ def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dic
 
 @torch.no_grad()
 def predict_dataset(model: RotatedPAADetector, dataset, device=None, batch_size: int = 4,
-                    progress: bool = False) -> list[dict]:
-    """Detections for every image of ``dataset``, in original image pixels, on the CPU."""
+                    progress: bool = False, num_workers: int = 0) -> list[dict]:
+    """Detections for every image of ``dataset``, in original image pixels, on the CPU.
+
+    ``num_workers`` DataLoader workers decode the images (pinned batches on CUDA).
+    """
     device = device or next(model.parameters()).device
     model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_batch)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                        **loader_options(num_workers, device, persistent=False))
     detections = []
     for images, targets in tqdm(loader, desc="eval", disable=not progress, leave=False):
-        for det, target in zip(model(images.to(device)), targets):
+        # targets give each image's unpadded size (the padding of uint8 inputs)
+        for det, target in zip(model(images.to(device, non_blocking=True), targets), targets):
             det = rescale_detections(det, target["scale_factor"])
             detections.append({k: v.cpu() for k, v in det.items()})
     return detections
 
 
 def evaluate(model: RotatedPAADetector, dataset, device=None, batch_size: int = 4,
-             progress: bool = False) -> dict:
+             progress: bool = False, num_workers: int = 0) -> dict:
     """Run the model on ``dataset`` and return :func:`paa_edu.evaluation.evaluate_rotated`."""
-    detections = predict_dataset(model, dataset, device, batch_size, progress)
+    detections = predict_dataset(model, dataset, device, batch_size, progress, num_workers)
     return evaluate_rotated(detections, ground_truths(dataset), num_classes=model.cfg.num_classes)
 
 

@@ -8,6 +8,20 @@ import torch
 # threads waiting on each other (see docs/benchmarks.md, "Threads").
 torch.set_num_threads(1)
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _label_cache_in_tmp(tmp_path_factory):
+    """Parsed-label caches (paa_edu.data.label_cache) go to a temporary folder, not ~/.cache."""
+    import os
+    previous = os.environ.get("PAA_EDU_CACHE_DIR")
+    os.environ["PAA_EDU_CACHE_DIR"] = str(tmp_path_factory.mktemp("label_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("PAA_EDU_CACHE_DIR", None)
+    else:
+        os.environ["PAA_EDU_CACHE_DIR"] = previous
+
+
 #: ``--set`` overrides that turn ``tiny_synthetic`` into a model that trains in milliseconds.
 TINY_OVERRIDES = (
     "model.backbone_width=8", "model.fpn_channels=16", "model.num_convs=1",

@@ -1,7 +1,8 @@
 """A torch ``Dataset`` over a DOTA-format folder (DOTA patches or the synthetic set).
 
 The folder holds ``images/<stem>.png`` and ``labelTxt/<stem>.txt``. All label files are read
-and checked when the dataset is built, so a bad file fails at once with ``file:line``. A folder
+and checked when the dataset is built, so a bad file fails at once with ``file:line``; the
+parsed labels of an unchanged folder come from a cache (:mod:`paa_edu.data.label_cache`). A folder
 without ``labelTxt/`` (a test set) gives samples without objects. Images without objects are
 valid samples: their ``boxes`` have shape (0, 5).
 """
@@ -16,6 +17,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from paa_edu.data.dota import DOTA_CLASSES, list_images, read_label_file
+from paa_edu.data.label_cache import parse_labels_cached
 from paa_edu.data.transforms import TransformConfig, apply_transforms
 from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version
 
@@ -38,9 +40,12 @@ class DOTADataset(Dataset):
         lenient: skip malformed objects with a warning instead of raising.
         filter_empty: leave out images without objects (e.g. for training).
         min_size: polygons whose fitted rectangle has a side under this are degenerate.
+        cache: reuse the parsed labels of an unchanged folder
+            (:mod:`paa_edu.data.label_cache`; a changed file is always parsed again).
     Items:
-        ``(image, target)``: image (3, H, W) float32 normalised and padded to a multiple of
-        32; target dict with ``boxes`` (M, 5) float32, ``labels`` (M,) long, ``difficult``
+        ``(image, target)``: image (3, H, W) padded to a multiple of 32, float32 normalised
+        (or uint8 RGB with ``TransformConfig(normalize=False)``, normalised later on the
+        device by the model); target dict with ``boxes`` (M, 5) float32, ``labels`` (M,) long, ``difficult``
         (M,) bool, ``image_id`` str, ``orig_size`` (H0, W0), ``img_shape`` (h, w) after the
         resize, ``scale_factor`` float (divide predicted boxes' first four numbers by it to
         get back to original pixels) and ``flips`` (directions applied).
@@ -49,7 +54,8 @@ class DOTADataset(Dataset):
     def __init__(self, root_split_dir: str | Path, class_names: tuple[str, ...] | list[str]
                  = DOTA_CLASSES, version: str = DEFAULT_ANGLE_VERSION,
                  transforms: TransformConfig | None = None, train: bool = True,
-                 lenient: bool = False, filter_empty: bool = False, min_size: float = 1.0):
+                 lenient: bool = False, filter_empty: bool = False, min_size: float = 1.0,
+                 cache: bool = True):
         self.root = Path(root_split_dir)
         self.class_names = tuple(class_names)
         self.version = check_version(version)
@@ -57,16 +63,23 @@ class DOTADataset(Dataset):
         self.train = train
         label_dir = self.root / "labelTxt"
         self.image_paths, self.annotations = [], []
-        for path in list_images(self.root / "images"):
-            target = _empty_target()
-            if label_dir.is_dir():
+        image_paths = list_images(self.root / "images")
+        targets = [_empty_target() for _ in image_paths]
+        if label_dir.is_dir():
+            for path in image_paths:
                 label_path = label_dir / f"{path.stem}.txt"
                 if not label_path.is_file():
                     raise ValueError(f"{label_path}: label file missing for image {path}")
+
+            def parse(label_path: Path) -> dict:
                 target = read_label_file(label_path, self.class_names, version, lenient,
                                          min_size)
-                target = {"boxes": target["boxes"], "labels": target["labels"],
-                          "difficult": target["difficult"], "polygons": target["polys"]}
+                return {"boxes": target["boxes"], "labels": target["labels"],
+                        "difficult": target["difficult"], "polygons": target["polys"]}
+            targets = parse_labels_cached(label_dir, [f"{p.stem}.txt" for p in image_paths],
+                                          parse, (self.class_names, version, lenient,
+                                                  float(min_size)), use_cache=cache)
+        for path, target in zip(image_paths, targets):
             if filter_empty and len(target["labels"]) == 0:
                 continue
             self.image_paths.append(path)
@@ -110,7 +123,8 @@ def collate_batch(samples: list[tuple[Tensor, dict]], size_divisor: int = 32
         samples: ``(image (3, H_i, W_i), target)`` pairs from :class:`DOTADataset`.
         size_divisor: the batch H and W are rounded up to multiples of this.
     Returns:
-        images (B, 3, H, W) float32 and the list of B targets (unchanged).
+        images (B, 3, H, W) of the samples' dtype (float32, or uint8) and the list of B
+        targets (unchanged).
     """
     if len(samples) == 0:
         raise ValueError("samples is empty")

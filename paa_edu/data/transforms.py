@@ -1,6 +1,7 @@
 """Image + rotated-box transforms, built on mmcv's image functions.
 
-Order used by :func:`apply_transforms`: resize -> random flips (training only) -> normalise ->
+Order used by :func:`apply_transforms`: resize -> random flips (training only) -> normalise (or
+not: ``normalize=False`` keeps uint8 for the model to normalise on the device) ->
 pad to a multiple of 32. Images are HWC uint8 RGB numpy arrays until the last step.
 
 Flips (as mmrotate 1.x ``RotatedBoxes.flip_``, with continuous pixel-edge coordinates: mmcv's
@@ -41,6 +42,10 @@ class TransformConfig:
         mean: per-channel RGB mean subtracted by ``normalize``.
         std: per-channel RGB std divided by ``normalize``.
         pad_divisor: pad the bottom/right so H and W are multiples of this (0 = no padding).
+        normalize: ``(image - mean) / std`` here, giving float32. False keeps uint8 RGB (4x
+            less to send from DataLoader workers and to the GPU); the model then normalises
+            on the device with the same formula (``RotatedPAADetector.normalize_images``,
+            ImageNet mean/std).
     """
 
     max_size: int | None = None
@@ -49,6 +54,14 @@ class TransformConfig:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     pad_divisor: int = 32
+    normalize: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.normalize and (tuple(self.mean), tuple(self.std)) != (IMAGENET_MEAN,
+                                                                          IMAGENET_STD):
+            raise ValueError("TransformConfig(normalize=False) leaves normalisation to the "
+                             "model, which uses the ImageNet mean/std; a custom mean/std "
+                             "needs normalize=True")
 
 
 def flip_boxes(boxes: Tensor, image_size: tuple[int, int], direction: str,
@@ -134,7 +147,8 @@ def apply_transforms(image: np.ndarray, boxes: Tensor, config: TransformConfig, 
         train: apply the random flips.
         version: angle version of the boxes.
     Returns:
-        image (3, H', W') float32, boxes (M, 5) float32, and a dict with ``img_shape``
+        image (3, H', W') float32 (uint8 without ``config.normalize``), boxes (M, 5) float32,
+        and a dict with ``img_shape``
         (h, w) before padding, ``scale_factor`` and ``flips`` (list of directions applied).
     """
     scale, flips = 1.0, []
@@ -147,7 +161,9 @@ def apply_transforms(image: np.ndarray, boxes: Tensor, config: TransformConfig, 
                 image, boxes = flip(image, boxes, direction, version)
                 flips.append(direction)
     img_shape = image.shape[:2]
-    image = pad_to_multiple(normalize(image, config.mean, config.std), config.pad_divisor)
+    if config.normalize:
+        image = normalize(image, config.mean, config.std)
+    image = pad_to_multiple(image, config.pad_divisor)
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))  # (3, H', W')
     meta = {"img_shape": tuple(img_shape), "scale_factor": scale, "flips": flips}
     return tensor, boxes.float(), meta
