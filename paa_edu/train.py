@@ -371,8 +371,10 @@ def predict_dataset(model: RotatedPAADetector, dataset, device=None, batch_size:
                         **loader_options(num_workers, device, persistent=False))
     detections = []
     for images, targets in tqdm(loader, desc="eval", disable=not progress, leave=False):
-        # targets give each image's unpadded size (the padding of uint8 inputs)
-        for det, target in zip(model(images.to(device, non_blocking=True), targets), targets):
+        images = images.to(device, non_blocking=True)
+        # our detector reads each image's unpadded size from the targets (uint8 padding)
+        ours = isinstance(getattr(model, "module", model), RotatedPAADetector)
+        for det, target in zip(model(images, targets) if ours else model(images), targets):
             det = rescale_detections(det, target["scale_factor"])
             detections.append({k: v.cpu() for k, v in det.items()})
     return detections
