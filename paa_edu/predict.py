@@ -31,12 +31,12 @@ from paa_edu.data import (
     TransformConfig,
     apply_transforms,
     check_image_name,
-    collate_batch,
     list_images,
     merge_patch_detections,
     parse_patch_name,
     write_task1_submission,
 )
+from paa_edu.data.loader import loader_options
 from paa_edu.model import rescale_detections
 from paa_edu.train import class_names, resolve_device
 
@@ -112,10 +112,10 @@ def iter_predictions(model, cfg, paths: list[Path], device: torch.device, batch_
     if batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     loader = DataLoader(ImageFiles(paths, cfg), batch_size=batch_size, shuffle=False,
-                        collate_fn=collate_batch, num_workers=num_workers)
+                        **loader_options(num_workers, device, persistent=False))
     model.eval()
     for images, metas in tqdm(loader, desc="predict", unit="batch", disable=not progress):
-        for det, meta in zip(model(images.to(device)), metas):
+        for det, meta in zip(model(images.to(device, non_blocking=True)), metas):
             det = rescale_detections(det, meta["scale_factor"])
             yield meta["image_id"], {k: v.cpu() for k, v in det.items()}
 
