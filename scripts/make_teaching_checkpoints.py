@@ -108,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         train_all(out, args.names, args.jobs, args.set)
     if not args.skip_convert:
         from paa_edu.pretrained import export_all
+        given = [a for a in (argv or sys.argv[1:]) if a != "--convert-only"]
         export_all(out, args.names, args.dest, args.set, command=" ".join(
-            ["python", "scripts/make_teaching_checkpoints.py", *(argv or sys.argv[1:])]))
+            ["python", "scripts/make_teaching_checkpoints.py", *given]))
     return 0
 
 
