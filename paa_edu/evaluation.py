@@ -294,3 +294,31 @@ def iou_calibration(detections: list[dict], ground_truths: list[dict], num_class
     true_ious = np.where(np.isfinite(matched["ovmax"]), matched["ovmax"], 0.0)
     predicted = np.concatenate([d["pred_ious"].reshape(-1).double().numpy() for d in detections])
     return predicted, true_ious
+
+
+def match_detections(detection: dict, ground_truth: dict, iou_threshold: float = 0.5,
+                     gt_shape: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """True / false positives of one image under the rule above (for figures).
+
+    Args:
+        detection: dict ``boxes`` (D, 5), ``scores`` (D,), ``labels`` (D,).
+        ground_truth: dict ``boxes`` (G, 5), ``labels`` (G,), optional ``difficult`` and
+            ``polygons``.
+        iou_threshold: a match needs IoU > this.
+        gt_shape: as in :func:`evaluate_rotated`.
+    Returns:
+        ``is_tp`` (D,) bool (False = FP, or ignored on a difficult GT) and ``found`` (G,)
+        bool, the GTs some detection matched.
+    """
+    det, gt = _on_cpu(detection), _on_cpu(ground_truth)
+    matched = _best_gt_per_detection([det], [gt], _use_polygons([gt], gt_shape))
+    order = np.argsort(-matched["scores"], kind="stable")  # step 1, one image
+    hit = matched["ovmax"][order] > iou_threshold
+    counted = hit & ~matched["gt_difficult"][order].astype(bool)
+    idx = np.nonzero(counted)[0]
+    _, first = np.unique(matched["gt_key"][order][idx], return_index=True)
+    is_tp = np.zeros(len(order), dtype=bool)
+    is_tp[order[idx[first]]] = True  # the highest-score hit of each GT
+    found = np.zeros(len(gt["boxes"].reshape(-1, 5)), dtype=bool)
+    found[matched["gt_key"][is_tp]] = True
+    return is_tp, found

@@ -179,6 +179,24 @@ def load_snapshots(run_dir: str | Path) -> list[dict]:
     return sorted(snaps, key=lambda s: s["iteration"])
 
 
+def paa_record(snapshot: dict, assigner: str = "paa_maxiou"):
+    """The PAA entry of a snapshot as a :class:`paa_edu.assigners.PAARecord` (rows = its GTs),
+    so that the plots of :mod:`paa_edu.viz.gmm` draw it."""
+    from paa_edu.assigners import GMMFit, PAARecord
+
+    if assigner not in snapshot["assigners"] or "cand_scores" not in snapshot["assigners"][
+            assigner]:
+        raise ValueError(f"the snapshot has no PAA entry {assigner!r}; it has "
+                         f"{sorted(snapshot['assigners'])}")
+    e = snapshot["assigners"][assigner]
+    G = len(e["cut"])
+    fit = GMMFit(e["gmm_weights"], e["gmm_means"], e["gmm_variances"],
+                 torch.zeros(G, dtype=torch.bool), torch.zeros(G, dtype=torch.long),
+                 e["gmm_fitted"])
+    return PAARecord(e["cand_scores"], e["cand_valid"], e["cand_levels"], e["cand_anchors"],
+                     e["cand_positives"], fit, e["fallback"])
+
+
 def positives_history(snapshots: list[dict], assigner: str) -> tuple[Tensor, Tensor]:
     """Iterations (S,) and positives per GT (S, G) of ``assigner`` over the snapshots."""
     iters = torch.tensor([s["iteration"] for s in snapshots])

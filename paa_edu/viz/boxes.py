@@ -132,3 +132,43 @@ def plot_detections(image, dets, class_names: list[str] | None = None,
     ax.set_title(f"{len(boxes)} detections (score >= {score_thr})", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+TP_COLOR, FP_COLOR, MISSED_COLOR = "tab:green", "tab:red", "tab:orange"
+
+
+def plot_detections_vs_gt(image, dets: dict, gt: dict, class_names: list[str] | None = None,
+                          score_thr: float = 0.3, iou_threshold: float = 0.5) -> Figure:
+    """Detections (score >= ``score_thr``) against the ground truth of one image.
+
+    True positives green, false positives red (the DOTA rule of
+    :func:`paa_edu.evaluation.match_detections`: IoU > ``iou_threshold`` with a GT of the same
+    class, the highest-score one per GT), GT dashed: yellow when found, orange when missed.
+
+    Args:
+        image: (3, H, W) tensor, (H, W, 3) array, or None.
+        dets: ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in the pixels of ``image``.
+        gt: ``boxes`` (G, 5), ``labels`` (G,) (optional ``polygons``, ``difficult``).
+    """
+    from paa_edu.evaluation import match_detections
+
+    for name, d in (("dets", dets), ("gt", gt)):
+        missing = {"boxes", "labels"} - set(d) | ({"scores"} - set(d) if name == "dets" else set())
+        if missing:
+            raise ValueError(f"{name} is missing the keys {sorted(missing)}")
+    keep = torch.as_tensor(dets["scores"]).cpu() >= score_thr
+    shown = {k: torch.as_tensor(dets[k]).detach().cpu()[keep] for k in ("boxes", "scores", "labels")}
+    is_tp, found = match_detections(shown, gt, iou_threshold)
+    names = [class_names[int(c)] if class_names else str(int(c)) for c in shown["labels"]]
+    gt_boxes = torch.as_tensor(gt["boxes"]).detach().cpu().reshape(-1, 5)
+    fig, (ax,) = new_figure(1, panel_size=5.0)
+    show_image(ax, image, torch.cat([gt_boxes, shown["boxes"].reshape(-1, 5)]))
+    plot_rotated_boxes(ax, gt_boxes, color=[GT_COLOR if f else MISSED_COLOR for f in found],
+                       linewidth=2.0, linestyle="--")
+    plot_rotated_boxes(ax, shown["boxes"], color=[TP_COLOR if t else FP_COLOR for t in is_tp],
+                       labels=[f"{n} {float(s):.2f}" for n, s in zip(names, shown["scores"])])
+    ax.set_title(f"{int(is_tp.sum())} TP, {int((~is_tp).sum())} FP, "
+                 f"{int((~found).sum())} missed GT (score >= {score_thr}, IoU > "
+                 f"{iou_threshold})", fontsize=8)
+    fig.tight_layout()
+    return fig

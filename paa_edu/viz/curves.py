@@ -99,3 +99,36 @@ def plot_iou_calibration(predicted: np.ndarray, true: np.ndarray, num_bins: int 
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_ap_breakdown(per_class: dict[str, dict], class_names: list[str],
+                      by_size: dict[str, dict] | None = None, key: str = "AP50") -> Figure:
+    """AP50 by assigner and class (and by object size), grouped bars.
+
+    Args:
+        per_class: assigner name -> :func:`paa_edu.evaluation.evaluate_rotated` result.
+        class_names: the C class names.
+        by_size: assigner name -> :func:`paa_edu.evaluation_sizes.evaluate_by_size` result.
+        key: the metric of the size panel (``AP50``, ``AP75`` or ``mAP``).
+    """
+    if not per_class:
+        raise ValueError("per_class is empty: pass {assigner: metrics}")
+    panels = [("class", class_names, {n: m["per_class_AP50"] for n, m in per_class.items()})]
+    if by_size:
+        buckets = list(next(iter(by_size.values())))
+        panels.append(("object size", buckets,
+                       {n: [r[b][key] for b in buckets] for n, r in by_size.items()}))
+    widths = [max(4.0, 0.9 * len(p[1])) for p in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths), 3.0), dpi=DPI,
+                             squeeze=False, gridspec_kw={"width_ratios": widths})
+    for ax, (title, groups, values) in zip(axes[0], panels):
+        step = 0.8 / len(values)
+        for i, (name, vals) in enumerate(values.items()):
+            xs = np.arange(len(groups)) + (i - (len(values) - 1) / 2) * step
+            ax.bar(xs, 100 * np.nan_to_num(np.asarray(vals, dtype=float)), step, label=name)
+        ax.set_xticks(np.arange(len(groups)), groups, rotation=30, ha="right", fontsize=7)
+        ax.set(title=f"AP50 by {title}" if title == "class" else f"{key} by {title}",
+               ylabel="AP (%)", ylim=(0, 100))
+    axes[0][0].legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    return fig

@@ -17,7 +17,7 @@ def _gaussian(x: np.ndarray, weight: float, mean: float, var: float) -> np.ndarr
     return weight * np.exp(-0.5 * (x - mean) ** 2 / var) / math.sqrt(2 * math.pi * var)
 
 
-def _draw_gmm_split(ax, record, gt: int) -> None:
+def draw_gmm_split(ax, record, gt: int) -> None:
     """Candidate scores of one GT: histogram, strip (positives green), both components, cut."""
     if not 0 <= gt < record.num_gts:
         raise ValueError(f"gt must be in [0, {record.num_gts}), got {gt}")
@@ -55,7 +55,7 @@ def _draw_gmm_split(ax, record, gt: int) -> None:
 def plot_gmm_split(record, gt: int = 0) -> Figure:
     """PAA's split of one GT: scores, both weighted Gaussians, the cut, positives in green."""
     fig, (ax,) = new_figure(1, panel_size=4.0)
-    _draw_gmm_split(ax, record, gt)
+    draw_gmm_split(ax, record, gt)
     fig.tight_layout()
     return fig
 
@@ -68,6 +68,6 @@ def plot_score_distributions(record, gts: list[int] | None = None, ncols: int = 
         raise ValueError("no GT to plot: the record has no GT with candidates")
     fig, axes = new_figure(len(gts), ncols=min(ncols, len(gts)))
     for ax, gt in zip(axes, gts):
-        _draw_gmm_split(ax, record, int(gt))
+        draw_gmm_split(ax, record, int(gt))
     fig.tight_layout()
     return fig
