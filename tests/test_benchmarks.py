@@ -74,3 +74,16 @@ def test_fallback_line_averages_per_variant(compare):
                fake_run("maxiou", 0, 0.5)]
     assert compare.fallback_line(results).endswith("paa_atss 15.00 %")
     assert compare.fallback_line(results[2:]) == ""
+
+
+def test_polygon_eval_benchmark_compares_both_gt_shapes(tmp_path, capsys, monkeypatch):
+    bench = load("bench_polygon_eval")
+    gts = bench.synthetic_gts(0, images=2, per_image=15)
+    assert all(g["polygons"].shape == (15, 8) for g in gts)
+    dets = bench.simulate_detections(gts, 0)
+    assert 15 < sum(len(d["labels"]) for d in dets) < 60
+    monkeypatch.setattr("sys.argv", ["bench_polygon_eval.py", "--seed", "1"])
+    bench.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3].startswith("| polygon |") and lines[4].startswith("| box |")
+    assert lines[5].startswith("| box - polygon |")
