@@ -101,7 +101,8 @@ def cmd_split(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"{args.src}/images does not exist")
     _folder_arg(args.dst, "--dst")
     stats = split_dataset(args.src, args.dst, patch_size=args.patch_size,
-                          overlap=args.overlap, iof_thr=args.iof_thr)
+                          overlap=args.overlap, iof_thr=args.iof_thr,
+                          progress=not args.no_progress, overwrite=args.overwrite)
     print(stats)
 
 
@@ -177,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch-size", type=int, default=1024)
     p.add_argument("--overlap", type=int, default=200)
     p.add_argument("--iof-thr", type=float, default=0.7)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier split in --dst (removes only the files it wrote)")
     p.set_defaults(func=cmd_split)
     p = sub.add_parser("synth", help="write the synthetic DOTA-format dataset")
     p.add_argument("--root", required=True)

@@ -53,6 +53,7 @@ from paa_edu.data import (
 )
 from paa_edu.data.loader import loader_options
 from paa_edu.data.sampler import EpochSampler, SeededSamples
+from paa_edu.data.manifest import ForeignFolderError
 from paa_edu.data.transforms import TransformConfig
 from paa_edu.evaluation import evaluate_rotated
 from paa_edu.geometry import NonFiniteError
@@ -89,7 +90,12 @@ def build_dataset(cfg: Config, split: str, train: bool) -> torch.utils.data.Data
     """The ``split`` folder under ``cfg.data.root`` (written first for synthetic presets)."""
     root = Path(cfg.data.root)
     if cfg.data.synthetic is not None:
-        write_synthetic_dataset(root, cfg.data.synthetic, seed=0, progress=False)
+        try:
+            write_synthetic_dataset(root, cfg.data.synthetic, seed=0, progress=False)
+        except ForeignFolderError as err:
+            raise ValueError(f"{err}. data.synthetic={cfg.data.synthetic!r} would write its "
+                             f"images there; to train on the data in data.root, pass "
+                             f"--set data.synthetic=None") from None
     split_dir = root / split
     if not (split_dir / "images").is_dir():
         raise FileNotFoundError(f"{split_dir / 'images'} does not exist (data.root="

@@ -69,6 +69,23 @@ def test_synth_and_split(tmp_path):
     assert main(["split", "--src", str(root / "train"), "--dst", str(tmp_path / "patches"),
                  "--patch-size", "64", "--overlap", "16"]) == 0
     assert len(list((tmp_path / "patches" / "images").glob("*.png"))) >= 2 * 2
+    again = ["split", "--src", str(root / "train"), "--dst", str(tmp_path / "patches"),
+             "--patch-size", "48", "--overlap", "8", "--no-progress"]
+    assert main(again) == 2  # a non-empty --dst is refused ...
+    assert main([*again, "--overwrite"]) == 0  # ... or replaced, by its manifest
+    assert {p.name.split("__")[1] for p in (tmp_path / "patches" / "images").iterdir()} \
+        == {"48"}
+
+
+def test_a_synthetic_preset_on_a_foreign_dataset_stops_and_says_what_to_pass(tmp_path,
+                                                                               capsys):
+    (tmp_path / "dota" / "train" / "images").mkdir(parents=True)
+    (tmp_path / "dota" / "train" / "images" / "P0001.png").write_bytes(b"user image")
+    assert main(["train", "--config", "tiny_synthetic", "--set", f"data.root={tmp_path}/dota",
+                 "--out-dir", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "paa_edu did not write" in err and "--set data.synthetic=None" in err
+    assert [p.name for p in (tmp_path / "dota").rglob("*")] == ["train", "images", "P0001.png"]
 
 
 def test_demo_runs_all_four_assigners(tiny_data_root, tiny_overrides, tmp_path):

@@ -33,9 +33,11 @@ from shapely.geometry import Polygon, box
 from tqdm import tqdm
 
 from paa_edu.data.dota import LabelFile, list_images, parse_label_file, write_label_file
+from paa_edu.data.manifest import MANIFEST_NAME, ManifestWriter, claim_folder, remove_written
 from paa_edu.data.merge import MIN_PATCH_SIZE
 
 TRUNCATED_MODES = ("difficult", "drop")
+WRITER = "split"  # the writer's name in its folder's manifest
 
 
 @dataclass
@@ -174,8 +176,8 @@ def _crop_image(image: np.ndarray, x: int, y: int, patch_size: int, pad_value: i
 
 def split_image(image_path: str | Path, labels: LabelFile | None, dst_dir: str | Path,
                 patch_size: int = 1024, overlap: int = 200, iof_thr: float = 0.7,
-                truncated: str = "difficult", pad_value: int = 0, min_size: float = 1.0
-                ) -> SplitStats:
+                truncated: str = "difficult", pad_value: int = 0, min_size: float = 1.0,
+                manifest: ManifestWriter | None = None) -> SplitStats:
     """Split one image (and its objects) into ``dst_dir/images`` and ``dst_dir/labelTxt``.
 
     Args:
@@ -185,6 +187,7 @@ def split_image(image_path: str | Path, labels: LabelFile | None, dst_dir: str |
         dst_dir: output folder.
         patch_size, overlap, iof_thr, truncated, min_size: see :func:`crop_objects`.
         pad_value: grey value of the padding.
+        manifest: records every file before it is written (:mod:`paa_edu.data.manifest`).
     Returns:
         the stats of this image.
     """
@@ -196,14 +199,15 @@ def split_image(image_path: str | Path, labels: LabelFile | None, dst_dir: str |
     for y in window_starts(height, patch_size, overlap):
         for x in window_starts(width, patch_size, overlap):
             name = patch_name(stem, patch_size, x, y)
+            record = manifest.add if manifest is not None else Path
             patch = _crop_image(image, x, y, patch_size, pad_value)
-            mmcv.imwrite(patch, str(dst_dir / "images" / f"{name}.png"))
+            mmcv.imwrite(patch, str(record(dst_dir / "images" / f"{name}.png")))
             stats.patches += 1
             if labels is not None:
                 polys, names, flags, patch_stats = crop_objects(
                     labels, x, y, patch_size, iof_thr, truncated, min_size)
-                write_label_file(dst_dir / "labelTxt" / f"{name}.txt", polys, names, flags,
-                                 header=labels.header)
+                write_label_file(record(dst_dir / "labelTxt" / f"{name}.txt"), polys, names,
+                                 flags, header=labels.header)
                 stats.add(patch_stats)
     return stats
 
@@ -211,7 +215,7 @@ def split_image(image_path: str | Path, labels: LabelFile | None, dst_dir: str |
 def split_dataset(src_dir: str | Path, dst_dir: str | Path, patch_size: int = 1024,
                   overlap: int = 200, iof_thr: float = 0.7, truncated: str = "difficult",
                   pad_value: int = 0, min_size: float = 1.0, lenient: bool = False,
-                  progress: bool = True) -> SplitStats:
+                  progress: bool = True, overwrite: bool = False) -> SplitStats:
     """Split every image of ``src_dir/images`` (+ ``src_dir/labelTxt`` if present).
 
     This is what ``paa-edu split`` runs.
@@ -219,12 +223,19 @@ def split_dataset(src_dir: str | Path, dst_dir: str | Path, patch_size: int = 10
     Args:
         src_dir: a DOTA folder with ``images/`` and optionally ``labelTxt/`` (test sets have
             no labels); every image must then have a label file of the same stem.
-        dst_dir: output folder; gets ``images/`` and (if labelled) ``labelTxt/``.
+        dst_dir: output folder; gets ``images/``, (if labelled) ``labelTxt/`` and the
+            manifest of every file written (:mod:`paa_edu.data.manifest`). It must be
+            missing, empty, or (with ``overwrite``) hold an earlier split.
         patch_size, overlap, iof_thr, truncated, pad_value, min_size: see :func:`split_image`.
         lenient: skip malformed label lines with a warning instead of raising.
         progress: show a tqdm progress bar.
+        overwrite: replace an earlier split in ``dst_dir``: exactly the files its manifest
+            lists are removed first (never files that ``split_dataset`` did not write).
     Returns:
         the summed :class:`SplitStats`.
+    Raises:
+        ForeignFolderError: ``dst_dir`` holds files that no split wrote.
+        ValueError: ``dst_dir`` holds an earlier split and ``overwrite`` is False.
     """
     src_dir, dst_dir = Path(src_dir), Path(dst_dir)
     if truncated not in TRUNCATED_MODES:
@@ -235,17 +246,34 @@ def split_dataset(src_dir: str | Path, dst_dir: str | Path, patch_size: int = 10
     images = list_images(src_dir / "images")
     label_dir = src_dir / "labelTxt"
     labelled = label_dir.is_dir()
+    _clear_previous_split(dst_dir, overwrite)
     (dst_dir / "images").mkdir(parents=True, exist_ok=True)
     if labelled:
         (dst_dir / "labelTxt").mkdir(parents=True, exist_ok=True)
     stats = SplitStats()
-    for image_path in tqdm(images, desc="split", disable=not progress):
-        labels = None
-        if labelled:
-            label_path = label_dir / f"{image_path.stem}.txt"
-            if not label_path.is_file():
-                raise ValueError(f"{label_path}: label file missing for image {image_path}")
-            labels = parse_label_file(label_path, lenient=lenient)
-        stats.add(split_image(image_path, labels, dst_dir, patch_size, overlap, iof_thr,
-                              truncated, pad_value, min_size))
+    info = {"src": str(src_dir.absolute()), "patch_size": patch_size, "overlap": overlap,
+            "iof_thr": iof_thr, "truncated": truncated, "pad_value": pad_value,
+            "min_size": min_size}
+    with ManifestWriter(dst_dir, WRITER, info) as manifest:
+        for image_path in tqdm(images, desc="split", disable=not progress):
+            labels = None
+            if labelled:
+                label_path = label_dir / f"{image_path.stem}.txt"
+                if not label_path.is_file():
+                    raise ValueError(f"{label_path}: label file missing for image {image_path}")
+                labels = parse_label_file(label_path, lenient=lenient)
+            stats.add(split_image(image_path, labels, dst_dir, patch_size, overlap, iof_thr,
+                                  truncated, pad_value, min_size, manifest))
     return stats
+
+
+def _clear_previous_split(dst_dir: Path, overwrite: bool) -> None:
+    """Refuse a foreign ``dst_dir``; remove an earlier split's files when ``overwrite``."""
+    previous = claim_folder(dst_dir, WRITER)
+    if previous is None:
+        return
+    if not overwrite:
+        raise ValueError(f"{dst_dir}: already holds a split ({len(previous.files)} files, "
+                         f"{MANIFEST_NAME}); pass --overwrite to replace it (only the files "
+                         f"it lists are removed)")
+    remove_written(dst_dir, previous)

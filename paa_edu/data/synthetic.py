@@ -39,12 +39,21 @@ from tqdm import tqdm
 
 from paa_edu.data.dota import write_dota_sample
 from paa_edu.data.filelock import exclusive_lock
+from paa_edu.data.manifest import (
+    LOCK_NAME,
+    MANIFEST_NAME,
+    ManifestWriter,
+    claim_folder,
+    read_manifest,
+    remove_written,
+)
 from paa_edu.data.synthetic_draw import DRAWERS, Frame
 from paa_edu.geometry import obb2poly
 
 SYNTHETIC_CLASSES = ("plane", "ship", "storage-tank", "small-vehicle", "large-vehicle",
                      "tennis-court", "swimming-pool")
 GENERATOR_VERSION = 1  # bump when the drawing changes, so cached datasets are regenerated
+WRITER = "synthetic"  # the writer's name in its folder's manifest
 
 
 @dataclass(frozen=True)
@@ -334,16 +343,34 @@ def _write_one(args: tuple) -> None:
                       header={"imagesource": "paa_edu-synthetic", "gsd": "nan"})
 
 
-def _is_complete(root: Path, manifest: dict) -> bool:
-    """Whether ``root`` already holds exactly this dataset (same manifest, all files)."""
-    path = root / "manifest.json"
-    if not path.is_file() or json.loads(path.read_text()) != manifest:
+def _is_complete(root: Path, info: dict) -> bool:
+    """Whether ``root`` already holds exactly this dataset (same settings, every file)."""
+    manifest = read_manifest(root)
+    if manifest is None or manifest.writer != WRITER or not manifest.complete \
+            or manifest.info != info:
         return False
-    for split, count in manifest["splits"].items():
-        for sub, ext in (("images", "*.png"), ("labelTxt", "*.txt")):
-            if len(list((root / split / sub).glob(ext))) != count:
-                return False
-    return True
+    return all((root / name).is_file() for name in manifest.files)
+
+
+def _adopt_legacy_manifest(root: Path) -> None:
+    """A set written before manifests listed their files (``manifest.json``, version 1 of
+    this module): list the files it wrote, so that it can be replaced like any other."""
+    legacy = root / "manifest.json"
+    if (root / MANIFEST_NAME).exists() or not legacy.is_file():
+        return
+    try:
+        old = json.loads(legacy.read_text())
+        splits = dict(old["splits"]) if "generator_version" in old else None
+    except (ValueError, KeyError, TypeError):
+        splits = None
+    if splits is None:
+        return  # not ours: claim_folder refuses the folder
+    with ManifestWriter(root, WRITER, old) as manifest:  # complete if every file is there
+        manifest.add(legacy)
+        for split, count in splits.items():
+            for i in range(int(count)):
+                manifest.add(root / split / "images" / f"syn{i:05d}.png")
+                manifest.add(root / split / "labelTxt" / f"syn{i:05d}.txt")
 
 
 def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "tiny",
@@ -351,8 +378,10 @@ def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "t
                             ) -> dict[str, Path]:
     """Write ``<root>/{train,val}/{images/*.png, labelTxt/*.txt}`` (skipped if already there).
 
-    A ``manifest.json`` (generator version, preset, seed, counts) is written last; when it
-    matches and every file exists, nothing is regenerated.
+    ``root`` must be missing, empty, or written by this function: its manifest
+    (:mod:`paa_edu.data.manifest`; generator version, preset, seed, counts and every file)
+    says so. When the manifest matches and every file exists, nothing is regenerated; when it
+    differs, exactly the files it lists are removed and the set is written again.
 
     Args:
         root: output folder.
@@ -362,39 +391,42 @@ def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "t
         progress: show a tqdm progress bar.
     Returns:
         ``{"train": <root>/train, "val": <root>/val}``.
+    Raises:
+        ForeignFolderError: ``root`` holds files this writer did not write.
     """
     preset = _resolve(preset)
     root = Path(root)
     counts = {"train": preset.num_train, "val": preset.num_val}
-    manifest = {"generator_version": GENERATOR_VERSION, "seed": seed,
-                "preset": json.loads(json.dumps(asdict(preset))), "splits": counts}
-    dirs = {split: root / split for split in counts}
-    with exclusive_lock(root / ".write.lock"):  # a concurrent writer finishes first
-        if not _is_complete(root, manifest):
-            _write_all(root, dirs, counts, seed, preset, num_workers, progress)
-            (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    return dirs
+    info = {"generator_version": GENERATOR_VERSION, "seed": seed,
+            "preset": json.loads(json.dumps(asdict(preset))), "splits": counts}
+    _adopt_legacy_manifest(root)
+    claim_folder(root, WRITER)  # refuse a foreign folder before even creating the lock
+    with exclusive_lock(root / LOCK_NAME):  # a concurrent writer finishes first
+        if not _is_complete(root, info):
+            previous = claim_folder(root, WRITER)
+            if previous is not None:
+                remove_written(root, previous)
+            _write_all(root, info, seed, preset, num_workers, progress)
+    return {split: root / split for split in counts}
 
 
-def _write_all(root: Path, dirs: dict, counts: dict, seed: int, preset: SyntheticPreset,
+def _write_all(root: Path, info: dict, seed: int, preset: SyntheticPreset,
                num_workers: int, progress: bool) -> None:
-    """Delete stale files, then draw and write every image of every split."""
-    (root / "manifest.json").unlink(missing_ok=True)
+    """Record every file in the manifest, then draw and write every image of every split."""
     jobs = []
-    for split, count in counts.items():
-        for sub, pattern in (("images", "syn*.png"), ("labelTxt", "syn*.txt")):
-            (dirs[split] / sub).mkdir(parents=True, exist_ok=True)
-            for stale in (dirs[split] / sub).glob(pattern):  # from another preset or seed
-                stale.unlink()
-        jobs += [(dirs[split], split, i, seed, preset) for i in range(count)]
-    bar = tqdm(total=len(jobs), desc="synthetic", disable=not progress)
-    if num_workers > 0:
-        with ProcessPoolExecutor(num_workers) as pool:
-            for _ in pool.map(_write_one, jobs, chunksize=8):
+    with ManifestWriter(root, WRITER, info) as manifest:
+        for split, count in info["splits"].items():
+            for i in range(count):
+                manifest.add(root / split / "images" / f"syn{i:05d}.png")
+                manifest.add(root / split / "labelTxt" / f"syn{i:05d}.txt")
+            jobs += [(root / split, split, i, seed, preset) for i in range(count)]
+        bar = tqdm(total=len(jobs), desc="synthetic", disable=not progress)
+        if num_workers > 0:
+            with ProcessPoolExecutor(num_workers) as pool:
+                for _ in pool.map(_write_one, jobs, chunksize=8):
+                    bar.update()
+        else:
+            for job in jobs:
+                _write_one(job)
                 bar.update()
-    else:
-        for job in jobs:
-            _write_one(job)
-            bar.update()
-    bar.close()
-
+        bar.close()

@@ -6,6 +6,7 @@ import pytest
 from shapely.geometry import Polygon, box
 
 from paa_edu.data.dota import LabelFile, parse_label_file
+from paa_edu.data.manifest import read_manifest
 from paa_edu.data.split import (
     crop_objects,
     patch_name,
@@ -194,3 +195,28 @@ def test_self_intersecting_polygon_is_handled_through_its_convex_hull():
     polys, _, flags, stats = crop_objects(_labels(bowtie), 0, 0, 100)
     np.testing.assert_allclose(polys, [_rect(90, 10, 100, 30)], atol=1e-9)  # IoF 0.25
     assert flags.tolist() == [2] and stats.objects_truncated == 1
+
+
+def test_split_refuses_a_non_empty_dst_and_overwrite_removes_only_its_own_files(
+        split_scene, tmp_path):
+    """Issue 10 sec. 1: no mixing of patches from two splits, no deleting the user's files."""
+    foreign = tmp_path / "foreign"
+    (foreign / "images").mkdir(parents=True)
+    (foreign / "images" / "mine.png").write_bytes(b"mine")
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match="paa_edu did not write"):
+            split_dataset(split_scene["src"], foreign, progress=False, overwrite=overwrite)
+    assert [p.name for p in foreign.rglob("*")] == ["images", "mine.png"]
+    dst = tmp_path / "dst"
+    split_dataset(split_scene["src"], dst, patch_size=1024, overlap=200, progress=False)
+    big = sorted(p.name for p in (dst / "images").iterdir())
+    (dst / "images" / "notes.png").write_bytes(b"mine")  # the user's, after the split
+    with pytest.raises(ValueError, match="already holds a split.*--overwrite"):
+        split_dataset(split_scene["src"], dst, patch_size=800, overlap=100, progress=False)
+    assert sorted(p.name for p in (dst / "images").iterdir()) == sorted(big + ["notes.png"])
+    split_dataset(split_scene["src"], dst, patch_size=800, overlap=100, progress=False,
+                  overwrite=True)
+    names = sorted(p.name for p in (dst / "images").iterdir())
+    assert "notes.png" in names and not set(big) & set(names)
+    assert all("__800__" in n for n in names if n != "notes.png")
+    assert len(read_manifest(dst).files) == 2 * (len(names) - 1)

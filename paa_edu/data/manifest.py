@@ -1,0 +1,147 @@
+"""Which files paa_edu wrote into a folder, so that it only ever rewrites or removes its own.
+
+The synthetic writer and ``paa-edu split`` write datasets into folders that users name. Like
+git, which never destroys what it did not create, they follow two rules:
+
+1. write only into a folder that is empty (or missing), or that holds a manifest of the
+   same writer (:func:`claim_folder`); anything else is a :class:`ForeignFolderError`;
+2. remove only the files that manifest lists (:func:`remove_written`).
+
+The manifest, ``<folder>/paa_edu_manifest.jsonl``, is one JSON value per line::
+
+    {"writer": "split", "info": {"patch_size": 1024, ...}}   <- header, written first
+    "images/P0001__1024__0___0.png"                          <- one line per file, appended
+    "labelTxt/P0001__1024__0___0.txt"                           *before* the file is written
+    {"complete": true}                                       <- last, once all are written
+
+Because each path is recorded before its file is written, a run killed half-way still leaves a
+manifest that lists every file it may have written, and the next run can clean them up.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MANIFEST_NAME = "paa_edu_manifest.jsonl"
+LOCK_NAME = ".write.lock"  # the writers' inter-process lock file (paa_edu.data.filelock)
+
+
+class ForeignFolderError(ValueError):
+    """A folder holds files that paa_edu did not write (or another writer wrote)."""
+
+
+@dataclass
+class Manifest:
+    """A parsed manifest: who wrote the folder, with which settings, and which files."""
+
+    writer: str
+    info: dict
+    files: list[str] = field(default_factory=list)  # paths relative to the folder
+    complete: bool = False
+
+
+def read_manifest(folder: str | Path) -> Manifest | None:
+    """The manifest of ``folder``, or ``None`` when it has none."""
+    path = Path(folder) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    if not lines or not isinstance(lines[0], dict) or "writer" not in lines[0]:
+        raise ValueError(f"{path}: not a paa_edu manifest (no header line)")
+    manifest = Manifest(lines[0]["writer"], lines[0].get("info", {}))
+    for entry in lines[1:]:
+        if isinstance(entry, str):
+            manifest.files.append(entry)
+        elif isinstance(entry, dict) and entry.get("complete"):
+            manifest.complete = True
+    return manifest
+
+
+def _first_file(folder: Path) -> Path | None:
+    """Any file under ``folder`` except the writers' lock file (``None`` = empty)."""
+    return next((p for p in sorted(folder.rglob("*")) if not p.is_dir() and
+                 p.name != LOCK_NAME), None)
+
+
+def claim_folder(folder: str | Path, writer: str) -> Manifest | None:
+    """Check that ``writer`` may write into ``folder``; return its previous manifest.
+
+    Returns:
+        ``None`` for a missing or empty folder, else the manifest ``writer`` left there.
+    Raises:
+        ForeignFolderError: the folder holds files and no manifest of ``writer``.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ForeignFolderError(f"{folder}: is a file, not a folder")
+    if not folder.is_dir():
+        return None
+    manifest = read_manifest(folder)
+    if manifest is None:
+        found = _first_file(folder)
+        if found is None:
+            return None
+        raise ForeignFolderError(
+            f"{folder}: holds files that paa_edu did not write (e.g. {found}, and no "
+            f"{MANIFEST_NAME}); paa_edu only writes into an empty folder or one it wrote")
+    if manifest.writer != writer:
+        raise ForeignFolderError(f"{folder}: was written by paa_edu's {manifest.writer!r} "
+                                 f"writer, not {writer!r} ({folder / MANIFEST_NAME})")
+    return manifest
+
+
+def remove_written(folder: str | Path, manifest: Manifest) -> int:
+    """Delete the files ``manifest`` lists, then the manifest; returns how many were deleted.
+
+    Folders left empty by the removal are removed too; nothing else is touched.
+    """
+    folder = Path(folder).resolve()
+    removed, parents = 0, set()
+    for name in manifest.files:
+        path = (folder / name).resolve()
+        if folder not in path.parents:  # a hand-edited manifest cannot reach outside
+            raise ValueError(f"{folder / MANIFEST_NAME}: {name!r} is outside the folder")
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+            removed += 1
+        parents.add(path.parent)
+    (folder / MANIFEST_NAME).unlink(missing_ok=True)
+    for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
+        while parent != folder and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    return removed
+
+
+class ManifestWriter:
+    """Record, file by file, what a writer is about to write into ``folder``.
+
+    Use as a context manager; call :meth:`add` *before* writing each file. On a normal exit
+    the manifest is marked complete; after an exception it stays incomplete.
+    """
+
+    def __init__(self, folder: str | Path, writer: str, info: dict):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.folder / MANIFEST_NAME, "w", encoding="utf-8")
+        self._write({"writer": writer, "info": info})
+
+    def _write(self, entry) -> None:
+        self.handle.write(json.dumps(entry) + "\n")
+        self.handle.flush()
+
+    def add(self, path: str | Path) -> Path:
+        """Record ``path``, a file under the folder; returns it."""
+        path = Path(path)
+        self._write(path.absolute().relative_to(self.folder.absolute()).as_posix())
+        return path
+
+    def __enter__(self) -> ManifestWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self._write({"complete": True})
+        self.handle.close()
