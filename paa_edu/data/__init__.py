@@ -29,8 +29,8 @@ from paa_edu.data.synthetic import (
     SyntheticPreset,
     make_preset_scene,
     make_scene,
-    write_synthetic_dataset,
 )
+from paa_edu.data.synthetic_writer import write_synthetic_dataset
 from paa_edu.data.transforms import TransformConfig, apply_transforms, flip_boxes
 
 __all__ = [

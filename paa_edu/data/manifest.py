@@ -20,6 +20,7 @@ manifest that lists every file it may have written, and the next run can clean t
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,9 +61,9 @@ def read_manifest(folder: str | Path) -> Manifest | None:
 
 
 def _first_file(folder: Path) -> Path | None:
-    """Any file under ``folder`` except the writers' lock file (``None`` = empty)."""
+    """Any file under ``folder`` but the writers' lock and manifest files (``None`` = empty)."""
     return next((p for p in sorted(folder.rglob("*")) if not p.is_dir() and
-                 p.name != LOCK_NAME), None)
+                 p.name != LOCK_NAME and not p.name.startswith(MANIFEST_NAME)), None)
 
 
 def claim_folder(folder: str | Path, writer: str) -> Manifest | None:
@@ -125,8 +126,11 @@ class ManifestWriter:
     def __init__(self, folder: str | Path, writer: str, info: dict):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.folder / MANIFEST_NAME, "w", encoding="utf-8")
-        self._write({"writer": writer, "info": info})
+        path = self.folder / MANIFEST_NAME
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # a reader never sees it empty
+        tmp.write_text(json.dumps({"writer": writer, "info": info}) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        self.handle = open(path, "a", encoding="utf-8")
 
     def _write(self, entry) -> None:
         self.handle.write(json.dumps(entry) + "\n")

@@ -1,6 +1,6 @@
 """A deterministic synthetic aerial benchmark written in the DOTA format.
 
-No download is possible for CI and notebooks, so :func:`write_synthetic_dataset` draws
+No download is possible for CI and notebooks, so :func:`make_scene` draws
 aerial-looking scenes -- textured land, water, roads, buildings and trees as clutter -- with
 seven object classes that each have their own shape, aspect ratio, colours and size range:
 
@@ -20,40 +20,26 @@ Every object is placed at an arbitrary orientation (tanks excepted: a circle has
 orientation, so it is labelled with an axis-aligned square, as DOTA annotators do) without
 overlapping the others. Its label polygon is the corners of its oriented rectangle
 (:func:`paa_edu.geometry.obb2poly`), clockwise on screen -- exactly what DOTA stores. The
-images are PNG files next to DOTA labelTxt files, so training on this set exercises the same
-reader as training on DOTA. ``seed -> identical images and labels``.
+images are PNG files next to DOTA labelTxt files (written by
+:func:`paa_edu.data.synthetic_writer.write_synthetic_dataset`), so training on this set
+exercises the same reader as training on DOTA. ``seed -> identical images and labels``.
 """
 from __future__ import annotations
 
-import json
 import math
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter
 from shapely.geometry import Point, Polygon
-from tqdm import tqdm
 
-from paa_edu.data.dota import write_dota_sample
-from paa_edu.data.filelock import exclusive_lock
-from paa_edu.data.manifest import (
-    LOCK_NAME,
-    MANIFEST_NAME,
-    ManifestWriter,
-    claim_folder,
-    read_manifest,
-    remove_written,
-)
 from paa_edu.data.synthetic_draw import DRAWERS, Frame
 from paa_edu.geometry import obb2poly
 
 SYNTHETIC_CLASSES = ("plane", "ship", "storage-tank", "small-vehicle", "large-vehicle",
                      "tennis-court", "swimming-pool")
 GENERATOR_VERSION = 1  # bump when the drawing changes, so cached datasets are regenerated
-WRITER = "synthetic"  # the writer's name in its folder's manifest
 
 
 @dataclass(frozen=True)
@@ -332,101 +318,3 @@ def _resolve(preset: str | SyntheticPreset) -> SyntheticPreset:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {list(PRESETS)}")
     return PRESETS[preset]
-
-
-def _write_one(args: tuple) -> None:
-    """Draw and write image ``index`` of a split (runs in a worker process)."""
-    split_dir, split, index, seed, preset = args
-    image, polys, labels = make_preset_scene(preset, split, index, seed)
-    write_dota_sample(split_dir, f"syn{index:05d}", image, polys,
-                      [SYNTHETIC_CLASSES[i] for i in labels],
-                      header={"imagesource": "paa_edu-synthetic", "gsd": "nan"})
-
-
-def _is_complete(root: Path, info: dict) -> bool:
-    """Whether ``root`` already holds exactly this dataset (same settings, every file)."""
-    manifest = read_manifest(root)
-    if manifest is None or manifest.writer != WRITER or not manifest.complete \
-            or manifest.info != info:
-        return False
-    return all((root / name).is_file() for name in manifest.files)
-
-
-def _adopt_legacy_manifest(root: Path) -> None:
-    """A set written before manifests listed their files (``manifest.json``, version 1 of
-    this module): list the files it wrote, so that it can be replaced like any other."""
-    legacy = root / "manifest.json"
-    if (root / MANIFEST_NAME).exists() or not legacy.is_file():
-        return
-    try:
-        old = json.loads(legacy.read_text())
-        splits = dict(old["splits"]) if "generator_version" in old else None
-    except (ValueError, KeyError, TypeError):
-        splits = None
-    if splits is None:
-        return  # not ours: claim_folder refuses the folder
-    with ManifestWriter(root, WRITER, old) as manifest:  # complete if every file is there
-        manifest.add(legacy)
-        for split, count in splits.items():
-            for i in range(int(count)):
-                manifest.add(root / split / "images" / f"syn{i:05d}.png")
-                manifest.add(root / split / "labelTxt" / f"syn{i:05d}.txt")
-
-
-def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "tiny",
-                            seed: int = 0, num_workers: int = 0, progress: bool = True
-                            ) -> dict[str, Path]:
-    """Write ``<root>/{train,val}/{images/*.png, labelTxt/*.txt}`` (skipped if already there).
-
-    ``root`` must be missing, empty, or written by this function: its manifest
-    (:mod:`paa_edu.data.manifest`; generator version, preset, seed, counts and every file)
-    says so. When the manifest matches and every file exists, nothing is regenerated; when it
-    differs, exactly the files it lists are removed and the set is written again.
-
-    Args:
-        root: output folder.
-        preset: ``"tiny"``, ``"full"`` or a :class:`SyntheticPreset`.
-        seed: dataset seed; the same seed gives byte-identical files.
-        num_workers: processes drawing images in parallel (0 = in this process).
-        progress: show a tqdm progress bar.
-    Returns:
-        ``{"train": <root>/train, "val": <root>/val}``.
-    Raises:
-        ForeignFolderError: ``root`` holds files this writer did not write.
-    """
-    preset = _resolve(preset)
-    root = Path(root)
-    counts = {"train": preset.num_train, "val": preset.num_val}
-    info = {"generator_version": GENERATOR_VERSION, "seed": seed,
-            "preset": json.loads(json.dumps(asdict(preset))), "splits": counts}
-    _adopt_legacy_manifest(root)
-    claim_folder(root, WRITER)  # refuse a foreign folder before even creating the lock
-    with exclusive_lock(root / LOCK_NAME):  # a concurrent writer finishes first
-        if not _is_complete(root, info):
-            previous = claim_folder(root, WRITER)
-            if previous is not None:
-                remove_written(root, previous)
-            _write_all(root, info, seed, preset, num_workers, progress)
-    return {split: root / split for split in counts}
-
-
-def _write_all(root: Path, info: dict, seed: int, preset: SyntheticPreset,
-               num_workers: int, progress: bool) -> None:
-    """Record every file in the manifest, then draw and write every image of every split."""
-    jobs = []
-    with ManifestWriter(root, WRITER, info) as manifest:
-        for split, count in info["splits"].items():
-            for i in range(count):
-                manifest.add(root / split / "images" / f"syn{i:05d}.png")
-                manifest.add(root / split / "labelTxt" / f"syn{i:05d}.txt")
-            jobs += [(root / split, split, i, seed, preset) for i in range(count)]
-        bar = tqdm(total=len(jobs), desc="synthetic", disable=not progress)
-        if num_workers > 0:
-            with ProcessPoolExecutor(num_workers) as pool:
-                for _ in pool.map(_write_one, jobs, chunksize=8):
-                    bar.update()
-        else:
-            for job in jobs:
-                _write_one(job)
-                bar.update()
-        bar.close()
