@@ -45,16 +45,9 @@ from paa_edu.checkpoint import (
     set_rng_state,
 )
 from paa_edu.config import Config, validate
-from paa_edu.data import (
-    DOTA_CLASSES,
-    SYNTHETIC_CLASSES,
-    DOTADataset,
-    write_synthetic_dataset,
-)
+from paa_edu.data.build import build_dataset, class_names
 from paa_edu.data.loader import loader_options
 from paa_edu.data.sampler import EpochSampler, SeededSamples
-from paa_edu.data.manifest import ForeignFolderError
-from paa_edu.data.transforms import TransformConfig
 from paa_edu.evaluation import evaluate_rotated
 from paa_edu.geometry import NonFiniteError
 from paa_edu.model import RotatedPAADetector, rescale_detections
@@ -64,8 +57,8 @@ from paa_edu.snapshots import make_snapshot_hook
 from paa_edu.stop import TrainingInterrupted, stop_requests
 from paa_edu.train_log import DivergenceWatch, TrainLog, trim_log
 
-__all__ = ["train", "evaluate", "predict_dataset", "build_dataset", "lr_at", "load_model",
-           "TrainingInterrupted"]
+__all__ = ["train", "evaluate", "predict_dataset", "build_dataset", "class_names", "lr_at",
+           "load_model", "TrainingInterrupted"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -76,39 +69,6 @@ def resolve_device(name: str) -> torch.device:
         raise ValueError("device 'cuda' (train.device or --device) but no CUDA device is "
                          "available")
     return torch.device(name)
-
-
-def class_names(cfg: Config) -> tuple[str, ...]:
-    """The class list named by ``cfg.data.classes`` (``"dota"`` or ``"synthetic"``)."""
-    names = {"dota": DOTA_CLASSES, "synthetic": SYNTHETIC_CLASSES}
-    if cfg.data.classes not in names:
-        raise ValueError(f"data.classes must be 'dota' or 'synthetic', got {cfg.data.classes!r}")
-    return tuple(names[cfg.data.classes])
-
-
-def build_dataset(cfg: Config, split: str, train: bool) -> torch.utils.data.Dataset:
-    """The ``split`` folder under ``cfg.data.root`` (written first for synthetic presets)."""
-    root = Path(cfg.data.root)
-    if cfg.data.synthetic is not None:
-        try:
-            write_synthetic_dataset(root, cfg.data.synthetic, seed=0, progress=False)
-        except ForeignFolderError as err:
-            raise ValueError(f"{err}. data.synthetic={cfg.data.synthetic!r} would write its "
-                             f"images there; to train on the data in data.root, pass "
-                             f"--set data.synthetic=None") from None
-    split_dir = root / split
-    if not (split_dir / "images").is_dir():
-        raise FileNotFoundError(f"{split_dir / 'images'} does not exist (data.root="
-                                f"{cfg.data.root!r}); run `paa-edu split` or `paa-edu synth`")
-    flip = cfg.data.flip_prob if train else 0.0
-    transforms = TransformConfig(max_size=cfg.data.max_size, hflip_prob=flip, vflip_prob=flip,
-                                 normalize=False)  # uint8: the model normalises on the device
-    dataset = DOTADataset(split_dir, class_names(cfg), cfg.model.angle_version, transforms,
-                          train=train)
-    limit = cfg.data.num_train if split == "train" else cfg.data.num_val
-    if limit is not None:
-        dataset = Subset(dataset, range(min(limit, len(dataset))))
-    return dataset
 
 
 def lr_at(cfg: Config, iteration: int, epoch: int) -> float:

@@ -1,0 +1,52 @@
+"""The datasets a :class:`~paa_edu.config.Config` names: class list, split folder, limits.
+
+:func:`build_dataset` is what training, evaluation and the demo call: it writes the synthetic
+set first for synthetic presets (never into a folder it did not write), then reads the split
+folder under ``cfg.data.root``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import Dataset, Subset
+
+from paa_edu.config import Config
+from paa_edu.data.dataset import DOTADataset
+from paa_edu.data.dota import DOTA_CLASSES
+from paa_edu.data.manifest import ForeignFolderError
+from paa_edu.data.synthetic import SYNTHETIC_CLASSES
+from paa_edu.data.synthetic_writer import write_synthetic_dataset
+from paa_edu.data.transforms import TransformConfig
+
+
+def class_names(cfg: Config) -> tuple[str, ...]:
+    """The class list named by ``cfg.data.classes`` (``"dota"`` or ``"synthetic"``)."""
+    names = {"dota": DOTA_CLASSES, "synthetic": SYNTHETIC_CLASSES}
+    if cfg.data.classes not in names:
+        raise ValueError(f"data.classes must be 'dota' or 'synthetic', got {cfg.data.classes!r}")
+    return tuple(names[cfg.data.classes])
+
+
+def build_dataset(cfg: Config, split: str, train: bool) -> Dataset:
+    """The ``split`` folder under ``cfg.data.root`` (written first for synthetic presets)."""
+    root = Path(cfg.data.root)
+    if cfg.data.synthetic is not None:
+        try:
+            write_synthetic_dataset(root, cfg.data.synthetic, seed=0, progress=False)
+        except ForeignFolderError as err:
+            raise ValueError(f"{err}. data.synthetic={cfg.data.synthetic!r} would write its "
+                             f"images there; to train on the data in data.root, pass "
+                             f"--set data.synthetic=None") from None
+    split_dir = root / split
+    if not (split_dir / "images").is_dir():
+        raise FileNotFoundError(f"{split_dir / 'images'} does not exist (data.root="
+                                f"{cfg.data.root!r}); run `paa-edu split` or `paa-edu synth`")
+    flip = cfg.data.flip_prob if train else 0.0
+    transforms = TransformConfig(max_size=cfg.data.max_size, hflip_prob=flip, vflip_prob=flip,
+                                 normalize=False)  # uint8: the model normalises on the device
+    dataset = DOTADataset(split_dir, class_names(cfg), cfg.model.angle_version, transforms,
+                          train=train)
+    limit = cfg.data.num_train if split == "train" else cfg.data.num_val
+    if limit is not None:
+        dataset = Subset(dataset, range(min(limit, len(dataset))))
+    return dataset
