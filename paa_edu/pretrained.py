@@ -22,10 +22,8 @@ import torch
 from torch.utils.data import Subset
 
 from paa_edu.config import Config, apply_overrides, config_from_dict, tiny_teaching
+from paa_edu.demo import VARIANTS  # (name, assigner, paa_init): the demo's four, baseline first
 
-#: (name, assigner, paa_init) of the teaching checkpoints, baseline first.
-VARIANTS = (("maxiou", "maxiou", "maxiou"), ("atss", "atss", "atss"),
-            ("paa_maxiou", "paa", "maxiou"), ("paa_atss", "paa", "atss"))
 NAMES = tuple(v[0] for v in VARIANTS)
 DATA_DIR = Path(__file__).resolve().parent / "pretrained_data"
 SNAPSHOTS_FILE = "snapshots.pt"
@@ -160,6 +158,20 @@ def export(run_dir: Path, name: str, dest: Path, command: str, train_seconds: fl
     dest.mkdir(parents=True, exist_ok=True)
     torch.save(record, dest / f"{name}.pt")
     return record
+
+
+def verify(out_dir: Path, names: list[str] = NAMES, tol: float = 1e-6) -> list[str]:
+    """Re-evaluate the shipped files with this code; one line per metric that moved."""
+    moved = []
+    for name in names:
+        model, cfg = load(name)
+        recorded = info(name)["metrics"]
+        cfg = apply_overrides(cfg, [f"data.root={Path(out_dir) / 'data'}"])
+        now = evaluate_sets(model, evaluation_sets(cfg, Path(out_dir)))
+        moved += [f"{name} {split} {key}: recorded {recorded[split][key]:.6f}, now "
+                  f"{now[split][key]:.6f}" for split in now for key in ("AP50", "AP75", "mAP")
+                  if abs(now[split][key] - recorded[split][key]) > tol]
+    return moved
 
 
 def thin_snapshots(run_dir: Path, every: int = SHIPPED_SNAPSHOT_EVERY) -> list[dict]:

@@ -26,12 +26,12 @@ import torch
 from torch import Tensor
 
 from paa_edu.data import collate_batch
+from paa_edu.demo import VARIANTS
 
 #: The training images whose GTs are followed (indices into the training split).
 SNAPSHOT_IMAGES = (0, 1, 2)
-#: (name, assigner, paa_init) of the assignments recorded in every snapshot.
-SNAPSHOT_ASSIGNERS = (("maxiou", "maxiou", "maxiou"), ("atss", "atss", "atss"),
-                      ("paa_maxiou", "paa", "maxiou"), ("paa_atss", "paa", "atss"))
+#: (name, assigner, paa_init) of the assignments recorded in every snapshot: the demo's four.
+SNAPSHOT_ASSIGNERS = VARIANTS
 SNAPSHOT_DIR = "snapshots"
 FORMAT_VERSION = 1
 

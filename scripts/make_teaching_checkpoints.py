@@ -15,7 +15,10 @@ Usage, from the repository root (about an hour on a 2-core CPU; safe to interrup
    and on the first val images (what the tests re-check), training time and this command;
    the runs' snapshots go, thinned, into ``paa_edu/pretrained_data/snapshots.pt``.
 
-``--skip-convert`` stops after step 1, ``--convert-only`` skips it.
+``--skip-convert`` stops after step 1, ``--convert-only`` skips it. ``--verify`` trains nothing
+and writes nothing: it re-evaluates the shipped files with the current code and lists every AP
+that moved (exit status 1), e.g. after a change to the model or the evaluation; then run
+``--convert-only`` again on the same ``--out`` to record the new figures.
 """
 from __future__ import annotations
 
@@ -98,12 +101,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="override the tiny_teaching preset (smoke tests only)")
     parser.add_argument("--skip-convert", action="store_true")
     parser.add_argument("--convert-only", action="store_true")
+    parser.add_argument("--verify", action="store_true")
     parser.add_argument("--child", choices=NAMES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     out = args.out.resolve()
     if args.child:
         train_one(out, args.child, args.set)
         return 0
+    if args.verify:
+        from paa_edu.pretrained import verify
+        moved = verify(out, args.names)
+        print("\n".join(moved) or "[teaching] every recorded AP reproduces", flush=True)
+        return 1 if moved else 0
     if not args.convert_only:
         train_all(out, args.names, args.jobs, args.set)
     if not args.skip_convert:
