@@ -1,0 +1,35 @@
+"""scripts/make_teaching_checkpoints.py: a finished run is skipped, an unfinished one resumes,
+(each session timed in sessions.json)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_teaching_checkpoints.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("make_teaching_checkpoints", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_one_resumes_then_skips(tiny_overrides, tiny_data_root, tmp_path, capsys):
+    script = _script()
+    tiny = [*tiny_overrides, f"data.root={tiny_data_root}", "train.snapshot_every=0",
+            "model.depth=18", "model.backbone_width=8"]
+    script.train_one(tmp_path, "atss", [*tiny, "train.epochs=1"])
+    run = tmp_path / "atss"
+    assert json.loads((run / "sessions.json").read_text())[0]["resumed"] is False
+    (run / "done.json").unlink()  # as if it had been stopped after epoch 1 of 2
+    script.train_one(tmp_path, "atss", [*tiny, "train.epochs=2"])
+    sessions = json.loads((run / "sessions.json").read_text())
+    assert [s["resumed"] for s in sessions] == [False, True]
+    assert torch.load(run / "last.pth", weights_only=False)["epoch"] == 2
+    script.train_one(tmp_path, "atss", [*tiny, "train.epochs=2"])
+    assert "already trained" in capsys.readouterr().out
+    assert len(json.loads((run / "sessions.json").read_text())) == 2
