@@ -11,6 +11,9 @@ Examples::
     paa-edu predict --checkpoint work_dirs/tiny_synthetic/last.pth --input some/images --out preds
     paa-edu predict --checkpoint X.pth --input DOTA/split/test/images --merge --out submission
     paa-edu split --src DOTA/train --dst data/dota_split/train
+
+Several GPUs: ``torchrun --nproc_per_node 4 -m paa_edu train --config r50_dota_1x`` runs the
+same ``train`` once per GPU (see :mod:`paa_edu.distributed`); only rank 0 prints.
 """
 from __future__ import annotations
 
@@ -50,17 +53,20 @@ def _folder_arg(path: str | Path, flag: str) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from paa_edu.demo import table_row
+    from paa_edu.distributed import is_main
     from paa_edu.report import format_results_table
     from paa_edu.train import build_dataset, evaluate, train
     cfg = _config_from_args(args)
     result = train(cfg, resume=args.resume, progress=not args.no_progress, restart=args.restart)
-    print(f"checkpoint: {result['checkpoint']}")
-    for line in result["warnings"]:  # a diverging loss is said again at the end
-        print(line, file=sys.stderr)
-    if args.eval:
+    if is_main():
+        print(f"checkpoint: {result['checkpoint']}")
+        for line in result["warnings"]:  # a diverging loss is said again at the end
+            print(line, file=sys.stderr)
+    if args.eval:  # under torchrun: every rank predicts its share, rank 0 scores
         metrics = evaluate(result["model"], build_dataset(cfg, "val", train=False),
                            num_workers=cfg.data.num_workers)
-        print(format_results_table([table_row(cfg, metrics)]))
+        if is_main():
+            print(format_results_table([table_row(cfg, metrics)]))
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -203,17 +209,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``paa-edu`` console script; returns the exit status."""
+    """Entry point of ``paa-edu`` and ``python -m paa_edu``; returns the exit status.
+
+    Under torchrun an error is printed by every rank that hits it, tagged with its rank.
+    """
+    from paa_edu import distributed
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
     except (FileNotFoundError, ValueError, FloatingPointError) as err:
-        print(f"paa-edu {args.command}: error: {err}", file=sys.stderr)
+        where = f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""
+        print(f"paa-edu {args.command}: error: {where}{err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C / SIGTERM (train saved its checkpoint first)
         print(f"paa-edu {args.command}: interrupted" + (f": {err}" if str(err) else ""),
               file=sys.stderr)
         return 130
+    finally:
+        distributed.shutdown()
     return 0
 
 

@@ -127,6 +127,14 @@ class TrainConfig:
         snapshot_every: every N iterations (and after the last), save the assignment of the
             GTs of the first training images under ``out_dir/snapshots`` (0 = off; see
             :mod:`paa_edu.snapshots`).
+        auto_scale_lr: under torchrun, multiply ``lr`` by (processes x batch_size) /
+            ``BASE_BATCH_SIZE`` (2: the seed's 1 GPU x 2 images), as mmdet's ``auto_scale_lr``.
+            Off by default: ``lr`` is used as given, whatever the number of processes.
+        reduce_num_pos: normalise the losses by the mean over processes of the positive
+            count (and of the IoU-target sum), as the original PAA does. Off by default: each
+            process divides by its own counts, as the seed (one GPU) and mmdet's PAAHead.
+        sync_bn: under torchrun on CUDA, turn the BatchNorm layers into ``SyncBatchNorm``
+            (batch statistics over all processes) where BN trains.
     """
 
     epochs: int = 12
@@ -149,6 +157,14 @@ class TrainConfig:
     checkpoint_every: int = 0
     deterministic: bool = False
     snapshot_every: int = 0
+    auto_scale_lr: bool = False
+    reduce_num_pos: bool = False
+    sync_bn: bool = False
+
+
+#: The total batch that ``lr`` is meant for with ``train.auto_scale_lr`` (the seed's config
+#: rpaa_r50_fpn_atss_v2_1x.py: lr 0.0025 on 1 GPU x samples_per_gpu=2).
+BASE_BATCH_SIZE = 2
 
 
 @dataclass

@@ -9,6 +9,10 @@ paa_spec.md, step 2 (anchor score) and step 7 (losses):
   (the rotated PAA heads use -log IoU where horizontal PAA uses GIoU);
 - IoU branch: BCE-with-logits against ``t`` (a soft target), summed / num_pos, times 0.5.
 
+Under several processes the counts are each rank's own by default, as in the seed (one GPU)
+and mmdet's ``PAAHead``; ``average_over_ranks=True`` (``train.reduce_num_pos``) divides by
+the mean over ranks of ``num_pos`` and of ``sum(t)`` instead, as the original PAA does.
+
 IoUs come from :func:`paa_edu.geometry.box_iou_rotated` (exact and differentiable).
 """
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from paa_edu.distributed import mean_over_ranks
 from paa_edu.geometry import box_iou_rotated
 
 if TYPE_CHECKING:
@@ -117,7 +122,8 @@ def paa_anchor_scores(cls_logits: Tensor, pred_boxes: Tensor, assign: AssignResu
 def detection_losses(cls_logits: Tensor, labels: Tensor, pos_pred_boxes: Tensor,
                      pos_gt_boxes: Tensor, pos_iou_logits: Tensor | None, num_images: int,
                      reg_weight: float = 1.0, iou_weight: float = 0.5,
-                     graph_anchor: Tensor | None = None) -> dict[str, Tensor]:
+                     graph_anchor: Tensor | None = None,
+                     average_over_ranks: bool = False) -> dict[str, Tensor]:
     """The three PAA losses over a whole batch (paa_spec step 7).
 
     Args:
@@ -130,24 +136,35 @@ def detection_losses(cls_logits: Tensor, labels: Tensor, pos_pred_boxes: Tensor,
         reg_weight, iou_weight: loss weights (1.0 and 0.5 in rotated PAA).
         graph_anchor: a tensor whose ``0 * sum()`` keeps the regression graph alive when P=0
             (e.g. all deltas); defaults to ``pos_pred_boxes``.
+        average_over_ranks: normalise by the mean over processes of ``num_pos`` and of
+            ``sum(t)`` (original PAA) instead of this process's own (seed, mmdet). Every rank
+            must call this the same number of times (it all-reduces, even when P = 0).
     Returns:
         dict ``loss_cls``, ``loss_bbox`` and (with the IoU branch) ``loss_iou``, scalars.
     """
     num_pos = len(pos_pred_boxes)
     targets = one_hot_targets(labels, cls_logits.shape[1])  # (N, C)
-    loss_cls = sigmoid_focal_loss(cls_logits, targets).sum() / max(num_pos, num_images)
+    if num_pos > 0:
+        loss_iou_each, ious = rotated_iou_loss(pos_pred_boxes, pos_gt_boxes)  # (P,), (P,)
+        iou_targets = ious.detach().clamp(min=1e-12)  # (P,) t: quality of each positive
+        pos_norm, target_norm = num_pos, iou_targets.sum()
+    else:
+        pos_norm, target_norm = 0, cls_logits.new_zeros((), dtype=torch.float32)
+    if average_over_ranks:  # kkhoot/PAA: max(mean over ranks, 1) for both normalisers
+        pos_norm, target_norm = mean_over_ranks(torch.stack(
+            [target_norm.new_tensor(float(pos_norm)), target_norm.float()])).tolist()
+        pos_norm, target_norm = max(pos_norm, 1.0), max(target_norm, 1e-12)
+    loss_cls = sigmoid_focal_loss(cls_logits, targets).sum() / max(pos_norm, num_images)
     if num_pos == 0:
         zero = 0.0 * (graph_anchor if graph_anchor is not None else pos_pred_boxes).sum()
         losses = {"loss_cls": loss_cls, "loss_bbox": zero}
         if pos_iou_logits is not None:
             losses["loss_iou"] = 0.0 * pos_iou_logits.sum() + zero
         return losses
-    loss_iou_each, ious = rotated_iou_loss(pos_pred_boxes, pos_gt_boxes)  # (P,), (P,)
-    iou_targets = ious.detach().clamp(min=1e-12)  # (P,) t: quality of each positive
-    loss_bbox = (iou_targets * loss_iou_each).sum() / iou_targets.sum()
+    loss_bbox = (iou_targets * loss_iou_each).sum() / target_norm
     losses = {"loss_cls": loss_cls, "loss_bbox": reg_weight * loss_bbox}
     if pos_iou_logits is not None:
         bce = F.binary_cross_entropy_with_logits(pos_iou_logits.float(), iou_targets,
                                                  reduction="sum")
-        losses["loss_iou"] = iou_weight * bce / num_pos
+        losses["loss_iou"] = iou_weight * bce / pos_norm
     return losses

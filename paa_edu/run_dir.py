@@ -31,11 +31,18 @@ class RunExistsError(ValueError):
 
 
 @contextmanager
-def locked_run_dir(out_dir: str | Path) -> Iterator[Path]:
-    """Create ``out_dir`` if needed and hold its lock inside the block (error if held)."""
+def locked_run_dir(out_dir: str | Path, lock: bool = True) -> Iterator[Path]:
+    """Create ``out_dir`` if needed and hold its lock inside the block (error if held).
+
+    ``lock=False`` (ranks other than 0 under torchrun: rank 0 holds the lock for their run)
+    only yields the folder.
+    """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"train.out_dir={out} is an existing file, not a folder")
+    if not lock:
+        yield out
+        return
     with try_exclusive_lock(out / LOCK_NAME) as acquired:
         if not acquired:
             raise ValueError(f"{out} is in use by pid {lock_holder(out / LOCK_NAME)} (another "

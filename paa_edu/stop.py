@@ -10,6 +10,8 @@ import signal
 import threading
 from contextlib import contextmanager
 
+from paa_edu import distributed
+
 
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped training after a step; ``last.pth`` holds that iteration."""
@@ -34,3 +36,11 @@ def stop_requests():
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+def stop_requested(stop: dict) -> bool:
+    """A stop asked of this process or, under torchrun, of any rank (all ranks agree)."""
+    if not distributed.any_rank(stop["signal"] is not None):
+        return False
+    stop["signal"] = stop["signal"] or "a stop request on another rank"
+    return True

@@ -2,9 +2,8 @@
 
 Read :func:`train` top to bottom: lock the out-dir, resume or start, then epochs of steps.
 
-- The learning rate is a pure function of (iteration, epoch): linear warm-up from
-  ``lr * warmup_ratio`` over ``warmup_iters`` iterations, times 0.1 after each epoch in
-  ``lr_steps``. The "scheduler state" saved in a checkpoint is therefore (epoch, iteration).
+- The learning rate is a pure function of (iteration, epoch) (:mod:`paa_edu.schedule`), so
+  the "scheduler state" saved in a checkpoint is just (epoch, iteration).
 - The data order and every sample's random flips are pure functions of (seed, epoch, index)
   (:mod:`paa_edu.data.sampler`), and a checkpoint (:mod:`paa_edu.checkpoint`) holds the model,
   the optimizer, the AMP scaler, the RNG states and the position inside the epoch. A run
@@ -18,6 +17,9 @@ Read :func:`train` top to bottom: lock the out-dir, resume or start, then epochs
   stops training with ``FloatingPointError: non-finite loss at epoch E iter I (term: ...)``;
   the last good checkpoint is left untouched. A loss that grows 100x over its early level is
   warned about on the console and in ``log.csv``.
+- Under ``torchrun`` (:mod:`paa_edu.distributed`) every process runs this loop on its share of
+  each epoch with a ``DistributedDataParallel`` model; a NaN or a Ctrl-C on one rank stops all
+  at the same step; only rank 0 prints, logs and writes. Without torchrun nothing changes.
 """
 from __future__ import annotations
 
@@ -28,9 +30,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from paa_edu import distributed
 from paa_edu.checkpoint import (
     BEST_NAME,
     CHECKPOINT_NAME,
@@ -48,17 +51,20 @@ from paa_edu.config import Config, validate
 from paa_edu.data.build import build_dataset, class_names
 from paa_edu.data.loader import loader_options
 from paa_edu.data.sampler import EpochSampler, SeededSamples
-from paa_edu.evaluation import evaluate_rotated
 from paa_edu.geometry import NonFiniteError
-from paa_edu.model import RotatedPAADetector, rescale_detections
+from paa_edu.inference import evaluate, ground_truths, predict_dataset
+from paa_edu.model import RotatedPAADetector
 from paa_edu.run_dir import claim_run_dir, locked_run_dir
+from paa_edu.schedule import base_lr, lr_at
 from paa_edu.seeding import set_seed
 from paa_edu.snapshots import make_snapshot_hook
-from paa_edu.stop import TrainingInterrupted, stop_requests
+from paa_edu.stop import TrainingInterrupted, stop_requested, stop_requests
 from paa_edu.train_log import DivergenceWatch, TrainLog, trim_log
 
-__all__ = ["train", "evaluate", "predict_dataset", "build_dataset", "class_names", "lr_at",
-           "load_model", "TrainingInterrupted"]
+# evaluate, predict_dataset, ground_truths (paa_edu.inference) and lr_at, base_lr
+# (paa_edu.schedule) can be imported from here too.
+__all__ = ["train", "evaluate", "predict_dataset", "ground_truths", "build_dataset",
+           "class_names", "lr_at", "base_lr", "load_model", "TrainingInterrupted"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -71,14 +77,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def lr_at(cfg: Config, iteration: int, epoch: int) -> float:
-    """Learning rate at global ``iteration`` (0-based) inside ``epoch`` (0-based)."""
-    t = cfg.train
-    lr = t.lr * 0.1 ** sum(epoch >= step for step in t.lr_steps)
-    if iteration < t.warmup_iters:
-        alpha = iteration / t.warmup_iters
-        lr *= t.warmup_ratio * (1 - alpha) + alpha
-    return lr
 
 
 def _to_device(images: torch.Tensor, targets: list[dict], device: torch.device):
@@ -101,19 +99,27 @@ def _non_finite(where: str, term: str) -> FloatingPointError:
 def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where: str) -> dict:
     """Forward, backward, clip and step on one batch; returns the float losses.
 
+    Under torchrun every rank checks before the backward pass and all of them raise together
+    (the message names the ranks); the returned losses are the means over ranks.
+
     Raises:
         FloatingPointError: ``non-finite loss at <where> (term: ...)`` for a NaN/Inf loss term,
             NaN/Inf inside the step (decoded boxes, PAA scores) or a NaN/Inf gradient norm.
     """
+    problem = None
     try:
         with torch.autocast(images.device.type, enabled=scaler is not None):
             losses = model(images, targets)
     except NonFiniteError as err:
-        raise _non_finite(where, f"{err.name}; {err}") from None
-    bad = [k for k, v in losses.items() if not torch.isfinite(v)]
-    if bad:
-        values = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
-        raise _non_finite(where, f"{', '.join(bad)}; {values}")
+        problem = f"{err.name}; {err}"
+    if problem is None:
+        bad = [k for k, v in losses.items() if not torch.isfinite(v)]
+        if bad:
+            values = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
+            problem = f"{', '.join(bad)}; {values}"
+    problem = distributed.agree_on_problem(problem)  # every rank raises, or none
+    if problem is not None:
+        raise _non_finite(where, problem)
     loss = sum(losses.values())
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
@@ -130,15 +136,25 @@ def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where
         scaler.update()
     else:
         optimizer.step()
-    stats = {k: int(v) for k, v in getattr(model, "last_stats", {}).items()}  # num_pos...
-    return {"loss": loss.item(), **{k: v.item() for k, v in losses.items()}, **stats}
+    stats = getattr(getattr(model, "module", model), "last_stats", {})  # num_pos, num_gts
+    values = [torch.as_tensor(v, dtype=torch.float64, device=loss.device).detach()
+              for v in (loss, *losses.values(), *stats.values())]
+    row = dict(zip(["loss", *losses, *stats],
+                   distributed.mean_over_ranks(torch.stack(values)).tolist()))
+    row.update({k: round(row[k] * distributed.world_size()) for k in stats})  # sums over ranks
+    return row
 
 
 @dataclass
 class _Run:
-    """The mutable state of a training run (what a checkpoint saves)."""
+    """The mutable state of a training run (what a checkpoint saves).
+
+    ``model`` is the detector (saved, evaluated); ``trained`` is what the training step calls:
+    the same module, or its ``DistributedDataParallel`` wrapper under torchrun.
+    """
 
     model: RotatedPAADetector
+    trained: torch.nn.Module
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler | None
     device: torch.device
@@ -150,14 +166,17 @@ class _Run:
     warnings: list[str] = field(default_factory=list)
 
     def state_dict(self, cfg: Config) -> dict:
+        """The checkpoint; under torchrun every rank calls it (it gathers all RNG states)."""
+        rngs = distributed.gather_objects(rng_state(self.device))
         return {"format": FORMAT, "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None,
                 "epoch": self.epoch, "epoch_step": self.epoch_step, "iter": self.iteration,
                 "best_mAP": self.best_map, "loss_watch": self.watch.state_dict(),
-                "rng": rng_state(self.device), "config": cfg.to_dict()}
+                "rng": rngs[0], "rng_per_rank": rngs, "config": cfg.to_dict()}
 
     def load_state_dict(self, state: dict, path: Path) -> None:
+        """Restore a checkpoint; rank r takes the RNG state rank r saved (if there was one)."""
         load_state_into(self.model, state["model"], path)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and state.get("scaler") is not None:
@@ -166,31 +185,44 @@ class _Run:
         self.epoch_step, self.best_map = state.get("epoch_step", 0), state.get("best_mAP")
         if "loss_watch" in state:
             self.watch.load_state_dict(state["loss_watch"])
-        set_rng_state(state["rng"], self.device)
+        rngs = state.get("rng_per_rank", [state["rng"]])
+        if distributed.rank() < len(rngs):  # a new rank keeps its fresh per-rank seed
+            set_rng_state(rngs[distributed.rank()], self.device)
 
 
-def _setup(cfg: Config, pretrained: bool) -> _Run:
-    """Seed everything, then build the model, SGD and (CUDA + amp) the gradient scaler.
+def _setup(cfg: Config, device: torch.device, pretrained: bool) -> _Run:
+    """Seed, then build the model (DDP-wrapped under torchrun), SGD and the AMP scaler.
 
     ``pretrained=False`` (a resume) skips the backbone's initial weights file: the
-    checkpoint's weights replace them anyway.
+    checkpoint's weights replace them anyway. Rank 0 seeds as a single process would; DDP
+    copies its weights to the other ranks.
     """
-    device = resolve_device(cfg.train.device)
     if cfg.train.num_threads is not None:
         torch.set_num_threads(cfg.train.num_threads)
     if device.type == "cuda":  # CPU runs are deterministic already
         torch.backends.cudnn.deterministic = cfg.train.deterministic
         torch.backends.cudnn.benchmark = not cfg.train.deterministic
         torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
-    set_seed(cfg.train.seed)
+    set_seed(distributed.rank_seed(cfg.train.seed))
     model_cfg = cfg.model if pretrained else replace(cfg.model, backbone_weights=None)
     model = RotatedPAADetector(model_cfg).to(device)
-    model.cfg = cfg.model
+    model.cfg, model.reduce_num_pos = cfg.model, cfg.train.reduce_num_pos
+    trained = distributed.wrap_model(model, device, cfg.train.sync_bn)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.train.lr,
                                 momentum=cfg.train.momentum,
                                 weight_decay=cfg.train.weight_decay)
     use_amp = cfg.train.amp and device.type == "cuda"
-    return _Run(model, optimizer, torch.amp.GradScaler("cuda") if use_amp else None, device)
+    return _Run(model, trained, optimizer, torch.amp.GradScaler("cuda") if use_amp else None,
+                device)
+
+
+def _save(run: _Run, cfg: Config, *paths: Path) -> None:
+    """Write the checkpoint to ``paths`` from rank 0; every rank waits until it is written."""
+    state = run.state_dict(cfg)
+    if distributed.is_main():
+        for path in paths:
+            save_checkpoint(path, state)
+    distributed.barrier()
 
 
 def _at_max_iters(cfg: Config, run: _Run) -> bool:
@@ -203,19 +235,19 @@ def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger:
 
     Returns the per-iteration loss rows; writes ``last.pth`` every ``checkpoint_every``.
     """
-    run.model.train()
+    run.trained.train()
     rows, every = [], cfg.train.checkpoint_every
-    bar = tqdm(loader, disable=not progress, leave=False,
+    bar = tqdm(loader, disable=not (progress and distributed.is_main()), leave=False,
                desc=f"epoch {run.epoch + 1}/{cfg.train.epochs}")
     for images, targets in bar:
         if snapshot is not None:  # train.snapshot_every (paa_edu.snapshots)
             snapshot(run.model, run.iteration, run.epoch)
-        lr = lr_at(cfg, run.iteration, run.epoch)
+        lr = lr_at(cfg, run.iteration, run.epoch, distributed.world_size())
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         images, targets = _to_device(images, targets, run.device)
         start, where = time.perf_counter(), f"epoch {run.epoch + 1} iter {run.iteration + 1}"
-        row = train_one_step(run.model, run.optimizer, run.scaler, images, targets, cfg, where)
+        row = train_one_step(run.trained, run.optimizer, run.scaler, images, targets, cfg, where)
         run.iteration, run.epoch_step = run.iteration + 1, run.epoch_step + 1
         row.update(epoch=run.epoch + 1, iter=run.iteration, lr=lr,
                    time=time.perf_counter() - start)
@@ -223,21 +255,23 @@ def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger:
         if note:
             row["note"] = note
             run.warnings.append(note)
-            tqdm.write(note, file=sys.stderr)
+            if distributed.is_main():
+                tqdm.write(note, file=sys.stderr)
         rows.append(row)
         if (run.iteration - 1) % cfg.train.log_every == 0 or note or _at_max_iters(cfg, run):
             logger.log(row)
         bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{lr:.2e}")
-        if stop["signal"] or _at_max_iters(cfg, run):
+        if stop_requested(stop) or _at_max_iters(cfg, run):  # all ranks stop at this step
             break
         if every and run.iteration % every == 0 and run.epoch_step < steps:
-            save_checkpoint(ckpt_path, run.state_dict(cfg))
+            _save(run, cfg, ckpt_path)
     return rows
 
 
 def _end_of_epoch(run: _Run, cfg: Config, logger: TrainLog, out: Path) -> dict | None:
     """Evaluate (``eval_every_epoch``), write ``last.pth`` and, when better, ``best.pth``."""
     metrics = None
+    distributed.broadcast_buffers(run.model)  # every rank holds the checkpoint's model
     if cfg.train.eval_every_epoch:
         metrics = evaluate(run.model, build_dataset(cfg, "val", train=False),
                            num_workers=cfg.data.num_workers)
@@ -247,10 +281,8 @@ def _end_of_epoch(run: _Run, cfg: Config, logger: TrainLog, out: Path) -> dict |
                                                        or metrics["mAP"] > run.best_map)
         if better:
             run.best_map = metrics["mAP"]
-    state = run.state_dict(cfg)
-    save_checkpoint(out / CHECKPOINT_NAME, state)
-    if metrics is not None and run.best_map == metrics["mAP"]:
-        save_checkpoint(out / BEST_NAME, state)
+    best = metrics is not None and run.best_map == metrics["mAP"]
+    _save(run, cfg, out / CHECKPOINT_NAME, *([out / BEST_NAME] if best else []))
     return metrics
 
 
@@ -274,20 +306,25 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
         TrainingInterrupted: Ctrl-C or SIGTERM, after writing ``last.pth`` at that iteration.
     """
     validate(cfg)
-    with locked_run_dir(cfg.train.out_dir) as out, stop_requests() as stop:
-        claim_run_dir(out, resume, restart)
+    device = distributed.init_from_env(resolve_device(cfg.train.device))
+    with locked_run_dir(cfg.train.out_dir, lock=distributed.is_main()) as out, \
+            stop_requests() as stop:
+        if distributed.is_main():
+            claim_run_dir(out, resume, restart)
+        distributed.barrier()  # the other ranks look into the out-dir after rank 0 claimed it
         ckpt_path = out / CHECKPOINT_NAME
         if resume and not ckpt_path.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
         state = load_checkpoint(ckpt_path) if resume else None
         if state is not None:
             check_resume_config(checkpoint_config(state, ckpt_path), cfg, ckpt_path)
-        run = _setup(cfg, pretrained=state is None)
+        run = _setup(cfg, device, pretrained=state is None)
         dataset = build_dataset(cfg, "train", train=True)
         if state is not None:
             run.load_state_dict(state, ckpt_path)
-            trim_log(out, run.iteration)
-        logger = TrainLog(out, append=resume)
+            if distributed.is_main():
+                trim_log(out, run.iteration)
+        logger = TrainLog(out, append=resume, enabled=distributed.is_main())
         try:
             history, metrics = _fit(run, cfg, dataset, logger, out, stop, progress)
         finally:
@@ -299,10 +336,12 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
 def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dict,
          progress: bool) -> tuple[list[dict], dict | None]:
     """Epochs from the run's position to ``epochs`` or ``max_iters``."""
-    sampler = EpochSampler(len(dataset), cfg.train.seed)
+    sampler = EpochSampler(len(dataset), cfg.train.seed, num_replicas=distributed.world_size(),
+                           rank=distributed.rank())
     loader = make_loader(cfg, dataset, sampler)
     steps = math.ceil(sampler.num_samples / cfg.train.batch_size)  # batches per epoch
-    history, metrics, snapshot = [], None, make_snapshot_hook(cfg, build_dataset)
+    history, metrics = [], None
+    snapshot = make_snapshot_hook(cfg, build_dataset) if distributed.is_main() else None
     while run.epoch < cfg.train.epochs and not _at_max_iters(cfg, run):
         sampler.set_epoch(run.epoch, start=run.epoch_step * cfg.train.batch_size)
         history += _train_epoch(run, cfg, loader, steps, logger, out / CHECKPOINT_NAME, stop,
@@ -310,52 +349,15 @@ def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dic
         ended = run.epoch_step == steps
         if ended:
             run.epoch, run.epoch_step = run.epoch + 1, 0
-        if stop["signal"]:
-            save_checkpoint(out / CHECKPOINT_NAME, run.state_dict(cfg))
+        if stop_requested(stop):
+            _save(run, cfg, out / CHECKPOINT_NAME)
             raise TrainingInterrupted(f"{stop['signal']} at epoch {run.epoch + 1 - ended} iter "
                                       f"{run.iteration}: saved {out / CHECKPOINT_NAME}; "
                                       f"continue with --resume")
         if ended:
             metrics = _end_of_epoch(run, cfg, logger, out) or metrics
         else:  # a max_iters stop inside the epoch: the position is saved, the epoch goes on
-            save_checkpoint(out / CHECKPOINT_NAME, run.state_dict(cfg))
+            _save(run, cfg, out / CHECKPOINT_NAME)
     if snapshot is not None:
         snapshot(run.model, run.iteration, run.epoch, force=True)  # the trained model
     return history, metrics
-
-
-@torch.no_grad()
-def predict_dataset(model: RotatedPAADetector, dataset, device=None, batch_size: int = 4,
-                    progress: bool = False, num_workers: int = 0) -> list[dict]:
-    """Detections for every image of ``dataset``, in original image pixels, on the CPU.
-
-    ``num_workers`` DataLoader workers decode the images (pinned batches on CUDA).
-    """
-    device = device or next(model.parameters()).device
-    model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
-                        **loader_options(num_workers, device, persistent=False))
-    detections = []
-    for images, targets in tqdm(loader, desc="eval", disable=not progress, leave=False):
-        images = images.to(device, non_blocking=True)
-        # our detector reads each image's unpadded size from the targets (uint8 padding)
-        ours = isinstance(getattr(model, "module", model), RotatedPAADetector)
-        for det, target in zip(model(images, targets) if ours else model(images), targets):
-            det = rescale_detections(det, target["scale_factor"])
-            detections.append({k: v.cpu() for k, v in det.items()})
-    return detections
-
-
-def evaluate(model: RotatedPAADetector, dataset, device=None, batch_size: int = 4,
-             progress: bool = False, num_workers: int = 0) -> dict:
-    """Run the model on ``dataset`` and return :func:`paa_edu.evaluation.evaluate_rotated`."""
-    detections = predict_dataset(model, dataset, device, batch_size, progress, num_workers)
-    return evaluate_rotated(detections, ground_truths(dataset), num_classes=model.cfg.num_classes)
-
-
-def ground_truths(dataset) -> list[dict]:
-    """Per-image ground truths of a :class:`DOTADataset` or of a ``Subset`` of one."""
-    if isinstance(dataset, Subset):
-        every = dataset.dataset.ground_truths()
-        return [every[i] for i in dataset.indices]
-    return dataset.ground_truths()

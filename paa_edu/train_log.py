@@ -21,10 +21,15 @@ LOG_FIELDS = ("epoch", "iter", "lr", "loss", "loss_cls", "loss_bbox", "loss_iou"
 
 
 class TrainLog:
-    """``log.csv`` (appended to on resume) plus TensorBoard scalars when available."""
+    """``log.csv`` (appended to on resume) plus TensorBoard scalars when available.
 
-    def __init__(self, out_dir: Path, append: bool):
-        self.path = out_dir / LOG_NAME
+    ``enabled=False`` (the ranks other than 0 under torchrun) writes nothing.
+    """
+
+    def __init__(self, out_dir: Path, append: bool, enabled: bool = True):
+        self.path, self.file, self.tb = out_dir / LOG_NAME, None, None
+        if not enabled:
+            return
         new = not (append and self.path.is_file())
         self.file = open(self.path, "w" if new else "a", newline="")
         self.writer = csv.DictWriter(self.file, fieldnames=LOG_FIELDS, extrasaction="ignore")
@@ -38,6 +43,8 @@ class TrainLog:
             self.tb = None
 
     def log(self, row: dict) -> None:
+        if self.file is None:
+            return
         self.writer.writerow(row)
         self.file.flush()
         if self.tb is not None:
@@ -46,7 +53,8 @@ class TrainLog:
                     self.tb.add_scalar(f"train/{key}", row[key], row["iter"])
 
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
         if self.tb is not None:
             self.tb.close()
 

@@ -66,6 +66,9 @@ class RotatedPAADetector(nn.Module):
                                                 octave_base_scale=cfg.octave_base_scale)
         self.coder = DeltaXYWHACoder(version=cfg.angle_version)
         self.assigner = build_assigner(cfg)
+        # Loss normalisers averaged over processes (original PAA); train() sets it from
+        # train.reduce_num_pos. False = each process's own counts (the seed, mmdet).
+        self.reduce_num_pos = False
         # uint8 inputs are normalised here, on the device (as paa_edu.data.transforms.normalize
         # does on the host for float inputs). Not persistent: the state dict keeps its keys.
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
@@ -236,7 +239,7 @@ class RotatedPAADetector(nn.Module):
             gt_boxes[gt_inds[image, anchor] - 1 + offsets[image]],  # (P, 5)
             None if iou_logits is None else iou_logits[image, anchor], num_images=len(targets),
             reg_weight=self.cfg.reg_weight, iou_weight=self.cfg.iou_weight,
-            graph_anchor=dense["deltas"])
+            graph_anchor=dense["deltas"], average_over_ranks=self.reduce_num_pos)
 
     def loss(self, images: Tensor, targets: list[dict]) -> dict:
         """One training forward pass: dense predictions -> assignment -> losses.

@@ -1,0 +1,216 @@
+"""Process-group helpers for training on several GPUs (or CPU processes) with ``torchrun``.
+
+``torchrun --nproc_per_node N -m paa_edu train ...`` starts N copies of the program and gives
+each one ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` in its environment. :func:`init_from_env`
+turns those into a process group (``nccl`` on CUDA, ``gloo`` on the CPU); without them it does
+nothing and every helper below acts as if there were one process of rank 0, so single-process
+code calls the same functions and keeps its exact behaviour.
+
+The helpers are what :mod:`paa_edu.train` needs, and nothing more:
+
+- who am I: :func:`rank`, :func:`world_size`, :func:`is_main`, :func:`barrier`;
+- agreement: :func:`all_ranks` / :func:`any_rank` (one rank's NaN or Ctrl-C stops every
+  rank at the same step), :func:`mean_over_ranks` (logged losses, PAA's averaged positives);
+- the model: :func:`wrap_model` (``DistributedDataParallel``, optional ``SyncBatchNorm``);
+- evaluation: :func:`broadcast_buffers` (every rank holds the checkpoint's model),
+  :func:`shard` (each rank's images, every image exactly once) and
+  :func:`gather_objects` / :func:`broadcast_object` (Python objects between ranks);
+- seeds: :func:`rank_seed` (rank 0 keeps the single-process seed, the others are offset).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+RANK_SEED_STRIDE = 1_000_003  # rank r seeds with seed + r * stride (a prime, far from epochs)
+
+
+def launched_by_torchrun() -> bool:
+    """True when ``RANK`` and ``WORLD_SIZE`` are set (torchrun, or a test that sets them)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def is_distributed() -> bool:
+    """True once a process group is initialised."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank() -> int:
+    """This process's rank (0 without a process group)."""
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    """Number of processes (1 without a process group)."""
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main() -> bool:
+    """True on rank 0: the only process that prints, logs and writes checkpoints."""
+    return rank() == 0
+
+
+def init_from_env(device: torch.device) -> torch.device:
+    """Join the torchrun process group (once) and return this process's device.
+
+    Args:
+        device: the resolved ``train.device`` (``cpu`` or ``cuda``).
+    Returns:
+        ``device`` unchanged without torchrun; under torchrun ``cuda:LOCAL_RANK`` for CUDA
+        (``nccl``), or the CPU (``gloo``). When several processes must share one GPU (more
+        local processes than visible GPUs, e.g. a 2-process test on a 1-GPU machine) NCCL
+        refuses, so the group falls back to ``gloo`` with a warning.
+    """
+    if not launched_by_torchrun():
+        return device
+    local_rank = int(os.environ.get("LOCAL_RANK", os.environ["RANK"]))
+    backend = "gloo"
+    if device.type == "cuda":
+        count = torch.cuda.device_count()
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
+        device = torch.device("cuda", local_rank % count)
+        torch.cuda.set_device(device)
+        if local_world <= count:
+            backend = "nccl"
+        else:
+            warnings.warn(f"{local_world} processes share {count} GPU(s): NCCL needs one GPU "
+                          f"per process, using gloo (slower; for tests)", stacklevel=2)
+    if not is_distributed():
+        dist.init_process_group(backend)
+    return device
+
+
+def shutdown() -> None:
+    """Leave the process group (no-op without one)."""
+    if is_distributed():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    """Wait until every rank gets here (no-op without a process group)."""
+    if is_distributed():
+        dist.barrier()
+
+
+def _flag(value: bool) -> torch.Tensor:
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"  # NCCL reduces GPU tensors only
+    return torch.tensor(int(value), dtype=torch.int32, device=device)
+
+
+def all_ranks(ok: bool) -> bool:
+    """True when ``ok`` is True on **every** rank (a MIN all-reduce of a 0/1 flag).
+
+    All ranks get the same answer, so a problem seen by one rank (a NaN loss) stops every rank
+    together instead of leaving the others waiting forever in the next gradient all-reduce.
+    """
+    if not is_distributed():
+        return bool(ok)
+    flag = _flag(ok)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag)
+
+
+def agree_on_problem(problem: str | None) -> str | None:
+    """``None`` when no rank reports a problem; else the same text on every rank, naming them.
+
+    One MIN all-reduce of a flag when all is well; the texts are gathered only on a problem.
+    """
+    if all_ranks(problem is None):
+        return None
+    problems = gather_objects(problem)
+    if len(problems) == 1:
+        return problem
+    return "; ".join(f"rank {r}: {p}" for r, p in enumerate(problems) if p is not None)
+
+
+def any_rank(flag: bool) -> bool:
+    """True when ``flag`` is True on **some** rank (e.g. a Ctrl-C seen by one of them)."""
+    return not all_ranks(not flag)
+
+
+def mean_over_ranks(values: torch.Tensor) -> torch.Tensor:
+    """The element-wise mean of ``values`` over ranks (a copy; ``values`` itself on one process).
+
+    Not differentiable (all-reduce has no autograd): use it for logged numbers and normalisers.
+    """
+    if not is_distributed():
+        return values
+    total = values.detach().clone()
+    dist.all_reduce(total)
+    return total / world_size()
+
+
+def wrap_model(model: torch.nn.Module, device: torch.device, sync_bn: bool = False
+               ) -> torch.nn.Module:
+    """``DistributedDataParallel(model)`` under torchrun; ``model`` itself otherwise.
+
+    Only parameters with ``requires_grad`` are synchronised (frozen ones are left out), and
+    ``find_unused_parameters`` stays off: every trainable parameter of the detector gets a
+    gradient at every step, even without positives (the losses keep ``0 * sum`` of the deltas
+    and IoU logits). ``sync_bn`` first turns BatchNorm into ``SyncBatchNorm`` (CUDA only).
+    """
+    if not is_distributed():
+        return model
+    if sync_bn:
+        if device.type != "cuda":
+            raise ValueError("train.sync_bn=True needs CUDA (SyncBatchNorm has no CPU kernel)")
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
+
+
+def gather_objects(obj) -> list:
+    """``[obj of rank 0, obj of rank 1, ...]`` on every rank (pickled; ``[obj]`` alone)."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def broadcast_object(obj):
+    """Rank 0's ``obj`` on every rank (``obj`` itself without a process group)."""
+    if not is_distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank, in place.
+
+    DDP copies them at the start of each training forward, so after the last step every
+    rank but 0 still holds statistics updated by its own batch; call this before evaluating
+    so that every rank predicts with the checkpoint's model.
+    """
+    if is_distributed():
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def shard(num_items: int) -> range:
+    """The indices this rank handles: ``rank, rank + W, rank + 2W, ...`` (no padding).
+
+    Over all ranks every index in ``range(num_items)`` appears exactly once; ranks may get
+    one item more than others (fine for inference, which has no collective per batch).
+    """
+    return range(rank(), num_items, world_size())
+
+
+def unshard(per_rank: list[list]) -> list:
+    """Undo :func:`shard`: item ``i`` of rank ``r`` is global index ``r + i * W``."""
+    size = len(per_rank)
+    out = [None] * sum(len(items) for items in per_rank)
+    for r, items in enumerate(per_rank):
+        out[r::size] = items
+    return out
+
+
+def rank_seed(seed: int) -> int:
+    """This rank's seed: ``seed`` on rank 0 (= the single-process run), offset on the others."""
+    return seed + rank() * RANK_SEED_STRIDE
