@@ -212,27 +212,29 @@ def _separate(x: Tensor, valid: Tensor, fit: GMMFit) -> Tensor:
     return in_low & (cols[None, :] <= best[:, None])  # (G, K)
 
 
-def _gmm_split_torch(losses: Tensor, valid: Tensor, reg_covar: float):
+def _gmm_split_torch(losses: Tensor, valid: Tensor, reg_covar: float, tol: float = 1e-3,
+                     max_iter: int = 100):
     # 1. Sort each row ascending, invalid entries last (stable, so ties keep their order).
     x = torch.where(valid, losses.double(), math.inf)  # (G, K)
     x_sorted, order = torch.sort(x, dim=1, stable=True)  # (G, K) each
     v_sorted = valid.gather(1, order)  # (G, K)
     x_sorted = torch.where(v_sorted, x_sorted, 0.0)
     # 2. Fit the mixtures and 3. apply the separation rule in sorted order.
-    fit = fit_gmm_1d(x_sorted, v_sorted, reg_covar=reg_covar)
+    fit = fit_gmm_1d(x_sorted, v_sorted, reg_covar=reg_covar, tol=tol, max_iter=max_iter)
     pos_sorted = _separate(x_sorted, v_sorted, fit)  # (G, K)
     # 4. Scatter the decision back to the original columns.
     positives = torch.zeros_like(valid).scatter(1, order, pos_sorted)  # (G, K)
     return positives, fit
 
 
-def _fit_one_sklearn(x_sorted, reg_covar: float):
+def _fit_one_sklearn(x_sorted, reg_covar: float, tol: float = 1e-3, max_iter: int = 100):
     """The readable reference: one scikit-learn GaussianMixture for one GT (x sorted, n >= 2)."""
     import numpy as np
     from sklearn.mixture import GaussianMixture
 
     X = x_sorted.reshape(-1, 1)  # (n, 1) float64
-    gmm = GaussianMixture(2, covariance_type="diag", reg_covar=reg_covar,
+    gmm = GaussianMixture(2, covariance_type="diag", reg_covar=reg_covar, tol=tol,
+                          max_iter=max_iter,
                           weights_init=np.array([0.5, 0.5]),
                           means_init=np.array([[X.min()], [X.max()]]),
                           precisions_init=np.ones((2, 1)))
@@ -249,7 +251,8 @@ def _fit_one_sklearn(x_sorted, reg_covar: float):
     return positives, params
 
 
-def _gmm_split_sklearn(losses: Tensor, valid: Tensor, reg_covar: float):
+def _gmm_split_sklearn(losses: Tensor, valid: Tensor, reg_covar: float, tol: float = 1e-3,
+                       max_iter: int = 100):
     """Per-GT loop over scikit-learn (teaching reference and test oracle)."""
     import warnings
 
@@ -269,7 +272,8 @@ def _gmm_split_sklearn(losses: Tensor, valid: Tensor, reg_covar: float):
         order = cols[np.argsort(x_all[g, cols], kind="stable")]  # 1. sort ascending
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            pos, (w, m, v, c, n) = _fit_one_sklearn(x_all[g, order], reg_covar)  # 2.-4.
+            pos, (w, m, v, c, n) = _fit_one_sklearn(x_all[g, order], reg_covar, tol,
+                                                             max_iter)  # 2.-4.
         positives[g, order] = pos
         weights[g], means[g], variances[g], converged[g], n_iter[g] = w, m, v, c, n
     out = GMMFit(*(torch.from_numpy(a) for a in (weights, means, variances, converged, n_iter)),
@@ -278,12 +282,12 @@ def _gmm_split_sklearn(losses: Tensor, valid: Tensor, reg_covar: float):
 
 
 def gmm_split(losses: Tensor, valid: Tensor, reg_covar: float = 1e-6, backend: str = "torch",
-              return_fit: bool = False):
+              return_fit: bool = False, tol: float = 1e-3, max_iter: int = 100):
     """Split each row of candidate losses into positives and negatives (PAA, mmdetection rule).
 
     Per row, over its valid entries: fewer than 2 -> no positives. Otherwise sort ascending,
     fit a two-component 1-D GMM (diag, means init min/max, weights 0.5, precision 1,
-    scikit-learn EM: tol 1e-3, max_iter 100, ``reg_covar``), predict components, and keep the
+    scikit-learn EM: ``tol`` 1e-3, ``max_iter`` 100, ``reg_covar``), predict components, and keep the
     members of the low-mean component up to and including its most likely member.
 
     Args:
@@ -292,14 +296,20 @@ def gmm_split(losses: Tensor, valid: Tensor, reg_covar: float = 1e-6, backend: s
         reg_covar: variance regulariser (1e-6 in sklearn/mmdet, 1e-5 in the rotated heads).
         backend: ``"torch"`` (batched, any device) or ``"sklearn"`` (per-row reference loop).
         return_fit: also return the :class:`GMMFit` (parameters fitted on the sorted rows).
+        tol, max_iter: EM stopping rule (scikit-learn's and mmdetection's defaults). With
+            ``tol=1e-3`` EM often stops after 3 iterations with two overlapping components;
+            a smaller ``tol`` runs it closer to convergence (notebook 03).
     Returns:
         positives (G, K) bool on ``losses``' device, or ``(positives, fit)``.
     """
     _check_inputs(losses, valid)
+    if not tol > 0 or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"tol must be > 0 and max_iter an int >= 1, got tol={tol!r}, "
+                         f"max_iter={max_iter!r}")
     if backend == "torch":
-        positives, fit = _gmm_split_torch(losses, valid, reg_covar)
+        positives, fit = _gmm_split_torch(losses, valid, reg_covar, tol, max_iter)
     elif backend == "sklearn":
-        positives, fit = _gmm_split_sklearn(losses, valid, reg_covar)
+        positives, fit = _gmm_split_sklearn(losses, valid, reg_covar, tol, max_iter)
     else:
         raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}")
     return (positives, fit) if return_fit else positives

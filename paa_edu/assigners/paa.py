@@ -85,10 +85,12 @@ class PAAAssigner:
         fallback: keep the best candidate of a GT the split left without positives.
         record: keep a :class:`PAARecord` per image in ``last_records`` (for plots).
         backend: ``"torch"`` (batched) or ``"sklearn"`` (reference loop) for the GMM.
+        tol, max_iter: the GMM's EM stopping rule (defaults: scikit-learn's, as in mmdetection).
     """
 
     def __init__(self, init="maxiou", topk: int = 9, reg_covar: float = 1e-5,
-                 fallback: bool = True, record: bool = False, backend: str = "torch") -> None:
+                 fallback: bool = True, record: bool = False, backend: str = "torch",
+                 tol: float = 1e-3, max_iter: int = 100) -> None:
         if not isinstance(topk, int) or topk < 1:
             raise ValueError(f"topk must be an int >= 1, got {topk!r}")
         if backend not in ("torch", "sklearn"):
@@ -96,6 +98,7 @@ class PAAAssigner:
         self.initial_assigner = _make_initial(init)
         self.topk, self.reg_covar, self.backend = topk, float(reg_covar), backend
         self.fallback, self.record = fallback, record
+        self.tol, self.max_iter = float(tol), max_iter
         self.last_records: list[PAARecord] = []
         self._stats: Tensor | int = 0  # (num_gts_split, fallback_count), see the properties
 
@@ -144,7 +147,7 @@ class PAAAssigner:
         # 2. GMM split, all rows at once (its inputs were just checked).
         with trusted_values():
             positives, fit = gmm_split(scores, valid, self.reg_covar, self.backend,
-                                       return_fit=True)
+                                       return_fit=True, tol=self.tol, max_iter=self.max_iter)
         # 3. Fallback: a GT with candidates and no positive keeps its best one.
         rescued = self._apply_fallback(scores, valid, positives)  # (R,) bool
         # 4. Write back: the selected anchors of every image at once.

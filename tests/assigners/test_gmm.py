@@ -108,3 +108,43 @@ def test_gpu_matches_cpu():
     pos_gpu = gmm_split(losses.cuda(), valid.cuda())
     assert pos_gpu.is_cuda
     assert (pos_gpu.cpu() == gmm_split(losses, valid)).all(1).float().mean() >= 0.995
+
+
+def _sklearn_fit(row, tol: float, max_iter: int):
+    """scikit-learn itself, with mmdetection's init, on one sorted row: (n_iter, sorted means)."""
+    import warnings
+
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+    x = np.sort(np.asarray(row, dtype=np.float64))[:, None]
+    gmm = GaussianMixture(2, covariance_type="diag", reg_covar=1e-6, tol=tol, max_iter=max_iter,
+                          weights_init=[0.5, 0.5], means_init=[[x.min()], [x.max()]],
+                          precisions_init=np.ones((2, 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gmm.fit(x)
+    return gmm.n_iter_, sorted(gmm.means_[:, 0].tolist())
+
+
+@pytest.mark.parametrize("tol,max_iter", [(1e-3, 100), (1e-6, 200), (1e-6, 2)])
+def test_tol_and_max_iter_are_sklearns(tol, max_iter):
+    # A tight low cluster under a spread high one: with tol 1e-3 EM stops while the two
+    # components still overlap; a smaller tol lets it find the low mode (notebook 03).
+    row = [1.70, 1.71, 1.72, 1.74, 2.0, 2.2, 2.3, 2.4, 2.45, 2.5, 2.6, 2.7, 2.8, 3.0]
+    losses, valid = torch.tensor([row]), torch.ones(1, len(row), dtype=torch.bool)
+    _, fit = gmm_split(losses, valid, return_fit=True, tol=tol, max_iter=max_iter)
+    n_iter, means = _sklearn_fit(row, tol, max_iter)
+    assert int(fit.n_iter[0]) == n_iter
+    assert sorted(fit.means[0].tolist()) == pytest.approx(means, abs=1e-6)
+    assert bool(fit.converged[0]) == (n_iter < max_iter)
+
+
+def test_smaller_tol_runs_more_iterations_and_bad_values_raise():
+    losses, valid = paa_like_scores(50, 27, seed=3)
+    _, loose = gmm_split(losses, valid, return_fit=True)
+    _, tight = gmm_split(losses, valid, return_fit=True, tol=1e-8, max_iter=500)
+    assert bool((tight.n_iter >= loose.n_iter).all()) and tight.n_iter.sum() > loose.n_iter.sum()
+    for bad in ({"tol": 0.0}, {"max_iter": 0}, {"max_iter": 2.5}):
+        with pytest.raises(ValueError, match="tol must be > 0"):
+            gmm_split(losses, valid, **bad)

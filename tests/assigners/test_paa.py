@@ -182,3 +182,20 @@ def test_gpu_matches_cpu():
     init_gpu = AssignResult(init.gt_inds.cuda(), init.labels.cuda(), init.max_overlaps.cuda(), 2)
     gpu = PAAAssigner().reassign(init_gpu, scores.cuda(), [9])
     assert gpu.gt_inds.is_cuda and gpu.gt_inds.cpu().tolist() == cpu.gt_inds.tolist()
+
+
+def test_tol_and_max_iter_reach_the_gmm():
+    init = _initial([1] * 14, 1)
+    scores = torch.tensor([1.70, 1.71, 1.72, 1.74, 2.0, 2.2, 2.3, 2.4, 2.45, 2.5, 2.6, 2.7,
+                           2.8, 3.0])
+    default, tight = PAAAssigner(record=True, topk=14), PAAAssigner(record=True, topk=14,
+                                                                    tol=1e-7, max_iter=300)
+    assert (default.tol, default.max_iter) == (1e-3, 100)  # scikit-learn's / mmdetection's
+    for paa in (default, tight):
+        paa.reassign(init, scores, [14])
+        valid = torch.ones(1, 14, dtype=torch.bool)
+        expected, fit = gmm_split(scores[None], valid, reg_covar=paa.reg_covar, return_fit=True,
+                                  tol=paa.tol, max_iter=paa.max_iter)
+        assert paa.last_record.fit.n_iter.tolist() == fit.n_iter.tolist()
+        assert paa.last_record.positives.tolist() == expected.tolist()
+    assert int(tight.last_record.fit.n_iter[0]) > int(default.last_record.fit.n_iter[0])
