@@ -1,4 +1,4 @@
-"""The ``paa-edu`` command line: train, eval, predict, split, synth and demo.
+"""The ``paa-edu`` command line: train, eval, predict, split, synth, check-data and demo.
 
 Examples::
 
@@ -11,6 +11,7 @@ Examples::
     paa-edu predict --checkpoint work_dirs/tiny_synthetic/last.pth --input some/images --out preds
     paa-edu predict --checkpoint X.pth --input DOTA/split/test/images --merge --out submission
     paa-edu split --src DOTA/train --dst data/dota_split/train
+    paa-edu check-data data/dota_split            # every image and label; exit 1 on errors
 
 Several GPUs: ``torchrun --nproc_per_node 4 -m paa_edu train --config r50_dota_1x`` runs the
 same ``train`` once per GPU (see :mod:`paa_edu.distributed`); only rank 0 prints.
@@ -129,6 +130,16 @@ def cmd_synth(args: argparse.Namespace) -> None:
     print("\n".join(f"{split}: {path}" for split, path in dirs.items()))
 
 
+def cmd_check_data(args: argparse.Namespace) -> int:
+    from paa_edu.data import DOTA_CLASSES, SYNTHETIC_CLASSES
+    from paa_edu.data.check import check_folder
+    names = {"dota": DOTA_CLASSES, "synthetic": SYNTHETIC_CLASSES}[args.classes]
+    report = check_folder(args.dir, names, progress=not args.no_progress,
+                          use_cache=not args.no_cache)
+    print(report.format())
+    return 1 if report.errors else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from paa_edu.demo import run_demo
     _folder_arg(args.out, "--out")
@@ -196,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-train", type=int, help="train images (default: the preset's)")
     p.add_argument("--num-val", type=int, help="val images (default: the preset's)")
     p.set_defaults(func=cmd_synth)
+    p = sub.add_parser("check-data", help="check a DOTA-format folder; exit 1 on errors")
+    p.add_argument("dir", help="a split folder (images/, labelTxt/) or a folder of them")
+    p.add_argument("--classes", default="dota", choices=("dota", "synthetic"))
+    p.add_argument("--no-cache", action="store_true", help="re-check every file")
+    p.set_defaults(func=cmd_check_data)
     p = sub.add_parser("demo", help="train and compare the 4 assigners on the tiny set")
     p.add_argument("--out", default="paa_demo", help="output folder (default: paa_demo)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
@@ -216,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     from paa_edu import distributed
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except (FileNotFoundError, ValueError, FloatingPointError) as err:
         where = f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""
         print(f"paa-edu {args.command}: error: {where}{err}", file=sys.stderr)
@@ -227,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         distributed.shutdown()
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

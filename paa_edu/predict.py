@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import mmcv
 import numpy as np
 import torch
 from torch import Tensor
@@ -36,6 +35,7 @@ from paa_edu.data import (
     parse_patch_name,
     write_task1_submission,
 )
+from paa_edu.data.dota import read_image
 from paa_edu.data.loader import loader_options
 from paa_edu.model import rescale_detections
 from paa_edu.train import class_names, resolve_device
@@ -67,14 +67,6 @@ def check_names(paths: list[Path], merge: bool) -> None:
                 parse_patch_name(path.stem)
             except ValueError as err:
                 raise ValueError(f"--merge: {path}: {err}") from None
-
-
-def read_image(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB; a one-line error naming the file when it cannot be decoded."""
-    image = mmcv.imread(str(path), channel_order="rgb")
-    if image is None:
-        raise ValueError(f"{path}: cannot read the image")
-    return image
 
 
 def inference_transforms(cfg) -> TransformConfig:

@@ -132,3 +132,16 @@ def test_an_existing_file_given_as_a_folder_is_one_clear_line(command, tiny_data
     assert err == f"paa-edu {command[0]}: error: {err.split('error: ', 1)[1]}"
     assert "is a file, not a folder" in err and len(err.splitlines()) == 1
     assert file.read_text() == "precious"
+
+
+def test_predict_names_a_corrupt_image_and_writes_nothing(trained, tiny_data_root, tmp_path,
+                                                         capsys):
+    images = tmp_path / "in"
+    shutil.copytree(tiny_data_root / "val" / "images", images)
+    (images / "zz_broken.png").write_bytes(b"")
+    out = tmp_path / "pred"
+    assert main(["predict", "--checkpoint", str(trained), "--input", str(images), "--out",
+                 str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{images / 'zz_broken.png'}: empty image file" in err and len(err.splitlines()) == 1
+    assert not out.exists()

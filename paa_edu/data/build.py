@@ -6,11 +6,13 @@ folder under ``cfg.data.root``.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from torch.utils.data import Dataset, Subset
 
 from paa_edu.config import Config
+from paa_edu.data.check import check_folder
 from paa_edu.data.dataset import DOTADataset
 from paa_edu.data.dota import DOTA_CLASSES
 from paa_edu.data.manifest import ForeignFolderError
@@ -44,9 +46,34 @@ def build_dataset(cfg: Config, split: str, train: bool) -> Dataset:
     flip = cfg.data.flip_prob if train else 0.0
     transforms = TransformConfig(max_size=cfg.data.max_size, hflip_prob=flip, vflip_prob=flip,
                                  normalize=False)  # uint8: the model normalises on the device
-    dataset = DOTADataset(split_dir, class_names(cfg), cfg.model.angle_version, transforms,
-                          train=train)
+    names = class_names(cfg)
+    check_before_training(split_dir, names)
+    dataset = DOTADataset(split_dir, names, cfg.model.angle_version, transforms, train=train)
+    check_labels_fit(dataset, cfg)
     limit = cfg.data.num_train if split == "train" else cfg.data.num_val
     if limit is not None:
         dataset = Subset(dataset, range(min(limit, len(dataset))))
     return dataset
+
+
+def check_before_training(split_dir: Path, names: tuple[str, ...]) -> None:
+    """The cached ``paa-edu check-data`` pass (:mod:`paa_edu.data.check`): refuse a folder
+    with errors (a corrupt image, a bad label line) before the first step, not mid-epoch."""
+    report = check_folder(split_dir, names, progress=sys.stderr.isatty())
+    if report.errors:
+        raise ValueError(f"{split_dir}: {len(report.errors)} data error(s), the first: "
+                         f"{report.errors[0]}; `paa-edu check-data {split_dir}` lists them all")
+
+
+def check_labels_fit(dataset: DOTADataset, cfg: Config) -> None:
+    """Every label is a class of the model: labels >= ``model.num_classes`` are refused."""
+    names = class_names(cfg)
+    for path, target in zip(dataset.image_paths, dataset.annotations):
+        labels = target["labels"]
+        if len(labels) and int(labels.max()) >= cfg.model.num_classes:
+            k = int(labels.max())
+            label_file = path.parent.parent / "labelTxt" / f"{path.stem}.txt"
+            raise ValueError(f"{label_file}: class {names[k]!r} is label {k} of data.classes="
+                             f"{cfg.data.classes!r} ({len(names)} classes), but the model has "
+                             f"model.num_classes={cfg.model.num_classes}; set "
+                             f"model.num_classes={len(names)} or other data.classes")

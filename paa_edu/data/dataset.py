@@ -8,15 +8,22 @@ valid samples: their ``boxes`` have shape (0, 5).
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
-import mmcv
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from paa_edu.data.dota import DOTA_CLASSES, list_images, read_label_file
+from paa_edu.data.dota import (
+    DOTA_CLASSES,
+    LabelWarning,
+    image_size,
+    list_images,
+    read_image,
+    read_label_file,
+)
 from paa_edu.data.label_cache import parse_labels_cached
 from paa_edu.data.transforms import TransformConfig, apply_transforms
 from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version
@@ -66,19 +73,17 @@ class DOTADataset(Dataset):
         image_paths = list_images(self.root / "images")
         targets = [_empty_target() for _ in image_paths]
         if label_dir.is_dir():
-            for path in image_paths:
-                label_path = label_dir / f"{path.stem}.txt"
-                if not label_path.is_file():
-                    raise ValueError(f"{label_path}: label file missing for image {path}")
+            _check_pairs(image_paths, label_dir)
+            by_stem = {path.stem: path for path in image_paths}
 
-            def parse(label_path: Path) -> dict:
+            def parse(label_path: Path) -> dict:  # objects outside their image are dropped
                 target = read_label_file(label_path, self.class_names, version, lenient,
-                                         min_size)
+                                         min_size, image_size(by_stem[label_path.stem]))
                 return {"boxes": target["boxes"], "labels": target["labels"],
                         "difficult": target["difficult"], "polygons": target["polys"]}
             targets = parse_labels_cached(label_dir, [f"{p.stem}.txt" for p in image_paths],
                                           parse, (self.class_names, version, lenient,
-                                                  float(min_size)), use_cache=cache)
+                                                  float(min_size), "inside"), use_cache=cache)
         for path, target in zip(image_paths, targets):
             if filter_empty and len(target["labels"]) == 0:
                 continue
@@ -104,15 +109,26 @@ class DOTADataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict]:
         path, annotation = self.image_paths[index], self.annotations[index]
-        image = mmcv.imread(str(path), channel_order="rgb")  # (H0, W0, 3) uint8
-        if image is None:
-            raise ValueError(f"{path}: cannot read the image")
+        image = read_image(path)  # (H0, W0, 3) uint8 RGB
         tensor, boxes, meta = apply_transforms(image, annotation["boxes"], self.transforms,
                                                self.train, self.version)
         target = {"boxes": boxes, "labels": annotation["labels"].clone(),
                   "difficult": annotation["difficult"].clone(), "image_id": path.stem,
                   "orig_size": tuple(image.shape[:2]), **meta}
         return tensor, target
+
+
+def _check_pairs(image_paths: list[Path], label_dir: Path) -> None:
+    """Every image needs a label file (error); a label file without an image is warned of."""
+    for path in image_paths:
+        label_path = label_dir / f"{path.stem}.txt"
+        if not label_path.is_file():
+            raise ValueError(f"{label_path}: label file missing for image {path}")
+    stems = {path.stem for path in image_paths}
+    orphans = sorted(p.name for p in label_dir.glob("*.txt") if p.stem not in stems)
+    if orphans:
+        warnings.warn(f"{label_dir}: {len(orphans)} label file(s) without an image, not used "
+                      f"(e.g. {orphans[0]})", LabelWarning, stacklevel=3)
 
 
 def collate_batch(samples: list[tuple[Tensor, dict]], size_divisor: int = 32

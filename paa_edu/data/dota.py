@@ -21,6 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mmcv
 import numpy as np
 import torch
 from PIL import Image
@@ -65,11 +66,29 @@ class LabelFile:
         return len(self.names)
 
 
+class SkippedObjectWarning(UserWarning):
+    """A malformed object skipped in lenient mode (an error in strict mode)."""
+
+
+class LabelWarning(UserWarning):
+    """A doubtful but usable label (a repeated vertex, an object outside its image)."""
+
+
 def _problem(message: str, where: str, lenient: bool) -> None:
     """Raise ``ValueError(where: message)``, or only warn when ``lenient``."""
     if not lenient:
         raise ValueError(f"{where}: {message}")
-    warnings.warn(f"{where}: {message}; skipped (lenient mode)", stacklevel=3)
+    warnings.warn(f"{where}: {message}; skipped (lenient mode)", SkippedObjectWarning,
+                  stacklevel=3)
+
+
+def _read_text(path: Path) -> str:
+    """UTF-8 text (a byte-order mark is accepted); any other encoding is refused by path."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
+                         f"offset {err.start}); save the label file as UTF-8/ASCII") from None
 
 
 def _parse_object(tokens: list[str]) -> tuple[list[float], str, int]:
@@ -85,8 +104,9 @@ def _parse_object(tokens: list[str]) -> tuple[list[float], str, int]:
         raise ValueError(f"non-finite coordinate in {tokens[:8]}")
     difficult = 0
     if len(tokens) == 10:
-        if not tokens[9].isdigit():
-            raise ValueError(f"difficult must be a non-negative integer, got {tokens[9]!r}")
+        if tokens[9] not in ("0", "1", "2"):
+            raise ValueError(f"difficult must be 0, 1 (DOTA) or 2 (truncated by a patch), "
+                             f"got {tokens[9]!r}")
         difficult = int(tokens[9])
     return coords, tokens[8], difficult
 
@@ -104,7 +124,7 @@ def parse_label_file(path: str | Path, lenient: bool = False) -> LabelFile:
     """
     path = Path(path)
     polys, names, difficult, line_numbers, header = [], [], [], [], {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         text = line.strip()
         if not text:
             continue
@@ -117,6 +137,11 @@ def parse_label_file(path: str | Path, lenient: bool = False) -> LabelFile:
         except ValueError as err:
             _problem(str(err), f"{path}:{number}", lenient)
             continue
+        corners = np.asarray(coords).reshape(4, 2)
+        if len(np.unique(corners, axis=0)) < 4:
+            warnings.warn(f"{path}:{number}: repeated vertex in {coords}: a triangle (or less) "
+                          f"given as a quadrilateral; its box is the minimum-area rectangle "
+                          f"of the distinct points", LabelWarning, stacklevel=2)
         polys.append(coords)
         names.append(name)
         difficult.append(diff)
@@ -137,6 +162,7 @@ def read_label_file(
     version: str = DEFAULT_ANGLE_VERSION,
     lenient: bool = False,
     min_size: float = 1.0,
+    image_size: tuple[int, int] | None = None,
 ) -> dict:
     """Read a labelTxt file and fit a rotated box to every polygon.
 
@@ -149,6 +175,9 @@ def read_label_file(
         version: angle version of the returned boxes (``"le135"`` by default, the seed's "v2").
         lenient: skip bad objects with a warning instead of raising.
         min_size: a fitted rectangle with a side shorter than this (pixels) is degenerate.
+        image_size: (H, W) of the image: an object wholly outside it (no point of its
+            bounding box strictly inside) is dropped with a warning naming file and line.
+            Objects slightly past the border, common in DOTA, are kept.
     Returns:
         dict with ``boxes`` (M, 5) float32, ``polys`` (M, 8) float32, ``labels`` (M,) long,
         ``difficult`` (M,) bool (any non-zero flag), ``header`` dict.
@@ -162,6 +191,7 @@ def read_label_file(
     polys = torch.from_numpy(raw.polys)  # (M, 8) float64
     boxes, valid = poly2obb(polys, version, return_valid=True)  # (M, 5), (M,)
     big_enough = (valid & (boxes[:, 2:4] >= min_size).all(dim=1)).tolist()  # M bools
+    outside = _outside(raw.polys, image_size)  # M bools
     keep = []
     for i, (name, number) in enumerate(zip(raw.names, raw.line_numbers)):
         where = f"{raw.path}:{number}"
@@ -171,6 +201,10 @@ def read_label_file(
             w, h = boxes[i, 2].item(), boxes[i, 3].item()
             _problem(f"degenerate polygon {raw.polys[i].tolist()} (fitted rectangle "
                      f"{w:.3g} x {h:.3g} px, min_size {min_size})", where, lenient)
+        elif outside[i]:
+            warnings.warn(f"{where}: object wholly outside the {image_size[1]}x{image_size[0]} "
+                          f"image ({raw.polys[i].tolist()}); dropped", LabelWarning,
+                          stacklevel=2)
         else:
             keep.append(i)
     return {
@@ -180,6 +214,16 @@ def read_label_file(
         "difficult": torch.from_numpy(raw.difficult[keep] > 0).reshape(-1),  # (M,)
         "header": raw.header,
     }
+
+
+def _outside(polys: np.ndarray, image_size: tuple[int, int] | None) -> list[bool]:
+    """Per (8,) polygon of ``polys`` (M, 8): its bounding box misses the (H, W) image."""
+    if image_size is None:
+        return [False] * len(polys)
+    height, width = image_size
+    xs, ys = polys[:, 0::2], polys[:, 1::2]  # (M, 4) each
+    return ((xs.max(1) <= 0) | (xs.min(1) >= width) | (ys.max(1) <= 0)
+            | (ys.min(1) >= height)).tolist()
 
 
 def _format_number(value: float) -> str:
@@ -232,6 +276,30 @@ def list_images(image_dir: str | Path) -> list[Path]:
     if not image_dir.is_dir():
         raise ValueError(f"image folder {image_dir} does not exist")
     return sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def read_image(path: str | Path, channel_order: str = "rgb") -> np.ndarray:
+    """(H, W, 3) uint8 RGB (or BGR); a ``ValueError`` naming the file if empty or corrupt."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty image file (0 bytes)")
+    try:
+        image = mmcv.imread(str(path), channel_order=channel_order)
+    except Exception as err:  # OpenCV raises bare assertions  # noqa: BLE001
+        raise ValueError(f"{path}: cannot decode the image (corrupt or truncated file?; "
+                         f"{type(err).__module__}.{type(err).__name__})") from None
+    if image is None:
+        raise ValueError(f"{path}: cannot decode the image (corrupt or truncated file?)")
+    return image
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(H, W) of an image from its header only (fast); ``ValueError`` naming the file."""
+    try:
+        with Image.open(path) as image:
+            return image.height, image.width
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read the image header ({err})") from None
 
 
 def write_dota_sample(split_dir: str | Path, stem: str, image: np.ndarray, polys,

@@ -32,7 +32,13 @@ import numpy as np
 from shapely.geometry import Polygon, box
 from tqdm import tqdm
 
-from paa_edu.data.dota import LabelFile, list_images, parse_label_file, write_label_file
+from paa_edu.data.dota import (
+    LabelFile,
+    list_images,
+    parse_label_file,
+    read_image,
+    write_label_file,
+)
 from paa_edu.data.manifest import MANIFEST_NAME, ManifestWriter, claim_folder, remove_written
 from paa_edu.data.merge import MIN_PATCH_SIZE
 
@@ -191,9 +197,7 @@ def split_image(image_path: str | Path, labels: LabelFile | None, dst_dir: str |
     Returns:
         the stats of this image.
     """
-    image = mmcv.imread(str(image_path))  # (H, W, 3) BGR uint8
-    if image is None:
-        raise ValueError(f"{image_path}: cannot read the image")
+    image = read_image(image_path, channel_order="bgr")  # (H, W, 3) BGR uint8
     height, width = image.shape[:2]
     stem, dst_dir, stats = Path(image_path).stem, Path(dst_dir), SplitStats(images=1)
     for y in window_starts(height, patch_size, overlap):

@@ -7,7 +7,10 @@ import torch
 
 from paa_edu.data.dota import (
     DOTA_CLASSES,
+    LabelWarning,
+    image_size,
     list_images,
+    read_image,
     parse_label_file,
     read_label_file,
     write_label_file,
@@ -87,6 +90,8 @@ def test_empty_file_gives_empty_tensors(tmp_path):
     ("10 10 50 ten 50 30 10 30 plane 0", "non-numeric"),
     ("10 10 50 nan 50 30 10 30 plane 0", "non-finite"),
     ("10 10 50 10 50 30 10 30 plane -1", "difficult"),
+    ("10 10 50 10 50 30 10 30 plane 3", r"difficult must be 0, 1 \(DOTA\) or 2"),
+    ("10 10 50 10 50 30 10 30 plane 1.0", "difficult must be"),
 ])
 def test_malformed_line_names_file_and_line(tmp_path, line, reason):
     path = _write(tmp_path, "imagesource:x\n10 10 50 10 50 30 10 30 plane 0\n" + line + "\n")
@@ -149,3 +154,45 @@ def test_write_dota_sample_round_trips_image_and_labels(tmp_path):
     assert read_label_file(label_path, ["ship"])["polys"].tolist() == polys.tolist()
     with pytest.raises(ValueError, match="uint8"):
         write_dota_sample(tmp_path, "b", image.astype(float), polys, ["ship"])
+
+
+def test_a_utf8_bom_is_accepted_and_other_encodings_are_refused_by_path(tmp_path):
+    text = "imagesource:GoogleEarth\n10 10 50 10 50 30 10 30 plane 1\n"
+    plain = parse_label_file(_write(tmp_path, text))
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    with_bom = parse_label_file(tmp_path / "bom.txt")
+    assert with_bom.header == plain.header == {"imagesource": "GoogleEarth"}
+    np.testing.assert_array_equal(with_bom.polys, plain.polys)
+    (tmp_path / "latin.txt").write_bytes("10 10 50 10 50 30 10 30 plan\xe9 0\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin\.txt: not UTF-8 text \(byte 0xe9 at offset 28\)"):
+        parse_label_file(tmp_path / "latin.txt")
+
+
+def test_a_triangle_given_as_a_quadrilateral_is_warned_about(tmp_path):
+    path = _write(tmp_path, "10 10 50 10 50 30 50 30 plane 0\n")  # vertex 3 == vertex 4
+    with pytest.warns(LabelWarning, match=r"bad\.txt:1: repeated vertex"):
+        assert len(parse_label_file(path)) == 1
+
+
+def test_objects_wholly_outside_the_image_are_dropped_with_file_and_line(tmp_path):
+    path = _write(tmp_path, "10 10 50 10 50 30 10 30 plane 0\n"
+                            "110 10 150 10 150 30 110 30 ship 0\n"  # x >= W = 100: outside
+                            "90 -5 120 -5 120 20 90 20 ship 0\n"  # past the border: kept
+                            "10 -40 50 -40 50 0 10 0 plane 0\n")  # y <= 0: outside
+    with pytest.warns(LabelWarning) as caught:
+        target = read_label_file(path, image_size=(60, 100))
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2 and "bad.txt:2: object wholly outside the 100x60" in messages[0]
+    assert "bad.txt:4: object wholly outside" in messages[1]
+    assert target["labels"].tolist() == [0, 6]  # plane (line 1), ship (line 3)
+    assert len(read_label_file(path)["labels"]) == 4  # without an image size, nothing dropped
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "empty image file \\(0 bytes\\)"), (b"not an image", "cannot decode the image")])
+def test_an_empty_or_corrupt_image_is_named(tmp_path, content, reason):
+    (tmp_path / "x.png").write_bytes(content)
+    with pytest.raises(ValueError, match=rf"x\.png: {reason}"):
+        read_image(tmp_path / "x.png")
+    with pytest.raises(ValueError, match=r"x\.png: cannot read the image header"):
+        image_size(tmp_path / "x.png")

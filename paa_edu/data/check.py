@@ -1,0 +1,189 @@
+"""``paa-edu check-data``: one pass over a DOTA-format folder, one report of everything found.
+
+Training reads labels when the dataset is built, but images only when the loader reaches
+them, hours later for a big set. :func:`check_folder` looks at every file once:
+
+- images: each decodes (an empty or corrupt file is an error naming it), and its size;
+  two image files of one stem (``a.png``, ``a.jpg``) are an error, identical image files a
+  warning;
+- labels: each line parses (UTF-8, 9 or 10 fields, difficult in {0, 1, 2}), every class is
+  known, no polygon is degenerate: else errors, all of them, not only the first; a repeated
+  vertex (a triangle given as a quadrilateral) and an object wholly outside its image
+  (dropped when training) are warnings;
+- pairs: an image without a label file is an error, a label file without an image a warning.
+
+Each (image, label file) pair's result is cached under :func:`paa_edu.data.label_cache.cache_dir`
+keyed by both files' sizes and modification times, the class list and the parser's source,
+so a second check of an unchanged folder reads no image (``train`` runs it before its first
+step, see :func:`paa_edu.data.build.build_dataset`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from paa_edu.data.dota import (
+    DOTA_CLASSES,
+    SkippedObjectWarning,
+    list_images,
+    read_image,
+    read_label_file,
+)
+from paa_edu.data.label_cache import _parser_source_hash, cache_dir
+
+CHECK_FORMAT = 1
+
+
+@dataclass
+class DataReport:
+    """What :func:`check_folder` found: errors (training would fail or be wrong), warnings."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    images: int = 0
+    label_files: int = 0
+    objects: int = 0
+    sizes: set = field(default_factory=set)  # distinct (H, W)
+
+    def summary(self) -> str:
+        """One line: counts, image sizes, number of errors and warnings."""
+        sizes = sorted(self.sizes)
+        span = f"{sizes[0][1]}x{sizes[0][0]} to {sizes[-1][1]}x{sizes[-1][0]}" if sizes else "-"
+        return (f"{self.images} images ({span} px), {self.label_files} label files, "
+                f"{self.objects} objects: {len(self.errors)} errors, "
+                f"{len(self.warnings)} warnings")
+
+    def format(self) -> str:
+        """The full report: every error and warning, then the summary."""
+        lines = [f"error: {e}" for e in self.errors] + [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines + [self.summary()])
+
+
+def split_folders(folder: str | Path) -> list[Path]:
+    """``folder`` itself if it holds ``images/``, else its sub-folders that do (train/, val/)."""
+    folder = Path(folder)
+    if (folder / "images").is_dir():
+        return [folder]
+    found = sorted(d for d in folder.iterdir() if (d / "images").is_dir()) \
+        if folder.is_dir() else []
+    if not found:
+        raise FileNotFoundError(f"{folder}: no images/ folder in it or in its sub-folders")
+    return found
+
+
+def check_folder(folder: str | Path, class_names: tuple[str, ...] | list[str] = DOTA_CLASSES,
+                 progress: bool = True, use_cache: bool = True) -> DataReport:
+    """Check every split folder under ``folder`` (see the module docstring)."""
+    report, digests = DataReport(), {}
+    for split_dir in split_folders(folder):
+        _check_split(split_dir, tuple(class_names), report, digests, progress, use_cache)
+    for paths in digests.values():
+        if len(paths) > 1:
+            report.warnings.append(f"identical image files: {', '.join(map(str, paths))}")
+    # two images of one stem share a label file: report its problems once
+    report.errors, report.warnings = (list(dict.fromkeys(report.errors)),
+                                      list(dict.fromkeys(report.warnings)))
+    return report
+
+
+def _fingerprint(path: Path) -> list | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _check_split(split_dir: Path, class_names: tuple[str, ...], report: DataReport,
+                 digests: dict, progress: bool, use_cache: bool) -> None:
+    images = list_images(split_dir / "images")
+    label_dir = split_dir / "labelTxt"
+    labelled = label_dir.is_dir()
+    stems: dict[str, Path] = {}
+    for path in images:
+        if path.stem in stems:
+            report.errors.append(f"{stems[path.stem]} and {path}: two images of one name "
+                                 f"(one label file would serve both)")
+        stems[path.stem] = path
+    if labelled:
+        orphans = sorted(p for p in label_dir.glob("*.txt") if p.stem not in stems)
+        report.warnings += [f"{p}: label file without an image (not used)" for p in orphans]
+    folder_hash = hashlib.sha1(str(split_dir.resolve()).encode()).hexdigest()[:16]
+    cache_path = cache_dir() / f"check-{folder_hash}.json"
+    cache = _read_cache(cache_path) if use_cache else {}
+    salt = repr((CHECK_FORMAT, class_names, _parser_source_hash()))
+    fresh, seen_labels = {}, set()
+    for path in tqdm(images, desc=f"check {split_dir.name}", disable=not progress):
+        label_path = label_dir / f"{path.stem}.txt"
+        key = hashlib.sha1(repr((salt, _fingerprint(path), _fingerprint(label_path),
+                                 labelled)).encode()).hexdigest()
+        entry = cache.get(path.name)
+        result = entry[1] if entry and entry[0] == key else _check_pair(
+            path, label_path if labelled else None, class_names)
+        fresh[path.name] = [key, result]
+        report.images += 1
+        if labelled and label_path.is_file() and label_path not in seen_labels:
+            seen_labels.add(label_path)
+            report.label_files += 1
+            report.objects += result["objects"]
+        report.errors += result["errors"]
+        report.warnings += result["warnings"]
+        if result["size"]:
+            report.sizes.add(tuple(result["size"]))
+            digests.setdefault(result["sha1"], []).append(path)
+    if use_cache:
+        _write_cache(cache_path, fresh)
+
+
+def _check_pair(image_path: Path, label_path: Path | None, class_names: tuple[str, ...]
+                ) -> dict:
+    """The checks of one image and its label file, as a JSON-able dict."""
+    result = {"size": None, "sha1": None, "objects": 0, "errors": [], "warnings": []}
+    try:
+        image = read_image(image_path)
+        result["size"] = list(image.shape[:2])
+        result["sha1"] = hashlib.sha1(image_path.read_bytes()).hexdigest()
+    except ValueError as err:
+        result["errors"].append(str(err))
+    if label_path is None:
+        return result
+    if not label_path.is_file():
+        result["errors"].append(f"{label_path}: label file missing for image {image_path}")
+        return result
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            target = read_label_file(label_path, class_names, lenient=True,
+                                     image_size=result["size"])
+            result["objects"] = len(target["labels"])
+        except ValueError as err:  # the whole file (e.g. not UTF-8)
+            result["errors"].append(str(err))
+    for warning in caught:
+        text = str(warning.message).replace("; skipped (lenient mode)", "")
+        is_error = issubclass(warning.category, SkippedObjectWarning)
+        result["errors" if is_error else "warnings"].append(text)
+    return result
+
+
+def _read_cache(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(path: Path, entries: dict) -> None:
+    """Atomic (unique temporary file + ``os.replace``); an unwritable cache is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(entries))
+        os.replace(tmp, path)
+    except OSError:
+        pass
