@@ -2,11 +2,14 @@
 
 Usage: ``python scripts/run_notebooks.py [notebooks/NN_name.ipynb ...]`` (default: all of them).
 Runs each notebook top to bottom in a fresh ``python3`` kernel with ``notebooks/`` as the working
-directory, stops at the first error and names the notebook and cell.
+directory, stops at the first error and names the notebook and cell. The figures the notebooks
+pass to :func:`paa_edu.save_figure` are written to ``docs/figures/`` (this script is the only
+thing that does; ``--no-save-figures`` turns it off).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,6 +18,7 @@ import nbformat
 from nbconvert.preprocessors import CellExecutionError, ExecutePreprocessor
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+FIGURES = NOTEBOOKS.parent / "docs" / "figures"
 
 
 def run_notebook(path: Path, timeout: int) -> float:
@@ -31,7 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument("--no-save-figures", action="store_true",
+                        help="do not write docs/figures/ (paa_edu.save_figure does nothing)")
     args = parser.parse_args(argv)
+    if args.no_save_figures:
+        os.environ.pop("PAA_EDU_SAVE_FIGURES", None)
+    else:  # read by paa_edu.save_figure in the kernels started below
+        os.environ["PAA_EDU_SAVE_FIGURES"] = str(FIGURES)
     paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
     if not paths:
         parser.error(f"no notebooks found in {NOTEBOOKS}")

@@ -55,9 +55,20 @@ def test_plot_rotated_boxes_draws_the_corners():
 
 def test_plot_gmm_split_shows_the_record():
     rec = _record()
+    assert len(plot_gmm_split(rec, gt=0, mixture=False).axes[0].lines) == 3  # 2 Gaussians, cut
     fig = plot_gmm_split(rec, gt=0)
     ax = fig.axes[0]
-    assert len(ax.lines) == 3  # two weighted Gaussians + the cut
+    assert len(ax.lines) == 5  # two weighted Gaussians, the mixture, the boundary, the cut
+    # The boundary is where the two weighted Gaussians cross (scipy as the oracle).
+    from scipy.stats import norm
+    w, m, v = (t[0].numpy() for t in (rec.fit.weights, rec.fit.means, rec.fit.variances))
+    x = ax.lines[3].get_xdata()[0]
+    dens = w * norm.pdf(x, m, np.sqrt(v))
+    step = (ax.lines[2].get_xdata()[1] - ax.lines[2].get_xdata()[0])
+    assert m.min() < x < m.max() + 3 * np.sqrt(v).max()
+    before = w * norm.pdf(x - step, m, np.sqrt(v))
+    low = int(np.argmin(m))
+    assert dens[1 - low] >= dens[low] and before[1 - low] <= before[low]
     cut = ax.lines[-1].get_xdata()[0]
     assert cut == pytest.approx(float(rec.thresholds()[0]))
     strip = ax.collections[0].get_offsets()[:, 0]

@@ -1,0 +1,67 @@
+"""One-line setup for the notebooks, and saving figures into ``docs/figures`` only on request.
+
+``paa_edu.notebook_setup()`` replaces the setup cell every notebook used to repeat: seed, one
+torch thread (so that the stored outputs are the same on every machine), short tensor prints,
+inline PNG figures. :func:`save_figure` writes a figure to the folder named by the
+``PAA_EDU_SAVE_FIGURES`` environment variable and does nothing without it, so that running a
+notebook (or the tests, under nbval) never rewrites the repository's documentation;
+``scripts/run_notebooks.py --save-figures`` sets it to ``docs/figures``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from paa_edu.seeding import set_seed
+
+SAVE_FIGURES_ENV = "PAA_EDU_SAVE_FIGURES"
+
+
+def notebook_setup(seed: int = 0, threads: int | None = 1, inline: bool = True) -> None:
+    """Seed everything, fix the thread count and set up inline figures.
+
+    Args:
+        seed: passed to :func:`paa_edu.set_seed`.
+        threads: ``torch.set_num_threads(threads)``; 1 (the default) gives the stored outputs
+            bit for bit; ``None`` keeps torch's default (all cores, faster).
+        inline: in IPython, ``%matplotlib inline`` with PNG output.
+    """
+    set_seed(seed)
+    if threads is not None:
+        if not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
+        torch.set_num_threads(threads)
+    torch.set_printoptions(precision=3, sci_mode=False)
+    if inline:
+        _inline_figures()
+
+
+def _inline_figures() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing to set up
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    shell.run_line_magic("matplotlib", "inline")
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+    set_matplotlib_formats("png")
+
+
+def save_figure(fig, name: str) -> Path | None:
+    """Save ``fig`` as ``$PAA_EDU_SAVE_FIGURES/name`` if that variable is set; else nothing.
+
+    Returns:
+        The path written, or ``None``.
+    """
+    folder = os.environ.get(SAVE_FIGURES_ENV)
+    if not folder:
+        return None
+    path = Path(folder) / name
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{SAVE_FIGURES_ENV}={folder}: no such folder")
+    fig.savefig(path, bbox_inches="tight")
+    return path
