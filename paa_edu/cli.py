@@ -14,7 +14,8 @@ Examples::
     paa-edu check-data data/dota_split            # every image and label; exit 1 on errors
 
 Several GPUs: ``torchrun --nproc_per_node 4 -m paa_edu train --config r50_dota_1x`` runs the
-same ``train`` once per GPU (see :mod:`paa_edu.distributed`); only rank 0 prints.
+same ``train`` once per GPU (see :mod:`paa_edu.distributed`); only rank 0 prints. ``eval``
+runs under torchrun too (each GPU predicts a share of the images); the other commands do not.
 """
 from __future__ import annotations
 
@@ -75,8 +76,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from paa_edu.demo import table_row
     from paa_edu.report import format_per_class_table, format_results_table
     from paa_edu.checkpoint import load_model
+    from paa_edu.distributed import init_from_env, is_main
     from paa_edu.train import class_names, evaluate, resolve_device
-    model, cfg = load_model(args.checkpoint, resolve_device(args.device))
+    # under torchrun each process predicts its share of the images; rank 0 scores and prints
+    model, cfg = load_model(args.checkpoint, init_from_env(resolve_device(args.device)))
     split_dir = Path(args.data) if args.data else Path(cfg.data.root) / "val"
     if not (split_dir / "images").is_dir() or not (split_dir / "labelTxt").is_dir():
         raise FileNotFoundError(f"{split_dir} must hold images/ and labelTxt/")
@@ -85,9 +88,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
                                           vflip_prob=0.0, normalize=False), train=False)
     metrics = evaluate(model, dataset, batch_size=args.batch_size,
                        progress=not args.no_progress, num_workers=cfg.data.num_workers)
-    print(format_results_table([table_row(cfg, metrics, split_dir.name)]))
-    print()
-    print(format_per_class_table(metrics, class_names(cfg)))
+    if is_main():
+        print(format_results_table([table_row(cfg, metrics, split_dir.name)]))
+        print()
+        print(format_per_class_table(metrics, class_names(cfg)))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -232,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     from paa_edu import distributed
     args = build_parser().parse_args(argv)
     try:
+        if distributed.launched_by_torchrun() and args.command not in ("train", "eval"):
+            raise ValueError("only train and eval run under torchrun; start this command "
+                             "without it")
         status = args.func(args)
     except (FileNotFoundError, ValueError, FloatingPointError) as err:
         where = f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""

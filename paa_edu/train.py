@@ -173,7 +173,8 @@ class _Run:
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None,
                 "epoch": self.epoch, "epoch_step": self.epoch_step, "iter": self.iteration,
                 "best_mAP": self.best_map, "loss_watch": self.watch.state_dict(),
-                "rng": rngs[0], "rng_per_rank": rngs, "config": cfg.to_dict()}
+                "rng": rngs[0], "rng_per_rank": rngs, "world_size": len(rngs),
+                "config": cfg.to_dict()}
 
     def load_state_dict(self, state: dict, path: Path) -> None:
         """Restore a checkpoint; rank r takes the RNG state rank r saved (if there was one)."""
@@ -185,9 +186,11 @@ class _Run:
         self.epoch_step, self.best_map = state.get("epoch_step", 0), state.get("best_mAP")
         if "loss_watch" in state:
             self.watch.load_state_dict(state["loss_watch"])
-        rngs = state.get("rng_per_rank", [state["rng"]])
+        rngs, size = state.get("rng_per_rank", [state["rng"]]), distributed.world_size()
         if distributed.rank() < len(rngs):  # a new rank keeps its fresh per-rank seed
             set_rng_state(rngs[distributed.rank()], self.device)
+        # Another number of processes: the same images seen, rounded down to a whole step.
+        self.epoch_step = self.epoch_step * state.get("world_size", 1) // size
 
 
 def _setup(cfg: Config, device: torch.device, pretrained: bool) -> _Run:

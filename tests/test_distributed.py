@@ -8,7 +8,6 @@ same weights, each rank's own parameters, the CSV log and the iteration counts.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +18,19 @@ import torch
 from conftest import TINY_OVERRIDES
 
 from paa_edu import distributed
-from paa_edu.config import apply_overrides
+from paa_edu.cli import main
+from paa_edu.config import apply_overrides, tiny_synthetic
 from paa_edu.losses import detection_losses
 from paa_edu.model import RotatedPAADetector
-from paa_edu.train import base_lr, build_dataset, evaluate, load_model, lr_at, predict_dataset
+from paa_edu.train import (
+    base_lr,
+    build_dataset,
+    evaluate,
+    load_model,
+    lr_at,
+    predict_dataset,
+    train,
+)
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 TIMEOUT_S = 300  # a hang (ranks waiting on each other) fails the test instead of blocking
@@ -181,15 +189,36 @@ def test_evaluation_gathers_every_image_exactly_once(reference_run, ddp_data):
                            [want[k] for k in ("AP50", "AP75", "mAP")], equal_nan=True)
 
 
-def test_torchrun_cli_resume_continues_the_run(reference_run, ddp_data, tmp_path):
+def test_torchrun_cli_resumes_a_single_process_run_mid_epoch(ddp_data, tmp_path):
+    """1 process stops at iteration 3 of 4 in epoch 1; 2 processes (2 steps per epoch) go on."""
     out = tmp_path / "run"
-    shutil.copytree(reference_run[0] / "run", out)  # 2 epochs done, by 2 processes
-    proc = _cli(ddp_data, out, "train.epochs=3", resume=True)
+    cfg = apply_overrides(tiny_synthetic(), _overrides(ddp_data, out, "train.epochs=2",
+                                                       "train.max_iters=3"))
+    train(cfg, progress=False)
+    proc = _cli(ddp_data, out, "train.epochs=2", resume=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("checkpoint:") == 1  # printed by rank 0 only
+    # 3 steps of 2 images = 1.5 steps of 2 x 2: rounded down, 1 step is left in epoch 1
     assert _log_iters(out) == [1, 2, 3, 4, 5, 6]
     state = torch.load(out / "last.pth", weights_only=False)
-    assert (state["epoch"], state["iter"]) == (3, 6)
+    assert (state["epoch"], state["iter"], state["world_size"]) == (2, 6, 2)
+
+
+def test_torchrun_eval_prints_the_single_process_tables_once(reference_run, capsys):
+    ckpt = reference_run[0] / "run" / "last.pth"
+    argv = ["eval", "--checkpoint", str(ckpt), "--device", "cpu", "--no-progress"]
+    proc = _torchrun(["-m", "paa_edu", *argv])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert main(argv) == 0  # one process, in this one
+    assert proc.stdout == capsys.readouterr().out  # the tables once, with the same numbers
+
+
+def test_commands_other_than_train_and_eval_refuse_torchrun(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["synth", "--root", str(tmp_path), "--no-progress"]) == 2
+    assert "only train and eval run under torchrun" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_a_stop_request_on_one_rank_stops_all_and_resumes_exactly(reference_run, ddp_data,
