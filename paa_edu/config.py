@@ -106,7 +106,8 @@ class TrainConfig:
     """Optimisation, schedule, logging and reproducibility.
 
     Attributes:
-        epochs, batch_size, lr, momentum, weight_decay: SGD.
+        epochs, batch_size, lr, momentum, weight_decay: SGD (``batch_size`` is per process
+            under torchrun: the total batch is processes x batch_size).
         warmup_iters, warmup_ratio: linear warm-up from ``lr * warmup_ratio``.
         lr_steps: epochs after which lr is multiplied by 0.1.
         grad_clip: max global L2 norm of the gradients (``None`` = off).

@@ -30,7 +30,7 @@ TINY_OVERRIDES = (
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_overrides() -> tuple[str, ...]:
     """:data:`TINY_OVERRIDES` (``--set`` items for a milliseconds-per-step model)."""
     return TINY_OVERRIDES

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_OVERRIDES
 
 from paa_edu import distributed
 from paa_edu.cli import main
@@ -47,6 +47,42 @@ def test_without_torchrun_the_helpers_act_as_one_process():
     assert distributed.broadcast_object(5) == 5
     assert distributed.init_from_env(torch.device("cpu")) == torch.device("cpu")
     distributed.barrier()
+
+
+@pytest.fixture
+def one_process_group(tmp_path):
+    """A real gloo process group of one process (the collectives run, trivially)."""
+    import torch.distributed as dist
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
+                            world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+def test_helpers_in_a_real_group_of_one(one_process_group, tiny_cfg, fixed_batch):
+    assert distributed.is_distributed() and distributed.world_size() == 1
+    assert distributed.all_ranks(True) and not distributed.any_rank(False)
+    assert distributed.agree_on_problem(None) is None
+    assert distributed.agree_on_problem("loss_cls") == "loss_cls"
+    assert distributed.gather_objects([1, 2]) == [[1, 2]]
+    assert torch.equal(distributed.mean_over_ranks(torch.tensor([2.0, 4.0])),
+                       torch.tensor([2.0, 4.0]))
+    model = RotatedPAADetector(tiny_cfg.model)
+    wrapped = distributed.wrap_model(model, torch.device("cpu"))
+    assert isinstance(wrapped, torch.nn.parallel.DistributedDataParallel)
+    assert not wrapped.find_unused_parameters
+    model.train().reduce_num_pos = True  # the all-reduce path of the loss normalisers
+    images, targets = fixed_batch
+    torch.manual_seed(0)
+    averaged = wrapped(images, targets)
+    model.reduce_num_pos = False
+    torch.manual_seed(0)
+    own = wrapped(images, targets)
+    assert all(torch.allclose(averaged[k], own[k]) for k in own)  # W = 1: the same numbers
+    with pytest.raises(ValueError, match="sync_bn=True needs CUDA"):
+        distributed.wrap_model(model, torch.device("cpu"), sync_bn=True)
 
 
 @pytest.mark.parametrize("num_items, world", [(0, 2), (1, 2), (3, 2), (7, 3), (8, 4)])
@@ -102,18 +138,24 @@ def test_every_trainable_parameter_gets_a_gradient(tiny_cfg, fixed_batch, assign
 
 
 # ---- two processes on the CPU (gloo) --------------------------------------------------------
+@dataclass
+class DDPData:
+    root: Path  # the data set folder
+    overrides: tuple[str, ...]  # conftest's tiny model
+
+
 @pytest.fixture(scope="module")
-def ddp_data(tmp_path_factory):
+def ddp_data(tmp_path_factory, tiny_overrides):
     """A 64 px synthetic set: 8 train images (2 steps of 2 per rank per epoch), 3 val (odd)."""
     from paa_edu.data import SceneConfig, SyntheticPreset, write_synthetic_dataset
     root = tmp_path_factory.mktemp("ddp_data")
     preset = SyntheticPreset(64, 8, 3, SceneConfig((12.0, 40.0), (2, 4), 0.0, 0.0, 0.0))
     write_synthetic_dataset(root, preset, seed=0, progress=False)
-    return root
+    return DDPData(root, tiny_overrides)
 
 
-def _overrides(data_root: Path, out_dir: Path, *extra: str) -> list[str]:
-    return [*TINY_OVERRIDES, f"data.root={data_root}", f"train.out_dir={out_dir}",
+def _overrides(data: DDPData, out_dir: Path, *extra: str) -> list[str]:
+    return [*data.overrides, f"data.root={data.root}", f"train.out_dir={out_dir}",
             "train.device=cpu", *extra]
 
 
@@ -125,17 +167,16 @@ def _torchrun(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
                           cwd=Path(__file__).parents[1])
 
 
-def _cli(data_root: Path, out_dir: Path, *extra: str, resume: bool = False):
-    sets = [a for item in _overrides(data_root, out_dir, *extra) for a in ("--set", item)]
+def _cli(data: DDPData, out_dir: Path, *extra: str, resume: bool = False):
+    sets = [a for item in _overrides(data, out_dir, *extra) for a in ("--set", item)]
     return _torchrun(["-m", "paa_edu", "train", "--config", "tiny_synthetic", "--no-progress",
                       *sets, *(["--resume"] if resume else [])])
 
 
-def _worker(data_root: Path, out_dir: Path, *extra: str, flags: tuple[str, ...] = ()):
+def _worker(data: DDPData, out_dir: Path, *extra: str, flags: tuple[str, ...] = ()):
     out_dir.mkdir(parents=True, exist_ok=True)
-    sets = [a for item in _overrides(data_root, out_dir / "run", *extra)
-            for a in ("--set", item)]
-    return _torchrun([str(WORKER), str(out_dir), str(data_root), *sets, *flags])
+    sets = [a for item in _overrides(data, out_dir / "run", *extra) for a in ("--set", item)]
+    return _torchrun([str(WORKER), str(out_dir), str(data.root), *sets, *flags])
 
 
 def _log_iters(out_dir: Path) -> list[int]:
