@@ -12,9 +12,11 @@ The initial assignment (MaxIoU/ATSS IoUs) is listed separately from PAA's own wo
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -133,7 +135,7 @@ def timed_step(model, optimizer, images, targets, sync, counter: OpCounter | Non
     return times
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="tiny_synthetic")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -146,6 +148,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads (default: the config's)")
     parser.add_argument("--count-ops", action="store_true",
                         help="also count computing ATen calls and syncs per stage (one more step)")
+    parser.add_argument("--amp", action="store_true",
+                        help="fp16 autocast around the step (as train.amp; no loss scaling here, "
+                             "it does not change the timing)")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     cfg = apply_overrides(get_config(args.config), args.overrides)
     threads = args.threads or cfg.train.num_threads
@@ -161,8 +167,12 @@ def main(argv: list[str] | None = None) -> None:
     images, targets = make_batch(size, batch, args.num_gts, cfg.model.num_classes)
     images = images.to(device)  # targets stay on the host: the model checks, then moves them
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    runs = [timed_step(model, optimizer, images, targets, sync)
-            for _ in range(args.warmup + args.iters)][args.warmup:]
+    amp = torch.autocast(device.type, dtype=torch.float16, enabled=args.amp)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    with amp:
+        runs = [timed_step(model, optimizer, images, targets, sync)
+                for _ in range(args.warmup + args.iters)][args.warmup:]
     median = {s: statistics.median(r.get(s, 0.0) for r in runs) for s in STAGES}
     total = sum(median.values())
     gts = sum(len(t["boxes"]) for t in targets)
@@ -177,15 +187,26 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| **step** | {1000 * total:.1f} | 100 |\n")
     print(f"PAA assignment (scoring + GMM split): {100 * paa / total:.1f}% of the step; "
           f"with the initial assignment: {100 * (paa + median['initial assign']) / total:.1f}%")
+    result = {"config": cfg.name, "device": machine, "amp": args.amp, "image_size": size,
+              "batch": batch, "num_gts": gts, "iters": args.iters,
+              "ms": {k: 1000 * v for k, v in median.items()}, "step_ms": 1000 * total,
+              "paa_share": paa / total, "assign_share": (paa + median["initial assign"]) / total}
+    if device.type == "cuda":
+        result["peak_mem_mib"] = torch.cuda.max_memory_allocated() / 2**20
+        print(f"peak GPU memory: {result['peak_mem_mib']:.0f} MiB")
     if args.count_ops:
-        with OpCounter() as counter:
+        with amp, OpCounter() as counter:
             timed_step(model, optimizer, images, targets, sync, counter)
         print("\n| stage | ATen calls (no views) | syncing ops |\n|---|---|---|")
         for stage in STAGES[:-1]:  # autograd's backward runs outside the counting mode
             if stage in counter.stages:
                 calls, syncs = counter.stages[stage]
                 print(f"| {stage} | {calls} | {syncs} |")
-
+        result["syncs"] = {k: v[1] for k, v in counter.stages.items() if k != "backward+step"}
+        print(f"\nsyncing ops in forward + assignment + loss: {sum(result['syncs'].values())}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return result
 
 if __name__ == "__main__":
     main()

@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_split)
     p = sub.add_parser("synth", help="write the synthetic DOTA-format dataset")
     p.add_argument("--root", required=True)
-    p.add_argument("--preset", default="tiny", choices=("tiny", "full"))
+    p.add_argument("--preset", default="tiny", choices=("tiny", "full", "gpu"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--size", type=int, help="image side (default: the preset's)")

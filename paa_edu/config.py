@@ -1,6 +1,6 @@
 """Dataclass configs of the detector and its training, plus ``--set key=value`` overrides.
 
-Four presets (see :data:`PRESETS`):
+Five presets (see :data:`PRESETS`):
 
 - ``r50_dota_1x``: the seed's setting (ResNet-50 + FPN P3-P7, 1024 px DOTA patches, 15 classes,
   SGD lr 0.0025, 12 epochs, steps at 8 and 11, warm-up 500 iterations, grad clip 35, batch 2).
@@ -9,6 +9,7 @@ Four presets (see :data:`PRESETS`):
 - ``tiny_teaching``: ``tiny_synthetic`` with a half-width backbone and 60 epochs, as trained
   for the shipped teaching checkpoints (``paa_edu.pretrained``).
 - ``full_synthetic``: GPU, R50 on the 1024 px synthetic set (the real assigner comparison).
+- ``gpu_synthetic``: GPU, R50 on 160 small synthetic scenes, a ~90 s check of the GPU path.
 
 Override any field from the command line with dotted keys, e.g.
 ``--set train.lr=0.01 --set model.assigner=atss`` (values are parsed as Python literals when
@@ -82,7 +83,8 @@ class DataConfig:
     Attributes:
         root: folder with ``train/`` and ``val/`` (DOTA format); for synthetic presets it is
             written by :func:`paa_edu.data.write_synthetic_dataset` when missing.
-        synthetic: ``"tiny"``/``"full"`` to generate the synthetic set, ``None`` for real data.
+        synthetic: ``"tiny"``/``"full"``/``"gpu"`` to generate the synthetic set, ``None`` for
+            real data.
         classes: ``"dota"`` or ``"synthetic"``.
         max_size: resize the longer image side to this (``None`` = keep).
         flip_prob: horizontal and vertical flip probability during training.
@@ -226,8 +228,22 @@ def full_synthetic() -> Config:
     return Config("full_synthetic", model, data, train)
 
 
+def gpu_synthetic() -> Config:
+    """GPU smoke run for a short slot (``scripts/gpu_check.sh``): R50-FPN P3-P7 on 160 small
+    (512 px) synthetic scenes, batch 8, 6 epochs = 120 iterations. Sized for about 90 s per
+    assigner on one H100/H200 (an estimate: not measured yet); its AP says little, its
+    timings and its loss curve say whether the GPU path works."""
+    model = ModelConfig(num_classes=7, use_gn=True)
+    data = DataConfig(root="data/synthetic_gpu", synthetic="gpu", classes="synthetic",
+                      num_workers=8)
+    train = TrainConfig(epochs=6, batch_size=8, lr=0.01, warmup_iters=50, lr_steps=(5,),
+                        log_every=10, out_dir="work_dirs/gpu_synthetic")
+    return Config("gpu_synthetic", model, data, train)
+
+
 PRESETS = {"r50_dota_1x": r50_dota_1x, "tiny_synthetic": tiny_synthetic,
-           "tiny_teaching": tiny_teaching, "full_synthetic": full_synthetic}
+           "tiny_teaching": tiny_teaching, "full_synthetic": full_synthetic,
+           "gpu_synthetic": gpu_synthetic}
 
 
 def get_config(name: str) -> Config:
@@ -371,7 +387,7 @@ def validate(cfg: Config) -> Config:
     probability = (lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
     _check_ranges(d, "data", {
         "classes": (lambda v: v in ("dota", "synthetic"), "'dota' or 'synthetic'"),
-        "synthetic": (lambda v: v in ("tiny", "full"), "'tiny', 'full' or None"),
+        "synthetic": (lambda v: v in ("tiny", "full", "gpu"), "'tiny', 'full', 'gpu' or None"),
         "max_size": (lambda v: v >= 32, ">= 32 or None"),
         "num_train": at_least_1, "num_val": at_least_1,
         "num_workers": (lambda v: v >= 0, ">= 0"),

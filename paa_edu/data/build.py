@@ -35,7 +35,8 @@ def build_dataset(cfg: Config, split: str, train: bool) -> Dataset:
     root = Path(cfg.data.root)
     if cfg.data.synthetic is not None:
         try:
-            write_synthetic_dataset(root, cfg.data.synthetic, seed=0, progress=False)
+            write_synthetic_dataset(root, cfg.data.synthetic, seed=0, progress=False,
+                                    num_workers=cfg.data.num_workers)
         except ForeignFolderError as err:
             raise ValueError(f"{err}. data.synthetic={cfg.data.synthetic!r} would write its "
                              f"images there; to train on the data in data.root, pass "

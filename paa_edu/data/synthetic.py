@@ -103,6 +103,11 @@ PRESETS = {
         image_size=1024, num_train=2000, num_val=500,
         scene=SceneConfig(object_size=(8.0, 200.0), num_objects=(10, 150), parking_prob=0.4,
                           water_prob=0.5, clutter=1.0)),
+    # GPU, short slots: few 512 px scenes, quick to draw (the gpu_synthetic config).
+    "gpu": SyntheticPreset(
+        image_size=512, num_train=160, num_val=32,
+        scene=SceneConfig(object_size=(8.0, 120.0), num_objects=(10, 60), parking_prob=0.4,
+                          water_prob=0.5, clutter=1.0)),
 }
 
 
