@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import ast
 import copy
-import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+
+from paa_edu.config_types import coerce
 
 ASSIGNERS = ("maxiou", "atss", "paa")
 PAA_INITS = ("maxiou", "atss")
@@ -261,52 +262,6 @@ def _parse_value(text: str):
         return text
 
 
-def _type_name(hint) -> str:
-    """``int | None`` -> ``"int or None"``, ``tuple[int, ...]`` -> ``"a tuple of int"``."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return " or ".join("None" if a is type(None) else _type_name(a)
-                           for a in typing.get_args(hint))
-    if typing.get_origin(hint) is tuple:
-        return f"a tuple of {_type_name(typing.get_args(hint)[0])}"
-    return getattr(hint, "__name__", str(hint))
-
-
-def _coerce(value, hint, key: str):
-    """Check ``value`` against the field's annotation ``hint`` (e.g. ``int | None``).
-
-    int -> float, list -> tuple and a scalar -> 1-tuple are converted; anything else of the
-    wrong type raises ``ValueError("<key>: expected <type>, got <value>")``.
-    """
-    if isinstance(value, list):
-        value = tuple(value)
-    options = [hint]
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        options = list(typing.get_args(hint))
-    for option in options:
-        ok, converted = _convert(value, option)
-        if ok:
-            return converted
-    hint_text = " (quote a string: key='\"5\"')" if str in options else ""
-    raise ValueError(f"{key}: expected {_type_name(hint)}, got {value!r} "
-                     f"({type(value).__name__}){hint_text}")
-
-
-def _convert(value, option) -> tuple[bool, object]:
-    """(True, value converted to ``option``) or (False, None); bools are never numbers."""
-    if option is type(None):
-        return value is None, None
-    if typing.get_origin(option) is tuple:
-        element = typing.get_args(option)[0]
-        items = value if isinstance(value, tuple) else (value,)
-        converted = [_convert(item, element) for item in items]
-        return all(ok for ok, _ in converted), tuple(v for _, v in converted)
-    if option is float and isinstance(value, int) and not isinstance(value, bool):
-        return True, float(value)
-    if option in (int, float) and isinstance(value, bool):
-        return False, None
-    return isinstance(value, option), value
-
-
 def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:
     """Return a copy of ``cfg`` with ``section.field=value`` overrides applied.
 
@@ -332,17 +287,17 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Conf
             raise ValueError(f"--set {key}: unknown field {name!r}; valid: "
                              f"{sorted(f.name for f in fields(target))}")
         hint = typing.get_type_hints(type(target))[name]
-        setattr(target, name, _coerce(_parse_value(text.strip()), hint, f"--set {key}"))
+        setattr(target, name, coerce(_parse_value(text.strip()), hint, f"--set {key}"))
     validate(cfg)
     return cfg
 
 
 def _check_types(cfg: Config) -> None:
-    """Every field against its annotation (:func:`_coerce`), converting int -> float."""
+    """Every field against its annotation (:func:`paa_edu.config_types.coerce`), int -> float."""
     for section in (cfg.model, cfg.data, cfg.train):
         prefix = {ModelConfig: "model", DataConfig: "data", TrainConfig: "train"}[type(section)]
         for name, hint in typing.get_type_hints(type(section)).items():
-            value = _coerce(getattr(section, name), hint, f"{prefix}.{name}")
+            value = coerce(getattr(section, name), hint, f"{prefix}.{name}")
             setattr(section, name, value)
 
 
