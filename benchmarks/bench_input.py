@@ -103,16 +103,18 @@ def main(argv: list[str] | None = None) -> dict:
     root = Path(args.root or Path(tempfile.gettempdir()) / "paa_edu_bench_input")
     split_dir = write_patches(root, args.images, args.size)
     modes = [("uint8", False)] + ([("float32", True)] if args.float else [])
-    rows = [{"workers": w, "images": mode, "img_per_s": loader_rate(
-        split_dir, w, normalize, args.batch, args.device, args.epochs)}
-        for w in args.workers for mode, normalize in modes]
     machine = (torch.cuda.get_device_name() if args.device == "cuda" else
                f"CPU {platform.machine()}, {os.cpu_count()} cores")
     print(f"{args.images} synthetic {args.size} px patches, batch {args.batch}, {args.epochs} "
           f"passes, {machine}\n")
-    print("| workers | images | images/s |\n|---|---|---|")
-    for row in rows:
-        print(f"| {row['workers']} | {row['images']} | {row['img_per_s']:.1f} |")
+    print("| workers | images | images/s |\n|---|---|---|", flush=True)
+    rows = []
+    for workers in args.workers:  # each row printed when measured (a cut-off run keeps them)
+        for mode, normalize in modes:
+            rate = loader_rate(split_dir, workers, normalize, args.batch, args.device,
+                               args.epochs)
+            rows.append({"workers": workers, "images": mode, "img_per_s": rate})
+            print(f"| {workers} | {mode} | {rate:.1f} |", flush=True)
     result = {"rows": rows, "machine": machine, "batch": args.batch}
     if args.step_ms:
         need = args.batch / (args.step_ms / 1000)  # images/s the GPU consumes
