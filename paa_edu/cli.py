@@ -228,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _rank_tag() -> str:
+    """``"[rank r] "`` under torchrun (every rank prints its own error), else ``""``."""
+    from paa_edu import distributed
+    return f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``paa-edu`` and ``python -m paa_edu``; returns the exit status.
 
@@ -241,12 +247,11 @@ def main(argv: list[str] | None = None) -> int:
                              "without it")
         status = args.func(args)
     except (FileNotFoundError, ValueError, FloatingPointError) as err:
-        where = f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""
-        print(f"paa-edu {args.command}: error: {where}{err}", file=sys.stderr)
+        print(f"paa-edu {args.command}: error: {_rank_tag()}{err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C / SIGTERM (train saved its checkpoint first)
-        print(f"paa-edu {args.command}: interrupted" + (f": {err}" if str(err) else ""),
-              file=sys.stderr)
+        print(f"paa-edu {args.command}: interrupted" + (f": {_rank_tag()}{err}" if str(err)
+                                                         else ""), file=sys.stderr)
         return 130
     finally:
         distributed.shutdown()

@@ -19,7 +19,7 @@ import torch
 
 from paa_edu import distributed
 from paa_edu.cli import main
-from paa_edu.config import apply_overrides, tiny_synthetic
+from paa_edu.config import BASE_BATCH_SIZE, apply_overrides, r50_dota_1x, tiny_synthetic
 from paa_edu.losses import detection_losses
 from paa_edu.model import RotatedPAADetector
 from paa_edu.train import (
@@ -102,7 +102,10 @@ def test_auto_scale_lr_is_lr_times_total_batch_over_two(tiny_cfg):
                                      "train.warmup_iters=0"])
     assert base_lr(cfg, 4) == 0.0025  # off by default: lr as given
     scaled = apply_overrides(cfg, ["train.auto_scale_lr=True"])
-    assert base_lr(scaled, 1) == pytest.approx(0.0025)  # the seed: 1 GPU x 2 images
+    # the seed (rpaa_r50_fpn_atss_v2_1x.py): lr 0.0025 on 1 GPU x samples_per_gpu=2
+    assert BASE_BATCH_SIZE == r50_dota_1x().train.batch_size == 2
+    assert r50_dota_1x().train.lr == 0.0025 and not r50_dota_1x().train.auto_scale_lr
+    assert base_lr(scaled, 1) == pytest.approx(0.0025)
     assert base_lr(scaled, 8) == pytest.approx(0.02)  # 8 x 2 images: torchvision's 0.02
     assert lr_at(scaled, 100, 0, num_processes=4) == pytest.approx(0.01)
 
