@@ -9,11 +9,12 @@ code calls the same functions and keeps its exact behaviour.
 The helpers are what :mod:`paa_edu.train` needs, and nothing more:
 
 - who am I: :func:`rank`, :func:`world_size`, :func:`is_main`, :func:`barrier`;
-- agreement: :func:`all_ranks` / :func:`any_rank` (one rank's NaN or Ctrl-C stops every
-  rank at the same step), :func:`mean_over_ranks` (logged losses, PAA's averaged positives);
+- agreement: :func:`all_ranks` / :func:`any_rank` / :func:`agree_on_problem` (one rank's NaN
+  or Ctrl-C stops every rank at the same step, with the same message),
+  :func:`mean_over_ranks` (logged losses, PAA's averaged positives);
 - the model: :func:`wrap_model` (``DistributedDataParallel``, optional ``SyncBatchNorm``);
 - evaluation: :func:`broadcast_buffers` (every rank holds the checkpoint's model),
-  :func:`shard` (each rank's images, every image exactly once) and
+  :func:`shard` / :func:`unshard` (each rank's images, every image exactly once) and
   :func:`gather_objects` / :func:`broadcast_object` (Python objects between ranks);
 - seeds: :func:`rank_seed` (rank 0 keeps the single-process seed, the others are offset).
 """
