@@ -37,3 +37,63 @@ def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict) ->
         ax.set_title(f"{name}: {int(counts.sum())} positives", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _zoom_window(box: Tensor, margin: float) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) of a square window centred on ``box`` (5,), side = long side + 2 margin."""
+    cx, cy, w, h = (float(v) for v in box[:4])
+    half = max(w, h) / 2 + margin
+    return cx - half, cx + half, cy - half, cy + half
+
+
+def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict, gts: list[int],
+                         class_names: list[str] | None = None, gt_labels: Tensor | None = None,
+                         margin: float = 20.0, panel_size: float = 2.6) -> Figure:
+    """The same objects under several assigners, zoomed: rows = ``gts``, columns = assigners.
+
+    Each panel shows the object (black dashed), its positive anchors (green, solid) and the
+    anchors the assigner *ignores* whose centre lies in the window (grey, dotted: neither
+    positive nor negative, e.g. MaxIoU's 0.4-0.5 band). The title counts both.
+
+    Args:
+        image: (3, H, W) tensor, (H, W, 3) array, or None.
+        gt_boxes: (G, 5). anchors: (A, 5).
+        results: name -> :class:`AssignResult` for these anchors (one column each).
+        gts: indices of the objects to show (one row each).
+        class_names, gt_labels: (G,) optional, to name the objects in the row titles.
+        margin: pixels around the object's long side.
+    Returns:
+        the Figure.
+    """
+    if not results or not gts:
+        raise ValueError("pass at least one result ({name: AssignResult}) and one gt index")
+    gt_boxes, anchors = gt_boxes.detach().cpu(), anchors.detach().cpu()
+    if any(not 0 <= int(g) < len(gt_boxes) for g in gts):
+        raise ValueError(f"gts must be in [0, {len(gt_boxes)}), got {list(gts)}")
+    fig, axes = new_figure(len(gts) * len(results), ncols=len(results), panel_size=panel_size)
+    for r, g in enumerate(int(g) for g in gts):
+        x0, x1, y0, y1 = _zoom_window(gt_boxes[g], margin)
+        inside = ((anchors[:, 0] >= x0) & (anchors[:, 0] <= x1) & (anchors[:, 1] >= y0)
+                  & (anchors[:, 1] <= y1))  # (A,) anchor centre in the window
+        for c, (name, res) in enumerate(results.items()):
+            ax = axes[r * len(results) + c]
+            if res.num_anchors != len(anchors):
+                raise ValueError(f"results[{name!r}] has {res.num_anchors} anchors, "
+                                 f"anchors has {len(anchors)}")
+            gt_inds = res.gt_inds.cpu()
+            pos, ignored = gt_inds == g + 1, (gt_inds == -1) & inside  # (A,) each
+            show_image(ax, image, gt_boxes[g:g + 1])
+            plot_rotated_boxes(ax, anchors[ignored], color="0.5", linewidth=1.0, linestyle=":")
+            plot_rotated_boxes(ax, anchors[pos], color="tab:green", linewidth=1.6)
+            plot_rotated_boxes(ax, gt_boxes[g:g + 1], color="black", linewidth=1.8,
+                               linestyle="--")
+            ax.set(xlim=(x0, x1), ylim=(y1, y0))
+            ax.set_title(f"{name}: {int(pos.sum())} pos, {int(ignored.sum())} ign", fontsize=9)
+            if c == 0:
+                w, h = gt_boxes[g, 2:4].tolist()
+                kind = (f"{class_names[int(gt_labels[g])]} " if class_names is not None
+                        and gt_labels is not None else "")
+                ax.set_ylabel(f"GT {g}: {kind}{w:.0f}x{h:.0f}", fontsize=9)
+            ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return fig

@@ -105,6 +105,32 @@ def test_plot_assignments_panels_and_counts():
     assert plot_assignments(None, gts, anchors, results) is not None
 
 
+def test_plot_assignment_zoom_counts_positives_and_ignored_per_object():
+    from paa_edu.viz import plot_assignment_zoom
+    ys, xs = torch.meshgrid(torch.arange(6), torch.arange(6), indexing="ij")
+    ctr = (torch.stack([xs, ys], -1).reshape(-1, 2).float() + 0.5) * 16
+    anchors = torch.cat([ctr, torch.full((36, 2), 32.0), torch.zeros(36, 1)], 1)
+    gts = torch.tensor([[40.0, 40.0, 50.0, 20.0, 0.4], [70.0, 20.0, 30.0, 10.0, 1.2]])
+    labels = torch.tensor([0, 1])
+    results = {"MaxIoU": MaxIoUAssigner(0.5, 0.4).assign(anchors, gts, labels),
+               "ATSS": ATSSAssigner(9).assign(anchors, gts, labels, [36])}
+    fig = plot_assignment_zoom(torch.rand(3, 96, 96), gts, anchors, results, gts=[1, 0],
+                               class_names=["a", "b"], gt_labels=labels, margin=10.0)
+    assert len(fig.axes) == 4  # 2 objects x 2 assigners, row-major
+    for ax, (g, name) in zip(fig.axes, [(1, "MaxIoU"), (1, "ATSS"), (0, "MaxIoU"), (0, "ATSS")]):
+        gt_inds = results[name].gt_inds
+        half = max(gts[g, 2], gts[g, 3]) / 2 + 10.0  # the window, by hand
+        near = ((anchors[:, :2] - gts[g, :2]).abs() <= half).all(1)
+        n_pos, n_ign = int((gt_inds == g + 1).sum()), int(((gt_inds == -1) & near).sum())
+        assert ax.get_title() == f"{name}: {n_pos} pos, {n_ign} ign"
+        assert len(ax.patches) == n_pos + n_ign + 1  # + the object itself
+        assert ax.get_xlim() == pytest.approx((float(gts[g, 0] - half), float(gts[g, 0] + half)))
+        assert ax.get_ylim()[0] > ax.get_ylim()[1]  # y points down
+    assert fig.axes[0].get_ylabel() == "GT 1: b 30x10"
+    with pytest.raises(ValueError, match="gts"):
+        plot_assignment_zoom(None, gts, anchors, results, gts=[2])
+
+
 def test_plot_detections_filters_by_score():
     boxes = torch.tensor([[20.0, 20.0, 10.0, 5.0, 0.1], [50.0, 40.0, 8.0, 8.0, math.pi / 3],
                           [60.0, 60.0, 5.0, 5.0, 0.0]])
