@@ -36,7 +36,9 @@ from paa_edu.data import PRESETS, write_synthetic_dataset
 def write_patches(root: Path, num_images: int, size: int = 1024) -> Path:
     """``num_images`` synthetic patches of the ``full`` preset's kind (cached in ``root``)."""
     preset = replace(PRESETS["full"], image_size=size, num_train=num_images, num_val=1)
-    return write_synthetic_dataset(root, preset, seed=0, num_workers=0, progress=False)["train"]
+    workers = min(8, os.cpu_count() or 1)  # drawing 1024 px scenes is the slow part
+    return write_synthetic_dataset(root, preset, seed=0, num_workers=workers,
+                                   progress=False)["train"]
 
 
 def loader_rate(split_dir: Path, workers: int, normalize: bool, batch: int, device: str,

@@ -145,7 +145,8 @@ def stage_input(cap, env, args, done):
     step_ms = (steps.get("amp") or steps.get("fp32") or {}).get("step_ms")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "input.json"
-        command = [sys.executable, "benchmarks/bench_input.py", "--images", "24", "--epochs",
+        command = [sys.executable, "benchmarks/bench_input.py", "--images",
+                   str(args.input_images), "--epochs",
                    "2", "--workers", "0", "2", "4", "8", "--json", str(path),
                    "--root", str(args.input_root)]
         if args.cuda:
@@ -215,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--site", type=Path, default=Path(tempfile.gettempdir())
                         / "paa_edu_gpu_site", help="where the wheels are installed")
     parser.add_argument("--compare-out", type=Path, default=REPO / "work_dirs" / "gpu_check")
+    parser.add_argument("--input-images", type=int, default=24, help="patches of stage 3")
     parser.add_argument("--input-root", type=Path, default=Path(tempfile.gettempdir())
                         / "paa_edu_bench_input")
     args = parser.parse_args(argv)

@@ -35,7 +35,7 @@ from paa_edu.data.dota import (
     read_image,
     read_label_file,
 )
-from paa_edu.data.label_cache import _parser_source_hash, cache_dir
+from paa_edu.data.label_cache import parser_source_hash, cache_dir
 
 CHECK_FORMAT = 1
 
@@ -117,7 +117,7 @@ def _check_split(split_dir: Path, class_names: tuple[str, ...], report: DataRepo
     folder_hash = hashlib.sha1(str(split_dir.resolve()).encode()).hexdigest()[:16]
     cache_path = cache_dir() / f"check-{folder_hash}.json"
     cache = _read_cache(cache_path) if use_cache else {}
-    salt = repr((CHECK_FORMAT, class_names, _parser_source_hash()))
+    salt = repr((CHECK_FORMAT, class_names, parser_source_hash()))
     fresh, seen_labels = {}, set()
     for path in tqdm(images, desc=f"check {split_dir.name}", disable=not progress):
         label_path = label_dir / f"{path.stem}.txt"

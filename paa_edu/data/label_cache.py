@@ -44,7 +44,7 @@ def folder_fingerprint(label_dir: Path) -> dict[str, tuple[int, int]]:
                 if e.name.endswith(".txt") and e.is_file()}
 
 
-def _parser_source_hash() -> str:
+def parser_source_hash() -> str:
     """Hash of the modules a labelTxt line goes through (a code change invalidates caches)."""
     from paa_edu.data import dota
     from paa_edu.geometry import angles, convert
@@ -55,7 +55,7 @@ def _parser_source_hash() -> str:
 
 
 def _key(fingerprint: dict, names: list[str], settings: tuple) -> str:
-    digest = hashlib.sha1(repr((CACHE_FORMAT, settings, _parser_source_hash())).encode())
+    digest = hashlib.sha1(repr((CACHE_FORMAT, settings, parser_source_hash())).encode())
     for name in names:
         digest.update(f"{name}\0{fingerprint.get(name)}\n".encode())
     return digest.hexdigest()
