@@ -88,7 +88,8 @@ def test_plot_score_distributions_one_panel_per_gt():
     assert len(plot_score_distributions(rec, gts=[0, 3]).axes) == 2
 
 
-def test_plot_assignments_panels_and_counts():
+def _grid_scene():
+    """36 anchors on a 6 x 6 grid, two objects, MaxIoU and ATSS results."""
     ys, xs = torch.meshgrid(torch.arange(6), torch.arange(6), indexing="ij")
     ctr = (torch.stack([xs, ys], -1).reshape(-1, 2).float() + 0.5) * 16
     anchors = torch.cat([ctr, torch.full((36, 2), 32.0), torch.zeros(36, 1)], 1)
@@ -96,6 +97,11 @@ def test_plot_assignments_panels_and_counts():
     labels = torch.tensor([0, 1])
     results = {"MaxIoU": MaxIoUAssigner(0.5, 0.4).assign(anchors, gts, labels),
                "ATSS": ATSSAssigner(9).assign(anchors, gts, labels, [36])}
+    return anchors, gts, labels, results
+
+
+def test_plot_assignments_panels_and_counts():
+    anchors, gts, labels, results = _grid_scene()
     image = torch.rand(3, 96, 96)
     fig = plot_assignments(image, gts, anchors, results)
     assert [ax.get_title().split(":")[0] for ax in fig.axes] == ["MaxIoU", "ATSS"]
@@ -107,13 +113,7 @@ def test_plot_assignments_panels_and_counts():
 
 def test_plot_assignment_zoom_counts_positives_and_ignored_per_object():
     from paa_edu.viz import plot_assignment_zoom
-    ys, xs = torch.meshgrid(torch.arange(6), torch.arange(6), indexing="ij")
-    ctr = (torch.stack([xs, ys], -1).reshape(-1, 2).float() + 0.5) * 16
-    anchors = torch.cat([ctr, torch.full((36, 2), 32.0), torch.zeros(36, 1)], 1)
-    gts = torch.tensor([[40.0, 40.0, 50.0, 20.0, 0.4], [70.0, 20.0, 30.0, 10.0, 1.2]])
-    labels = torch.tensor([0, 1])
-    results = {"MaxIoU": MaxIoUAssigner(0.5, 0.4).assign(anchors, gts, labels),
-               "ATSS": ATSSAssigner(9).assign(anchors, gts, labels, [36])}
+    anchors, gts, labels, results = _grid_scene()
     fig = plot_assignment_zoom(torch.rand(3, 96, 96), gts, anchors, results, gts=[1, 0],
                                class_names=["a", "b"], gt_labels=labels, margin=10.0)
     assert len(fig.axes) == 4  # 2 objects x 2 assigners, row-major
