@@ -46,7 +46,8 @@ def run_one(base: list[str], config: str, name: str, seed: int, out: Path) -> di
     print(f"[compare] {method_name(cfg)} seed {seed}{' (resuming)' if resume else ''}", flush=True)
     start = time.perf_counter()
     model = train(cfg, resume=resume, restart=not resume, progress=False)["model"]
-    metrics = evaluate(model, build_dataset(cfg, "val", train=False))
+    metrics = evaluate(model, build_dataset(cfg, "val", train=False),
+                       num_workers=cfg.data.num_workers)
     assigner_obj = model.assigner
     fallback = (assigner_obj.fallback_count / max(assigner_obj.num_gts_split, 1)
                 if assigner == "paa" else None)
