@@ -71,7 +71,8 @@ def rotated_iou_loss(pred_boxes: Tensor, target_boxes: Tensor) -> tuple[Tensor, 
     Returns:
         loss (P,), ious (P,) (both differentiable w.r.t. ``pred_boxes``).
     """
-    ious = box_iou_rotated(pred_boxes.float(), target_boxes.float(), aligned=True)  # (P,)
+    dtype = torch.promote_types(pred_boxes.dtype, torch.float32)  # half -> float32; keeps f64
+    ious = box_iou_rotated(pred_boxes.to(dtype), target_boxes.to(dtype), aligned=True)  # (P,)
     return -torch.log(ious.clamp(min=IOU_EPS)), ious
 
 

@@ -83,3 +83,31 @@ def test_no_positive_keeps_the_graph_alive():
     assert torch.equal(deltas.grad, torch.zeros_like(deltas))
     assert losses["loss_cls"].item() == pytest.approx(
         sigmoid_focal_loss(torch.zeros(6, 2), torch.zeros(6, 2)).sum().item() / 2)
+
+
+@pytest.mark.parametrize("version", ["le135", "le90", "oc"])
+def test_gradcheck_from_deltas_through_decode_to_the_iou_loss(version):
+    """The regression loss's gradient w.r.t. the head's deltas, across regularize_boxes."""
+    from paa_edu.coder import DeltaXYWHACoder
+    g = torch.Generator().manual_seed(0)
+    f64 = dict(dtype=torch.float64)
+    anchors = torch.tensor([[32.0, 32.0, 32.0, 32.0, 0.0]] * 8, **f64)  # square, as the grid's
+    anchors[:, :2] += torch.rand(8, 2, generator=g, **f64) * 8
+    deltas = 0.3 * torch.randn(8, 5, generator=g, **f64)
+    deltas[:4, 3] = deltas[:4, 2] + 0.4  # decoded h > w: le* versions swap w and h here
+    deltas[::2, 4] += 0.45 if version == "le135" else -0.45  # some angles past their range
+    coder = DeltaXYWHACoder(version)
+    raw_w = anchors[:, 2] * deltas[:, 2].exp()
+    decoded = coder.decode(anchors, deltas)
+    swapped = ~torch.isclose(decoded[:, 2], raw_w)
+    assert 0 < int(swapped.sum()) < 8  # both branches of the w/h swap are taken
+    targets = decoded.detach() + torch.randn(8, 5, generator=g, **f64) * torch.tensor(
+        [3.0, 3.0, 2.0, 2.0, 0.2], **f64)  # near their predictions, general position
+    targets[:, 2:4] = targets[:, 2:4].abs()
+    loss, ious = rotated_iou_loss(decoded, targets)
+    assert loss.dtype == torch.float64 and bool((ious > 0.2).all())  # not at the IoU clamp
+
+    def iou_loss(d):
+        return rotated_iou_loss(coder.decode(anchors, d), targets)[0]
+
+    assert torch.autograd.gradcheck(iou_loss, (deltas.clone().requires_grad_(),))
