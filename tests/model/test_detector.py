@@ -73,3 +73,25 @@ def test_bad_calls_raise(fixed_batch):
         model(images, targets[:1])
     with pytest.raises(ValueError, match="images must be"):
         model(images[0], targets)
+
+
+@pytest.mark.parametrize("assigner, paa_init", [("maxiou", "maxiou"), ("atss", "atss"),
+                                                ("paa", "maxiou"), ("paa", "atss")])
+def test_batched_assignment_equals_per_image_assignment(fixed_batch, assigner, paa_init):
+    images, targets = fixed_batch
+    empty = {"boxes": torch.zeros(0, 5), "labels": torch.zeros(0, dtype=torch.long)}
+    images = torch.cat([images, images.flip(-1)])  # (4, 3, H, W)
+    targets = [targets[0], empty, targets[1], targets[0]]
+    model = tiny_model(assigner, paa_init).train()
+    with torch.no_grad():
+        dense = model.predict_dense(images)
+        batched = model.assign_batch(dense, targets)
+        single = [model.assign_image(dense["anchors"], dense["num_level_anchors"], t["boxes"],
+                                     t["labels"], dense["cls_logits"][b], dense["deltas"][b])
+                  for b, t in enumerate(targets)]
+    assert sum(int(s.pos_mask.sum()) for s in single) >= 8
+    for b, s in zip(batched, single):
+        assert b.gt_inds.tolist() == s.gt_inds.tolist()
+        assert b.labels.tolist() == s.labels.tolist()
+        assert b.num_gts == s.num_gts
+    assert batched[1].neg_mask.all()  # the image without objects: all background
