@@ -85,6 +85,9 @@ def test_batched_assignment_equals_per_image_assignment(fixed_batch, assigner, p
     model = tiny_model(assigner, paa_init).train()
     with torch.no_grad():
         dense = model.predict_dense(images)
+        g = torch.Generator().manual_seed(0)  # predictions that differ clearly per image
+        dense["cls_logits"] = 3 * torch.randn(dense["cls_logits"].shape, generator=g)
+        dense["deltas"] = 0.3 * torch.randn(dense["deltas"].shape, generator=g)
         batched = model.assign_batch(dense, targets)
         single = [model.assign_image(dense["anchors"], dense["num_level_anchors"], t["boxes"],
                                      t["labels"], dense["cls_logits"][b], dense["deltas"][b])
