@@ -111,3 +111,31 @@ def test_missing_data_is_a_clear_error(tiny_cfg, tmp_path):
     cfg = apply_overrides(tiny_cfg, [f"data.root={tmp_path / 'nowhere'}"])
     with pytest.raises(FileNotFoundError, match="does not exist"):
         train(cfg, progress=False)
+
+
+@pytest.mark.parametrize("clip_ratio", [0.1, None, 10.0])
+def test_gradient_clipping_scales_the_step_to_the_max_norm(tiny_cfg, fixed_batch, clip_ratio):
+    """One SGD step (lr 1, no momentum) moves the weights by exactly the clipped gradient."""
+    import copy
+
+    from paa_edu.model import RotatedPAADetector
+    from paa_edu.train import train_one_step
+    images, targets = fixed_batch
+    torch.manual_seed(0)
+    model = RotatedPAADetector(apply_overrides(tiny_cfg, ["model.num_classes=3"]).model).train()
+    reference = copy.deepcopy(model)  # the oracle: plain autograd and the norm by hand
+    sum(reference(images, targets).values()).backward()
+    grads = [p.grad for p in reference.parameters() if p.grad is not None]
+    norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads)).item()
+    clip = None if clip_ratio is None else clip_ratio * norm
+    scale = 1.0 if clip is None else min(1.0, clip / (norm + 1e-6))
+    cfg = apply_overrides(tiny_cfg, [f"train.grad_clip={clip}"])
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0, momentum=0.0, weight_decay=0.0)
+    train_one_step(model, optimizer, None, images, targets, cfg, "test")
+    for old, new, ref in zip(before, model.parameters(), reference.parameters()):
+        expected = torch.zeros_like(old) if ref.grad is None else ref.grad * scale
+        torch.testing.assert_close(old - new.detach(), expected, rtol=1e-4, atol=1e-7)
+    step = torch.sqrt(sum(((o - n.detach()).double() ** 2).sum()
+                          for o, n in zip(before, model.parameters()))).item()
+    assert step == pytest.approx(norm if clip is None else min(clip, norm), rel=1e-4)
