@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from paa_edu.config import apply_overrides, get_config
+from paa_edu.config import apply_overrides
+from paa_edu.presets import get_config
 from paa_edu.data import make_scene
 from paa_edu.data.synthetic import PRESETS as DATA_PRESETS
 from paa_edu.geometry import poly2obb
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
     size = args.image_size or (256 if cfg.name == "tiny_synthetic" else 1024)
     batch = args.batch or cfg.train.batch_size
     torch.manual_seed(0)
-    model = RotatedPAADetector(cfg.model).to(device).train()
+    model = RotatedPAADetector(cfg.model, load_backbone_weights=False).to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
     images, targets = make_batch(size, batch, args.num_gts, cfg.model.num_classes)
     images = images.to(device)  # targets stay on the host: the model checks, then moves them

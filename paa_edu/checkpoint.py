@@ -17,7 +17,6 @@ import secrets
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -166,9 +165,8 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
     from paa_edu.model import RotatedPAADetector
     state = load_checkpoint(checkpoint)
     cfg = checkpoint_config(state, checkpoint)
-    model = RotatedPAADetector(replace(cfg.model, backbone_weights=None))
+    model = RotatedPAADetector(cfg.model, load_backbone_weights=False)
     load_state_into(model, state["model"], checkpoint)
-    model.cfg = cfg.model
     return model.to(device).eval(), cfg
 
 

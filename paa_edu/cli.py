@@ -23,7 +23,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from paa_edu.config import PRESETS, apply_overrides, get_config
+from paa_edu.config import apply_overrides
+from paa_edu.presets import PRESETS, get_config
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -56,7 +57,7 @@ def _folder_arg(path: str | Path, flag: str) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from paa_edu.demo import table_row
     from paa_edu.distributed import is_main
-    from paa_edu.report import format_results_table
+    from paa_edu.report import format_results_table, local_eval_note
     from paa_edu.train import build_dataset, evaluate, train
     cfg = _config_from_args(args)
     result = train(cfg, resume=args.resume, progress=not args.no_progress, restart=args.restart)
@@ -69,14 +70,15 @@ def cmd_train(args: argparse.Namespace) -> None:
                            num_workers=cfg.data.num_workers)
         if is_main():
             print(format_results_table([table_row(cfg, metrics)]))
+            print(local_eval_note(str(Path(cfg.data.root) / "val")))
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     from paa_edu.data import DOTADataset, TransformConfig
     from paa_edu.demo import table_row
-    from paa_edu.report import format_per_class_table, format_results_table
     from paa_edu.checkpoint import load_model
     from paa_edu.distributed import init_from_env, is_main
+    from paa_edu.report import format_per_class_table, format_results_table, local_eval_note
     from paa_edu.train import class_names, evaluate, resolve_device
     # under torchrun each process predicts its share of the images; rank 0 scores and prints
     model, cfg = load_model(args.checkpoint, init_from_env(resolve_device(args.device)))
@@ -92,6 +94,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
         print(format_results_table([table_row(cfg, metrics, split_dir.name)]))
         print()
         print(format_per_class_table(metrics, class_names(cfg)))
+        print(local_eval_note(str(split_dir)))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:

@@ -1,15 +1,7 @@
 """Dataclass configs of the detector and its training, plus ``--set key=value`` overrides.
 
-Five presets (see :data:`PRESETS`):
-
-- ``r50_dota_1x``: the seed's setting (ResNet-50 + FPN P3-P7, 1024 px DOTA patches, 15 classes,
-  SGD lr 0.0025, 12 epochs, steps at 8 and 11, warm-up 500 iterations, grad clip 35, batch 2).
-- ``tiny_synthetic``: CPU, a narrow ResNet-18 + 3-level FPN on 256 px synthetic images; trains
-  in about two minutes (``paa-edu demo`` trains four of them).
-- ``tiny_teaching``: ``tiny_synthetic`` with a half-width backbone and 60 epochs, as trained
-  for the shipped teaching checkpoints (``paa_edu.pretrained``).
-- ``full_synthetic``: GPU, R50 on the 1024 px synthetic set (the real assigner comparison).
-- ``gpu_synthetic``: GPU, R50 on 160 small synthetic scenes, a ~90 s check of the GPU path.
+The named presets (``r50_dota_1x``, ``r50_dota_1x_iou``, ``tiny_synthetic``, ``tiny_teaching``,
+``full_synthetic``, ``gpu_synthetic``) are in :mod:`paa_edu.presets` and importable from here.
 
 Override any field from the command line with dotted keys, e.g.
 ``--set train.lr=0.01 --set model.assigner=atss`` (values are parsed as Python literals when
@@ -26,6 +18,7 @@ from paa_edu.config_types import coerce
 
 ASSIGNERS = ("maxiou", "atss", "paa")
 PAA_INITS = ("maxiou", "atss")
+PAA_FALLBACKS = ("none", "best", "all")
 
 
 @dataclass
@@ -37,8 +30,15 @@ class ModelConfig:
         depth: ResNet depth (18, 34 or 50).
         backbone_width: base width of the ResNet (64 = torchvision's; smaller = a narrow
             ResNet-18/34 for CPU).
-        backbone_weights: optional local file with a torchvision ResNet state dict.
+        backbone_weights: ImageNet initialisation of the ResNet: a torchvision weights name
+            (``"IMAGENET1K_V1"``, ``"DEFAULT"``; downloaded once into the torch hub cache), a
+            local ``.pth`` file with a torchvision ResNet state dict, or ``None`` (random).
+        frozen_stages: ResNet stages without gradient, as mmdetection: -1 none, 0 the stem
+            (conv1, bn1), k >= 1 the stem and layer1..layerk.
+        norm_eval: keep every BatchNorm of the backbone in eval mode while training (running
+            statistics never change; the affine parameters of unfrozen stages still train).
         fpn_channels: channels of every FPN level and of the head towers.
+        relu_before_extra_convs: P7 = conv(relu(P6)) instead of conv(P6).
         strides: strides of the FPN levels; (8, 16, 32, 64, 128) = P3-P7, (8, 16, 32) = P3-P5.
         num_convs: 3x3 convs per head tower.
         use_gn: GroupNorm (32 groups, or fewer when the channels are few) in the towers.
@@ -48,6 +48,10 @@ class ModelConfig:
         paa_init: initial candidates of PAA: ``"maxiou"`` (0.1/0.1) or ``"atss"``.
         topk: per-level candidates of ATSS and of PAA's GMM.
         reg_covar: GMM variance floor.
+        paa_fallback: what PAA does for a GT the split leaves without a positive (fewer than
+            2 candidates, or an empty low-loss component): ``"none"`` no positive (the seed,
+            mmdetection), ``"best"`` its best candidate (ours), ``"all"`` all its candidates
+            (the original PAA).
         iou_branch: predict the IoU of each box (PAA) and score sqrt(cls * IoU) at test time.
         reg_weight, iou_weight: weights of the IoU loss and of the IoU-branch BCE.
         score_thr, nms_pre, nms_iou, max_per_img, score_voting: inference (the seed's test_cfg).
@@ -57,7 +61,10 @@ class ModelConfig:
     depth: int = 50
     backbone_width: int = 64
     backbone_weights: str | None = None
+    frozen_stages: int = -1
+    norm_eval: bool = False
     fpn_channels: int = 256
+    relu_before_extra_convs: bool = True
     strides: tuple[int, ...] = (8, 16, 32, 64, 128)
     num_convs: int = 4
     use_gn: bool = False
@@ -67,6 +74,7 @@ class ModelConfig:
     paa_init: str = "atss"
     topk: int = 9
     reg_covar: float = 1e-5
+    paa_fallback: str = "best"
     iou_branch: bool = True
     reg_weight: float = 1.0
     iou_weight: float = 0.5
@@ -88,7 +96,10 @@ class DataConfig:
             real data.
         classes: ``"dota"`` or ``"synthetic"``.
         max_size: resize the longer image side to this (``None`` = keep).
-        flip_prob: horizontal and vertical flip probability during training.
+        hflip_prob, vflip_prob: horizontal / vertical flip probability during training.
+        max_train_difficulty: drop training objects whose difficulty flag is above this
+            (0/1 = DOTA's flag, 2 = cut by a patch border; ``None`` keeps all).
+        filter_empty: leave training images without (kept) objects out.
         num_train: use only the first N training images (``None`` = all).
         num_val: use only the first N validation images (``None`` = all).
         num_workers: DataLoader workers.
@@ -98,7 +109,10 @@ class DataConfig:
     synthetic: str | None = None
     classes: str = "dota"
     max_size: int | None = None
-    flip_prob: float = 0.5
+    hflip_prob: float = 0.5
+    vflip_prob: float = 0.5
+    max_train_difficulty: int | None = None
+    filter_empty: bool = False
     num_train: int | None = None
     num_val: int | None = None
     num_workers: int = 2
@@ -154,7 +168,7 @@ class TrainConfig:
     seed: int = 0
     amp: bool = True
     device: str = "auto"
-    out_dir: str = "work_dirs/r50_dota_1x"
+    out_dir: str = "work_dirs/custom"
     log_every: int = 20
     eval_every_epoch: bool = False
     num_threads: int | None = None
@@ -175,7 +189,7 @@ BASE_BATCH_SIZE = 2
 class Config:
     """Everything one run needs."""
 
-    name: str = "r50_dota_1x"
+    name: str = "custom"
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -185,73 +199,18 @@ class Config:
         return asdict(self)
 
 
-def r50_dota_1x() -> Config:
-    """The seed's rotated PAA R50-FPN 1x DOTA-v1.0 setting (1024x1024 patches, gap 200)."""
-    return Config()
+#: Names served by :mod:`paa_edu.presets` (``from paa_edu.config import tiny_synthetic`` works).
+PRESET_NAMES = ("PRESETS", "get_config", "r50_dota_1x", "r50_dota_1x_iou", "tiny_synthetic",
+                "tiny_teaching", "full_synthetic", "gpu_synthetic")
 
 
-def tiny_synthetic() -> Config:
-    """CPU: a narrow ResNet-18, FPN P3-P5 with 64 channels, 256 px synthetic scenes."""
-    model = ModelConfig(num_classes=7, depth=18, backbone_width=32, fpn_channels=64,
-                        strides=(8, 16, 32), num_convs=2, use_gn=True, octave_base_scale=4.0,
-                        nms_pre=1000, max_per_img=300)
-    data = DataConfig(root="data/synthetic_tiny", synthetic="tiny", classes="synthetic",
-                      num_workers=0)
-    train = TrainConfig(epochs=10, batch_size=4, lr=0.01, warmup_iters=50, lr_steps=(8,),
-                        log_every=10, out_dir="work_dirs/tiny_synthetic", amp=False,
-                        num_threads=1)
-    return Config("tiny_synthetic", model, data, train)
-
-
-def tiny_teaching() -> Config:
-    """``tiny_synthetic`` as trained for the shipped checkpoints (:mod:`paa_edu.pretrained`).
-
-    Differences: a ResNet-18 half as wide (``backbone_width`` 16: 0.98 M parameters instead
-    of 3.09 M, 2 MB in fp16), 60 epochs instead of 10 (lr x0.1 after epochs 45 and 55), a
-    snapshot of the assignment of the first training images every 100 iterations, and a log
-    line (losses, ``num_pos``) every iteration. Same data, head, anchors, losses, inference.
-    """
-    cfg = tiny_synthetic()
-    cfg.name = "tiny_teaching"
-    cfg.model.backbone_width = 16
-    cfg.train.epochs, cfg.train.lr_steps = 60, (45, 55)
-    cfg.train.snapshot_every, cfg.train.log_every = 100, 1
-    cfg.train.out_dir = "work_dirs/tiny_teaching"
-    return cfg
-
-
-def full_synthetic() -> Config:
-    """GPU: R50-FPN P3-P7 on the 1024 px synthetic set, the seed's schedule."""
-    model = ModelConfig(num_classes=7, use_gn=True)
-    data = DataConfig(root="data/synthetic_full", synthetic="full", classes="synthetic",
-                      num_workers=4)
-    train = TrainConfig(batch_size=4, lr=0.005, out_dir="work_dirs/full_synthetic")
-    return Config("full_synthetic", model, data, train)
-
-
-def gpu_synthetic() -> Config:
-    """GPU smoke run for a short slot (``scripts/gpu_check.sh``): R50-FPN P3-P7 on 160 small
-    (512 px) synthetic scenes, batch 8, 6 epochs = 120 iterations. Sized for about 90 s per
-    assigner on one H100/H200 (an estimate: not measured yet); its AP says little, its
-    timings and its loss curve say whether the GPU path works."""
-    model = ModelConfig(num_classes=7, use_gn=True)
-    data = DataConfig(root="data/synthetic_gpu", synthetic="gpu", classes="synthetic",
-                      num_workers=8)
-    train = TrainConfig(epochs=6, batch_size=8, lr=0.01, warmup_iters=50, lr_steps=(5,),
-                        log_every=10, out_dir="work_dirs/gpu_synthetic")
-    return Config("gpu_synthetic", model, data, train)
-
-
-PRESETS = {"r50_dota_1x": r50_dota_1x, "tiny_synthetic": tiny_synthetic,
-           "tiny_teaching": tiny_teaching, "full_synthetic": full_synthetic,
-           "gpu_synthetic": gpu_synthetic}
-
-
-def get_config(name: str) -> Config:
-    """Return a fresh copy of the preset ``name`` (one of :data:`PRESETS`)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown config {name!r}; expected one of {sorted(PRESETS)}")
-    return PRESETS[name]()
+def __getattr__(name: str):
+    """The presets live in :mod:`paa_edu.presets` (one idea per file); they are re-exported
+    here lazily because that module builds on the dataclasses above."""
+    if name in PRESET_NAMES:
+        from paa_edu import presets
+        return getattr(presets, name)
+    raise AttributeError(f"module 'paa_edu.config' has no attribute {name!r}")
 
 
 def _parse_value(text: str):
@@ -317,6 +276,11 @@ def validate(cfg: Config) -> Config:
         raise ValueError(f"model.assigner must be one of {ASSIGNERS}, got {m.assigner!r}")
     if m.paa_init not in PAA_INITS:
         raise ValueError(f"model.paa_init must be one of {PAA_INITS}, got {m.paa_init!r}")
+    if m.paa_fallback not in PAA_FALLBACKS:
+        raise ValueError(f"model.paa_fallback must be one of {PAA_FALLBACKS}, "
+                         f"got {m.paa_fallback!r}")
+    if not -1 <= m.frozen_stages <= 4:
+        raise ValueError(f"model.frozen_stages must be in [-1, 4], got {m.frozen_stages}")
     if m.depth not in (18, 34, 50):
         raise ValueError(f"model.depth must be 18, 34 or 50, got {m.depth}")
     if m.depth == 50 and m.backbone_width != 64:
@@ -346,6 +310,7 @@ def validate(cfg: Config) -> Config:
         "max_size": (lambda v: v >= 32, ">= 32 or None"),
         "num_train": at_least_1, "num_val": at_least_1,
         "num_workers": (lambda v: v >= 0, ">= 0"),
+        "max_train_difficulty": (lambda v: v >= 0, ">= 0 or None"),
         **{f.name: probability for f in fields(d) if f.name.endswith("_prob")}})
     _check_ranges(t, "train", {
         "log_every": at_least_1, "max_iters": at_least_1,
@@ -356,8 +321,19 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
+def _upgrade_data_keys(values: dict) -> dict:
+    """Checkpoints written before ``hflip_prob``/``vflip_prob`` had one ``flip_prob`` for both."""
+    if "flip_prob" in values:
+        prob = values.pop("flip_prob")
+        values.setdefault("hflip_prob", prob)
+        values.setdefault("vflip_prob", prob)
+    return values
+
+
 def config_from_dict(data: dict) -> Config:
     """Rebuild a :class:`Config` from :meth:`Config.to_dict` output (e.g. from a checkpoint)."""
+    data = {**data, "data": _upgrade_data_keys(dict(data.get("data", {})))}
+
     def build(cls, values: dict):
         names = {f.name for f in fields(cls)}
         unknown = set(values) - names

@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import Subset
 
-from paa_edu.config import Config, apply_overrides, config_from_dict, tiny_teaching
+from paa_edu.config import Config, apply_overrides, config_from_dict
 from paa_edu.demo import VARIANTS  # (name, assigner, paa_init): the demo's four, baseline first
+from paa_edu.presets import tiny_teaching
 
 NAMES = tuple(v[0] for v in VARIANTS)
 DATA_DIR = Path(__file__).resolve().parent / "pretrained_data"

@@ -29,7 +29,10 @@ COLUMNS = (
 METRIC_KEYS = ("AP50", "AP75", "mAP")
 
 #: REFERENCE ONLY, never measured here: the two rows reported in the seed
-#: (Xuyihaoby/rotate_detection, rotated PAA, ResNet50, DOTA-v1.0 test server). Fractions.
+#: (Xuyihaoby/rotate_detection configs/rpaa/README.md, DOTA-v1.0 test server). Fractions. BOTH
+#: rows are rotated PAA: "RetinaNet-(maxiou)" starts PAA from MaxIoU 0.1/0.1 candidates,
+#: "RetinaNet-(ATSS)" from ATSS top-9 candidates. Our plain MaxIoU/ATSS runs are baselines and
+#: are labelled so (:data:`paa_edu.demo.METHOD_NAMES`).
 SEED_TABLE_ROWS = (
     {"method": "RetinaNet-(maxiou)", "angle": "v2", "backbone": "ResNet50", "lr_schd": "1x",
      "dataset": "DOTA-v1.0,trainval", "preprocess": "1024x1024,200",
@@ -118,6 +121,13 @@ def format_results_table(rows: list[dict] | tuple[dict, ...]) -> str:
 
     separator = "| " + " | ".join("-" * w for w in widths) + " |"
     return "\n".join([line(headers), separator] + [line(r) for r in cells])
+
+
+def local_eval_note(split: str) -> str:
+    """One line printed under a locally measured table: what its numbers are not."""
+    return (f"Local evaluation on the labelled patches of {split!r} (VOC07 AP per patch, not "
+            "merged images): not DOTA test-server numbers, so not comparable with the seed's "
+            "72.50 / 72.75 AP50.")
 
 
 def format_per_class_table(metrics: dict, class_names: list[str] | tuple[str, ...]) -> str:

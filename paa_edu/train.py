@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -207,9 +207,8 @@ def _setup(cfg: Config, device: torch.device, pretrained: bool) -> _Run:
         torch.backends.cudnn.benchmark = not cfg.train.deterministic
         torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
     set_seed(distributed.rank_seed(cfg.train.seed))
-    model_cfg = cfg.model if pretrained else replace(cfg.model, backbone_weights=None)
-    model = RotatedPAADetector(model_cfg).to(device)
-    model.cfg, model.reduce_num_pos = cfg.model, cfg.train.reduce_num_pos
+    model = RotatedPAADetector(cfg.model, load_backbone_weights=pretrained).to(device)
+    model.reduce_num_pos = cfg.train.reduce_num_pos
     trained = distributed.wrap_model(model, device, cfg.train.sync_bn)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.train.lr,
                                 momentum=cfg.train.momentum,

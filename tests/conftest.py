@@ -49,7 +49,8 @@ def tiny_data_root(tmp_path_factory):
 @pytest.fixture
 def tiny_cfg(tiny_data_root, tmp_path):
     """A fresh tiny :class:`paa_edu.config.Config` writing into ``tmp_path/run``."""
-    from paa_edu.config import apply_overrides, tiny_synthetic
+    from paa_edu.config import apply_overrides
+    from paa_edu.presets import tiny_synthetic
     return apply_overrides(tiny_synthetic(), [*TINY_OVERRIDES, f"data.root={tiny_data_root}",
                                               f"train.out_dir={tmp_path / 'run'}"])
 

@@ -115,7 +115,7 @@ def test_resume_config_refuses_model_and_data_changes(tiny_cfg):
     check_resume_config(tiny_cfg, safe, "last.pth")
     for change, key in (("model.num_classes=3", "model.num_classes: 7 -> 3"),
                         ("model.assigner=atss", "model.assigner: 'paa' -> 'atss'"),
-                        ("data.flip_prob=0.0", "data.flip_prob: 0.5 -> 0.0"),
+                        ("data.vflip_prob=0.0", "data.vflip_prob: 0.5 -> 0.0"),
                         ("train.lr=0.5", "train.lr: 0.01 -> 0.5")):
         with pytest.raises(ValueError, match="defines the model or the data") as err:
             check_resume_config(tiny_cfg, apply_overrides(tiny_cfg, [change]), "last.pth")

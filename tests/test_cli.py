@@ -23,7 +23,7 @@ def trained(tiny_data_root, tiny_overrides, tmp_path, capsys):
                    "train.epochs=1")]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "$AP_{0.5}$" in printed and "RetinaNet-(PAA-atss)" in printed
+    assert "$AP_{0.5}$" in printed and "PAA (ATSS init)" in printed
     return out / "last.pth"
 
 
@@ -32,6 +32,7 @@ def test_eval_prints_the_seed_table(trained, tiny_data_root, capsys):
                  "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("| Method") and "synthetic" not in out.split("|")[1]
+    assert "not DOTA test-server numbers" in out.splitlines()[-1]
 
 
 def test_predict_writes_task1_files_and_pngs(trained, tiny_data_root, tmp_path):
@@ -94,8 +95,9 @@ def test_demo_runs_all_four_assigners(tiny_data_root, tiny_overrides, tmp_path):
             *_sets(*tiny_overrides, f"data.root={tiny_data_root}", "train.max_iters=1")]
     assert main(argv) == 0
     table = (out / "results.md").read_text()
-    for name in ("maxiou", "ATSS", "PAA-maxiou", "PAA-atss"):
-        assert f"RetinaNet-({name})" in table
+    for name in ("MaxIoU 0.5/0.4 (baseline)", "ATSS (baseline)", "PAA (MaxIoU init)",
+                 "PAA (ATSS init)"):
+        assert name in table
     assert (out / "assignments.png").is_file() and (out / "gmm_split.png").is_file()
     shutil.rmtree(out)
 

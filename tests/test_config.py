@@ -1,28 +1,18 @@
-"""Config presets, ``--set`` overrides, validation and the dict round trip."""
+"""``--set`` overrides, validation and the dict round trip (presets: test_presets.py)."""
 from __future__ import annotations
 
 import pytest
 
-from paa_edu.config import (
-    PRESETS,
-    apply_overrides,
-    config_from_dict,
-    get_config,
-    r50_dota_1x,
-    tiny_synthetic,
-)
+from paa_edu.config import apply_overrides, config_from_dict
+from paa_edu.presets import PRESETS, get_config, tiny_synthetic
 
 
-def test_seed_preset_matches_the_seed_schedule():
-    cfg = r50_dota_1x()
-    assert (cfg.model.num_classes, cfg.model.depth, cfg.model.fpn_channels) == (15, 50, 256)
-    assert cfg.model.strides == (8, 16, 32, 64, 128)
-    t = cfg.train
-    assert (t.lr, t.momentum, t.weight_decay, t.batch_size) == (0.0025, 0.9, 1e-4, 2)
-    assert (t.epochs, t.lr_steps, t.warmup_iters, t.warmup_ratio, t.grad_clip) == \
-        (12, (8, 11), 500, 0.001, 35.0)
-    assert (cfg.model.nms_pre, cfg.model.score_thr, cfg.model.nms_iou, cfg.model.max_per_img) \
-        == (2000, 0.05, 0.1, 2000)
+def test_old_checkpoint_configs_with_one_flip_prob_still_load():
+    old = tiny_synthetic().to_dict()
+    del old["data"]["hflip_prob"], old["data"]["vflip_prob"]
+    old["data"]["flip_prob"] = 0.25
+    cfg = config_from_dict(old)
+    assert (cfg.data.hflip_prob, cfg.data.vflip_prob) == (0.25, 0.25)
 
 
 def test_overrides_parse_types_and_do_not_mutate_the_input():
@@ -39,6 +29,8 @@ def test_overrides_parse_types_and_do_not_mutate_the_input():
     ("train.lr", "key=value"), ("nope.lr=1", "unknown section"), ("train.nope=1", "unknown field"),
     ("train.epochs=abc", "expected int"), ("model.use_gn=1", "bool"),
     ("model.assigner=hungarian", "model.assigner"), ("model.strides=(8, 12)", "strides"),
+    ("model.paa_fallback=some", "model.paa_fallback"), ("model.frozen_stages=7", "frozen"),
+    ("data.vflip_prob=1.5", "vflip_prob"), ("data.max_train_difficulty=-1", "difficulty"),
 ])
 def test_bad_overrides_raise_clear_errors(item, match):
     with pytest.raises(ValueError, match=match):

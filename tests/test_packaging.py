@@ -68,3 +68,18 @@ def test_modules_stay_small():
     too_long = [f"{p.relative_to(ROOT)}: {n} lines" for p in (ROOT / "paa_edu").rglob("*.py")
                 if (n := len(p.read_text().splitlines())) > 400]
     assert not too_long, too_long
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def test_pins_satisfy_the_floors_and_the_floors_the_apis():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floors = {_name(r): _version(r.split(">=")[1]) for r in project["dependencies"] if ">=" in r}
+    # torch.amp.GradScaler("cuda") (train.py) exists from torch 2.3; torchvision 0.18 is its pair.
+    assert floors["torch"] >= (2, 3) and floors["torchvision"] >= (0, 18)
+    pins = {_name(item): _version(item.split("==")[1])
+            for item in _pip_section((ROOT / "environment.yml").read_text()) if "==" in item}
+    for name, pin in pins.items():
+        assert pin >= floors.get(name, ()), f"environment.yml pins {name} below pyproject's floor"

@@ -139,3 +139,13 @@ def test_gradient_clipping_scales_the_step_to_the_max_norm(tiny_cfg, fixed_batch
     step = torch.sqrt(sum(((o - n.detach()).double() ** 2).sum()
                           for o, n in zip(before, model.parameters()))).item()
     assert step == pytest.approx(norm if clip is None else min(clip, norm), rel=1e-4)
+
+
+def test_build_dataset_applies_the_data_fields_to_training_only(tiny_cfg):
+    cfg = apply_overrides(tiny_cfg, ["data.hflip_prob=1.0", "data.vflip_prob=0.0",
+                                     "data.max_train_difficulty=0", "data.filter_empty=True"])
+    train_set, val_set = build_dataset(cfg, "train", True), build_dataset(cfg, "val", False)
+    assert all(train_set[i][1]["flips"] == ["horizontal"] for i in range(len(train_set)))
+    assert all(val_set[i][1]["flips"] == [] for i in range(len(val_set)))
+    assert not any(t["difficult"].any() for t in train_set.annotations)
+    assert all(len(t["labels"]) > 0 for t in train_set.annotations)

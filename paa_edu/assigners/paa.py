@@ -9,10 +9,12 @@ Training calls it twice per image:
 
 1. per GT and per FPN level keep the ``topk`` (9) lowest-score candidates (at most ``L * topk``);
 2. fit a two-component 1-D GMM to each GT's kept scores and split them (:func:`gmm_split`);
-3. fallback (on by default, ours): a GT with candidates but no positive after step 2 -- it had a
-   single candidate, or the low-score component came out empty -- keeps its best candidate.
-   mmdetection and the rotated reference heads drop such GTs, which loses tiny DOTA objects;
-   the original PAA keeps all their candidates. ``fallback_count`` counts how often it fires;
+3. fallback: a GT with candidates but no positive after step 2 -- it had a single candidate,
+   or the low-score component came out empty -- gets, by ``fallback``:
+   ``"none"`` no positive (the seed's rotated heads and mmdetection: the GT is trained as
+   background), ``"best"`` its best candidate (ours, the default: tiny DOTA objects often have
+   one candidate) or ``"all"`` all its candidates (the original PAA). ``fallback_count``
+   counts such GTs whatever the mode;
 4. write back: initial positives not selected become negatives; ignores stay ignored; the
    selected anchors keep the GT of the initial assignment.
 
@@ -30,6 +32,7 @@ from paa_edu.assigners.atss import ATSSAssigner
 from paa_edu.assigners.gmm import GMMFit, gmm_split
 from paa_edu.assigners.maxiou import MaxIoUAssigner
 from paa_edu.assigners.result import AssignResult, anchor_levels, check_num_level_anchors
+from paa_edu.config import PAA_FALLBACKS
 from paa_edu.geometry.angles import NonFiniteError
 from paa_edu.geometry.value_checks import trusted_values
 
@@ -44,7 +47,8 @@ class PAARecord:
         anchor_inds: (G, K) anchor index of each candidate (-1 at padding).
         positives: (G, K) bool, the final positives (fallback included).
         fit: the fitted mixtures (:class:`GMMFit`, rows = GTs).
-        fallback: (G,) bool, the GT's positive came from the fallback.
+        fallback: (G,) bool, the split left the GT without a positive, so the fallback rule
+            decided its positives (none, its best or all candidates).
     """
 
     scores: Tensor
@@ -82,29 +86,35 @@ class PAAAssigner:
         init: ``"maxiou"``, ``"atss"`` or any object with ``.assign(...) -> AssignResult``.
         topk: candidates kept per GT and level before the GMM.
         reg_covar: GMM variance regulariser (1e-5 in the rotated reference heads).
-        fallback: keep the best candidate of a GT the split left without positives.
+        fallback: ``"none"``, ``"best"`` or ``"all"``: the positives of a GT the split left
+            without any (step 3 of the module docstring).
         record: keep a :class:`PAARecord` per image in ``last_records`` (for plots).
         backend: ``"torch"`` (batched) or ``"sklearn"`` (reference loop) for the GMM.
         tol, max_iter: the GMM's EM stopping rule (defaults: scikit-learn's, as in mmdetection).
     """
 
     def __init__(self, init="maxiou", topk: int = 9, reg_covar: float = 1e-5,
-                 fallback: bool = True, record: bool = False, backend: str = "torch",
+                 fallback: str = "best", record: bool = False, backend: str = "torch",
                  tol: float = 1e-3, max_iter: int = 100) -> None:
         if not isinstance(topk, int) or topk < 1:
             raise ValueError(f"topk must be an int >= 1, got {topk!r}")
         if backend not in ("torch", "sklearn"):
             raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}")
+        if fallback not in PAA_FALLBACKS:
+            raise ValueError(f"fallback must be one of {PAA_FALLBACKS}, got {fallback!r}")
         self.initial_assigner = _make_initial(init)
         self.topk, self.reg_covar, self.backend = topk, float(reg_covar), backend
         self.fallback, self.record = fallback, record
         self.tol, self.max_iter = float(tol), max_iter
         self.last_records: list[PAARecord] = []
-        self._stats: Tensor | int = 0  # (num_gts_split, fallback_count), see the properties
+        # (num_gts_split, fallback_count): GTs with candidates / left without positive by the
+        # split (step 3, any mode), since creation or reset_stats(); see the properties
+        self._stats: Tensor | int = 0
 
     def __repr__(self) -> str:
         return (f"PAAAssigner(init={self.initial_assigner!r}, topk={self.topk}, "
-                f"reg_covar={self.reg_covar}, fallback={self.fallback}, backend={self.backend!r})")
+                f"reg_covar={self.reg_covar}, fallback={self.fallback!r}, "
+                f"backend={self.backend!r})")
 
     @property
     def last_record(self) -> PAARecord | None:
@@ -148,7 +158,7 @@ class PAAAssigner:
         with trusted_values():
             positives, fit = gmm_split(scores, valid, self.reg_covar, self.backend,
                                        return_fit=True, tol=self.tol, max_iter=self.max_iter)
-        # 3. Fallback: a GT with candidates and no positive keeps its best one.
+        # 3. Fallback for the GTs with candidates but no positive: none, best or all.
         rescued = self._apply_fallback(scores, valid, positives)  # (R,) bool
         # 4. Write back: the selected anchors of every image at once.
         results = _write_back(initials, anchors, positives)
@@ -160,7 +170,8 @@ class PAAAssigner:
 
     @property
     def fallback_count(self) -> int:
-        """GTs rescued by the fallback since creation / :meth:`reset_stats`."""
+        """GTs the split left without positive (step 3, any mode) since creation /
+        :meth:`reset_stats`."""
         return 0 if isinstance(self._stats, int) else int(self._stats[1])
 
     @property
@@ -175,14 +186,14 @@ class PAAAssigner:
         """
         has_cand = valid.any(1)  # (R,)
         empty = has_cand & ~positives.any(1)  # (R,) GTs the split left without positive
-        rescued = empty if self.fallback else torch.zeros_like(empty)
-        counts = torch.stack([has_cand.sum(), rescued.sum()])  # (2,) on the device
+        counts = torch.stack([has_cand.sum(), empty.sum()])  # (2,) on the device
         self._stats = counts if isinstance(self._stats, int) else self._stats + counts
-        if not self.fallback:
-            return torch.zeros_like(empty)
-        best = torch.where(valid, scores, torch.inf).argmin(1)  # (R,) best candidate column
-        cols = torch.arange(scores.shape[1], device=scores.device)  # (K,)
-        positives |= empty[:, None] & (cols[None, :] == best[:, None])  # (R, K)
+        if self.fallback == "best":
+            best = torch.where(valid, scores, torch.inf).argmin(1)  # (R,) best candidate column
+            cols = torch.arange(scores.shape[1], device=scores.device)  # (K,)
+            positives |= empty[:, None] & (cols[None, :] == best[:, None])  # (R, K)
+        elif self.fallback == "all":
+            positives |= empty[:, None] & valid  # (R, K) every candidate of those GTs
         return empty
 
 

@@ -31,7 +31,11 @@ def class_names(cfg: Config) -> tuple[str, ...]:
 
 
 def build_dataset(cfg: Config, split: str, train: bool) -> Dataset:
-    """The ``split`` folder under ``cfg.data.root`` (written first for synthetic presets)."""
+    """The ``split`` folder under ``cfg.data.root`` (written first for synthetic presets).
+
+    With ``train=True``: random flips, objects above ``data.max_train_difficulty`` dropped,
+    then images left without objects dropped when ``data.filter_empty`` (the seed's dataset).
+    """
     root = Path(cfg.data.root)
     if cfg.data.synthetic is not None:
         try:
@@ -45,12 +49,15 @@ def build_dataset(cfg: Config, split: str, train: bool) -> Dataset:
     if not (split_dir / "images").is_dir():
         raise FileNotFoundError(f"{split_dir / 'images'} does not exist (data.root="
                                 f"{cfg.data.root!r}); run `paa-edu split` or `paa-edu synth`")
-    flip = cfg.data.flip_prob if train else 0.0
-    transforms = TransformConfig(max_size=cfg.data.max_size, hflip_prob=flip, vflip_prob=flip,
+    d = cfg.data
+    transforms = TransformConfig(max_size=d.max_size, hflip_prob=d.hflip_prob if train else 0.0,
+                                 vflip_prob=d.vflip_prob if train else 0.0,
                                  normalize=False)  # uint8: the model normalises on the device
     names = class_names(cfg)
     check_before_training(split_dir, names)
-    dataset = DOTADataset(split_dir, names, cfg.model.angle_version, transforms, train=train)
+    dataset = DOTADataset(split_dir, names, cfg.model.angle_version, transforms, train=train,
+                          filter_empty=train and d.filter_empty,
+                          max_difficulty=d.max_train_difficulty if train else None)
     check_labels_fit(dataset, cfg)
     limit = cfg.data.num_train if split == "train" else cfg.data.num_val
     if limit is not None:

@@ -45,7 +45,10 @@ class DOTADataset(Dataset):
         transforms: resize/flip/normalise/pad settings (``TransformConfig()`` by default).
         train: apply the random flips.
         lenient: skip malformed objects with a warning instead of raising.
-        filter_empty: leave out images without objects (e.g. for training).
+        filter_empty: leave out images without objects (e.g. for training), counted after
+            ``max_difficulty``.
+        max_difficulty: drop objects whose difficulty flag is above this (``None`` keeps all;
+            1 drops the objects our splitter marks 2, cut by a patch border).
         min_size: polygons whose fitted rectangle has a side under this are degenerate.
         cache: reuse the parsed labels of an unchanged folder
             (:mod:`paa_edu.data.label_cache`; a changed file is always parsed again).
@@ -62,7 +65,7 @@ class DOTADataset(Dataset):
                  = DOTA_CLASSES, version: str = DEFAULT_ANGLE_VERSION,
                  transforms: TransformConfig | None = None, train: bool = True,
                  lenient: bool = False, filter_empty: bool = False, min_size: float = 1.0,
-                 cache: bool = True):
+                 cache: bool = True, max_difficulty: int | None = None):
         self.root = Path(root_split_dir)
         self.class_names = tuple(class_names)
         self.version = check_version(version)
@@ -79,11 +82,14 @@ class DOTADataset(Dataset):
             def parse(label_path: Path) -> dict:  # objects outside their image are dropped
                 target = read_label_file(label_path, self.class_names, version, lenient,
                                          min_size, image_size(by_stem[label_path.stem]))
-                return {"boxes": target["boxes"], "labels": target["labels"],
-                        "difficult": target["difficult"], "polygons": target["polys"]}
+                keep = (slice(None) if max_difficulty is None
+                        else target["difficulty"] <= max_difficulty)  # (M,)
+                return {"boxes": target["boxes"][keep], "labels": target["labels"][keep],
+                        "difficult": target["difficult"][keep], "polygons": target["polys"][keep]}
             targets = parse_labels_cached(label_dir, [f"{p.stem}.txt" for p in image_paths],
                                           parse, (self.class_names, version, lenient,
-                                                  float(min_size), "inside"), use_cache=cache)
+                                                  float(min_size), "inside", max_difficulty),
+                                          use_cache=cache)
         for path, target in zip(image_paths, targets):
             if filter_empty and len(target["labels"]) == 0:
                 continue

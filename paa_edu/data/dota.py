@@ -10,9 +10,10 @@ A DOTA-v1.0 label file has optional header lines, then one object per line::
 The four vertices go clockwise on screen (x right, y down); ``difficult`` is 0 or 1 (a missing
 10th token means 0; our splitter writes 2 for objects truncated by a patch border).
 
-Unlike the DOTA devkit and mmrotate, which skip short lines and silently drop objects whose
-rectangle has a side under 2 px, every problem here raises a ``ValueError`` naming
-``file:line`` -- or, with ``lenient=True``, skips that object with a ``warnings.warn``.
+The DOTA devkit's parser silently skips lines with fewer than 9 fields and keeps every other
+object, however small; mmrotate's dataset also silently drops objects whose fitted rectangle has
+a side under 2 px. Here every problem raises a ``ValueError`` naming ``file:line`` -- or, with
+``lenient=True``, skips that object with a ``warnings.warn``.
 """
 from __future__ import annotations
 
@@ -180,7 +181,8 @@ def read_label_file(
             Objects slightly past the border, common in DOTA, are kept.
     Returns:
         dict with ``boxes`` (M, 5) float32, ``polys`` (M, 8) float32, ``labels`` (M,) long,
-        ``difficult`` (M,) bool (any non-zero flag), ``header`` dict.
+        ``difficult`` (M,) bool (any non-zero flag), ``difficulty`` (M,) long (the flag: 0, 1
+        or 2), ``header`` dict.
     Raises:
         ValueError: ``file:line: reason`` for a malformed line, an unknown class or a
             degenerate polygon (unless ``lenient``).
@@ -212,6 +214,7 @@ def read_label_file(
         "polys": torch.from_numpy(raw.polys[keep]).float().reshape(-1, 8),  # (M, 8)
         "labels": torch.tensor([index[raw.names[i]] for i in keep], dtype=torch.long),
         "difficult": torch.from_numpy(raw.difficult[keep] > 0).reshape(-1),  # (M,)
+        "difficulty": torch.from_numpy(raw.difficult[keep]).reshape(-1),  # (M,) 0, 1 or 2
         "header": raw.header,
     }
 

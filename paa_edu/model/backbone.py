@@ -2,22 +2,23 @@
 
 Layout (RetinaNet / the seed's configs): ResNet stages C3, C4, C5 (strides 8, 16, 32;
 ``start_level=1`` skips C2), a top-down FPN gives P3-P5, and "extra convs on input" add
-P6 = conv3x3/2(C5) and P7 = conv3x3/2(relu(P6)). A config with fewer strides (e.g. 8-32 for
-256 px CPU images) simply stops earlier.
+P6 = conv3x3/2(C5) and P7 = conv3x3/2(P6) -- or conv3x3/2(relu(P6)) with
+``relu_before_extra_convs`` (our synthetic presets; the seed has no ReLU there). A config with
+fewer strides (e.g. 8-32 for 256 px CPU images) simply stops earlier.
 
-Nothing is downloaded: ``weights=None`` always, and an optional local file holding a torchvision
-ResNet ``state_dict`` is loaded with a report of missing/unexpected keys.
+Fine-tuning as mmdetection's ResNet (the seed): ``frozen_stages`` stages get no gradient and
+stay in eval mode, and ``norm_eval`` keeps every BatchNorm in eval mode during training, so the
+ImageNet running statistics never change (their affine parameters still train, outside the
+frozen stages). ImageNet weights: :mod:`paa_edu.model.weights`.
 """
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
-import torch
 import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
+
+from paa_edu.model.weights import is_weights_name, load_backbone_weights
 
 _STAGE_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 
@@ -48,7 +49,8 @@ def build_resnet(depth: int, width: int = 64, weights: str | None = None) -> nn.
     Args:
         depth: 18, 34 or 50.
         width: base width; 64 is torchvision's network, less gives a narrow ResNet-18/34.
-        weights: optional path to a local torchvision ResNet state dict (.pth).
+        weights: ``None`` (random), a torchvision weights name (``"IMAGENET1K_V1"``) or a
+            local .pth state dict; see :mod:`paa_edu.model.weights`.
     Returns:
         the module; attribute ``out_channels`` = channels of (C3, C4, C5).
     """
@@ -64,28 +66,11 @@ def build_resnet(depth: int, width: int = 64, weights: str | None = None) -> nn.
     expansion = 4 if depth == 50 else 1
     net.out_channels = tuple(width * 2 ** i * expansion for i in (1, 2, 3))
     if weights is not None:
-        load_backbone_weights(net, weights)
+        if width != 64 and is_weights_name(depth, str(weights)):
+            raise ValueError(f"model.backbone_weights={weights!r}: torchvision's weights are "
+                             f"for width 64, not model.backbone_width={width}")
+        load_backbone_weights(net, depth, weights)
     return net
-
-
-def load_backbone_weights(net: nn.Module, path: str | Path) -> None:
-    """Load a local ResNet state dict into ``net``; warn about missing/unexpected keys.
-
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` when no key matches.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"backbone weights file not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    if not set(state) & set(net.state_dict()):
-        raise ValueError(f"{path}: no key matches a ResNet (first keys: {list(state)[:3]})")
-    result = net.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        warnings.warn(f"{path}: missing keys {result.missing_keys[:5]}..., unexpected keys "
-                      f"{result.unexpected_keys[:5]}...", stacklevel=2)
 
 
 class FPN(nn.Module):
@@ -95,13 +80,15 @@ class FPN(nn.Module):
         in_channels: channels of C3, C4, C5.
         out_channels: channels of every output level.
         num_levels: 1-5 outputs: P3, P4, P5, then P6, P7 from stride-2 convs.
+        relu_before_extra_convs: P7 = conv(relu(P6)) instead of conv(P6) (the seed: False).
     """
 
-    def __init__(self, in_channels: tuple[int, int, int], out_channels: int, num_levels: int):
+    def __init__(self, in_channels: tuple[int, int, int], out_channels: int, num_levels: int,
+                 relu_before_extra_convs: bool = True):
         super().__init__()
         if not 1 <= num_levels <= 5:
             raise ValueError(f"num_levels must be in [1, 5], got {num_levels}")
-        self.num_levels = num_levels
+        self.num_levels, self.relu_before_extra_convs = num_levels, relu_before_extra_convs
         self.lateral = nn.ModuleList(nn.Conv2d(c, out_channels, 1) for c in in_channels)
         self.output = nn.ModuleList(nn.Conv2d(out_channels, out_channels, 3, padding=1)
                                     for _ in in_channels)
@@ -122,7 +109,7 @@ class FPN(nn.Module):
         outs = [conv(x) for conv, x in zip(self.output, laterals)]
         x = feats[-1]  # P6 is computed from C5 (the "on input" variant)
         for i, conv in enumerate(self.extra):
-            x = conv(x if i == 0 else F.relu(x))
+            x = conv(F.relu(x) if i > 0 and self.relu_before_extra_convs else x)
             outs.append(x)
         return outs[:self.num_levels]
 
@@ -134,13 +121,44 @@ class ResNetFPN(nn.Module):
         depth, width, weights: see :func:`build_resnet`.
         fpn_channels: channels of every output level.
         num_levels: number of outputs, strides 8, 16, 32, 64, 128 in that order.
+        frozen_stages: -1 nothing frozen, 0 the stem (conv1, bn1), k the stem and layer1..k.
+        norm_eval: every BatchNorm of the ResNet in eval mode, also after ``train()``.
+        relu_before_extra_convs: see :class:`FPN`.
     """
 
     def __init__(self, depth: int = 50, width: int = 64, weights: str | None = None,
-                 fpn_channels: int = 256, num_levels: int = 5):
+                 fpn_channels: int = 256, num_levels: int = 5, frozen_stages: int = -1,
+                 norm_eval: bool = False, relu_before_extra_convs: bool = True):
         super().__init__()
+        if not -1 <= frozen_stages <= 4:
+            raise ValueError(f"frozen_stages must be in [-1, 4], got {frozen_stages}")
         self.body = build_resnet(depth, width, weights)
-        self.fpn = FPN(self.body.out_channels, fpn_channels, num_levels)
+        self.fpn = FPN(self.body.out_channels, fpn_channels, num_levels,
+                       relu_before_extra_convs)
+        self.frozen_stages, self.norm_eval = frozen_stages, norm_eval
+        for module in self.frozen_modules():
+            module.requires_grad_(False)
+        self.train()
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """The ResNet modules of the frozen stages (stem first)."""
+        if self.frozen_stages < 0:
+            return []
+        b = self.body
+        return [b.conv1, b.bn1] + [getattr(b, f"layer{i}")
+                                   for i in range(1, self.frozen_stages + 1)]
+
+    def train(self, mode: bool = True) -> ResNetFPN:
+        """As ``nn.Module.train``, but frozen stages (and with ``norm_eval`` every BatchNorm
+        of the ResNet) stay in eval mode."""
+        super().train(mode)
+        for module in self.frozen_modules():
+            module.eval()
+        if self.norm_eval:
+            for module in self.body.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return self
 
     def forward(self, images: Tensor) -> list[Tensor]:
         """images (B, 3, H, W) -> list of L feature maps (B, fpn_channels, H/s_l, W/s_l)."""

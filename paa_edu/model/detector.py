@@ -10,11 +10,14 @@ A training step reads top to bottom in :meth:`RotatedPAADetector.loss`:
 1. head outputs per anchor, 2. per image: assign anchors to GTs (MaxIoU, ATSS or PAA, whose
 re-assignment scores anchors with the current predictions), 3. the three losses over the batch.
 
-All assigners share the same head, losses and inference (the MaxIoU/ATSS baselines also train
-the IoU branch and rank by sqrt(cls * IoU)), so a comparison table isolates the assignment.
-Set ``iou_branch=False`` for the rotated seed heads' setting (cls-only scores, no IoU loss).
+All assigners share the same head, losses and inference (with ``iou_branch`` the MaxIoU/ATSS
+baselines also train the IoU branch and rank by sqrt(cls * IoU)), so a comparison table
+isolates the assignment. ``iou_branch=False`` is the seed's rotated heads (``r50_dota_1x``:
+cls-only scores, no IoU loss); ``True`` the paper's method (``r50_dota_1x_iou``).
 """
 from __future__ import annotations
+
+import warnings
 
 import torch
 from torch import Tensor, nn
@@ -44,7 +47,7 @@ def build_assigner(cfg: ModelConfig, record: bool = False):
         return ATSSAssigner(topk=cfg.topk)
     if cfg.assigner == "paa":
         return PAAAssigner(init=cfg.paa_init, topk=cfg.topk, reg_covar=cfg.reg_covar,
-                           record=record)
+                           fallback=cfg.paa_fallback, record=record)
     raise ValueError(f"cfg.assigner must be 'maxiou', 'atss' or 'paa', got {cfg.assigner!r}")
 
 
@@ -53,13 +56,21 @@ class RotatedPAADetector(nn.Module):
 
     Args:
         cfg: a :class:`paa_edu.config.ModelConfig`.
+        load_backbone_weights: read ``cfg.backbone_weights`` (ImageNet). ``False`` builds the
+            same network with random weights, for loading a checkpoint that holds them all.
     """
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, load_backbone_weights: bool = True):
         super().__init__()
         self.cfg = cfg
-        self.backbone = ResNetFPN(cfg.depth, cfg.backbone_width, cfg.backbone_weights,
-                                  cfg.fpn_channels, len(cfg.strides))
+        if load_backbone_weights and cfg.depth == 50 and cfg.backbone_weights is None:
+            warnings.warn("model.backbone_weights=None: ResNet-50 starts from random weights, "
+                          "which cannot reproduce the seed (it fine-tunes ImageNet weights, "
+                          "model.backbone_weights='IMAGENET1K_V1')", stacklevel=2)
+        weights = cfg.backbone_weights if load_backbone_weights else None
+        self.backbone = ResNetFPN(cfg.depth, cfg.backbone_width, weights, cfg.fpn_channels,
+                                  len(cfg.strides), cfg.frozen_stages, cfg.norm_eval,
+                                  cfg.relu_before_extra_convs)
         self.head = RotatedRetinaHead(cfg.fpn_channels, cfg.num_classes, cfg.num_convs,
                                       cfg.use_gn, cfg.iou_branch)
         self.anchor_generator = AnchorGenerator(strides=tuple(cfg.strides),

@@ -45,16 +45,37 @@ def test_fallback_keeps_single_candidate_and_counts():
     # GT 1: one candidate (anchor 0). GT 2: no candidate at all. GT 3: two candidates.
     init = _initial([1, 0, 3, 3, 0], 3)
     scores = torch.tensor([2.0, 0.0, 1.0, 5.0, 0.0])
-    paa = PAAAssigner(record=True)
+    paa = PAAAssigner(record=True)  # "best", ours
     res = paa.reassign(init, scores, [5])
     assert res.gt_inds.tolist() == [1, 0, 3, 0, 0]
     assert paa.fallback_count == 1 and paa.num_gts_split == 2
     assert paa.last_record.fallback.tolist() == [True, False, False]
-    strict = PAAAssigner(fallback=False)  # mmdetection: the single candidate is dropped
+    strict = PAAAssigner(fallback="none", record=True)  # the seed / mmdet: candidate dropped
     assert strict.reassign(init, scores, [5]).gt_inds.tolist() == [0, 0, 3, 0, 0]
-    assert strict.fallback_count == 0
+    assert strict.fallback_count == 1 and strict.last_record.fallback.tolist() == [True, False,
+                                                                                     False]
+    everything = PAAAssigner(fallback="all")  # the original: the single candidate stays
+    assert everything.reassign(init, scores, [5]).gt_inds.tolist() == [1, 0, 3, 0, 0]
+    assert everything.fallback_count == 1
     paa.reset_stats()
     assert paa.fallback_count == 0
+    with pytest.raises(ValueError, match="fallback must be one of"):
+        PAAAssigner(fallback=True)
+
+
+def test_fallback_modes_on_an_empty_low_component():
+    # Step 3 alone on a hand-made (R, K) table: row 0 has 3 candidates and no positive (as
+    # after an empty low-loss component), row 1 already has its positive and is left alone.
+    scores = torch.tensor([[0.5, 0.2, 0.9, 0.0], [1.0, 2.0, 0.0, 0.0]])
+    valid = torch.tensor([[True, True, True, False], [True, True, False, False]])
+    for mode, expected in (("none", [[False] * 4, [True, False, False, False]]),
+                           ("best", [[False, True, False, False], [True, False, False, False]]),
+                           ("all", [[True, True, True, False], [True, False, False, False]])):
+        positives = torch.tensor([[False] * 4, [True, False, False, False]])  # row 0: empty
+        paa = PAAAssigner(fallback=mode)
+        rescued = paa._apply_fallback(scores, valid, positives)
+        assert positives.tolist() == expected, mode
+        assert rescued.tolist() == [True, False] and paa.fallback_count == 1
 
 
 def test_reassign_many_equals_per_image_and_sklearn_backend():

@@ -215,3 +215,25 @@ def test_bad_inputs_raise(tmp_path, synthetic_dir):
     tensor, boxes, meta = apply_transforms(np.zeros((8, 8, 3), np.uint8), torch.zeros(0, 5),
                                            TransformConfig(), train=True)
     assert boxes.shape == (0, 5) and tensor.shape == (3, 32, 32)
+
+
+def _square(x: float, y: float, side: float = 10.0) -> list[float]:
+    return [x, y, x + side, y, x + side, y + side, x, y + side]  # clockwise on screen
+
+
+def test_max_difficulty_then_filter_empty_as_the_seed(tmp_path):
+    # a: difficulties 0, 1, 2; b: only a truncated object (2); c: no object at all.
+    for stem, flags in (("a", [0, 1, 2]), ("b", [2]), ("c", [])):
+        mmcv.imwrite(np.zeros((64, 64, 3), np.uint8), str(tmp_path / "images" / f"{stem}.png"))
+        polys = np.array([_square(5 + 15 * i, 5) for i in range(len(flags))]).reshape(-1, 8)
+        write_label_file(tmp_path / "labelTxt" / f"{stem}.txt", polys, ["ship"] * len(flags),
+                         flags)
+    keep_all = DOTADataset(tmp_path, SYNTHETIC_CLASSES, train=False)
+    assert [len(t["labels"]) for t in keep_all.annotations] == [3, 1, 0]
+    seed = DOTADataset(tmp_path, SYNTHETIC_CLASSES, max_difficulty=1, filter_empty=True)
+    assert seed.image_ids == ["a"]  # b is empty once its difficulty-2 object is dropped
+    boxes = seed.annotations[0]["boxes"]
+    assert boxes[:, 0].tolist() == [10.0, 25.0]  # the objects flagged 0 and 1
+    assert seed.annotations[0]["difficult"].tolist() == [False, True]
+    only_empty = DOTADataset(tmp_path, SYNTHETIC_CLASSES, filter_empty=True)
+    assert only_empty.image_ids == ["a", "b"]
