@@ -12,7 +12,7 @@ from paa_edu.presets import full_synthetic, r50_dota_1x, r50_dota_1x_iou, tiny_s
 NOT_RECIPE = {"data.root", "data.synthetic", "data.num_train", "data.num_val",
               "data.num_workers", "train.max_iters", "train.seed", "train.device",
               "train.out_dir", "train.log_every", "train.eval_every_epoch", "train.num_threads",
-              "train.checkpoint_every", "train.deterministic",
+              "train.checkpoint_every", "train.deterministic", "train.snapshot_every",
               "model.iou_weight"}  # iou_weight: unused without the IoU branch
 ROW = re.compile(r"^\s*\|\s*((?:model|data|train)\.\w+)\s*\|\s*(.+?)\s*\|\s*(.+?)\s*\|\s*$")
 
