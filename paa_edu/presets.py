@@ -75,6 +75,9 @@ def r50_dota_1x() -> Config:
     | train.lr_steps | (8, 11) | atss:76 |
     | train.grad_clip | 35.0 | atss:69 |
     | train.amp | False | atss (no fp16 key anywhere: fp32 training) |
+    | train.reduce_num_pos | False | rpaa:700, 721 (num_pos summed on this GPU only) |
+    | train.auto_scale_lr | False | atss:68 (lr 0.0025 as written, no auto_scale_lr key) |
+    | train.sync_bn | False | atss:11 norm_cfg=dict(type='BN') |
     """
     model = ModelConfig(
         num_classes=15, depth=50, backbone_width=64, backbone_weights="IMAGENET1K_V1",
@@ -87,7 +90,8 @@ def r50_dota_1x() -> Config:
                       max_train_difficulty=1, filter_empty=True)
     train = TrainConfig(epochs=12, batch_size=2, lr=0.0025, momentum=0.9, weight_decay=1e-4,
                         warmup_iters=500, warmup_ratio=0.001, lr_steps=(8, 11), grad_clip=35.0,
-                        amp=False, out_dir="work_dirs/r50_dota_1x")
+                        amp=False, reduce_num_pos=False, auto_scale_lr=False, sync_bn=False,
+                        out_dir="work_dirs/r50_dota_1x")
     return Config("r50_dota_1x", model, data, train)
 
 
