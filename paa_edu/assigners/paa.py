@@ -87,7 +87,8 @@ class PAAAssigner:
         topk: candidates kept per GT and level before the GMM.
         reg_covar: GMM variance regulariser (1e-5 in the rotated reference heads).
         fallback: ``"none"``, ``"best"`` or ``"all"``: the positives of a GT the split left
-            without any (step 3 of the module docstring).
+            without any (step 3 of the module docstring); ``True``/``False`` (the earlier
+            on/off switch) mean ``"best"``/``"none"``.
         record: keep a :class:`PAARecord` per image in ``last_records`` (for plots).
         backend: ``"torch"`` (batched) or ``"sklearn"`` (reference loop) for the GMM.
         tol, max_iter: the GMM's EM stopping rule (defaults: scikit-learn's, as in mmdetection).
@@ -100,6 +101,8 @@ class PAAAssigner:
             raise ValueError(f"topk must be an int >= 1, got {topk!r}")
         if backend not in ("torch", "sklearn"):
             raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}")
+        if isinstance(fallback, bool):  # the earlier switch: True = ours, False = the seed's
+            fallback = "best" if fallback else "none"
         if fallback not in PAA_FALLBACKS:
             raise ValueError(f"fallback must be one of {PAA_FALLBACKS}, got {fallback!r}")
         self.initial_assigner = _make_initial(init)

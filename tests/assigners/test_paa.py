@@ -59,8 +59,10 @@ def test_fallback_keeps_single_candidate_and_counts():
     assert everything.fallback_count == 1
     paa.reset_stats()
     assert paa.fallback_count == 0
+    assert (PAAAssigner(fallback=True).fallback, PAAAssigner(fallback=False).fallback) == \
+        ("best", "none")  # the earlier on/off switch
     with pytest.raises(ValueError, match="fallback must be one of"):
-        PAAAssigner(fallback=True)
+        PAAAssigner(fallback="first")
 
 
 def test_fallback_modes_on_an_empty_low_component():
