@@ -5,7 +5,8 @@ torch thread (so that the stored outputs are the same on every machine), short t
 inline PNG figures. :func:`save_figure` writes a figure to the folder named by the
 ``PAA_EDU_SAVE_FIGURES`` environment variable and does nothing without it, so that running a
 notebook (or the tests, under nbval) never rewrites the repository's documentation;
-``scripts/run_notebooks.py --save-figures`` sets it to ``docs/figures``.
+``scripts/run_notebooks.py`` sets it to ``docs/figures``. :func:`interactive` puts sliders on a
+function with ``ipywidgets`` and falls back to one call with the defaults.
 """
 from __future__ import annotations
 
@@ -65,3 +66,25 @@ def save_figure(fig, name: str) -> Path | None:
         raise FileNotFoundError(f"{SAVE_FIGURES_ENV}={folder}: no such folder")
     fig.savefig(path, bbox_inches="tight")
     return path
+
+
+def interactive(function, **controls):
+    """Sliders for ``function``'s arguments (``ipywidgets.interact``), or one plain call.
+
+    Args:
+        function: called with keyword arguments; its defaults are the first view.
+        controls: ``ipywidgets.interact`` abbreviations, e.g. ``(0.0, 1.0, 0.05)`` for a float
+            slider, ``(1, 100, 1)`` for an int slider, a list for a drop-down.
+    Returns:
+        the widget, or ``None`` where ipywidgets or a kernel is missing; then ``function()`` is
+        called once with its defaults, so that the notebook still shows a (static) result.
+    """
+    try:
+        import ipywidgets
+        from IPython import get_ipython
+    except ImportError:
+        ipywidgets = None
+    if ipywidgets is None or get_ipython() is None:
+        function()
+        return None
+    return ipywidgets.interact(function, **controls)

@@ -38,3 +38,13 @@ def test_save_figure_only_when_asked(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match=SAVE_FIGURES_ENV):
         paa_edu.save_figure(fig, "a.png")
     plt.close(fig)
+
+
+def test_interactive_without_a_kernel_calls_the_function_once_with_its_defaults():
+    calls = []
+
+    def show(k=3, scale=0.5):
+        calls.append((k, scale))
+
+    assert paa_edu.interactive(show, k=(1, 10, 1), scale=(0.0, 1.0, 0.1)) is None  # no kernel
+    assert calls == [(3, 0.5)]
