@@ -150,8 +150,10 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> None:
     from paa_edu.demo import run_demo
     _folder_arg(args.out, "--out")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
     run_demo(args.out, device=args.device or "auto", epochs=args.epochs,
-             overrides=args.overrides, progress=not args.no_progress)
+             overrides=args.overrides, progress=not args.no_progress, workers=args.workers)
 
 
 def _add_inference_args(parser: argparse.ArgumentParser) -> None:
@@ -223,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="paa_demo", help="output folder (default: paa_demo)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--epochs", type=int, help="epochs per model (default: the tiny preset's)")
+    p.add_argument("--workers", type=int, help="trainings side by side (default: one per CPU "
+                   "core, at most 4; 1 on a GPU); the results do not depend on it")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE", help="override a tiny_synthetic field")
     p.set_defaults(func=cmd_demo)

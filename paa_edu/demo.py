@@ -2,18 +2,25 @@
 
 1. write the ``tiny`` synthetic dataset (256 px, 200 train / 50 val images) once;
 2. train the ``tiny_synthetic`` detector four times, changing only the assignment:
-   MaxIoU (RetinaNet 0.5/0.4), ATSS, PAA on MaxIoU(0.1) candidates, PAA on ATSS candidates;
+   MaxIoU (RetinaNet 0.5/0.4), ATSS, PAA on MaxIoU(0.1) candidates, PAA on ATSS candidates.
+   The four trainings are independent and single-threaded, so on the CPU they run side by
+   side, one process per core (at most 4); each is seeded, so the table is the same as one
+   after another (``workers=1``);
 3. evaluate each on the val split and print the seed-style table (also ``results.md``);
 4. save, for one val image, the three assignments side by side (``assignments.png``) and the
    GMM split of PAA's anchor scores for the GT with the most candidates (``gmm_split.png``),
    using the trained PAA model.
 
-Everything runs on the CPU in under ten minutes on two cores; a GPU is used when present.
+On a 2-core CPU it takes about 6 minutes (two trainings at a time); a GPU is used when present
+(then the trainings run one after another).
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -110,8 +117,58 @@ def _to_cpu(result):
                         result.num_gts)
 
 
+def _train_variant(job: tuple[str, list[str], bool]) -> tuple[str, dict, float, float]:
+    """Train and evaluate one variant; runs in a worker process or in the caller.
+
+    Args:
+        job: (name, the full ``--set`` overrides of ``tiny_synthetic``, progress).
+    Returns:
+        (name, table row, val AP50, seconds).
+    """
+    from paa_edu.train import build_dataset, evaluate, train
+    name, overrides, progress = job
+    t0 = time.perf_counter()
+    cfg = apply_overrides(tiny_synthetic(), overrides)
+    print(f"[demo] training {method_name(cfg)} ...", flush=True)
+    model = train(cfg, progress=progress, restart=True)["model"]
+    metrics = evaluate(model, build_dataset(cfg, "val", train=False))
+    seconds = time.perf_counter() - t0
+    print(f"[demo] {method_name(cfg)}: AP50 {100 * metrics['AP50']:.2f} ({seconds:.0f} s)",
+          flush=True)
+    return name, table_row(cfg, metrics), metrics["AP50"], seconds
+
+
+def default_workers(device: str) -> int:
+    """Parallel trainings: one per CPU core, at most 4 (the variants); 1 on a GPU."""
+    on_gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    return 1 if on_gpu else max(1, min(len(VARIANTS), _num_cores()))
+
+
+def _num_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _run_jobs(jobs: list[tuple[str, list[str], bool]], workers: int) -> dict:
+    """name -> (row, AP50, seconds). ``workers > 1``: side by side, one process each.
+
+    Each training is single-threaded and seeded, so a worker computes exactly what the
+    caller would (``spawn`` starts clean interpreters: no forked OpenMP or RNG state).
+    """
+    if workers <= 1:
+        results = [_train_variant(job) for job in jobs]
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            results = list(pool.map(_train_variant, jobs))
+    return {name: (row, ap50, seconds) for name, row, ap50, seconds in results}
+
+
 def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int | None = None,
-             overrides: list[str] | tuple[str, ...] = (), progress: bool = True) -> str:
+             overrides: list[str] | tuple[str, ...] = (), progress: bool = True,
+             workers: int | None = None) -> str:
     """Train, evaluate and compare the four assigners; returns the markdown table.
 
     Args:
@@ -119,41 +176,47 @@ def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         epochs: epochs per model (default: the ``tiny_synthetic`` preset's).
         overrides: extra ``key=value`` overrides of ``tiny_synthetic``.
-        progress: show progress bars.
+        progress: show progress bars (only when the trainings run one after another).
+        workers: trainings run side by side (default :func:`default_workers`); the table is
+            the same for any number.
     Returns:
         the results table (also printed and written to ``<out_dir>/results.md``).
     """
-    from paa_edu.train import build_dataset, evaluate, train
+    from paa_edu.checkpoint import CHECKPOINT_NAME, load_model
+    from paa_edu.train import build_dataset, resolve_device
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    workers = default_workers(device) if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     base = [f"data.root={out_dir / 'data'}", f"train.device={device}", *overrides]
     if epochs is not None:
         base.append(f"train.epochs={epochs}")
-    rows, models, seconds = [], {}, {}
-    for name, assigner, init in VARIANTS:
-        t0 = time.perf_counter()
-        cfg = apply_overrides(tiny_synthetic(), base + [
-            f"model.assigner={assigner}", f"model.paa_init={init}",
-            f"train.out_dir={out_dir / name}"])
-        print(f"[demo] training {method_name(cfg)} ...", flush=True)
-        models[name] = train(cfg, progress=progress, restart=True)["model"]
-        metrics = evaluate(models[name], build_dataset(cfg, "val", train=False))
-        rows.append(table_row(cfg, metrics))
-        seconds[name] = time.perf_counter() - t0
-        print(f"[demo] {method_name(cfg)}: AP50 {100 * metrics['AP50']:.2f} "
-              f"({seconds[name]:.0f} s)", flush=True)
-    table = format_results_table(rows)
-    plots = save_assignment_plots(models["paa_atss"], cfg, out_dir)
+    jobs = [(name, base + [f"model.assigner={assigner}", f"model.paa_init={init}",
+                           f"train.out_dir={out_dir / name}"], progress and workers == 1)
+            for name, assigner, init in VARIANTS]
+    cfg = apply_overrides(tiny_synthetic(), jobs[-1][1])  # the PAA(atss) run, for the plots
+    build_dataset(cfg, "train", train=False)  # writes the synthetic set once, before the workers
+    print(f"[demo] {len(jobs)} trainings, {workers} at a time", flush=True)
+    results = _run_jobs(jobs, workers)
+    table = format_results_table([results[name][0] for name, _, _ in VARIANTS])
+    run_device = resolve_device(cfg.train.device)
+    model, _ = load_model(out_dir / "paa_atss" / CHECKPOINT_NAME, device=run_device)
+    plots = save_assignment_plots(model, cfg, out_dir)
     total = time.perf_counter() - start
-    on_gpu = torch.cuda.is_available() and device != "cpu"
-    machine = (f"{platform.machine()}, {torch.get_num_threads()} threads, "
+    on_gpu = run_device.type == "cuda"
+    machine = (f"{platform.machine()}, {_num_cores()} cores, {workers} training(s) at a time "
+               f"x {cfg.train.num_threads or torch.get_num_threads()} thread(s), "
                f"{'CUDA ' + torch.cuda.get_device_name() if on_gpu else 'CPU'}")
     note = (f"`paa-edu demo --out {out_dir}`, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
             f"{machine}, total {total:.0f} s "
-            f"({', '.join(f'{k} {v:.0f} s' for k, v in seconds.items())})")
-    (out_dir / "results.md").write_text(table + "\n\n" + note + "\n")
+            f"({', '.join(f'{name} {results[name][2]:.0f} s' for name, _, _ in VARIANTS)})")
+    results_path = out_dir / "results.md"
+    results_path.write_text(table + "\n\n" + note + "\n")
     print(table)
     print(note)
     print("plots: " + ", ".join(str(p) for p in plots))
+    print(f"results: {results_path} (the table above, as the README's; "
+          f"check with `python scripts/check_readme_table.py {results_path}`)")
     return table
