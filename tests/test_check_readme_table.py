@@ -41,7 +41,7 @@ def test_a_changed_value_a_missing_row_and_a_reordered_table_are_reported():
         "row 1 (RetinaNet-(maxiou)), $AP_{0.5}$: demo '66.10', README '62.80'"]
     assert check.differences(rows, rows[:2]) == ["the demo's table has 2 rows, the README's 1"]
     swapped = [rows[0], rows[2], rows[1]]
-    assert len(check.differences(rows, swapped)) == 4  # two cells in each of two rows
+    assert len(check.differences(rows, swapped)) == 6  # three cells in each of two rows
     assert check.differences(rows, [rows[0], rows[1], rows[2][:3]]) == [
         "row 2 (RetinaNet-(ATSS)): 4 columns in the demo's, 3 in the README's"]
     assert check.differences([], rows) == ["the demo's results file holds no table"]
@@ -69,12 +69,17 @@ def test_main_exit_codes_and_update(tmp_path, capsys):
 
 
 def test_the_repository_readme_has_exactly_one_marked_table():
+    from paa_edu.config import apply_overrides
+    from paa_edu.demo import VARIANTS, method_name
+    from paa_edu.presets import tiny_synthetic
     readme = (SCRIPT.parent.parent / "README.md").read_text()
     start, stop = check.readme_block(readme)
     rows = check.table_rows(readme[start:stop])
-    assert rows[0][0] == "Method" and len(rows) == 5  # header + the demo's four variants
-    assert [r[0] for r in rows[1:]] == ["RetinaNet-(maxiou)", "RetinaNet-(ATSS)",
-                                        "RetinaNet-(PAA-maxiou)", "RetinaNet-(PAA-atss)"]
+    assert rows[0][0] == "Method" and len(rows) == 1 + len(VARIANTS)  # the demo's variants
+    names = [method_name(apply_overrides(tiny_synthetic(), [f"model.assigner={a}",
+                                                            f"model.paa_init={i}"]))
+             for _, a, i in VARIANTS]
+    assert [r[0] for r in rows[1:]] == names
 
 
 @pytest.mark.parametrize("bad", ["", f"{check.END}\n{check.BEGIN}"])
