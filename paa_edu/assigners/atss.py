@@ -54,6 +54,26 @@ class ATSSAssigner:
         G, A = gt_boxes.shape[0], anchors.shape[0]
         if G == 0 or A == 0:
             return AssignResult.all_negative(A, G, anchors.device, anchors.dtype)
+        cand, cand_ious, thr, inside = self.candidates(anchors, gt_boxes, num_level_anchors)
+        is_pos = (cand_ious >= thr[:, None]) & inside  # (G, Kc)
+        # 5. Each anchor to its highest-IoU GT among those that selected it.
+        scored = cand_ious.new_full((G, A), -math.inf)  # (G, A)
+        scored.scatter_(1, cand, torch.where(is_pos, cand_ious, -math.inf))
+        best_iou, best_gt = scored.max(dim=0)  # (A,)
+        assigned = best_iou > -math.inf  # (A,)
+        gt_inds = torch.where(assigned, best_gt + 1, 0)  # (A,)
+        labels = torch.where(assigned, gt_labels.long()[best_gt], -1)  # (A,)
+        max_overlaps = torch.where(assigned, best_iou, 0.0)  # (A,) IoU with the assigned GT
+        return AssignResult(gt_inds, labels, max_overlaps, G)
+
+    def candidates(self, anchors: Tensor, gt_boxes: Tensor, num_level_anchors: list[int]):
+        """Steps 1-4 for every GT (inputs as :meth:`assign`, at least one GT and one anchor).
+
+        Returns:
+            cand (G, Kc) candidate anchor indices, their IoUs with the GT (G, Kc), the GT's
+            threshold ``mean + std`` (G,) and whether each candidate's centre lies inside the
+            rotated GT (G, Kc) bool; positives are ``(ious >= thr) & inside``.
+        """
         # 1. Centre distances, GT in rows.
         dist = center_distances(anchors[:, :2], gt_boxes)  # (G, A)
         # 2. Candidates: topk nearest per level, and their IoUs with the GT.
@@ -63,18 +83,9 @@ class ATSSAssigner:
         cand_ious = box_iou_rotated(boxes, cand_anchors, aligned=True).view_as(cand)  # (G, Kc)
         # 3. Adaptive IoU threshold per GT.
         thr = cand_ious.mean(1) + _unbiased_std(cand_ious)  # (G,)
-        # 4. IoU above the threshold and centre inside the rotated GT.
+        # 4. Centre inside the rotated GT.
         inside = points_in_rboxes(cand_anchors[:, :2], boxes, self.eps, aligned=True)
-        is_pos = (cand_ious >= thr[:, None]) & inside.view_as(cand)  # (G, Kc)
-        # 5. Each anchor to its highest-IoU GT among those that selected it.
-        scored = dist.new_full((G, A), -math.inf)  # (G, A)
-        scored.scatter_(1, cand, torch.where(is_pos, cand_ious, -math.inf))
-        best_iou, best_gt = scored.max(dim=0)  # (A,)
-        assigned = best_iou > -math.inf  # (A,)
-        gt_inds = torch.where(assigned, best_gt + 1, 0)  # (A,)
-        labels = torch.where(assigned, gt_labels.long()[best_gt], -1)  # (A,)
-        max_overlaps = torch.where(assigned, best_iou, 0.0)  # (A,) IoU with the assigned GT
-        return AssignResult(gt_inds, labels, max_overlaps, G)
+        return cand, cand_ious, thr, inside.view_as(cand)
 
     def _nearest_per_level(self, dist: Tensor, num_level_anchors: list[int]) -> Tensor:
         """(G, Kc) indices of the min(topk, A_l) nearest anchors of every level, concatenated."""

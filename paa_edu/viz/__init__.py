@@ -7,7 +7,7 @@ One module per family, every public name importable from ``paa_edu.viz``:
   (true / false positives and missed GT).
 - :mod:`~paa_edu.viz.assignments`: :func:`plot_assignments`, the positives of several
   assigners on the same image; :func:`plot_assignment_zoom`, chosen objects x assigners, zoomed,
-  with the ignored anchors.
+  with the ignored anchors; :func:`draw_atss_threshold`, ATSS's ``mean + std`` rule for one GT.
 - :mod:`~paa_edu.viz.gmm`: :func:`plot_gmm_split` / :func:`plot_score_distributions`, PAA's
   split of one / several GTs from a :class:`paa_edu.assigners.PAARecord`.
 - :mod:`~paa_edu.viz.curves`: loss curves, precision-recall curves, IoU-branch calibration,
@@ -18,7 +18,7 @@ One module per family, every public name importable from ``paa_edu.viz``:
 
 Figures are small (``dpi`` 80) so that notebooks stay small.
 """
-from paa_edu.viz.assignments import plot_assignment_zoom, plot_assignments
+from paa_edu.viz.assignments import draw_atss_threshold, plot_assignment_zoom, plot_assignments
 from paa_edu.viz.boxes import plot_detections, plot_detections_vs_gt, plot_rotated_boxes
 from paa_edu.viz.curves import (plot_ap_breakdown, plot_iou_calibration, plot_loss_curves,
                                 plot_pr_curves)
@@ -27,6 +27,7 @@ from paa_edu.viz.history import (plot_cut_over_training, plot_positives_over_tra
                                  plot_split_over_training)
 
 __all__ = ["plot_rotated_boxes", "plot_detections", "plot_assignments", "plot_assignment_zoom",
+           "draw_atss_threshold",
            "plot_gmm_split",
            "plot_score_distributions", "plot_loss_curves", "plot_pr_curves",
            "plot_iou_calibration", "plot_detections_vs_gt", "plot_ap_breakdown",

@@ -97,3 +97,36 @@ def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict
             ax.set_xticks([]), ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def draw_atss_threshold(ax, ious: Tensor, threshold: float, inside: Tensor,
+                        title: str = "") -> None:
+    """ATSS's decision for one GT: its candidates' IoUs, ``mean + std`` and the centre test.
+
+    Args:
+        ax: matplotlib Axes.
+        ious: (K,) IoUs of the GT's candidates (the topk nearest anchors of every level).
+        threshold: the GT's ``mean + std`` of ``ious``.
+        inside: (K,) bool, the candidate's centre lies inside the rotated GT.
+        title: panel title (the count of positives is appended).
+    """
+    ious, inside = ious.detach().cpu().double().numpy(), inside.detach().cpu().numpy()
+    if ious.ndim != 1 or inside.shape != ious.shape:
+        raise ValueError(f"ious and inside must be (K,) of the same length, got {ious.shape} "
+                         f"and {inside.shape}")
+    pos = (ious >= threshold) & inside
+    ax.hist(ious, bins=min(20, max(5, len(ious) // 2)), color="lightsteelblue", alpha=0.6,
+            label="candidate IoUs")
+    for mask, color, name in ((pos, "tab:green", "positive"),
+                              (~pos & inside, "tab:gray", "below threshold"),
+                              (~inside, "tab:red", "centre outside")):
+        ax.scatter(ious[mask], [0] * int(mask.sum()), c=color, marker="|", s=120, linewidths=2,
+                   zorder=3, label=name)
+    ax.axvline(ious.mean(), color="k", linestyle="--", linewidth=1, label=f"mean {ious.mean():.2f}")
+    ax.axvline(threshold, color="tab:green", linestyle=":", label=f"mean+std {threshold:.2f}")
+    ax.set_title(f"{title}{': ' if title else ''}{int(pos.sum())}/{len(ious)} positive",
+                 fontsize=9)
+    ax.set_xlabel("IoU of anchor and object", fontsize=9)
+    ax.set_ylabel("candidates", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=7, loc="upper right")

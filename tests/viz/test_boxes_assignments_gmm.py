@@ -131,6 +131,26 @@ def test_plot_assignment_zoom_counts_positives_and_ignored_per_object():
         plot_assignment_zoom(None, gts, anchors, results, gts=[2])
 
 
+def test_draw_atss_threshold_marks_what_atss_keeps():
+    from paa_edu.viz import draw_atss_threshold
+    anchors, gts, _, results = _grid_scene()
+    cand, ious, thr, inside = ATSSAssigner(9).candidates(anchors, gts, [36])
+    fig, ax = plt.subplots()
+    draw_atss_threshold(ax, ious[0], float(thr[0]), inside[0], title="GT 0")
+    kept = set(cand[0][(ious[0] >= thr[0]) & inside[0]].tolist())
+    assert kept == set(results["ATSS"].pos_inds().tolist()) & set(cand[0].tolist())
+    green = ax.collections[0].get_offsets()[:, 0]  # the positives' ticks
+    np.testing.assert_allclose(np.sort(green), np.sort(ious[0][(ious[0] >= thr[0]) & inside[0]]
+                                                       .double().numpy()))
+    assert ax.get_title() == f"GT 0: {len(green)}/{ious.shape[1]} positive"
+    assert ax.lines[1].get_xdata()[0] == pytest.approx(float(thr[0]))
+    by_hand = float(ious[0].mean() + ious[0].std())  # torch's unbiased std, as ATSS
+    assert float(thr[0]) == pytest.approx(by_hand)
+    with pytest.raises(ValueError, match="same length"):
+        draw_atss_threshold(ax, ious[0], 0.1, inside[0][:3])
+    plt.close(fig)
+
+
 def test_plot_detections_filters_by_score():
     boxes = torch.tensor([[20.0, 20.0, 10.0, 5.0, 0.1], [50.0, 40.0, 8.0, 8.0, math.pi / 3],
                           [60.0, 60.0, 5.0, 5.0, 0.0]])
