@@ -11,8 +11,8 @@
    GMM split of PAA's anchor scores for the GT with the most candidates (``gmm_split.png``),
    using the trained PAA model.
 
-On a 2-core CPU it takes about 6 minutes (two trainings at a time); a GPU is used when present
-(then the trainings run one after another).
+One after another the four trainings took 11-12 minutes on a 2-core CPU; side by side each core
+trains two of them. A GPU is used when present (then they run one after another).
 """
 from __future__ import annotations
 
