@@ -272,7 +272,7 @@ def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger:
 
 def _end_of_epoch(run: _Run, cfg: Config, logger: TrainLog, out: Path) -> dict | None:
     """Evaluate (``eval_every_epoch``), write ``last.pth`` and, when better, ``best.pth``."""
-    metrics = None
+    metrics, better = None, False
     distributed.broadcast_buffers(run.model)  # every rank holds the checkpoint's model
     if cfg.train.eval_every_epoch:
         metrics = evaluate(run.model, build_dataset(cfg, "val", train=False),
@@ -283,8 +283,7 @@ def _end_of_epoch(run: _Run, cfg: Config, logger: TrainLog, out: Path) -> dict |
                                                        or metrics["mAP"] > run.best_map)
         if better:
             run.best_map = metrics["mAP"]
-    best = metrics is not None and run.best_map == metrics["mAP"]
-    _save(run, cfg, out / CHECKPOINT_NAME, *([out / BEST_NAME] if best else []))
+    _save(run, cfg, out / CHECKPOINT_NAME, *([out / BEST_NAME] if better else []))
     return metrics
 
 

@@ -95,10 +95,11 @@ def _iter_of(row: dict) -> int:
 
 
 class DivergenceWatch:
-    """Warn (once) when the loss exceeds ``factor`` x the median of its first ``window`` values.
+    """Warn (once) when the loss exceeds ``factor`` x its early level.
 
-    Its state (the early losses) travels in the checkpoint, so a resumed run warns as the
-    uninterrupted one would.
+    The early level is the median of the first ``window`` losses (of those seen so far while
+    fewer: a run that diverges at its third step is caught there). Its state travels in the
+    checkpoint, so a resumed run warns as the uninterrupted one would.
     """
 
     def __init__(self, window: int = 20, factor: float = 100.0):
@@ -108,16 +109,17 @@ class DivergenceWatch:
 
     def update(self, loss: float, where: str) -> str | None:
         """Record one iteration's total loss; return a warning line the first time it diverges."""
+        note = None
+        if not self.warned and len(self.early) >= 2:
+            level = statistics.median(self.early)
+            if loss > self.factor * max(level, 1e-12):
+                self.warned = True
+                note = (f"warning: the loss is diverging: {loss:.3g} at {where} is "
+                        f"{loss / level:.0f}x its early level {level:.3g} (median of the first "
+                        f"{len(self.early)} iterations); try a lower train.lr")
         if len(self.early) < self.window:
             self.early.append(loss)
-            return None
-        level = statistics.median(self.early)
-        if self.warned or loss <= self.factor * max(level, 1e-12):
-            return None
-        self.warned = True
-        return (f"warning: the loss is diverging: {loss:.3g} at {where} is {loss / level:.0f}x "
-                f"its median {level:.3g} over the first {self.window} iterations "
-                f"(try a lower train.lr)")
+        return note
 
     def state_dict(self) -> dict:
         return {"early": list(self.early), "warned": self.warned}

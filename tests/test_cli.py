@@ -147,3 +147,77 @@ def test_predict_names_a_corrupt_image_and_writes_nothing(trained, tiny_data_roo
     err = capsys.readouterr().err
     assert f"{images / 'zz_broken.png'}: empty image file" in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def _train_argv(tiny_data_root, tiny_overrides, out, *extra: str) -> list[str]:
+    return ["train", "--out-dir", str(out), "--device", "cpu", "--no-progress",
+            *_sets(*tiny_overrides, f"data.root={tiny_data_root}"), *extra]
+
+
+def test_train_into_an_earlier_run_needs_resume_or_restart(tiny_data_root, tiny_overrides,
+                                                          tmp_path, capsys):
+    argv = _train_argv(tiny_data_root, tiny_overrides, tmp_path / "run")
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("paa-edu train: error: ") and err.count("\n") == 1
+    assert "--resume" in err and "--restart" in err
+    assert main([*argv, "--restart"]) == 0
+    assert len(list((tmp_path / "run" / "old_runs").iterdir())) == 1
+
+
+def test_ctrl_c_saves_prints_one_line_and_exits_130(tiny_data_root, tiny_overrides, tmp_path,
+                                                    capsys, monkeypatch):
+    import os
+    import signal
+
+    import paa_edu.train as train_module
+    real, count = train_module.train_one_step, [0]
+
+    def step(*args, **kwargs):
+        count[0] += 1
+        if count[0] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_one_step", step)
+    out = tmp_path / "run"
+    argv = _train_argv(tiny_data_root, tiny_overrides, out, "--set", "train.epochs=3")
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("paa-edu train: interrupted: SIGINT at epoch 1 iter 2: saved")
+    assert "--resume" in err
+    monkeypatch.undo()
+    assert main([*argv, "--resume"]) == 0
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint at all", b""])
+def test_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, content, capsys, tiny_data_root,
+                                                     tiny_overrides):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(content)
+    for argv in (["eval", "--checkpoint", str(bad)],
+                 ["predict", "--checkpoint", str(bad), "--input", str(tmp_path),
+                  "--out", str(tmp_path / "p")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err == f"paa-edu {argv[0]}: error: {bad} is not a paa_edu checkpoint " \
+            f"{err.split(' checkpoint ', 1)[1]}" and err.count("\n") == 1
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.pth").write_bytes(content)
+    assert main(_train_argv(tiny_data_root, tiny_overrides, run, "--resume")) == 2
+    assert "last.pth is not a paa_edu checkpoint" in capsys.readouterr().err
+
+
+def test_a_huge_learning_rate_does_not_end_silently(tiny_data_root, tiny_overrides, tmp_path,
+                                                    capsys):
+    code = main(_train_argv(tiny_data_root, tiny_overrides, tmp_path / "run",
+                            *_sets("train.lr=1e3", "train.epochs=3")))
+    captured = capsys.readouterr()
+    assert code == 0 and "checkpoint:" in captured.out  # this run stays finite, but it says
+    lines = captured.err.strip().splitlines()  # so while training and again at the end
+    assert len(lines) == 2 and lines[0] == lines[1]
+    assert lines[-1].startswith("warning: the loss is diverging") and "train.lr" in lines[-1]

@@ -1,9 +1,15 @@
-"""Training loop: schedule, exact resume, NaN guard, atomic checkpoints, evaluation."""
+"""Training loop: schedule, exact resume (epoch ends, mid-epoch, max_iters, Ctrl-C, a crash),
+the NaN guard, divergence warnings, best.pth, atomic checkpoints, evaluation."""
 from __future__ import annotations
+
+import csv
+import os
+import signal
 
 import pytest
 import torch
 
+import paa_edu.train as train_module
 from paa_edu.config import apply_overrides
 from paa_edu.checkpoint import load_model, save_checkpoint
 from paa_edu.train import build_dataset, evaluate, ground_truths, lr_at, train
@@ -149,3 +155,194 @@ def test_build_dataset_applies_the_data_fields_to_training_only(tiny_cfg):
     assert all(val_set[i][1]["flips"] == [] for i in range(len(val_set)))
     assert not any(t["difficult"].any() for t in train_set.annotations)
     assert all(len(t["labels"]) > 0 for t in train_set.annotations)
+
+
+def _same_weights(a, b) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def _log_iters(out_dir) -> list[int]:
+    with open(out_dir / "log.csv", newline="") as handle:
+        return [int(r["iter"]) for r in csv.DictReader(handle) if r["loss"]]
+
+
+@pytest.fixture
+def three_epochs(tiny_cfg, tmp_path):
+    """tiny_cfg for 3 epochs of 2 steps (4 images, batch 2), and its uninterrupted run."""
+    cfg = apply_overrides(tiny_cfg, ["train.epochs=3"])
+    reference = train(apply_overrides(cfg, [f"train.out_dir={tmp_path / 'ref'}"]),
+                      progress=False)
+    return cfg, reference
+
+
+def test_resume_after_a_max_iters_stop_continues_the_same_epoch(three_epochs):
+    cfg, reference = three_epochs
+    first = train(apply_overrides(cfg, ["train.max_iters=3"]), progress=False)
+    state = torch.load(first["checkpoint"], weights_only=True)
+    assert (state["epoch"], state["epoch_step"], state["iter"]) == (1, 1, 3)  # inside epoch 2
+    rest = train(cfg, resume=True, progress=False)
+    assert len(rest["history"]) == 3 and rest["history"][0]["epoch"] == 2
+    assert [h["loss"] for h in rest["history"]] == [h["loss"] for h in reference["history"][3:]]
+    assert _same_weights(rest["model"], reference["model"])
+    assert _log_iters(first["checkpoint"].parent) == [1, 2, 3, 4, 5, 6]
+
+
+def test_checkpoint_every_writes_mid_epoch_positions(tiny_cfg, monkeypatch):
+    saved = []
+    real = train_module.save_checkpoint
+
+    def record(path, state):
+        saved.append((path.name, state["epoch"], state["epoch_step"], state["iter"]))
+        return real(path, state)
+
+    monkeypatch.setattr(train_module, "save_checkpoint", record)
+    train(apply_overrides(tiny_cfg, ["train.epochs=2", "train.checkpoint_every=1"]),
+          progress=False)
+    assert saved == [("last.pth", 0, 1, 1), ("last.pth", 1, 0, 2),
+                     ("last.pth", 1, 1, 3), ("last.pth", 2, 0, 4)]
+
+
+def _fail_at(monkeypatch, iteration: int, action):
+    """Run ``action()`` just before training step ``iteration`` (1-based)."""
+    real, count = train_module.train_one_step, [0]
+
+    def step(*args, **kwargs):
+        count[0] += 1
+        if count[0] == iteration:
+            action()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_one_step", step)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_saves_the_current_iteration_and_resume_is_exact(three_epochs, monkeypatch, sig):
+    cfg, reference = three_epochs
+    _fail_at(monkeypatch, 4, lambda: os.kill(os.getpid(), sig))
+    with pytest.raises(train_module.TrainingInterrupted, match="iter 4: saved .*--resume"):
+        train(apply_overrides(cfg, ["train.checkpoint_every=0"]), progress=False)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    state = torch.load(cfg.train.out_dir + "/last.pth", weights_only=True)
+    assert (state["epoch"], state["epoch_step"], state["iter"]) == (2, 0, 4)
+    monkeypatch.undo()
+    resumed = train(cfg, resume=True, progress=False)
+    assert _same_weights(resumed["model"], reference["model"])
+
+
+def test_a_crash_after_a_checkpoint_resumes_with_each_iteration_logged_once(three_epochs,
+                                                                            monkeypatch):
+    cfg, reference = three_epochs
+    cfg = apply_overrides(cfg, ["train.checkpoint_every=3"])
+
+    def crash():
+        raise RuntimeError("simulated crash")
+
+    _fail_at(monkeypatch, 6, crash)  # last.pth at iteration 4 (epoch end); rows 1-5 logged
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, progress=False)
+    out = reference["checkpoint"].parent.parent / "run"
+    assert torch.load(out / "last.pth", weights_only=True)["iter"] == 4
+    monkeypatch.undo()
+    resumed = train(cfg, resume=True, progress=False)
+    assert _log_iters(out) == [1, 2, 3, 4, 5, 6]
+    with open(out / "log.dropped.csv", newline="") as handle:
+        assert [int(r["iter"]) for r in csv.DictReader(handle)] == [5]
+    assert _same_weights(resumed["model"], reference["model"])
+
+
+def test_resume_refuses_a_changed_model_with_the_differences(tiny_cfg):
+    train(tiny_cfg, progress=False)
+    changed = apply_overrides(tiny_cfg, ["model.num_classes=3", "train.epochs=2"])
+    with pytest.raises(ValueError, match=r"model.num_classes: 7 -> 3\)"):
+        train(changed, resume=True, progress=False)
+    train(apply_overrides(tiny_cfg, ["train.epochs=2", "train.log_every=5"]), resume=True,
+          progress=False)  # more epochs and other logging are fine
+
+
+def test_an_earlier_run_is_refused_then_moved_aside_on_restart(tiny_cfg):
+    first = train(tiny_cfg, progress=False)["checkpoint"]
+    before = first.read_bytes()
+    with pytest.raises(ValueError, match="--resume to continue it, or --restart"):
+        train(tiny_cfg, progress=False)
+    assert first.read_bytes() == before
+    train(tiny_cfg, progress=False, restart=True)
+    (kept,) = (first.parent / "old_runs").iterdir()
+    assert (kept / "last.pth").read_bytes() == before and (kept / "log.csv").is_file()
+
+
+def test_a_second_run_into_a_locked_out_dir_names_the_pid(tiny_cfg):
+    from paa_edu.data.filelock import try_exclusive_lock
+    out = tiny_cfg.train.out_dir
+    os.makedirs(out)
+    with try_exclusive_lock(os.path.join(out, ".lock")) as held:
+        assert held
+        with pytest.raises(ValueError, match=f"in use by pid {os.getpid()}"):
+            train(tiny_cfg, progress=False)
+    train(tiny_cfg, progress=False)  # free again
+
+
+def _poison(monkeypatch, key: str, after_calls: int):
+    """Make ``predict_dense``'s ``key`` output NaN from call ``after_calls + 1`` on."""
+    from paa_edu.model import RotatedPAADetector
+    real, count = RotatedPAADetector.predict_dense, [0]
+
+    def dense(self, images):
+        out = real(self, images)
+        count[0] += 1
+        if count[0] > after_calls:
+            out[key] = out[key] * float("nan")
+        return out
+
+    monkeypatch.setattr(RotatedPAADetector, "predict_dense", dense)
+
+
+@pytest.mark.parametrize("key, term", [("deltas", "term: boxes; boxes contains NaN"),
+                                       ("cls_logits", "term: anchor_scores")])
+def test_nan_inside_the_step_is_the_documented_error(tiny_cfg, monkeypatch, key, term):
+    cfg = apply_overrides(tiny_cfg, ["train.epochs=2"])
+    _poison(monkeypatch, key, after_calls=2)  # epoch 1 (2 steps) and its checkpoint are good
+    with pytest.raises(FloatingPointError, match=f"non-finite loss at epoch 2 iter 3 \\({term}"):
+        train(cfg, progress=False)
+    state = torch.load(os.path.join(cfg.train.out_dir, "last.pth"), weights_only=True)
+    assert state["iter"] == 2
+
+
+def test_a_growing_loss_is_warned_on_the_console_and_in_the_log(tiny_cfg, monkeypatch, capsys):
+    import paa_edu.model.detector as detector
+    real, count = detector.detection_losses, [0]
+
+    def growing(*args, **kwargs):
+        count[0] += 1
+        losses = real(*args, **kwargs)
+        return {k: v * (1e4 if count[0] >= 3 else 1.0) for k, v in losses.items()}
+
+    monkeypatch.setattr(detector, "detection_losses", growing)
+    cfg = apply_overrides(tiny_cfg, ["train.epochs=2", "train.log_every=100"])
+    result = train(cfg, progress=False)
+    assert len(result["warnings"]) == 1 and "epoch 2 iter 3" in result["warnings"][0]
+    assert "loss is diverging" in capsys.readouterr().err
+    with open(result["checkpoint"].parent / "log.csv", newline="") as handle:
+        notes = [(r["iter"], r["note"]) for r in csv.DictReader(handle) if r["note"]]
+    assert len(notes) == 1 and notes[0][0] == "3" and "diverging" in notes[0][1]
+
+
+def test_best_checkpoint_is_the_epoch_with_the_best_val_map(tiny_cfg):
+    result = train(apply_overrides(tiny_cfg, ["train.epochs=3", "train.eval_every_epoch=True"]),
+                   progress=False)
+    out = result["checkpoint"].parent
+    with open(out / "log.csv", newline="") as handle:
+        val = [(float(r["val_mAP"]), int(r["iter"])) for r in csv.DictReader(handle)
+               if r["val_mAP"]]
+    assert len(val) == 3
+    best = torch.load(out / "best.pth", weights_only=True)
+    assert best["best_mAP"] == max(m for m, _ in val)
+    assert best["iter"] == next(i for m, i in val if m == max(m for m, _ in val))
+
+
+def test_resume_with_dataloader_workers_matches_the_single_process_run(three_epochs):
+    cfg, reference = three_epochs  # reference: num_workers=0
+    workers = apply_overrides(cfg, ["data.num_workers=2"])
+    train(apply_overrides(workers, ["train.max_iters=3"]), progress=False)
+    resumed = train(workers, resume=True, progress=False)
+    assert _same_weights(resumed["model"], reference["model"])
