@@ -96,15 +96,23 @@ def _non_finite(where: str, term: str) -> FloatingPointError:
     return FloatingPointError(f"non-finite loss at {where} (term: {term})")
 
 
+def _grad_norm(model) -> torch.Tensor:
+    """Total L2 norm of the gradients (a device scalar, no sync)."""
+    norms = [p.grad.detach().norm() for p in model.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+
+
 def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where: str) -> dict:
     """Forward, backward, clip and step on one batch; returns the float losses.
 
-    Under torchrun every rank checks before the backward pass and all of them raise together
-    (the message names the ranks); the returned losses are the means over ranks.
+    The loss terms are checked (one host-device sync for all) before the backward pass, and
+    the gradient norm before the optimizer step, so a NaN never reaches the weights. Under
+    torchrun every rank checks and all of them raise together (the message names the ranks);
+    the returned losses are the means over ranks.
 
     Raises:
         FloatingPointError: ``non-finite loss at <where> (term: ...)`` for a NaN/Inf loss term,
-            NaN/Inf inside the step (decoded boxes, PAA scores) or a NaN/Inf gradient norm.
+            NaN/Inf caught inside the step (PAA scores, boxes) or in the gradients.
     """
     problem = None
     try:
@@ -113,10 +121,11 @@ def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where
     except NonFiniteError as err:
         problem = f"{err.name}; {err}"
     if problem is None:
-        bad = [k for k, v in losses.items() if not torch.isfinite(v)]
-        if bad:
-            values = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
-            problem = f"{', '.join(bad)}; {values}"
+        terms = torch.stack([v.detach().float() for v in losses.values()])  # (T,)
+        if not bool(torch.isfinite(terms).all()):
+            shown = dict(zip(losses, terms.tolist()))
+            problem = (", ".join(k for k, v in shown.items() if not math.isfinite(v)) + "; "
+                       + ", ".join(f"{k}={v:.4g}" for k, v in shown.items()))
     problem = distributed.agree_on_problem(problem)  # every rank raises, or none
     if problem is not None:
         raise _non_finite(where, problem)
@@ -129,8 +138,12 @@ def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where
         loss.backward()
     if cfg.train.grad_clip is not None:
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-        if scaler is None and not torch.isfinite(norm):  # AMP skips such steps by design
-            raise _non_finite(where, f"gradient norm {norm.item()}")
+    else:
+        norm = _grad_norm(model)
+    # The gradients are all-reduced, so every rank sees the same norm. AMP skips
+    # inf-gradient steps by design.
+    if scaler is None and not bool(torch.isfinite(norm)):
+        raise _non_finite(where, f"gradient norm {norm.item()}; the losses were finite")
     if scaler is not None:
         scaler.step(optimizer)
         scaler.update()
