@@ -11,11 +11,9 @@
 from __future__ import annotations
 
 import os
-import pickle
 import random
 import secrets
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -126,15 +124,28 @@ def load_checkpoint(path: str | Path) -> dict:
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
-            OSError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except Exception as err:  # noqa: BLE001 - arbitrary bytes fail in many ways (struct.error,
+        # UnpicklingError, EOFError, BadZipFile, ...); each means "not a checkpoint"
         raise CheckpointError(f"{path} is not a paa_edu checkpoint (torch.load with "
-                              f"weights_only=True failed: {reason[:160]})") from None
+                              f"weights_only=True failed: {_load_failure(err)})") from None
     if not isinstance(state, dict) or not {"model", "config"} <= set(state):
         raise CheckpointError(f"{path} is not a paa_edu checkpoint (needs 'model' and "
                               f"'config' entries)")
     return state
+
+
+def _load_failure(err: Exception) -> str:
+    """The useful part of a ``torch.load`` error, on one short line."""
+    text = str(err)
+    if isinstance(err, EOFError) or "failed finding central directory" in text:
+        return "the file is empty or cut short"
+    if "GLOBAL" in text or "Unsupported global" in text:
+        return ("it holds Python objects, not only tensors and plain values: an older paa_edu "
+                "checkpoint, or not a checkpoint")
+    if "Unsupported operand" in text or "WeightsUnpickler" in text:
+        return "not a file written by torch.save"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[0] if lines else type(err).__name__)[:160]
 
 
 def checkpoint_config(state: dict, path: str | Path) -> Config:

@@ -199,7 +199,8 @@ def test_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, content, capsys, 
     bad = tmp_path / "bad.pth"
     bad.write_bytes(content)
     for argv in (["eval", "--checkpoint", str(bad)],
-                 ["predict", "--checkpoint", str(bad), "--input", str(tmp_path),
+                 ["predict", "--checkpoint", str(bad), "--input",
+                  str(tiny_data_root / "val" / "images"),
                   "--out", str(tmp_path / "p")]):
         assert main(argv) == 2
         err = capsys.readouterr().err
