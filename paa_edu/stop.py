@@ -30,7 +30,8 @@ def stop_requests():
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
-    old = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
+    old = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)
+           if signal.getsignal(sig) is not signal.SIG_IGN}  # e.g. nohup or `cmd &`: stay ignored
     try:
         yield stop
     finally:
