@@ -24,6 +24,7 @@ Read :func:`train` top to bottom: lock the out-dir, resume or start, then epochs
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -216,6 +217,8 @@ def _setup(cfg: Config, device: torch.device, pretrained: bool) -> _Run:
     if cfg.train.num_threads is not None:
         torch.set_num_threads(cfg.train.num_threads)
     if device.type == "cuda":  # CPU runs are deterministic already
+        if cfg.train.deterministic:  # deterministic cuBLAS (read when its handle is made)
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.deterministic = cfg.train.deterministic
         torch.backends.cudnn.benchmark = not cfg.train.deterministic
         torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)

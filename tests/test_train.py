@@ -346,3 +346,16 @@ def test_resume_with_dataloader_workers_matches_the_single_process_run(three_epo
     train(apply_overrides(workers, ["train.max_iters=3"]), progress=False)
     resumed = train(workers, resume=True, progress=False)
     assert _same_weights(resumed["model"], reference["model"])
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
+def test_cuda_resume_is_exact_with_train_deterministic(tiny_cfg, tmp_path):
+    cfg = apply_overrides(tiny_cfg, ["train.device=cuda", "train.deterministic=True",
+                                     "train.amp=False", "train.epochs=2"])
+    reference = train(apply_overrides(cfg, [f"train.out_dir={tmp_path / 'ref'}"]),
+                      progress=False)
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    train(apply_overrides(cfg, ["train.max_iters=3"]), progress=False)
+    resumed = train(cfg, resume=True, progress=False)
+    assert _same_weights(resumed["model"], reference["model"])
