@@ -1,15 +1,10 @@
 """scripts/check_readme_table.py: the README's measured table against the demo's results.md."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from script_loader import REPO, load_script
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "check_readme_table.py"
-spec = importlib.util.spec_from_file_location("check_readme_table", SCRIPT)
-check = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(check)
+check = load_script("scripts/check_readme_table.py")
 
 RESULTS = """| Method             | angle | $AP_{0.5}$ | $mAP$ |
 | ------------------ | ----- | ---------- | ----- |
@@ -72,7 +67,7 @@ def test_the_repository_readme_has_exactly_one_marked_table():
     from paa_edu.config import apply_overrides
     from paa_edu.demo import VARIANTS, method_name
     from paa_edu.presets import tiny_synthetic
-    readme = (SCRIPT.parent.parent / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     start, stop = check.readme_block(readme)
     rows = check.table_rows(readme[start:stop])
     assert rows[0][0] == "Method" and len(rows) == 1 + len(VARIANTS)  # the demo's variants

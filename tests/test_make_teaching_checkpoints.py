@@ -2,20 +2,14 @@
 (each session timed in sessions.json)."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import torch
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_teaching_checkpoints.py"
+from script_loader import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("make_teaching_checkpoints", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/make_teaching_checkpoints.py")
 
 
 def test_train_one_resumes_then_skips(tiny_overrides, tiny_data_root, tmp_path, capsys):

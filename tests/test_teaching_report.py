@@ -1,21 +1,14 @@
 """benchmarks/teaching_report.py: its snapshot tables count what the snapshots hold."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import torch
+from script_loader import load_script
 
 from paa_edu import pretrained
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "teaching_report.py"
-
 
 def _module():
-    spec = importlib.util.spec_from_file_location("teaching_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/teaching_report.py")
 
 
 def test_pool_table_counts_single_candidate_pools_and_fallbacks():

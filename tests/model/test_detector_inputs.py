@@ -5,11 +5,9 @@ depends on the data, and boolean-mask indexing); it counts operations, not time.
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
+from script_loader import load_script
 
 from paa_edu.config import apply_overrides, tiny_synthetic
 from paa_edu.model import RotatedPAADetector
@@ -23,11 +21,7 @@ def _model(*overrides: str) -> RotatedPAADetector:
 
 
 def _bench():
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_train_step.py"
-    spec = importlib.util.spec_from_file_location("bench_train_step", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/bench_train_step.py")
 
 
 def test_bad_target_is_named_by_image(fixed_batch):
