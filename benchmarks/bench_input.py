@@ -28,9 +28,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from paa_edu.data import SYNTHETIC_CLASSES, DOTADataset, TransformConfig
+from paa_edu.data import (
+    PRESETS,
+    SYNTHETIC_CLASSES,
+    DOTADataset,
+    TransformConfig,
+    write_synthetic_dataset,
+)
 from paa_edu.data.loader import loader_options
-from paa_edu.data import PRESETS, write_synthetic_dataset
 
 
 def write_patches(root: Path, num_images: int, size: int = 1024) -> Path:

@@ -22,12 +22,12 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from paa_edu.config import apply_overrides
-from paa_edu.presets import get_config
 from paa_edu.data import make_scene
 from paa_edu.data.synthetic import PRESETS as DATA_PRESETS
 from paa_edu.geometry import poly2obb
 from paa_edu.geometry.value_checks import trusted_values
 from paa_edu.model import RotatedPAADetector
+from paa_edu.presets import get_config
 
 STAGES = ("forward", "initial assign", "PAA scoring", "PAA GMM split", "loss", "backward+step")
 #: ATen ops whose output size depends on the data: on CUDA each one waits for the GPU (a sync).

@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 
 from paa_edu.config import PAA_FALLBACKS, apply_overrides
-from paa_edu.presets import get_config
 from paa_edu.demo import VARIANTS, method_name, table_row
+from paa_edu.presets import get_config
 from paa_edu.report import METRIC_KEYS, format_results_table
 
 #: the seed's ordering, best first: PAA (either init) >= ATSS >= MaxIoU.

@@ -74,9 +74,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
+    from paa_edu.checkpoint import load_model
     from paa_edu.data import DOTADataset, TransformConfig
     from paa_edu.demo import table_row
-    from paa_edu.checkpoint import load_model
     from paa_edu.distributed import init_from_env, is_main
     from paa_edu.report import format_per_class_table, format_results_table, local_eval_note
     from paa_edu.train import class_names, evaluate, resolve_device

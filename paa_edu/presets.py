@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from paa_edu.config import Config, DataConfig, ModelConfig, TrainConfig
 
+
 def r50_dota_1x() -> Config:
     """The seed's rotated PAA, R50-FPN 1x on DOTA-v1.0 patches (1024 px, gap 200), field by field.
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 
 from paa_edu.config import apply_overrides
-from paa_edu.presets import tiny_synthetic
 from paa_edu.demo import method_name, table_row
+from paa_edu.presets import tiny_synthetic
 
 METRICS = {"AP50": 0.5, "AP75": 0.25, "mAP": 0.3}
 

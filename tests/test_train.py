@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import paa_edu.train as train_module
-from paa_edu.config import apply_overrides
 from paa_edu.checkpoint import load_model, save_checkpoint
+from paa_edu.config import apply_overrides
 from paa_edu.train import build_dataset, evaluate, ground_truths, lr_at, train
 
 

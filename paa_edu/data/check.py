@@ -35,7 +35,7 @@ from paa_edu.data.dota import (
     read_image,
     read_label_file,
 )
-from paa_edu.data.label_cache import parser_source_hash, cache_dir
+from paa_edu.data.label_cache import cache_dir, parser_source_hash
 
 CHECK_FORMAT = 1
 

@@ -18,8 +18,8 @@ from paa_edu.geometry.angles import (
 from paa_edu.geometry.convert import obb2hbb, obb2poly, poly2obb
 from paa_edu.geometry.iou import box_iou_rotated
 from paa_edu.geometry.nms import batched_nms_rotated, nms_rotated
-from paa_edu.geometry.polygon_iou import box_poly_iou
 from paa_edu.geometry.points import center_distances, points_in_rboxes
+from paa_edu.geometry.polygon_iou import box_poly_iou
 
 __all__ = [
     "ANGLE_VERSIONS", "DEFAULT_ANGLE_VERSION", "NonFiniteError", "check_boxes", "check_version", "norm_angle",

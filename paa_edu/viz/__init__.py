@@ -20,11 +20,18 @@ Figures are small (``dpi`` 80) so that notebooks stay small.
 """
 from paa_edu.viz.assignments import draw_atss_threshold, plot_assignment_zoom, plot_assignments
 from paa_edu.viz.boxes import plot_detections, plot_detections_vs_gt, plot_rotated_boxes
-from paa_edu.viz.curves import (plot_ap_breakdown, plot_iou_calibration, plot_loss_curves,
-                                plot_pr_curves)
+from paa_edu.viz.curves import (
+                                plot_ap_breakdown,
+                                plot_iou_calibration,
+                                plot_loss_curves,
+                                plot_pr_curves,
+)
 from paa_edu.viz.gmm import plot_gmm_split, plot_score_distributions
-from paa_edu.viz.history import (plot_cut_over_training, plot_positives_over_training,
-                                 plot_split_over_training)
+from paa_edu.viz.history import (
+                                plot_cut_over_training,
+                                plot_positives_over_training,
+                                plot_split_over_training,
+)
 
 __all__ = ["plot_rotated_boxes", "plot_detections", "plot_assignments", "plot_assignment_zoom",
            "draw_atss_threshold",

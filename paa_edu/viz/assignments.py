@@ -6,7 +6,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from paa_edu.viz.boxes import GT_COLOR, new_figure, show_image, plot_rotated_boxes
+from paa_edu.viz.boxes import GT_COLOR, new_figure, plot_rotated_boxes, show_image
 
 
 def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict) -> Figure:

@@ -10,8 +10,8 @@ from paa_edu.data.dota import (
     LabelWarning,
     image_size,
     list_images,
-    read_image,
     parse_label_file,
+    read_image,
     read_label_file,
     write_label_file,
 )

@@ -11,9 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from paa_edu.data import SYNTHETIC_CLASSES, DOTADataset, read_label_file, write_label_file
-from paa_edu.data import label_cache
-from paa_edu.data import SceneConfig, SyntheticPreset, write_synthetic_dataset
+from paa_edu.data import (
+    SYNTHETIC_CLASSES,
+    DOTADataset,
+    SceneConfig,
+    SyntheticPreset,
+    label_cache,
+    read_label_file,
+    write_label_file,
+    write_synthetic_dataset,
+)
 
 
 @pytest.fixture

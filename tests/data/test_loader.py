@@ -10,9 +10,16 @@ import torch
 from torch.utils.data import DataLoader
 
 from paa_edu.config import tiny_synthetic
-from paa_edu.data import SYNTHETIC_CLASSES, DOTADataset, TransformConfig, collate_batch
+from paa_edu.data import (
+    SYNTHETIC_CLASSES,
+    DOTADataset,
+    SceneConfig,
+    SyntheticPreset,
+    TransformConfig,
+    collate_batch,
+    write_synthetic_dataset,
+)
 from paa_edu.data.loader import loader_options, worker_init
-from paa_edu.data import SceneConfig, SyntheticPreset, write_synthetic_dataset
 from paa_edu.model import RotatedPAADetector
 
 

@@ -78,8 +78,8 @@ def test_bad_weights_arguments():
 
 
 def test_checkpoint_never_needs_the_weights_file_again(tiny_cfg, tmp_path):
-    from paa_edu.config import apply_overrides
     from paa_edu.checkpoint import load_model
+    from paa_edu.config import apply_overrides
     from paa_edu.train import train
     torch.manual_seed(2)
     path = tmp_path / "narrow_r18.pth"

@@ -10,8 +10,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from paa_edu.viz.curves import _moving_average, plot_iou_calibration, plot_loss_curves, plot_pr_curves  # noqa: E402
 from paa_edu.evaluation import evaluate_rotated  # noqa: E402
+from paa_edu.viz.curves import (  # noqa: E402
+    _moving_average,
+    plot_iou_calibration,
+    plot_loss_curves,
+    plot_pr_curves,
+)
 
 
 @pytest.fixture(autouse=True)
