@@ -25,12 +25,6 @@ from paa_edu.viz import (  # noqa: E402
 )
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def _record():
     gt_inds = torch.tensor([1, 1, 1, 1, 1, 1, 2, 0, 3, 3, 3])
     init = AssignResult(gt_inds, torch.where(gt_inds > 0, gt_inds - 1, -1),

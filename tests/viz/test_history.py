@@ -5,7 +5,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -19,12 +18,6 @@ from paa_edu.viz import (  # noqa: E402
     plot_split_over_training,
 )
 from paa_edu.viz.boxes import FP_COLOR, MISSED_COLOR, TP_COLOR  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")
