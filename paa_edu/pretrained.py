@@ -76,7 +76,7 @@ def load(name: str, device: str | torch.device = "cpu"):
 
     state = _read(name)
     cfg = config_from_dict(state["config"])
-    model = RotatedPAADetector(replace(cfg.model, backbone_weights=None))
+    model = RotatedPAADetector(cfg.model, load_backbone_weights=False)
     weights = {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()}
     load_state_into(model, weights, DATA_DIR / f"{name}.pt")
     return model.to(device).eval(), cfg
@@ -133,7 +133,7 @@ def _load_run(run_dir: Path):
     path = run_dir / CHECKPOINT_NAME
     state = torch.load(path, map_location="cpu", weights_only=False)
     cfg = config_from_dict(state["config"])
-    model = RotatedPAADetector(replace(cfg.model, backbone_weights=None))
+    model = RotatedPAADetector(cfg.model, load_backbone_weights=False)
     load_state_into(model, state["model"], path)
     return model.eval(), cfg
 

@@ -6,16 +6,14 @@ import shutil
 import pytest
 
 from paa_edu.cli import main
-from paa_edu.data import SYNTHETIC_CLASSES, SceneConfig, SyntheticPreset, write_synthetic_dataset
+from paa_edu.data import SYNTHETIC_CLASSES
 from paa_edu.data.check import check_folder
 
 
-@pytest.fixture(scope="module")
-def clean_set(tmp_path_factory):
-    root = tmp_path_factory.mktemp("clean")
-    preset = SyntheticPreset(64, 4, 2, SceneConfig((12.0, 40.0), (2, 4), 0.0, 0.0, 0.0))
-    write_synthetic_dataset(root, preset, seed=0, progress=False)
-    return root
+@pytest.fixture
+def clean_set(tiny_data_root):
+    """conftest's 64 px set (read only here: the broken variants are copies)."""
+    return tiny_data_root
 
 
 def _broken_copy(clean_set, tmp_path):
