@@ -16,7 +16,8 @@ One module per family, every public name importable from ``paa_edu.viz``:
   :mod:`paa_edu.snapshots` (:func:`plot_split_over_training`,
   :func:`plot_positives_over_training`, :func:`plot_cut_over_training`).
 
-Figures are small (``dpi`` 80) so that notebooks stay small.
+Resolution (100 dpi), fonts (>= 9 pt), the colour-blind-safe palette and the input checks
+are shared, in :mod:`~paa_edu.viz.style`.
 """
 from paa_edu.viz.assignments import draw_atss_threshold, plot_assignment_zoom, plot_assignments
 from paa_edu.viz.boxes import plot_detections, plot_detections_vs_gt, plot_rotated_boxes

@@ -3,11 +3,9 @@
 - :func:`plot_rotated_boxes`: the one routine that draws rotated boxes.
 - :func:`plot_detections`: detections above a score threshold, coloured by class.
 
-Figures are small (``dpi`` 80) so that notebooks stay small.
+Resolution, fonts and colours come from :mod:`paa_edu.viz.style`.
 """
 from __future__ import annotations
-
-import math
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,19 +15,21 @@ from matplotlib.patches import Polygon
 from torch import Tensor
 
 from paa_edu.geometry.convert import obb2poly
-
-DPI = 80
-POS_COLOR, NEG_COLOR, GT_COLOR = "tab:green", "tab:gray", "yellow"
+from paa_edu.viz.style import (  # noqa: F401  (DPI and the colours are re-exported)
+    DPI,
+    FP_COLOR,
+    GT_COLOR,
+    MISSED_COLOR,
+    NEG_COLOR,
+    POS_COLOR,
+    TP_COLOR,
+    panels,
+)
 
 
 def new_figure(n_panels: int = 1, ncols: int = 1, panel_size: float = 3.2):
     """A figure with ``n_panels`` square panels on ``ncols`` columns; returns (fig, axes)."""
-    nrows = math.ceil(n_panels / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows),
-                             dpi=DPI, squeeze=False)
-    for ax in axes.flat[n_panels:]:
-        ax.axis("off")
-    return fig, list(axes.flat[:n_panels])
+    return panels(n_panels, ncols, panel_size)
 
 
 def as_image(image) -> np.ndarray | None:
@@ -132,9 +132,6 @@ def plot_detections(image, dets, class_names: list[str] | None = None,
     ax.set_title(f"{len(boxes)} detections (score >= {score_thr})", fontsize=9)
     fig.tight_layout()
     return fig
-
-
-TP_COLOR, FP_COLOR, MISSED_COLOR = "tab:green", "tab:red", "tab:orange"
 
 
 def plot_detections_vs_gt(image, dets: dict, gt: dict, class_names: list[str] | None = None,

@@ -1,0 +1,115 @@
+"""What every plot in :mod:`paa_edu.viz` shares: resolution, font sizes, colours, input checks.
+
+- Resolution and text: figures at ``DPI`` 100 with text of at least ``FONT_SIZE`` 9 pt, so that
+  they read in a notebook and on GitHub.
+- Colours: the Okabe-Ito palette (``PALETTE``), which stays distinct under the common forms of
+  colour blindness; ground truth is never yellow (the synthetic cars often are).
+- Layout: :func:`figure_and_axes` gives a single-panel function its ``ax=`` / ``figsize=``
+  behaviour; :func:`panels` gives a multi-panel one its grid.
+- Inputs: :func:`check_boxes` refuses what is not (N, 5), :func:`check_length` names a
+  per-box list of the wrong length.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+DPI = 100
+FONT_SIZE = 9  # the smallest text any figure uses (titles, labels, ticks, legends)
+
+# Okabe & Ito (2008), "Color Universal Design": black, orange, sky blue, bluish green, yellow,
+# blue, vermillion, reddish purple.
+BLACK, ORANGE, SKY_BLUE, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
+    "#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+PALETTE = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY_BLUE, YELLOW, BLACK]
+
+POS_COLOR, NEG_COLOR, IGNORED_COLOR = GREEN, "0.45", "0.6"
+GT_COLOR = SKY_BLUE  # dashed ground truth; missed GT in PURPLE
+TP_COLOR, FP_COLOR, MISSED_COLOR = BLUE, VERMILLION, PURPLE
+
+
+def palette_color(i: int) -> str:
+    """The ``i``-th colour of :data:`PALETTE` (cycling)."""
+    return PALETTE[int(i) % len(PALETTE)]
+
+
+def figure_and_axes(ax: Axes | None, figsize: tuple[float, float] | None,
+                    default_figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """The Axes a single-panel plot draws on, and its Figure.
+
+    Args:
+        ax: an Axes of the caller's own layout, or ``None`` for a new figure.
+        figsize: (width, height) in inches of the new figure; with ``ax`` it must be ``None``.
+        default_figsize: the size used when neither is given.
+    Returns:
+        ``(figure, axes)``; the figure is ``ax.figure`` when ``ax`` is given.
+    """
+    if ax is not None:
+        if figsize is not None:
+            raise ValueError("pass either ax= (draw into your figure) or figsize= (a new "
+                             "figure), not both")
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+        return ax.figure, ax
+    fig, new_ax = plt.subplots(figsize=_checked_figsize(figsize or default_figsize), dpi=DPI)
+    return fig, new_ax
+
+
+def panels(n_panels: int, ncols: int = 1, panel_size: float = 3.2,
+           figsize: tuple[float, float] | None = None) -> tuple[Figure, list[Axes]]:
+    """A new figure with ``n_panels`` panels on ``ncols`` columns (unused cells hidden).
+
+    Args:
+        n_panels: how many panels are drawn.
+        ncols: columns of the grid; rows follow.
+        panel_size: inches per (square) panel, used when ``figsize`` is ``None``.
+        figsize: (width, height) in inches of the whole figure.
+    Returns:
+        ``(figure, [axes] * n_panels)`` in row-major order.
+    """
+    if n_panels < 1 or ncols < 1:
+        raise ValueError(f"need n_panels >= 1 and ncols >= 1, got {n_panels} and {ncols}")
+    ncols = min(ncols, n_panels)
+    nrows = math.ceil(n_panels / ncols)
+    size = figsize or (panel_size * ncols, panel_size * nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=_checked_figsize(size), dpi=DPI,
+                             squeeze=False)
+    for ax in axes.flat[n_panels:]:
+        ax.axis("off")
+    return fig, list(axes.flat[:n_panels])
+
+
+def _checked_figsize(figsize) -> tuple[float, float]:
+    try:
+        width, height = (float(v) for v in figsize)
+    except (TypeError, ValueError):
+        raise ValueError(f"figsize must be (width, height) in inches, got {figsize!r}") from None
+    if not (width > 0 and height > 0):
+        raise ValueError(f"figsize must be positive, got {figsize!r}")
+    return width, height
+
+
+def check_boxes(boxes, name: str = "boxes") -> Tensor:
+    """``boxes`` as a float CPU tensor (N, 5) cx, cy, w, h, theta; anything else is refused.
+
+    A (2, 10) tensor is two rows of ten numbers, not four boxes: it is an error, as is (3, 4).
+    An empty tensor of any shape with no elements is (0, 5).
+    """
+    boxes = torch.as_tensor(boxes).detach().cpu()
+    if boxes.numel() == 0:
+        return boxes.reshape(0, 5).float()
+    if boxes.dim() != 2 or boxes.shape[1] != 5:
+        raise ValueError(f"{name} must be (N, 5) cx, cy, w, h, theta; got shape "
+                         f"{tuple(boxes.shape)}")
+    return boxes.float()
+
+
+def check_length(values, n: int, name: str, of: str = "boxes") -> None:
+    """Refuse a per-item list (labels, colours, scores) whose length is not ``n``."""
+    if values is not None and len(values) != n:
+        raise ValueError(f"{name} has {len(values)} entries for {n} {of}")
