@@ -2,7 +2,10 @@
 
 Usage: ``python scripts/run_notebooks.py [notebooks/NN_name.ipynb ...]`` (default: all of them).
 Runs each notebook top to bottom in a fresh ``python3`` kernel with ``notebooks/`` as the working
-directory, stops at the first error and names the notebook and cell. The figures the notebooks
+directory, stops at the first error and names the notebook and cell. A ``# NBVAL_CHECK_OUTPUT``
+(or ``NBVAL_IGNORE_OUTPUT``, ``NBVAL_SKIP``, ``NBVAL_RAISES_EXCEPTION``) comment line is moved into
+the cell's tags (``nbval-check-output``, ...), which nbval reads the same way and which keep the
+lesson's code free of test markers. The figures the notebooks
 pass to :func:`paa_edu.save_figure` are written to ``docs/figures/`` (this script is the only
 thing that does; ``--no-save-figures`` turns it off).
 """
@@ -21,9 +24,40 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 FIGURES = NOTEBOOKS.parent / "docs" / "figures"
 
 
+MARKERS = ("NBVAL_CHECK_OUTPUT", "NBVAL_IGNORE_OUTPUT", "NBVAL_SKIP", "NBVAL_RAISES_EXCEPTION")
+
+
+def _marker(line: str) -> str | None:
+    """``NBVAL_CHECK_OUTPUT`` for the line ``# NBVAL_CHECK_OUTPUT``; ``None`` for any other."""
+    text = line.strip()
+    name = text.lstrip("#").strip()
+    return name if text.startswith("#") and name in MARKERS else None
+
+
+def markers_to_tags(notebook) -> int:
+    """Move ``# NBVAL_*`` comment lines of code cells into cell tags; return how many moved."""
+    moved = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        lines = cell.source.splitlines()
+        markers = [m for m in map(_marker, lines) if m]
+        if not markers:
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        for name in markers:
+            tag = name.lower().replace("_", "-")  # nbval's tag for the comment marker
+            if tag not in tags:
+                tags.append(tag)
+        cell.source = "\n".join(line for line in lines if not _marker(line))
+        moved += len(markers)
+    return moved
+
+
 def run_notebook(path: Path, timeout: int) -> float:
-    """Execute ``path`` in place; return the wall time in seconds."""
+    """Execute ``path`` in place (markers moved to tags first); return the wall time in seconds."""
     notebook = nbformat.read(path, as_version=4)
+    markers_to_tags(notebook)
     start = time.perf_counter()
     executor = ExecutePreprocessor(timeout=timeout, kernel_name="python3")
     executor.preprocess(notebook, {"metadata": {"path": str(NOTEBOOKS)}})
