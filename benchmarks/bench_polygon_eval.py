@@ -97,8 +97,9 @@ def simulate_detections(gts: list[dict], seed: int, num_classes: int = 15) -> li
 def _jitter(box: np.ndarray, rng: np.random.Generator) -> list[float]:
     cx, cy, w, h, t = box
     sigma = 0.07 * math.sqrt(w * h)
-    return [cx + rng.normal(0, sigma), cy + rng.normal(0, sigma), w * math.exp(rng.normal(0, 0.12)),
-            h * math.exp(rng.normal(0, 0.12)), t + rng.normal(0, math.radians(4))]
+    return [cx + rng.normal(0, sigma), cy + rng.normal(0, sigma),
+            w * math.exp(rng.normal(0, 0.12)), h * math.exp(rng.normal(0, 0.12)),
+            t + rng.normal(0, math.radians(4))]
 
 
 def devkit_difference(dets: list[dict], gts: list[dict], lib_path: str) -> tuple[float, int]:

@@ -87,8 +87,9 @@ def snapshot_tables(histories: dict[str, list[dict]]) -> list[str]:
         counts = [s["assigners"][name]["num_pos_per_gt"].double() for s in picks]
         every = torch.stack([s["assigners"][name]["num_pos_per_gt"] for s in snaps])  # (S, G)
         changed = int((every != every[:1]).any(0).sum())
+        iters = ", ".join(str(s["iteration"]) for s in picks)
         rows.append(f"| {name} | {len(counts[0])} | " + " / ".join(
-            f"{c.mean():.2f}" for c in counts) + f" (iters {', '.join(str(s['iteration']) for s in picks)})"
+            f"{c.mean():.2f}" for c in counts) + f" (iters {iters})"
             f" | {every.double().mean():.2f} | {changed} |")
     return rows
 
@@ -139,8 +140,9 @@ def pool_table(histories: dict[str, list[dict]]) -> list[str]:
         valid = torch.cat([s["assigners"][name]["cand_valid"].sum(1) for s in snaps])  # (N,)
         fallback = torch.cat([s["assigners"][name]["fallback"] for s in snaps])
         has = valid > 0
-        rows.append(f"| {name} | {int(has.sum())} | {100 * float((valid == 1).sum()) / int(has.sum()):.1f} % | "
-                    f"{100 * float(fallback.sum()) / int(has.sum()):.1f} % | "
+        n = int(has.sum())
+        rows.append(f"| {name} | {n} | {100 * float((valid == 1).sum()) / n:.1f} % | "
+                    f"{100 * float(fallback.sum()) / n:.1f} % | "
                     f"{float(valid[has].double().mean()):.1f} |")
     return rows
 

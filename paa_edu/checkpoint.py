@@ -145,7 +145,8 @@ def _load_failure(err: Exception) -> str:
     if "Unsupported operand" in text or "WeightsUnpickler" in text:
         return "not a file written by torch.save"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return f"not a file written by torch.save ({(lines[0] if lines else type(err).__name__)[:100]})"
+    first = (lines[0] if lines else type(err).__name__)[:100]
+    return f"not a file written by torch.save ({first})"
 
 
 def checkpoint_config(state: dict, path: str | Path) -> Config:

@@ -228,7 +228,8 @@ def evaluate_rotated(
         (float, NaN when no class has GT), ``per_class_AP50`` (list of C floats, NaN for classes
         without GT), ``per_class_AP`` (T, C) ndarray, ``AP_per_threshold`` {thr: class mean},
         ``num_gts`` (list of C non-difficult GT counts), ``iou_thresholds``, ``metric``,
-        ``gt_shape`` (``"polygon"`` or ``"box"``, the one used) and ``curves`` {(cls, thr): {"recall", "precision", "scores"}} for PR plots.
+        ``gt_shape`` (``"polygon"`` or ``"box"``, the one used) and ``curves``
+        {(cls, thr): {"recall", "precision", "scores"}} for PR plots.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")

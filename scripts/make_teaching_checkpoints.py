@@ -66,7 +66,8 @@ def train_all(out: Path, names: list[str], jobs: int, overrides: list[str]) -> N
     """Run :func:`train_one` for every name, ``jobs`` child processes at a time."""
     from paa_edu.train import build_dataset
 
-    build_dataset(teaching_config(names[0], out, overrides), "train", train=True)  # write the data once
+    # write the data once, before the runs start side by side
+    build_dataset(teaching_config(names[0], out, overrides), "train", train=True)
     pending, running = list(names), []
     while pending or running:
         while pending and len(running) < jobs:

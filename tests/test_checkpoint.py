@@ -48,7 +48,8 @@ def test_a_training_checkpoint_loads_with_weights_only(checkpoint):
     assert loaded == cfg and not model.training
 
 
-@pytest.mark.parametrize("content", [b"", os.urandom(2048), pickle.dumps({"model": 1}, protocol=2)])
+@pytest.mark.parametrize("content",
+                         [b"", os.urandom(2048), pickle.dumps({"model": 1}, protocol=2)])
 def test_random_or_truncated_files_are_one_line_errors(tmp_path, content, checkpoint):
     bad = tmp_path / "bad.pth"
     bad.write_bytes(content)

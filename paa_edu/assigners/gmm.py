@@ -287,8 +287,8 @@ def gmm_split(losses: Tensor, valid: Tensor, reg_covar: float = 1e-6, backend: s
 
     Per row, over its valid entries: fewer than 2 -> no positives. Otherwise sort ascending,
     fit a two-component 1-D GMM (diag, means init min/max, weights 0.5, precision 1,
-    scikit-learn EM: ``tol`` 1e-3, ``max_iter`` 100, ``reg_covar``), predict components, and keep the
-    members of the low-mean component up to and including its most likely member.
+    scikit-learn EM: ``tol`` 1e-3, ``max_iter`` 100, ``reg_covar``), predict components, and keep
+    the members of the low-mean component up to and including its most likely member.
 
     Args:
         losses: (G, K) float, lower is better.

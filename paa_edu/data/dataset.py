@@ -55,10 +55,10 @@ class DOTADataset(Dataset):
     Items:
         ``(image, target)``: image (3, H, W) padded to a multiple of 32, float32 normalised
         (or uint8 RGB with ``TransformConfig(normalize=False)``, normalised later on the
-        device by the model); target dict with ``boxes`` (M, 5) float32, ``labels`` (M,) long, ``difficult``
-        (M,) bool, ``image_id`` str, ``orig_size`` (H0, W0), ``img_shape`` (h, w) after the
-        resize, ``scale_factor`` float (divide predicted boxes' first four numbers by it to
-        get back to original pixels) and ``flips`` (directions applied).
+        device by the model); target dict with ``boxes`` (M, 5) float32, ``labels`` (M,) long,
+        ``difficult`` (M,) bool, ``image_id`` str, ``orig_size`` (H0, W0), ``img_shape`` (h, w)
+        after the resize, ``scale_factor`` float (divide predicted boxes' first four numbers by
+        it to get back to original pixels) and ``flips`` (directions applied).
     """
 
     def __init__(self, root_split_dir: str | Path, class_names: tuple[str, ...] | list[str]

@@ -94,7 +94,8 @@ def parse_labels_cached(label_dir: str | Path, names: list[str],
         return [_fields(parse(label_dir / name)) for name in names]
     fingerprint = folder_fingerprint(label_dir)
     key = _key(fingerprint, names, settings)
-    path = cache_dir() / f"labels-{hashlib.sha1(str(label_dir.resolve()).encode()).hexdigest()[:16]}.pt"
+    folder_hash = hashlib.sha1(str(label_dir.resolve()).encode()).hexdigest()[:16]
+    path = cache_dir() / f"labels-{folder_hash}.pt"
     cached = _read(path, key)
     if cached is not None:
         return cached

@@ -32,7 +32,7 @@ def mix_seed(*values: int) -> int:
 
 
 def epoch_order(dataset_len: int, seed: int, epoch: int, shuffle: bool = True) -> list[int]:
-    """The permutation of ``range(dataset_len)`` used in ``epoch`` (identity if not ``shuffle``)."""
+    """The permutation of ``range(dataset_len)`` used in ``epoch`` (or the identity)."""
     if not shuffle:
         return list(range(dataset_len))
     generator = torch.Generator().manual_seed(mix_seed(seed, epoch))

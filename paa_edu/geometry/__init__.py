@@ -22,7 +22,8 @@ from paa_edu.geometry.points import center_distances, points_in_rboxes
 from paa_edu.geometry.polygon_iou import box_poly_iou
 
 __all__ = [
-    "ANGLE_VERSIONS", "DEFAULT_ANGLE_VERSION", "NonFiniteError", "check_boxes", "check_version", "norm_angle",
+    "ANGLE_VERSIONS", "DEFAULT_ANGLE_VERSION", "NonFiniteError", "check_boxes", "check_version",
+    "norm_angle",
     "regularize_boxes", "weighted_mean_angle", "obb2hbb", "obb2poly", "poly2obb",
     "box_iou_rotated", "box_poly_iou", "nms_rotated", "batched_nms_rotated", "center_distances",
     "points_in_rboxes",
