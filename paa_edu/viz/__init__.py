@@ -5,6 +5,8 @@ One module per family, every public name importable from ``paa_edu.viz``:
 - :mod:`~paa_edu.viz.boxes`: :func:`plot_rotated_boxes` (the one routine that draws rotated
   boxes; every plot uses it), :func:`plot_detections` and :func:`plot_detections_vs_gt`
   (true / false positives and missed GT).
+- :mod:`~paa_edu.viz.anchors`: :func:`plot_anchor_neighbourhood`, the anchors nearest one
+  object on each level; :func:`plot_iou_heatmap`, its IoU with every anchor of the grid.
 - :mod:`~paa_edu.viz.assignments`: :func:`plot_assignments`, the positives of several
   assigners on the same image; :func:`plot_assignment_zoom`, chosen objects x assigners, zoomed,
   with the ignored anchors; :func:`draw_atss_threshold`, ATSS's ``mean + std`` rule for one GT.
@@ -19,6 +21,7 @@ One module per family, every public name importable from ``paa_edu.viz``:
 Resolution (100 dpi), fonts (>= 9 pt), the colour-blind-safe palette and the input checks
 are shared, in :mod:`~paa_edu.viz.style`.
 """
+from paa_edu.viz.anchors import level_iou_maps, plot_anchor_neighbourhood, plot_iou_heatmap
 from paa_edu.viz.assignments import draw_atss_threshold, plot_assignment_zoom, plot_assignments
 from paa_edu.viz.boxes import plot_detections, plot_detections_vs_gt, plot_rotated_boxes
 from paa_edu.viz.curves import (
@@ -39,4 +42,5 @@ __all__ = ["plot_rotated_boxes", "plot_detections", "plot_assignments", "plot_as
            "plot_gmm_split",
            "plot_score_distributions", "plot_loss_curves", "plot_pr_curves",
            "plot_iou_calibration", "plot_detections_vs_gt", "plot_ap_breakdown",
-           "plot_split_over_training", "plot_positives_over_training", "plot_cut_over_training"]
+           "plot_split_over_training", "plot_positives_over_training", "plot_cut_over_training",
+           "plot_anchor_neighbourhood", "plot_iou_heatmap", "level_iou_maps"]
