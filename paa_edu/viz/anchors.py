@@ -18,7 +18,15 @@ from torch import Tensor
 from paa_edu.geometry.convert import obb2poly
 from paa_edu.geometry.iou import box_iou_rotated
 from paa_edu.viz.boxes import as_image, plot_rotated_boxes, show_image
-from paa_edu.viz.style import BLACK, BLUE, FONT_SIZE, VERMILLION, check_boxes, check_length, panels
+from paa_edu.viz.style import (
+    BLACK,
+    FONT_SIZE,
+    ORANGE,
+    VERMILLION,
+    check_boxes,
+    check_length,
+    panels,
+)
 
 
 def _one_box(box) -> Tensor:
@@ -94,15 +102,15 @@ def plot_anchor_neighbourhood(image, box, level_anchors: list[Tensor], strides: 
         near = (anchors[:, :2] - box[0, :2]).norm(dim=1).argsort()[:k]  # (k,) nearest centres
         best = float(box_iou_rotated(box, anchors[near]).max())
         show_image(ax, image, box)
-        plot_rotated_boxes(ax, anchors[near], color=BLUE, linewidth=1.0)
-        ax.scatter(anchors[near, 0], anchors[near, 1], s=10, color=BLUE)
+        plot_rotated_boxes(ax, anchors[near], color=ORANGE, linewidth=1.0)
+        ax.scatter(anchors[near, 0], anchors[near, 1], s=10, color=ORANGE)
         plot_rotated_boxes(ax, box, color=BLACK, linewidth=2.0, linestyle="--")
         x0, x1, y0, y1 = _window(torch.cat([anchors[near], box]), margin=8.0)
         ax.set(xlim=(x0, x1), ylim=(y1, y0))
         ax.set_title(f"stride {stride}: {anchors[0, 2]:.0f} px anchors\nbest IoU {best:.3f}",
                      fontsize=FONT_SIZE)
     handles = [Line2D([], [], color=BLACK, linestyle="--", label="object"),
-               Line2D([], [], color=BLUE, label=f"{k} nearest anchors")]
+               Line2D([], [], color=ORANGE, label=f"{k} nearest anchors")]
     axes[0].legend(handles=handles, fontsize=FONT_SIZE, loc="lower left")
     fig.tight_layout()
     return fig
