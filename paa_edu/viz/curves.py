@@ -1,9 +1,17 @@
 """Curves of training and evaluation (matplotlib; each function returns the Figure).
 
-- :func:`plot_loss_curves`: the per-iteration losses that :func:`paa_edu.train.train` returns.
-- :func:`plot_pr_curves`: precision-recall curves from :func:`paa_edu.evaluation.evaluate_rotated`.
-- :func:`plot_iou_calibration`: the IoU branch's estimate against the true IoU of each detection
-  (:func:`paa_edu.evaluation.iou_calibration`).
+- :func:`plot_loss_curves`: the per-iteration losses of :func:`paa_edu.train.train` (or the
+  rows of a run's ``log.csv``), raw and smoothed, with the warm-up and the learning rate.
+- :func:`plot_iou_loss_floor`: each positive's IoU-branch BCE against its target, above the
+  entropy floor H(t) it cannot go below (:func:`paa_edu.iou_floor.iou_loss_floor`).
+- :func:`plot_pr_curves`: precision-recall curves from
+  :func:`paa_edu.evaluation.evaluate_rotated`, of one run or of several overlaid.
+- :func:`plot_iou_calibration`: the IoU branch's estimate against the true IoU of each
+  detection (:func:`paa_edu.evaluation.iou_calibration`).
+- :func:`plot_ap_breakdown`: AP by assigner and class (and object size), grouped bars.
+
+In a notebook, end the line with ``;``: the returned Figure would otherwise be shown twice
+(once by the inline backend, once as the cell's value).
 """
 from __future__ import annotations
 
@@ -11,11 +19,28 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from paa_edu.viz.boxes import DPI
+from paa_edu.viz.style import (
+    BLACK,
+    DPI,
+    FONT_SIZE,
+    GREEN,
+    ORANGE,
+    PALETTE,
+    SKY_BLUE,
+    VERMILLION,
+    figure_and_axes,
+    palette_color,
+    panels,
+)
 
 LOSS_KEYS = ("loss", "loss_cls", "loss_bbox", "loss_iou")
+LOSS_LABELS = {"loss": "sum of the terms", "loss_cls": "focal loss / positives",
+               "loss_bbox": "IoU-weighted -log IoU", "loss_iou": "0.5 x BCE of the IoU branch"}
+AP_KEYS = ("AP50", "AP75", "mAP")
+RUN_STYLES = ("-", "--", "-.", ":")  # with the colour: runs stay apart where their lines overlap
 
 
 def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -26,109 +51,307 @@ def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
     return (sums[1:] - sums[starts]) / counts
 
 
-def plot_loss_curves(history: list[dict], window: int = 10) -> Figure:
+def _readable(ax: Axes) -> None:
+    """Ticks and axis labels at :data:`FONT_SIZE` at least."""
+    ax.tick_params(labelsize=FONT_SIZE)
+    for label in (ax.xaxis.label, ax.yaxis.label, ax.title):
+        label.set_fontsize(max(label.get_fontsize(), FONT_SIZE))
+
+
+def _series(history: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(iterations, values) of the rows that hold ``key`` (``log.csv`` rows are strings and
+    its evaluation rows have no losses)."""
+    iters, values = [], []
+    for i, row in enumerate(history):
+        value = row.get(key)
+        if value is None or value == "":
+            continue
+        iters.append(float(row.get("iter") or i + 1))
+        values.append(float(value))
+    return np.array(iters), np.array(values)
+
+
+def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | None = None,
+                     warmup_iters: int | None = None, show_lr: bool | None = None,
+                     figsize: tuple[float, float] | None = None) -> Figure:
     """Total and per-term training losses against the iteration, raw and smoothed.
 
     Args:
-        history: one dict per iteration with ``iter`` and some of :data:`LOSS_KEYS`.
-        window: moving-average window of the smoothed line.
+        history: one dict per iteration with ``iter``, some of :data:`LOSS_KEYS` and
+            optionally ``lr``: ``train(cfg)["history"]``, or ``csv.DictReader`` rows of a
+            run's ``log.csv`` (strings; rows without a term are skipped for that term).
+        window: moving-average window of the smoothed line (iterations).
+        keys: the loss terms to draw (default: those of :data:`LOSS_KEYS` present).
+        warmup_iters: shade iterations up to this one as the learning-rate warm-up
+            (``cfg.train.warmup_iters``); ``None`` shades nothing.
+        show_lr: add a panel with the learning rate (default: when the rows have ``lr``).
+        figsize: (width, height) in inches of the whole figure.
+    Returns:
+        The Figure: one panel per term (and the lr), one row. In a notebook end the line with
+        ``;`` or it is shown twice.
     """
     if not history:
         raise ValueError("history is empty: nothing was trained")
-    keys = [k for k in LOSS_KEYS if k in history[0]]
-    iters = np.array([row.get("iter", i + 1) for i, row in enumerate(history)])
-    fig, axes = plt.subplots(1, len(keys), figsize=(2.8 * len(keys), 2.6), dpi=DPI,
-                             squeeze=False)
-    for ax, key in zip(axes[0], keys):
-        values = np.array([row[key] for row in history], dtype=float)
-        ax.plot(iters, values, color="tab:blue", alpha=0.3, linewidth=0.8)
-        ax.plot(iters, _moving_average(values, window), color="tab:blue")
-        ax.set(title=key, xlabel="iteration")
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    present = [k for k in LOSS_KEYS if any(row.get(k) not in (None, "") for row in history)]
+    keys = present if keys is None else list(keys)
+    missing = [k for k in keys if k not in present]
+    if missing or not keys:
+        raise ValueError(f"history has no {missing or 'loss'} values; it has {present}")
+    if show_lr is None:
+        show_lr = any(row.get("lr") not in (None, "") for row in history)
+    names = keys + (["lr"] if show_lr else [])
+    fig, axes = panels(len(names), ncols=len(names),
+                       figsize=figsize or (3.0 * len(names), 2.9))
+    for ax, key in zip(axes, names):
+        iters, values = _series(history, key)
+        if len(iters) == 0:
+            raise ValueError("history has no 'lr' values (pass show_lr=False)")
+        if warmup_iters and iters.min() <= warmup_iters:
+            ax.axvspan(iters.min(), min(warmup_iters, iters.max()), color=ORANGE, alpha=0.15,
+                       label=f"warm-up (to iter {warmup_iters})")
+        if key == "lr":
+            ax.plot(iters, values, color=GREEN, label="learning rate")
+            ax.set(title="lr", xlabel="iteration", ylabel="learning rate")
+        else:
+            ax.plot(iters, values, color=SKY_BLUE, linewidth=0.8, label="per iteration")
+            ax.plot(iters, _moving_average(values, window), color=PALETTE[0],
+                    label=f"mean of the last {window}")
+            ax.set(title=key, xlabel="iteration", ylabel=LOSS_LABELS.get(key, key))
+        _readable(ax)
+    axes[0].legend(fontsize=FONT_SIZE, loc="upper right")
+    if show_lr and warmup_iters:
+        axes[-1].legend(fontsize=FONT_SIZE, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax: Axes | None = None,
+                        figsize: tuple[float, float] | None = None) -> Figure:
+    """Each positive's IoU-branch loss against its target t, above the floor H(t).
+
+    Args:
+        targets: (P,) IoU targets t in [0, 1] (``iou_loss_floor(...)["targets"]``).
+        bce: (P,) BCE of each positive (``iou_loss_floor(...)["bce"]``).
+        weight: the loss weight of the IoU branch (``cfg.model.iou_weight``); both the points
+            and the floor are scaled by it, as ``loss_iou`` is.
+        ax: an Axes to draw into, or ``None`` for a new figure.
+        figsize: (width, height) in inches of a new figure.
+    Returns:
+        The Figure. In a notebook end the line with ``;`` or it is shown twice.
+    """
+    from paa_edu.iou_floor import binary_entropy
+
+    t, loss = np.asarray(targets, dtype=float), np.asarray(bce, dtype=float)
+    if t.ndim != 1 or t.shape != loss.shape:
+        raise ValueError(f"targets and bce must be 1-D of one length, got {t.shape} and "
+                         f"{loss.shape}")
+    if len(t) == 0:
+        raise ValueError("no positives: nothing to plot")
+    fig, ax = figure_and_axes(ax, figsize, (4.2, 3.4))
+    grid = np.linspace(0, 1, 201)
+    ax.scatter(t, weight * loss, s=8, alpha=0.5, color=SKY_BLUE, label="positives")
+    ax.plot(grid, weight * binary_entropy(grid).numpy(), color=VERMILLION,
+            label=f"floor {weight:g} x H(t)")
+    mean_loss, mean_floor = weight * loss.mean(), weight * binary_entropy(t).numpy().mean()
+    ax.axhline(mean_loss, color=BLACK, linestyle="--", linewidth=1,
+               label=f"loss_iou (mean) {mean_loss:.3f}")
+    ax.axhline(mean_floor, color=VERMILLION, linestyle=":", linewidth=1.2,
+               label=f"mean floor {mean_floor:.3f}")
+    ax.set(xlim=(0, 1), ylim=(0, None), xlabel="IoU target t of the positive",
+           ylabel=f"{weight:g} x BCE(t, predicted IoU)")
+    ax.legend(fontsize=FONT_SIZE, loc="upper left")
+    _readable(ax)
+    fig.tight_layout()
+    return fig
+
+
+def _runs_of(metrics: dict) -> tuple[dict, bool]:
+    """{name: metrics} and whether a single run's metrics were passed."""
+    if not isinstance(metrics, dict) or not metrics:
+        raise ValueError("metrics is empty: pass evaluate_rotated's result or {run: result}")
+    if "curves" in metrics:
+        return {"": metrics}, True
+    for name, m in metrics.items():
+        if not isinstance(m, dict) or "curves" not in m:
+            raise ValueError(f"metrics[{name!r}] is not a result of evaluate_rotated "
+                             f"(no 'curves')")
+    return dict(metrics), False
+
+
+def _threshold_index(m: dict, iou_threshold: float) -> int:
+    for t, thr in enumerate(m["iou_thresholds"]):
+        if math.isclose(thr, iou_threshold):
+            return t
+    raise ValueError(f"metrics holds no curve at IoU {iou_threshold} (it has "
+                     f"{list(m['iou_thresholds'])})")
+
+
+def _pr_classes(runs: dict, class_names: list[str], classes: list[str] | None) -> list[int]:
+    """Indices of the classes to draw: ``classes`` by name, or every class with GT."""
+    for name, m in runs.items():
+        if len(m["num_gts"]) != len(class_names):
+            raise ValueError(f"{len(class_names)} class_names for {len(m['num_gts'])} classes"
+                             f"{f' in run {name!r}' if name else ''}")
+    if classes is not None:
+        unknown = [c for c in classes if c not in class_names]
+        if unknown:
+            raise ValueError(f"unknown class names {unknown}; known: {list(class_names)}")
+        return [list(class_names).index(c) for c in classes]
+    return [c for c in range(len(class_names)) if any(m["num_gts"][c] > 0 for m in runs.values())]
 
 
 def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float = 0.5,
-                   ncols: int = 4) -> Figure:
-    """One precision-recall curve per class with (non-difficult) ground truth.
+                   ncols: int = 4, classes: list[str] | None = None,
+                   figsize: tuple[float, float] | None = None) -> Figure:
+    """Precision-recall curves per class, of one run or of several overlaid.
 
     Args:
-        metrics: the dict of :func:`paa_edu.evaluation.evaluate_rotated` (``curves``,
-            ``num_gts``).
-        class_names: names indexed by class.
+        metrics: a result of :func:`paa_edu.evaluation.evaluate_rotated`, or a mapping
+            {run name: result} (e.g. one per assigner) drawn as one line per run in each panel,
+            with each run's AP in the legend.
+        class_names: the C class names, indexed by class.
+        iou_threshold: one of the thresholds the metrics were computed at.
+        ncols: panels per row.
+        classes: the class names to draw (default: every class with ground truth).
+        figsize: (width, height) in inches of the whole figure.
+    Returns:
+        The Figure, one panel per class. A single run's AP is in the panel titles; a panel
+        where no run has a detection says "no detections", one where none matches says
+        "AP 0". In a notebook end the line with ``;`` or it is shown twice.
     """
-    curves = {cls: c for (cls, thr), c in metrics["curves"].items()
-              if math.isclose(thr, iou_threshold) and metrics["num_gts"][cls] > 0}
-    if not curves:
-        raise ValueError(f"metrics holds no curve at IoU {iou_threshold}")
-    classes = sorted(curves)
-    ncols = min(ncols, len(classes))
-    nrows = math.ceil(len(classes) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.4 * nrows), dpi=DPI,
-                             squeeze=False)
-    for ax in axes.flat[len(classes):]:
-        ax.axis("off")
-    for ax, cls in zip(axes.flat, classes):
-        ax.plot(curves[cls]["recall"], curves[cls]["precision"], color="tab:green")
-        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision")
-        ax.set_title(class_names[cls], fontsize=9)
-    fig.suptitle(f"precision-recall at IoU {iou_threshold}", fontsize=10)
+    runs, single = _runs_of(metrics)
+    t = {name: _threshold_index(m, iou_threshold) for name, m in runs.items()}
+    thr = {name: m["iou_thresholds"][t[name]] for name, m in runs.items()}  # as stored
+    shown = _pr_classes(runs, class_names, classes)
+    if not shown:
+        raise ValueError("no class has ground truth: there is no precision-recall curve")
+    ap_name = f"AP{round(100 * iou_threshold)}"
+    ncols = min(ncols, len(shown))
+    rows = math.ceil(len(shown) / ncols)
+    fig, axes = panels(len(shown), ncols, figsize=figsize or (3.3 * ncols, (3.0 if single
+                                                                            else 4.0) * rows))
+    for ax, cls in zip(axes, shown):
+        aps, sizes = [], []
+        for i, (name, m) in enumerate(runs.items()):
+            curve = m["curves"][(cls, thr[name])]
+            ap = float(m["per_class_AP"][t[name], cls])
+            aps.append(0.0 if math.isnan(ap) else ap)
+            sizes.append(len(curve["recall"]))
+            label = f"{name}: {100 * aps[-1]:.1f}" + ("" if sizes[-1] else " (no detections)")
+            ax.plot(curve["recall"], curve["precision"], color=palette_color(i), label=label,
+                    linestyle=RUN_STYLES[i % len(RUN_STYLES)], linewidth=1.6)
+        title = class_names[cls] + ("" if not single else f": {ap_name} {100 * aps[0]:.1f}")
+        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision", title=title)
+        note = "no detections" if not any(sizes) else (f"{ap_name} 0" if not any(aps) else "")
+        if note:
+            ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center",
+                    fontsize=FONT_SIZE + 1, color=VERMILLION)
+        if not single:
+            ax.legend(fontsize=FONT_SIZE, loc="upper center", bbox_to_anchor=(0.5, -0.2),
+                      ncol=2, title=ap_name, title_fontsize=FONT_SIZE, handlelength=1.8,
+                      columnspacing=1.0, frameon=False)  # below the panel: curves stay visible
+        _readable(ax)
+    fig.suptitle(f"precision-recall at IoU {iou_threshold:g}", fontsize=FONT_SIZE + 2)
     fig.tight_layout()
     return fig
 
 
-def plot_iou_calibration(predicted: np.ndarray, true: np.ndarray, num_bins: int = 10) -> Figure:
+def plot_iou_calibration(predicted, true, num_bins: int = 10, ax: Axes | None = None,
+                         figsize: tuple[float, float] | None = None) -> Figure:
     """Scatter of predicted vs true IoU, with the mean true IoU per predicted-IoU bin.
 
     A calibrated IoU branch puts the binned means on the diagonal.
+
+    Args:
+        predicted: (D,) the IoU branch's estimate of each detection.
+        true: (D,) the true IoU of each detection with its best GT.
+        num_bins: equal bins of the predicted IoU over [0, 1].
+        ax: an Axes to draw into, or ``None`` for a new figure.
+        figsize: (width, height) in inches of a new figure.
+    Returns:
+        The Figure. In a notebook end the line with ``;`` or it is shown twice.
     """
     predicted, true = np.asarray(predicted, dtype=float), np.asarray(true, dtype=float)
     if predicted.shape != true.shape or predicted.ndim != 1:
         raise ValueError(f"predicted and true must be 1-D of one length, got {predicted.shape} "
                          f"and {true.shape}")
-    fig, ax = plt.subplots(figsize=(3.4, 3.2), dpi=DPI)
-    ax.scatter(predicted, true, s=4, alpha=0.3, color="tab:gray", label="detections")
+    if len(predicted) == 0:
+        raise ValueError("no detections: nothing to calibrate")
+    if num_bins < 1:
+        raise ValueError(f"num_bins must be >= 1, got {num_bins}")
+    fig, ax = figure_and_axes(ax, figsize, (3.8, 3.6))
+    ax.scatter(predicted, true, s=5, alpha=0.3, color=SKY_BLUE, label="detections")
     edges = np.linspace(0, 1, num_bins + 1)
     bins = np.clip(np.digitize(predicted, edges) - 1, 0, num_bins - 1)
     filled = [b for b in range(num_bins) if (bins == b).any()]
     centres = [(edges[b] + edges[b + 1]) / 2 for b in filled]
-    ax.plot(centres, [true[bins == b].mean() for b in filled], "o-", color="tab:red",
+    ax.plot(centres, [true[bins == b].mean() for b in filled], "o-", color=VERMILLION,
             label="mean per bin")
-    ax.plot([0, 1], [0, 1], "k--", linewidth=0.8, label="calibrated")
+    ax.plot([0, 1], [0, 1], "--", color=BLACK, linewidth=0.8, label="calibrated")
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted IoU", ylabel="true IoU")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=FONT_SIZE, loc="upper left")
+    _readable(ax)
     fig.tight_layout()
     return fig
 
 
+def _breakdown_panels(per_class: dict, class_names: list[str], by_size: dict | None,
+                      key: str) -> list[tuple[str, list[str], dict]]:
+    """(grouped by, group names, {run: values}) of each panel, inputs checked."""
+    for name, m in per_class.items():
+        if len(m["per_class_AP50"]) != len(class_names):
+            raise ValueError(f"{len(class_names)} class_names for "
+                             f"{len(m['per_class_AP50'])} classes in run {name!r}")
+    out = [("class", list(class_names),
+            {n: m["per_class_AP50"] for n, m in per_class.items()})]
+    if by_size:
+        if key not in AP_KEYS:
+            raise ValueError(f"key must be one of {AP_KEYS}, got {key!r}")
+        if set(by_size) != set(per_class):
+            raise ValueError(f"by_size has runs {sorted(by_size)}, per_class "
+                             f"{sorted(per_class)}")
+        buckets = list(next(iter(by_size.values())))
+        out.append(("object size", buckets,
+                    {n: [by_size[n][b][key] for b in buckets] for n in per_class}))
+    return out
+
+
 def plot_ap_breakdown(per_class: dict[str, dict], class_names: list[str],
-                      by_size: dict[str, dict] | None = None, key: str = "AP50") -> Figure:
+                      by_size: dict[str, dict] | None = None, key: str = "AP50",
+                      figsize: tuple[float, float] | None = None) -> Figure:
     """AP50 by assigner and class (and by object size), grouped bars.
 
     Args:
-        per_class: assigner name -> :func:`paa_edu.evaluation.evaluate_rotated` result.
+        per_class: run name -> :func:`paa_edu.evaluation.evaluate_rotated` result.
         class_names: the C class names.
-        by_size: assigner name -> :func:`paa_edu.evaluation_sizes.evaluate_by_size` result.
+        by_size: run name -> :func:`paa_edu.evaluation_sizes.evaluate_by_size` result (the
+            same runs), or ``None`` for the class panel alone.
         key: the metric of the size panel (``AP50``, ``AP75`` or ``mAP``).
+        figsize: (width, height) in inches of the whole figure.
+    Returns:
+        The Figure (one or two panels, the legend below them). In a notebook end the line
+        with ``;`` or it is shown twice.
     """
     if not per_class:
         raise ValueError("per_class is empty: pass {assigner: metrics}")
-    panels = [("class", class_names, {n: m["per_class_AP50"] for n, m in per_class.items()})]
-    if by_size:
-        buckets = list(next(iter(by_size.values())))
-        panels.append(("object size", buckets,
-                       {n: [r[b][key] for b in buckets] for n, r in by_size.items()}))
-    widths = [max(4.0, 0.9 * len(p[1])) for p in panels]
-    fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths), 3.0), dpi=DPI,
+    specs = _breakdown_panels(per_class, class_names, by_size, key)
+    widths = [max(4.0, 0.9 * len(groups)) for _, groups, _ in specs]
+    fig, axes = plt.subplots(1, len(specs), figsize=figsize or (sum(widths), 3.8), dpi=DPI,
                              squeeze=False, gridspec_kw={"width_ratios": widths})
-    for ax, (title, groups, values) in zip(axes[0], panels):
+    for ax, (title, groups, values) in zip(axes[0], specs):
         step = 0.8 / len(values)
         for i, (name, vals) in enumerate(values.items()):
             xs = np.arange(len(groups)) + (i - (len(values) - 1) / 2) * step
-            ax.bar(xs, 100 * np.nan_to_num(np.asarray(vals, dtype=float)), step, label=name)
-        ax.set_xticks(np.arange(len(groups)), groups, rotation=30, ha="right", fontsize=7)
-        ax.set(title=f"AP50 by {title}" if title == "class" else f"{key} by {title}",
-               ylabel="AP (%)", ylim=(0, 100))
-    axes[0][0].legend(fontsize=6, loc="lower left")
-    fig.tight_layout()
+            ax.bar(xs, 100 * np.nan_to_num(np.asarray(vals, dtype=float)), step, label=name,
+                   color=palette_color(i))
+        ax.set_xticks(np.arange(len(groups)), groups, rotation=30, ha="right")
+        metric = "AP50" if title == "class" else key
+        ax.set(title=f"{metric} by {title}", xlabel=title, ylabel=f"{metric} (%)", ylim=(0, 100))
+        _readable(ax)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=FONT_SIZE,
+               frameon=False)
     return fig

@@ -1,0 +1,94 @@
+"""How low the IoU branch's loss can go: a BCE against a soft target never drops below H(t).
+
+The IoU branch is trained with a binary cross-entropy against a *soft* target, the IoU ``t`` of
+each positive's decoded box with its GT (:func:`paa_edu.losses.detection_losses`). For one
+positive with predicted probability ``p``,
+
+    BCE(t, p) = -t log p - (1 - t) log(1 - p) = H(t) + KL(t || p) >= H(t),
+
+with ``H(t) = -t log t - (1 - t) log(1 - t)`` the binary entropy, reached only at ``p = t``. So
+``loss_iou`` (0.5 x the mean BCE over the positives) cannot reach zero: its floor is
+0.5 x the mean H(t), and only the excess ``loss_iou - floor`` (a KL divergence) is what the
+branch can still learn. The floor itself moves during training, since ``t`` follows the boxes.
+
+- :func:`binary_entropy` and :func:`soft_bce`: the two formulas, element-wise.
+- :func:`iou_loss_floor`: ``loss_iou``, its floor and the per-positive values for a model on
+  a batch, with the model's own assignment (the same positives and targets as in training).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from paa_edu.geometry import box_iou_rotated
+from paa_edu.model.detector import _image_shapes
+
+
+def binary_entropy(t: Tensor) -> Tensor:
+    """H(t) = -t log t - (1 - t) log(1 - t) in nats, element-wise, with 0 log 0 = 0.
+
+    Args:
+        t: (...) targets in [0, 1].
+    Returns:
+        (...) entropies in [0, log 2].
+    """
+    t = torch.as_tensor(t)
+    t = t if t.is_floating_point() else t.double()
+    if ((t < 0) | (t > 1)).any():
+        raise ValueError("binary_entropy needs targets in [0, 1]")
+    return -(torch.xlogy(t, t) + torch.xlogy(1 - t, 1 - t))
+
+
+def soft_bce(logits: Tensor, t: Tensor) -> Tensor:
+    """BCE(t, sigmoid(logits)) element-wise: what the IoU branch pays per positive.
+
+    Args:
+        logits: (...) IoU-branch logits.
+        t: (...) soft targets in [0, 1], the same shape.
+    Returns:
+        (...) losses, each >= ``binary_entropy(t)``.
+    """
+    if logits.shape != t.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and targets {tuple(t.shape)} differ")
+    return F.binary_cross_entropy_with_logits(logits, t.to(logits.dtype), reduction="none")
+
+
+@torch.no_grad()
+def iou_loss_floor(model, images: Tensor, targets: list[dict]) -> dict:
+    """``loss_iou`` of ``model`` on a batch, and the entropy floor it cannot go below.
+
+    The positives and targets are those of training: the model's own assigner
+    (:meth:`~paa_edu.model.RotatedPAADetector.assign_batch`, PAA included) on its current
+    predictions, ``t = IoU(decoded box, GT)`` clamped at 1e-12 as in the loss.
+
+    Args:
+        model: a :class:`paa_edu.model.RotatedPAADetector` with the IoU branch
+            (``cfg.iou_branch``).
+        images: (B, 3, H, W), as :meth:`predict_dense` takes them.
+        targets: B dicts with ``boxes`` (G_b, 5) and ``labels`` (G_b,).
+    Returns:
+        dict ``loss_iou`` (float, ``iou_weight`` x mean BCE, the training value), ``floor``
+        (float, ``iou_weight`` x mean H(t)), ``excess`` (their difference, >= 0),
+        ``num_pos`` (int), and per positive ``targets`` t (P,), ``bce`` (P,), ``entropy`` (P,).
+    """
+    if not getattr(model.cfg, "iou_branch", False):
+        raise ValueError("this model has no IoU branch (cfg.iou_branch=False): no loss_iou")
+    targets = model.prepare_targets(targets, images.device)
+    dense = model.predict_dense(images, _image_shapes(targets))
+    assigns = model.assign_batch(dense, targets)
+    ts, logits = [], []
+    for b, (assign, target) in enumerate(zip(assigns, targets)):
+        pos = assign.pos_mask  # (A,)
+        deltas = dense["deltas"][b, pos].float()  # (P_b, 5)
+        pred = model.coder.decode(dense["anchors"][pos], deltas)  # (P_b, 5)
+        gt = target["boxes"].float()[assign.gt_inds[pos] - 1]  # (P_b, 5)
+        ts.append(box_iou_rotated(pred, gt, aligned=True).clamp(min=1e-12))
+        logits.append(dense["iou_logits"][b, pos].float())
+    t, logit = torch.cat(ts), torch.cat(logits)  # (P,) each
+    bce, entropy = soft_bce(logit, t), binary_entropy(t)
+    num_pos, weight = len(t), model.cfg.iou_weight
+    loss = weight * float(bce.sum()) / max(num_pos, 1)
+    floor = weight * float(entropy.sum()) / max(num_pos, 1)
+    return {"loss_iou": loss, "floor": floor, "excess": loss - floor, "num_pos": num_pos,
+            "targets": t, "bce": bce, "entropy": entropy}
