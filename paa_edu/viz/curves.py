@@ -87,8 +87,8 @@ def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | No
         show_lr: add a panel with the learning rate (default: when the rows have ``lr``).
         figsize: (width, height) in inches of the whole figure.
     Returns:
-        The Figure: one panel per term (and the lr), one row. In a notebook end the line with
-        ``;`` or it is shown twice.
+        The Figure: one panel per term (and the lr), one row, the legend below. In a notebook
+        end the line with ``;`` or it is shown twice.
     """
     if not history:
         raise ValueError("history is empty: nothing was trained")
@@ -120,10 +120,14 @@ def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | No
                     label=f"mean of the last {window}")
             ax.set(title=key, xlabel="iteration", ylabel=LOSS_LABELS.get(key, key))
         _readable(ax)
-    axes[0].legend(fontsize=FONT_SIZE, loc="upper right")
-    if show_lr and warmup_iters:
-        axes[-1].legend(fontsize=FONT_SIZE, loc="lower right")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    if show_lr:
+        handles.append(axes[-1].lines[0])
+        labels.append("learning rate")
+    ncol = min(len(labels), 2 * len(names))
+    fig.tight_layout(rect=(0, 0.04 + 0.06 * math.ceil(len(labels) / ncol), 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=FONT_SIZE,
+               frameon=False)  # below the panels: the curves stay visible
     return fig
 
 
@@ -161,7 +165,7 @@ def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax: Axes | None = Non
                label=f"mean floor {mean_floor:.3f}")
     ax.set(xlim=(0, 1), ylim=(0, None), xlabel="IoU target t of the positive",
            ylabel=f"{weight:g} x BCE(t, predicted IoU)")
-    ax.legend(fontsize=FONT_SIZE, loc="upper left")
+    ax.legend(fontsize=FONT_SIZE, loc="lower center")  # under the arc: no positive lies there
     _readable(ax)
     fig.tight_layout()
     return fig

@@ -74,8 +74,9 @@ def test_loss_curves_one_panel_per_term_and_the_lr():
     assert fig.axes[0].lines[0].get_ydata().tolist() == [r["loss"] for r in history]
     assert fig.axes[-1].get_ylabel() == "learning rate"
     assert fig.axes[-1].lines[0].get_ydata().tolist() == [r["lr"] for r in history]
-    legend = _legend_texts(fig.axes[0])
-    assert sorted(legend) == ["mean of the last 10", "per iteration", "warm-up (to iter 8)"]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert sorted(legend) == ["learning rate", "mean of the last 10", "per iteration",
+                              "warm-up (to iter 8)"]
     span = fig.axes[0].patches[0].get_extents().transformed(fig.axes[0].transData.inverted())
     assert span.x0 == pytest.approx(1) and span.x1 == pytest.approx(8)
 
