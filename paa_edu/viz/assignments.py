@@ -1,41 +1,88 @@
-"""Which anchors each assigner makes positive, drawn on the image."""
+"""Which anchors each assigner makes positive, drawn on the image.
+
+- :func:`plot_assignments`: the positives of several assigners on the same image.
+- :func:`plot_assignment_zoom`: chosen objects x assigners, zoomed, with the ignored anchors.
+- :func:`draw_atss_threshold`: ATSS's ``mean + std`` rule for one GT.
+
+Each returns the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+"""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from torch import Tensor
 
-from paa_edu.viz.boxes import GT_COLOR, new_figure, plot_rotated_boxes, show_image
+from paa_edu.viz.boxes import plot_rotated_boxes, show_image
+from paa_edu.viz.style import (
+    BLACK,
+    FONT_SIZE,
+    FP_COLOR,
+    GT_COLOR,
+    HIST_COLOR,
+    IGNORED_COLOR,
+    NEG_COLOR,
+    POS_COLOR,
+    box_color,
+    check_boxes,
+    figure_and_axes,
+    legend_below,
+    panels,
+)
 
 
-def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict) -> Figure:
-    """One panel per assigner: its positive anchors, coloured by GT, and positives per GT.
+def _check_results(results: dict, num_anchors: int, num_gts: int) -> None:
+    """Refuse an empty ``results`` or one whose anchors or GTs are not these."""
+    if not isinstance(results, dict) or not results:
+        raise ValueError("results must be a non-empty dict {name: AssignResult}")
+    for name, res in results.items():
+        if not hasattr(res, "gt_inds"):
+            raise TypeError(f"results[{name!r}] must be an AssignResult, got "
+                            f"{type(res).__name__}")
+        if res.num_anchors != num_anchors:
+            raise ValueError(f"results[{name!r}] has {res.num_anchors} anchors, "
+                             f"anchors has {num_anchors}")
+        if int(res.num_gts) != num_gts:
+            raise ValueError(f"results[{name!r}] has {int(res.num_gts)} GTs, "
+                             f"gt_boxes has {num_gts}")
+
+
+def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict,
+                     figsize=None) -> Figure:
+    """One panel per assigner: its positive anchors, coloured by their GT, and positives per GT.
+
+    Each GT is drawn dashed in ``GT_COLOR`` with its count of positives as a label whose
+    background is the colour of its positives. The colours cycle through 6 (``BOX_PALETTE``),
+    so with more GTs two objects share a colour; a GT's positives surround it.
 
     Args:
         image: (3, H, W) tensor, (H, W, 3) array, or None.
-        gt_boxes: (G, 5). anchors: (A, 5).
-        results: name -> :class:`AssignResult` for these anchors.
+        gt_boxes: (G, 5) cx, cy, w, h, theta.
+        anchors: (A, 5), the anchors the results index.
+        results: ``{name: AssignResult}`` of these anchors and GTs, one panel each (e.g.
+            ``MaxIoUAssigner(0.5, 0.4).assign(anchors, gt_boxes, gt_labels)``).
+        figsize: (width, height) in inches (default 3.6 per panel, side by side).
+    Returns:
+        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
     """
-    if not results:
-        raise ValueError("results is empty: pass {name: AssignResult}")
-    gt_boxes, anchors = gt_boxes.detach().cpu(), anchors.detach().cpu()
-    cmap = plt.get_cmap("tab10")
-    fig, axes = new_figure(len(results), ncols=len(results), panel_size=3.6)
+    gt_boxes, anchors = check_boxes(gt_boxes, "gt_boxes"), check_boxes(anchors, "anchors")
+    _check_results(results, len(anchors), len(gt_boxes))
+    fig, axes = panels(len(results), ncols=len(results), panel_size=3.6, figsize=figsize)
     for ax, (name, res) in zip(axes, results.items()):
-        if res.num_anchors != len(anchors):
-            raise ValueError(f"results[{name!r}] has {res.num_anchors} anchors, "
-                             f"anchors has {len(anchors)}")
-        show_image(ax, image, torch.cat([gt_boxes, anchors[res.pos_mask.cpu()]]))
-        pos = res.pos_inds().cpu()
-        gt_of_pos = res.pos_gt_inds().cpu()
-        plot_rotated_boxes(ax, anchors[pos], color=[cmap(int(g) % 10) for g in gt_of_pos],
+        pos_mask = res.pos_mask.cpu()
+        show_image(ax, image, torch.cat([gt_boxes, anchors[pos_mask]]))
+        pos, gt_of_pos = res.pos_inds().cpu(), res.pos_gt_inds().cpu()
+        plot_rotated_boxes(ax, anchors[pos], color=[box_color(g) for g in gt_of_pos.tolist()],
                            linewidth=1.4)
         counts = res.num_pos_per_gt().cpu()
         plot_rotated_boxes(ax, gt_boxes, color=GT_COLOR, linewidth=2.0, linestyle="--",
-                           labels=[f"{int(c)}" for c in counts], text_color="black")
-        ax.set_title(f"{name}: {int(counts.sum())} positives", fontsize=9)
-    fig.tight_layout()
+                           labels=[f"{int(c)}" for c in counts],  # on its positives' colour
+                           label_colors=[box_color(g) for g in range(len(gt_boxes))])
+        ax.set_title(f"{name}: {int(counts.sum())} positives", fontsize=FONT_SIZE + 1)
+    legend_below(fig, [
+        Line2D([], [], color=GT_COLOR, linestyle="--", linewidth=2,
+               label="GT (label: its positives, on their colour)"),
+        Line2D([], [], color=box_color(0), label="positive anchor (colour of its GT)")])
     return fig
 
 
@@ -46,9 +93,18 @@ def _zoom_window(box: Tensor, margin: float) -> tuple[float, float, float, float
     return cx - half, cx + half, cy - half, cy + half
 
 
+def _row_label(g: int, box: Tensor, class_names, gt_labels) -> str:
+    w, h = box[2:4].tolist()
+    kind = ""
+    if class_names is not None and gt_labels is not None:
+        kind = f"{class_names[int(gt_labels[g])]} "
+    return f"GT {g}: {kind}{w:.0f}x{h:.0f}"
+
+
 def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict, gts: list[int],
                          class_names: list[str] | None = None, gt_labels: Tensor | None = None,
-                         margin: float = 20.0, panel_size: float = 2.6) -> Figure:
+                         margin: float = 20.0, panel_size: float = 2.6,
+                         figsize=None) -> Figure:
     """The same objects under several assigners, zoomed: rows = ``gts``, columns = assigners.
 
     Each panel shows the object (black dashed), its positive anchors (green, solid) and the
@@ -57,76 +113,93 @@ def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict
 
     Args:
         image: (3, H, W) tensor, (H, W, 3) array, or None.
-        gt_boxes: (G, 5). anchors: (A, 5).
-        results: name -> :class:`AssignResult` for these anchors (one column each).
-        gts: indices of the objects to show (one row each).
-        class_names, gt_labels: (G,) optional, to name the objects in the row titles.
+        gt_boxes: (G, 5) cx, cy, w, h, theta.
+        anchors: (A, 5), the anchors the results index.
+        results: ``{name: AssignResult}`` of these anchors and GTs (one column each).
+        gts: indices of the objects to show (one row each), in ``[0, G)``.
+        class_names: names indexed by label; with ``gt_labels`` (G,) they name the rows.
+        gt_labels: (G,) class label of each GT.
         margin: pixels around the object's long side.
+        panel_size: inches per panel, used when ``figsize`` is ``None``.
+        figsize: (width, height) in inches of the whole figure.
     Returns:
-        the Figure.
+        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
     """
-    if not results or not gts:
-        raise ValueError("pass at least one result ({name: AssignResult}) and one gt index")
-    gt_boxes, anchors = gt_boxes.detach().cpu(), anchors.detach().cpu()
-    if any(not 0 <= int(g) < len(gt_boxes) for g in gts):
-        raise ValueError(f"gts must be in [0, {len(gt_boxes)}), got {list(gts)}")
-    fig, axes = new_figure(len(gts) * len(results), ncols=len(results), panel_size=panel_size)
-    for r, g in enumerate(int(g) for g in gts):
+    gt_boxes, anchors = check_boxes(gt_boxes, "gt_boxes"), check_boxes(anchors, "anchors")
+    _check_results(results, len(anchors), len(gt_boxes))
+    gts = [int(g) for g in gts] if gts is not None else []
+    if not gts:
+        raise ValueError("gts is empty: pass the indices of the objects to show")
+    if any(not 0 <= g < len(gt_boxes) for g in gts):
+        raise ValueError(f"gts must be in [0, {len(gt_boxes)}), got {gts}")
+    if gt_labels is not None and len(gt_labels) != len(gt_boxes):
+        raise ValueError(f"gt_labels has {len(gt_labels)} entries for {len(gt_boxes)} GTs")
+    fig, axes = panels(len(gts) * len(results), ncols=len(results), panel_size=panel_size,
+                       figsize=figsize)
+    for r, g in enumerate(gts):
         x0, x1, y0, y1 = _zoom_window(gt_boxes[g], margin)
         inside = ((anchors[:, 0] >= x0) & (anchors[:, 0] <= x1) & (anchors[:, 1] >= y0)
                   & (anchors[:, 1] <= y1))  # (A,) anchor centre in the window
         for c, (name, res) in enumerate(results.items()):
             ax = axes[r * len(results) + c]
-            if res.num_anchors != len(anchors):
-                raise ValueError(f"results[{name!r}] has {res.num_anchors} anchors, "
-                                 f"anchors has {len(anchors)}")
             gt_inds = res.gt_inds.cpu()
             pos, ignored = gt_inds == g + 1, (gt_inds == -1) & inside  # (A,) each
             show_image(ax, image, gt_boxes[g:g + 1])
-            plot_rotated_boxes(ax, anchors[ignored], color="0.5", linewidth=1.0, linestyle=":")
-            plot_rotated_boxes(ax, anchors[pos], color="tab:green", linewidth=1.6)
-            plot_rotated_boxes(ax, gt_boxes[g:g + 1], color="black", linewidth=1.8,
+            plot_rotated_boxes(ax, anchors[ignored], color=IGNORED_COLOR, linewidth=1.4,
+                               linestyle=":")
+            plot_rotated_boxes(ax, anchors[pos], color=POS_COLOR, linewidth=1.6)
+            plot_rotated_boxes(ax, gt_boxes[g:g + 1], color=BLACK, linewidth=1.8,
                                linestyle="--")
             ax.set(xlim=(x0, x1), ylim=(y1, y0))
-            ax.set_title(f"{name}: {int(pos.sum())} pos, {int(ignored.sum())} ign", fontsize=9)
+            ax.set_title(f"{name}: {int(pos.sum())} pos, {int(ignored.sum())} ign",
+                         fontsize=FONT_SIZE)
             if c == 0:
-                w, h = gt_boxes[g, 2:4].tolist()
-                kind = (f"{class_names[int(gt_labels[g])]} " if class_names is not None
-                        and gt_labels is not None else "")
-                ax.set_ylabel(f"GT {g}: {kind}{w:.0f}x{h:.0f}", fontsize=9)
+                ax.set_ylabel(_row_label(g, gt_boxes[g], class_names, gt_labels),
+                              fontsize=FONT_SIZE)
             ax.set_xticks([]), ax.set_yticks([])
-    fig.tight_layout()
+    legend_below(fig, [Line2D([], [], color=BLACK, linestyle="--", linewidth=1.8, label="object"),
+                       Line2D([], [], color=POS_COLOR, linewidth=1.6, label="positive anchor"),
+                       Line2D([], [], color=IGNORED_COLOR, linestyle=":",
+                              label="ignored anchor (centre in the window)")])
     return fig
 
 
 def draw_atss_threshold(ax, ious: Tensor, threshold: float, inside: Tensor,
-                        title: str = "") -> None:
+                        title: str = "", figsize=None) -> Figure:
     """ATSS's decision for one GT: its candidates' IoUs, ``mean + std`` and the centre test.
 
     Args:
-        ax: matplotlib Axes.
-        ious: (K,) IoUs of the GT's candidates (the topk nearest anchors of every level).
+        ax: an Axes of your own layout, or ``None`` for a new figure.
+        ious: (K,) IoUs of the GT's candidates (the topk nearest anchors of every level), e.g.
+            row ``g`` of ``ATSSAssigner(9).candidates(anchors, gt_boxes, num_level_anchors)[1]``.
         threshold: the GT's ``mean + std`` of ``ious``.
         inside: (K,) bool, the candidate's centre lies inside the rotated GT.
         title: panel title (the count of positives is appended).
+        figsize: (width, height) in inches of the new figure (default 4.8 x 3.6).
+    Returns:
+        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
     """
-    ious, inside = ious.detach().cpu().double().numpy(), inside.detach().cpu().numpy()
-    if ious.ndim != 1 or inside.shape != ious.shape:
-        raise ValueError(f"ious and inside must be (K,) of the same length, got {ious.shape} "
-                         f"and {inside.shape}")
+    ious = torch.as_tensor(ious).detach().cpu().double().numpy()
+    inside = torch.as_tensor(inside).detach().cpu().bool().numpy()
+    if ious.ndim != 1 or inside.shape != ious.shape or len(ious) == 0:
+        raise ValueError(f"ious and inside must be (K,) of the same length K >= 1, got "
+                         f"{ious.shape} and {inside.shape}")
+    fig, ax = figure_and_axes(ax, figsize, (4.8, 3.6))
     pos = (ious >= threshold) & inside
-    ax.hist(ious, bins=min(20, max(5, len(ious) // 2)), color="lightsteelblue", alpha=0.6,
+    ax.hist(ious, bins=min(20, max(5, len(ious) // 2)), color=HIST_COLOR, alpha=0.4,
             label="candidate IoUs")
-    for mask, color, name in ((pos, "tab:green", "positive"),
-                              (~pos & inside, "tab:gray", "below threshold"),
-                              (~inside, "tab:red", "centre outside")):
+    for mask, color, name in ((pos, POS_COLOR, "positive"),
+                              (~pos & inside, NEG_COLOR, "below threshold"),
+                              (~inside, FP_COLOR, "centre outside")):
         ax.scatter(ious[mask], [0] * int(mask.sum()), c=color, marker="|", s=120, linewidths=2,
                    zorder=3, label=name)
-    ax.axvline(ious.mean(), color="k", linestyle="--", linewidth=1, label=f"mean {ious.mean():.2f}")
-    ax.axvline(threshold, color="tab:green", linestyle=":", label=f"mean+std {threshold:.2f}")
+    ax.axvline(ious.mean(), color=BLACK, linestyle="--", linewidth=1,
+               label=f"mean {ious.mean():.2f}")
+    ax.axvline(threshold, color=POS_COLOR, linestyle=":", label=f"mean+std {threshold:.2f}")
     ax.set_title(f"{title}{': ' if title else ''}{int(pos.sum())}/{len(ious)} positive",
-                 fontsize=9)
-    ax.set_xlabel("IoU of anchor and object", fontsize=9)
-    ax.set_ylabel("candidates", fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.legend(fontsize=7, loc="upper right")
+                 fontsize=FONT_SIZE + 1)
+    ax.set_xlabel("IoU of anchor and object", fontsize=FONT_SIZE)
+    ax.set_ylabel("candidates", fontsize=FONT_SIZE)
+    ax.tick_params(labelsize=FONT_SIZE)
+    ax.legend(fontsize=FONT_SIZE, loc="upper right")
+    return fig

@@ -2,6 +2,12 @@
 
 - :func:`plot_gmm_split`: one GT (``PAAAssigner(record=True).last_record``).
 - :func:`plot_score_distributions`: small multiples of several GTs.
+- :func:`draw_gmm_split`: the same panel on an Axes of your own.
+
+The record is what PAA saw and decided for one image: create the assigner with
+``PAAAssigner(record=True)``, assign (or train) once, and read ``paa.last_record``
+(or :func:`paa_edu.snapshots.paa_record` for a training snapshot). Each function returns the
+Figure; in a notebook end the line with ``;`` or it may be shown twice.
 """
 from __future__ import annotations
 
@@ -9,12 +15,69 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from paa_edu.viz.boxes import NEG_COLOR, POS_COLOR, new_figure
+from paa_edu.viz.style import (
+    BLACK,
+    FONT_SIZE,
+    HIST_COLOR,
+    NEG_COLOR,
+    POS_COLOR,
+    figure_and_axes,
+    panels,
+)
+
+_HOW = "create PAAAssigner(record=True) and read last_record"
+
+
+def check_record(record) -> None:
+    """Refuse what is not a :class:`paa_edu.assigners.PAARecord` with at least one GT.
+
+    Args:
+        record: the candidate record (``PAAAssigner(record=True)``, then ``paa.last_record``).
+    Returns:
+        None.
+    Raises:
+        ValueError: ``record`` is None (the assigner was made without ``record=True``, or has
+            not assigned yet) or holds no GT.
+        TypeError: ``record`` is something else.
+    """
+    if record is None:
+        raise ValueError(f"record is None: {_HOW} (after one assign / reassign)")
+    if not all(hasattr(record, a) for a in ("scores", "valid", "positives", "fit")):
+        raise TypeError(f"record must be a PAARecord ({_HOW}), got {type(record).__name__}")
+    if record.num_gts == 0:
+        raise ValueError(f"the record holds no GT (the image had no object): {_HOW} on an "
+                         "image with objects")
+
+
+def _check_gt(record, gt) -> int:
+    if not 0 <= int(gt) < record.num_gts:
+        raise ValueError(f"gt must be in [0, {record.num_gts}), got {gt}")
+    return int(gt)
 
 
 def _gaussian(x: np.ndarray, weight: float, mean: float, var: float) -> np.ndarray:
     return weight * np.exp(-0.5 * (x - mean) ** 2 / var) / math.sqrt(2 * math.pi * var)
+
+
+def legend_handles() -> list:
+    """Handles for one legend shared by many :func:`draw_gmm_split` panels (generic names).
+
+    Returns:
+        a list of matplotlib artists with labels, for ``fig.legend(handles=...)``.
+    """
+    return [Patch(color=HIST_COLOR, alpha=0.4, label="scores"),
+            Line2D([], [], color=POS_COLOR, marker="|", linestyle="", markersize=10,
+                   markeredgewidth=2, label="positive"),
+            Line2D([], [], color=NEG_COLOR, marker="|", linestyle="", markersize=10,
+                   markeredgewidth=2, label="negative"),
+            Line2D([], [], color=BLACK, linewidth=1, label="low component"),
+            Line2D([], [], color=BLACK, linewidth=1, linestyle="--", label="high component"),
+            Line2D([], [], color="0.5", linewidth=2, alpha=0.5, label="mixture"),
+            Line2D([], [], color="0.4", linestyle="-.", label="boundary"),
+            Line2D([], [], color=POS_COLOR, linestyle=":", label="cut")]
 
 
 def _decision_boundary(xs: np.ndarray, fit, gt: int, low: int) -> float | None:
@@ -26,31 +89,34 @@ def _decision_boundary(xs: np.ndarray, fit, gt: int, low: int) -> float | None:
     return float(xs[flips[0]]) if len(flips) else None
 
 
-def draw_gmm_split(ax, record, gt: int, mixture: bool = True) -> None:
+def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None) -> Figure:
     """Candidate scores of one GT: histogram, strip (positives green), both components, cut.
 
     Args:
-        ax: matplotlib Axes to draw on.
-        record: a :class:`paa_edu.assigners.PAARecord` (``PAAAssigner(record=True)``).
-        gt: row of the GT in the record.
+        ax: an Axes of your own layout, or ``None`` for a new figure.
+        record: a :class:`paa_edu.assigners.PAARecord`, what PAA saw for one image: create
+            ``paa = PAAAssigner(record=True)``, assign once, and pass ``paa.last_record``.
+        gt: row of the GT in the record (its index in the image's ``gt_boxes``).
         mixture: also draw the mixture density (grey) and the decision boundary, where the
             high component becomes the more likely one (grey dash-dot); the cut (green dots)
             is mmdetection's rule: the most likely member of the low component.
+        figsize: (width, height) in inches of the new figure (default 4 x 4).
+    Returns:
+        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
     """
-    if record is None:
-        raise ValueError("record is None: create PAAAssigner(record=True) and read last_record")
-    if not 0 <= gt < record.num_gts:
-        raise ValueError(f"gt must be in [0, {record.num_gts}), got {gt}")
+    check_record(record)
+    gt = _check_gt(record, gt)
+    fig, ax = figure_and_axes(ax, figsize, (4.0, 4.0))
     valid = record.valid[gt]
     scores = record.scores[gt][valid].double().numpy()  # (n,)
     pos = record.positives[gt][valid].numpy()  # (n,)
     if len(scores) == 0:
-        ax.set_title(f"GT {gt}: no candidate", fontsize=9)
-        return
+        ax.set_title(f"GT {gt}: no candidate", fontsize=FONT_SIZE)
+        return fig
     lo, hi = scores.min(), scores.max()
     pad = 0.1 * (hi - lo) + 0.1
     ax.hist(scores, bins=min(20, max(5, len(scores) // 2)), density=True,
-            color="lightsteelblue", alpha=0.6, label="scores")
+            color=HIST_COLOR, alpha=0.4, label="scores")
     ax.scatter(scores, np.zeros_like(scores), c=np.where(pos, POS_COLOR, NEG_COLOR), s=80,
                zorder=3, marker="|", linewidths=2)
     fit = record.fit
@@ -63,7 +129,7 @@ def draw_gmm_split(ax, record, gt: int, mixture: bool = True) -> None:
             name, style = ("low", "-") if k == low else ("high", "--")
             curve = _gaussian(xs, w, m, v)
             total += curve
-            ax.plot(xs, curve, style, color="k", linewidth=1,
+            ax.plot(xs, curve, style, color=BLACK, linewidth=1,
                     label=f"{name}: w={w:.2f} mu={m:.2f} var={v:.3f}")
         if mixture:
             ax.plot(xs, total, color="0.5", linewidth=2, alpha=0.5, label="mixture")
@@ -77,30 +143,55 @@ def draw_gmm_split(ax, record, gt: int, mixture: bool = True) -> None:
     tag = " (fallback)" if bool(record.fallback[gt]) else ""
     n_iter = int(fit.n_iter[gt])
     em = f", EM {n_iter} it" if n_iter > 0 else ""  # snapshots do not keep n_iter
-    ax.set_title(f"GT {gt}: {int(pos.sum())}/{len(scores)} positive{tag}{em}", fontsize=9)
-    ax.set_xlabel("anchor score (lower is better)", fontsize=9)
-    ax.set_ylabel("density", fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(f"GT {gt}: {int(pos.sum())}/{len(scores)} positive{tag}{em}",
+                 fontsize=FONT_SIZE)
+    ax.set_xlabel("anchor score (lower is better)", fontsize=FONT_SIZE)
+    ax.set_ylabel("density", fontsize=FONT_SIZE)
+    ax.tick_params(labelsize=FONT_SIZE)
+    ax.legend(fontsize=FONT_SIZE, loc="upper right")
+    return fig
 
 
-def plot_gmm_split(record, gt: int = 0, mixture: bool = True) -> Figure:
-    """PAA's split of one GT: scores, both weighted Gaussians, the cut, positives in green
-    (see :func:`draw_gmm_split`; ``mixture`` adds the mixture density and decision boundary)."""
-    fig, (ax,) = new_figure(1, panel_size=4.0)
-    draw_gmm_split(ax, record, gt, mixture=mixture)
+def plot_gmm_split(record, gt: int = 0, mixture: bool = True, ax=None, figsize=None) -> Figure:
+    """PAA's split of one GT: scores, both weighted Gaussians, the cut, positives in green.
+
+    Args:
+        record: a :class:`paa_edu.assigners.PAARecord`, what PAA saw for one image: create
+            ``paa = PAAAssigner(record=True)``, assign once, and pass ``paa.last_record``.
+        gt: row of the GT in the record (its index in the image's ``gt_boxes``).
+        mixture: also draw the mixture density and the decision boundary
+            (see :func:`draw_gmm_split`).
+        ax: an Axes of your own layout, or ``None`` for a new figure.
+        figsize: (width, height) in inches of the new figure (default 4 x 4).
+    Returns:
+        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    """
+    fig = draw_gmm_split(ax, record, gt, mixture=mixture, figsize=figsize)
     fig.tight_layout()
     return fig
 
 
-def plot_score_distributions(record, gts: list[int] | None = None, ncols: int = 4) -> Figure:
-    """Small multiples of :func:`plot_gmm_split`; by default the first 8 GTs with candidates."""
+def plot_score_distributions(record, gts: list[int] | None = None, ncols: int = 4,
+                             figsize=None) -> Figure:
+    """Small multiples of :func:`plot_gmm_split`, one panel per GT.
+
+    Args:
+        record: a :class:`paa_edu.assigners.PAARecord` (``PAAAssigner(record=True)``, then
+            ``paa.last_record``).
+        gts: rows of the GTs to show; default: the first 8 GTs with candidates.
+        ncols: panels per row.
+        figsize: (width, height) in inches of the whole figure (default 3.2 per panel).
+    Returns:
+        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    """
+    check_record(record)
     if gts is None:
         gts = record.valid.any(1).nonzero().squeeze(1).tolist()[:8]
+    gts = [_check_gt(record, g) for g in gts]
     if not gts:
         raise ValueError("no GT to plot: the record has no GT with candidates")
-    fig, axes = new_figure(len(gts), ncols=min(ncols, len(gts)))
+    fig, axes = panels(len(gts), ncols=min(ncols, len(gts)), figsize=figsize)
     for ax, gt in zip(axes, gts):
-        draw_gmm_split(ax, record, int(gt))
+        draw_gmm_split(ax, record, gt)
     fig.tight_layout()
     return fig

@@ -7,87 +7,158 @@
 - :func:`plot_cut_over_training`: the GMM cut (largest positive score) of each GT.
 
 ``snapshots`` is a list of snapshot dicts in iteration order (:func:`load_snapshots` or
-:func:`paa_edu.pretrained.load_snapshot_history`).
+:func:`paa_edu.pretrained.load_snapshot_history`). Each function returns the Figure; in a
+notebook end the line with ``;`` or it may be shown twice.
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from paa_edu.snapshots import paa_record, positives_history
-from paa_edu.viz.boxes import DPI, new_figure
-from paa_edu.viz.gmm import draw_gmm_split
+from paa_edu.viz.gmm import draw_gmm_split, legend_handles
+from paa_edu.viz.style import (
+    BLACK,
+    BLUE,
+    FONT_SIZE,
+    box_color,
+    figure_and_axes,
+    legend_below,
+    panels,
+)
 
 
 def _paa_name(snapshots: list[dict], assigner: str | None) -> str:
-    if not snapshots:
-        raise ValueError("snapshots is empty")
+    if not isinstance(snapshots, (list, tuple)) or not snapshots:
+        raise ValueError("snapshots must be a non-empty list of snapshot dicts "
+                         "(paa_edu.pretrained.load_snapshot_history(name))")
     name = assigner or snapshots[0]["trained_with"]
     if not name.startswith("paa"):
         raise ValueError(f"{name!r} is not a PAA assignment: pass assigner='paa_maxiou' or "
                          f"'paa_atss' (snapshots written by train.snapshot_every hold both)")
+    if name not in snapshots[-1]["assigners"]:
+        raise ValueError(f"the snapshots have no entry {name!r}; they have "
+                         f"{sorted(snapshots[-1]['assigners'])}")
     return name
 
 
+def _check_gts(gts, num_gts: int) -> list[int]:
+    gts = [int(g) for g in gts]
+    if not gts or any(not 0 <= g < num_gts for g in gts):
+        raise ValueError(f"gts must be a non-empty list in [0, {num_gts}), got {gts}")
+    return gts
+
+
 def default_gts(snapshots: list[dict], assigner: str | None = None, n: int = 4) -> list[int]:
-    """The ``n`` GTs with the most PAA candidates in the last snapshot (ties: lower index)."""
+    """The ``n`` GTs with the most PAA candidates in the last snapshot (ties: lower index).
+
+    Args:
+        snapshots: snapshot dicts in iteration order.
+        assigner: ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
+        n: how many GTs.
+    Returns:
+        the GT indices, most candidates first.
+    """
     e = snapshots[-1]["assigners"][_paa_name(snapshots, assigner)]
     counts = e["cand_valid"].sum(1).numpy()  # (G,)
     return [int(g) for g in np.argsort(-counts, kind="stable")[:n]]
 
 
 def plot_split_over_training(snapshots: list[dict], gts: list[int] | None = None,
-                             num_iterations: int = 4, assigner: str | None = None) -> Figure:
-    """PAA's GMM split of the same GTs at ``num_iterations`` evenly spaced snapshots."""
+                             num_iterations: int = 4, assigner: str | None = None,
+                             figsize=None) -> Figure:
+    """PAA's GMM split of the same GTs at ``num_iterations`` evenly spaced snapshots.
+
+    Args:
+        snapshots: snapshot dicts in iteration order
+            (:func:`paa_edu.pretrained.load_snapshot_history`).
+        gts: GT indices, one row each (default: :func:`default_gts`, the 4 with most
+            candidates).
+        num_iterations: snapshots shown, one column each, evenly spaced (first and last kept).
+        assigner: ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
+        figsize: (width, height) in inches of the whole figure (default 2.8 per panel).
+    Returns:
+        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    """
     name = _paa_name(snapshots, assigner)
-    gts = default_gts(snapshots, name) if gts is None else list(gts)
+    num_gts = len(snapshots[-1]["assigners"][name]["cut"])
+    gts = default_gts(snapshots, name) if gts is None else _check_gts(gts, num_gts)
+    if int(num_iterations) < 1:
+        raise ValueError(f"num_iterations must be >= 1, got {num_iterations}")
     picks = np.unique(np.linspace(0, len(snapshots) - 1, num_iterations).round().astype(int))
-    fig, axes = new_figure(len(gts) * len(picks), ncols=len(picks), panel_size=2.8)
+    fig, axes = panels(len(gts) * len(picks), ncols=len(picks), panel_size=2.8, figsize=figsize)
     for r, gt in enumerate(gts):
         for c, s in enumerate(picks):
             ax = axes[r * len(picks) + c]
             draw_gmm_split(ax, paa_record(snapshots[s], name), int(gt))
-            ax.set_title(f"iter {snapshots[s]['iteration']} | {ax.get_title()}", fontsize=8)
-            if (r, c) != (0, 0) and ax.get_legend() is not None:
-                ax.get_legend().remove()  # one legend is enough
-    fig.suptitle(f"{name}: the split of the same objects over training", fontsize=10)
-    fig.tight_layout()
+            ax.set_title(f"iter {snapshots[s]['iteration']} | {ax.get_title()}",
+                         fontsize=FONT_SIZE)
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()  # one legend for all, under the panels
+    fig.suptitle(f"{name}: the split of the same objects over training", fontsize=FONT_SIZE + 2)
+    legend_below(fig, legend_handles())
     return fig
 
 
-def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int] | None = None
-                                 ) -> Figure:
-    """Positives per GT against the iteration, one panel per run ``{name: snapshots}``."""
-    if not histories:
-        raise ValueError("histories is empty: pass {name: snapshots}")
-    fig, axes = plt.subplots(1, len(histories), figsize=(3.0 * len(histories), 2.6), dpi=DPI,
-                             squeeze=False, sharey=True)
-    for ax, (name, snaps) in zip(axes[0], histories.items()):
+def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int] | None = None,
+                                 figsize=None) -> Figure:
+    """Positives per GT against the iteration, one panel per run (shared y axis).
+
+    Args:
+        histories: ``{name: snapshots}``, e.g. ``{n: pretrained.load_snapshot_history(n)
+            for n in pretrained.NAMES}``; ``name`` is also the assigner read in each snapshot.
+        gts: GT indices drawn as thin lines (default: all); the mean is over all GTs.
+        figsize: (width, height) in inches of the whole figure (default 3 x 2.8 per panel).
+    Returns:
+        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    """
+    if not isinstance(histories, dict) or not histories:
+        raise ValueError("histories must be a non-empty dict {name: snapshots}")
+    size = figsize or (3.0 * len(histories), 2.8)
+    fig, axes = panels(len(histories), ncols=len(histories), figsize=size, sharey=True)
+    for ax, (name, snaps) in zip(axes, histories.items()):
         iters, counts = positives_history(snaps, name)  # (S,), (S, G)
-        shown = counts if gts is None else counts[:, list(gts)]
-        ax.plot(iters.numpy(), shown.numpy(), color="tab:blue", alpha=0.35, linewidth=0.8)
-        ax.plot(iters.numpy(), counts.double().mean(1).numpy(), color="k", linewidth=2,
+        shown = counts if gts is None else counts[:, _check_gts(gts, counts.shape[1])]
+        thin = ax.plot(iters.numpy(), shown.numpy(), color=BLUE, alpha=0.35, linewidth=0.8)
+        if thin:
+            thin[0].set_label("one GT")
+        ax.plot(iters.numpy(), counts.double().mean(1).numpy(), color=BLACK, linewidth=2,
                 label="mean over GTs")
-        ax.set(title=name, xlabel="iteration")
-        ax.tick_params(labelsize=7)
-    axes[0][0].set_ylabel("positives per GT")
-    axes[0][0].legend(fontsize=7)
+        ax.set_title(name, fontsize=FONT_SIZE + 1)
+        ax.set_xlabel("iteration", fontsize=FONT_SIZE)
+        ax.tick_params(labelsize=FONT_SIZE)
+    axes[0].set_ylabel("positives per GT", fontsize=FONT_SIZE)
+    axes[0].legend(fontsize=FONT_SIZE)
     fig.tight_layout()
     return fig
 
 
 def plot_cut_over_training(snapshots: list[dict], gts: list[int] | None = None,
-                           assigner: str | None = None) -> Figure:
-    """The GMM cut (largest positive score, lower = stricter) of each GT over training."""
+                           assigner: str | None = None, ax=None, figsize=None) -> Figure:
+    """The GMM cut (largest positive score, lower = stricter) of each GT over training.
+
+    Args:
+        snapshots: snapshot dicts in iteration order
+            (:func:`paa_edu.pretrained.load_snapshot_history`).
+        gts: GT indices, one line each (default: :func:`default_gts`).
+        assigner: ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
+        ax: an Axes of your own layout, or ``None`` for a new figure.
+        figsize: (width, height) in inches of the new figure (default 3.6 x 3.6).
+    Returns:
+        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    """
     name = _paa_name(snapshots, assigner)
-    gts = default_gts(snapshots, name) if gts is None else list(gts)
+    num_gts = len(snapshots[-1]["assigners"][name]["cut"])
+    gts = default_gts(snapshots, name) if gts is None else _check_gts(gts, num_gts)
     iters = [s["iteration"] for s in snapshots]
-    fig, (ax,) = new_figure(1, panel_size=3.6)
-    for gt in gts:
+    fig, ax = figure_and_axes(ax, figsize, (3.6, 3.6))
+    for i, gt in enumerate(gts):
         cuts = [float(s["assigners"][name]["cut"][gt]) for s in snapshots]
-        ax.plot(iters, cuts, marker=".", label=f"GT {gt}")
-    ax.set(title=f"{name}: GMM cut per GT", xlabel="iteration", ylabel="cut (anchor score)")
-    ax.legend(fontsize=7)
+        ax.plot(iters, cuts, marker=".", color=box_color(i), label=f"GT {gt}")
+    ax.set_title(f"{name}: GMM cut per GT", fontsize=FONT_SIZE + 1)
+    ax.set_xlabel("iteration", fontsize=FONT_SIZE)
+    ax.set_ylabel("cut (anchor score)", fontsize=FONT_SIZE)
+    ax.tick_params(labelsize=FONT_SIZE)
+    ax.legend(fontsize=FONT_SIZE)
     fig.tight_layout()
     return fig

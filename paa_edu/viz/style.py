@@ -16,6 +16,7 @@ import math
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -31,11 +32,44 @@ PALETTE = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY_BLUE, YELLOW, BLACK]
 POS_COLOR, NEG_COLOR, IGNORED_COLOR = GREEN, "0.45", "0.6"
 GT_COLOR = SKY_BLUE  # dashed ground truth; missed GT in PURPLE
 TP_COLOR, FP_COLOR, MISSED_COLOR = BLUE, VERMILLION, PURPLE
+HIST_COLOR = SKY_BLUE  # the light bars behind score / IoU strips
+# Boxes drawn over an image, one colour per object or class: no yellow (the cars often are) and
+# no GT_COLOR (the ground truth's own), so 6 colours that cycle.
+BOX_PALETTE = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, BLACK]
 
 
 def palette_color(i: int) -> str:
-    """The ``i``-th colour of :data:`PALETTE` (cycling)."""
+    """The ``i``-th colour of :data:`PALETTE` (cycling every 8).
+
+    Args:
+        i: any integer.
+    Returns:
+        a hex colour string.
+    """
     return PALETTE[int(i) % len(PALETTE)]
+
+
+def box_color(i: int) -> str:
+    """The ``i``-th colour of :data:`BOX_PALETTE` (cycling every 6): boxes over an image.
+
+    Args:
+        i: any integer (a GT index, a class label).
+    Returns:
+        a hex colour string.
+    """
+    return BOX_PALETTE[int(i) % len(BOX_PALETTE)]
+
+
+def text_color_on(color) -> str:
+    """``"black"`` or ``"white"``, whichever reads better on a background of ``color``.
+
+    Args:
+        color: any matplotlib colour.
+    Returns:
+        ``"black"`` on light colours (relative luminance > 0.45), else ``"white"``.
+    """
+    r, g, b = to_rgb(color)
+    return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
 
 
 def figure_and_axes(ax: Axes | None, figsize: tuple[float, float] | None,
@@ -61,7 +95,8 @@ def figure_and_axes(ax: Axes | None, figsize: tuple[float, float] | None,
 
 
 def panels(n_panels: int, ncols: int = 1, panel_size: float = 3.2,
-           figsize: tuple[float, float] | None = None) -> tuple[Figure, list[Axes]]:
+           figsize: tuple[float, float] | None = None,
+           sharey: bool = False) -> tuple[Figure, list[Axes]]:
     """A new figure with ``n_panels`` panels on ``ncols`` columns (unused cells hidden).
 
     Args:
@@ -69,6 +104,7 @@ def panels(n_panels: int, ncols: int = 1, panel_size: float = 3.2,
         ncols: columns of the grid; rows follow.
         panel_size: inches per (square) panel, used when ``figsize`` is ``None``.
         figsize: (width, height) in inches of the whole figure.
+        sharey: the panels share their y axis.
     Returns:
         ``(figure, [axes] * n_panels)`` in row-major order.
     """
@@ -78,10 +114,27 @@ def panels(n_panels: int, ncols: int = 1, panel_size: float = 3.2,
     nrows = math.ceil(n_panels / ncols)
     size = figsize or (panel_size * ncols, panel_size * nrows)
     fig, axes = plt.subplots(nrows, ncols, figsize=_checked_figsize(size), dpi=DPI,
-                             squeeze=False)
+                             squeeze=False, sharey=sharey)
     for ax in axes.flat[n_panels:]:
         ax.axis("off")
     return fig, list(axes.flat[:n_panels])
+
+
+def legend_below(fig: Figure, handles: list) -> None:
+    """One legend for the whole figure, under its panels, then ``tight_layout`` around it.
+
+    Args:
+        fig: a figure of this package (its panels drawn).
+        handles: labelled artists (``Line2D([], [], color=..., label=...)``).
+    Returns:
+        None.
+    """
+    width, height = fig.get_size_inches()
+    ncol = int(min(len(handles), max(1, width // 1.6)))  # ~1.6 inch per 9 pt entry
+    fig.legend(handles=handles, fontsize=FONT_SIZE, loc="lower center", ncol=ncol,
+               frameon=False)
+    rows = -(-len(handles) // ncol)
+    fig.tight_layout(rect=(0, (0.1 + 0.2 * rows) / height, 1, 1))
 
 
 def _checked_figsize(figsize) -> tuple[float, float]:
@@ -99,6 +152,14 @@ def check_boxes(boxes, name: str = "boxes") -> Tensor:
 
     A (2, 10) tensor is two rows of ten numbers, not four boxes: it is an error, as is (3, 4).
     An empty tensor of any shape with no elements is (0, 5).
+
+    Args:
+        boxes: a tensor, array or nested list of shape (N, 5).
+        name: what the error message calls it.
+    Returns:
+        (N, 5) float32 CPU tensor (detached).
+    Raises:
+        ValueError: the shape is not (N, 5).
     """
     boxes = torch.as_tensor(boxes).detach().cpu()
     if boxes.numel() == 0:
@@ -110,6 +171,16 @@ def check_boxes(boxes, name: str = "boxes") -> Tensor:
 
 
 def check_length(values, n: int, name: str, of: str = "boxes") -> None:
-    """Refuse a per-item list (labels, colours, scores) whose length is not ``n``."""
+    """Refuse a per-item list (labels, colours, scores) whose length is not ``n``.
+
+    Args:
+        values: the list, or ``None`` (always accepted).
+        n: the number of items it must have.
+        name, of: the error message says "``name`` has k entries for ``n`` ``of``".
+    Returns:
+        None.
+    Raises:
+        ValueError: ``len(values) != n``.
+    """
     if values is not None and len(values) != n:
         raise ValueError(f"{name} has {len(values)} entries for {n} {of}")

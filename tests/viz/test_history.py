@@ -1,4 +1,4 @@
-"""Plots of snapshots, TP/FP detections and AP breakdowns draw what they are given."""
+"""Plots of snapshots (and AP breakdowns) draw what they are given, where they are asked to."""
 from __future__ import annotations
 
 import matplotlib
@@ -7,17 +7,14 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 from paa_edu import pretrained  # noqa: E402
 from paa_edu.viz import (  # noqa: E402
     plot_ap_breakdown,
     plot_cut_over_training,
-    plot_detections_vs_gt,
     plot_positives_over_training,
     plot_split_over_training,
 )
-from paa_edu.viz.boxes import FP_COLOR, MISSED_COLOR, TP_COLOR  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -57,24 +54,40 @@ def test_positives_over_training_plots_the_counts(histories):
 def test_cut_over_training_one_line_per_gt(histories):
     fig = plot_cut_over_training(histories["paa_maxiou"], gts=[0, 3])
     assert len(fig.axes[0].get_lines()) == 2
+    cuts = [float(s["assigners"]["paa_maxiou"]["cut"][3]) for s in histories["paa_maxiou"]]
+    np.testing.assert_allclose(fig.axes[0].get_lines()[1].get_ydata(), cuts)
 
 
-def test_detections_vs_gt_colours_tp_fp_and_missed():
-    gt = {"boxes": torch.tensor([[20.0, 20, 10, 10, 0], [60, 60, 10, 10, 0]]),
-          "labels": torch.tensor([0, 0])}
-    dets = {"boxes": torch.tensor([[20.0, 20, 10, 10, 0], [90, 90, 8, 8, 0], [60, 60, 10, 10, 0]]),
-            "scores": torch.tensor([0.9, 0.8, 0.1]), "labels": torch.tensor([0, 0, 0])}
-    fig = plot_detections_vs_gt(None, dets, gt, ["a"], score_thr=0.3)
-    edges = [matplotlib.colors.to_hex(p.get_edgecolor()) for p in fig.axes[0].patches]
-    hexes = {k: matplotlib.colors.to_hex(c) for k, c in
-             (("tp", TP_COLOR), ("fp", FP_COLOR), ("missed", MISSED_COLOR))}
-    # GT 0 found (yellow), GT 1 missed (its detection is below the threshold); 1 TP, 1 FP
-    assert edges[1] == hexes["missed"] and edges[2:] == [hexes["tp"], hexes["fp"]]
-    assert fig.axes[0].get_title().startswith("1 TP, 1 FP, 1 missed GT")
+def test_history_plots_take_ax_and_figsize(histories):
+    import matplotlib.pyplot as plt
+    fig, (left, right) = plt.subplots(1, 2)
+    assert plot_cut_over_training(histories["paa_atss"], gts=[1], ax=right) is fig
+    assert len(right.get_lines()) == 1 and not left.get_lines()
+    assert tuple(plot_cut_over_training(histories["paa_atss"], figsize=(5, 2))
+                 .get_size_inches()) == (5, 2)
+    fig = plot_split_over_training(histories["paa_maxiou"], gts=[0], num_iterations=2,
+                                   figsize=(6, 2.5))
+    assert tuple(fig.get_size_inches()) == (6, 2.5) and len(fig.axes) == 2
+    fig = plot_positives_over_training(histories, figsize=(10, 2.5))
+    assert tuple(fig.get_size_inches()) == (10, 2.5)
+
+
+def test_history_plots_refuse_gts_out_of_range(histories):
+    snaps = histories["paa_maxiou"]
+    num_gts = len(snaps[-1]["assigners"]["paa_maxiou"]["cut"])
+    for plot in (plot_cut_over_training, plot_split_over_training):
+        msg = rf"gts must be .* \[0, {num_gts}\), got \[{num_gts}\]"
+        with pytest.raises(ValueError, match=msg):
+            plot(snaps, gts=[num_gts])
+    with pytest.raises(ValueError, match="gts must be"):
+        plot_positives_over_training(histories, gts=[-1])
+    with pytest.raises(ValueError, match="non-empty list of snapshot"):
+        plot_cut_over_training([])
 
 
 def test_ap_breakdown_bars():
-    per_class = {"a": {"per_class_AP50": [0.5, 1.0]}, "b": {"per_class_AP50": [0.25, float("nan")]}}
+    per_class = {"a": {"per_class_AP50": [0.5, 1.0]},
+                 "b": {"per_class_AP50": [0.25, float("nan")]}}
     by_size = {"a": {"small": {"AP50": 0.1}, "large": {"AP50": 0.9}},
                "b": {"small": {"AP50": 0.2}, "large": {"AP50": 0.8}}}
     fig = plot_ap_breakdown(per_class, ["x", "y"], by_size)
