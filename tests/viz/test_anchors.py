@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 from matplotlib.patches import Polygon
+from matplotlib.text import Text
 
 from paa_edu.viz import level_iou_maps, plot_anchor_neighbourhood, plot_iou_heatmap
-from paa_edu.viz.style import VERMILLION
+from paa_edu.viz.style import DPI, FONT_SIZE, VERMILLION
 
 # One level of 2 x 3 cells, stride 10, 20 px anchors centred on (10 j, 10 i), row-major.
 LEVEL = torch.tensor([[10.0 * j, 10.0 * i, 20, 20, 0] for i in range(2) for j in range(3)])
@@ -51,3 +52,13 @@ def test_anchor_neighbourhood_draws_k_anchors_per_level():
     assert second.get_title().endswith("best IoU 0.000")
     with pytest.raises(ValueError, match="strides has 1 entries for 2 levels"):
         plot_anchor_neighbourhood(None, SMALL, [LEVEL, LEVEL], [10])
+
+
+def test_both_plots_keep_dpi_100_and_text_of_at_least_9_pt():
+    image = torch.rand(3, 20, 30)
+    for fig in (plot_iou_heatmap(image, SMALL, [LEVEL], [(2, 3)], [10]),
+                plot_anchor_neighbourhood(image, SMALL, [LEVEL], [10], k=4)):
+        assert fig.dpi >= DPI
+        fig.canvas.draw()  # makes the tick labels
+        texts = [t for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()]
+        assert texts and min(t.get_fontsize() for t in texts) >= FONT_SIZE
