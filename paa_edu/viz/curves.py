@@ -223,7 +223,8 @@ def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float =
     Returns:
         The Figure, one panel per class. A single run's AP is in the panel titles; a panel
         where no run has a detection says "no detections", one where none matches says
-        "AP 0". In a notebook end the line with ``;`` or it is shown twice.
+        "AP 0" (e.g. "AP50 0"), a class chosen in ``classes`` without GT "no ground truth".
+        In a notebook end the line with ``;`` or it is shown twice.
     """
     runs, single = _runs_of(metrics)
     t = {name: _threshold_index(m, iou_threshold) for name, m in runs.items()}
@@ -248,7 +249,9 @@ def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float =
                     linestyle=RUN_STYLES[i % len(RUN_STYLES)], linewidth=1.6)
         title = class_names[cls] + ("" if not single else f": {ap_name} {100 * aps[0]:.1f}")
         ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision", title=title)
-        note = "no detections" if not any(sizes) else (f"{ap_name} 0" if not any(aps) else "")
+        note = ("no ground truth" if not any(m["num_gts"][cls] for m in runs.values())
+                else "no detections" if not any(sizes) else f"{ap_name} 0" if not any(aps)
+                else "")
         if note:
             ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center",
                     fontsize=FONT_SIZE + 1, color=VERMILLION)

@@ -130,6 +130,13 @@ def test_pr_single_run_ap_in_titles_and_notes_on_empty_panels(runs):
 def test_pr_curves_select_classes_and_refuse_bad_inputs(runs):
     fig = plot_pr_curves(runs, NAMES, classes=["c"])
     assert [ax.get_title() for ax in fig.axes] == ["c"]
+    four = {n: evaluate_rotated([{"boxes": torch.zeros(0, 5), "scores": torch.zeros(0),
+                                  "labels": torch.zeros(0, dtype=torch.long)}],
+                                [{"boxes": torch.tensor([_box(50)]), "labels": torch.tensor([0])}],
+                                num_classes=4) for n in runs}
+    fig = plot_pr_curves(four, [*NAMES, "d"], classes=["a", "d"])  # d: no GT anywhere
+    assert [[t.get_text() for t in ax.texts] for ax in fig.axes] == [["no detections"],
+                                                                     ["no ground truth"]]
     with pytest.raises(ValueError, match="unknown class names"):
         plot_pr_curves(runs, NAMES, classes=["truck"])
     with pytest.raises(ValueError, match="2 class_names for 3 classes"):
