@@ -12,8 +12,10 @@ One module per family, every public name importable from ``paa_edu.viz``:
   with the ignored anchors; :func:`draw_atss_threshold`, ATSS's ``mean + std`` rule for one GT.
 - :mod:`~paa_edu.viz.gmm`: :func:`plot_gmm_split` / :func:`plot_score_distributions`, PAA's
   split of one / several GTs from a :class:`paa_edu.assigners.PAARecord`.
-- :mod:`~paa_edu.viz.curves`: loss curves, precision-recall curves, IoU-branch calibration,
-  AP by assigner, class and object size (:func:`plot_ap_breakdown`).
+- :mod:`~paa_edu.viz.curves`: loss curves (with the warm-up and lr), precision-recall curves
+  of one run or several overlaid, IoU-branch calibration, the IoU loss against its entropy
+  floor (:func:`plot_iou_loss_floor`), AP by assigner, class and object size
+  (:func:`plot_ap_breakdown`).
 - :mod:`~paa_edu.viz.history`: the assignment of the same GTs over training, from
   :mod:`paa_edu.snapshots` (:func:`plot_split_over_training`,
   :func:`plot_positives_over_training`, :func:`plot_cut_over_training`).
@@ -27,6 +29,7 @@ from paa_edu.viz.boxes import plot_detections, plot_detections_vs_gt, plot_rotat
 from paa_edu.viz.curves import (
                                 plot_ap_breakdown,
                                 plot_iou_calibration,
+                                plot_iou_loss_floor,
                                 plot_loss_curves,
                                 plot_pr_curves,
 )
@@ -41,6 +44,7 @@ __all__ = ["plot_rotated_boxes", "plot_detections", "plot_assignments", "plot_as
            "draw_atss_threshold",
            "plot_gmm_split",
            "plot_score_distributions", "plot_loss_curves", "plot_pr_curves",
-           "plot_iou_calibration", "plot_detections_vs_gt", "plot_ap_breakdown",
+           "plot_iou_calibration", "plot_iou_loss_floor", "plot_detections_vs_gt",
+           "plot_ap_breakdown",
            "plot_split_over_training", "plot_positives_over_training", "plot_cut_over_training",
            "plot_anchor_neighbourhood", "plot_iou_heatmap", "level_iou_maps"]
