@@ -19,14 +19,29 @@ from paa_edu.seeding import set_seed
 
 SAVE_FIGURES_ENV = "PAA_EDU_SAVE_FIGURES"
 
+#: The environment the stored notebook outputs are computed in, and checked in by nbval
+#: (``notebooks/conftest.py``, ``scripts/run_notebooks.py``): the same floating-point code paths
+#: on any x86-64 CPU, so that a printed count or weight does not change with the machine. It is
+#: read when torch loads, so it must be set before the kernel starts. ``MKL_CBWR`` is Intel MKL's
+#: conditional numerical reproducibility (one code path for Intel and AMD processors);
+#: ``ATEN_CPU_CAPABILITY`` pins torch's own vectorised kernels (reductions sum in the order of
+#: the vector width); ``OPENBLAS_CORETYPE`` pins numpy's BLAS kernels. :func:`notebook_setup`
+#: turns oneDNN off, whose convolutions pick their blocking by the CPU's caches, so that
+#: convolutions run on MKL's pinned GEMM. Measured: notebook 03 prints different GMM weights and
+#: positive counts with torch's AVX2 and AVX-512 kernels, and the same ones on every rerun.
+REPRODUCIBLE_CPU_ENV = {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "avx2",
+                        "OPENBLAS_CORETYPE": "Haswell", "OMP_NUM_THREADS": "1",
+                        "MKL_NUM_THREADS": "1"}
+
 
 def notebook_setup(seed: int = 0, threads: int | None = 1, inline: bool = True) -> None:
     """Seed everything, fix the thread count and set up inline figures.
 
     Args:
         seed: passed to :func:`paa_edu.set_seed`.
-        threads: ``torch.set_num_threads(threads)``; 1 (the default) gives the stored outputs
-            bit for bit; ``None`` keeps torch's default (all cores, faster).
+        threads: ``torch.set_num_threads(threads)``; 1 (the default) also turns oneDNN off
+            (see :data:`REPRODUCIBLE_CPU_ENV`): with that environment, the stored outputs are
+            reproduced bit for bit. ``None`` keeps torch's default (all cores, oneDNN, faster).
         inline: in IPython, ``%matplotlib inline`` with PNG output.
     """
     set_seed(seed)
@@ -34,6 +49,7 @@ def notebook_setup(seed: int = 0, threads: int | None = 1, inline: bool = True) 
         if not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be an int >= 1 or None, got {threads!r}")
         torch.set_num_threads(threads)
+        torch.backends.mkldnn.enabled = threads != 1
     torch.set_printoptions(precision=3, sci_mode=False)
     if inline:
         _inline_figures()

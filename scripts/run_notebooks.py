@@ -2,11 +2,12 @@
 
 Usage: ``python scripts/run_notebooks.py [notebooks/NN_name.ipynb ...]`` (default: all of them).
 Runs each notebook top to bottom in a fresh ``python3`` kernel with ``notebooks/`` as the working
-directory, stops at the first error and names the notebook and cell. A ``# NBVAL_CHECK_OUTPUT``
-(or ``NBVAL_IGNORE_OUTPUT``, ``NBVAL_SKIP``, ``NBVAL_RAISES_EXCEPTION``) comment line is moved into
-the cell's tags (``nbval-check-output``, ...), which nbval reads the same way and which keep the
-lesson's code free of test markers. The figures the notebooks
-pass to :func:`paa_edu.save_figure` are written to ``docs/figures/`` (this script is the only
+directory and :data:`paa_edu.notebook.REPRODUCIBLE_CPU_ENV` (as nbval's kernels get it from
+``notebooks/conftest.py``), stops at the first error and names the notebook and cell. A
+``# NBVAL_CHECK_OUTPUT`` (or ``NBVAL_IGNORE_OUTPUT``, ``NBVAL_SKIP``, ``NBVAL_RAISES_EXCEPTION``)
+comment line is moved into the cell's tags (``nbval-check-output``, ...), which nbval reads the
+same way and which keep the lesson's code free of test markers. The figures the notebooks pass to
+:func:`paa_edu.save_figure` are written to ``docs/figures/`` (this script is the only
 thing that does; ``--no-save-figures`` turns it off).
 """
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.preprocessors import CellExecutionError, ExecutePreprocessor
+
+from paa_edu.notebook import REPRODUCIBLE_CPU_ENV
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 FIGURES = NOTEBOOKS.parent / "docs" / "figures"
@@ -72,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-save-figures", action="store_true",
                         help="do not write docs/figures/ (paa_edu.save_figure does nothing)")
     args = parser.parse_args(argv)
+    os.environ.update(REPRODUCIBLE_CPU_ENV)  # inherited by the kernels, as under nbval
     if args.no_save_figures:
         os.environ.pop("PAA_EDU_SAVE_FIGURES", None)
     else:  # read by paa_edu.save_figure in the kernels started below

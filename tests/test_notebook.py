@@ -48,3 +48,52 @@ def test_interactive_without_a_kernel_calls_the_function_once_with_its_defaults(
 
     assert paa_edu.interactive(show, k=(1, 10, 1), scale=(0.0, 1.0, 0.1)) is None  # no kernel
     assert calls == [(3, 0.5)]
+
+
+def test_reproducible_environment_pins_the_kernels_torch_uses(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from paa_edu.notebook import REPRODUCIBLE_CPU_ENV
+
+    probe = ("import torch; print(torch.backends.cpu.get_cpu_capability(), "
+             "torch.get_num_threads())")
+    env = {**os.environ, **REPRODUCIBLE_CPU_ENV}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    if out[0] not in ("AVX2", "AVX512"):  # a CPU without AVX2 runs torch's default kernels
+        assert out[0] == "DEFAULT"
+    else:
+        assert out[0] == "AVX2"  # not AVX-512, even where the CPU has it
+    assert out[1] == "1"
+
+
+def test_notebooks_conftest_puts_the_environment_in_place():
+    import os
+
+    from paa_edu.notebook import REPRODUCIBLE_CPU_ENV
+    from tests.script_loader import load_script
+
+    saved = {k: os.environ.get(k) for k in REPRODUCIBLE_CPU_ENV}
+    try:
+        load_script("notebooks/conftest.py")
+        assert all(os.environ[k] == v for k, v in REPRODUCIBLE_CPU_ENV.items())
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_setup_with_one_thread_turns_onednn_off():
+    before = (torch.get_num_threads(), torch.backends.mkldnn.enabled)
+    try:
+        paa_edu.notebook_setup(threads=1, inline=False)
+        assert torch.backends.mkldnn.enabled is False
+        paa_edu.notebook_setup(threads=2, inline=False)
+        assert torch.backends.mkldnn.enabled is True
+    finally:
+        torch.set_num_threads(before[0])
+        torch.backends.mkldnn.enabled = before[1]
