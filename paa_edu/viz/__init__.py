@@ -16,6 +16,9 @@ One module per family, every public name importable from ``paa_edu.viz``:
   of one run or several overlaid, IoU-branch calibration, the IoU loss against its entropy
   floor (:func:`plot_iou_loss_floor`), AP by assigner, class and object size
   (:func:`plot_ap_breakdown`).
+- :mod:`~paa_edu.viz.angles` / :mod:`~paa_edu.viz.nms`: one rectangle in each angle
+  convention (:func:`plot_angle_conventions`, :func:`plot_angle_sweep`); NMS winners coloured by
+  score, rotated vs horizontal (:func:`plot_nms`, :func:`plot_nms_thresholds`).
 - :mod:`~paa_edu.viz.history`: the assignment of the same GTs over training, from
   :mod:`paa_edu.snapshots` (:func:`plot_split_over_training`,
   :func:`plot_positives_over_training`, :func:`plot_cut_over_training`).
@@ -24,6 +27,7 @@ Resolution (100 dpi), fonts (>= 9 pt), the colour-blind-safe palette and the inp
 are shared, in :mod:`~paa_edu.viz.style`.
 """
 from paa_edu.viz.anchors import level_iou_maps, plot_anchor_neighbourhood, plot_iou_heatmap
+from paa_edu.viz.angles import plot_angle_conventions, plot_angle_sweep
 from paa_edu.viz.assignments import draw_atss_threshold, plot_assignment_zoom, plot_assignments
 from paa_edu.viz.boxes import plot_detections, plot_detections_vs_gt, plot_rotated_boxes
 from paa_edu.viz.curves import (
@@ -39,6 +43,7 @@ from paa_edu.viz.history import (
                                 plot_positives_over_training,
                                 plot_split_over_training,
 )
+from paa_edu.viz.nms import plot_nms, plot_nms_thresholds
 
 __all__ = ["plot_rotated_boxes", "plot_detections", "plot_assignments", "plot_assignment_zoom",
            "draw_atss_threshold",
@@ -48,3 +53,4 @@ __all__ = ["plot_rotated_boxes", "plot_detections", "plot_assignments", "plot_as
            "plot_ap_breakdown",
            "plot_split_over_training", "plot_positives_over_training", "plot_cut_over_training",
            "plot_anchor_neighbourhood", "plot_iou_heatmap", "level_iou_maps"]
+__all__ += ["plot_angle_conventions", "plot_angle_sweep", "plot_nms", "plot_nms_thresholds"]
