@@ -138,6 +138,9 @@ def plot_rotated_boxes(ax, boxes, color=VERMILLION, labels=None, linewidth: floa
     return patches
 
 
+SHARP_PIXELS_UP_TO = 1024
+
+
 def show_image(ax: Axes, image, boxes_for_extent: Tensor) -> None:
     """``image`` on ``ax`` (or, without one, limits that frame ``boxes_for_extent``).
 
@@ -147,11 +150,18 @@ def show_image(ax: Axes, image, boxes_for_extent: Tensor) -> None:
         boxes_for_extent: (N, 5) boxes the view must show when there is no image.
     Returns:
         None; the Axes gets equal aspect, y pointing down and no ticks.
+
+    Images up to :data:`SHARP_PIXELS_UP_TO` px on their long side (the synthetic scenes, which
+    the plots zoom into) are drawn with ``interpolation="nearest"``: a zoom shows the pixels as
+    squares, as they are, and a stored PNG is 2-3 times smaller than with smoothing. Larger
+    images, always shown shrunk, are smoothed (``"antialiased"``) against aliasing.
     """
     img = as_image(image)
     if img is not None:
+        sharp = max(img.shape[:2]) <= SHARP_PIXELS_UP_TO
         ax.imshow(img.squeeze(-1) if img.shape[2] == 1 else img,
-                  cmap="gray" if img.shape[2] == 1 else None)
+                  cmap="gray" if img.shape[2] == 1 else None,
+                  interpolation="nearest" if sharp else "antialiased")
     elif len(boxes_for_extent):
         corners = obb2poly(check_boxes(boxes_for_extent)).reshape(-1, 2)
         ax.set_xlim(float(corners[:, 0].min()) - 5, float(corners[:, 0].max()) + 5)

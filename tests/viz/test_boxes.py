@@ -163,3 +163,13 @@ def test_as_image_takes_chw_hwc_and_grey_and_names_other_shapes():
         as_image(np.zeros((2, 8, 6, 3)))
     with pytest.raises(ValueError, match="image must be"):
         plot_detections(np.zeros((8, 6, 4)), _dets())
+
+
+def test_small_images_are_drawn_pixel_sharp_and_large_ones_smoothed():
+    from paa_edu.viz.boxes import SHARP_PIXELS_UP_TO, show_image
+
+    for side, expected in ((256, "nearest"), (SHARP_PIXELS_UP_TO + 1, "antialiased")):
+        fig, ax = plt.subplots()
+        show_image(ax, np.zeros((side, 8, 3), dtype=np.uint8), BOXES)
+        assert ax.images[0].get_interpolation() == expected
+        plt.close(fig)
