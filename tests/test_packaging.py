@@ -70,6 +70,15 @@ def test_modules_stay_small():
     assert not too_long, too_long
 
 
+def test_test_modules_have_unique_names():
+    # tests/ has no __init__.py files: pytest imports each test module by its file name, so two
+    # test_gmm.py in different folders stop the whole run at collection ("import file mismatch")
+    seen: dict[str, list[str]] = {}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert not {name: paths for name, paths in seen.items() if len(paths) > 1}
+
+
 def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
 
