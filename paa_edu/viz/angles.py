@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Arc
 from torch import Tensor
 
 from paa_edu.geometry.angles import ANGLE_VERSIONS, check_version, regularize_boxes
@@ -69,9 +70,10 @@ def draw_label(ax: Axes, box: Tensor, title: str = "") -> None:
     radius = min(0.4 * max(w, h), 0.8 * w)
     ax.plot([first[0], first[0] + 1.5 * radius], [first[1], first[1]], "--", color="0.4",
             linewidth=1, label="x axis (θ = 0)", gid="x-axis")
-    t = np.linspace(0.0, theta, 60)
-    ax.plot(first[0] + radius * np.cos(t), first[1] + radius * np.sin(t), color=ARC_COLOR,
-            linewidth=2, label="θ (clockwise on screen)", gid="theta-arc")
+    degrees = math.degrees(theta)  # counter-clockwise in data coordinates = clockwise on screen
+    ax.add_patch(Arc(tuple(first), 2 * radius, 2 * radius, theta1=min(0.0, degrees),
+                     theta2=max(0.0, degrees), color=ARC_COLOR, linewidth=2, gid="theta-arc"))
+    ax.plot([], [], color=ARC_COLOR, linewidth=2, label="θ (clockwise on screen)")  # legend
     if abs(theta) < math.radians(30):  # a narrow arc: the number goes past the x-axis ray
         where, align = (1.6 * radius, radius * math.sin(theta) / 2), "left"
     else:

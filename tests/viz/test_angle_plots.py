@@ -41,10 +41,11 @@ def test_each_panel_shows_the_hand_worked_label():
     for ax, (version, (w, h, deg)) in zip(fig.axes, BY_HAND.items()):
         assert ax.get_title().split("\n")[1] == f"w={w:.0f} h={h:.0f} θ={deg:.0f}°"
         corner = _line(ax, "first-corner")[0]
-        arc = _line(ax, "theta-arc") - corner  # (P, 2) relative to the first corner
-        start, end = (math.degrees(math.atan2(y, x)) for x, y in (arc[0], arc[-1]))
-        assert start == pytest.approx(0.0, abs=1e-6)
-        assert end == pytest.approx(deg, abs=1e-3)  # the arc spans θ, with its sign
+        arc = next(p for p in ax.patches if p.get_gid() == "theta-arc")
+        assert arc.center == pytest.approx(corner)  # centred on the first corner
+        # from the x axis (0°) to θ, with its sign: matplotlib draws theta1 -> theta2
+        assert (arc.theta1, arc.theta2) == pytest.approx((min(0.0, deg), max(0.0, deg)),
+                                                         abs=1e-3)
         ray = _line(ax, "x-axis")
         assert ray[0] == pytest.approx(corner) and ray[1, 1] == pytest.approx(corner[1])
 
