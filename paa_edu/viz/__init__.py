@@ -19,6 +19,14 @@ One module per family, every public name importable from ``paa_edu.viz``:
 - :mod:`~paa_edu.viz.angles` / :mod:`~paa_edu.viz.nms`: one rectangle in each angle
   convention (:func:`plot_angle_conventions`, :func:`plot_angle_sweep`); NMS winners coloured by
   score, rotated vs horizontal (:func:`plot_nms`, :func:`plot_nms_thresholds`).
+- :mod:`~paa_edu.viz.candidates`: :func:`plot_candidate_scores`, one object's PAA candidates
+  on the image and in the score histogram, in the same colours and numbers;
+  :func:`plot_pool_sizes`, candidates per object for each initial assigner.
+- :mod:`~paa_edu.viz.windows`: the DOTA split's windows (:func:`plot_windows`) and an object
+  cut by a window border, with its IoF and difficulty (:func:`plot_object_in_window`).
+- :mod:`~paa_edu.viz.merge`: the merge on a seam, before and after NMS
+  (:func:`plot_merge_seam`), and merged detections with capped labels
+  (:func:`plot_merged_detections`).
 - :mod:`~paa_edu.viz.history`: the assignment of the same GTs over training, from
   :mod:`paa_edu.snapshots` (:func:`plot_split_over_training`,
   :func:`plot_positives_over_training`, :func:`plot_cut_over_training`).
@@ -30,6 +38,7 @@ from paa_edu.viz.anchors import level_iou_maps, plot_anchor_neighbourhood, plot_
 from paa_edu.viz.angles import plot_angle_conventions, plot_angle_sweep
 from paa_edu.viz.assignments import draw_atss_threshold, plot_assignment_zoom, plot_assignments
 from paa_edu.viz.boxes import plot_detections, plot_detections_vs_gt, plot_rotated_boxes
+from paa_edu.viz.candidates import plot_candidate_scores, plot_pool_sizes
 from paa_edu.viz.curves import (
                                 plot_ap_breakdown,
                                 plot_iou_calibration,
@@ -43,7 +52,9 @@ from paa_edu.viz.history import (
                                 plot_positives_over_training,
                                 plot_split_over_training,
 )
+from paa_edu.viz.merge import plot_merge_seam, plot_merged_detections
 from paa_edu.viz.nms import plot_nms, plot_nms_thresholds
+from paa_edu.viz.windows import plot_object_in_window, plot_windows
 
 __all__ = ["plot_rotated_boxes", "plot_detections", "plot_assignments", "plot_assignment_zoom",
            "draw_atss_threshold",
@@ -54,3 +65,5 @@ __all__ = ["plot_rotated_boxes", "plot_detections", "plot_assignments", "plot_as
            "plot_split_over_training", "plot_positives_over_training", "plot_cut_over_training",
            "plot_anchor_neighbourhood", "plot_iou_heatmap", "level_iou_maps"]
 __all__ += ["plot_angle_conventions", "plot_angle_sweep", "plot_nms", "plot_nms_thresholds"]
+__all__ += ["plot_candidate_scores", "plot_pool_sizes", "plot_windows", "plot_object_in_window",
+            "plot_merge_seam", "plot_merged_detections"]

@@ -1,0 +1,216 @@
+"""PAA's candidates of one object on the image and in its score histogram, in the same colours.
+
+- :func:`ranked_candidates`: one GT's candidates from a :class:`paa_edu.assigners.PAARecord`,
+  best (lowest score) first: the numbering both panels share.
+- :func:`plot_candidate_scores`: left, a zoom on the object with its candidate anchors coloured
+  by PAA score (positives solid, negatives dashed) and numbered by rank; right, the score
+  histogram whose ticks carry the same colours and numbers; one colour bar.
+- :func:`plot_pool_sizes`: how many candidates the objects get from each initial assigner.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.colors import ListedColormap, Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from torch import Tensor
+
+from paa_edu.viz.boxes import as_image, plot_rotated_boxes, show_image
+from paa_edu.viz.style import (
+    FONT_SIZE,
+    GT_COLOR,
+    POS_COLOR,
+    check_boxes,
+    figure_and_axes,
+    palette_color,
+    panels,
+)
+
+SCORE_CMAP = "plasma"  # perceptually uniform, colour-blind safe, no sky blue (the GT's colour)
+CMAP_RANGE = (0.0, 0.85)  # the part of it used: its palest yellows vanish on the image
+
+
+def score_colormap():
+    """The colormap of PAA scores: :data:`SCORE_CMAP` restricted to :data:`CMAP_RANGE`."""
+    base = plt.get_cmap(SCORE_CMAP)
+    return ListedColormap(base(np.linspace(*CMAP_RANGE, 256)), name=f"{SCORE_CMAP}_part")
+
+
+def ranked_candidates(record, gt: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The candidates of GT ``gt`` in ``record``, sorted by score, lowest (best) first.
+
+    Args:
+        record: a :class:`paa_edu.assigners.PAARecord` (``PAAAssigner(record=True)``).
+        gt: row of the GT in the record.
+    Returns:
+        ``(anchor_inds, scores, positive)``: (n,) long indices into the image's anchors,
+        (n,) float scores, (n,) bool final positives; candidate ``i`` has rank ``i + 1``.
+    """
+    if record is None:
+        raise ValueError("record is None: create PAAAssigner(record=True) and read last_record")
+    if not 0 <= int(gt) < record.num_gts:
+        raise ValueError(f"gt must be in [0, {record.num_gts}), got {gt}")
+    valid = record.valid[gt]  # (K,)
+    scores = record.scores[gt][valid].float()  # (n,)
+    order = torch.argsort(scores, stable=True)  # (n,)
+    return (record.anchor_inds[gt][valid][order], scores[order],
+            record.positives[gt][valid][order])
+
+
+def _zoom(boxes: Tensor, margin: float) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) of the square that holds every box (N, 5) plus ``margin`` px."""
+    half = boxes[:, 2:4].max(1).values / 2 * 1.5  # (N,) a rotated box stays inside this
+    x0, x1 = float((boxes[:, 0] - half).min()), float((boxes[:, 0] + half).max())
+    y0, y1 = float((boxes[:, 1] - half).min()), float((boxes[:, 1] + half).max())
+    side = max(x1 - x0, y1 - y0) / 2 + margin
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return cx - side, cx + side, cy - side, cy + side
+
+
+def _label_offsets(centres: Tensor, step: float) -> Tensor:
+    """(n,) vertical offsets so that labels of anchors with the same centre do not cover
+    each other: the k-th anchor on a centre is moved ``k * step`` down."""
+    offsets, seen = torch.zeros(len(centres)), {}
+    for i, (x, y) in enumerate(centres.round().tolist()):
+        k = seen.get((x, y), 0)
+        offsets[i], seen[(x, y)] = k * step, k + 1
+    return offsets
+
+
+def _draw_anchors(ax, image, box: Tensor, anchors: Tensor, colors, positive: Tensor,
+                  margin: float) -> None:
+    """Left panel: the object (dotted sky blue), its candidates, numbered at their centres."""
+    show_image(ax, image, box[None])
+    x0, x1, y0, y1 = _zoom(torch.cat([box[None], anchors]), margin)
+    dy = _label_offsets(anchors[:, :2], 0.05 * (x1 - x0))  # (n,)
+    for i in torch.argsort(positive.long(), stable=True).tolist():  # positives on top
+        plot_rotated_boxes(ax, anchors[i:i + 1], color=colors[i],
+                           linewidth=2.2 if positive[i] else 1.4,
+                           linestyle="-" if positive[i] else "--")
+        ax.text(float(anchors[i, 0]), float(anchors[i, 1] + dy[i]), str(i + 1),
+                fontsize=FONT_SIZE, ha="center", va="center", color="white", clip_on=True,
+                fontweight="bold" if positive[i] else "normal",
+                bbox=dict(facecolor=colors[i], alpha=0.85, pad=1, linewidth=0))
+    plot_rotated_boxes(ax, box[None], color=GT_COLOR, linewidth=2.5, linestyle=":")
+    if image is not None:  # stay on the image
+        height, width = as_image(image).shape[:2]
+        x0, x1, y0, y1 = max(x0, -0.5), min(x1, width - 0.5), max(y0, -0.5), min(y1, height - 0.5)
+    ax.set(xlim=(x0, x1), ylim=(y1, y0))  # y points down, as in the image
+    ax.legend(handles=[Line2D([], [], color="0.3", lw=2.2, label="positive"),
+                       Line2D([], [], color="0.3", lw=1.4, ls="--", label="negative"),
+                       Line2D([], [], color=GT_COLOR, lw=2.5, ls=":", label="object")],
+              fontsize=FONT_SIZE, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=3,
+              frameon=False)
+
+
+def _draw_histogram(ax, scores: np.ndarray, colors, positive: np.ndarray, cut: float) -> None:
+    """Right panel: the histogram, one tick per candidate in its colour, numbered by rank."""
+    ax.hist(scores, bins=min(20, max(5, len(scores) // 2)), color="0.85", label="scores")
+    ax.scatter(scores, np.zeros_like(scores), c=colors, marker="|", s=260, linewidths=2.5,
+               zorder=3, clip_on=False)
+    trans = ax.get_xaxis_transform()  # x in data, y in axes fractions
+    for i, (s, pos) in enumerate(zip(scores, positive)):
+        ax.text(s, 0.06 + 0.075 * (i % 4), str(i + 1), transform=trans, fontsize=FONT_SIZE,
+                ha="center", color=colors[i], fontweight="bold" if pos else "normal")
+    if np.isfinite(cut):
+        ax.axvline(cut, color=POS_COLOR, linestyle=":", linewidth=2,
+                   label=f"cut {cut:.2f}: {int(positive.sum())} positive")
+    ax.set_xlabel("PAA score (lower is better)", fontsize=FONT_SIZE)
+    ax.set_ylabel("candidates", fontsize=FONT_SIZE)
+    ax.tick_params(labelsize=FONT_SIZE)
+    ax.legend(fontsize=FONT_SIZE, loc="upper right")
+
+
+def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, image=None,
+                          title: str | None = None, margin: float = 6.0,
+                          figsize: tuple[float, float] | None = None) -> Figure:
+    """One object's PAA candidates, on the image and in the score histogram, linked by colour.
+
+    Both panels use one colour per candidate, from its score (colour bar), and the same
+    number, its rank (1 = the lowest, best score). Positives are solid boxes and bold numbers.
+
+    Args:
+        record: a :class:`paa_edu.assigners.PAARecord` of this image.
+        gt: row of the object in the record (= its index in ``gt_boxes``).
+        anchors: (A, 5) the image's anchors (the record's ``anchor_inds`` index them).
+        gt_boxes: (G, 5) the image's objects.
+        image: (3, H, W) tensor, (H, W, 3) array, or None.
+        title: figure title (default: the object's index and its number of candidates).
+        margin: pixels around the object and its candidates in the zoom.
+        figsize: (width, height) in inches.
+    Returns:
+        the Figure.
+    """
+    anchors, gt_boxes = check_boxes(anchors, "anchors"), check_boxes(gt_boxes, "gt_boxes")
+    if len(gt_boxes) != record.num_gts:
+        raise ValueError(f"gt_boxes has {len(gt_boxes)} boxes, the record {record.num_gts} GTs")
+    inds, scores, positive = ranked_candidates(record, gt)
+    if len(inds) == 0:
+        raise ValueError(f"GT {gt} has no candidate: nothing to plot")
+    if int(inds.max()) >= len(anchors):
+        raise ValueError(f"the record indexes anchor {int(inds.max())}, anchors has "
+                         f"{len(anchors)}: pass the anchors of the recorded image")
+    norm = Normalize(float(scores.min()), float(scores.max()) + 1e-9)
+    cmap = score_colormap()
+    colors = [cmap(norm(float(s))) for s in scores]
+    fig, (ax_img, ax_hist) = panels(2, ncols=2, figsize=figsize or (10.0, 4.6))
+    _draw_anchors(ax_img, image, gt_boxes[gt], anchors[inds], colors, positive, margin)
+    _draw_histogram(ax_hist, scores.double().numpy(), colors, positive.numpy(),
+                    float(record.thresholds()[gt]))
+    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax_img, shrink=0.85)
+    bar.set_label("PAA score (lower is better)", fontsize=FONT_SIZE)
+    bar.ax.tick_params(labelsize=FONT_SIZE)
+    fig.suptitle(title or f"GT {gt}: {len(inds)} candidates, numbered by score",
+                 fontsize=FONT_SIZE + 1)
+    fig.tight_layout()
+    return fig
+
+
+def pool_size_counts(sizes: Tensor, max_size: int) -> Tensor:
+    """(max_size + 2,) how many objects have 0, 1, ..., ``max_size``, more candidates.
+
+    Args:
+        sizes: (N,) candidates per object (``AssignResult.num_pos_per_gt()``).
+        max_size: the last pool size counted on its own; larger ones share the last bin.
+    Returns:
+        the counts, summing to N.
+    """
+    sizes = torch.as_tensor(sizes).long().reshape(-1)
+    if bool((sizes < 0).any()):
+        raise ValueError("pool sizes must be >= 0")
+    return torch.bincount(sizes.clamp(max=max_size + 1), minlength=max_size + 2)
+
+
+def plot_pool_sizes(pool_sizes: dict, max_size: int = 10, ax=None,
+                    figsize: tuple[float, float] | None = None) -> Figure:
+    """Share of objects per candidate-pool size, side by side for several initial assigners.
+
+    Args:
+        pool_sizes: name -> (N,) candidates per object (e.g. ``{"maxiou": ..., "atss": ...}``).
+        max_size: pools larger than this share the last bar, labelled ``> max_size``.
+        ax: an Axes to draw into, or None for a new figure.
+        figsize: (width, height) in inches of the new figure.
+    Returns:
+        the Figure.
+    """
+    if not pool_sizes:
+        raise ValueError("pool_sizes is empty: pass {name: (N,) candidates per object}")
+    new_figure = ax is None
+    fig, ax = figure_and_axes(ax, figsize, (7.0, 3.6))
+    bins = np.arange(max_size + 2)
+    width = 0.8 / len(pool_sizes)
+    for k, (name, sizes) in enumerate(pool_sizes.items()):
+        counts = pool_size_counts(sizes, max_size).double()
+        share = 100 * counts / counts.sum().clamp(min=1)
+        ax.bar(bins + (k - (len(pool_sizes) - 1) / 2) * width, share.numpy(), width,
+               color=palette_color(k), label=f"{name} ({len(sizes)} objects)")
+    ax.set_xticks(bins, [str(b) for b in bins[:-1]] + [f">{max_size}"])
+    ax.set_xlabel("candidates of an object (its pool size)", fontsize=FONT_SIZE)
+    ax.set_ylabel("objects (%)", fontsize=FONT_SIZE)
+    ax.tick_params(labelsize=FONT_SIZE)
+    ax.legend(fontsize=FONT_SIZE)
+    if new_figure:
+        fig.tight_layout()
+    return fig

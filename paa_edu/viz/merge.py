@@ -1,0 +1,157 @@
+"""The DOTA merge made visible: duplicates on a seam before and after NMS, merged detections.
+
+- :func:`shift_patch_detections`: each patch's detections in image pixels, with their patch.
+- :func:`plot_merge_seam`: a zoom on an overlap strip, left every patch's boxes in that patch's
+  colour (the duplicates), right what the merge's NMS keeps.
+- :func:`plot_merged_detections`: merged detections on the whole image, with at most
+  ``max_labels`` labels (the best scores) so that the figure stays readable.
+"""
+from __future__ import annotations
+
+import torch
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from paa_edu.data.merge import parse_patch_name
+from paa_edu.data.split import window_starts
+from paa_edu.viz.boxes import as_image, plot_rotated_boxes
+from paa_edu.viz.style import (
+    FONT_SIZE,
+    VERMILLION,
+    check_boxes,
+    figure_and_axes,
+    palette_color,
+    panels,
+)
+from paa_edu.viz.windows import overlap_strips
+
+
+def shift_patch_detections(patch_detections: dict) -> tuple[torch.Tensor, torch.Tensor,
+                                                            torch.Tensor, list[str]]:
+    """Every patch's boxes moved into the image (no NMS), and the patch each came from.
+
+    Args:
+        patch_detections: ``{patch name: dict(boxes (N, 5), scores (N,), labels (N,))}`` of
+            one image, names ``{stem}__{size}__{x}___{y}`` (rate 1).
+    Returns:
+        ``(boxes (P, 5), scores (P,), patch (P,) long, names)``: ``patch`` indexes ``names``,
+        the patch names in the split's order (rows, then columns).
+    """
+    names = sorted(patch_detections, key=lambda n: parse_patch_name(n)[2:0:-1])  # (y, x)
+    boxes, scores, patch = [], [], []
+    for k, name in enumerate(names):
+        _, x, y, rate = parse_patch_name(name)
+        if rate != 1.0:
+            raise ValueError(f"{name}: only patches cut at full resolution (rate 1)")
+        det = patch_detections[name]
+        b = check_boxes(det["boxes"], f"patch_detections[{name!r}]['boxes']").clone()
+        b[:, 0] += x
+        b[:, 1] += y
+        boxes.append(b), scores.append(torch.as_tensor(det["scores"]).float().cpu())
+        patch.append(torch.full((len(b),), k, dtype=torch.long))
+    return torch.cat(boxes), torch.cat(scores), torch.cat(patch), names
+
+
+def _shade_strips(ax, width: int, height: int, patch_size: int, overlap: int) -> None:
+    for a, b in overlap_strips(window_starts(width, patch_size, overlap), patch_size):
+        ax.axvspan(a, b, color="white", alpha=0.25, linewidth=0)
+    for a, b in overlap_strips(window_starts(height, patch_size, overlap), patch_size):
+        ax.axhspan(a, b, color="white", alpha=0.25, linewidth=0)
+
+
+def plot_merge_seam(image, patch_detections: dict, merged: dict,
+                    region: tuple[float, float, float, float], score_thr: float = 0.4,
+                    patch_size: int = 1024, overlap: int = 200,
+                    figsize: tuple[float, float] | None = None) -> Figure:
+    """A seam before and after the merge: duplicates from several patches, then one box each.
+
+    Args:
+        image: (H, W, 3) array or (3, H, W) tensor of the large image.
+        patch_detections: the per-patch detections (patch coordinates) of this image.
+        merged: this image's merged detections (``merge_patch_detections(...)[stem]``).
+        region: (x0, x1, y0, y1) of the zoom in image pixels.
+        score_thr: detections below it are not drawn (in both panels).
+        patch_size, overlap: of the split, to shade the overlap strips.
+        figsize: (width, height) in inches.
+    Returns:
+        the Figure; its axes' titles count the boxes drawn in the region.
+    """
+    img = as_image(image)
+    boxes, scores, patch, names = shift_patch_detections(patch_detections)
+    after = check_boxes(merged["boxes"], "merged['boxes']")
+    after_scores = torch.as_tensor(merged["scores"]).float().cpu()
+    x0, x1, y0, y1 = region
+    fig, axes = panels(2, ncols=2, figsize=figsize or (10.0, 6.2))
+    shown = []
+    for ax, b, s in ((axes[0], boxes, scores), (axes[1], after, after_scores)):
+        ax.imshow(img)
+        _shade_strips(ax, img.shape[1], img.shape[0], patch_size, overlap)
+        keep = (s >= score_thr) & (b[:, 0] >= x0) & (b[:, 0] <= x1) & (b[:, 1] >= y0) \
+            & (b[:, 1] <= y1)  # (N,) drawn: above the threshold, centre in the region
+        shown.append(keep)
+        ax.set(xlim=(x0, x1), ylim=(y1, y0))
+        ax.tick_params(labelsize=FONT_SIZE)
+    sources = sorted(set(patch[shown[0]].tolist()))
+    for k in sources:
+        plot_rotated_boxes(axes[0], boxes[shown[0] & (patch == k)], color=palette_color(k),
+                           linewidth=1.6)
+    plot_rotated_boxes(axes[1], after[shown[1]], color=VERMILLION, linewidth=1.6)
+    axes[0].legend(handles=[Line2D([], [], color=palette_color(k), lw=2, label=names[k])
+                            for k in sources], fontsize=FONT_SIZE, loc="upper center",
+                   bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
+    axes[0].set_title(f"before NMS: {int(shown[0].sum())} boxes (score >= {score_thr})",
+                      fontsize=FONT_SIZE + 1)
+    axes[1].set_title(f"after the merge's NMS: {int(shown[1].sum())} boxes",
+                      fontsize=FONT_SIZE + 1)
+    fig.tight_layout()
+    return fig
+
+
+def _text_color(background: str) -> str:
+    """Black on light colours (yellow, sky blue, orange), white on dark ones."""
+    r, g, b = to_rgb(background)
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "white"
+
+
+def plot_merged_detections(image, dets: dict, class_names: list[str] | None = None,
+                           score_thr: float = 0.4, max_labels: int = 12, ax=None,
+                           figsize: tuple[float, float] | None = None) -> Figure:
+    """Merged detections on the whole image, coloured by class, the best few labelled.
+
+    Args:
+        image: (H, W, 3) array or (3, H, W) tensor.
+        dets: ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in image pixels.
+        class_names: names indexed by label (legend); default the label numbers.
+        score_thr: detections below it are not drawn.
+        max_labels: only the ``max_labels`` best-scoring boxes get a score label.
+        ax: an Axes to draw into, or None for a new figure; figsize: of the new figure.
+    Returns:
+        the Figure.
+    """
+    boxes = check_boxes(dets["boxes"], "dets['boxes']")
+    scores, labels = (torch.as_tensor(dets[k]).cpu() for k in ("scores", "labels"))
+    keep = scores >= score_thr
+    boxes, scores, labels = boxes[keep], scores[keep].float(), labels[keep].long()
+    new_figure = ax is None
+    fig, ax = figure_and_axes(ax, figsize, (10.0, 7.0))
+    ax.imshow(as_image(image))
+    name = (lambda c: class_names[c]) if class_names else str
+    present = sorted(set(labels.tolist()))
+    for c in present:
+        plot_rotated_boxes(ax, boxes[labels == c], color=palette_color(c), linewidth=1.4)
+    best = torch.argsort(scores, descending=True, stable=True)[:max_labels]
+    for i in best.tolist():
+        ax.text(float(boxes[i, 0]), float(boxes[i, 1] - boxes[i, 2:4].max() / 2 - 4),
+                f"{float(scores[i]):.2f}", fontsize=FONT_SIZE, ha="center", va="bottom",
+                color=_text_color(palette_color(int(labels[i]))), clip_on=True,
+                bbox=dict(facecolor=palette_color(int(labels[i])), pad=1, linewidth=0))
+    ax.legend(handles=[Line2D([], [], color=palette_color(c), lw=2, label=name(c))
+                       for c in present], fontsize=FONT_SIZE, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(f"{len(boxes)} merged detections (score >= {score_thr}); the "
+                 f"{len(best)} best labelled", fontsize=FONT_SIZE + 1)
+    ax.tick_params(labelsize=FONT_SIZE)
+    if new_figure:
+        fig.tight_layout()
+    return fig

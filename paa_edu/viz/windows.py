@@ -1,0 +1,259 @@
+"""How the DOTA split cuts a large image: its windows, their overlaps, a cut object.
+
+- :func:`window_names`: the patch names the split writes, in its order.
+- :func:`overlap_strips`, :func:`window_coverage`: where windows overlap, how many cover a point.
+- :func:`object_iof`, :func:`object_status`: the 70 % rule of :func:`paa_edu.data.crop_objects`,
+  recomputed by clipping each polygon to the window (Sutherland-Hodgman, no shapely).
+- :func:`match_written`: which object of a patch's label file is the piece of a cut object.
+- :func:`plot_windows`: every window in its own colour and named, overlap strips shaded.
+- :func:`plot_object_in_window`: one object cut by a window border, its IoF and difficulty.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Polygon, Rectangle
+
+from paa_edu.data.split import patch_name, window_starts
+from paa_edu.viz.boxes import as_image
+from paa_edu.viz.style import (
+    BLACK,
+    FONT_SIZE,
+    GT_COLOR,
+    ORANGE,
+    VERMILLION,
+    figure_and_axes,
+    palette_color,
+)
+
+STATUSES = ("outside", "whole", "clipped", "truncated")  # object_status codes 0..3
+
+
+def window_origins(width: int, height: int, patch_size: int = 1024, overlap: int = 200
+                   ) -> list[tuple[int, int]]:
+    """The (x, y) top-left corners of the split's windows, rows (y) outer, as it writes them."""
+    return [(x, y) for y in window_starts(height, patch_size, overlap)
+            for x in window_starts(width, patch_size, overlap)]
+
+
+def window_names(stem: str, width: int, height: int, patch_size: int = 1024,
+                 overlap: int = 200) -> list[str]:
+    """The patch names ``{stem}__{patch_size}__{x}___{y}`` of an image of ``width x height``.
+
+    Args:
+        stem: the image's file stem (``P0001``).
+        width, height: the image size in pixels.
+        patch_size, overlap: as in :func:`paa_edu.data.split_dataset`.
+    Returns:
+        one name per window, in :func:`window_origins` order.
+    """
+    return [patch_name(stem, patch_size, x, y)
+            for x, y in window_origins(width, height, patch_size, overlap)]
+
+
+def overlap_strips(starts: list[int], patch_size: int) -> list[tuple[int, int]]:
+    """(begin, end) of the stretch each window shares with the next along one axis.
+
+    Args:
+        starts: window starts along the axis (:func:`paa_edu.data.window_starts`).
+        patch_size: window side.
+    Returns:
+        one (begin, end) per pair of consecutive windows that overlap.
+    """
+    return [(b, a + patch_size) for a, b in zip(starts, starts[1:]) if b < a + patch_size]
+
+
+def window_coverage(points, width: int, height: int, patch_size: int = 1024,
+                    overlap: int = 200) -> torch.Tensor:
+    """(N,) how many windows hold each point (N, 2) x, y; >= 2 in the overlap strips."""
+    points = torch.as_tensor(points, dtype=torch.float64).reshape(-1, 2)
+    count = torch.zeros(len(points), dtype=torch.long)
+    for x, y in window_origins(width, height, patch_size, overlap):
+        count += ((points[:, 0] >= x) & (points[:, 0] < x + patch_size)
+                  & (points[:, 1] >= y) & (points[:, 1] < y + patch_size)).long()
+    return count
+
+
+def _clip_to_window(pts: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """Sutherland-Hodgman: the polygon (V, 2) clipped to the rectangle [x0, x1] x [y0, y1]."""
+    for axis, bound, keep_below in ((0, x0, False), (0, x1, True), (1, y0, False),
+                                    (1, y1, True)):
+        inside = (pts[:, axis] <= bound) if keep_below else (pts[:, axis] >= bound)
+        out = []
+        for i in range(len(pts)):
+            p, q, p_in, q_in = pts[i - 1], pts[i], inside[i - 1], inside[i]
+            if p_in != q_in:  # the edge p -> q crosses the bound
+                t = (bound - p[axis]) / (q[axis] - p[axis])
+                out.append(p + t * (q - p))
+            if q_in:
+                out.append(q)
+        pts = np.asarray(out, dtype=np.float64).reshape(-1, 2)
+        if len(pts) == 0:
+            break
+    return pts
+
+
+def _area(pts: np.ndarray) -> float:
+    x, y = pts[:, 0], pts[:, 1]
+    return 0.5 * abs(float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)))
+
+
+def object_iof(polys, x: int, y: int, patch_size: int) -> np.ndarray:
+    """(M,) IoF = area(object & window) / area(object) of DOTA polygons (M, 8).
+
+    Args:
+        polys: (M, 8) x1, y1, ..., x4, y4 in image pixels (convex quadrilaterals).
+        x, y: the window's top-left corner; patch_size: its side.
+    Returns:
+        (M,) float64 in [0, 1].
+    """
+    polys = np.asarray(polys, dtype=np.float64).reshape(-1, 8)
+    iof = np.zeros(len(polys))
+    for i, poly in enumerate(polys):
+        pts = poly.reshape(4, 2)
+        piece = _clip_to_window(pts, x, y, x + patch_size, y + patch_size)
+        area = _area(pts)
+        iof[i] = _area(piece) / area if len(piece) >= 3 and area > 0 else 0.0
+    return np.clip(iof, 0.0, 1.0)
+
+
+def object_status(polys, x: int, y: int, patch_size: int, iof_thr: float = 0.7
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """What the split does with each object in one window (its ``SplitStats`` column).
+
+    Args:
+        polys: (M, 8) polygons; x, y, patch_size: the window.
+        iof_thr: the split's threshold (0.7).
+    Returns:
+        ``(iof, status)``: (M,) IoF and (M,) int codes into :data:`STATUSES`: 0 outside,
+        1 whole (IoF = 1), 2 clipped (IoF >= iof_thr, kept with its difficulty),
+        3 truncated (0 < IoF < iof_thr, written with difficulty 2).
+    """
+    iof = object_iof(polys, x, y, patch_size)
+    status = np.select([iof <= 0, iof >= 1 - 1e-9, iof >= iof_thr], [0, 1, 2], default=3)
+    return iof, status
+
+
+def match_written(written, poly, window: tuple[int, int, int]) -> int:
+    """Which of a patch's written objects is the piece of ``poly`` (nearest centre).
+
+    Args:
+        written: (K, 8) the polygons of the patch's label file, shifted into image pixels.
+        poly: (8,) an object of the large image that the window cuts.
+        window: (x, y, patch_size).
+    Returns:
+        the row of ``written`` whose centre is nearest to the centre of ``poly``'s part
+        inside the window (the split writes that part's minimum-area rectangle).
+    """
+    written = np.asarray(written, dtype=np.float64).reshape(-1, 8)
+    if len(written) == 0:
+        raise ValueError("written is empty: the patch has no object")
+    x, y, size = window
+    piece = _clip_to_window(np.asarray(poly, np.float64).reshape(4, 2), x, y, x + size, y + size)
+    if len(piece) < 3:
+        raise ValueError(f"the object lies outside the window {window}")
+    centres = written.reshape(-1, 4, 2).mean(1)  # (K, 2)
+    return int(np.argmin(np.linalg.norm(centres - piece.mean(0), axis=1)))
+
+
+def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = "P0001",
+                 ax=None, figsize: tuple[float, float] | None = None) -> Figure:
+    """The split's windows on the image, one colour each, named as the split names them.
+
+    Strips where windows overlap are shaded grey (darker where more windows overlap): an
+    object there is cut into two or more patches.
+
+    Args:
+        image: (H, W, 3) array or (3, H, W) tensor.
+        patch_size, overlap: as in :func:`paa_edu.data.split_dataset`.
+        stem: the image's name, the first part of the patch names.
+        ax: an Axes to draw into, or None for a new figure.
+        figsize: (width, height) in inches of the new figure.
+    Returns:
+        the Figure.
+    """
+    img = as_image(image)
+    height, width = img.shape[:2]
+    new_figure = ax is None
+    fig, ax = figure_and_axes(ax, figsize, (8.0, 7.6))
+    ax.imshow(img)
+    for a, b in overlap_strips(window_starts(width, patch_size, overlap), patch_size):
+        ax.axvspan(a, b, color="white", alpha=0.25, linewidth=0)
+    for a, b in overlap_strips(window_starts(height, patch_size, overlap), patch_size):
+        ax.axhspan(a, b, color="white", alpha=0.25, linewidth=0)
+    handles = [Patch(facecolor="0.85", edgecolor="0.5", label="overlap strip (shaded)")]
+    names = window_names(stem, width, height, patch_size, overlap)
+    for k, ((x, y), name) in enumerate(zip(window_origins(width, height, patch_size, overlap),
+                                           names)):
+        inset = 6 * (k % 3)  # windows sharing an edge stay apart
+        ax.add_patch(Rectangle((x + inset, y + inset), patch_size - 2 * inset,
+                               patch_size - 2 * inset, fill=False, linewidth=2.2,
+                               edgecolor=palette_color(k)))
+        ax.text(x + inset + 8, y + inset + 8, str(k + 1), fontsize=FONT_SIZE, va="top",
+                color="white", bbox=dict(facecolor=palette_color(k), pad=1.5, linewidth=0))
+        handles.append(Patch(edgecolor=palette_color(k), facecolor="none", linewidth=2.2,
+                             label=f"{k + 1}: {name}"))
+    ax.set(xlim=(-0.5, width - 0.5), ylim=(height - 0.5, -0.5))
+    ax.set_xlabel("x (px)", fontsize=FONT_SIZE)
+    ax.set_ylabel("y (px)", fontsize=FONT_SIZE)
+    ax.tick_params(labelsize=FONT_SIZE)
+    ax.set_title(f"{len(names)} windows of {patch_size} px, overlap {overlap} px",
+                 fontsize=FONT_SIZE + 1)
+    ax.legend(handles=handles, fontsize=FONT_SIZE, loc="upper center", ncol=2,
+              bbox_to_anchor=(0.5, -0.08))
+    if new_figure:
+        fig.tight_layout()
+    return fig
+
+
+def plot_object_in_window(image, poly, window: tuple[int, int, int], iof_thr: float = 0.7,
+                          written=None, difficult: int | None = None, margin: float = 40.0,
+                          ax=None, figsize: tuple[float, float] | None = None) -> Figure:
+    """One object and a window border that cuts it: the part inside, its IoF, the verdict.
+
+    Args:
+        image: (H, W, 3) array or (3, H, W) tensor of the large image.
+        poly: (8,) the object's polygon in image pixels.
+        window: (x, y, patch_size) of the window.
+        iof_thr: the split's threshold.
+        written: (K, 8) optional polygons the split wrote for this patch, shifted back into
+            image pixels (drawn in orange: the re-fitted piece).
+        difficult: the difficulty the split wrote for the object (shown in the title).
+        margin: pixels of image around the object.
+        ax: an Axes to draw into, or None for a new figure; figsize: of the new figure.
+    Returns:
+        the Figure.
+    """
+    pts = np.asarray(poly, dtype=np.float64).reshape(4, 2)
+    x, y, size = window
+    iof, status = (v[0] for v in object_status(pts.reshape(1, 8), x, y, size, iof_thr))
+    new_figure = ax is None
+    fig, ax = figure_and_axes(ax, figsize, (4.8, 4.8))
+    ax.imshow(as_image(image))
+    ax.add_patch(Rectangle((x, y), size, size, fill=False, edgecolor=BLACK, linewidth=2.5,
+                           label=f"window ({x}, {y})"))
+    piece = _clip_to_window(pts, x, y, x + size, y + size)
+    if len(piece) >= 3:
+        ax.add_patch(Polygon(piece, closed=True, facecolor=GT_COLOR, alpha=0.45,
+                             edgecolor="none", label="part inside"))
+    ax.add_patch(Polygon(pts, closed=True, fill=False, edgecolor=GT_COLOR, linewidth=2,
+                         linestyle="--", label="object"))
+    for k, w in enumerate(np.asarray(written if written is not None else [], float)
+                          .reshape(-1, 8)):
+        ax.add_patch(Polygon(w.reshape(4, 2), closed=True, fill=False, edgecolor=ORANGE,
+                             linewidth=2, label="written piece" if k == 0 else None))
+    lo, hi = pts.min(0) - margin, pts.max(0) + margin
+    side = float((hi - lo).max()) / 2
+    cx, cy = (lo + hi) / 2
+    ax.set(xlim=(cx - side, cx + side), ylim=(cy + side, cy - side))
+    verdict = {1: "whole", 2: f">= {iof_thr}: clipped", 3: f"< {iof_thr}: truncated"}.get(
+        int(status), "outside")
+    flag = f", difficult={difficult}" if difficult is not None else ""
+    ax.set_title(f"IoF {iof:.2f} {verdict}{flag}", fontsize=FONT_SIZE + 1,
+                 color=VERMILLION if status == 3 else BLACK)
+    ax.tick_params(labelsize=FONT_SIZE)
+    ax.legend(fontsize=FONT_SIZE, loc="lower right", framealpha=0.85)
+    if new_figure:
+        fig.tight_layout()
+    return fig
