@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import torch
-from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -18,13 +17,25 @@ from paa_edu.data.split import window_starts
 from paa_edu.viz.boxes import as_image, plot_rotated_boxes
 from paa_edu.viz.style import (
     FONT_SIZE,
+    PALETTE,
     VERMILLION,
+    YELLOW,
     check_boxes,
     figure_and_axes,
     palette_color,
     panels,
+    text_color_on,
 )
 from paa_edu.viz.windows import overlap_strips
+
+CLASS_COLORS = [c for c in PALETTE if c != YELLOW]  # 7 distinct colours, one per DOTA-like class
+
+
+def class_color(c: int) -> str:
+    """The colour of class ``c`` in :func:`plot_merged_detections`: the palette without yellow
+    (the synthetic cars often are), 7 colours; no ground truth is drawn there, so sky blue is
+    free."""
+    return CLASS_COLORS[int(c) % len(CLASS_COLORS)]
 
 
 def shift_patch_detections(patch_detections: dict) -> tuple[torch.Tensor, torch.Tensor,
@@ -108,12 +119,6 @@ def plot_merge_seam(image, patch_detections: dict, merged: dict,
     return fig
 
 
-def _text_color(background: str) -> str:
-    """Black on light colours (yellow, sky blue, orange), white on dark ones."""
-    r, g, b = to_rgb(background)
-    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "white"
-
-
 def plot_merged_detections(image, dets: dict, class_names: list[str] | None = None,
                            score_thr: float = 0.4, max_labels: int = 12, ax=None,
                            figsize: tuple[float, float] | None = None) -> Figure:
@@ -139,14 +144,14 @@ def plot_merged_detections(image, dets: dict, class_names: list[str] | None = No
     name = (lambda c: class_names[c]) if class_names else str
     present = sorted(set(labels.tolist()))
     for c in present:
-        plot_rotated_boxes(ax, boxes[labels == c], color=palette_color(c), linewidth=1.4)
+        plot_rotated_boxes(ax, boxes[labels == c], color=class_color(c), linewidth=1.4)
     best = torch.argsort(scores, descending=True, stable=True)[:max_labels]
     for i in best.tolist():
         ax.text(float(boxes[i, 0]), float(boxes[i, 1] - boxes[i, 2:4].max() / 2 - 4),
                 f"{float(scores[i]):.2f}", fontsize=FONT_SIZE, ha="center", va="bottom",
-                color=_text_color(palette_color(int(labels[i]))), clip_on=True,
-                bbox=dict(facecolor=palette_color(int(labels[i])), pad=1, linewidth=0))
-    ax.legend(handles=[Line2D([], [], color=palette_color(c), lw=2, label=name(c))
+                color=text_color_on(class_color(int(labels[i]))), clip_on=True,
+                bbox=dict(facecolor=class_color(int(labels[i])), pad=1, linewidth=0))
+    ax.legend(handles=[Line2D([], [], color=class_color(c), lw=2, label=name(c))
                        for c in present], fontsize=FONT_SIZE, loc="upper left",
               bbox_to_anchor=(1.01, 1.0))
     ax.set_title(f"{len(boxes)} merged detections (score >= {score_thr}); the "

@@ -11,8 +11,8 @@ from matplotlib.patches import Polygon
 
 from paa_edu import data
 from paa_edu.viz import plot_merge_seam, plot_merged_detections
-from paa_edu.viz.merge import shift_patch_detections
-from paa_edu.viz.style import palette_color
+from paa_edu.viz.merge import class_color, shift_patch_detections
+from paa_edu.viz.style import YELLOW, palette_color, text_color_on
 
 
 def _dets(boxes, scores, labels=None):
@@ -70,11 +70,12 @@ def test_plot_merged_detections_caps_the_labels():
     fig = plot_merged_detections(image, dets, ["a", "b", "c"], score_thr=0.4, max_labels=3)
     ax = fig.axes[0]
     assert sorted(t.get_text() for t in ax.texts) == ["0.80", "0.90", "0.95"]  # best 3 of 5
-    text_on = {to_hex(t.get_bbox_patch().get_facecolor()): t.get_color() for t in ax.texts}
-    assert text_on[to_hex(palette_color(0))] == "white"  # on blue
-    assert text_on[to_hex(palette_color(2))] == "white"  # on bluish green
-    yellow = plot_merged_detections(image, _dets([[50.0, 50.0, 9.0, 9.0, 0.0]], [0.9], [6]))
-    assert yellow.axes[0].texts[0].get_color() == "black"
+    drawn = {to_hex(p.get_edgecolor()) for p in ax.patches if isinstance(p, Polygon)}
+    assert drawn == {to_hex(class_color(c)) for c in (0, 1, 2)}
+    seven = [to_hex(class_color(c)) for c in range(7)]
+    assert len(set(seven)) == 7 and to_hex(YELLOW) not in seven  # one colour per class
+    light = plot_merged_detections(image, _dets([[50.0, 50.0, 9.0, 9.0, 0.0]], [0.9], [5]))
+    assert light.axes[0].texts[0].get_color() == text_color_on(class_color(5)) == "black"
     assert sum(isinstance(p, Polygon) for p in ax.patches) == 5  # 0.3 is below the threshold
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "c"]
     assert ax.get_title().startswith("5 merged detections")
