@@ -33,7 +33,11 @@ CMAP_RANGE = (0.0, 0.85)  # the part of it used: its palest yellows vanish on th
 
 
 def score_colormap():
-    """The colormap of PAA scores: :data:`SCORE_CMAP` restricted to :data:`CMAP_RANGE`."""
+    """The colormap of PAA scores in :func:`plot_candidate_scores`.
+
+    Returns:
+        :data:`SCORE_CMAP` restricted to :data:`CMAP_RANGE`, as a ``ListedColormap``.
+    """
     base = plt.get_cmap(SCORE_CMAP)
     return ListedColormap(base(np.linspace(*CMAP_RANGE, 256)), name=f"{SCORE_CMAP}_part")
 

@@ -32,9 +32,16 @@ CLASS_COLORS = [c for c in PALETTE if c != YELLOW]  # 7 distinct colours, one pe
 
 
 def class_color(c: int) -> str:
-    """The colour of class ``c`` in :func:`plot_merged_detections`: the palette without yellow
-    (the synthetic cars often are), 7 colours; no ground truth is drawn there, so sky blue is
-    free."""
+    """The colour of a class in :func:`plot_merged_detections`.
+
+    The palette without yellow (the synthetic cars often are): 7 colours, one per class of the
+    synthetic data; no ground truth is drawn there, so sky blue is free.
+
+    Args:
+        c: the class label.
+    Returns:
+        a hex colour (cycling every 7 classes).
+    """
     return CLASS_COLORS[int(c) % len(CLASS_COLORS)]
 
 

@@ -32,7 +32,14 @@ STATUSES = ("outside", "whole", "clipped", "truncated")  # object_status codes 0
 
 def window_origins(width: int, height: int, patch_size: int = 1024, overlap: int = 200
                    ) -> list[tuple[int, int]]:
-    """The (x, y) top-left corners of the split's windows, rows (y) outer, as it writes them."""
+    """The top-left corners of the split's windows, rows (y) outer, as the split writes them.
+
+    Args:
+        width, height: the image size in pixels.
+        patch_size, overlap: as in :func:`paa_edu.data.split_dataset`.
+    Returns:
+        a list of (x, y) pairs.
+    """
     return [(x, y) for y in window_starts(height, patch_size, overlap)
             for x in window_starts(width, patch_size, overlap)]
 
@@ -66,7 +73,14 @@ def overlap_strips(starts: list[int], patch_size: int) -> list[tuple[int, int]]:
 
 def window_coverage(points, width: int, height: int, patch_size: int = 1024,
                     overlap: int = 200) -> torch.Tensor:
-    """(N,) how many windows hold each point (N, 2) x, y; >= 2 in the overlap strips."""
+    """How many of the split's windows hold each point; 2 or more in the overlap strips.
+
+    Args:
+        points: (N, 2) x, y in image pixels (e.g. box centres ``boxes[:, :2]``).
+        width, height: the image size; patch_size, overlap: as in the split.
+    Returns:
+        (N,) long counts.
+    """
     points = torch.as_tensor(points, dtype=torch.float64).reshape(-1, 2)
     count = torch.zeros(len(points), dtype=torch.long)
     for x, y in window_origins(width, height, patch_size, overlap):
