@@ -12,18 +12,24 @@ import paa_edu  # noqa: E402
 from paa_edu.notebook import SAVE_FIGURES_ENV  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def restore_torch_settings():
+    """notebook_setup changes process-wide settings; later tests in this worker (training runs
+    compared bit for bit with subprocesses) need torch's own."""
+    before = (torch.get_num_threads(), torch.backends.mkldnn.enabled)
+    yield
+    torch.set_num_threads(before[0])
+    torch.backends.mkldnn.enabled = before[1]
+
+
 def test_setup_seeds_and_sets_threads():
-    before = torch.get_num_threads()
-    try:
-        paa_edu.notebook_setup(seed=3, threads=1)
-        assert torch.get_num_threads() == 1
-        first = torch.rand(3)
-        torch.manual_seed(3)
-        assert torch.equal(first, torch.rand(3))  # the same as seeding torch by hand
-        with pytest.raises(ValueError, match="threads"):
-            paa_edu.notebook_setup(threads=0)
-    finally:
-        torch.set_num_threads(before)
+    paa_edu.notebook_setup(seed=3, threads=1)
+    assert torch.get_num_threads() == 1
+    first = torch.rand(3)
+    torch.manual_seed(3)
+    assert torch.equal(first, torch.rand(3))  # the same as seeding torch by hand
+    with pytest.raises(ValueError, match="threads"):
+        paa_edu.notebook_setup(threads=0)
 
 
 def test_save_figure_only_when_asked(tmp_path, monkeypatch):
@@ -88,12 +94,7 @@ def test_notebooks_conftest_puts_the_environment_in_place():
 
 
 def test_setup_with_one_thread_turns_onednn_off():
-    before = (torch.get_num_threads(), torch.backends.mkldnn.enabled)
-    try:
-        paa_edu.notebook_setup(threads=1, inline=False)
-        assert torch.backends.mkldnn.enabled is False
-        paa_edu.notebook_setup(threads=2, inline=False)
-        assert torch.backends.mkldnn.enabled is True
-    finally:
-        torch.set_num_threads(before[0])
-        torch.backends.mkldnn.enabled = before[1]
+    paa_edu.notebook_setup(threads=1, inline=False)
+    assert torch.backends.mkldnn.enabled is False
+    paa_edu.notebook_setup(threads=2, inline=False)
+    assert torch.backends.mkldnn.enabled is True
