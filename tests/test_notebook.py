@@ -75,22 +75,24 @@ def test_reproducible_environment_pins_the_kernels_torch_uses(tmp_path):
     assert out[1] == "1"
 
 
-def test_notebooks_conftest_puts_the_environment_in_place():
+def test_notebooks_conftest_gives_the_environment_to_nbval_kernels_only(monkeypatch):
     import os
+
+    import nbval.kernel
 
     from paa_edu.notebook import REPRODUCIBLE_CPU_ENV
     from tests.script_loader import load_script
 
-    saved = {k: os.environ.get(k) for k in REPRODUCIBLE_CPU_ENV}
-    try:
-        load_script("notebooks/conftest.py")
-        assert all(os.environ[k] == v for k, v in REPRODUCIBLE_CPU_ENV.items())
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    calls = []
+    monkeypatch.setattr(nbval.kernel, "start_new_kernel", lambda *a, **kw: calls.append(kw))
+    before = dict(os.environ)
+    conftest = load_script("notebooks/conftest.py")
+    assert nbval.kernel.start_new_kernel is conftest.start_pinned_kernel
+    nbval.kernel.start_new_kernel(kernel_name="python3", cwd="notebooks")
+    assert calls[0]["cwd"] == "notebooks"
+    assert all(calls[0]["env"][k] == v for k, v in REPRODUCIBLE_CPU_ENV.items())
+    assert calls[0]["env"]["PATH"] == os.environ["PATH"]  # the rest of the environment kept
+    assert dict(os.environ) == before  # this process keeps its own
 
 
 def test_setup_with_one_thread_turns_onednn_off():
