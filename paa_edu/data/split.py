@@ -95,6 +95,39 @@ def _shapely_polygon(poly: np.ndarray, where: str) -> Polygon:
     return shape
 
 
+IOF_STATUSES = ("outside", "whole", "clipped", "truncated")  # classify_iof codes 0..3
+
+
+def clip_to_window(poly: np.ndarray, x: float, y: float, patch_size: float,
+                   where: str = "polygon") -> tuple[Polygon, float]:
+    """The part of one object inside a window, and its IoF.
+
+    Args:
+        poly: (8,) x1, y1, ..., x4, y4 in image pixels.
+        x, y: the window's top-left corner; patch_size: its side.
+        where: names the object in the error for a zero-area polygon (``file:line``).
+    Returns:
+        ``(piece, iof)``: the shapely intersection and area(piece) / area(object) in [0, 1].
+    """
+    shape = _shapely_polygon(np.asarray(poly, np.float64).reshape(8), where)
+    piece = shape.intersection(box(x, y, x + patch_size, y + patch_size))
+    return piece, piece.area / shape.area
+
+
+def classify_iof(iof: float, iof_thr: float = 0.7) -> int:
+    """What the split does with an object of this IoF, as a code into :data:`IOF_STATUSES`.
+
+    0 outside (not in the patch), 1 whole (copied as is), 2 clipped (IoF >= ``iof_thr``: the
+    piece is re-fitted and keeps its difficulty), 3 truncated (re-fitted and written with
+    difficulty 2, or dropped with ``truncated="drop"``).
+    """
+    if iof <= 0:
+        return 0
+    if iof >= 1 - 1e-9:
+        return 1
+    return 2 if iof >= iof_thr else 3
+
+
 def refit_quadrilateral(piece: Polygon, first_vertex: np.ndarray) -> np.ndarray | None:
     """Minimum-area rectangle of a clipped polygon as a clockwise (8,) DOTA polygon.
 
@@ -138,28 +171,27 @@ def crop_objects(labels: LabelFile, x: int, y: int, patch_size: int, iof_thr: fl
     """
     if truncated not in TRUNCATED_MODES:
         raise ValueError(f"truncated must be one of {TRUNCATED_MODES}, got {truncated!r}")
-    window = box(x, y, x + patch_size, y + patch_size)
     polys, names, flags, stats = [], [], [], SplitStats()
     xs, ys = labels.polys[:, 0::2], labels.polys[:, 1::2]  # (M, 4) each
     near = ((xs.max(1) > x) & (xs.min(1) < x + patch_size)
             & (ys.max(1) > y) & (ys.min(1) < y + patch_size))  # (M,) bounding boxes overlap
     for i in np.nonzero(near)[0]:
-        shape = _shapely_polygon(labels.polys[i], f"{labels.path}:{labels.line_numbers[i]}")
-        piece = shape.intersection(window)
-        iof = piece.area / shape.area
-        if iof <= 0:
+        piece, iof = clip_to_window(labels.polys[i], x, y, patch_size,
+                                    f"{labels.path}:{labels.line_numbers[i]}")
+        status = classify_iof(iof, iof_thr)
+        if status == 0:
             continue
         difficult = int(labels.difficult[i])
-        if iof >= 1 - 1e-9:
+        if status == 1:
             poly = labels.polys[i].copy()
             stats.objects_whole += 1
         else:
             poly = refit_quadrilateral(piece, labels.polys[i, :2])
             if poly is None or _side_lengths(poly).min() < min_size or (
-                    iof < iof_thr and truncated == "drop"):
+                    status == 3 and truncated == "drop"):
                 stats.objects_dropped += 1
                 continue
-            if iof < iof_thr:
+            if status == 3:
                 difficult = 2
                 stats.objects_truncated += 1
             else:

@@ -3,7 +3,7 @@
 - :func:`window_names`: the patch names the split writes, in its order.
 - :func:`overlap_strips`, :func:`window_coverage`: where windows overlap, how many cover a point.
 - :func:`object_iof`, :func:`object_status`: the 70 % rule of :func:`paa_edu.data.crop_objects`,
-  recomputed by clipping each polygon to the window (Sutherland-Hodgman, no shapely).
+  for each object and window, from the split's own :func:`~paa_edu.data.split.clip_to_window`.
 - :func:`match_written`: which object of a patch's label file is the piece of a cut object.
 - :func:`plot_windows`: every window in its own colour and named, overlap strips shaded.
 - :func:`plot_object_in_window`: one object cut by a window border, its IoF and difficulty.
@@ -15,7 +15,13 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Polygon, Rectangle
 
-from paa_edu.data.split import patch_name, window_starts
+from paa_edu.data.split import (
+    IOF_STATUSES,
+    classify_iof,
+    clip_to_window,
+    patch_name,
+    window_starts,
+)
 from paa_edu.viz.boxes import as_image
 from paa_edu.viz.style import (
     BLACK,
@@ -27,7 +33,7 @@ from paa_edu.viz.style import (
     palette_color,
 )
 
-STATUSES = ("outside", "whole", "clipped", "truncated")  # object_status codes 0..3
+STATUSES = IOF_STATUSES  # object_status codes 0..3
 
 
 def window_origins(width: int, height: int, patch_size: int = 1024, overlap: int = 200
@@ -89,47 +95,26 @@ def window_coverage(points, width: int, height: int, patch_size: int = 1024,
     return count
 
 
-def _clip_to_window(pts: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
-    """Sutherland-Hodgman: the polygon (V, 2) clipped to the rectangle [x0, x1] x [y0, y1]."""
-    for axis, bound, keep_below in ((0, x0, False), (0, x1, True), (1, y0, False),
-                                    (1, y1, True)):
-        inside = (pts[:, axis] <= bound) if keep_below else (pts[:, axis] >= bound)
-        out = []
-        for i in range(len(pts)):
-            p, q, p_in, q_in = pts[i - 1], pts[i], inside[i - 1], inside[i]
-            if p_in != q_in:  # the edge p -> q crosses the bound
-                t = (bound - p[axis]) / (q[axis] - p[axis])
-                out.append(p + t * (q - p))
-            if q_in:
-                out.append(q)
-        pts = np.asarray(out, dtype=np.float64).reshape(-1, 2)
-        if len(pts) == 0:
-            break
-    return pts
-
-
-def _area(pts: np.ndarray) -> float:
-    x, y = pts[:, 0], pts[:, 1]
-    return 0.5 * abs(float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)))
+def _piece_corners(piece) -> np.ndarray:
+    """(V, 2) vertices of a clipped piece (closing vertex not repeated); (0, 2) without area."""
+    if piece.is_empty or piece.geom_type != "Polygon" or piece.area <= 0:
+        return np.zeros((0, 2))
+    return np.asarray(piece.exterior.coords, dtype=np.float64)[:-1]
 
 
 def object_iof(polys, x: int, y: int, patch_size: int) -> np.ndarray:
     """(M,) IoF = area(object & window) / area(object) of DOTA polygons (M, 8).
 
+    Computed by the split itself (:func:`paa_edu.data.split.clip_to_window`).
+
     Args:
-        polys: (M, 8) x1, y1, ..., x4, y4 in image pixels (convex quadrilaterals).
+        polys: (M, 8) x1, y1, ..., x4, y4 in image pixels.
         x, y: the window's top-left corner; patch_size: its side.
     Returns:
         (M,) float64 in [0, 1].
     """
     polys = np.asarray(polys, dtype=np.float64).reshape(-1, 8)
-    iof = np.zeros(len(polys))
-    for i, poly in enumerate(polys):
-        pts = poly.reshape(4, 2)
-        piece = _clip_to_window(pts, x, y, x + patch_size, y + patch_size)
-        area = _area(pts)
-        iof[i] = _area(piece) / area if len(piece) >= 3 and area > 0 else 0.0
-    return np.clip(iof, 0.0, 1.0)
+    return np.array([clip_to_window(p, x, y, patch_size)[1] for p in polys], dtype=np.float64)
 
 
 def object_status(polys, x: int, y: int, patch_size: int, iof_thr: float = 0.7
@@ -140,13 +125,11 @@ def object_status(polys, x: int, y: int, patch_size: int, iof_thr: float = 0.7
         polys: (M, 8) polygons; x, y, patch_size: the window.
         iof_thr: the split's threshold (0.7).
     Returns:
-        ``(iof, status)``: (M,) IoF and (M,) int codes into :data:`STATUSES`: 0 outside,
-        1 whole (IoF = 1), 2 clipped (IoF >= iof_thr, kept with its difficulty),
-        3 truncated (0 < IoF < iof_thr, written with difficulty 2).
+        ``(iof, status)``: (M,) IoF and (M,) int codes into :data:`STATUSES`
+        (:func:`paa_edu.data.split.classify_iof`: 0 outside, 1 whole, 2 clipped, 3 truncated).
     """
     iof = object_iof(polys, x, y, patch_size)
-    status = np.select([iof <= 0, iof >= 1 - 1e-9, iof >= iof_thr], [0, 1, 2], default=3)
-    return iof, status
+    return iof, np.array([classify_iof(v, iof_thr) for v in iof], dtype=np.int64)
 
 
 def match_written(written, poly, window: tuple[int, int, int]) -> int:
@@ -164,7 +147,7 @@ def match_written(written, poly, window: tuple[int, int, int]) -> int:
     if len(written) == 0:
         raise ValueError("written is empty: the patch has no object")
     x, y, size = window
-    piece = _clip_to_window(np.asarray(poly, np.float64).reshape(4, 2), x, y, x + size, y + size)
+    piece = _piece_corners(clip_to_window(poly, x, y, size)[0])  # (V, 2)
     if len(piece) < 3:
         raise ValueError(f"the object lies outside the window {window}")
     centres = written.reshape(-1, 4, 2).mean(1)  # (K, 2)
@@ -247,7 +230,7 @@ def plot_object_in_window(image, poly, window: tuple[int, int, int], iof_thr: fl
     ax.imshow(as_image(image))
     ax.add_patch(Rectangle((x, y), size, size, fill=False, edgecolor=BLACK, linewidth=2.5,
                            label=f"window ({x}, {y})"))
-    piece = _clip_to_window(pts, x, y, x + size, y + size)
+    piece = _piece_corners(clip_to_window(pts.reshape(8), x, y, size)[0])  # (V, 2)
     if len(piece) >= 3:
         ax.add_patch(Polygon(piece, closed=True, facecolor=GT_COLOR, alpha=0.45,
                              edgecolor="none", label="part inside"))

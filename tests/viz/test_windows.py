@@ -7,8 +7,6 @@ import pytest
 from figure_checks import assert_readable
 from matplotlib.colors import to_hex
 from matplotlib.patches import Rectangle
-from shapely.geometry import Polygon as ShapelyPolygon
-from shapely.geometry import box
 
 from paa_edu import data
 from paa_edu.data.dota import LabelFile
@@ -53,24 +51,18 @@ def test_overlap_strips_and_coverage_by_hand():
     assert window_origins(2000, 1500)[:4] == [(0, 0), (824, 0), (976, 0), (0, 476)]
 
 
-def test_object_iof_by_hand_and_against_shapely():
-    square = [95, 0, 105, 0, 105, 10, 95, 10]  # half inside the window [0, 100]^2
-    assert object_iof([square], 0, 0, 100) == pytest.approx([0.5])
-    assert object_iof([[200, 200, 210, 200, 210, 210, 200, 210]], 0, 0, 100) == [0.0]
-    rng = np.random.default_rng(0)
-    window = box(40, 30, 140, 130)
-    polys = []
-    for _ in range(200):  # random rotated rectangles around the window's border
-        cx, cy, w, h, t = rng.uniform(20, 160), rng.uniform(10, 150), *rng.uniform(3, 50, 2), \
-            rng.uniform(-np.pi, np.pi)
-        c, s = np.cos(t), np.sin(t)
-        corners = [(cx + c * dx - s * dy, cy + s * dx + c * dy)
-                   for dx, dy in ((-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2),
-                                  (-w / 2, h / 2))]
-        polys.append(np.ravel(corners))
-    expected = [ShapelyPolygon(np.reshape(p, (4, 2))).intersection(window).area
-                / ShapelyPolygon(np.reshape(p, (4, 2))).area for p in polys]
-    np.testing.assert_allclose(object_iof(polys, 40, 30, 100), expected, atol=1e-9)
+def test_object_iof_by_hand():
+    # window [0, 100]^2; areas worked by hand
+    square = [95, 0, 105, 0, 105, 10, 95, 10]  # half inside
+    corner = [95, 95, 105, 95, 105, 105, 95, 105]  # a quarter inside
+    diamond = [90, 50, 100, 40, 110, 50, 100, 60]  # half-diagonal 10 on the border: half
+    tip = [95, 50, 105, 40, 115, 50, 105, 60]  # only the triangle x <= 100: 25 of 200
+    outside = [200, 200, 210, 200, 210, 210, 200, 210]
+    assert object_iof([square, corner, diamond, tip, outside], 0, 0, 100) == pytest.approx(
+        [0.5, 0.25, 0.5, 0.125, 0.0])
+    _, status = object_status([square, tip, outside, [10, 10, 20, 10, 20, 20, 10, 20]],
+                              0, 0, 100, iof_thr=0.4)
+    assert status.tolist() == [2, 3, 0, 1]  # clipped, truncated, outside, whole
 
 
 def test_object_status_counts_what_the_split_counts():
