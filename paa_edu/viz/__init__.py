@@ -27,6 +27,8 @@ One module per family, every public name importable from ``paa_edu.viz``:
 - :mod:`~paa_edu.viz.merge`: the merge on a seam, before and after NMS
   (:func:`plot_merge_seam`), and merged detections with capped labels
   (:func:`plot_merged_detections`).
+- :mod:`~paa_edu.viz.failures`: :func:`plot_failure_gallery`, zoomed crops of the missed
+  objects and the most confident false positives, each titled with why it failed.
 - :mod:`~paa_edu.viz.history`: the assignment of the same GTs over training, from
   :mod:`paa_edu.snapshots` (:func:`plot_split_over_training`,
   :func:`plot_positives_over_training`, :func:`plot_cut_over_training`).
@@ -46,6 +48,7 @@ from paa_edu.viz.curves import (
                                 plot_loss_curves,
                                 plot_pr_curves,
 )
+from paa_edu.viz.failures import plot_failure_gallery
 from paa_edu.viz.gmm import plot_gmm_split, plot_score_distributions
 from paa_edu.viz.history import (
                                 plot_cut_over_training,
@@ -64,6 +67,7 @@ __all__ = ["plot_rotated_boxes", "plot_detections", "plot_assignments", "plot_as
            "plot_ap_breakdown",
            "plot_split_over_training", "plot_positives_over_training", "plot_cut_over_training",
            "plot_anchor_neighbourhood", "plot_iou_heatmap", "level_iou_maps"]
+__all__ += ["plot_failure_gallery"]
 __all__ += ["plot_angle_conventions", "plot_angle_sweep", "plot_nms", "plot_nms_thresholds"]
 __all__ += ["plot_candidate_scores", "plot_pool_sizes", "plot_windows", "plot_object_in_window",
             "plot_merge_seam", "plot_merged_detections"]

@@ -1,0 +1,243 @@
+"""Why a detection is a false positive, and how close a missed object came to being found.
+
+:func:`paa_edu.evaluation.match_detections` says *which* detections are true positives (the
+DOTA rule: IoU > the threshold with a GT of the same class, the highest-score hit per GT).
+:func:`classify_detections` adds *why* the others are not, with the error types of the TIDE
+toolbox (Bolya et al., ECCV 2020), in this order:
+
+1. ``"duplicate"``: IoU > threshold with a GT of its own class that a higher-scoring detection
+   already took;
+2. ``"wrong class"``: IoU > threshold with a GT of another class;
+3. ``"poor localisation"``: best IoU with any GT in ``[background_iou, threshold]``;
+4. ``"background"``: IoU < ``background_iou`` (0.1, TIDE's) with every GT.
+
+(A hit on a *difficult* GT is ``"ignored"``, neither TP nor FP, as in the AP.) For each missed
+object it gives the best IoU of any detection (any class) and that detection. IoUs are
+class-agnostic and use the GT's quadrilaterals when it has them, as the AP does.
+
+:func:`failure_cases` picks the crops of a gallery over a whole dataset: the missed objects
+and the highest-scoring false positives; :func:`describe` writes each one's title.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from paa_edu.evaluation import _on_cpu, _use_polygons, match_detections
+from paa_edu.geometry import box_iou_rotated, box_poly_iou, check_boxes
+
+FP_REASONS = ("duplicate", "wrong class", "poor localisation", "background")
+BACKGROUND_IOU = 0.1
+
+
+def _check_image(det: dict, gt: dict) -> None:
+    """Refuse boxes that are not (N, 5) and per-box entries of the wrong length."""
+    for name, item, keys in (("detection", det, ("boxes", "scores", "labels")),
+                             ("ground_truth", gt, ("boxes", "labels"))):
+        missing = [k for k in keys if k not in item]
+        if missing:
+            raise ValueError(f"{name} lacks {missing}")
+        check_boxes(item["boxes"], f"{name}['boxes']")
+        n = item["boxes"].reshape(-1, 5).shape[0]
+        for key in keys[1:]:
+            if item[key].reshape(-1).shape[0] != n:
+                raise ValueError(f"{name}['{key}'] has {item[key].numel()} entries for {n} "
+                                 f"boxes")
+
+
+def _iou_matrix(det: dict, gt: dict, polygons: bool) -> np.ndarray:
+    """(D, G) class-agnostic IoU of every detection with every GT."""
+    d_boxes, g_boxes = det["boxes"].reshape(-1, 5).double(), gt["boxes"].reshape(-1, 5).double()
+    if not len(d_boxes) or not len(g_boxes):
+        return np.zeros((len(d_boxes), len(g_boxes)))
+    if polygons:
+        return box_poly_iou(d_boxes, gt["polygons"].double()).numpy()
+    return box_iou_rotated(d_boxes, g_boxes).numpy()
+
+
+@torch.no_grad()
+def classify_detections(detection: dict, ground_truth: dict, iou_threshold: float = 0.5,
+                        background_iou: float = BACKGROUND_IOU, gt_shape: str = "auto") -> dict:
+    """True positives, the reason of every false positive, and how close each miss came.
+
+    Args:
+        detection: dict ``boxes`` (D, 5), ``scores`` (D,), ``labels`` (D,) of one image.
+        ground_truth: dict ``boxes`` (G, 5), ``labels`` (G,), optional ``difficult`` (G,)
+            and ``polygons`` (G, 8).
+        iou_threshold: a match needs IoU > this (0.5: AP50).
+        background_iou: below it (with every GT) a false positive is ``"background"``.
+        gt_shape: as in :func:`paa_edu.evaluation.evaluate_rotated`.
+    Returns:
+        dict of numpy arrays: ``reason`` (D,) str: ``"TP"``, ``"ignored"`` or one of
+        :data:`FP_REASONS`; ``gt_index`` (D,) the GT of highest IoU (any class; -1 without
+        GT) and ``gt_iou`` (D,) that IoU; ``found`` (G,) bool; ``difficult`` (G,) bool;
+        ``best_det`` (G,) the detection of highest IoU with each GT (any class; -1 without
+        detections) and ``best_iou`` (G,) that IoU.
+    """
+    if not 0.0 <= background_iou <= iou_threshold < 1.0:
+        raise ValueError(f"need 0 <= background_iou <= iou_threshold < 1, got "
+                         f"{background_iou} and {iou_threshold}")
+    det, gt = _on_cpu(detection), _on_cpu(ground_truth)
+    _check_image(det, gt)
+    is_tp, found = match_detections(det, gt, iou_threshold, gt_shape)
+    ious = _iou_matrix(det, gt, _use_polygons([gt], gt_shape))  # (D, G)
+    d_labels, g_labels = det["labels"].reshape(-1).numpy(), gt["labels"].reshape(-1).numpy()
+    difficult = gt.get("difficult", torch.zeros(len(g_labels))).reshape(-1).bool().numpy()
+    D, G = ious.shape
+    same = np.where(d_labels[:, None] == g_labels[None, :], ious, -1.0)  # (D, G)
+    best_same = same.max(1, initial=-1.0)  # (D,)
+    gt_index = ious.argmax(1) if G else np.full(D, -1)
+    gt_iou = ious.max(1) if G else np.zeros(D)
+    reason = np.full(D, "background", dtype=object)
+    reason[gt_iou >= background_iou] = "poor localisation"
+    reason[gt_iou > iou_threshold] = "wrong class"
+    hit_own = best_same > iou_threshold  # (D,)
+    reason[hit_own] = "duplicate"
+    if G:
+        reason[hit_own & difficult[same.argmax(1)]] = "ignored"
+    reason[is_tp] = "TP"
+    return {"reason": reason, "gt_index": gt_index, "gt_iou": gt_iou, "found": found,
+            "difficult": difficult, "best_det": ious.argmax(0) if D else np.full(G, -1),
+            "best_iou": ious.max(0) if D else np.zeros(G)}
+
+
+@dataclass
+class FailureCase:
+    """One crop of the gallery.
+
+    ``kind`` is ``"missed"`` (``box``/``label`` a GT, ``partner`` the detection that overlaps
+    it most) or ``"false positive"`` (``box``/``label``/``score`` a detection, ``partner``
+    the GT it overlaps most). ``partner_ok``: the partner is a TP (missed) / a found GT (FP).
+    """
+
+    kind: str
+    image: int
+    box: np.ndarray  # (5,)
+    label: int
+    reason: str  # "missed" or one of FP_REASONS
+    iou: float  # with the partner; 0 without one
+    score: float | None = None
+    partner_box: np.ndarray | None = None  # (5,)
+    partner_label: int | None = None
+    partner_score: float | None = None
+    partner_ok: bool = False
+
+
+def _missed(i: int, det: dict, gt: dict, c: dict) -> list[FailureCase]:
+    cases = []
+    for g in np.nonzero(~c["found"] & ~c["difficult"])[0]:
+        d = int(c["best_det"][g])
+        near = d >= 0 and c["best_iou"][g] > 0
+        cases.append(FailureCase(
+            "missed", i, gt["boxes"][g].numpy(), int(gt["labels"][g]), "missed",
+            float(c["best_iou"][g]) if near else 0.0,
+            partner_box=det["boxes"][d].numpy() if near else None,
+            partner_label=int(det["labels"][d]) if near else None,
+            partner_score=float(det["scores"][d]) if near else None,
+            partner_ok=bool(near and c["reason"][d] == "TP")))
+    return cases
+
+
+def _false_positives(i: int, det: dict, gt: dict, c: dict) -> list[FailureCase]:
+    cases = []
+    for d in np.nonzero(np.isin(c["reason"], FP_REASONS))[0]:
+        g = int(c["gt_index"][d])
+        near = g >= 0 and c["gt_iou"][d] > 0
+        cases.append(FailureCase(
+            "false positive", i, det["boxes"][d].numpy(), int(det["labels"][d]),
+            str(c["reason"][d]), float(c["gt_iou"][d]) if near else 0.0,
+            score=float(det["scores"][d]),
+            partner_box=gt["boxes"][g].numpy() if near else None,
+            partner_label=int(gt["labels"][g]) if near else None,
+            partner_ok=bool(near and c["found"][g])))
+    return cases
+
+
+def failure_cases(detections: list[dict], ground_truths: list[dict], max_missed: int = 8,
+                  max_fp: int = 8, iou_threshold: float = 0.5, count_score_thr: float = 0.3
+                  ) -> dict:
+    """The crops of a failure gallery over a dataset.
+
+    Args:
+        detections: per image ``boxes`` (D, 5), ``scores`` (D,), ``labels`` (D,), all of them
+            (a miss is an object no detection finds, whatever its score).
+        ground_truths: per image ``boxes`` (G, 5), ``labels`` (G,) (optional ``difficult``,
+            ``polygons``).
+        max_missed: how many missed objects to keep, the first ones in image order (a sample
+            that favours no kind of miss).
+        max_fp: how many false positives to keep, the highest-scoring ones of the dataset.
+        iou_threshold: a match needs IoU > this.
+        count_score_thr: the false positives counted in ``"counts"`` have at least this score
+            (the low-score ones are mostly background and never shown at 0.3).
+    Returns:
+        ``{"missed": [...], "false positive": [...]}`` lists of :class:`FailureCase`, and
+        ``"counts"``: a ``Counter`` by reason of every missed object (``"missed"``) and of
+        every false positive with score >= ``count_score_thr``; ``"missed_by_class"``: a
+        ``Counter`` of the labels of all missed objects; ``"missed_unseen"``: how many of them
+        no detection overlaps with IoU >= :data:`BACKGROUND_IOU`.
+    """
+    if len(detections) != len(ground_truths):
+        raise ValueError(f"got {len(detections)} detections for {len(ground_truths)} images")
+    if max_missed < 0 or max_fp < 0:
+        raise ValueError(f"max_missed and max_fp must be >= 0, got {max_missed}, {max_fp}")
+    missed, fps = [], []
+    for i, (det, gt) in enumerate(zip(detections, ground_truths)):
+        det, gt = _on_cpu(det), _on_cpu(gt)
+        c = classify_detections(det, gt, iou_threshold)
+        missed += _missed(i, det, gt, c)
+        fps += _false_positives(i, det, gt, c)
+    counts = Counter([case.reason for case in missed]
+                     + [case.reason for case in fps if case.score >= count_score_thr])
+    fps = sorted(fps, key=lambda case: -case.score)  # stable: ties keep image order
+    return {"missed": missed[:max_missed], "false positive": fps[:max_fp], "counts": counts,
+            "missed_by_class": Counter(case.label for case in missed),
+            "missed_unseen": sum(case.iou < BACKGROUND_IOU for case in missed)}
+
+
+def aspect_ratios(cases: list[FailureCase]) -> tuple[np.ndarray, np.ndarray]:
+    """Long side / short side of each case's box and of its partner's (NaN without one).
+
+    Args:
+        cases: :class:`FailureCase` list.
+    Returns:
+        (N,) aspect ratios of the boxes and (N,) of the partners' boxes, all >= 1.
+    """
+    def ratio(box):
+        if box is None:
+            return np.nan
+        w, h = abs(float(box[2])), abs(float(box[3]))
+        return max(w, h) / min(w, h) if min(w, h) > 0 else np.inf
+
+    return (np.array([ratio(c.box) for c in cases], dtype=float),
+            np.array([ratio(c.partner_box) for c in cases], dtype=float))
+
+
+def describe(case: FailureCase, class_names: list[str] | None = None) -> str:
+    """The title of a crop: what it is (class, w x h) and why it failed, on three lines.
+
+    Args:
+        case: a :class:`FailureCase`.
+        class_names: names indexed by label (default: the label number).
+    Returns:
+        e.g. ``"missed ship 24x7\\nbest IoU 0.41 by a\\nship, score 0.12"`` or
+        ``"FP ship 0.87, 24x7\\nwrong class: IoU 0.71\\nwith large-vehicle"``.
+    """
+    def name(label):
+        return str(label) if class_names is None else class_names[int(label)]
+
+    size = f"{float(case.box[2]):.0f}x{float(case.box[3]):.0f}"
+    if case.kind == "missed":
+        head = f"missed {name(case.label)} {size}"
+        if case.partner_box is None:
+            return f"{head}\nno detection\noverlaps it"
+        return (f"{head}\nbest IoU {case.iou:.2f} by a\n{name(case.partner_label)}, "
+                f"score {case.partner_score:.2f}")
+    head = f"FP {name(case.label)} {case.score:.2f}, {size}"
+    if case.reason == "background":
+        return f"{head}\nbackground:\nIoU < {BACKGROUND_IOU} with all GT"
+    short = {"duplicate": "duplicate", "wrong class": "wrong class",
+             "poor localisation": "poor fit"}[case.reason]
+    return f"{head}\n{short}: IoU {case.iou:.2f}\nwith {name(case.partner_label)}"

@@ -1,0 +1,145 @@
+"""Positives during training against detection at test time: are the objects a model misses
+the ones its assigner gave few anchors?
+
+Notebooks 02 and 03 count the positives each object gets (``AssignResult.num_pos_per_gt``).
+Here the count is the trained model's own: :func:`training_positives` runs the model's training
+assignment (:meth:`paa_edu.model.RotatedPAADetector.assign_batch`: MaxIoU and ATSS from the
+geometry alone, PAA re-scored with the model's predictions) on every image of a dataset, and
+:func:`recall_by_positives` splits the recall at IoU 0.5 (the DOTA rule,
+:func:`paa_edu.evaluation.match_detections`) by that count.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from paa_edu.evaluation import match_detections
+
+#: The groups of the table: 0, 1, 2 and 3 or more positives.
+POSITIVE_BINS = (0, 1, 2, 3)
+
+
+@torch.no_grad()
+def training_positives(model, dataset) -> list[Tensor]:
+    """How many positive anchors the model's training assignment gives each object.
+
+    The model is run in eval mode on each image as the dataset gives it (no random flips when
+    it was built with ``train=False``); PAA's scores come from these predictions, as in a
+    training step with the trained weights.
+
+    Args:
+        model: a :class:`paa_edu.model.RotatedPAADetector` (its ``cfg.assigner`` decides).
+        dataset: a dataset of ``(image (3, H, W), target)`` with ``target["boxes"]`` (G, 5)
+            and ``target["labels"]`` (G,), in the order of its ground truths.
+    Returns:
+        one (G_i,) long tensor per image: entry ``g`` counts the anchors assigned to object g.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    counts = []
+    for i in range(len(dataset)):
+        image, target = dataset[i]
+        dense = model.predict_dense(image[None].to(device), [target["img_shape"]]
+                                    if "img_shape" in target else None)
+        targets = [{"boxes": target["boxes"].to(device), "labels": target["labels"].to(device)}]
+        counts.append(model.assign_batch(dense, targets)[0].num_pos_per_gt().cpu())
+    return counts
+
+
+def found_per_gt(detections: list[dict], ground_truths: list[dict],
+                 iou_threshold: float = 0.5) -> list[np.ndarray]:
+    """Which objects some detection finds (a true positive at ``iou_threshold``, DOTA rule).
+
+    Args:
+        detections: per image ``boxes`` (D, 5), ``scores`` (D,), ``labels`` (D,).
+        ground_truths: per image ``boxes`` (G, 5), ``labels`` (G,) (optional ``difficult``,
+            ``polygons``).
+        iou_threshold: a match needs IoU > this.
+    Returns:
+        one (G_i,) bool array per image.
+    """
+    if len(detections) != len(ground_truths):
+        raise ValueError(f"got {len(detections)} detections for {len(ground_truths)} images")
+    return [match_detections(d, g, iou_threshold)[1] for d, g in zip(detections, ground_truths)]
+
+
+def recall_by_positives(positives: list, found: list, difficult: list | None = None,
+                        bins: tuple[int, ...] = POSITIVE_BINS, keep: list | None = None
+                        ) -> list[dict]:
+    """Recall of the objects grouped by their number of training positives.
+
+    Args:
+        positives: per image (G_i,) counts (from :func:`training_positives`).
+        found: per image (G_i,) bools (from :func:`found_per_gt`).
+        difficult: per image (G_i,) bools; difficult objects are left out (as in the AP).
+        bins: increasing lower edges; group k holds counts in ``[bins[k], bins[k + 1])``, the
+            last one everything from ``bins[-1]`` on.
+        keep: per image (G_i,) bools, the objects to count (e.g. ``gt["labels"] == 3``, one
+            class); ``None`` counts all.
+    Returns:
+        one dict per group: ``label`` ("0", "1", ..., "3+"), ``objects``, ``found`` and
+        ``recall`` (``found / objects``, NaN for an empty group).
+    """
+    for extra in (found, difficult, keep):
+        if extra is not None and len(extra) != len(positives):
+            raise ValueError(f"positives, found (difficult, keep) need one entry per image, "
+                             f"got {len(positives)} and {len(extra)}")
+    if not bins or list(bins) != sorted(set(bins)) or bins[0] < 0:
+        raise ValueError(f"bins must be increasing lower edges >= 0, got {bins}")
+    if keep is not None:  # an object left out is treated as a difficult one
+        difficult = [~torch.as_tensor(k).reshape(-1).bool() if difficult is None
+                     else ~torch.as_tensor(k).reshape(-1).bool()
+                     | torch.as_tensor(difficult[i]).reshape(-1).bool()
+                     for i, k in enumerate(keep)]
+    counts, hits = _flatten(positives, found, difficult)
+    edges = list(bins) + [np.inf]
+    rows = []
+    for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        inside = (counts >= lo) & (counts < hi)
+        label = f"{lo}+" if k == len(bins) - 1 else (f"{lo}" if hi == lo + 1 else f"{lo}-{hi - 1}")
+        n, n_found = int(inside.sum()), int(hits[inside].sum())
+        rows.append({"label": label, "objects": n, "found": n_found,
+                     "recall": n_found / n if n else float("nan")})
+    return rows
+
+
+def _flatten(positives, found, difficult) -> tuple[np.ndarray, np.ndarray]:
+    """All images' counts (N,) and found flags (N,), difficult objects left out."""
+    counts, hits = [], []
+    for i, (p, f) in enumerate(zip(positives, found)):
+        p = torch.as_tensor(p).reshape(-1).numpy()
+        f = np.asarray(f, dtype=bool).reshape(-1)
+        if len(p) != len(f):
+            raise ValueError(f"image {i}: {len(p)} positive counts for {len(f)} found flags")
+        keep = np.ones(len(p), dtype=bool)
+        if difficult is not None:
+            keep = ~torch.as_tensor(difficult[i]).reshape(-1).bool().numpy()
+            if len(keep) != len(p):
+                raise ValueError(f"image {i}: {len(keep)} difficult flags for {len(p)} objects")
+        counts.append(p[keep])
+        hits.append(f[keep])
+    return (np.concatenate(counts) if counts else np.zeros(0),
+            np.concatenate(hits) if hits else np.zeros(0, dtype=bool))
+
+
+def format_recall_table(tables: dict[str, list[dict]]) -> str:
+    """One row per model, one column per group: ``recall (found/objects)``.
+
+    Args:
+        tables: model name -> :func:`recall_by_positives` rows (the same groups for all).
+    Returns:
+        the table as text, header first.
+    """
+    if not tables:
+        raise ValueError("tables is empty: pass {model name: recall_by_positives(...)}")
+    labels = [row["label"] for row in next(iter(tables.values()))]
+    if any([row["label"] for row in rows] != labels for rows in tables.values()):
+        raise ValueError("every model's table must have the same groups")
+    width = max(12, *(len(name) for name in tables))
+    lines = [f"{'positives':{width}s}" + "".join(f"{label:>18s}" for label in labels)]
+    for name, rows in tables.items():
+        cells = [f"{row['recall']:.2f} ({row['found']:3d}/{row['objects']:3d})"
+                 if row["objects"] else "-" for row in rows]
+        lines.append(f"{name:{width}s}" + "".join(f"{c:>18s}" for c in cells))
+    return "\n".join(lines)

@@ -1,0 +1,113 @@
+"""A failure-case gallery: zoomed crops of the objects a detector misses and of its most
+confident false positives, each titled with what it is and why it failed.
+
+The cases and their reasons come from :func:`paa_edu.evaluation_failures.failure_cases`
+(the DOTA matching rule, TIDE's error types); this module only draws them.
+"""
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from paa_edu.evaluation_failures import FailureCase, describe
+from paa_edu.viz.boxes import plot_rotated_boxes, show_image
+from paa_edu.viz.style import (
+    FONT_SIZE,
+    FP_COLOR,
+    GT_COLOR,
+    MISSED_COLOR,
+    TP_COLOR,
+    legend_below,
+    panels,
+)
+
+MAX_CROPS = 24
+
+
+def _window(case: FailureCase, margin: float) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1): a square around the case's box, at least ``margin`` px each side."""
+    cx, cy, w, h = (float(v) for v in case.box[:4])
+    half = max(w, h) / 2 + margin
+    return cx - half, cx + half, cy - half, cy + half
+
+
+def _draw_case(ax, image, case: FailureCase, class_names, margin: float) -> None:
+    """One crop: the case's box, its partner, the title."""
+    show_image(ax, image, case.box[None])
+    if case.kind == "missed":
+        if case.partner_box is not None:  # the detection that came closest
+            plot_rotated_boxes(ax, case.partner_box[None],
+                               color=TP_COLOR if case.partner_ok else FP_COLOR, linewidth=1.6)
+        plot_rotated_boxes(ax, case.box[None], color=MISSED_COLOR, linewidth=2.0,
+                           linestyle="--")
+    else:
+        if case.partner_box is not None:  # the GT it overlaps most
+            plot_rotated_boxes(ax, case.partner_box[None], linewidth=2.0, linestyle="--",
+                               color=GT_COLOR if case.partner_ok else MISSED_COLOR)
+        plot_rotated_boxes(ax, case.box[None], color=FP_COLOR, linewidth=1.6)
+    x0, x1, y0, y1 = _window(case, margin)
+    ax.set(xlim=(x0, x1), ylim=(y1, y0))
+    ax.set_title(describe(case, class_names), fontsize=FONT_SIZE)
+
+
+def _legend_handles(cases: list[FailureCase]) -> list[Line2D]:
+    """One legend entry per kind of line the crops show (none that they do not)."""
+    drawn = set()
+    for case in cases:
+        missed = case.kind == "missed"
+        drawn.add("missed object" if missed else "false positive")
+        if case.partner_box is not None:
+            drawn.add(("true positive" if case.partner_ok else "false positive") if missed
+                      else ("found object" if case.partner_ok else "missed object"))
+    styles = {"missed object": (MISSED_COLOR, "--", 2.0), "found object": (GT_COLOR, "--", 2.0),
+              "false positive": (FP_COLOR, "-", 1.6), "true positive": (TP_COLOR, "-", 1.6)}
+    return [Line2D([], [], color=c, linestyle=ls, linewidth=lw, label=name)
+            for name, (c, ls, lw) in styles.items() if name in drawn]
+
+
+def plot_failure_gallery(cases: list[FailureCase], images, class_names: list[str] | None = None,
+                         ncols: int = 4, margin: float = 12.0, panel_size: float = 2.4,
+                         figsize=None) -> Figure:
+    """Small multiples of failure cases, one zoomed crop each.
+
+    A missed object is dashed purple, with the detection that overlaps it most (blue if that
+    one is a true positive of another object, vermillion if not); a false positive is solid
+    vermillion, with the GT it overlaps most dashed (sky blue if found, purple if missed).
+
+    Args:
+        cases: :class:`paa_edu.evaluation_failures.FailureCase` list (e.g. the ``"missed"``
+            and ``"false positive"`` lists of ``failure_cases`` joined), at most
+            :data:`MAX_CROPS`.
+        images: indexable by ``case.image``: (3, H, W) tensors or (H, W, 3) arrays in the
+            pixels of the boxes (or ``None`` entries: the crop then shows the boxes only).
+        class_names: names indexed by label (default: the label number).
+        ncols: crops per row.
+        margin: pixels shown around each box's long side.
+        panel_size: inches per crop, used when ``figsize`` is ``None``.
+        figsize: (width, height) in inches of the whole figure.
+    Returns:
+        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    """
+    cases = list(cases)
+    if not cases:
+        raise ValueError("cases is empty: nothing to draw (no misses and no false positives?)")
+    if len(cases) > MAX_CROPS:
+        raise ValueError(f"{len(cases)} cases: draw at most {MAX_CROPS} (slice the lists of "
+                         f"failure_cases, or lower max_missed / max_fp)")
+    if not all(isinstance(c, FailureCase) for c in cases):
+        raise TypeError("cases must be FailureCase objects (from failure_cases)")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    for case in cases:
+        if not 0 <= case.image < len(images):
+            raise ValueError(f"a case refers to image {case.image} but images has "
+                             f"{len(images)} entries")
+        for label in (case.label, case.partner_label):
+            if class_names is not None and label is not None and label >= len(class_names):
+                raise ValueError(f"label {label} has no name: class_names has "
+                                 f"{len(class_names)} entries")
+    fig, axes = panels(len(cases), ncols=ncols, panel_size=panel_size, figsize=figsize)
+    for ax, case in zip(axes, cases):
+        _draw_case(ax, images[case.image], case, class_names, margin)
+    legend_below(fig, _legend_handles(cases))
+    return fig
