@@ -103,7 +103,7 @@ def plot_merge_seam(image, patch_detections: dict, merged: dict,
     fig, axes = panels(2, ncols=2, figsize=figsize or (10.0, 6.2))
     shown = []
     for ax, b, s in ((axes[0], boxes, scores), (axes[1], after, after_scores)):
-        ax.imshow(img)
+        ax.imshow(img, interpolation="nearest")  # a zoom: the pixels as they are
         _shade_strips(ax, img.shape[1], img.shape[0], patch_size, overlap)
         keep = (s >= score_thr) & (b[:, 0] >= x0) & (b[:, 0] <= x1) & (b[:, 1] >= y0) \
             & (b[:, 1] <= y1)  # (N,) drawn: above the threshold, centre in the region

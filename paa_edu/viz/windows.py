@@ -227,7 +227,7 @@ def plot_object_in_window(image, poly, window: tuple[int, int, int], iof_thr: fl
     iof, status = (v[0] for v in object_status(pts.reshape(1, 8), x, y, size, iof_thr))
     new_figure = ax is None
     fig, ax = figure_and_axes(ax, figsize, (4.8, 4.8))
-    ax.imshow(as_image(image))
+    ax.imshow(as_image(image), interpolation="nearest")  # a zoom: the pixels as they are
     ax.add_patch(Rectangle((x, y), size, size, fill=False, edgecolor=BLACK, linewidth=2.5,
                            label=f"window ({x}, {y})"))
     piece = _piece_corners(clip_to_window(pts.reshape(8), x, y, size)[0])  # (V, 2)
