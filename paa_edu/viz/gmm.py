@@ -58,6 +58,9 @@ def _check_gt(record, gt) -> int:
     return int(gt)
 
 
+LEGEND_PLACES = ("inside", "outside", "none")
+
+
 def _gaussian(x: np.ndarray, weight: float, mean: float, var: float) -> np.ndarray:
     return weight * np.exp(-0.5 * (x - mean) ** 2 / var) / math.sqrt(2 * math.pi * var)
 
@@ -89,7 +92,8 @@ def _decision_boundary(xs: np.ndarray, fit, gt: int, low: int) -> float | None:
     return float(xs[flips[0]]) if len(flips) else None
 
 
-def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None) -> Figure:
+def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None,
+                   legend: str = "inside") -> Figure:
     """Candidate scores of one GT: histogram, strip (positives green), both components, cut.
 
     Args:
@@ -101,9 +105,13 @@ def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None) 
             high component becomes the more likely one (grey dash-dot); the cut (green dots)
             is mmdetection's rule: the most likely member of the low component.
         figsize: (width, height) in inches of the new figure (default 4 x 4).
+        legend: ``"inside"`` (upper right, over the panel), ``"outside"`` (right of the
+            panel, covering nothing) or ``"none"``.
     Returns:
         the Figure; in a notebook end the line with ``;`` or it may be shown twice.
     """
+    if legend not in LEGEND_PLACES:
+        raise ValueError(f"legend must be one of {LEGEND_PLACES}, got {legend!r}")
     check_record(record)
     gt = _check_gt(record, gt)
     fig, ax = figure_and_axes(ax, figsize, (4.0, 4.0))
@@ -148,7 +156,11 @@ def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None) 
     ax.set_xlabel("anchor score (lower is better)", fontsize=FONT_SIZE)
     ax.set_ylabel("density", fontsize=FONT_SIZE)
     ax.tick_params(labelsize=FONT_SIZE)
-    ax.legend(fontsize=FONT_SIZE, loc="upper right")
+    if legend == "inside":
+        ax.legend(fontsize=FONT_SIZE, loc="upper right")
+    elif legend == "outside":
+        ax.legend(fontsize=FONT_SIZE, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0.0, frameon=False)
     return fig
 
 
@@ -162,11 +174,14 @@ def plot_gmm_split(record, gt: int = 0, mixture: bool = True, ax=None, figsize=N
         mixture: also draw the mixture density and the decision boundary
             (see :func:`draw_gmm_split`).
         ax: an Axes of your own layout, or ``None`` for a new figure.
-        figsize: (width, height) in inches of the new figure (default 4 x 4).
+        figsize: (width, height) in inches of the new figure (default 7 x 3.6: the legend,
+            with the fitted weights, means and variances, sits right of the panel).
     Returns:
         the Figure; in a notebook end the line with ``;`` or it may be shown twice.
     """
-    fig = draw_gmm_split(ax, record, gt, mixture=mixture, figsize=figsize)
+    if ax is None and figsize is None:
+        figsize = (7.0, 3.6)
+    fig = draw_gmm_split(ax, record, gt, mixture=mixture, figsize=figsize, legend="outside")
     fig.tight_layout()
     return fig
 

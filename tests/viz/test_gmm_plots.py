@@ -78,3 +78,14 @@ def test_plot_gmm_split_draws_into_the_callers_axes(paa_record):
     assert draw_gmm_split(left, paa_record, 0) is fig and left.lines
     fig = plot_gmm_split(paa_record, figsize=(5, 3))
     assert tuple(fig.get_size_inches()) == (5, 3)
+
+
+def test_the_single_split_keeps_its_legend_off_the_data(paa_record):
+    fig = plot_gmm_split(paa_record)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # right of the panel, covering nothing
+    assert legend.x1 <= fig.bbox.x1 + 1  # ... and inside the figure
+    with pytest.raises(ValueError, match="legend"):
+        draw_gmm_split(None, paa_record, legend="below")
