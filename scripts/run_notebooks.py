@@ -62,7 +62,7 @@ def run_notebook(path: Path, timeout: int) -> float:
     notebook = nbformat.read(path, as_version=4)
     markers_to_tags(notebook)
     start = time.perf_counter()
-    executor = ExecutePreprocessor(timeout=timeout, kernel_name="python3")
+    executor = ExecutePreprocessor(timeout=timeout, kernel_name="python3", record_timing=False)
     executor.preprocess(notebook, {"metadata": {"path": str(NOTEBOOKS)}})
     nbformat.write(notebook, path)
     return time.perf_counter() - start
