@@ -104,7 +104,8 @@ def test_unknown_class_and_degenerate_polygon_name_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=r"bad\.txt:1: unknown class 'airplane'"):
         read_label_file(path)
     path = _write(tmp_path, "10 10 50 10 50 30 10 30 plane 0\n5 5 5 5 5 5 5 5 ship 0\n")
-    with pytest.raises(ValueError, match=r"bad\.txt:2: degenerate polygon"):
+    with pytest.raises(ValueError, match=r"bad\.txt:2: degenerate polygon"), \
+            pytest.warns(UserWarning, match=r"bad\.txt:2: repeated vertex"):
         read_label_file(path)
     path = _write(tmp_path, "0 0 100 0 100 0.5 0 0.5 bridge 0\n")  # 0.5 px thin
     with pytest.raises(ValueError, match=r"bad\.txt:1: degenerate"):
