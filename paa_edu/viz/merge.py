@@ -20,9 +20,9 @@ from paa_edu.viz.style import (
     PALETTE,
     VERMILLION,
     YELLOW,
+    box_color,
     check_boxes,
     figure_and_axes,
-    palette_color,
     panels,
     text_color_on,
 )
@@ -112,10 +112,10 @@ def plot_merge_seam(image, patch_detections: dict, merged: dict,
         ax.tick_params(labelsize=FONT_SIZE)
     sources = sorted(set(patch[shown[0]].tolist()))
     for k in sources:
-        plot_rotated_boxes(axes[0], boxes[shown[0] & (patch == k)], color=palette_color(k),
+        plot_rotated_boxes(axes[0], boxes[shown[0] & (patch == k)], color=box_color(k),
                            linewidth=1.6)
     plot_rotated_boxes(axes[1], after[shown[1]], color=VERMILLION, linewidth=1.6)
-    axes[0].legend(handles=[Line2D([], [], color=palette_color(k), lw=2, label=names[k])
+    axes[0].legend(handles=[Line2D([], [], color=box_color(k), lw=2, label=names[k])
                             for k in sources], fontsize=FONT_SIZE, loc="upper center",
                    bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
     axes[0].set_title(f"before NMS: {int(shown[0].sum())} boxes (score >= {score_thr})",

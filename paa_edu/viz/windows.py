@@ -29,8 +29,8 @@ from paa_edu.viz.style import (
     GT_COLOR,
     ORANGE,
     VERMILLION,
+    box_color,
     figure_and_axes,
-    palette_color,
 )
 
 STATUSES = IOF_STATUSES  # object_status codes 0..3
@@ -186,10 +186,10 @@ def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = 
         inset = 6 * (k % 3)  # windows sharing an edge stay apart
         ax.add_patch(Rectangle((x + inset, y + inset), patch_size - 2 * inset,
                                patch_size - 2 * inset, fill=False, linewidth=2.2,
-                               edgecolor=palette_color(k)))
+                               edgecolor=box_color(k)))
         ax.text(x + inset + 8, y + inset + 8, str(k + 1), fontsize=FONT_SIZE, va="top",
-                color="white", bbox=dict(facecolor=palette_color(k), pad=1.5, linewidth=0))
-        handles.append(Patch(edgecolor=palette_color(k), facecolor="none", linewidth=2.2,
+                color="white", bbox=dict(facecolor=box_color(k), pad=1.5, linewidth=0))
+        handles.append(Patch(edgecolor=box_color(k), facecolor="none", linewidth=2.2,
                              label=f"{k + 1}: {name}"))
     ax.set(xlim=(-0.5, width - 0.5), ylim=(height - 0.5, -0.5))
     ax.set_xlabel("x (px)", fontsize=FONT_SIZE)
