@@ -53,23 +53,38 @@ METRICS = ("voc07", "area")
 GT_SHAPES = ("auto", "polygon", "box")
 
 
+DETECTION_KEYS, GROUND_TRUTH_KEYS = ("boxes", "scores", "labels"), ("boxes", "labels")
+
+
+def check_entries(item: dict, keys: tuple[str, ...], name: str) -> int:
+    """Refuse a per-image dict that lacks one of ``keys``, whose ``boxes`` are not (N, 5), or
+    whose other entries (and ``difficult``, if present) are not N long; return N.
+
+    Args:
+        item: one image's detections or ground truth.
+        keys: :data:`DETECTION_KEYS` or :data:`GROUND_TRUTH_KEYS`.
+        name: how the error names the dict, e.g. ``"detections[3]"``.
+    """
+    missing = [k for k in keys if k not in item]
+    if missing:
+        raise ValueError(f"{name} lacks {missing}")
+    check_boxes(item["boxes"], f"{name}['boxes']")
+    n = item["boxes"].reshape(-1, 5).shape[0]
+    for key in keys[1:] + (("difficult",) if "difficult" in item else ()):
+        if item[key].reshape(-1).shape[0] != n:
+            raise ValueError(f"{name}['{key}'] has {item[key].numel()} entries for {n} boxes")
+    return n
+
+
 def _check_inputs(detections: list[dict], ground_truths: list[dict], num_classes: int) -> None:
     """Validate the per-image dicts; raise ``ValueError`` naming the image and key."""
     if len(detections) != len(ground_truths):
         raise ValueError(f"detections has {len(detections)} images but ground_truths has "
                          f"{len(ground_truths)}")
     for i, (det, gt) in enumerate(zip(detections, ground_truths)):
-        for name, item, keys in (("detections", det, ("boxes", "scores", "labels")),
-                                 ("ground_truths", gt, ("boxes", "labels"))):
-            missing = [k for k in keys if k not in item]
-            if missing:
-                raise ValueError(f"{name}[{i}] lacks {missing}")
-            check_boxes(item["boxes"], f"{name}[{i}]['boxes']")
-            n = item["boxes"].reshape(-1, 5).shape[0]
-            for key in keys[1:] + (("difficult",) if "difficult" in item else ()):
-                if item[key].reshape(-1).shape[0] != n:
-                    raise ValueError(f"{name}[{i}]['{key}'] has {item[key].numel()} entries "
-                                     f"for {n} boxes")
+        for name, item, keys in (("detections", det, DETECTION_KEYS),
+                                 ("ground_truths", gt, GROUND_TRUTH_KEYS)):
+            n = check_entries(item, keys, f"{name}[{i}]")
             labels = item["labels"].reshape(-1)
             if n and (labels.min() < 0 or labels.max() >= num_classes):
                 raise ValueError(f"{name}[{i}]['labels'] must lie in [0, {num_classes})")

@@ -26,8 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from paa_edu.evaluation import _on_cpu, _use_polygons, match_detections
-from paa_edu.geometry import box_iou_rotated, box_poly_iou, check_boxes
+from paa_edu.evaluation import (
+    DETECTION_KEYS,
+    GROUND_TRUTH_KEYS,
+    _on_cpu,
+    _use_polygons,
+    check_entries,
+    match_detections,
+)
+from paa_edu.geometry import box_iou_rotated, box_poly_iou
 
 FP_REASONS = ("duplicate", "wrong class", "poor localisation", "background")
 BACKGROUND_IOU = 0.1
@@ -35,17 +42,8 @@ BACKGROUND_IOU = 0.1
 
 def _check_image(det: dict, gt: dict) -> None:
     """Refuse boxes that are not (N, 5) and per-box entries of the wrong length."""
-    for name, item, keys in (("detection", det, ("boxes", "scores", "labels")),
-                             ("ground_truth", gt, ("boxes", "labels"))):
-        missing = [k for k in keys if k not in item]
-        if missing:
-            raise ValueError(f"{name} lacks {missing}")
-        check_boxes(item["boxes"], f"{name}['boxes']")
-        n = item["boxes"].reshape(-1, 5).shape[0]
-        for key in keys[1:]:
-            if item[key].reshape(-1).shape[0] != n:
-                raise ValueError(f"{name}['{key}'] has {item[key].numel()} entries for {n} "
-                                 f"boxes")
+    check_entries(det, DETECTION_KEYS, "detection")
+    check_entries(gt, GROUND_TRUTH_KEYS, "ground_truth")
 
 
 def _iou_matrix(det: dict, gt: dict, polygons: bool) -> np.ndarray:
