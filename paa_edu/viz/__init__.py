@@ -33,8 +33,15 @@ One module per family, every public name importable from ``paa_edu.viz``:
   :mod:`paa_edu.snapshots` (:func:`plot_split_over_training`,
   :func:`plot_positives_over_training`, :func:`plot_cut_over_training`).
 
-Resolution (100 dpi), fonts (>= 9 pt), the colour-blind-safe palette and the input checks
-are shared, in :mod:`~paa_edu.viz.style`.
+Conventions, the same for every function (shared in :mod:`~paa_edu.viz.style`):
+
+- a single-panel plot takes ``ax=`` (draw into your own layout) or ``figsize=`` (a new figure);
+  a multi-panel one takes ``figsize=``; each returns the Figure, so in a notebook end the line
+  with ``;`` or it may be shown twice;
+- boxes are (N, 5) ``cx, cy, w, h, theta`` in image pixels, y pointing down; anything else
+  (a (2, 10) tensor, labels of another length) is refused with a one-line error;
+- 100 dpi, text of at least 9 pt, the colour-blind-safe Okabe-Ito palette, ground truth never
+  yellow.
 """
 from paa_edu.viz.anchors import level_iou_maps, plot_anchor_neighbourhood, plot_iou_heatmap
 from paa_edu.viz.angles import plot_angle_conventions, plot_angle_sweep
