@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from paa_edu.geometry import box_iou_rotated
-from paa_edu.model.detector import _image_shapes
+from paa_edu.model.detector import image_shapes
 
 
 def binary_entropy(t: Tensor) -> Tensor:
@@ -75,7 +75,7 @@ def iou_loss_floor(model, images: Tensor, targets: list[dict]) -> dict:
     if not getattr(model.cfg, "iou_branch", False):
         raise ValueError("this model has no IoU branch (cfg.iou_branch=False): no loss_iou")
     targets = model.prepare_targets(targets, images.device)
-    dense = model.predict_dense(images, _image_shapes(targets))
+    dense = model.predict_dense(images, image_shapes(targets))
     assigns = model.assign_batch(dense, targets)
     ts, logits = [], []
     for b, (assign, target) in enumerate(zip(assigns, targets)):

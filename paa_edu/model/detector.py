@@ -259,7 +259,7 @@ class RotatedPAADetector(nn.Module):
         are still on the host); assignment and losses then skip their per-call value checks.
         """
         targets = self.prepare_targets(targets, images.device)
-        dense = self.predict_dense(images, _image_shapes(targets))
+        dense = self.predict_dense(images, image_shapes(targets))
         with trusted_values():
             assigns = self.assign_batch(dense, targets)
             # Logged by the training loop, not part of the loss (a tensor: no sync here).
@@ -289,10 +289,10 @@ class RotatedPAADetector(nn.Module):
                 raise ValueError("targets are required in training mode (call model.eval() "
                                  "for inference)")
             return self.loss(images, targets)
-        return self.predict(images, None if targets is None else _image_shapes(targets))
+        return self.predict(images, None if targets is None else image_shapes(targets))
 
 
-def _image_shapes(targets: list[dict]) -> list | None:
+def image_shapes(targets: list[dict]) -> list | None:
     """The unpadded (h, w) of every image when every target has ``img_shape``, else None."""
     if all("img_shape" in t for t in targets):
         return [t["img_shape"] for t in targets]
