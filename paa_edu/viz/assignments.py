@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from torch import Tensor
 
-from paa_edu.viz.boxes import plot_rotated_boxes, show_image
+from paa_edu.viz.boxes import plot_rotated_boxes, show_image, square_window
 from paa_edu.viz.style import (
     BLACK,
     FONT_SIZE,
@@ -86,13 +86,6 @@ def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict,
     return fig
 
 
-def _zoom_window(box: Tensor, margin: float) -> tuple[float, float, float, float]:
-    """(x0, x1, y0, y1) of a square window centred on ``box`` (5,), side = long side + 2 margin."""
-    cx, cy, w, h = (float(v) for v in box[:4])
-    half = max(w, h) / 2 + margin
-    return cx - half, cx + half, cy - half, cy + half
-
-
 def _row_label(g: int, box: Tensor, class_names, gt_labels) -> str:
     w, h = box[2:4].tolist()
     kind = ""
@@ -137,7 +130,7 @@ def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict
     fig, axes = panels(len(gts) * len(results), ncols=len(results), panel_size=panel_size,
                        figsize=figsize)
     for r, g in enumerate(gts):
-        x0, x1, y0, y1 = _zoom_window(gt_boxes[g], margin)
+        x0, x1, y0, y1 = square_window(gt_boxes[g], margin)
         inside = ((anchors[:, 0] >= x0) & (anchors[:, 0] <= x1) & (anchors[:, 1] >= y0)
                   & (anchors[:, 1] <= y1))  # (A,) anchor centre in the window
         for c, (name, res) in enumerate(results.items()):

@@ -138,6 +138,20 @@ def plot_rotated_boxes(ax, boxes, color=VERMILLION, labels=None, linewidth: floa
     return patches
 
 
+def square_window(box: Tensor, margin: float) -> tuple[float, float, float, float]:
+    """The zoom around one box: a square centred on it, side = its long side + 2 ``margin``.
+
+    Args:
+        box: (5,) cx, cy, w, h, theta.
+        margin: pixels each side of the long side.
+    Returns:
+        ``(x0, x1, y0, y1)`` for ``ax.set(xlim=(x0, x1), ylim=(y1, y0))``.
+    """
+    cx, cy, w, h = (float(v) for v in box[:4])
+    half = max(w, h) / 2 + margin
+    return cx - half, cx + half, cy - half, cy + half
+
+
 SHARP_PIXELS_UP_TO = 1024
 
 

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from paa_edu.evaluation_failures import FailureCase, describe
-from paa_edu.viz.boxes import plot_rotated_boxes, show_image
+from paa_edu.viz.boxes import plot_rotated_boxes, show_image, square_window
 from paa_edu.viz.style import (
     FONT_SIZE,
     FP_COLOR,
@@ -22,13 +22,6 @@ from paa_edu.viz.style import (
 )
 
 MAX_CROPS = 24
-
-
-def _window(case: FailureCase, margin: float) -> tuple[float, float, float, float]:
-    """(x0, x1, y0, y1): a square around the case's box, at least ``margin`` px each side."""
-    cx, cy, w, h = (float(v) for v in case.box[:4])
-    half = max(w, h) / 2 + margin
-    return cx - half, cx + half, cy - half, cy + half
 
 
 def _draw_case(ax, image, case: FailureCase, class_names, margin: float) -> None:
@@ -45,7 +38,7 @@ def _draw_case(ax, image, case: FailureCase, class_names, margin: float) -> None
             plot_rotated_boxes(ax, case.partner_box[None], linewidth=2.0, linestyle="--",
                                color=GT_COLOR if case.partner_ok else MISSED_COLOR)
         plot_rotated_boxes(ax, case.box[None], color=FP_COLOR, linewidth=1.6)
-    x0, x1, y0, y1 = _window(case, margin)
+    x0, x1, y0, y1 = square_window(case.box, margin)
     ax.set(xlim=(x0, x1), ylim=(y1, y0))
     ax.set_title(describe(case, class_names), fontsize=FONT_SIZE)
 

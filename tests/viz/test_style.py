@@ -27,7 +27,7 @@ from paa_edu.viz.style import (
 )
 
 HELPERS = {"as_image", "show_image", "check_record", "default_gts",  # draw nothing themselves
-           "legend_handles"}
+           "legend_handles", "square_window"}
 
 
 def _public_plots() -> set[str]:
