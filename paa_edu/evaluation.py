@@ -142,6 +142,20 @@ def _on_cpu(item: dict) -> dict:
     return {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in item.items()}
 
 
+def iou_matrix(det: dict, gt: dict, polygons: bool) -> torch.Tensor:
+    """(D, G) float64 IoU of every detection box with every GT, whatever their classes.
+
+    ``polygons``: with ``gt["polygons"]`` (the quadrilaterals, :func:`box_poly_iou`) instead of
+    ``gt["boxes"]`` (:func:`box_iou_rotated`); (D, 0) or (0, G) when either side is empty.
+    """
+    d_boxes, g_boxes = det["boxes"].reshape(-1, 5).double(), gt["boxes"].reshape(-1, 5).double()
+    if not len(d_boxes) or not len(g_boxes):
+        return torch.zeros(len(d_boxes), len(g_boxes), dtype=torch.float64)
+    if polygons:
+        return box_poly_iou(d_boxes, gt["polygons"].double())
+    return box_iou_rotated(d_boxes, g_boxes)
+
+
 def _best_gt_per_detection(detections: list[dict], ground_truths: list[dict],
                            polygons: bool = False) -> dict:
     """Step 2 for all classes at once: one IoU matrix per image, other classes masked out.
@@ -165,10 +179,7 @@ def _best_gt_per_detection(detections: list[dict], ground_truths: list[dict],
         ovmax = np.full(len(d_boxes), -np.inf)
         best_j = np.zeros(len(d_boxes), dtype=np.int64)
         if len(g_boxes) and len(d_boxes):
-            if polygons:
-                ious = box_poly_iou(d_boxes.double(), gt["polygons"].double())  # (D_i, G_i)
-            else:
-                ious = box_iou_rotated(d_boxes.double(), g_boxes.double())  # (D_i, G_i)
+            ious = iou_matrix(det, gt, polygons)  # (D_i, G_i)
             same_class = d_labels[:, None] == g_labels[None, :]  # (D_i, G_i)
             ious = torch.where(same_class, ious, torch.full_like(ious, -math.inf))
             best, best_j_t = ious.max(dim=1)  # (D_i,)

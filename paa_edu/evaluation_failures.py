@@ -32,9 +32,9 @@ from paa_edu.evaluation import (
     _on_cpu,
     _use_polygons,
     check_entries,
+    iou_matrix,
     match_detections,
 )
-from paa_edu.geometry import box_iou_rotated, box_poly_iou
 
 FP_REASONS = ("duplicate", "wrong class", "poor localisation", "background")
 BACKGROUND_IOU = 0.1
@@ -44,16 +44,6 @@ def _check_image(det: dict, gt: dict) -> None:
     """Refuse boxes that are not (N, 5) and per-box entries of the wrong length."""
     check_entries(det, DETECTION_KEYS, "detection")
     check_entries(gt, GROUND_TRUTH_KEYS, "ground_truth")
-
-
-def _iou_matrix(det: dict, gt: dict, polygons: bool) -> np.ndarray:
-    """(D, G) class-agnostic IoU of every detection with every GT."""
-    d_boxes, g_boxes = det["boxes"].reshape(-1, 5).double(), gt["boxes"].reshape(-1, 5).double()
-    if not len(d_boxes) or not len(g_boxes):
-        return np.zeros((len(d_boxes), len(g_boxes)))
-    if polygons:
-        return box_poly_iou(d_boxes, gt["polygons"].double()).numpy()
-    return box_iou_rotated(d_boxes, g_boxes).numpy()
 
 
 @torch.no_grad()
@@ -81,7 +71,7 @@ def classify_detections(detection: dict, ground_truth: dict, iou_threshold: floa
     det, gt = _on_cpu(detection), _on_cpu(ground_truth)
     _check_image(det, gt)
     is_tp, found = match_detections(det, gt, iou_threshold, gt_shape)
-    ious = _iou_matrix(det, gt, _use_polygons([gt], gt_shape))  # (D, G)
+    ious = iou_matrix(det, gt, _use_polygons([gt], gt_shape)).numpy()  # (D, G)
     d_labels, g_labels = det["labels"].reshape(-1).numpy(), gt["labels"].reshape(-1).numpy()
     difficult = gt.get("difficult", torch.zeros(len(g_labels))).reshape(-1).bool().numpy()
     D, G = ious.shape
