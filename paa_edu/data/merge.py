@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
+from torch import Tensor
 
 from paa_edu.geometry import batched_nms_rotated, check_boxes, obb2poly
 
@@ -80,6 +81,18 @@ def parse_patch_name(name: str) -> PatchName:
     return PatchName(match["stem"], int(match["x"]), int(match["y"]), rate)
 
 
+def patch_to_image(boxes: Tensor, x: float, y: float, rate: float = 1.0) -> Tensor:
+    """Boxes (N, 5) of the patch at offset (x, y) of an image resized by ``rate``, in the
+    original image's pixels: ``(cx + x) / rate``, ``(cy + y) / rate``, ``w / rate``,
+    ``h / rate``, theta unchanged. Returns a new tensor."""
+    shifted = boxes.clone()  # (N, 5)
+    shifted[:, 0] += x
+    shifted[:, 1] += y
+    if rate != 1.0:
+        shifted[:, :4] /= rate
+    return shifted
+
+
 def merge_patch_detections(patch_detections: dict[str, dict], iou_threshold: float = 0.1
                            ) -> dict[str, dict]:
     """Merge per-patch detections into per-image detections (steps 1-2 above).
@@ -101,11 +114,7 @@ def merge_patch_detections(patch_detections: dict[str, dict], iou_threshold: flo
                              f"in length")
         stem, x, y, rate = parse_patch_name(name)
         check_image_name(stem, f"patch {name!r}: image name")
-        shifted = det["boxes"].clone()  # (N, 5)
-        shifted[:, 0] += x
-        shifted[:, 1] += y
-        if rate != 1.0:
-            shifted[:, :4] /= rate  # back to the original image's pixels; theta unchanged
+        shifted = patch_to_image(det["boxes"], x, y, rate)  # (N, 5)
         grouped.setdefault(stem, []).append({**det, "boxes": shifted})
     merged = {}
     for stem, parts in grouped.items():

@@ -12,7 +12,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from paa_edu.data.merge import parse_patch_name
+from paa_edu.data.merge import parse_patch_name, patch_to_image
 from paa_edu.data.split import window_starts
 from paa_edu.viz.boxes import as_image, plot_rotated_boxes
 from paa_edu.viz.style import (
@@ -63,9 +63,8 @@ def shift_patch_detections(patch_detections: dict) -> tuple[torch.Tensor, torch.
         if rate != 1.0:
             raise ValueError(f"{name}: only patches cut at full resolution (rate 1)")
         det = patch_detections[name]
-        b = check_boxes(det["boxes"], f"patch_detections[{name!r}]['boxes']").clone()
-        b[:, 0] += x
-        b[:, 1] += y
+        b = patch_to_image(check_boxes(det["boxes"], f"patch_detections[{name!r}]['boxes']"),
+                           x, y)  # (N, 5) in the image
         boxes.append(b), scores.append(torch.as_tensor(det["scores"]).float().cpu())
         patch.append(torch.full((len(b),), k, dtype=torch.long))
     return torch.cat(boxes), torch.cat(scores), torch.cat(patch), names
