@@ -74,6 +74,21 @@ def window_starts(length: int, patch_size: int = 1024, overlap: int = 200) -> li
     return [i * step for i in range(count - 1)] + [length - patch_size]
 
 
+def window_origins(width: int, height: int, patch_size: int = 1024, overlap: int = 200
+                   ) -> list[tuple[int, int]]:
+    """The top-left corners (x, y) of an image's windows, rows (y) outer: the order in which
+    :func:`split_image` writes the patches.
+
+    Args:
+        width, height: the image size in pixels.
+        patch_size, overlap: as in :func:`paa_edu.data.split_dataset`.
+    Returns:
+        a list of (x, y) pairs.
+    """
+    return [(x, y) for y in window_starts(height, patch_size, overlap)
+            for x in window_starts(width, patch_size, overlap)]
+
+
 def patch_name(stem: str, patch_size: int, x: int, y: int) -> str:
     """``P0001__1024__824___0``: image stem, patch size and the patch's top-left corner.
 
@@ -232,19 +247,18 @@ def split_image(image_path: str | Path, labels: LabelFile | None, dst_dir: str |
     image = read_image(image_path, channel_order="bgr")  # (H, W, 3) BGR uint8
     height, width = image.shape[:2]
     stem, dst_dir, stats = Path(image_path).stem, Path(dst_dir), SplitStats(images=1)
-    for y in window_starts(height, patch_size, overlap):
-        for x in window_starts(width, patch_size, overlap):
-            name = patch_name(stem, patch_size, x, y)
-            record = manifest.add if manifest is not None else Path
-            patch = _crop_image(image, x, y, patch_size, pad_value)
-            mmcv.imwrite(patch, str(record(dst_dir / "images" / f"{name}.png")))
-            stats.patches += 1
-            if labels is not None:
-                polys, names, flags, patch_stats = crop_objects(
-                    labels, x, y, patch_size, iof_thr, truncated, min_size)
-                write_label_file(record(dst_dir / "labelTxt" / f"{name}.txt"), polys, names,
-                                 flags, header=labels.header)
-                stats.add(patch_stats)
+    for x, y in window_origins(width, height, patch_size, overlap):
+        name = patch_name(stem, patch_size, x, y)
+        record = manifest.add if manifest is not None else Path
+        patch = _crop_image(image, x, y, patch_size, pad_value)
+        mmcv.imwrite(patch, str(record(dst_dir / "images" / f"{name}.png")))
+        stats.patches += 1
+        if labels is not None:
+            polys, names, flags, patch_stats = crop_objects(
+                labels, x, y, patch_size, iof_thr, truncated, min_size)
+            write_label_file(record(dst_dir / "labelTxt" / f"{name}.txt"), polys, names,
+                             flags, header=labels.header)
+            stats.add(patch_stats)
     return stats
 
 

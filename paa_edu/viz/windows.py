@@ -20,6 +20,7 @@ from paa_edu.data.split import (
     classify_iof,
     clip_to_window,
     patch_name,
+    window_origins,
     window_starts,
 )
 from paa_edu.viz.boxes import as_image
@@ -34,20 +35,6 @@ from paa_edu.viz.style import (
 )
 
 STATUSES = IOF_STATUSES  # object_status codes 0..3
-
-
-def window_origins(width: int, height: int, patch_size: int = 1024, overlap: int = 200
-                   ) -> list[tuple[int, int]]:
-    """The top-left corners of the split's windows, rows (y) outer, as the split writes them.
-
-    Args:
-        width, height: the image size in pixels.
-        patch_size, overlap: as in :func:`paa_edu.data.split_dataset`.
-    Returns:
-        a list of (x, y) pairs.
-    """
-    return [(x, y) for y in window_starts(height, patch_size, overlap)
-            for x in window_starts(width, patch_size, overlap)]
 
 
 def window_names(stem: str, width: int, height: int, patch_size: int = 1024,
