@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from paa_edu.evaluation import match_detections
-from paa_edu.model.detector import image_shapes
+from paa_edu.model.detector import target_image_shapes
 
 #: The groups of the table: 0, 1, 2 and 3 or more positives.
 POSITIVE_BINS = (0, 1, 2, 3)
@@ -41,7 +41,7 @@ def training_positives(model, dataset) -> list[Tensor]:
     counts = []
     for i in range(len(dataset)):
         image, target = dataset[i]
-        dense = model.predict_dense(image[None].to(device), image_shapes([target]))
+        dense = model.predict_dense(image[None].to(device), target_image_shapes([target]))
         targets = [{"boxes": target["boxes"].to(device), "labels": target["labels"].to(device)}]
         counts.append(model.assign_batch(dense, targets)[0].num_pos_per_gt().cpu())
     return counts

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from paa_edu.geometry import box_iou_rotated
-from paa_edu.model.detector import image_shapes
+from paa_edu.model.detector import target_image_shapes
 
 
 def binary_entropy(t: Tensor) -> Tensor:
@@ -75,17 +75,11 @@ def iou_loss_floor(model, images: Tensor, targets: list[dict]) -> dict:
     if not getattr(model.cfg, "iou_branch", False):
         raise ValueError("this model has no IoU branch (cfg.iou_branch=False): no loss_iou")
     targets = model.prepare_targets(targets, images.device)
-    dense = model.predict_dense(images, image_shapes(targets))
+    dense = model.predict_dense(images, target_image_shapes(targets))
     assigns = model.assign_batch(dense, targets)
-    ts, logits = [], []
-    for b, (assign, target) in enumerate(zip(assigns, targets)):
-        pos = assign.pos_mask  # (A,)
-        deltas = dense["deltas"][b, pos].float()  # (P_b, 5)
-        pred = model.coder.decode(dense["anchors"][pos], deltas)  # (P_b, 5)
-        gt = target["boxes"].float()[assign.gt_inds[pos] - 1]  # (P_b, 5)
-        ts.append(box_iou_rotated(pred, gt, aligned=True).clamp(min=1e-12))
-        logits.append(dense["iou_logits"][b, pos].float())
-    t, logit = torch.cat(ts), torch.cat(logits)  # (P,) each
+    image, anchor, pred, gt = model.positive_pairs(dense, targets, assigns)  # (P,), (P, 5)
+    t = box_iou_rotated(pred, gt.float(), aligned=True).clamp(min=1e-12)  # (P,)
+    logit = dense["iou_logits"][image, anchor].float()  # (P,)
     bce, entropy = soft_bce(logit, t), binary_entropy(t)
     num_pos, weight = len(t), model.cfg.iou_weight
     loss = weight * float(bce.sum()) / max(num_pos, 1)

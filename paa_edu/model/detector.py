@@ -231,23 +231,35 @@ class RotatedPAADetector(nn.Module):
         return self.assigner.reassign_many(initials, scores, counts)
 
     # ---- 3. losses --------------------------------------------------------------------------
+    def positive_pairs(self, dense: dict, targets: list[dict], assigns: list
+                       ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The positives of a batch with their decoded boxes and the GT boxes they learn.
+
+        Returns:
+            ``image`` (P,), ``anchor`` (P,) (image-major, as ``nonzero`` gives them), the
+            decoded predictions (P, 5) and their GT boxes (P, 5).
+        """
+        anchors = dense["anchors"]
+        gt_inds = torch.stack([a.gt_inds for a in assigns])  # (B, A)
+        image, anchor = (gt_inds > 0).nonzero(as_tuple=True)  # (P,) each, image-major
+        gt_boxes, offsets = _batch_gts(targets, anchors)
+        pred_boxes = self.coder.decode(anchors[anchor], dense["deltas"][image, anchor].float())
+        return image, anchor, pred_boxes, gt_boxes[gt_inds[image, anchor] - 1 + offsets[image]]
+
     def compute_losses(self, dense: dict, targets: list[dict], assigns: list) -> dict:
         """Focal + IoU-weighted rotated IoU loss + IoU-branch BCE over the batch.
 
         Ignored anchors (``gt_inds == -1``, MaxIoU's 0.4-0.5 band) are left out of every loss.
         The whole batch at once: two ``nonzero`` (kept anchors, positives), no per-image ones.
         """
-        anchors = dense["anchors"]
         gt_inds = torch.stack([a.gt_inds for a in assigns])  # (B, A)
         labels = torch.stack([a.labels for a in assigns])  # (B, A)
         kept = (gt_inds >= 0).reshape(-1).nonzero().squeeze(1)  # (N,) not ignored, flat
-        image, anchor = (gt_inds > 0).nonzero(as_tuple=True)  # (P,) each, image-major
-        gt_boxes, offsets = _batch_gts(targets, anchors)
-        pred_boxes = self.coder.decode(anchors[anchor], dense["deltas"][image, anchor].float())
+        image, anchor, pred_boxes, pos_gt_boxes = self.positive_pairs(dense, targets, assigns)
         iou_logits = dense["iou_logits"]
         return detection_losses(
             dense["cls_logits"].flatten(0, 1)[kept], labels.reshape(-1)[kept], pred_boxes,
-            gt_boxes[gt_inds[image, anchor] - 1 + offsets[image]],  # (P, 5)
+            pos_gt_boxes,
             None if iou_logits is None else iou_logits[image, anchor], num_images=len(targets),
             reg_weight=self.cfg.reg_weight, iou_weight=self.cfg.iou_weight,
             graph_anchor=dense["deltas"], average_over_ranks=self.reduce_num_pos)
@@ -259,7 +271,7 @@ class RotatedPAADetector(nn.Module):
         are still on the host); assignment and losses then skip their per-call value checks.
         """
         targets = self.prepare_targets(targets, images.device)
-        dense = self.predict_dense(images, image_shapes(targets))
+        dense = self.predict_dense(images, target_image_shapes(targets))
         with trusted_values():
             assigns = self.assign_batch(dense, targets)
             # Logged by the training loop, not part of the loss (a tensor: no sync here).
@@ -289,10 +301,10 @@ class RotatedPAADetector(nn.Module):
                 raise ValueError("targets are required in training mode (call model.eval() "
                                  "for inference)")
             return self.loss(images, targets)
-        return self.predict(images, None if targets is None else image_shapes(targets))
+        return self.predict(images, None if targets is None else target_image_shapes(targets))
 
 
-def image_shapes(targets: list[dict]) -> list | None:
+def target_image_shapes(targets: list[dict]) -> list | None:
     """The unpadded (h, w) of every image when every target has ``img_shape``, else None."""
     if all("img_shape" in t for t in targets):
         return [t["img_shape"] for t in targets]
