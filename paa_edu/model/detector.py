@@ -26,7 +26,7 @@ from paa_edu.anchors import AnchorGenerator
 from paa_edu.assigners import ATSSAssigner, MaxIoUAssigner, PAAAssigner
 from paa_edu.coder import DeltaXYWHACoder
 from paa_edu.config import ModelConfig
-from paa_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from paa_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_pixels
 from paa_edu.geometry import check_boxes
 from paa_edu.geometry.value_checks import trusted_values
 from paa_edu.losses import candidate_scores, detection_losses, paa_anchor_scores
@@ -92,8 +92,8 @@ class RotatedPAADetector(nn.Module):
     def normalize_images(self, images: Tensor, image_shapes: list | None = None) -> Tensor:
         """Float images pass through; uint8 RGB images are normalised on their device.
 
-        ``(x - mean) / std`` in float32 (bit-identical to the host-side
-        :func:`paa_edu.data.transforms.normalize`), then the padding outside each image's
+        ``(x - mean) / std`` in float32 by :func:`paa_edu.data.transforms.normalize_pixels`,
+        the formula the host-side ``normalize`` uses (so the two agree bit for bit), then the padding outside each image's
         ``image_shapes[b] = (h, w)`` is set to 0, as host-side padding after normalisation is.
         Without ``image_shapes`` the whole tensor is image.
 
@@ -105,7 +105,7 @@ class RotatedPAADetector(nn.Module):
         """
         if images.dtype != torch.uint8:
             return images
-        out = (images.float() - self.pixel_mean) / self.pixel_std  # (B, 3, H, W)
+        out = normalize_pixels(images, self.pixel_mean, self.pixel_std)  # (B, 3, H, W)
         for b, (h, w) in enumerate(image_shapes or []):  # Python ints: no sync
             out[b, :, int(h):, :] = 0.0
             out[b, :, :, int(w):] = 0.0
