@@ -135,7 +135,7 @@ def normalize_pixels(pixels: Tensor, mean: Tensor, std: Tensor) -> Tensor:
 def normalize(image: np.ndarray, mean: tuple[float, ...] = IMAGENET_MEAN,
               std: tuple[float, ...] = IMAGENET_STD) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (H, W, 3) float32 ``(image - mean) / std``."""
-    pixels = torch.from_numpy(np.ascontiguousarray(image))  # (H, W, 3)
+    pixels = torch.from_numpy(image.astype(np.float32))  # (H, W, 3), a writable copy
     return normalize_pixels(pixels, torch.tensor(mean), torch.tensor(std)).numpy()
 
 
