@@ -1,8 +1,9 @@
 """Checkpoints: atomic writes, safe loading, RNG states as plain values, resume-time config checks.
 
-- :func:`atomic_write` writes to a temporary file with a unique name (process id + random
-  suffix) in the target's folder, fsyncs it, then ``os.replace``-s it over the target: a reader
-  (or a crash, or ``kill -9``) only ever sees the old file or the new one.
+- :func:`save_checkpoint` goes through :func:`paa_edu.files.atomic_write` (a unique temporary
+  file, fsynced, then ``os.replace``-d over the target): a reader, a crash, ``kill -9`` or a
+  full disk only ever leaves the old file or the new one, and a full disk is an ``OSError``
+  naming the checkpoint.
 - A checkpoint holds only tensors and plain Python values, and :func:`load_checkpoint` reads it
   with ``torch.load(weights_only=True)``: opening a checkpoint from elsewhere cannot run code.
 - :func:`check_resume_config` refuses to resume with a config that changes the model or the
@@ -10,25 +11,23 @@
 """
 from __future__ import annotations
 
-import os
 import random
-import secrets
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from paa_edu.config import Config, config_from_dict
+from paa_edu.files import SLOW_WRITE_ENV, TEMP_SUFFIX, atomic_write, temp_path
+
+__all__ = ["atomic_write", "temp_path", "TEMP_SUFFIX", "SLOW_WRITE_ENV", "save_checkpoint",
+           "load_checkpoint", "load_model", "rng_state", "set_rng_state", "CheckpointError",
+           "check_resume_config", "config_differences", "checkpoint_config", "load_state_into",
+           "CHECKPOINT_NAME", "BEST_NAME", "FORMAT", "RESUME_SAFE_KEYS"]
 
 CHECKPOINT_NAME = "last.pth"
 BEST_NAME = "best.pth"
 FORMAT = 1  # bumped when the layout of a checkpoint changes
-TEMP_SUFFIX = ".tmp"
-#: Test hook only: seconds to sleep between writing a temporary file and renaming it, so a test
-#: can kill a run in the middle of a checkpoint write.
-SLOW_WRITE_ENV = "PAA_EDU_TEST_SLOW_WRITE_S"
 
 #: ``section.field`` keys that may differ between a checkpoint and a ``--resume`` config: they
 #: steer the run (length, hardware, logging, evaluation) or only inference, not what is learnt
@@ -44,45 +43,6 @@ RESUME_SAFE_KEYS = frozenset({
 
 class CheckpointError(ValueError):
     """A file given as a checkpoint is not one this version of paa_edu can read."""
-
-
-def temp_path(path: Path) -> Path:
-    """A unique temporary name beside ``path``: ``.<name>.<pid>.<random>.tmp``."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
-
-
-def atomic_write(path: str | Path, write: Callable) -> Path:
-    """Call ``write(binary_file)`` on a unique temporary file, fsync it, rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-            handle.flush()
-            if os.environ.get(SLOW_WRITE_ENV):
-                time.sleep(float(os.environ[SLOW_WRITE_ENV]))
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:

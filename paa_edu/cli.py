@@ -20,10 +20,13 @@ runs under torchrun too (each GPU predicts a share of the images); the other com
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from paa_edu.config import apply_overrides
+from paa_edu.files import describe_os_error
 from paa_edu.presets import PRESETS, get_config
 
 
@@ -103,7 +106,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     paths = predict_paths(args.checkpoint, args.input, args.out, device=args.device,
                           score_thr=args.score_thr, max_png=args.max_png, merge=args.merge,
                           batch_size=args.batch_size, num_workers=args.workers,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, overwrite=args.overwrite)
     print(f"wrote {len(paths)} files to {args.out}")
     if args.merge:
         print(f"submission: cd {args.out} && zip ../submission.zip Task1_*.txt")
@@ -196,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--score-thr", type=float, default=0.3, help="drawing threshold")
     p.add_argument("--max-png", type=int, default=20, help="annotate at most this many images")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers (default: 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace the Task1_*.txt files "
+                   "of an earlier run in --out (those this run does not write are removed)")
     _add_inference_args(p)
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("split", help="cut DOTA images into overlapping patches")
@@ -241,13 +246,31 @@ def _rank_tag() -> str:
     return f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""
 
 
+def _interrupt_on_sigterm():
+    """SIGTERM (``timeout``, ``kill``, a job scheduler) raises ``KeyboardInterrupt`` as Ctrl-C
+    does, so that every command cleans up (its worker processes included), says so in one line
+    and exits 130 (``train`` handles both signals itself while it trains: it saves
+    ``last.pth`` first). Returns the previous handler, or None when nothing was changed."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``paa-edu`` and ``python -m paa_edu``; returns the exit status.
 
-    Under torchrun an error is printed by every rank that hits it, tagged with its rank.
+    A user's mistake is one line ``paa-edu <command>: error: ...`` and exit 2; a file system
+    that refuses a write or a read (full, read-only, no permission) is one line naming the
+    path and the cause, exit 1. Under torchrun an error is printed by every rank that hits
+    it, tagged with its rank.
     """
     from paa_edu import distributed
     args = build_parser().parse_args(argv)
+    previous_sigterm = _interrupt_on_sigterm()
     try:
         if distributed.launched_by_torchrun() and args.command not in ("train", "eval"):
             raise ValueError("only train and eval run under torchrun; start this command "
@@ -256,12 +279,18 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, FloatingPointError) as err:
         print(f"paa-edu {args.command}: error: {_rank_tag()}{err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the disk, not the user: full, read-only, no permission, ...
+        print(f"paa-edu {args.command}: error: {_rank_tag()}{describe_os_error(err)}",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt as err:  # Ctrl-C / SIGTERM (train saved its checkpoint first)
         print(f"paa-edu {args.command}: interrupted" + (f": {_rank_tag()}{err}" if str(err)
                                                          else ""), file=sys.stderr)
         return 130
     finally:
         distributed.shutdown()
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return status or 0
 
 
