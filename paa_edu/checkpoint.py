@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from paa_edu.config import Config, config_from_dict
+from paa_edu.config_types import differences
 from paa_edu.files import SLOW_WRITE_ENV, TEMP_SUFFIX, atomic_write, temp_path
 
 __all__ = ["atomic_write", "temp_path", "TEMP_SUFFIX", "SLOW_WRITE_ENV", "save_checkpoint",
@@ -142,28 +144,30 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
     return model.to(device).eval(), cfg
 
 
-def _flatten(cfg_dict: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in cfg_dict.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[prefix + key] = tuple(value) if isinstance(value, list) else value
-    return flat
-
-
 def config_differences(old: Config, new: Config) -> dict[str, tuple]:
     """``{"section.field": (old, new)}`` for every field that differs."""
-    a, b = _flatten(old.to_dict()), _flatten(new.to_dict())
-    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    return differences(old.to_dict(), new.to_dict())
 
 
-def check_resume_config(saved: Config, cfg: Config, path: str | Path) -> None:
-    """Refuse to resume the run of ``saved`` with a ``cfg`` that changes its model or data."""
-    unsafe = {k: v for k, v in config_differences(saved, cfg).items()
-              if k not in RESUME_SAFE_KEYS}
+def with_resolved_root(cfg: Config) -> Config:
+    """``cfg`` with ``data.root`` as an absolute path: what a checkpoint stores, so that
+    ``eval`` run from another folder finds the run's data (or says it is gone)."""
+    root = str(Path(cfg.data.root).expanduser().resolve())
+    return replace(cfg, data=replace(cfg.data, root=root))
+
+
+def check_resume_config(saved: Config, cfg: Config, path: str | Path) -> dict[str, tuple]:
+    """Refuse to resume the run of ``saved`` with a ``cfg`` that changes its model or data.
+
+    Returns:
+        ``{"section.field": (old, new)}``: the allowed changes (length, workers, ...), for
+        the caller to print.
+    """
+    changes = config_differences(with_resolved_root(saved), with_resolved_root(cfg))
+    unsafe = {k: v for k, v in changes.items() if k not in RESUME_SAFE_KEYS}
     if unsafe:
         changes = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in unsafe.items())
         raise ValueError(f"--resume: the config differs from the checkpoint's {path} in what "
                          f"defines the model or the data ({changes}); resume with the run's "
                          f"own settings, or start a new run in another --out-dir")
+    return changes

@@ -63,7 +63,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from paa_edu.report import format_results_table, local_eval_note
     from paa_edu.train import build_dataset, evaluate, train
     cfg = _config_from_args(args)
-    result = train(cfg, resume=args.resume, progress=not args.no_progress, restart=args.restart)
+    result = train(cfg, resume=args.resume, progress=not args.no_progress, restart=args.restart,
+                   need_val=args.eval)
     if is_main():
         print(f"checkpoint: {result['checkpoint']}")
         for line in result["warnings"]:  # a diverging loss is said again at the end
@@ -85,9 +86,11 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from paa_edu.train import class_names, evaluate, resolve_device
     # under torchrun each process predicts its share of the images; rank 0 scores and prints
     model, cfg = load_model(args.checkpoint, init_from_env(resolve_device(args.device)))
-    split_dir = Path(args.data) if args.data else Path(cfg.data.root) / "val"
+    split_dir = (Path(args.data) if args.data else Path(cfg.data.root) / "val").absolute()
     if not (split_dir / "images").is_dir() or not (split_dir / "labelTxt").is_dir():
-        raise FileNotFoundError(f"{split_dir} must hold images/ and labelTxt/")
+        source = "--data" if args.data else f"the checkpoint's data.root {cfg.data.root!r}"
+        raise FileNotFoundError(f"{split_dir} must hold images/ and labelTxt/ ({source}); "
+                                f"pass --data <a split folder with images/ and labelTxt/>")
     dataset = DOTADataset(split_dir, class_names(cfg), cfg.model.angle_version,
                           TransformConfig(max_size=cfg.data.max_size, hflip_prob=0.0,
                                           vflip_prob=0.0, normalize=False), train=False)
@@ -117,10 +120,14 @@ def cmd_split(args: argparse.Namespace) -> None:
     if not (Path(args.src) / "images").is_dir():
         raise FileNotFoundError(f"{args.src}/images does not exist")
     _folder_arg(args.dst, "--dst")
-    stats = split_dataset(args.src, args.dst, patch_size=args.patch_size,
-                          overlap=args.overlap, iof_thr=args.iof_thr,
-                          progress=not args.no_progress, overwrite=args.overwrite)
-    print(stats)
+    try:
+        stats = split_dataset(args.src, args.dst, patch_size=args.patch_size,
+                              overlap=args.overlap, iof_thr=args.iof_thr,
+                              progress=not args.no_progress, overwrite=args.overwrite)
+    except KeyboardInterrupt as err:  # the manifest stays unfinished: readers refuse it
+        raise KeyboardInterrupt(f"{err or 'SIGINT'}: {args.dst} holds an incomplete split; "
+                                f"redo it with --overwrite") from None
+    print(f"{stats.summary()}; written to {args.dst}")
 
 
 def cmd_synth(args: argparse.Namespace) -> None:

@@ -57,6 +57,13 @@ class SplitStats:
     objects_truncated: int = 0  # clipped copies written with difficulty 2
     objects_dropped: int = 0  # clipped copies left out (IoF < iof_thr with "drop", or slivers)
 
+    def summary(self) -> str:
+        """One line for people: images, patches and what happened to the objects."""
+        return (f"{self.images} images -> {self.patches} patches; object copies: "
+                f"{self.objects_whole} whole, {self.objects_clipped} clipped, "
+                f"{self.objects_truncated} truncated (difficult 2), {self.objects_dropped} "
+                f"dropped")
+
     def add(self, other: SplitStats) -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
