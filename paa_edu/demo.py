@@ -28,7 +28,7 @@ from torch.utils.data import Subset
 from paa_edu.config import Config, apply_overrides
 from paa_edu.presets import tiny_synthetic
 from paa_edu.report import format_results_table, results_row
-from paa_edu.workers import worker_pool
+from paa_edu.workers import worker_map
 
 #: (name, assigner, paa_init) of the four demo runs, baseline first.
 VARIANTS = (("maxiou", "maxiou", "maxiou"), ("atss", "atss", "atss"),
@@ -159,8 +159,7 @@ def _run_jobs(jobs: list[tuple[str, list[str], bool]], workers: int) -> dict:
     if workers <= 1:
         results = [_train_variant(job) for job in jobs]
     else:  # the workers end with this process, however it ends (paa_edu.workers)
-        with worker_pool(workers) as pool:
-            results = pool.map(_train_variant, jobs, chunksize=1)
+        results = list(worker_map(_train_variant, jobs, workers))
     return {name: (row, ap50, seconds) for name, row, ap50, seconds in results}
 
 

@@ -34,7 +34,7 @@ from paa_edu.data.synthetic import (
     _resolve,
     make_preset_scene,
 )
-from paa_edu.workers import worker_pool
+from paa_edu.workers import worker_map
 
 WRITER = "synthetic"  # the writer's name in its folder's manifest
 
@@ -145,9 +145,8 @@ def _write_all(root: Path, info: dict, seed: int, preset: SyntheticPreset,
             jobs += [(root / split, split, i, seed, preset) for i in range(count)]
         bar = tqdm(total=len(jobs), desc="synthetic", disable=not progress)
         if num_workers > 0:
-            with worker_pool(num_workers) as pool:  # the workers end with this process
-                for _ in pool.imap(_write_one, jobs, chunksize=8):
-                    bar.update()
+            for _ in worker_map(_write_one, jobs, num_workers, chunksize=8):
+                bar.update()  # the workers end with this process (paa_edu.workers)
         else:
             for job in jobs:
                 _write_one(job)
