@@ -14,7 +14,8 @@ Examples::
     paa-edu check-data data/dota_split            # every image and label; exit 1 on errors
 
 Several GPUs: ``torchrun --nproc_per_node 4 -m paa_edu train --config r50_dota_1x`` runs the
-same ``train`` once per GPU (see :mod:`paa_edu.distributed`); only rank 0 prints. ``eval``
+same ``train`` once per GPU (see :mod:`paa_edu.distributed`); only rank 0 prints progress
+and results (an error or an interrupt is printed by every rank, tagged with it). ``eval``
 runs under torchrun too (each GPU predicts a share of the images); the other commands do not.
 """
 from __future__ import annotations
