@@ -212,7 +212,8 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(trained, tiny_data_r
     with _tmpfs(tmp_path / "full", "size=24k") as full:
         capsys.readouterr()
         assert main(["split", "--src", str(tiny_data_root / "train"), "--dst",
-                     str(full / "p"), "--patch-size", "64", "--overlap", "8", "--no-progress"]) == 1
+                     str(full / "p"), "--patch-size", "64", "--overlap", "8",
+                     "--no-progress"]) == 1
         line = _one_error_line(capsys, f"paa-edu split: error: {full / 'p'}")
         assert line.endswith(": no space left on the device")
         assert not list(full.rglob("*.tmp"))

@@ -60,7 +60,8 @@ def test_a_demo_stopped_by_sigterm_leaves_no_worker_running(tiny_data_root, tmp_
         assert alive == [], f"still running after the demo ended: {alive}"
     finally:
         _kill_tree(proc, children)  # orphans included, should the test fail
-    assert log.read_text().splitlines()[-1] == "paa-edu demo: interrupted: SIGTERM", log.read_text()
+    printed = log.read_text()
+    assert printed.splitlines()[-1] == "paa-edu demo: interrupted: SIGTERM", printed
 
 
 PARENT = """
