@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from paa_edu.geometry import box_iou_rotated
+from paa_edu.geometry import box_iou_rotated, full_precision
 from paa_edu.model.detector import target_image_shapes
 
 
@@ -78,8 +78,8 @@ def iou_loss_floor(model, images: Tensor, targets: list[dict]) -> dict:
     dense = model.predict_dense(images, target_image_shapes(targets))
     assigns = model.assign_batch(dense, targets)
     image, anchor, pred, gt = model.positive_pairs(dense, targets, assigns)  # (P,), (P, 5)
-    t = box_iou_rotated(pred, gt.float(), aligned=True).clamp(min=1e-12)  # (P,)
-    logit = dense["iou_logits"][image, anchor].float()  # (P,)
+    t = box_iou_rotated(pred, gt.to(pred.dtype), aligned=True).clamp(min=1e-12)  # (P,)
+    logit = full_precision(dense["iou_logits"][image, anchor])  # (P,)
     bce, entropy = soft_bce(logit, t), binary_entropy(t)
     num_pos, weight = len(t), model.cfg.iou_weight
     loss = weight * float(bce.sum()) / max(num_pos, 1)

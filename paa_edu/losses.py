@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from paa_edu.distributed import mean_over_ranks
-from paa_edu.geometry import box_iou_rotated
+from paa_edu.geometry import box_iou_rotated, full_precision
 
 if TYPE_CHECKING:
     from paa_edu.assigners import AssignResult
@@ -42,7 +42,7 @@ def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25,
     Returns:
         (..., C) loss per element.
     """
-    logits = logits.float()
+    logits = full_precision(logits)
     p = torch.sigmoid(logits)
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     p_t = p * targets + (1 - p) * (1 - targets)  # probability of the true outcome
@@ -111,7 +111,8 @@ def paa_anchor_scores(cls_logits: Tensor, pred_boxes: Tensor, assign: AssignResu
     if cls_logits.dim() != 2 or pred_boxes.shape != (cls_logits.shape[0], 5):
         raise ValueError(f"cls_logits must be (A, C) and pred_boxes (A, 5); got "
                          f"{tuple(cls_logits.shape)} and {tuple(pred_boxes.shape)}")
-    scores = torch.full((cls_logits.shape[0],), float("inf"), device=cls_logits.device)
+    scores = torch.full((cls_logits.shape[0],), float("inf"), device=cls_logits.device,
+                        dtype=full_precision(pred_boxes).dtype)  # (A,)
     pos = assign.pos_mask.nonzero()[:, 0]  # (P,)
     if len(pos) == 0:
         return scores
@@ -165,7 +166,7 @@ def detection_losses(cls_logits: Tensor, labels: Tensor, pos_pred_boxes: Tensor,
     loss_bbox = (iou_targets * loss_iou_each).sum() / target_norm
     losses = {"loss_cls": loss_cls, "loss_bbox": reg_weight * loss_bbox}
     if pos_iou_logits is not None:
-        bce = F.binary_cross_entropy_with_logits(pos_iou_logits.float(), iou_targets,
+        bce = F.binary_cross_entropy_with_logits(full_precision(pos_iou_logits), iou_targets,
                                                  reduction="sum")
         losses["loss_iou"] = iou_weight * bce / pos_norm
     return losses

@@ -8,7 +8,8 @@ directory and :data:`paa_edu.notebook.REPRODUCIBLE_CPU_ENV` (as nbval's kernels 
 comment line is moved into the cell's tags (``nbval-check-output``, ...), which nbval reads the
 same way and which keep the lesson's code free of test markers. The figures the notebooks pass to
 :func:`paa_edu.save_figure` are written to ``docs/figures/`` (this script is the only
-thing that does; ``--no-save-figures`` turns it off).
+thing that does; ``--no-save-figures`` turns it off). Widget cells store the static figure of
+their defaults (``PAA_EDU_STATIC_WIDGETS``, see :func:`paa_edu.interactive`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pathlib import Path
 import nbformat
 from nbconvert.preprocessors import CellExecutionError, ExecutePreprocessor
 
-from paa_edu.notebook import REPRODUCIBLE_CPU_ENV
+from paa_edu.notebook import REPRODUCIBLE_CPU_ENV, STATIC_WIDGETS_ENV
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 FIGURES = NOTEBOOKS.parent / "docs" / "figures"
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not write docs/figures/ (paa_edu.save_figure does nothing)")
     args = parser.parse_args(argv)
     os.environ.update(REPRODUCIBLE_CPU_ENV)  # inherited by the kernels, as under nbval
+    os.environ[STATIC_WIDGETS_ENV] = "1"  # widget cells store their static figure
     if args.no_save_figures:
         os.environ.pop("PAA_EDU_SAVE_FIGURES", None)
     else:  # read by paa_edu.save_figure in the kernels started below

@@ -75,24 +75,46 @@ def test_reproducible_environment_pins_the_kernels_torch_uses(tmp_path):
     assert out[1] == "1"
 
 
-def test_notebooks_conftest_gives_the_environment_to_nbval_kernels_only(monkeypatch):
+@pytest.mark.parametrize("name", ["plain", "reproducible", "perturbed"])
+def test_notebooks_conftest_gives_the_chosen_environment_to_nbval_kernels_only(monkeypatch,
+                                                                              name):
     import os
 
     import nbval.kernel
 
-    from paa_edu.notebook import REPRODUCIBLE_CPU_ENV
+    from paa_edu.notebook import NOTEBOOK_ENVS
     from tests.script_loader import load_script
 
     calls = []
     monkeypatch.setattr(nbval.kernel, "start_new_kernel", lambda *a, **kw: calls.append(kw))
+    monkeypatch.setenv("PAA_EDU_NOTEBOOK_ENV", name)
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
     before = dict(os.environ)
     conftest = load_script("notebooks/conftest.py")
-    assert nbval.kernel.start_new_kernel is conftest.start_pinned_kernel
+    assert nbval.kernel.start_new_kernel is conftest.start_kernel_in_env
     nbval.kernel.start_new_kernel(kernel_name="python3", cwd="notebooks")
     assert calls[0]["cwd"] == "notebooks"
-    assert all(calls[0]["env"][k] == v for k, v in REPRODUCIBLE_CPU_ENV.items())
+    assert all(calls[0]["env"][k] == v for k, v in NOTEBOOK_ENVS[name].items())
+    assert ("ATEN_CPU_CAPABILITY" in calls[0]["env"]) == (name != "plain")
     assert calls[0]["env"]["PATH"] == os.environ["PATH"]  # the rest of the environment kept
     assert dict(os.environ) == before  # this process keeps its own
+
+
+def test_notebooks_conftest_refuses_an_unknown_environment(monkeypatch):
+    from tests.script_loader import load_script
+
+    monkeypatch.setenv("PAA_EDU_NOTEBOOK_ENV", "fast")
+    with pytest.raises(SystemExit, match="PAA_EDU_NOTEBOOK_ENV='fast'"):
+        load_script("notebooks/conftest.py")
+
+
+def test_thread_count_from_the_environment_replaces_the_argument(monkeypatch):
+    monkeypatch.setenv("PAA_EDU_NOTEBOOK_THREADS", "2")
+    paa_edu.notebook_setup(threads=1, inline=False)
+    assert torch.get_num_threads() == 2 and torch.backends.mkldnn.enabled is True
+    monkeypatch.setenv("PAA_EDU_NOTEBOOK_THREADS", "two")
+    with pytest.raises(ValueError, match="PAA_EDU_NOTEBOOK_THREADS='two'"):
+        paa_edu.notebook_setup(inline=False)
 
 
 def test_setup_with_one_thread_turns_onednn_off():
@@ -100,3 +122,23 @@ def test_setup_with_one_thread_turns_onednn_off():
     assert torch.backends.mkldnn.enabled is False
     paa_edu.notebook_setup(threads=2, inline=False)
     assert torch.backends.mkldnn.enabled is True
+
+
+def test_interactive_stores_a_static_view_when_asked_and_shows_whole_names(monkeypatch):
+    import IPython
+
+    calls = []
+
+    def knobs(threshold=0.5, ties=True):
+        calls.append((threshold, ties))
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())  # as inside a kernel
+    monkeypatch.setattr("IPython.display.display", lambda *a: None)
+    monkeypatch.setenv("PAA_EDU_STATIC_WIDGETS", "1")
+    assert paa_edu.interactive(knobs, threshold=(0.1, 0.9, 0.1), ties=True) is None
+    assert calls == [(0.5, True)]  # the static figure of the defaults
+    monkeypatch.delenv("PAA_EDU_STATIC_WIDGETS")
+    widget = paa_edu.interactive(knobs, threshold=(0.1, 0.9, 0.1), ties=True)
+    slider, checkbox = widget.children[:2]
+    assert type(checkbox).__name__ == "Checkbox" and checkbox.description == "ties"
+    assert slider.style.description_width == checkbox.style.description_width == "initial"

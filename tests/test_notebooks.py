@@ -1,6 +1,7 @@
 """The stored notebooks keep the rules a lesson relies on (nbval runs them; this reads them).
 
-Thin cells (at most 20 lines), nbval markers as cell tags (not comments in the learner's code),
+Thin cells (at most 20 lines) without asserts (an exercise would trip them), nbval markers as
+cell tags (not comments in the learner's code),
 no error or warning text stored in an output, the shared setup line, exercises and references,
 and figures written to docs/figures only through ``paa_edu.save_figure``.
 """
@@ -38,6 +39,9 @@ def test_cells_are_thin_and_free_of_test_markers(path):
         markers = [line for line in lines if line.strip().lstrip("#").strip().startswith("NBVAL")]
         assert not markers, (f"{path.name} cell {i}: {markers[0]!r}; run scripts/run_notebooks.py "
                              "to move it into the cell's tags")
+        asserts = [line for line in lines if re.match(r"\s*assert\b", line)]
+        assert not asserts, (f"{path.name} cell {i}: {asserts[0].strip()!r}; an exercise would trip "
+                             "it: print the fact in an nbval-check-output cell instead")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -65,3 +69,15 @@ def test_lesson_frame(path):
     assert 3 <= len(numbered) <= 5, f"{path.name}: {len(numbered)} exercises"
     for kind in ("Hint", "Solution"):
         assert exercises.count(f"<summary>{kind}</summary>") == len(numbered), (path.name, kind)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_slider_cells_store_a_static_figure(path):
+    """An unrun notebook (and GitHub) shows the figure of the defaults, not a widget's repr."""
+    for i, cell in _code_cells(path):
+        if "interactive(" not in cell.source:
+            continue
+        kinds = [set(o.get("data", {})) for o in cell.outputs]
+        assert any("image/png" in k for k in kinds), f"{path.name} cell {i}: no stored figure"
+        assert not any("application/vnd.jupyter.widget-view+json" in k for k in kinds), (
+            f"{path.name} cell {i}: stores a widget view; run scripts/run_notebooks.py")

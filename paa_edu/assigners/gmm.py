@@ -193,12 +193,32 @@ def fit_gmm_1d(x: Tensor, valid: Tensor, reg_covar: float = 1e-6, tol: float = 1
     return GMMFit(weights, means, variances, converged, n_iter, fitted)
 
 
+#: Log densities this close (relative) to a row's highest count as tied with it.
+TIE_RTOL = 1e-9
+
+
+def most_likely_member(score: Tensor) -> Tensor:
+    """Column of the highest score of each row, the first one on ties: (G, K) -> (G,).
+
+    Ties are structural in PAA's cut, not rare: when the low component holds two members and
+    the high one is far away, the fitted low mean is their midpoint, so both have the same
+    density in exact arithmetic. In floating point, which of them comes out larger depends on
+    how the CPU rounded a sum, and so would the number of positives. Scores within ``TIE_RTOL``
+    of the row's highest count as ties, and the first of them (the lowest loss) wins: the
+    answer of exact arithmetic, on every CPU and GPU.
+    """
+    top = score.amax(1, keepdim=True)  # (G, 1)
+    near_top = score >= top - TIE_RTOL * top.abs().clamp_min(1.0)  # (G, K)
+    return near_top.long().argmax(1)  # (G,) first True
+
+
 def _separate(x: Tensor, valid: Tensor, fit: GMMFit) -> Tensor:
     """mmdetection's rule on rows sorted ascending: positives (G, K) in the sorted order.
 
     1. final E-step: component labels = argmax of the weighted log density (ties -> 0);
     2. F = valid members of the low-mean component;
-    3. f* = the member of F with the highest mixture log density (first one on ties);
+    3. f* = the member of F with the highest mixture log density (first one on ties, see
+       :func:`most_likely_member`);
     4. positives = members of F up to and including f*.
     """
     if x.shape[1] == 0:
@@ -207,7 +227,7 @@ def _separate(x: Tensor, valid: Tensor, fit: GMMFit) -> Tensor:
     labels = (wlp[1] > wlp[0]).long()  # (G, K) argmax over components, ties -> 0
     score = torch.logaddexp(wlp[0], wlp[1])  # (G, K) = sklearn score_samples
     in_low = valid & (labels == fit.low_component()[:, None]) & fit.fitted[:, None]  # (G, K)
-    best = torch.where(in_low, score, -math.inf).argmax(1)  # (G,) column of f*
+    best = most_likely_member(torch.where(in_low, score, -math.inf))  # (G,) column of f*
     cols = torch.arange(x.shape[1], device=x.device)  # (K,)
     return in_low & (cols[None, :] <= best[:, None])  # (G, K)
 
@@ -245,7 +265,7 @@ def _fit_one_sklearn(x_sorted, reg_covar: float, tol: float = 1e-3, max_iter: in
     members = np.flatnonzero(labels == low)  # sorted positions of F
     positives = np.zeros(len(X), dtype=bool)
     if len(members):
-        best = members[np.argmax(score[members])]  # f*: most likely member of F
+        best = members[int(most_likely_member(torch.from_numpy(score[members])[None]))]  # f*
         positives[members[members <= best]] = True
     params = (gmm.weights_, gmm.means_[:, 0], gmm.covariances_[:, 0], gmm.converged_, gmm.n_iter_)
     return positives, params

@@ -117,11 +117,26 @@ def resize(image: np.ndarray, boxes: Tensor, max_size: int) -> tuple[np.ndarray,
     return mmcv.imresize(image, size, interpolation="bilinear"), scaled, scale
 
 
+def normalize_pixels(pixels: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """``(pixels - mean) / std`` in float32: the one normalisation formula of the library.
+
+    The host-side :func:`normalize` and the model's ``normalize_images`` both call it, so the
+    two give the same bits on every CPU and GPU: a subtraction and a division are rounded
+    exactly once each under IEEE 754, whatever the vector width of the kernel.
+
+    Args:
+        pixels: uint8 or float pixels, any shape that broadcasts against ``mean``.
+        mean, std: float32 tensors of the per-channel constants, shaped to broadcast
+            (``(3,)`` for (H, W, 3) images, ``(1, 3, 1, 1)`` for (B, 3, H, W) batches).
+    """
+    return (pixels.float() - mean) / std
+
+
 def normalize(image: np.ndarray, mean: tuple[float, ...] = IMAGENET_MEAN,
               std: tuple[float, ...] = IMAGENET_STD) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (H, W, 3) float32 ``(image - mean) / std``."""
-    return mmcv.imnormalize(image.astype(np.float32), np.array(mean, np.float32),
-                            np.array(std, np.float32), to_rgb=False)
+    pixels = torch.from_numpy(image.astype(np.float32))  # (H, W, 3), a writable copy
+    return normalize_pixels(pixels, torch.tensor(mean), torch.tensor(std)).numpy()
 
 
 def pad_to_multiple(image: np.ndarray, divisor: int = 32) -> np.ndarray:

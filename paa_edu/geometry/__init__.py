@@ -15,7 +15,7 @@ from paa_edu.geometry.angles import (
     regularize_boxes,
     weighted_mean_angle,
 )
-from paa_edu.geometry.convert import obb2hbb, obb2poly, poly2obb
+from paa_edu.geometry.convert import full_precision, obb2hbb, obb2poly, poly2obb
 from paa_edu.geometry.iou import box_iou_rotated
 from paa_edu.geometry.nms import batched_nms_rotated, nms_rotated
 from paa_edu.geometry.points import center_distances, points_in_rboxes
@@ -24,7 +24,7 @@ from paa_edu.geometry.polygon_iou import box_poly_iou
 __all__ = [
     "ANGLE_VERSIONS", "DEFAULT_ANGLE_VERSION", "NonFiniteError", "check_boxes", "check_version",
     "norm_angle",
-    "regularize_boxes", "weighted_mean_angle", "obb2hbb", "obb2poly", "poly2obb",
+    "regularize_boxes", "weighted_mean_angle", "full_precision", "obb2hbb", "obb2poly", "poly2obb",
     "box_iou_rotated", "box_poly_iou", "nms_rotated", "batched_nms_rotated", "center_distances",
     "points_in_rboxes",
 ]

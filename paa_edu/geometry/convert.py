@@ -29,6 +29,14 @@ _PAIRS_I = (0, 0, 0, 1, 1, 2)
 _PAIRS_J = (1, 2, 3, 2, 3, 3)
 
 
+def full_precision(values: Tensor) -> Tensor:
+    """Half-precision predictions (AMP's float16/bfloat16) as float32; float32 and float64 as
+    they are. Box decoding, IoUs and losses run at least in float32, and in float64 when the
+    model does (the lessons do that where a chaotic step, such as PAA's split, must give the same
+    answer on every CPU)."""
+    return values.to(torch.promote_types(values.dtype, torch.float32))
+
+
 def obb2poly(boxes: Tensor) -> Tensor:
     """Corners of rotated boxes.
 

@@ -26,8 +26,8 @@ from paa_edu.anchors import AnchorGenerator
 from paa_edu.assigners import ATSSAssigner, MaxIoUAssigner, PAAAssigner
 from paa_edu.coder import DeltaXYWHACoder
 from paa_edu.config import ModelConfig
-from paa_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from paa_edu.geometry import check_boxes
+from paa_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_pixels
+from paa_edu.geometry import check_boxes, full_precision
 from paa_edu.geometry.value_checks import trusted_values
 from paa_edu.losses import candidate_scores, detection_losses, paa_anchor_scores
 from paa_edu.model.backbone import ResNetFPN
@@ -92,8 +92,8 @@ class RotatedPAADetector(nn.Module):
     def normalize_images(self, images: Tensor, image_shapes: list | None = None) -> Tensor:
         """Float images pass through; uint8 RGB images are normalised on their device.
 
-        ``(x - mean) / std`` in float32 (bit-identical to the host-side
-        :func:`paa_edu.data.transforms.normalize`), then the padding outside each image's
+        ``(x - mean) / std`` in float32 by :func:`paa_edu.data.transforms.normalize_pixels`,
+        the formula the host-side ``normalize`` uses (so the two agree bit for bit), then the padding outside each image's
         ``image_shapes[b] = (h, w)`` is set to 0, as host-side padding after normalisation is.
         Without ``image_shapes`` the whole tensor is image.
 
@@ -105,7 +105,7 @@ class RotatedPAADetector(nn.Module):
         """
         if images.dtype != torch.uint8:
             return images
-        out = (images.float() - self.pixel_mean) / self.pixel_std  # (B, 3, H, W)
+        out = normalize_pixels(images, self.pixel_mean, self.pixel_std)  # (B, 3, H, W)
         for b, (h, w) in enumerate(image_shapes or []):  # Python ints: no sync
             out[b, :, int(h):, :] = 0.0
             out[b, :, :, int(w):] = 0.0
@@ -165,7 +165,8 @@ class RotatedPAADetector(nn.Module):
             raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
         feats = self.backbone(self.normalize_images(images, image_shapes))  # L x (B, F, H_l, W_l)
         cls_logits, deltas, iou_logits = self.head(feats)
-        anchors, counts = self.anchors_for([tuple(f.shape[-2:]) for f in feats], images.device)
+        anchors, counts = self.anchors_for([tuple(f.shape[-2:]) for f in feats], images.device,
+                                           full_precision(feats[0]).dtype)
         return {"cls_logits": cls_logits, "deltas": deltas, "iou_logits": iou_logits,
                 "anchors": anchors, "num_level_anchors": counts}
 
@@ -174,7 +175,7 @@ class RotatedPAADetector(nn.Module):
                    deltas: Tensor) -> Tensor:
         """PAA's anchor scores (A,) of one image from the current, detached predictions."""
         with torch.no_grad():
-            pred_boxes = self.coder.decode(anchors, deltas.detach().float())  # (A, 5)
+            pred_boxes = self.coder.decode(anchors, full_precision(deltas.detach()))  # (A, 5)
             return paa_anchor_scores(cls_logits.detach(), pred_boxes, initial, gt_boxes)
 
     def paa_scores_batch(self, dense: dict, targets: list[dict], initials: list) -> list[Tensor]:
@@ -188,11 +189,12 @@ class RotatedPAADetector(nn.Module):
         gt_boxes, offsets = _batch_gts(targets, anchors)
         labels = torch.stack([r.labels for r in initials])[image, anchor]  # (P,)
         with torch.no_grad():
-            pred = self.coder.decode(anchors[anchor], dense["deltas"][image, anchor].detach()
-                                     .float())  # (P, 5)
+            pred = self.coder.decode(anchors[anchor], full_precision(
+                dense["deltas"][image, anchor].detach()))  # (P, 5)
             values = candidate_scores(cls_logits[image, anchor], labels, pred,
                                       gt_boxes[gt_inds[image, anchor] - 1 + offsets[image]])
-        scores = torch.full(gt_inds.shape, float("inf"), device=anchors.device)  # (B, A)
+        scores = torch.full(gt_inds.shape, float("inf"), device=anchors.device,
+                            dtype=values.dtype)  # (B, A)
         scores[image, anchor] = values
         return list(scores)
 
@@ -243,7 +245,8 @@ class RotatedPAADetector(nn.Module):
         gt_inds = torch.stack([a.gt_inds for a in assigns])  # (B, A)
         image, anchor = (gt_inds > 0).nonzero(as_tuple=True)  # (P,) each, image-major
         gt_boxes, offsets = _batch_gts(targets, anchors)
-        pred_boxes = self.coder.decode(anchors[anchor], dense["deltas"][image, anchor].float())
+        pred_boxes = self.coder.decode(anchors[anchor],
+                                       full_precision(dense["deltas"][image, anchor]))
         return image, anchor, pred_boxes, gt_boxes[gt_inds[image, anchor] - 1 + offsets[image]]
 
     def compute_losses(self, dense: dict, targets: list[dict], assigns: list) -> dict:

@@ -11,7 +11,12 @@ import math
 import torch
 from torch import Tensor
 
-from paa_edu.geometry import batched_nms_rotated, box_iou_rotated, weighted_mean_angle
+from paa_edu.geometry import (
+    batched_nms_rotated,
+    box_iou_rotated,
+    full_precision,
+    weighted_mean_angle,
+)
 
 VOTING_SIGMA = 0.025  # PAA's score-voting bandwidth on (1 - IoU)^2
 VOTING_MIN_IOU = 0.01
@@ -77,8 +82,8 @@ def postprocess_image(cls_logits: Tensor, deltas: Tensor, iou_logits: Tensor | N
         dict ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) long, in input-image pixels,
         and ``pred_ious`` (K,), the IoU branch's estimate for each box (when the branch is on).
     """
-    scores = torch.sigmoid(cls_logits.float())  # (A, C)
-    pred_ious = None if iou_logits is None else torch.sigmoid(iou_logits.float())  # (A,)
+    scores = torch.sigmoid(full_precision(cls_logits))  # (A, C)
+    pred_ious = None if iou_logits is None else torch.sigmoid(full_precision(iou_logits))  # (A,)
     if pred_ious is not None:
         scores = torch.sqrt(scores * pred_ious[:, None])  # (A, C)
     boxes, labels, kept_scores, anchor_inds = [], [], [], []

@@ -1,10 +1,12 @@
 """gmm_split / fit_gmm_1d against the scikit-learn oracle (random and degenerate rows)."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
-from paa_edu.assigners.gmm import fit_gmm_1d, gmm_split, paa_like_scores
+from paa_edu.assigners.gmm import fit_gmm_1d, gmm_split, most_likely_member, paa_like_scores
 
 
 def test_hand_made_row_cuts_at_the_mode_of_the_low_cluster():
@@ -148,3 +150,34 @@ def test_smaller_tol_runs_more_iterations_and_bad_values_raise():
     for bad in ({"tol": 0.0}, {"max_iter": 0}, {"max_iter": 2.5}):
         with pytest.raises(ValueError, match="tol must be > 0"):
             gmm_split(losses, valid, **bad)
+
+
+def test_most_likely_member_takes_the_first_of_near_ties():
+    score = torch.tensor([[-3.0, 5.0, 5.0 + 1e-12, 4.0],     # a near-tie: the first wins
+                          [-3.0, 5.0, 5.0 + 1e-6, 4.0],      # a real difference: the larger
+                          [-math.inf, -math.inf, 2.0, 2.0]],  # padding before the members
+                         dtype=torch.float64)
+    assert most_likely_member(score).tolist() == [1, 2, 2]
+
+
+@pytest.mark.parametrize("backend", ["torch", "sklearn"])
+def test_two_mirror_members_keep_the_lower_whatever_the_last_bits(backend):
+    # Worked case (scene 1, GT 3 of notebook 03's training scenes): the low component holds the
+    # two scores 0.449 and 0.478, its mean is their midpoint, so both have the same density in
+    # exact arithmetic. Two CPUs gave these scores 1e-15 apart, and the cut kept 1 or 2
+    # positives. With ties resolved as exact arithmetic would, both keep only the lower one.
+    rows = torch.tensor([[0.4782364339594749, 1.3267412467475899, 0.4490785582900679],
+                         [0.47823643395947374, 1.32674124674759, 0.44907855829006754]],
+                        dtype=torch.float64)
+    valid = torch.ones_like(rows, dtype=torch.bool)
+    positives = gmm_split(rows, valid, reg_covar=1e-5, backend=backend)
+    assert positives.tolist() == [[False, False, True]] * 2
+    # 500 random mirror pairs c -/+ d with a far third score: the midpoint's rounding used to
+    # keep both members for 44 of them; the lower one alone is the exact-arithmetic answer.
+    gen = torch.Generator().manual_seed(0)
+    c = torch.rand(500, generator=gen, dtype=torch.float64) + 0.2
+    d = torch.rand(500, generator=gen, dtype=torch.float64) * 0.05 + 0.001
+    pairs = torch.stack([c + d, c + 1.5, c - d], 1)  # (500, 3)
+    kept = gmm_split(pairs, torch.ones_like(pairs, dtype=torch.bool), reg_covar=1e-5,
+                     backend=backend)
+    assert kept.tolist() == [[False, False, True]] * 500
