@@ -13,6 +13,10 @@ This is what ``paa-edu predict`` does:
    ``paa-edu split``): the patch detections of each original image are merged
    (:func:`paa_edu.data.merge_patch_detections`, rotated NMS 0.1, devkit rate names followed)
    and ``<out>/Task1_<class>.txt`` is written, ready to zip for the DOTA server.
+
+A Task1 folder that already holds ``Task1_*.txt`` files is refused before the inference (a zip
+of ``Task1_*.txt`` would ship another run's classes) unless ``overwrite``; every file is
+written whole or not at all (:func:`paa_edu.files.atomic_write`).
 """
 from __future__ import annotations
 
