@@ -153,7 +153,7 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     from paa_edu.data.check import check_folder
     names = {"dota": DOTA_CLASSES, "synthetic": SYNTHETIC_CLASSES}[args.classes]
     report = check_folder(args.dir, names, progress=not args.no_progress,
-                          use_cache=not args.no_cache)
+                          use_cache=not args.no_cache, labels=not args.no_labels)
     print(report.format())
     return 1 if report.errors else 0
 
@@ -233,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="a split folder (images/, labelTxt/) or a folder of them")
     p.add_argument("--classes", default="dota", choices=("dota", "synthetic"))
     p.add_argument("--no-cache", action="store_true", help="re-check every file")
+    p.add_argument("--no-labels", action="store_true", help="an unlabelled set (a test "
+                   "split): check the images only (else a missing labelTxt/ is an error)")
     p.set_defaults(func=cmd_check_data)
     p = sub.add_parser("demo", help="train and compare the 4 assigners on the tiny set")
     p.add_argument("--out", default="paa_demo", help="output folder (default: paa_demo)")

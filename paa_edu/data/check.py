@@ -86,11 +86,17 @@ def split_folders(folder: str | Path) -> list[Path]:
 
 
 def check_folder(folder: str | Path, class_names: tuple[str, ...] | list[str] = DOTA_CLASSES,
-                 progress: bool = True, use_cache: bool = True) -> DataReport:
-    """Check every split folder under ``folder`` (see the module docstring)."""
+                 progress: bool = True, use_cache: bool = True, labels: bool = True
+                 ) -> DataReport:
+    """Check every split folder under ``folder`` (see the module docstring).
+
+    ``labels=False`` checks the images of an unlabelled set (a test split) and reads no
+    ``labelTxt/``.
+    """
     report, digests = DataReport(), {}
     for split_dir in split_folders(folder):
-        _check_split(split_dir, tuple(class_names), report, digests, progress, use_cache)
+        _check_split(split_dir, tuple(class_names), report, digests, progress, use_cache,
+                     labels)
     for paths in digests.values():
         if len(paths) > 1:
             report.warnings.append(f"identical image files: {', '.join(map(str, paths))}")
@@ -108,16 +114,17 @@ def _fingerprint(path: Path) -> tuple | None:
 
 
 def _check_split(split_dir: Path, class_names: tuple[str, ...], report: DataReport,
-                 digests: dict, progress: bool, use_cache: bool) -> None:
+                 digests: dict, progress: bool, use_cache: bool, labels: bool) -> None:
     images = list_images(split_dir / "images")
     label_dir = split_dir / "labelTxt"
-    labelled = label_dir.is_dir()
+    labelled = labels and label_dir.is_dir()
     unfinished = incomplete_write(split_dir)
     if unfinished:
         report.errors.append(unfinished)
-    if not labelled and images:
+    if labels and not labelled and images:
         report.errors.append(f"{label_dir}: missing, so the {len(images)} images have no "
-                             f"labels (an image without objects needs an empty label file)")
+                             f"labels (an image without objects needs an empty label file; "
+                             f"--no-labels checks the images of a test set)")
     stems: dict[str, Path] = {}
     for path in images:
         if path.stem in stems:

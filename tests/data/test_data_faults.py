@@ -38,9 +38,12 @@ def test_a_missing_label_folder_is_an_error_in_check_data_and_dataset(tiny_data_
     shutil.rmtree(root / "train" / "labelTxt")
     report = _check(root / "train")
     assert report.errors == [f"{root / 'train' / 'labelTxt'}: missing, so the 4 images have no "
-                             f"labels (an image without objects needs an empty label file)"]
+                             f"labels (an image without objects needs an empty label file; "
+                             f"--no-labels checks the images of a test set)"]
     assert main(["check-data", str(root), "--classes", "synthetic", "--no-progress"]) == 1
     assert "1 errors" in capsys.readouterr().out
+    assert main(["check-data", str(root / "train"), "--no-labels", "--no-progress"]) == 0
+    assert capsys.readouterr().out.endswith("0 label files, 0 objects: 0 errors, 0 warnings\n")
     with pytest.raises(ValueError, match="labelTxt: missing"):
         DOTADataset(root / "train", SYNTHETIC_CLASSES)
     assert len(DOTADataset(root / "train", SYNTHETIC_CLASSES, labelled=False)) == 4  # test set
