@@ -1,8 +1,9 @@
 """Checkpoints: atomic writes, safe loading, RNG states as plain values, resume-time config checks.
 
-- :func:`atomic_write` writes to a temporary file with a unique name (process id + random
-  suffix) in the target's folder, fsyncs it, then ``os.replace``-s it over the target: a reader
-  (or a crash, or ``kill -9``) only ever sees the old file or the new one.
+- :func:`save_checkpoint` goes through :func:`paa_edu.files.atomic_write` (a unique temporary
+  file, fsynced, then ``os.replace``-d over the target): a reader, a crash, ``kill -9`` or a
+  full disk only ever leaves the old file or the new one, and a full disk is an ``OSError``
+  naming the checkpoint.
 - A checkpoint holds only tensors and plain Python values, and :func:`load_checkpoint` reads it
   with ``torch.load(weights_only=True)``: opening a checkpoint from elsewhere cannot run code.
 - :func:`check_resume_config` refuses to resume with a config that changes the model or the
@@ -10,25 +11,25 @@
 """
 from __future__ import annotations
 
-import os
 import random
-import secrets
-import time
-from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from paa_edu.config import Config, config_from_dict
+from paa_edu.config_types import differences
+from paa_edu.files import SLOW_WRITE_ENV, TEMP_SUFFIX, atomic_write, temp_path
+
+__all__ = ["atomic_write", "temp_path", "TEMP_SUFFIX", "SLOW_WRITE_ENV", "save_checkpoint",
+           "load_checkpoint", "load_model", "rng_state", "set_rng_state", "CheckpointError",
+           "check_resume_config", "config_differences", "checkpoint_config", "load_state_into",
+           "CHECKPOINT_NAME", "BEST_NAME", "FORMAT", "RESUME_SAFE_KEYS"]
 
 CHECKPOINT_NAME = "last.pth"
 BEST_NAME = "best.pth"
 FORMAT = 1  # bumped when the layout of a checkpoint changes
-TEMP_SUFFIX = ".tmp"
-#: Test hook only: seconds to sleep between writing a temporary file and renaming it, so a test
-#: can kill a run in the middle of a checkpoint write.
-SLOW_WRITE_ENV = "PAA_EDU_TEST_SLOW_WRITE_S"
 
 #: ``section.field`` keys that may differ between a checkpoint and a ``--resume`` config: they
 #: steer the run (length, hardware, logging, evaluation) or only inference, not what is learnt
@@ -44,45 +45,6 @@ RESUME_SAFE_KEYS = frozenset({
 
 class CheckpointError(ValueError):
     """A file given as a checkpoint is not one this version of paa_edu can read."""
-
-
-def temp_path(path: Path) -> Path:
-    """A unique temporary name beside ``path``: ``.<name>.<pid>.<random>.tmp``."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
-
-
-def atomic_write(path: str | Path, write: Callable) -> Path:
-    """Call ``write(binary_file)`` on a unique temporary file, fsync it, rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-            handle.flush()
-            if os.environ.get(SLOW_WRITE_ENV):
-                time.sleep(float(os.environ[SLOW_WRITE_ENV]))
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:
@@ -182,28 +144,30 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
     return model.to(device).eval(), cfg
 
 
-def _flatten(cfg_dict: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in cfg_dict.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[prefix + key] = tuple(value) if isinstance(value, list) else value
-    return flat
-
-
 def config_differences(old: Config, new: Config) -> dict[str, tuple]:
     """``{"section.field": (old, new)}`` for every field that differs."""
-    a, b = _flatten(old.to_dict()), _flatten(new.to_dict())
-    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    return differences(old.to_dict(), new.to_dict())
 
 
-def check_resume_config(saved: Config, cfg: Config, path: str | Path) -> None:
-    """Refuse to resume the run of ``saved`` with a ``cfg`` that changes its model or data."""
-    unsafe = {k: v for k, v in config_differences(saved, cfg).items()
-              if k not in RESUME_SAFE_KEYS}
+def with_resolved_root(cfg: Config) -> Config:
+    """``cfg`` with ``data.root`` as an absolute path: what a checkpoint stores, so that
+    ``eval`` run from another folder finds the run's data (or says it is gone)."""
+    root = str(Path(cfg.data.root).expanduser().resolve())
+    return replace(cfg, data=replace(cfg.data, root=root))
+
+
+def check_resume_config(saved: Config, cfg: Config, path: str | Path) -> dict[str, tuple]:
+    """Refuse to resume the run of ``saved`` with a ``cfg`` that changes its model or data.
+
+    Returns:
+        ``{"section.field": (old, new)}``: the allowed changes (length, workers, ...), for
+        the caller to print.
+    """
+    changes = config_differences(with_resolved_root(saved), with_resolved_root(cfg))
+    unsafe = {k: v for k, v in changes.items() if k not in RESUME_SAFE_KEYS}
     if unsafe:
         changes = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in unsafe.items())
         raise ValueError(f"--resume: the config differs from the checkpoint's {path} in what "
                          f"defines the model or the data ({changes}); resume with the run's "
                          f"own settings, or start a new run in another --out-dir")
+    return changes

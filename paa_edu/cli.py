@@ -14,16 +14,20 @@ Examples::
     paa-edu check-data data/dota_split            # every image and label; exit 1 on errors
 
 Several GPUs: ``torchrun --nproc_per_node 4 -m paa_edu train --config r50_dota_1x`` runs the
-same ``train`` once per GPU (see :mod:`paa_edu.distributed`); only rank 0 prints. ``eval``
+same ``train`` once per GPU (see :mod:`paa_edu.distributed`); only rank 0 prints progress
+and results (an error or an interrupt is printed by every rank, tagged with it). ``eval``
 runs under torchrun too (each GPU predicts a share of the images); the other commands do not.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from paa_edu.config import apply_overrides
+from paa_edu.files import describe_os_error
 from paa_edu.presets import PRESETS, get_config
 
 
@@ -60,7 +64,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from paa_edu.report import format_results_table, local_eval_note
     from paa_edu.train import build_dataset, evaluate, train
     cfg = _config_from_args(args)
-    result = train(cfg, resume=args.resume, progress=not args.no_progress, restart=args.restart)
+    result = train(cfg, resume=args.resume, progress=not args.no_progress, restart=args.restart,
+                   need_val=args.eval)
     if is_main():
         print(f"checkpoint: {result['checkpoint']}")
         for line in result["warnings"]:  # a diverging loss is said again at the end
@@ -82,9 +87,11 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from paa_edu.train import class_names, evaluate, resolve_device
     # under torchrun each process predicts its share of the images; rank 0 scores and prints
     model, cfg = load_model(args.checkpoint, init_from_env(resolve_device(args.device)))
-    split_dir = Path(args.data) if args.data else Path(cfg.data.root) / "val"
+    split_dir = (Path(args.data) if args.data else Path(cfg.data.root) / "val").absolute()
     if not (split_dir / "images").is_dir() or not (split_dir / "labelTxt").is_dir():
-        raise FileNotFoundError(f"{split_dir} must hold images/ and labelTxt/")
+        source = "--data" if args.data else f"the checkpoint's data.root {cfg.data.root!r}"
+        raise FileNotFoundError(f"{split_dir} must hold images/ and labelTxt/ ({source}); "
+                                f"pass --data <a split folder with images/ and labelTxt/>")
     dataset = DOTADataset(split_dir, class_names(cfg), cfg.model.angle_version,
                           TransformConfig(max_size=cfg.data.max_size, hflip_prob=0.0,
                                           vflip_prob=0.0, normalize=False), train=False)
@@ -103,7 +110,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     paths = predict_paths(args.checkpoint, args.input, args.out, device=args.device,
                           score_thr=args.score_thr, max_png=args.max_png, merge=args.merge,
                           batch_size=args.batch_size, num_workers=args.workers,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, overwrite=args.overwrite)
     print(f"wrote {len(paths)} files to {args.out}")
     if args.merge:
         print(f"submission: cd {args.out} && zip ../submission.zip Task1_*.txt")
@@ -114,10 +121,14 @@ def cmd_split(args: argparse.Namespace) -> None:
     if not (Path(args.src) / "images").is_dir():
         raise FileNotFoundError(f"{args.src}/images does not exist")
     _folder_arg(args.dst, "--dst")
-    stats = split_dataset(args.src, args.dst, patch_size=args.patch_size,
-                          overlap=args.overlap, iof_thr=args.iof_thr,
-                          progress=not args.no_progress, overwrite=args.overwrite)
-    print(stats)
+    try:
+        stats = split_dataset(args.src, args.dst, patch_size=args.patch_size,
+                              overlap=args.overlap, iof_thr=args.iof_thr,
+                              progress=not args.no_progress, overwrite=args.overwrite)
+    except KeyboardInterrupt as err:  # the manifest stays unfinished: readers refuse it
+        raise KeyboardInterrupt(f"{err or 'SIGINT'}: {args.dst} holds an incomplete split; "
+                                f"redo it with --overwrite") from None
+    print(f"{stats.summary()}; written to {args.dst}")
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
@@ -142,7 +153,7 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     from paa_edu.data.check import check_folder
     names = {"dota": DOTA_CLASSES, "synthetic": SYNTHETIC_CLASSES}[args.classes]
     report = check_folder(args.dir, names, progress=not args.no_progress,
-                          use_cache=not args.no_cache)
+                          use_cache=not args.no_cache, labels=not args.no_labels)
     print(report.format())
     return 1 if report.errors else 0
 
@@ -196,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--score-thr", type=float, default=0.3, help="drawing threshold")
     p.add_argument("--max-png", type=int, default=20, help="annotate at most this many images")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers (default: 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace the Task1_*.txt files "
+                   "of an earlier run in --out (those this run does not write are removed)")
     _add_inference_args(p)
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("split", help="cut DOTA images into overlapping patches")
@@ -220,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="a split folder (images/, labelTxt/) or a folder of them")
     p.add_argument("--classes", default="dota", choices=("dota", "synthetic"))
     p.add_argument("--no-cache", action="store_true", help="re-check every file")
+    p.add_argument("--no-labels", action="store_true", help="an unlabelled set (a test "
+                   "split): check the images only (else a missing labelTxt/ is an error)")
     p.set_defaults(func=cmd_check_data)
     p = sub.add_parser("demo", help="train and compare the 4 assigners on the tiny set")
     p.add_argument("--out", default="paa_demo", help="output folder (default: paa_demo)")
@@ -241,13 +256,31 @@ def _rank_tag() -> str:
     return f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""
 
 
+def _interrupt_on_sigterm():
+    """SIGTERM (``timeout``, ``kill``, a job scheduler) raises ``KeyboardInterrupt`` as Ctrl-C
+    does, so that every command cleans up (its worker processes included), says so in one line
+    and exits 130 (``train`` handles both signals itself while it trains: it saves
+    ``last.pth`` first). Returns the previous handler, or None when nothing was changed."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``paa-edu`` and ``python -m paa_edu``; returns the exit status.
 
-    Under torchrun an error is printed by every rank that hits it, tagged with its rank.
+    A user's mistake is one line ``paa-edu <command>: error: ...`` and exit 2; a file system
+    that refuses a write or a read (full, read-only, no permission) is one line naming the
+    path and the cause, exit 1. Under torchrun an error is printed by every rank that hits
+    it, tagged with its rank.
     """
     from paa_edu import distributed
     args = build_parser().parse_args(argv)
+    previous_sigterm = _interrupt_on_sigterm()
     try:
         if distributed.launched_by_torchrun() and args.command not in ("train", "eval"):
             raise ValueError("only train and eval run under torchrun; start this command "
@@ -256,12 +289,18 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, FloatingPointError) as err:
         print(f"paa-edu {args.command}: error: {_rank_tag()}{err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the disk, not the user: full, read-only, no permission, ...
+        print(f"paa-edu {args.command}: error: {_rank_tag()}{describe_os_error(err)}",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt as err:  # Ctrl-C / SIGTERM (train saved its checkpoint first)
         print(f"paa-edu {args.command}: interrupted" + (f": {_rank_tag()}{err}" if str(err)
                                                          else ""), file=sys.stderr)
         return 130
     finally:
         distributed.shutdown()
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return status or 0
 
 

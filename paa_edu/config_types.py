@@ -52,3 +52,21 @@ def convert(value, option) -> tuple[bool, object]:
     if option in (int, float) and isinstance(value, bool):
         return False, None
     return isinstance(value, option), value
+
+
+def flatten(values: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists become tuples (comparable, hashable)."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = tuple(value) if isinstance(value, list) else value
+    return flat
+
+
+def differences(old: dict, new: dict) -> dict[str, tuple]:
+    """``{"dotted.key": (old value, new value)}`` for every leaf of two nested dicts that
+    differs (``None`` stands for a missing key)."""
+    a, b = flatten(old), flatten(new)
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}

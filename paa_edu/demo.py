@@ -16,11 +16,9 @@ trains two of them. A GPU is used when present (then they run one after another)
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from torch.utils.data import Subset
 from paa_edu.config import Config, apply_overrides
 from paa_edu.presets import tiny_synthetic
 from paa_edu.report import format_results_table, results_row
+from paa_edu.workers import worker_map
 
 #: (name, assigner, paa_init) of the four demo runs, baseline first.
 VARIANTS = (("maxiou", "maxiou", "maxiou"), ("atss", "atss", "atss"),
@@ -159,10 +158,8 @@ def _run_jobs(jobs: list[tuple[str, list[str], bool]], workers: int) -> dict:
     """
     if workers <= 1:
         results = [_train_variant(job) for job in jobs]
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            results = list(pool.map(_train_variant, jobs))
+    else:  # the workers end with this process, however it ends (paa_edu.workers)
+        results = list(worker_map(_train_variant, jobs, workers))
     return {name: (row, ap50, seconds) for name, row, ap50, seconds in results}
 
 

@@ -13,6 +13,10 @@ This is what ``paa-edu predict`` does:
    ``paa-edu split``): the patch detections of each original image are merged
    (:func:`paa_edu.data.merge_patch_detections`, rotated NMS 0.1, devkit rate names followed)
    and ``<out>/Task1_<class>.txt`` is written, ready to zip for the DOTA server.
+
+A Task1 folder that already holds ``Task1_*.txt`` files is refused before the inference (a zip
+of ``Task1_*.txt`` would ship another run's classes) unless ``overwrite``; every file is
+written whole or not at all (:func:`paa_edu.files.atomic_write`).
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from paa_edu.data import (
 )
 from paa_edu.data.dota import read_image
 from paa_edu.data.loader import loader_options
+from paa_edu.files import atomic_write
 from paa_edu.model import rescale_detections
 from paa_edu.train import class_names, resolve_device
 
@@ -148,7 +153,7 @@ def merge_predictions(predictions: Iterator[tuple[str, dict]]) -> dict[str, dict
 def predict_paths(checkpoint: str | Path, input_path: str | Path, out_dir: str | Path,
                   device: str = "auto", score_thr: float = 0.3, max_png: int = 20,
                   merge: bool = False, batch_size: int = 4, num_workers: int = 0,
-                  progress: bool = True) -> list[Path]:
+                  progress: bool = True, overwrite: bool = False) -> list[Path]:
     """Predict every image under ``input_path`` and write the results (module docstring).
 
     Args:
@@ -161,6 +166,9 @@ def predict_paths(checkpoint: str | Path, input_path: str | Path, out_dir: str |
         merge: the inputs are patches: merge them into their original images.
         batch_size, num_workers: of the inference ``DataLoader``.
         progress: show a progress bar.
+        overwrite: the Task1 folder may hold ``Task1_*.txt`` files of an earlier run; those
+            this run does not rewrite are removed after it wrote its own. Without it such
+            files are refused before any inference (a zip of ``Task1_*.txt`` would ship them).
     Returns:
         the paths written.
     """
@@ -171,16 +179,32 @@ def predict_paths(checkpoint: str | Path, input_path: str | Path, out_dir: str |
     if not paths:
         raise FileNotFoundError(f"--input {input_path}: no images found")
     check_names(paths, merge)
+    task1_dir = out_dir if merge else out_dir / "task1"
+    earlier = earlier_task1_files(task1_dir, overwrite)
     torch_device = resolve_device(device)
     model, cfg = load_model(checkpoint, torch_device)
     names = class_names(cfg)
     predictions = iter_predictions(model, cfg, paths, torch_device, batch_size, num_workers,
                                    progress)
     if merge:
-        return write_task1_submission(out_dir, merge_predictions(predictions), names)
-    detections = dict(predictions)
-    written = write_pngs(paths[:max_png], detections, names, out_dir, score_thr)
-    return written + write_task1_submission(out_dir / "task1", detections, names)
+        written = write_task1_submission(task1_dir, merge_predictions(predictions), names)
+    else:
+        detections = dict(predictions)
+        written = write_pngs(paths[:max_png], detections, names, out_dir, score_thr)
+        written += write_task1_submission(task1_dir, detections, names)
+    for path in set(earlier) - set(written):  # an earlier run's class this one does not have
+        path.unlink(missing_ok=True)
+    return written
+
+
+def earlier_task1_files(folder: Path, overwrite: bool) -> list[Path]:
+    """The ``Task1_*.txt`` files already in ``folder``; an error unless ``overwrite``."""
+    earlier = sorted(folder.glob("Task1_*.txt")) if folder.is_dir() else []
+    if earlier and not overwrite:
+        raise ValueError(f"{folder} already holds {len(earlier)} Task1 file(s) of an earlier "
+                         f"run (e.g. {earlier[0].name}), which a zip of Task1_*.txt would "
+                         f"ship; use an empty --out, or pass --overwrite to replace them")
+    return earlier
 
 
 def write_pngs(paths: list[Path], detections: dict[str, dict], names, out_dir: Path,
@@ -195,7 +219,8 @@ def write_pngs(paths: list[Path], detections: dict[str, dict], names, out_dir: P
         fig = plot_detections(read_image(path), detections[path.stem], names,
                               score_thr=score_thr)
         png = out_dir / f"{path.stem}_det.png"
-        fig.savefig(png, dpi=100)
+        atomic_write(png, lambda handle: fig.savefig(handle, format="png", dpi=100),
+                     durable=False)
         plt.close(fig)
         written.append(png)
     return written

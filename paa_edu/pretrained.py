@@ -66,14 +66,17 @@ def load(name: str, device: str | torch.device = "cpu"):
 
     Args:
         name: ``maxiou``, ``atss``, ``paa_maxiou`` or ``paa_atss``.
-        device: where to put the model.
+        device: where to put the model (``"cpu"``, ``"cuda"``, ``"auto"`` or a
+            ``torch.device``); ``"cuda"`` without a GPU is a ``ValueError`` naming it.
     Returns:
         ``(model, cfg)``; ``cfg.data.root`` is the tiny set's default folder
         (``data/synthetic_tiny``, written on first use by :func:`paa_edu.train.build_dataset`).
     """
     from paa_edu.checkpoint import load_state_into
     from paa_edu.model import RotatedPAADetector
+    from paa_edu.train import resolve_device
 
+    device = resolve_device(device, "pretrained.load(device=...)")
     state = _read(name)
     cfg = config_from_dict(state["config"])
     model = RotatedPAADetector(cfg.model, load_backbone_weights=False)

@@ -5,7 +5,7 @@
 - :func:`claim_run_dir` refuses to start a new run over an earlier one (its ``last.pth`` or
   ``log.csv``) unless asked to resume it, or to restart, which moves every earlier file to
   ``<out_dir>/old_runs/<UTC time>/``: nothing is deleted.
-- Stale temporary files of :func:`paa_edu.checkpoint.atomic_write` (left by ``kill -9``) are
+- Stale temporary files of :func:`paa_edu.files.atomic_write` (left by ``kill -9``) are
   removed once the lock is held: only a dead process can have written them.
 """
 from __future__ import annotations
@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from paa_edu.checkpoint import CHECKPOINT_NAME, TEMP_SUFFIX
+from paa_edu.checkpoint import CHECKPOINT_NAME
+from paa_edu.files import TEMP_SUFFIX
 from paa_edu.data.filelock import lock_holder, try_exclusive_lock
 from paa_edu.train_log import LOG_NAME
 

@@ -47,6 +47,7 @@ from paa_edu.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+    with_resolved_root,
 )
 from paa_edu.config import Config, validate
 from paa_edu.data.build import build_dataset, class_names
@@ -68,16 +69,19 @@ __all__ = ["train", "evaluate", "predict_dataset", "ground_truths", "build_datas
            "class_names", "lr_at", "base_lr", "load_model", "TrainingInterrupted"]
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an error."""
-    if name == "auto":
+def resolve_device(name: str | torch.device, what: str = "train.device or --device"
+                   ) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU, or a name that is
+    no device, is a ``ValueError`` naming ``what`` (the argument it came from)."""
+    if str(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' (train.device or --device) but no CUDA device is "
-                         "available")
-    return torch.device(name)
-
-
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{what}: {name!r} is not a device (auto, cpu or cuda)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{what}: device {str(name)!r} but no CUDA device is available")
+    return device
 
 
 def _to_device(images: torch.Tensor, targets: list[dict], device: torch.device):
@@ -188,7 +192,7 @@ class _Run:
                 "epoch": self.epoch, "epoch_step": self.epoch_step, "iter": self.iteration,
                 "best_mAP": self.best_map, "loss_watch": self.watch.state_dict(),
                 "rng": rngs[0], "rng_per_rank": rngs, "world_size": len(rngs),
-                "config": cfg.to_dict()}
+                "config": with_resolved_root(cfg).to_dict()}
 
     def load_state_dict(self, state: dict, path: Path) -> None:
         """Restore a checkpoint; rank r takes the RNG state rank r saved (if there was one)."""
@@ -304,7 +308,7 @@ def _end_of_epoch(run: _Run, cfg: Config, logger: TrainLog, out: Path) -> dict |
 
 
 def train(cfg: Config, resume: bool = False, progress: bool = True,
-          restart: bool = False) -> dict:
+          restart: bool = False, need_val: bool = False) -> dict:
     """Train ``cfg`` and return ``{"model", "history", "checkpoint", "metrics", "warnings"}``.
 
     Args:
@@ -314,6 +318,9 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
         progress: show tqdm bars.
         restart: the out-dir holds an earlier run: move its files to ``old_runs/<time>/`` and
             start over. Without ``resume`` or ``restart`` an earlier run there is an error.
+        need_val: the caller evaluates on ``val/`` afterwards; it is built and checked before
+            the first step (as with ``eval_every_epoch``), so a missing or broken ``val/``
+            fails before any training time is spent.
     Returns:
         the trained model (eval mode), the per-iteration loss history of this call, the
         checkpoint path, the validation metrics (when ``eval_every_epoch``; else None) and the
@@ -333,13 +340,16 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
         if resume and not ckpt_path.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
         state = load_checkpoint(ckpt_path) if resume else None
-        if state is not None:
-            check_resume_config(checkpoint_config(state, ckpt_path), cfg, ckpt_path)
+        changes = {} if state is None else check_resume_config(
+            checkpoint_config(state, ckpt_path), cfg, ckpt_path)
         run = _setup(cfg, device, pretrained=state is None)
         dataset = build_dataset(cfg, "train", train=True)
+        if need_val or cfg.train.eval_every_epoch:
+            build_dataset(cfg, "val", train=False)  # checked now, not after the training
         if state is not None:
             run.load_state_dict(state, ckpt_path)
             if distributed.is_main():
+                _say_resumed(run, changes, ckpt_path)
                 trim_log(out, run.iteration)
         logger = TrainLog(out, append=resume, enabled=distributed.is_main())
         try:
@@ -348,6 +358,15 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
             logger.close()
     return {"model": run.model.eval(), "history": history, "checkpoint": ckpt_path,
             "metrics": metrics, "warnings": run.warnings}
+
+
+def _say_resumed(run: _Run, changes: dict, path: Path) -> None:
+    """Print where the run goes on, and what the resume config changes (all allowed)."""
+    print(f"resumed from epoch {run.epoch + 1}, iteration {run.iteration} ({path})",
+          file=sys.stderr)
+    if changes:
+        print("resume changes: " + ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new)
+                                              in changes.items()), file=sys.stderr)
 
 
 def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dict,

@@ -80,3 +80,9 @@ def test_polygon_eval_benchmark_compares_both_gt_shapes(tmp_path, capsys, monkey
     lines = capsys.readouterr().out.splitlines()
     assert lines[3].startswith("| polygon |") and lines[4].startswith("| box |")
     assert lines[5].startswith("| box - polygon |")
+
+
+def test_cache_key_benchmark_times_both_keys(tmp_path, capsys):
+    load("bench_cache_key").main(["--files", "20", "--dir", str(tmp_path), "--repeats", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all("20 files: (size, mtime)" in line for line in lines)

@@ -1,8 +1,9 @@
 """The datasets a :class:`~paa_edu.config.Config` names: class list, split folder, limits.
 
 :func:`build_dataset` is what training, evaluation and the demo call: it writes the synthetic
-set first for synthetic presets (never into a folder it did not write), then reads the split
-folder under ``cfg.data.root``.
+set first for synthetic presets (never into a folder it did not write, and never over a set of
+other settings, e.g. a ``paa-edu synth --num-train 12`` set: that stops and says what differs),
+then reads the split folder under ``cfg.data.root``.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from paa_edu.data.dataset import DOTADataset
 from paa_edu.data.dota import DOTA_CLASSES
 from paa_edu.data.manifest import ForeignFolderError
 from paa_edu.data.synthetic import SYNTHETIC_CLASSES
-from paa_edu.data.synthetic_writer import write_synthetic_dataset
+from paa_edu.data.synthetic_writer import OtherSettingsError, write_synthetic_dataset
 from paa_edu.data.transforms import TransformConfig
 
 
@@ -40,11 +41,12 @@ def build_dataset(cfg: Config, split: str, train: bool) -> Dataset:
     if cfg.data.synthetic is not None:
         try:
             write_synthetic_dataset(root, cfg.data.synthetic, seed=0, progress=False,
-                                    num_workers=cfg.data.num_workers)
-        except ForeignFolderError as err:
+                                    num_workers=cfg.data.num_workers, replace=False)
+        except (ForeignFolderError, OtherSettingsError) as err:
             raise ValueError(f"{err}. data.synthetic={cfg.data.synthetic!r} would write its "
-                             f"images there; to train on the data in data.root, pass "
-                             f"--set data.synthetic=None") from None
+                             f"own images there; to train on the data in data.root as it is, "
+                             f"pass --set data.synthetic=None (or give the preset another "
+                             f"data.root)") from None
     split_dir = root / split
     if not (split_dir / "images").is_dir():
         raise FileNotFoundError(f"{split_dir / 'images'} does not exist (data.root="

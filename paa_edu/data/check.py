@@ -12,8 +12,15 @@ them, hours later for a big set. :func:`check_folder` looks at every file once:
   (dropped when training) are warnings;
 - pairs: an image without a label file is an error, a label file without an image a warning.
 
+A folder a writer did not finish (``split`` or the synthetic writer stopped half-way: its
+manifest has no end mark, :func:`paa_edu.data.manifest.incomplete_write`) is an error, and so
+is a split folder without ``labelTxt/`` (every image would train as background; an image
+without objects has an *empty* label file).
+
 Each (image, label file) pair's result is cached under :func:`paa_edu.data.label_cache.cache_dir`
-keyed by both files' sizes and modification times, the class list and the parser's source,
+keyed by both files' :func:`~paa_edu.data.label_cache.stat_key` (size, modification and
+status-change times, inode: a copy tool that restores the mtime of an edited file does not
+fool it), the class list and the parser's source,
 so a second check of an unchanged folder reads no image (``train`` runs it before its first
 step, see :func:`paa_edu.data.build.build_dataset`).
 """
@@ -35,9 +42,10 @@ from paa_edu.data.dota import (
     read_image,
     read_label_file,
 )
-from paa_edu.data.label_cache import cache_dir, parser_source_hash
+from paa_edu.data.label_cache import cache_dir, parser_source_hash, stat_key
+from paa_edu.data.manifest import incomplete_write
 
-CHECK_FORMAT = 1
+CHECK_FORMAT = 2
 
 
 @dataclass
@@ -78,11 +86,17 @@ def split_folders(folder: str | Path) -> list[Path]:
 
 
 def check_folder(folder: str | Path, class_names: tuple[str, ...] | list[str] = DOTA_CLASSES,
-                 progress: bool = True, use_cache: bool = True) -> DataReport:
-    """Check every split folder under ``folder`` (see the module docstring)."""
+                 progress: bool = True, use_cache: bool = True, labels: bool = True
+                 ) -> DataReport:
+    """Check every split folder under ``folder`` (see the module docstring).
+
+    ``labels=False`` checks the images of an unlabelled set (a test split) and reads no
+    ``labelTxt/``.
+    """
     report, digests = DataReport(), {}
     for split_dir in split_folders(folder):
-        _check_split(split_dir, tuple(class_names), report, digests, progress, use_cache)
+        _check_split(split_dir, tuple(class_names), report, digests, progress, use_cache,
+                     labels)
     for paths in digests.values():
         if len(paths) > 1:
             report.warnings.append(f"identical image files: {', '.join(map(str, paths))}")
@@ -92,19 +106,25 @@ def check_folder(folder: str | Path, class_names: tuple[str, ...] | list[str] = 
     return report
 
 
-def _fingerprint(path: Path) -> list | None:
+def _fingerprint(path: Path) -> tuple | None:
     try:
-        stat = path.stat()
+        return stat_key(path.stat())
     except OSError:
         return None
-    return [stat.st_size, stat.st_mtime_ns]
 
 
 def _check_split(split_dir: Path, class_names: tuple[str, ...], report: DataReport,
-                 digests: dict, progress: bool, use_cache: bool) -> None:
+                 digests: dict, progress: bool, use_cache: bool, labels: bool) -> None:
     images = list_images(split_dir / "images")
     label_dir = split_dir / "labelTxt"
-    labelled = label_dir.is_dir()
+    labelled = labels and label_dir.is_dir()
+    unfinished = incomplete_write(split_dir)
+    if unfinished:
+        report.errors.append(unfinished)
+    if labels and not labelled and images:
+        report.errors.append(f"{label_dir}: missing, so the {len(images)} images have no "
+                             f"labels (an image without objects needs an empty label file; "
+                             f"--no-labels checks the images of a test set)")
     stems: dict[str, Path] = {}
     for path in images:
         if path.stem in stems:

@@ -3,8 +3,9 @@
 The folder holds ``images/<stem>.png`` and ``labelTxt/<stem>.txt``. All label files are read
 and checked when the dataset is built, so a bad file fails at once with ``file:line``; the
 parsed labels of an unchanged folder come from a cache (:mod:`paa_edu.data.label_cache`). A folder
-without ``labelTxt/`` (a test set) gives samples without objects. Images without objects are
-valid samples: their ``boxes`` have shape (0, 5).
+without ``labelTxt/`` is an error (its images would train as background), unless the dataset is
+built with ``labelled=False`` (a test set): then every sample has no objects. An image without
+objects has an empty label file; its ``boxes`` have shape (0, 5).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class DOTADataset(Dataset):
     """Images and rotated-box targets of one DOTA-format split folder.
 
     Args:
-        root_split_dir: folder with ``images/`` and (optionally) ``labelTxt/``.
+        root_split_dir: folder with ``images/`` and ``labelTxt/`` (one label file per image).
         class_names: the classes; a label is an index into it (``DOTA_CLASSES`` by default,
             ``SYNTHETIC_CLASSES`` for the synthetic set).
         version: angle version of the boxes (``"le135"`` by default).
@@ -52,6 +53,8 @@ class DOTADataset(Dataset):
         min_size: polygons whose fitted rectangle has a side under this are degenerate.
         cache: reuse the parsed labels of an unchanged folder
             (:mod:`paa_edu.data.label_cache`; a changed file is always parsed again).
+        labelled: ``False`` for a folder without labels (a test set): no ``labelTxt/`` is
+            read and every sample has no objects.
     Items:
         ``(image, target)``: image (3, H, W) padded to a multiple of 32, float32 normalised
         (or uint8 RGB with ``TransformConfig(normalize=False)``, normalised later on the
@@ -65,7 +68,8 @@ class DOTADataset(Dataset):
                  = DOTA_CLASSES, version: str = DEFAULT_ANGLE_VERSION,
                  transforms: TransformConfig | None = None, train: bool = True,
                  lenient: bool = False, filter_empty: bool = False, min_size: float = 1.0,
-                 cache: bool = True, max_difficulty: int | None = None):
+                 cache: bool = True, max_difficulty: int | None = None,
+                 labelled: bool = True):
         self.root = Path(root_split_dir)
         self.class_names = tuple(class_names)
         self.version = check_version(version)
@@ -75,7 +79,10 @@ class DOTADataset(Dataset):
         self.image_paths, self.annotations = [], []
         image_paths = list_images(self.root / "images")
         targets = [_empty_target() for _ in image_paths]
-        if label_dir.is_dir():
+        if labelled and not label_dir.is_dir():
+            raise ValueError(f"{label_dir}: missing, so the images have no labels (an image "
+                             f"without objects needs an empty label file)")
+        if labelled:
             _check_pairs(image_paths, label_dir)
             by_stem = {path.stem: path for path in image_paths}
 

@@ -22,11 +22,13 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import mmcv
 import numpy as np
 import torch
 from PIL import Image
 
+from paa_edu.files import atomic_write, write_bytes, write_text
 from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version, poly2obb
 
 #: The 15 DOTA-v1.0 classes, in the order every toolbox uses (index = label).
@@ -177,8 +179,10 @@ def read_label_file(
         lenient: skip bad objects with a warning instead of raising.
         min_size: a fitted rectangle with a side shorter than this (pixels) is degenerate.
         image_size: (H, W) of the image: an object wholly outside it (no point of its
-            bounding box strictly inside) is dropped with a warning naming file and line.
-            Objects slightly past the border, common in DOTA, are kept.
+            bounding box strictly inside) is dropped with a warning naming file and line, and
+            one that reaches far beyond it (a vertex more than half the image's side past its
+            border: a typo such as ``1e9``) is kept with such a warning. Objects slightly
+            past the border, common in DOTA, stay quiet.
     Returns:
         dict with ``boxes`` (M, 5) float32, ``polys`` (M, 8) float32, ``labels`` (M,) long,
         ``difficult`` (M,) bool (any non-zero flag), ``difficulty`` (M,) long (the flag: 0, 1
@@ -193,7 +197,7 @@ def read_label_file(
     polys = torch.from_numpy(raw.polys)  # (M, 8) float64
     boxes, valid = poly2obb(polys, version, return_valid=True)  # (M, 5), (M,)
     big_enough = (valid & (boxes[:, 2:4] >= min_size).all(dim=1)).tolist()  # M bools
-    outside = _outside(raw.polys, image_size)  # M bools
+    outside, far = _outside(raw.polys, image_size), _far_outside(raw.polys, image_size)
     keep = []
     for i, (name, number) in enumerate(zip(raw.names, raw.line_numbers)):
         where = f"{raw.path}:{number}"
@@ -208,6 +212,10 @@ def read_label_file(
                           f"image ({raw.polys[i].tolist()}); dropped", LabelWarning,
                           stacklevel=2)
         else:
+            if far[i]:
+                warnings.warn(f"{where}: object reaches far beyond the {image_size[1]}x"
+                              f"{image_size[0]} image ({raw.polys[i].tolist()}): a typo in a "
+                              f"coordinate?", LabelWarning, stacklevel=2)
             keep.append(i)
     return {
         "boxes": boxes[keep].float().reshape(-1, 5),  # (M, 5)
@@ -227,6 +235,17 @@ def _outside(polys: np.ndarray, image_size: tuple[int, int] | None) -> list[bool
     xs, ys = polys[:, 0::2], polys[:, 1::2]  # (M, 4) each
     return ((xs.max(1) <= 0) | (xs.min(1) >= width) | (ys.max(1) <= 0)
             | (ys.min(1) >= height)).tolist()
+
+
+def _far_outside(polys: np.ndarray, image_size: tuple[int, int] | None) -> list[bool]:
+    """Per (8,) polygon of ``polys`` (M, 8): a vertex lies more than half the (H, W) image's
+    side beyond its border."""
+    if image_size is None:
+        return [False] * len(polys)
+    height, width = image_size
+    xs, ys = polys[:, 0::2], polys[:, 1::2]  # (M, 4) each
+    return ((xs.min(1) < -width / 2) | (xs.max(1) > 1.5 * width) | (ys.min(1) < -height / 2)
+            | (ys.max(1) > 1.5 * height)).tolist()
 
 
 def _format_number(value: float) -> str:
@@ -267,10 +286,7 @@ def write_label_file(
             raise ValueError(f"class name {name!r} must be non-empty without spaces")
         coords = " ".join(_format_number(v) for v in poly)
         lines.append(f"{coords} {name} {int(flag)}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(line + "\n" for line in lines))
-    return path
+    return write_text(path, "".join(line + "\n" for line in lines))  # whole or absent
 
 
 def list_images(image_dir: str | Path) -> list[Path]:
@@ -294,6 +310,14 @@ def read_image(path: str | Path, channel_order: str = "rgb") -> np.ndarray:
     if image is None:
         raise ValueError(f"{path}: cannot decode the image (corrupt or truncated file?)")
     return image
+
+
+def write_image(path: str | Path, image: np.ndarray) -> Path:
+    """Write an (H, W, 3) uint8 **BGR** image (PNG, JPEG, ... by the suffix); never partial."""
+    ok, encoded = cv2.imencode(Path(path).suffix, image)
+    if not ok:
+        raise ValueError(f"{path}: OpenCV cannot encode an image of this type")
+    return write_bytes(path, encoded.tobytes())
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
@@ -322,8 +346,8 @@ def write_dota_sample(split_dir: str | Path, stem: str, image: np.ndarray, polys
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
     image_path = Path(split_dir) / "images" / f"{stem}.png"
-    image_path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(image_path, compress_level=1)
+    atomic_write(image_path, lambda handle: Image.fromarray(image).save(
+        handle, format="PNG", compress_level=1), durable=False)
     label_path = write_label_file(Path(split_dir) / "labelTxt" / f"{stem}.txt", polys, names,
                                   header=header)
     return image_path, label_path

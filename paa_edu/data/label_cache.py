@@ -5,7 +5,8 @@ each), which for a 21k-patch DOTA split is tens of seconds at every start, for e
 evaluation and on every rank. :func:`parse_labels_cached` stores the parsed targets of a folder
 in one file and reuses it while nothing that went into them changed:
 
-- the label files: every name, size and modification time (one ``os.scandir``, no reading);
+- the label files: every name, size, modification time, status-change time and inode (one
+  ``os.scandir``, no reading; :func:`stat_key`);
 - the parse settings (classes, angle version, ``lenient``, ``min_size``);
 - the parser itself: the source of the modules that turn a labelTxt line into a box.
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 _FIELDS = ("boxes", "labels", "difficult", "polygons")  # per-object tensors, in this order
 
 
@@ -37,10 +38,21 @@ def cache_dir() -> Path:
     return Path(base) / "paa_edu"
 
 
-def folder_fingerprint(label_dir: Path) -> dict[str, tuple[int, int]]:
-    """``{file name: (size, mtime_ns)}`` of the ``.txt`` files of a folder (no file is read)."""
+def stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What identifies a file's content without reading it: (size, mtime_ns, ctime_ns, inode).
+
+    Size and modification time alone are not enough: ``rsync -t``, ``cp -p`` and ``touch -r``
+    restore the mtime of an edited file. The status-change time (``ctime``) cannot be set by
+    any tool (the kernel moves it on every write and on every ``utime``), and a file replaced
+    by another (``mv``, an editor's save) has a new inode.
+    """
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
+
+
+def folder_fingerprint(label_dir: Path) -> dict[str, tuple[int, int, int, int]]:
+    """``{file name: stat_key}`` of the ``.txt`` files of a folder (no file is read)."""
     with os.scandir(label_dir) as entries:
-        return {e.name: (e.stat().st_size, e.stat().st_mtime_ns) for e in entries
+        return {e.name: stat_key(e.stat()) for e in entries
                 if e.name.endswith(".txt") and e.is_file()}
 
 

@@ -15,7 +15,9 @@ The manifest, ``<folder>/paa_edu_manifest.jsonl``, is one JSON value per line::
     {"complete": true}                                       <- last, once all are written
 
 Because each path is recorded before its file is written, a run killed half-way still leaves a
-manifest that lists every file it may have written, and the next run can clean them up.
+manifest that lists every file it may have written, and the next run can clean them up. A
+manifest without its ``complete`` line marks a folder that a writer did not finish: readers
+(``check-data``, ``train``) refuse it through :func:`incomplete_write`.
 """
 from __future__ import annotations
 
@@ -58,6 +60,30 @@ def read_manifest(folder: str | Path) -> Manifest | None:
         elif isinstance(entry, dict) and entry.get("complete"):
             manifest.complete = True
     return manifest
+
+
+#: How to finish or redo each writer's folder, for the error of an incomplete one.
+REDO = {"split": "run `paa-edu split --src {src} --dst {folder} --overwrite` to redo it",
+        "synthetic": "run `paa-edu synth --root {folder}` (or the training that wrote it) again "
+                     "to redo it"}
+
+
+def incomplete_write(folder: str | Path) -> str | None:
+    """The problem, on one line, when ``folder`` or the folder above it (a dataset root with
+    ``train/``, ``val/``) holds a manifest that was never marked complete; else ``None``.
+
+    Raises:
+        ValueError: a manifest that is not one (no header line).
+    """
+    for candidate in (Path(folder), Path(folder).parent):
+        manifest = read_manifest(candidate)
+        if manifest is None or manifest.complete:
+            continue
+        hint = REDO.get(manifest.writer, "write it again").format(
+            src=manifest.info.get("src", "<source>"), folder=candidate)
+        return (f"{candidate}: incomplete {manifest.writer} output (stopped after at most "
+                f"{len(manifest.files)} files: {MANIFEST_NAME} has no end mark); {hint}")
+    return None
 
 
 def _first_file(folder: Path) -> Path | None:

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from paa_edu.files import write_text
 from paa_edu.geometry import batched_nms_rotated, check_boxes, obb2poly
 
 _PATCH_NAME = re.compile(
@@ -159,6 +160,5 @@ def write_task1_submission(out_dir: str | Path, detections: dict[str, dict],
     paths = []
     for name, class_lines in zip(class_names, lines):
         path = out_dir / f"Task1_{name}.txt"
-        path.write_text("".join(line + "\n" for line in class_lines))
-        paths.append(path)
+        paths.append(write_text(path, "".join(line + "\n" for line in class_lines)))
     return paths

@@ -27,7 +27,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import mmcv
 import numpy as np
 from shapely.geometry import Polygon, box
 from tqdm import tqdm
@@ -37,6 +36,7 @@ from paa_edu.data.dota import (
     list_images,
     parse_label_file,
     read_image,
+    write_image,
     write_label_file,
 )
 from paa_edu.data.manifest import MANIFEST_NAME, ManifestWriter, claim_folder, remove_written
@@ -56,6 +56,13 @@ class SplitStats:
     objects_clipped: int = 0  # clipped copies kept with their difficulty (IoF >= iof_thr)
     objects_truncated: int = 0  # clipped copies written with difficulty 2
     objects_dropped: int = 0  # clipped copies left out (IoF < iof_thr with "drop", or slivers)
+
+    def summary(self) -> str:
+        """One line for people: images, patches and what happened to the objects."""
+        return (f"{self.images} images -> {self.patches} patches; object copies: "
+                f"{self.objects_whole} whole, {self.objects_clipped} clipped, "
+                f"{self.objects_truncated} truncated (difficult 2), {self.objects_dropped} "
+                f"dropped")
 
     def add(self, other: SplitStats) -> None:
         for name in self.__dataclass_fields__:
@@ -251,7 +258,7 @@ def split_image(image_path: str | Path, labels: LabelFile | None, dst_dir: str |
         name = patch_name(stem, patch_size, x, y)
         record = manifest.add if manifest is not None else Path
         patch = _crop_image(image, x, y, patch_size, pad_value)
-        mmcv.imwrite(patch, str(record(dst_dir / "images" / f"{name}.png")))
+        write_image(record(dst_dir / "images" / f"{name}.png"), patch)
         stats.patches += 1
         if labels is not None:
             polys, names, flags, patch_stats = crop_objects(
@@ -323,7 +330,8 @@ def _clear_previous_split(dst_dir: Path, overwrite: bool) -> None:
     if previous is None:
         return
     if not overwrite:
-        raise ValueError(f"{dst_dir}: already holds a split ({len(previous.files)} files, "
+        state = "a split" if previous.complete else "an incomplete split (it was stopped)"
+        raise ValueError(f"{dst_dir}: already holds {state} ({len(previous.files)} files, "
                          f"{MANIFEST_NAME}); pass --overwrite to replace it (only the files "
                          f"it lists are removed)")
     remove_written(dst_dir, previous)

@@ -3,18 +3,20 @@
 ``<root>/{train,val}/{images/*.png, labelTxt/*.txt}`` are drawn by
 :func:`paa_edu.data.synthetic.make_preset_scene`. The folder's manifest
 (:mod:`paa_edu.data.manifest`) records the settings and every file, so that a second call
-with the same settings reuses the set, a call with other settings replaces exactly the files
-the first one wrote, and a folder the writer did not create (a real DOTA copy) is refused.
+with the same settings reuses the set, a call with other settings either stops and says what
+differs (``replace=False``: what training does, so a user's own ``paa-edu synth`` set is never
+rewritten behind their back) or replaces exactly the files the first one wrote
+(``paa-edu synth``), and a folder the writer did not create (a real DOTA copy) is refused.
 """
 from __future__ import annotations
 
 import json
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
 
+from paa_edu.config_types import differences
 from paa_edu.data.dota import write_dota_sample
 from paa_edu.data.filelock import exclusive_lock
 from paa_edu.data.manifest import (
@@ -32,6 +34,7 @@ from paa_edu.data.synthetic import (
     _resolve,
     make_preset_scene,
 )
+from paa_edu.workers import worker_map
 
 WRITER = "synthetic"  # the writer's name in its folder's manifest
 
@@ -75,15 +78,20 @@ def _adopt_legacy_manifest(root: Path) -> None:
                 manifest.add(root / split / "labelTxt" / f"syn{i:05d}.txt")
 
 
+class OtherSettingsError(ValueError):
+    """The folder holds a whole synthetic set written with other settings."""
+
+
 def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "tiny",
-                            seed: int = 0, num_workers: int = 0, progress: bool = True
-                            ) -> dict[str, Path]:
+                            seed: int = 0, num_workers: int = 0, progress: bool = True,
+                            replace: bool = True) -> dict[str, Path]:
     """Write ``<root>/{train,val}/{images/*.png, labelTxt/*.txt}`` (skipped if already there).
 
     ``root`` must be missing, empty, or written by this function: its manifest
     (:mod:`paa_edu.data.manifest`; generator version, preset, seed, counts and every file)
     says so. When the manifest matches and every file exists, nothing is regenerated; when it
-    differs, exactly the files it lists are removed and the set is written again.
+    differs, exactly the files it lists are removed and the set is written again (only with
+    ``replace``, or when the earlier set was never finished).
 
     Args:
         root: output folder.
@@ -91,10 +99,13 @@ def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "t
         seed: dataset seed; the same seed gives byte-identical files.
         num_workers: processes drawing images in parallel (0 = in this process).
         progress: show a tqdm progress bar.
+        replace: rewrite a whole set of other settings; ``False`` raises instead.
     Returns:
         ``{"train": <root>/train, "val": <root>/val}``.
     Raises:
         ForeignFolderError: ``root`` holds files this writer did not write.
+        OtherSettingsError: ``replace`` is False and ``root`` holds a whole set of other
+            settings (the message lists them).
     """
     preset = _resolve(preset)
     root = Path(root)
@@ -106,10 +117,20 @@ def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "t
     with exclusive_lock(root / LOCK_NAME):  # a concurrent writer finishes first
         if not _is_complete(root, info):
             previous = claim_folder(root, WRITER)
+            if previous is not None and previous.complete and not replace:
+                raise OtherSettingsError(f"{root}: holds a synthetic set of other settings "
+                                         f"({_what_differs(previous.info, info)})")
             if previous is not None:
                 remove_written(root, previous)
             _write_all(root, info, seed, preset, num_workers, progress)
     return {split: root / split for split in counts}
+
+
+def _what_differs(found: dict, wanted: dict) -> str:
+    """``splits.train 12 (wanted 200), ...``: the settings in which two manifests differ."""
+    changes = [f"{key} {old!r} (wanted {new!r})" for key, (old, new)
+               in differences(found, wanted).items()]
+    return ", ".join(changes[:4]) + (f" and {len(changes) - 4} more" if len(changes) > 4 else "")
 
 
 def _write_all(root: Path, info: dict, seed: int, preset: SyntheticPreset,
@@ -124,9 +145,8 @@ def _write_all(root: Path, info: dict, seed: int, preset: SyntheticPreset,
             jobs += [(root / split, split, i, seed, preset) for i in range(count)]
         bar = tqdm(total=len(jobs), desc="synthetic", disable=not progress)
         if num_workers > 0:
-            with ProcessPoolExecutor(num_workers) as pool:
-                for _ in pool.map(_write_one, jobs, chunksize=8):
-                    bar.update()
+            for _ in worker_map(_write_one, jobs, num_workers, chunksize=8):
+                bar.update()  # the workers end with this process (paa_edu.workers)
         else:
             for job in jobs:
                 _write_one(job)

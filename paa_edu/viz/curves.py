@@ -90,6 +90,9 @@ def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | No
         The Figure: one panel per term (and the lr), one row, the legend below. In a notebook
         end the line with ``;`` or it is shown twice.
     """
+    if not isinstance(history, (list, tuple)) or not all(isinstance(r, dict) for r in history):
+        raise TypeError(f"history must be a list of dicts (train(cfg)['history'], or the rows "
+                        f"of log.csv), got {type(history).__name__} {history!r:.60}")
     if not history:
         raise ValueError("history is empty: nothing was trained")
     if window < 1:

@@ -159,9 +159,16 @@ def check_boxes(boxes, name: str = "boxes") -> Tensor:
     Returns:
         (N, 5) float32 CPU tensor (detached).
     Raises:
+        TypeError: ``boxes`` is not numbers (a string, ``None``, a dict, ...).
         ValueError: the shape is not (N, 5).
     """
-    boxes = torch.as_tensor(boxes).detach().cpu()
+    try:
+        boxes = torch.as_tensor(boxes).detach().cpu()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a tensor, array or nested list of shape (N, 5) cx, "
+                        f"cy, w, h, theta; got {type(boxes).__name__} {boxes!r:.60}") from None
+    if boxes.dtype == torch.bool or boxes.is_complex():
+        raise TypeError(f"{name} must hold numbers, got dtype {boxes.dtype}")
     if boxes.numel() == 0:
         return boxes.reshape(0, 5).float()
     if boxes.dim() != 2 or boxes.shape[1] != 5:
