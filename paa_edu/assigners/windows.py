@@ -176,24 +176,36 @@ def _enumerate_pairs(levels: list[LevelGrid], spans: dict[str, Tensor], total: i
                      ) -> tuple[Tensor, Tensor]:
     """Every (GT, anchor) pair of the cell rectangles of ``spans`` ((g, L) tensors).
 
+    A row of a rectangle is a run of consecutive anchor indices, so two ``repeat_interleave``
+    do it without divisions: (GT, level) groups -> their rows -> the anchors of each row.
+
     Returns:
         gt (total,) local GT index and anchor (total,) int64, grouped by GT then level, the
         anchors of a group increasing.
     """
     device = spans["count"].device
     L = len(levels)
-    i0, j0, rows, cols, counts = (spans[k].reshape(-1) for k in
-                                  ("i0", "j0", "rows", "cols", "count"))  # (g*L,) each
-    level_of = torch.arange(L, device=device).repeat(counts.shape[0] // L)  # (g*L,)
-    per_cell = torch.tensor([lv.per_cell for lv in levels], device=device)[level_of]
+    i0, j0, rows, cols = (spans[k].reshape(-1) for k in ("i0", "j0", "rows", "cols"))
+    level_of = torch.arange(L, device=device).repeat(i0.shape[0] // L)  # (g*L,)
+    per_cell = torch.tensor([lv.per_cell for lv in levels], device=device)[level_of]  # (g*L,)
     width = torch.tensor([lv.width for lv in levels], device=device)[level_of]
     first = torch.tensor([lv.start for lv in levels], device=device)[level_of]
-    group = torch.repeat_interleave(torch.arange(counts.shape[0], device=device), counts,
-                                    output_size=total)  # (P,) its (GT, level) group
-    rank = torch.arange(total, device=device) - (counts.cumsum(0) - counts)[group]  # (P,)
-    slot, cell = rank % per_cell[group], rank // per_cell[group]  # (P,) each
-    row, col = i0[group] + cell // cols[group], j0[group] + cell % cols[group]  # (P,) each
-    return group // L, first[group] + (row * width[group] + col) * per_cell[group] + slot
+    # 1. One entry per row of each rectangle: its first anchor and its length.
+    group = torch.repeat_interleave(torch.arange(i0.shape[0], device=device), rows)  # (Rw,)
+    row = i0[group] + _rank_in_runs(rows, group)  # (Rw,) grid row
+    row_first = first[group] + (row * width[group] + j0[group]) * per_cell[group]  # (Rw,)
+    row_len = (cols * per_cell)[group]  # (Rw,)
+    # 2. One entry per anchor of each row.
+    entry = torch.repeat_interleave(torch.arange(row.shape[0], device=device), row_len,
+                                    output_size=total)  # (P,)
+    anchor = row_first[entry] + _rank_in_runs(row_len, entry)  # (P,)
+    return (group // L)[entry], anchor
+
+
+def _rank_in_runs(lengths: Tensor, run: Tensor) -> Tensor:
+    """(N,) position of each element inside its run, ``run`` = repeat_interleave'd run ids."""
+    starts = lengths.cumsum(0) - lengths  # (R,) first position of each run
+    return torch.arange(run.shape[0], device=run.device) - starts[run]
 
 
 def _cell_span(level: LevelGrid, boxes: Tensor, half_diag: Tensor):
