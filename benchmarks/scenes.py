@@ -1,9 +1,10 @@
-"""GT scenes of DOTA density for the assigner benchmarks and the grid-equality tests.
+"""Scenes of DOTA density for the benchmarks and the equality tests of the fast paths.
 
 * :func:`random_gts`: rotated boxes of any size and angle anywhere in the image;
 * :func:`parking_lot`: small vehicles (about 10 x 5 px) parked side by side in rows;
 * :func:`parking_scene`: ``num`` vehicles in lots of 400 spread over the image (a 1024 px
-  DOTA patch of a car park holds 1000-2000 of them).
+  DOTA patch of a car park holds 1000-2000 of them);
+* :func:`clustered_detections`: raw detector output for the NMS benchmark and tests.
 """
 from __future__ import annotations
 
@@ -44,3 +45,18 @@ def parking_scene(num: int, size: int, seed: int = 0) -> torch.Tensor:
         angle = float(torch.rand(1, generator=g) - 0.5)
         lots.append(parking_lot(10, 40, origin, angle, seed + lot))
     return torch.cat(lots)[:num]
+
+
+def clustered_detections(num: int, seed: int = 0, image: float = 1024.0, per_cluster: int = 20):
+    """Raw detections: ``num`` boxes in clusters of about ``per_cluster`` jittered copies of an
+    object (4-64 px, any angle), with scores (num,) and labels (num,) of 15 classes."""
+    g = torch.Generator().manual_seed(seed)
+    k = max(1, num // per_cluster)
+    centres, sizes = torch.rand(k, 2, generator=g) * image, 4 + torch.rand(k, 2, generator=g) * 60
+    angles = (torch.rand(k, generator=g) - 0.5) * math.pi
+    idx = torch.randint(0, k, (num,), generator=g)
+    jit = torch.randn(num, 5, generator=g)
+    ctr = centres[idx] + jit[:, :2] * sizes[idx] * 0.15
+    wh = (sizes[idx] * (1 + 0.1 * jit[:, 2:4])).abs() + 0.5
+    boxes = torch.cat([ctr, wh, (angles[idx] + 0.05 * jit[:, 4])[:, None]], dim=1)
+    return boxes, torch.rand(num, generator=g), torch.randint(0, 15, (num,), generator=g)

@@ -13,6 +13,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from script_loader import load_script
 
 from paa_edu.anchors import AnchorGenerator
 from paa_edu.assigners import ATSSAssigner, MaxIoUAssigner, PAAAssigner
@@ -47,18 +48,7 @@ def _assert_grid_equals_dense(anchors, counts, gts, labels=None):
 
 
 def parking_lot(rows: int, cols: int, origin=(20.0, 30.0), angle=0.3, seed=0):
-    """(rows * cols, 5) small vehicles parked side by side (about 10 x 5 px, 1 px apart)."""
-    g = torch.Generator().manual_seed(seed)
-    i, j = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
-    u, v = j.reshape(-1) * 6.0, i.reshape(-1) * 12.0  # along the row, across the rows
-    c, s = math.cos(angle), math.sin(angle)
-    n = rows * cols
-    jitter = torch.rand(n, 5, generator=g) - 0.5
-    cx = origin[0] + u * c - v * s + jitter[:, 0]
-    cy = origin[1] + u * s + v * c + jitter[:, 1]
-    w, h = 10 + 2 * jitter[:, 2], 5 + jitter[:, 3]
-    theta = angle + math.pi / 2 + 0.1 * jitter[:, 4]
-    return torch.stack([cx, cy, w, h, theta], dim=1)
+    return load_script("benchmarks/scenes.py").parking_lot(rows, cols, origin, angle, seed)
 
 
 @given(st.integers(1, 60), st.integers(0, 2**31 - 1), st.sampled_from([(256, 256), (200, 333)]))

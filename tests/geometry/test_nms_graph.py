@@ -1,30 +1,19 @@
 """The graph NMS (one sparse pass + rounds) keeps exactly the boxes of the block-wise walk."""
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from geometry_oracles import random_boxes
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from script_loader import load_script
 
 import paa_edu.geometry.nms_graph as graph_module
 from paa_edu.geometry import batched_nms_rotated, nms_rotated
 
 
-def clustered(n: int, seed: int = 0, image: float = 512.0, per_cluster: int = 20):
-    """(n, 5) boxes in clusters of about ``per_cluster`` jittered copies, scores, labels."""
-    g = torch.Generator().manual_seed(seed)
-    k = max(1, n // per_cluster)
-    centres, sizes = torch.rand(k, 2, generator=g) * image, 4 + torch.rand(k, 2, generator=g) * 60
-    angles = (torch.rand(k, generator=g) - 0.5) * math.pi
-    idx = torch.randint(0, k, (n,), generator=g)
-    jit = torch.randn(n, 5, generator=g)
-    ctr = centres[idx] + jit[:, :2] * sizes[idx] * 0.15
-    wh = (sizes[idx] * (1 + 0.1 * jit[:, 2:4])).abs() + 0.5
-    boxes = torch.cat([ctr, wh, (angles[idx] + 0.05 * jit[:, 4])[:, None]], dim=1)
-    return boxes, torch.rand(n, generator=g), torch.randint(0, 15, (n,), generator=g)
+def clustered(n: int, seed: int = 0, image: float = 512.0):
+    return load_script("benchmarks/scenes.py").clustered_detections(n, seed, image)
 
 
 def _both(boxes, scores, thr, labels=None):
