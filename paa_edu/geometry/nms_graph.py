@@ -18,9 +18,9 @@ pairs whose first box is kept are ever needed:
    decided are no longer pending. The earliest open box is kept in every round, and a cluster
    is decided in a few rounds.
 
-Heavily overlapping boxes of one class (say 100 neighbours per box) make the pair set large
-while greedy NMS only needs the neighbours of the few kept boxes: then :func:`graph_nms`
-declines and the caller walks the ranks instead.
+Heavily overlapping boxes of one class (say 100 neighbours per box among 10,000) make the pair
+set large while greedy NMS only needs the neighbours of the few kept boxes: then
+:func:`graph_nms` declines and the caller walks the ranks instead.
 
 The keep set is the greedy one: a box is kept exactly when every earlier candidate is suppressed
 or kept without overlapping it by more than thr. No Python step and no host-device sync per box:
@@ -34,7 +34,8 @@ from torch import Tensor
 from paa_edu.geometry.iou import bounds_meet, overlap_bounds, pair_overlaps
 
 _MAX_CELLS = 1 << 20  # cells per axis, so that the int64 keys never overflow
-_MAX_PAIRS_PER_BOX = 64  # denser than this: the block-wise greedy walk is faster
+_MAX_PAIRS_PER_BOX = 64  # denser than this (and than N / 512 per box): walk the blocks
+_FILTER_CHUNK = 1 << 20  # near pairs filtered at once: bounds memory
 _MAX_REACH = 64  # rings of cells the largest box searches (larger cells beyond that)
 
 
@@ -46,8 +47,9 @@ def graph_nms(ranked: Tensor, labels: Tensor | None, thr: float) -> Tensor | Non
         thr: suppress when IoU > thr.
     Returns:
         (K,) int64 ranks of the kept boxes, increasing; None when the boxes are so dense
-        (more than ``_MAX_PAIRS_PER_BOX`` neighbours each on average) that walking the ranks
-        greedily, which only visits the neighbours of kept boxes, is cheaper.
+        (more than ``max(_MAX_PAIRS_PER_BOX, N / 512)`` neighbours each on average) that
+        walking the ranks greedily, which only visits the neighbours of kept boxes, is cheaper
+        (the block walk tests every kept box against every later box: its cost grows as N**2).
     """
     n = ranked.shape[0]
     pairs = candidate_pairs(ranked, labels, thr)  # (P,) each, i < j, pending
@@ -79,15 +81,17 @@ def candidate_pairs(ranked: Tensor, labels: Tensor | None, thr: float
     pairs = near_pairs(b, bounds, labels)  # (Q,) each
     if pairs is None:
         return None
-    i, j = pairs
-    meet = bounds_meet(_at(b, i), _at(bounds, i), _at(b, j), _at(bounds, j))  # (Q,) = may_overlap(b[i], b[j])
     area = b[:, 2] * b[:, 3]  # (N,)
-    area1, area2 = _at(area, i), _at(area, j)
-    possible = meet & (torch.minimum(area1, area2) > thr * torch.maximum(area1, area2))
-    if labels is not None:
-        possible &= _at(labels, i) == _at(labels, j)
-    keep = possible.nonzero().squeeze(1)
-    return _at(i, keep), _at(j, keep)
+    kept = []
+    for i, j in zip(pairs[0].split(_FILTER_CHUNK), pairs[1].split(_FILTER_CHUNK)):
+        meet = bounds_meet(_at(b, i), _at(bounds, i), _at(b, j), _at(bounds, j))  # may_overlap
+        area1, area2 = _at(area, i), _at(area, j)
+        possible = meet & (torch.minimum(area1, area2) > thr * torch.maximum(area1, area2))
+        if labels is not None:
+            possible &= _at(labels, i) == _at(labels, j)
+        keep = possible.nonzero().squeeze(1)
+        kept.append((_at(i, keep), _at(j, keep)))
+    return torch.cat([i for i, _ in kept]), torch.cat([j for _, j in kept])
 
 
 def near_pairs(boxes: Tensor, bounds: Tensor, labels: Tensor | None
@@ -125,7 +129,7 @@ def near_pairs(boxes: Tensor, bounds: Tensor, labels: Tensor | None
     lo = torch.searchsorted(sorted_key, base - r)
     counts = torch.searchsorted(sorted_key, base + r, right=True) - lo  # (Qr,)
     total = int(counts.sum())
-    if total > _MAX_PAIRS_PER_BOX * n:
+    if total > max(_MAX_PAIRS_PER_BOX, n // 512) * n:
         return None
     run = torch.repeat_interleave(torch.arange(query.shape[0], device=boxes.device), counts,
                                   output_size=total)  # (Q,)
