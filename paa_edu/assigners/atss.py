@@ -157,7 +157,7 @@ def _best_gt_sparse(cand: Tensor, score: Tensor, num_anchors: int) -> tuple[Tens
     pairs that reach it; an anchor no pair reaches gets GT 0, as the dense ``max`` of -infs.
     """
     flat_anchor, flat_score = cand.reshape(-1), score.reshape(-1)  # (G * Kc,)
-    gt = torch.arange(cand.shape[0], device=cand.device).repeat_interleave(cand.shape[1])
+    gt = torch.arange(cand.shape[0], device=cand.device)[:, None].expand_as(cand).reshape(-1)
     best = score.new_full((num_anchors,), -math.inf)
     best = best.scatter_reduce(0, flat_anchor, flat_score, reduce="amax")  # (A,)
     at_best = (flat_score == best[flat_anchor]) & (flat_score > -math.inf)  # (G * Kc,)
