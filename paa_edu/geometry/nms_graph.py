@@ -129,7 +129,7 @@ def near_pairs(boxes: Tensor, bounds: Tensor, labels: Tensor | None
     lo = torch.searchsorted(sorted_key, base - r)
     counts = torch.searchsorted(sorted_key, base + r, right=True) - lo  # (Qr,)
     total = int(counts.sum())
-    if total > max(_MAX_PAIRS_PER_BOX, n // 512) * n:
+    if total > 2 * max(_MAX_PAIRS_PER_BOX, n // 512) * n:  # each pair is seen from both sides
         return None
     run = torch.repeat_interleave(torch.arange(query.shape[0], device=boxes.device), counts,
                                   output_size=total)  # (Q,)
