@@ -21,7 +21,7 @@ always computed from the real anchors, and :attr:`LevelGrid.slack` covers the sm
 between the grid formula and the real centres.
 
 The answer is cached per anchor tensor (the detector reuses its anchors, so a step pays for
-the check once per image size; on a GPU the check copies the centres to the host once).
+the check once per image size; on a GPU the check copies the anchors to the host once).
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ import math
 import weakref
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -89,7 +90,9 @@ def anchor_grid(anchors: Tensor, num_level_anchors: list[int] | None
 
 
 def _infer_grid(anchors: Tensor, num_level_anchors: list[int]) -> list[LevelGrid] | None:
-    host = anchors.detach().to("cpu", torch.float64)  # (A, 5), one copy for all levels
+    """The checks of the module docstring, on one host copy of the anchors (numpy: they are
+    host work, not device ops)."""
+    host = anchors.detach().to("cpu", torch.float64).numpy()  # (A, 5), one copy
     levels, start = [], 0
     for n in num_level_anchors:
         if n > 0:
@@ -101,13 +104,13 @@ def _infer_grid(anchors: Tensor, num_level_anchors: list[int]) -> list[LevelGrid
     return levels
 
 
-def _infer_level(boxes: Tensor, start: int) -> LevelGrid | None:
-    """Steps 1-3 of the module docstring for one level's (n, 5) anchors (float64, CPU)."""
+def _infer_level(boxes: np.ndarray, start: int) -> LevelGrid | None:
+    """Steps 1-3 of the module docstring for one level's (n, 5) anchors (float64)."""
     centers = boxes[:, :2]  # (n, 2)
     n = centers.shape[0]
     per_cell = _leading_run(centers)
-    if n % per_cell or not bool((centers.view(-1, per_cell, 2)
-                                 == centers[::per_cell, None]).all()):
+    if n % per_cell or not (centers.reshape(-1, per_cell, 2)
+                            == centers[::per_cell, None]).all():
         return None
     cells = centers[::per_cell]  # (H*W, 2)
     width = _leading_run(cells[:, 1:])
@@ -120,19 +123,18 @@ def _infer_level(boxes: Tensor, start: int) -> LevelGrid | None:
     if not (sx > 0 and sy > 0 and math.isfinite(sx) and math.isfinite(sy)):
         return None
     x0, y0 = float(cells[0, 0]), float(cells[0, 1])
-    rows = torch.arange(height, dtype=torch.float64).repeat_interleave(width)  # (H*W,)
-    cols = torch.arange(width, dtype=torch.float64).repeat(height)  # (H*W,)
-    dev_x = float((cells[:, 0] - (x0 + cols * sx)).abs().max())
-    dev_y = float((cells[:, 1] - (y0 + rows * sy)).abs().max())
+    rows, cols = np.divmod(np.arange(height * width), width)  # (H*W,) each
+    dev_x = float(np.abs(cells[:, 0] - (x0 + cols * sx)).max())
+    dev_y = float(np.abs(cells[:, 1] - (y0 + rows * sy)).max())
     if dev_x > _MAX_DEVIATION * sx or dev_y > _MAX_DEVIATION * sy:
         return None
-    radius = float(torch.hypot(boxes[:, 2], boxes[:, 3]).max()) / 2
-    scale = float(centers.abs().max()) + radius + max(sx, sy)
+    radius = float(np.hypot(boxes[:, 2], boxes[:, 3]).max()) / 2
+    scale = float(np.abs(centers).max()) + radius + max(sx, sy)
     slack = max(dev_x, dev_y) + 1e-4 * max(sx, sy) + 1e-5 * scale  # float32 rounding included
     return LevelGrid(start, height, width, per_cell, x0, y0, sx, sy, radius, slack)
 
 
-def _leading_run(values: Tensor) -> int:
+def _leading_run(values: np.ndarray) -> int:
     """How many leading rows of (n, d) ``values`` equal the first row (at least 1)."""
-    differs = (values != values[0]).any(1).nonzero()
-    return int(differs[0, 0]) if differs.numel() else values.shape[0]
+    differs = np.flatnonzero((values != values[0]).any(1))
+    return int(differs[0]) if differs.size else values.shape[0]

@@ -26,6 +26,7 @@ from torch import Tensor
 from paa_edu.assigners.grid import LevelGrid
 from paa_edu.geometry.iou import may_overlap, pair_overlaps
 from paa_edu.geometry.points import center_distances
+from paa_edu.geometry.runs import rank_in_runs, repeat_runs
 
 _PAIRS_PER_CHUNK = 1 << 18  # window pairs enumerated at once by overlap_ious: bounds memory
 
@@ -136,11 +137,12 @@ def overlap_ious(levels: list[LevelGrid], anchors: Tensor, gt_boxes: Tensor
         matrix; all other entries of the matrix are 0.
     """
     spans = _cell_spans(levels, gt_boxes)  # (G, L) tensors
-    per_gt = spans["count"].sum(1).tolist()  # (G,) pairs per GT; the one sync for the sizes
+    sizes = torch.stack([spans["count"].sum(1), spans["rows"].sum(1)])  # (2, G)
+    per_gt, rows_per_gt = sizes.tolist()  # pairs and cell rows per GT: the one sync for sizes
     gts, inds, ious, start = [], [], [], 0
     for stop, total in _chunks(per_gt):  # GTs in chunks of at most _PAIRS_PER_CHUNK pairs
         gt, anchor = _enumerate_pairs(levels, {k: v[start:stop] for k, v in spans.items()},
-                                      total)
+                                      sum(rows_per_gt[start:stop]), total)
         gt = gt + start
         keep = may_overlap(gt_boxes[gt], anchors[anchor]).nonzero().squeeze(1)  # (P',)
         gt, anchor = gt[keep], anchor[keep]
@@ -172,12 +174,12 @@ def _cell_spans(levels: list[LevelGrid], gt_boxes: Tensor) -> dict[str, Tensor]:
     return {"i0": i0, "j0": j0, "rows": rows, "cols": cols, "count": rows * cols * per_cell}
 
 
-def _enumerate_pairs(levels: list[LevelGrid], spans: dict[str, Tensor], total: int
-                     ) -> tuple[Tensor, Tensor]:
+def _enumerate_pairs(levels: list[LevelGrid], spans: dict[str, Tensor], num_rows: int,
+                     total: int) -> tuple[Tensor, Tensor]:
     """Every (GT, anchor) pair of the cell rectangles of ``spans`` ((g, L) tensors).
 
-    A row of a rectangle is a run of consecutive anchor indices, so two ``repeat_interleave``
-    do it without divisions: (GT, level) groups -> their rows -> the anchors of each row.
+    A row of a rectangle is a run of consecutive anchor indices, so two expansions of runs do it
+    without divisions: (GT, level) groups -> their ``num_rows`` rows -> the ``total`` anchors.
 
     Returns:
         gt (total,) local GT index and anchor (total,) int64, grouped by GT then level, the
@@ -191,21 +193,14 @@ def _enumerate_pairs(levels: list[LevelGrid], spans: dict[str, Tensor], total: i
     width = torch.tensor([lv.width for lv in levels], device=device)[level_of]
     first = torch.tensor([lv.start for lv in levels], device=device)[level_of]
     # 1. One entry per row of each rectangle: its first anchor and its length.
-    group = torch.repeat_interleave(torch.arange(i0.shape[0], device=device), rows)  # (Rw,)
-    row = i0[group] + _rank_in_runs(rows, group)  # (Rw,) grid row
+    group = repeat_runs(rows, num_rows)  # (Rw,)
+    row = i0[group] + rank_in_runs(rows, group)  # (Rw,) grid row
     row_first = first[group] + (row * width[group] + j0[group]) * per_cell[group]  # (Rw,)
     row_len = (cols * per_cell)[group]  # (Rw,)
     # 2. One entry per anchor of each row.
-    entry = torch.repeat_interleave(torch.arange(row.shape[0], device=device), row_len,
-                                    output_size=total)  # (P,)
-    anchor = row_first[entry] + _rank_in_runs(row_len, entry)  # (P,)
+    entry = repeat_runs(row_len, total)  # (P,)
+    anchor = row_first[entry] + rank_in_runs(row_len, entry)  # (P,)
     return (group // L)[entry], anchor
-
-
-def _rank_in_runs(lengths: Tensor, run: Tensor) -> Tensor:
-    """(N,) position of each element inside its run, ``run`` = repeat_interleave'd run ids."""
-    starts = lengths.cumsum(0) - lengths  # (R,) first position of each run
-    return torch.arange(run.shape[0], device=run.device) - starts[run]
 
 
 def _cell_span(level: LevelGrid, boxes: Tensor, half_diag: Tensor):

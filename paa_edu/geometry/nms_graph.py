@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from paa_edu.geometry.iou import bounds_meet, overlap_bounds, pair_overlaps
+from paa_edu.geometry.runs import rank_in_runs, repeat_runs
 
 _MAX_CELLS = 1 << 20  # cells per axis, so that the int64 keys never overflow
 _MAX_PAIRS_PER_BOX = 64  # denser than this (and than N / 512 per box): walk the blocks
@@ -122,30 +123,24 @@ def near_pairs(boxes: Tensor, bounds: Tensor, labels: Tensor | None
     row = lab * rows + cy  # (N,) global cell row (each label is a band of rows)
     sorted_key, order = (row * cols + cx).sort()  # (N,) each
     # One query per (box, row of its neighbourhood): a run of the sorted keys.
-    query = torch.repeat_interleave(torch.arange(n, device=boxes.device), 2 * reach + 1)
+    span = 2 * reach + 1  # (N,) rows of cells each box searches
+    query = repeat_runs(span, int(span.sum()))  # (Qr,)
     r = _at(reach, query)  # (Qr,)
-    dy = _rank_in_runs(2 * reach + 1, query) - r  # (Qr,) -reach .. reach
+    dy = rank_in_runs(span, query) - r  # (Qr,) -reach .. reach
     base = (_at(row, query) + dy) * cols + _at(cx, query)
     lo = torch.searchsorted(sorted_key, base - r)
     counts = torch.searchsorted(sorted_key, base + r, right=True) - lo  # (Qr,)
     total = int(counts.sum())
     if total > 2 * max(_MAX_PAIRS_PER_BOX, n // 512) * n:  # each pair is seen from both sides
         return None
-    run = torch.repeat_interleave(torch.arange(query.shape[0], device=boxes.device), counts,
-                                  output_size=total)  # (Q,)
+    run = repeat_runs(counts, total)  # (Q,)
     i = _at(query, run)  # (Q,)
-    j = _at(order, _at(lo, run) + _rank_in_runs(counts, run))  # (Q,)
+    j = _at(order, _at(lo, run) + rank_in_runs(counts, run))  # (Q,)
     size_rank = torch.empty_like(order)
     size_rank[torch.argsort(extent, stable=True)] = torch.arange(n, device=boxes.device)
     smaller = (_at(size_rank, j) < _at(size_rank, i)).nonzero().squeeze(1)  # pair once
     i, j = _at(i, smaller), _at(j, smaller)
     return torch.minimum(i, j), torch.maximum(i, j)
-
-
-def _rank_in_runs(lengths: Tensor, run: Tensor) -> Tensor:
-    """(M,) position of each element inside its run, ``run`` = repeat_interleave'd run ids."""
-    starts = lengths.cumsum(0) - lengths  # (R,) first position of each run
-    return torch.arange(run.shape[0], device=run.device) - _at(starts, run)
 
 
 def _at(values: Tensor, index: Tensor) -> Tensor:
