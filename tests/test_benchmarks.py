@@ -80,14 +80,3 @@ def test_polygon_eval_benchmark_compares_both_gt_shapes(tmp_path, capsys, monkey
     lines = capsys.readouterr().out.splitlines()
     assert lines[3].startswith("| polygon |") and lines[4].startswith("| box |")
     assert lines[5].startswith("| box - polygon |")
-
-
-def test_assigner_and_nms_sweeps_run_and_agree(capsys):
-    """Smoke runs of the DOTA-density sweeps (no baseline revision: the working tree only)."""
-    rows = load_script("benchmarks/bench_assigners.py").main(
-        ["--num-gts", "3", "20", "--image-size", "128", "--repeat", "1", "--memory"])
-    assert len(rows) == 8 and all(r["new_mib"] >= 0 for r in rows)
-    table = load_script("benchmarks/bench_nms.py").main(
-        ["--num-boxes", "50", "200", "--repeat", "1", "--no-shapely"])
-    assert all(row["same"] for row in table.values())
-    assert "growth exponent wise default" in capsys.readouterr().out
