@@ -7,7 +7,7 @@ then, in order of value, each stage with its own time cap and never past the bud
 
 1. ``pytest -m cuda`` (CUDA equals CPU, one AMP step, one 2-process DDP step);
 2. ``bench_train_step.py`` on ``r50_dota_1x`` at 1024 px with 300 GTs per image, AMP off and
-   on (step time, assignment share, syncs, peak memory);
+   on, and with 2000 GTs per image (step time, assignment share, syncs, peak memory);
 3. ``bench_input.py``: loader images/s against the step rate of stage 2 (runs on CPU too);
 4. ``gpu_synthetic`` runs of ``compare_assigners.py``, one assigner after the other while time
    is left (resumable: ``--compare-out`` keeps the finished runs for the next slot);
@@ -121,13 +121,13 @@ def stage_pytest(cap, env, args, done):
 def stage_train_step(cap, env, args, done):
     out, figures = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        for amp in (False, True):
-            name = "amp" if amp else "fp32"
+        runs = (("fp32", False, 300, 10), ("amp", True, 300, 10), ("fp32_2000gts", False, 2000, 5))
+        for name, amp, num_gts, iters in runs:
             path = Path(tmp) / f"{name}.json"
             result = run([sys.executable, "benchmarks/bench_train_step.py", "--config",
-                          "r50_dota_1x", "--device", "cuda", "--num-gts", "300", "--iters", "10",
-                          "--warmup", "3", "--count-ops", "--json", str(path)]
-                         + (["--amp"] if amp else []), cap / 2, env)
+                          "r50_dota_1x", "--device", "cuda", "--num-gts", str(num_gts),
+                          "--iters", str(iters), "--warmup", "3", "--count-ops", "--json",
+                          str(path)] + (["--amp"] if amp else []), cap / len(runs), env)
             out[name] = result
             if path.is_file():
                 figures[name] = json.loads(path.read_text())
@@ -136,7 +136,8 @@ def stage_train_step(cap, env, args, done):
             "seconds": sum(r["seconds"] for r in out.values()),
             "command": " ; ".join(r["command"] for r in out.values()),
             "output_tail": "\n".join(r["output_tail"][-1800:] for r in out.values()),
-            "note": "; ".join(f"{k}: {v['step_ms']:.0f} ms/step, PAA {100 * v['paa_share']:.1f}%"
+            "note": "; ".join(f"{k}: {v['step_ms']:.0f} ms/step, assignment "
+                              f"{100 * v['assign_share']:.1f}% (PAA {100 * v['paa_share']:.1f}%)"
                               for k, v in figures.items())}
 
 

@@ -4,7 +4,8 @@ For every GT, all at once (no Python loop over GTs):
 
 1. the distance between every GT centre and every anchor centre;
 2. on each FPN level, the ``topk`` anchors whose centres are nearest the GT centre (fewer when a
-   level has fewer anchors) are the GT's candidates (at most ``L * topk``); the rotated IoU is
+   level has fewer anchors; equal distances go to the lower anchor index, :func:`k_nearest`)
+   are the GT's candidates (at most ``L * topk``); the rotated IoU is
    computed for these (GT, candidate) pairs only -- nothing else can become positive, so the
    (G, A) IoU matrix of mmdetection's version is never needed (13x less IoU work at 300 GTs);
 3. the GT's IoU threshold is ``mean + std`` of its candidates' IoUs (unbiased std, as torch;
@@ -13,6 +14,12 @@ For every GT, all at once (no Python loop over GTs):
    GT, at least ``eps`` = 0.01 px from every side;
 5. an anchor that is positive for several GTs goes to the GT with the highest IoU (first GT on
    ties); all other anchors are negative. ATSS never ignores anchors.
+
+Read as written, steps 1-2 and 5 hold a (G, A) distance matrix and a (G, A) score table: that is
+the reference (``use_grid=False``). With ``use_grid=True`` (the default) and anchors on a regular
+grid (:func:`anchor_grid`), steps 1-2 look only at a window of cells around each GT centre
+(:func:`nearest_in_window`) and step 5 reduces over the (G, Kc) candidates with
+``scatter_reduce``: no (G, A) tensor, the same candidates and the same assignment.
 
 ``max_overlaps`` of the result is therefore the IoU with the assigned GT for positives and 0 for
 every other anchor (mmdetection stores -inf there), not the largest IoU with any GT.
@@ -24,7 +31,9 @@ import math
 import torch
 from torch import Tensor
 
+from paa_edu.assigners.grid import LevelGrid, anchor_grid
 from paa_edu.assigners.result import AssignResult, check_assign_inputs
+from paa_edu.assigners.windows import first_index, k_nearest, nearest_in_window
 from paa_edu.geometry.iou import box_iou_rotated
 from paa_edu.geometry.points import center_distances, points_in_rboxes
 
@@ -35,12 +44,13 @@ class ATSSAssigner:
     Args:
         topk: nearest anchors per level and GT (9 in ATSS and PAA).
         eps: margin of the centre-inside-GT test, in pixels.
+        use_grid: search windows of the anchor grid (same result; False = dense reference).
     """
 
-    def __init__(self, topk: int = 9, eps: float = 0.01) -> None:
+    def __init__(self, topk: int = 9, eps: float = 0.01, use_grid: bool = True) -> None:
         if not isinstance(topk, int) or topk < 1:
             raise ValueError(f"topk must be an int >= 1, got {topk!r}")
-        self.topk, self.eps = topk, float(eps)
+        self.topk, self.eps, self.use_grid = topk, float(eps), use_grid
 
     def __repr__(self) -> str:
         return f"ATSSAssigner(topk={self.topk}, eps={self.eps})"
@@ -57,9 +67,9 @@ class ATSSAssigner:
         cand, cand_ious, thr, inside = self.candidates(anchors, gt_boxes, num_level_anchors)
         is_pos = (cand_ious >= thr[:, None]) & inside  # (G, Kc)
         # 5. Each anchor to its highest-IoU GT among those that selected it.
-        scored = cand_ious.new_full((G, A), -math.inf)  # (G, A)
-        scored.scatter_(1, cand, torch.where(is_pos, cand_ious, -math.inf))
-        best_iou, best_gt = scored.max(dim=0)  # (A,)
+        score = torch.where(is_pos, cand_ious, -math.inf)  # (G, Kc)
+        best_gt = _best_gt_sparse if self.use_grid else _best_gt_dense
+        best_iou, best_gt = best_gt(cand, score, A)  # (A,) each
         assigned = best_iou > -math.inf  # (A,)
         gt_inds = torch.where(assigned, best_gt + 1, 0)  # (A,)
         labels = torch.where(assigned, gt_labels.long()[best_gt], -1)  # (A,)
@@ -74,10 +84,14 @@ class ATSSAssigner:
             threshold ``mean + std`` (G,) and whether each candidate's centre lies inside the
             rotated GT (G, Kc) bool; positives are ``(ious >= thr) & inside``.
         """
-        # 1. Centre distances, GT in rows.
-        dist = center_distances(anchors[:, :2], gt_boxes)  # (G, A)
-        # 2. Candidates: topk nearest per level, and their IoUs with the GT.
-        cand = self._nearest_per_level(dist, num_level_anchors)  # (G, Kc) anchor indices
+        # 1-2. Candidates: topk nearest per level, from windows or from all distances.
+        grid = anchor_grid(anchors, num_level_anchors) if self.use_grid else None
+        if grid is None:
+            dist = center_distances(anchors[:, :2], gt_boxes)  # (G, A)
+            cand = self._nearest_per_level(dist, num_level_anchors)  # (G, Kc) anchor indices
+        else:
+            cand = self._nearest_in_windows(grid, anchors, gt_boxes, num_level_anchors)
+        # The candidates' IoUs with their GT.
         cand_anchors = anchors[cand.reshape(-1)]  # (G * Kc, 5)
         boxes = gt_boxes[:, None, :].expand(-1, cand.shape[1], -1).reshape(-1, 5)  # (G * Kc, 5)
         cand_ious = box_iou_rotated(boxes, cand_anchors, aligned=True).view_as(cand)  # (G, Kc)
@@ -92,11 +106,62 @@ class ATSSAssigner:
         cands, start = [], 0
         for n in num_level_anchors:  # loop over the L levels, not over GTs
             if n > 0:
-                k = min(self.topk, n)
-                idx = dist[:, start:start + n].topk(k, dim=1, largest=False).indices  # (G, k)
-                cands.append(idx + start)
+                inds = torch.arange(start, start + n, device=dist.device)  # (n,)
+                cands.append(k_nearest(dist[:, start:start + n], inds, min(self.topk, n))[1])
             start += n
         return torch.cat(cands, dim=1)
+
+    def _nearest_in_windows(self, grid: list[LevelGrid], anchors: Tensor, gt_boxes: Tensor,
+                            num_level_anchors: list[int]) -> Tensor:
+        """As :meth:`_nearest_per_level`, searching a window of cells per GT and level.
+
+        A GT whose window may miss one of its nearest anchors on some level (its centre far
+        outside the grid) gets its whole row from the dense reference instead.
+        """
+        cands, ok = [], torch.ones(gt_boxes.shape[0], dtype=torch.bool, device=anchors.device)
+        for level in grid:  # loop over the L levels, not over GTs
+            k = min(self.topk, level.num_anchors)
+            found = nearest_in_window(level, anchors, gt_boxes, k)  # (G, k), (G,)
+            if found is None:  # the window holds fewer than k anchors: search the level
+                stop = level.start + level.num_anchors
+                dist = center_distances(anchors[level.start:stop, :2], gt_boxes)  # (G, A_l)
+                inds = torch.arange(level.start, stop, device=anchors.device)  # (A_l,)
+                found = k_nearest(dist, inds, k)[1], ok
+            cands.append(found[0])
+            ok = ok & found[1]
+        cand = torch.cat(cands, dim=1)  # (G, Kc)
+        if not bool(ok.all()):  # one host-device sync
+            rows = (~ok).nonzero().squeeze(1)  # (F,) GTs to redo, few
+            dist = center_distances(anchors[:, :2], gt_boxes[rows])  # (F, A)
+            cand[rows] = self._nearest_per_level(dist, num_level_anchors)
+        return cand
+
+
+def _best_gt_dense(cand: Tensor, score: Tensor, num_anchors: int) -> tuple[Tensor, Tensor]:
+    """Step 5, reference: (A,) best score of each anchor over the GTs, and that GT.
+
+    Args:
+        cand: (G, Kc) candidate anchors; score: (G, Kc) IoU at positives, -inf elsewhere.
+    Returns:
+        best score (A,) (-inf: no GT) and its GT (A,), the first GT of a tie (``max``'s rule).
+    """
+    scored = score.new_full((cand.shape[0], num_anchors), -math.inf)  # (G, A)
+    scored.scatter_(1, cand, score)
+    return scored.max(dim=0)  # (A,) each
+
+
+def _best_gt_sparse(cand: Tensor, score: Tensor, num_anchors: int) -> tuple[Tensor, Tensor]:
+    """Step 5 as :func:`_best_gt_dense`, reducing over the (G, Kc) pairs only.
+
+    ``scatter_reduce`` takes each anchor's best score, then the smallest GT index among the
+    pairs that reach it; an anchor no pair reaches gets GT 0, as the dense ``max`` of -infs.
+    """
+    flat_anchor, flat_score = cand.reshape(-1), score.reshape(-1)  # (G * Kc,)
+    gt = torch.arange(cand.shape[0], device=cand.device)[:, None].expand_as(cand).reshape(-1)
+    best = score.new_full((num_anchors,), -math.inf)
+    best = best.scatter_reduce(0, flat_anchor, flat_score, reduce="amax")  # (A,)
+    at_best = (flat_score == best[flat_anchor]) & (flat_score > -math.inf)  # (G * Kc,)
+    return best, first_index(flat_anchor, gt, at_best, num_anchors)  # (A,) each
 
 
 def _unbiased_std(x: Tensor) -> Tensor:

@@ -268,13 +268,28 @@ def may_overlap(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     boxes2`` over the leading dimensions: (..., 5) x (..., 5) -> (...) bool.
     """
     b1, b2 = boxes1.detach(), boxes2.detach()
-    dx, dy = b1[..., 0] - b2[..., 0], b1[..., 1] - b2[..., 1]
-    r1, r2 = _half_diagonal(b1), _half_diagonal(b2)
-    (ex1, ey1), (ex2, ey2) = _half_extents(b1), _half_extents(b2)
+    return bounds_meet(b1, overlap_bounds(b1), b2, overlap_bounds(b2))
+
+
+def overlap_bounds(boxes: Tensor) -> Tensor:
+    """Per box, what :func:`may_overlap` needs: (..., 5) -> (..., 4) radius of the enclosing
+    circle, half width and half height of the axis-aligned box, and 1 if w * h > 0 (else 0).
+
+    Computed once per box, they make :func:`bounds_meet` over many pairs cheap.
+    """
+    ex, ey = half_extents(boxes)
+    non_empty = (boxes[..., 2] * boxes[..., 3] > 0).to(boxes.dtype)
+    return torch.stack([_half_diagonal(boxes), ex, ey, non_empty], dim=-1)
+
+
+def bounds_meet(boxes1: Tensor, bounds1: Tensor, boxes2: Tensor, bounds2: Tensor) -> Tensor:
+    """:func:`may_overlap` from the boxes' :func:`overlap_bounds` (the same bits), (...) bool."""
+    dx, dy = boxes1[..., 0] - boxes2[..., 0], boxes1[..., 1] - boxes2[..., 1]
+    r1, ex1, ey1, full1 = bounds1.unbind(-1)
+    r2, ex2, ey2, full2 = bounds2.unbind(-1)
     circles = dx * dx + dy * dy <= (r1 + r2) ** 2
     aabbs = (dx.abs() <= ex1 + ex2) & (dy.abs() <= ey1 + ey2)
-    non_empty = (b1[..., 2] * b1[..., 3] > 0) & (b2[..., 2] * b2[..., 3] > 0)
-    return circles & aabbs & non_empty
+    return circles & aabbs & (full1 > 0) & (full2 > 0)
 
 
 def overlap_candidates(boxes1: Tensor, boxes2: Tensor) -> tuple[Tensor, Tensor]:
@@ -316,7 +331,7 @@ def _half_diagonal(boxes: Tensor) -> Tensor:
     return torch.hypot(boxes[..., 2], boxes[..., 3]) / 2
 
 
-def _half_extents(boxes: Tensor) -> tuple[Tensor, Tensor]:
+def half_extents(boxes: Tensor) -> tuple[Tensor, Tensor]:
     """Half width and half height of the axis-aligned bounding box, (..., 5) -> 2 x (...)."""
     cos, sin = torch.cos(boxes[..., 4]).abs(), torch.sin(boxes[..., 4]).abs()
     w, h = boxes[..., 2], boxes[..., 3]

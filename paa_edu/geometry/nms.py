@@ -1,5 +1,9 @@
 """Greedy non-maximum suppression (NMS) for rotated boxes, with the exact IoU of ``iou.py``.
 
+This module walks the ranks block by block (``method="blocks"``, the reference, described
+below); the default ``method="graph"`` gives the same keep set from one sparse IoU pass and
+parallel rounds (:mod:`paa_edu.geometry.nms_graph`), which scales to dense scenes.
+
 Greedy NMS visits the boxes from the highest score down; a box is kept unless a box kept before
 it overlaps it with IoU > ``iou_threshold``. Computing the IoU of *all* pairs first is wasteful
 when boxes are dense (20000 random boxes have millions of overlapping pairs) because most boxes
@@ -25,26 +29,31 @@ from torch import Tensor
 
 from paa_edu.geometry.angles import check_boxes
 from paa_edu.geometry.iou import overlap_candidates, pair_overlaps
+from paa_edu.geometry.nms_graph import graph_nms
 
 _BLOCK = 512  # ranks handled per greedy step
 
 
-def nms_rotated(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
+def nms_rotated(boxes: Tensor, scores: Tensor, iou_threshold: float,
+                method: str = "graph") -> Tensor:
     """Greedy rotated NMS.
 
     Args:
         boxes: (N, 5) cx, cy, w, h, theta.
         scores: (N,) floating scores.
         iou_threshold: a box is suppressed when its IoU with a kept box is > this value.
+        method: ``"blocks"``, the greedy walk of this module (the reference), or ``"graph"``,
+            the same keep set from one sparse IoU pass (:mod:`paa_edu.geometry.nms_graph`;
+            it walks the blocks when the boxes of a class overlap too densely).
     Returns:
         (K,) int64 indices into ``boxes`` of the kept boxes, by decreasing score.
     """
-    _check_nms_inputs(boxes, scores, iou_threshold)
-    return _greedy_nms(boxes, scores, float(iou_threshold), None)
+    _check_nms_inputs(boxes, scores, iou_threshold, method)
+    return _greedy_nms(boxes, scores, float(iou_threshold), None, method)
 
 
 def batched_nms_rotated(boxes: Tensor, scores: Tensor, labels: Tensor,
-                        iou_threshold: float) -> Tensor:
+                        iou_threshold: float, method: str = "graph") -> Tensor:
     """Class-wise rotated NMS: boxes with different labels never suppress each other.
 
     One NMS runs on all boxes, but candidate pairs with different labels are dropped before
@@ -53,24 +62,29 @@ def batched_nms_rotated(boxes: Tensor, scores: Tensor, labels: Tensor,
 
     Args:
         boxes: (N, 5); scores: (N,); labels: (N,) integer class ids.
-        iou_threshold: as in :func:`nms_rotated`.
+        iou_threshold, method: as in :func:`nms_rotated`.
     Returns:
         (K,) int64 kept indices by decreasing score.
     """
-    _check_nms_inputs(boxes, scores, iou_threshold)
+    _check_nms_inputs(boxes, scores, iou_threshold, method)
     if not isinstance(labels, Tensor) or labels.shape != scores.shape:
         got = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels)
         raise ValueError(f"labels must be a tensor of shape {tuple(scores.shape)}, got {got}")
     if labels.is_floating_point() or labels.is_complex():
         raise ValueError(f"labels must be an integer tensor, got {labels.dtype}")
-    return _greedy_nms(boxes, scores, float(iou_threshold), labels.to(boxes.device))
+    return _greedy_nms(boxes, scores, float(iou_threshold), labels.to(boxes.device), method)
 
 
-def _greedy_nms(boxes: Tensor, scores: Tensor, thr: float, labels: Tensor | None) -> Tensor:
+def _greedy_nms(boxes: Tensor, scores: Tensor, thr: float, labels: Tensor | None,
+                method: str) -> Tensor:
     """Steps 1-5 of the module docstring; pairs with different ``labels`` never suppress."""
     order = scores.detach().argsort(descending=True, stable=True)  # (N,) rank -> index
     ranked = boxes.detach()[order]  # (N, 5) best first
     ranked_labels = None if labels is None else labels[order]  # (N,)
+    if method == "graph":
+        kept_ranks = graph_nms(ranked, ranked_labels, thr)  # (K,), None: too dense
+        if kept_ranks is not None:
+            return order[kept_ranks]
     alive = torch.ones(ranked.shape[0], dtype=torch.bool, device=boxes.device)  # (N,)
     kept = []
     for start in range(0, ranked.shape[0], _BLOCK):
@@ -134,8 +148,11 @@ def _suppression_pairs(boxes1: Tensor, boxes2: Tensor, labels1: Tensor | None,
     return i[hit], j[hit]
 
 
-def _check_nms_inputs(boxes: Tensor, scores: Tensor, iou_threshold: float) -> None:
-    """Raise a clear ``ValueError`` for bad boxes, scores or threshold."""
+def _check_nms_inputs(boxes: Tensor, scores: Tensor, iou_threshold: float,
+                      method: str = "graph") -> None:
+    """Raise a clear ``ValueError`` for bad boxes, scores, threshold or method."""
+    if method not in ("graph", "blocks"):
+        raise ValueError(f"method must be 'graph' or 'blocks', got {method!r}")
     check_boxes(boxes, "boxes")
     if boxes.dim() != 2:
         raise ValueError(f"boxes must have shape (N, 5), got {tuple(boxes.shape)}")

@@ -15,19 +15,21 @@ def _check_points(points: Tensor, name: str = "points") -> None:
 
 
 def center_distances(points: Tensor, boxes: Tensor) -> Tensor:
-    """Euclidean distance from every box centre to every point.
+    """Euclidean distance from every box centre to every point (or to its own points).
 
     Args:
-        points: (A, 2) x, y (e.g. anchor centres).
+        points: (A, 2) x, y (e.g. anchor centres), shared by all boxes; or (G, K, 2), the K
+            points of each box (e.g. the anchors of a window around it).
         boxes: (G, 5) rotated boxes.
     Returns:
-        (G, A) distances, GT in rows (like ``box_iou_rotated(gt_boxes, anchors)``).
+        (G, A) or (G, K) distances, GT in rows (like ``box_iou_rotated(gt_boxes, anchors)``).
+        Both forms give the same bits for the same (box, point).
     """
     _check_points(points)
     check_boxes(boxes, "boxes")
-    dx = boxes[:, 0:1] - points[None, :, 0]  # (G, A)
-    dy = boxes[:, 1:2] - points[None, :, 1]  # (G, A)
-    return (dx * dx + dy * dy).sqrt()  # (G, A); no (G, A, 2) temporary: 1.7x faster
+    dx = boxes[:, 0:1] - points[..., 0]  # (G, A) or (G, K)
+    dy = boxes[:, 1:2] - points[..., 1]  # (G, A) or (G, K)
+    return (dx * dx + dy * dy).sqrt()  # no (G, A, 2) temporary: 1.7x faster
 
 
 def points_in_rboxes(points: Tensor, boxes: Tensor, eps: float = 0.01,

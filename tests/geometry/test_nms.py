@@ -33,7 +33,7 @@ def test_matches_greedy_reference_across_blocks(seed, thr, block):
     old = nms_module._BLOCK
     nms_module._BLOCK = block
     try:
-        keep = nms_rotated(boxes, scores, thr)
+        keep = nms_rotated(boxes, scores, thr, method="blocks")
     finally:
         nms_module._BLOCK = old
     assert keep.tolist() == greedy_nms_reference(boxes, scores, thr)

@@ -66,7 +66,9 @@ def test_a_paa_training_step_has_at_most_30_syncs(fixed_batch, overrides):
     per_stage = {stage: syncs for stage, (_, syncs) in counter.stages.items()}
     total = sum(syncs for stage, syncs in per_stage.items() if stage != "backward+step")
     assert total <= 30, per_stage
-    assert per_stage["initial assign"] <= (0 if not overrides else 2 * len(targets))
+    # ATSS: the window check and, for GTs far outside the grid, its dense fallback; MaxIoU: the
+    # window sizes and the overlap test
+    assert per_stage["initial assign"] <= 2 * len(targets)
 
 
 def test_the_counter_sees_boolean_mask_indexing():

@@ -1,0 +1,217 @@
+"""Anchors near each GT by index arithmetic on the anchor grid (:mod:`paa_edu.assigners.grid`).
+
+Two questions of the assigners, answered without looking at every (GT, anchor) pair:
+
+* :func:`nearest_in_window` (ATSS): the ``k`` anchors of a level whose centres are nearest a
+  GT's centre. A fixed ``(2h + 1) x (2h + 1)``-cell window around the nearest cell (shifted
+  inwards at the borders) is searched; the k-th distance found is then compared with the
+  nearest cell *outside* the window. If every outside cell is strictly farther, the window
+  holds the k nearest, ties included; otherwise (a GT centre far outside the image) the GT's
+  row falls back to all anchors of the level. Either way :func:`k_nearest` makes the choice.
+* :func:`overlap_ious` (MaxIoU): the IoU of every (GT, anchor) pair that can overlap. Two
+  boxes overlap only if their centres are closer than the sum of their half diagonals, so a
+  GT's anchors lie in the cells within ``hypot(w, h) / 2 + radius`` of its centre on each axis;
+  the pairs of these rectangles of cells go through the same overlap test and the same exact
+  IoU as :func:`~paa_edu.geometry.iou.box_iou_rotated`, without a (G, A) tensor.
+
+:func:`first_index` is the sparse form of the index that ``max`` returns, used by both.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from paa_edu.assigners.grid import LevelGrid
+from paa_edu.geometry.iou import may_overlap, pair_overlaps
+from paa_edu.geometry.points import center_distances
+from paa_edu.geometry.runs import rank_in_runs, repeat_runs
+
+_PAIRS_PER_CHUNK = 1 << 18  # window pairs enumerated at once by overlap_ious: bounds memory
+
+
+def k_nearest(dist: Tensor, anchor_inds: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """The ``k`` nearest anchors of each row: nearer first, equal distances by anchor index.
+
+    The one selection rule of ATSS, used by the dense reference and the windows alike (a
+    ``topk`` would break ties in an order that depends on the other elements of the row).
+
+    Args:
+        dist: (G, N) distances; anchor_inds: (G, N) or (N,) their anchor indices, increasing
+            along each row (so a stable sort breaks ties by anchor index).
+    Returns:
+        distances (G, k) ascending and anchor indices (G, k).
+    """
+    values, order = dist.sort(dim=1, stable=True)  # (G, N) each
+    return values[:, :k], anchor_inds.expand_as(dist).gather(1, order[:, :k])
+
+
+def window_half_size(k: int, per_cell: int) -> int:
+    """Half size ``h`` of a window that holds the k nearest anchors of an inner GT centre.
+
+    The ``(2r + 1)**2`` cells around the nearest cell hold ``ceil(k / R)`` cells within
+    ``(r + 1/2) * sqrt(2)`` strides, and every cell outside a ``(2h + 1)``-window is at least
+    ``h + 1/2`` strides away.
+    """
+    cells = math.ceil(k / per_cell)
+    r = math.ceil((math.sqrt(cells) - 1) / 2)
+    return math.floor((r + 0.5) * math.sqrt(2) - 0.5) + 1
+
+
+def nearest_in_window(level: LevelGrid, anchors: Tensor, gt_boxes: Tensor, k: int
+                      ) -> tuple[Tensor, Tensor] | None:
+    """The k nearest anchors of one level per GT, searched in a window; see module doc.
+
+    Args:
+        level: the level's grid; anchors: (A, 5) all anchors; gt_boxes: (G, 5).
+        k: at most the level's anchor count.
+    Returns:
+        cand (G, k) anchor indices and ok (G,) bool (False: the window may miss one of the
+        k nearest, use the whole level for that GT); None if the window is smaller than k.
+    """
+    h = window_half_size(k, level.per_cell)
+    win_w, win_h = min(2 * h + 1, level.width), min(2 * h + 1, level.height)
+    if win_w * win_h * level.per_cell < k:
+        return None
+    cx, cy = gt_boxes[:, 0].detach(), gt_boxes[:, 1].detach()  # (G,)
+    j0 = _window_start(cx, level.x0, level.sx, h, level.width - win_w)  # (G,) first column
+    i0 = _window_start(cy, level.y0, level.sy, h, level.height - win_h)  # (G,) first row
+    # Anchor indices of the window, row-major (increasing anchor index): (G, Kw)
+    di = torch.arange(win_h, device=cx.device)[:, None, None]
+    dj = torch.arange(win_w, device=cx.device)[None, :, None]
+    slot = torch.arange(level.per_cell, device=cx.device)[None, None, :]
+    offsets = ((di * level.width + dj) * level.per_cell + slot).reshape(-1)  # (Kw,)
+    first = level.start + (i0 * level.width + j0) * level.per_cell  # (G,)
+    inds = first[:, None] + offsets[None, :]  # (G, Kw)
+    dist = center_distances(anchors[inds, :2], gt_boxes)  # (G, Kw)
+    near, cand = k_nearest(dist, inds, k)  # (G, k) each
+    outside = _outside_gap(level, cx, cy, i0, j0, win_h, win_w)  # (G,) nearest outside cell
+    return cand, near[:, k - 1] < outside - level.slack
+
+
+def _window_start(center: Tensor, origin: float, stride: float, h: int, last: int) -> Tensor:
+    """(G,) first cell of a window of ``2h + 1`` cells around the nearest cell, kept inside."""
+    nearest = torch.round((center.double() - origin) / stride)
+    return (nearest - h).clamp(0, max(last, 0)).long()
+
+
+def _outside_gap(level: LevelGrid, cx: Tensor, cy: Tensor, i0: Tensor, j0: Tensor,
+                 win_h: int, win_w: int) -> Tensor:
+    """(G,) a lower bound of the distance from each GT centre to any cell outside its window."""
+    inf = torch.full_like(cx, math.inf, dtype=torch.float64)
+    cxd, cyd = cx.double(), cy.double()
+    left = torch.where(j0 > 0, cxd - (level.x0 + (j0 - 1) * level.sx), inf)
+    right = torch.where(j0 + win_w < level.width, level.x0 + (j0 + win_w) * level.sx - cxd, inf)
+    top = torch.where(i0 > 0, cyd - (level.y0 + (i0 - 1) * level.sy), inf)
+    bottom = torch.where(i0 + win_h < level.height,
+                         level.y0 + (i0 + win_h) * level.sy - cyd, inf)
+    gap = torch.minimum(torch.minimum(left, right), torch.minimum(top, bottom))
+    return gap.clamp_min(0)  # (G,) float64
+
+
+def first_index(key: Tensor, value: Tensor, mask: Tensor, size: int) -> Tensor:
+    """(size,) smallest ``value`` among the masked pairs of each ``key``; 0 where there is none.
+
+    The sparse form of the index that a dense ``max`` returns: the first of tied maxima, and
+    0 for a row of ties at the default value.
+
+    Args:
+        key: (P,) int64 in [0, size); value: (P,) int64; mask: (P,) bool.
+    """
+    none = torch.iinfo(torch.long).max
+    first = torch.full((size,), none, dtype=torch.long, device=value.device)
+    first = first.scatter_reduce(0, key, torch.where(mask, value, none), reduce="amin")
+    return torch.where(first == none, 0, first)  # (size,)
+
+
+def overlap_ious(levels: list[LevelGrid], anchors: Tensor, gt_boxes: Tensor
+                 ) -> tuple[Tensor, Tensor, Tensor]:
+    """The pairs of ``box_iou_rotated(gt_boxes, anchors)`` that may be non-zero, with their IoU.
+
+    Args:
+        levels: the grid of every level; anchors: (A, 5); gt_boxes: (G, 5).
+    Returns:
+        gt (P,), anchor (P,) int64 and iou (P,): every pair that passes
+        :func:`~paa_edu.geometry.iou.may_overlap` (each once), with the same IoU bits as the
+        matrix; all other entries of the matrix are 0.
+    """
+    spans = _cell_spans(levels, gt_boxes)  # (G, L) tensors
+    sizes = torch.stack([spans["count"].sum(1), spans["rows"].sum(1)])  # (2, G)
+    per_gt, rows_per_gt = sizes.tolist()  # pairs and cell rows per GT: the one sync for sizes
+    gts, inds, ious, start = [], [], [], 0
+    for stop, total in _chunks(per_gt):  # GTs in chunks of at most _PAIRS_PER_CHUNK pairs
+        gt, anchor = _enumerate_pairs(levels, {k: v[start:stop] for k, v in spans.items()},
+                                      sum(rows_per_gt[start:stop]), total)
+        gt = gt + start
+        keep = may_overlap(gt_boxes[gt], anchors[anchor]).nonzero().squeeze(1)  # (P',)
+        gt, anchor = gt[keep], anchor[keep]
+        gts.append(gt)
+        inds.append(anchor)
+        ious.append(pair_overlaps(gt_boxes[gt], anchors[anchor]))  # (P',)
+        start = stop
+    return torch.cat(gts), torch.cat(inds), torch.cat(ious)
+
+
+def _chunks(per_gt: list[int]):
+    """(stop, pairs) of consecutive GT ranges of at most ``_PAIRS_PER_CHUNK`` pairs (or 1 GT)."""
+    total = 0
+    for g, n in enumerate(per_gt):
+        if total and total + n > _PAIRS_PER_CHUNK:
+            yield g, total
+            total = 0
+        total += n
+    yield len(per_gt), total
+
+
+def _cell_spans(levels: list[LevelGrid], gt_boxes: Tensor) -> dict[str, Tensor]:
+    """First row and column, row and column counts, and pair count of each (GT, level), (G, L)."""
+    boxes = gt_boxes.detach().double()  # (G, 5)
+    half_diag = torch.hypot(boxes[:, 2], boxes[:, 3]) / 2  # (G,)
+    spans = [_cell_span(lv, boxes, half_diag) for lv in levels]  # L x (i0, j0, rows, cols)
+    i0, j0, rows, cols = (torch.stack(t, 1) for t in zip(*spans))  # (G, L) each
+    per_cell = torch.tensor([lv.per_cell for lv in levels], device=boxes.device)  # (L,)
+    return {"i0": i0, "j0": j0, "rows": rows, "cols": cols, "count": rows * cols * per_cell}
+
+
+def _enumerate_pairs(levels: list[LevelGrid], spans: dict[str, Tensor], num_rows: int,
+                     total: int) -> tuple[Tensor, Tensor]:
+    """Every (GT, anchor) pair of the cell rectangles of ``spans`` ((g, L) tensors).
+
+    A row of a rectangle is a run of consecutive anchor indices, so two expansions of runs do it
+    without divisions: (GT, level) groups -> their ``num_rows`` rows -> the ``total`` anchors.
+
+    Returns:
+        gt (total,) local GT index and anchor (total,) int64, grouped by GT then level, the
+        anchors of a group increasing.
+    """
+    device = spans["count"].device
+    L = len(levels)
+    i0, j0, rows, cols = (spans[k].reshape(-1) for k in ("i0", "j0", "rows", "cols"))
+    level_of = torch.arange(L, device=device).repeat(i0.shape[0] // L)  # (g*L,)
+    per_cell = torch.tensor([lv.per_cell for lv in levels], device=device)[level_of]  # (g*L,)
+    width = torch.tensor([lv.width for lv in levels], device=device)[level_of]
+    first = torch.tensor([lv.start for lv in levels], device=device)[level_of]
+    # 1. One entry per row of each rectangle: its first anchor and its length.
+    group = repeat_runs(rows, num_rows)  # (Rw,)
+    row = i0[group] + rank_in_runs(rows, group)  # (Rw,) grid row
+    row_first = first[group] + (row * width[group] + j0[group]) * per_cell[group]  # (Rw,)
+    row_len = (cols * per_cell)[group]  # (Rw,)
+    # 2. One entry per anchor of each row.
+    entry = repeat_runs(row_len, total)  # (P,)
+    anchor = row_first[entry] + rank_in_runs(row_len, entry)  # (P,)
+    return (group // L)[entry], anchor
+
+
+def _cell_span(level: LevelGrid, boxes: Tensor, half_diag: Tensor):
+    """First row, first column, row count and column count (G,) each of the cells in reach."""
+    reach = half_diag + level.radius + level.slack  # (G,)
+    j0, cols = _axis_span(boxes[:, 0], reach, level.x0, level.sx, level.width)
+    i0, rows = _axis_span(boxes[:, 1], reach, level.y0, level.sy, level.height)
+    return i0, j0, rows, cols
+
+
+def _axis_span(center: Tensor, reach: Tensor, origin: float, stride: float, size: int):
+    first = torch.ceil((center - reach - origin) / stride).clamp(0, size)
+    last = torch.floor((center + reach - origin) / stride).clamp(-1, size - 1)
+    return first.long(), (last - first + 1).clamp_min(0).long()
