@@ -53,15 +53,18 @@ def _model(iou_branch: bool = True) -> RotatedPAADetector:
     return RotatedPAADetector(cfg, load_backbone_weights=False).eval()
 
 
-def test_iou_loss_floor_reproduces_the_training_loss(fixed_batch):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])  # float64: as the lessons
+def test_iou_loss_floor_reproduces_the_training_loss(fixed_batch, dtype):
     images, targets = fixed_batch
-    model = _model()
+    model = _model().to(dtype)
+    images = images if images.dtype == torch.uint8 else images.to(dtype)
     result = iou_loss_floor(model, images, targets)
     with torch.no_grad():  # the training path: detection_losses on the same assignment
         prepared = model.prepare_targets(targets, images.device)
         dense = model.predict_dense(images)
         losses = model.compute_losses(dense, prepared, model.assign_batch(dense, prepared))
     assert result["loss_iou"] == pytest.approx(float(losses["loss_iou"]), rel=1e-5)
+    assert result["targets"].dtype == dtype
     assert result["num_pos"] == len(result["targets"]) > 0
     assert result["floor"] == pytest.approx(0.5 * float(binary_entropy(result["targets"]).mean()))
     assert result["excess"] >= 0 and (result["bce"] >= result["entropy"] - 1e-6).all()
