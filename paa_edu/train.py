@@ -362,11 +362,10 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
 
 def _say_resumed(run: _Run, changes: dict, path: Path) -> None:
     """Print where the run goes on, and what the resume config changes (all allowed)."""
-    print(f"resumed from epoch {run.epoch + 1}, iteration {run.iteration} ({path})",
-          file=sys.stderr)
+    print(f"resumed from epoch {run.epoch + 1}, iteration {run.iteration} ({path})")
     if changes:
         print("resume changes: " + ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new)
-                                              in changes.items()), file=sys.stderr)
+                                              in changes.items()))
 
 
 def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dict,

@@ -102,9 +102,9 @@ def test_resume_prints_its_position_and_the_allowed_changes(tiny_data_root, tiny
     assert main(argv) == 0
     capsys.readouterr()
     assert main([*argv, *_sets("train.max_iters=2"), "--resume"]) == 0
-    err = capsys.readouterr().err.splitlines()
-    assert err[:2] == [f"resumed from epoch 1, iteration 1 ({out / 'last.pth'})",
-                       "resume changes: train.max_iters: 1 -> 2"]
+    said = capsys.readouterr().out.splitlines()  # information, not a warning: stdout
+    assert said[:2] == [f"resumed from epoch 1, iteration 1 ({out / 'last.pth'})",
+                        "resume changes: train.max_iters: 1 -> 2"]
 
 
 # ---- 7. a checkpoint stores the resolved data.root ---------------------------------------------
