@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from paa_edu.geometry.angles import check_boxes, check_version, norm_angle, regularize_boxes
+from paa_edu.geometry.convert import full_precision
 from paa_edu.geometry.value_checks import value_checks_enabled
 
 # (proj_xy, edge_swap, norm_factor) per angle version.
@@ -88,12 +89,14 @@ class DeltaXYWHACoder:
 
         Args:
             anchors: (..., 5) cx, cy, w, h, theta.
-            deltas: (..., 5) normalised deltas, same shape.
+            deltas: (..., 5) normalised deltas, same shape; half precision (AMP's outputs) is
+                decoded in float32, float64 stays float64 (:func:`geometry.full_precision`).
             max_shape: optional (H, W); decoded centres are clamped into the image.
         Returns:
             (..., 5) boxes regularised in the coder's version.
         """
         self._check_pair(anchors, deltas, "deltas")
+        deltas = full_precision(deltas)
         deltas = deltas * deltas.new_tensor(self.stds) + deltas.new_tensor(self.means)
         dx, dy, dw, dh, dt = deltas.unbind(-1)
         px, py, pw, ph, pt = anchors.unbind(-1)

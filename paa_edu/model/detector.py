@@ -92,10 +92,11 @@ class RotatedPAADetector(nn.Module):
     def normalize_images(self, images: Tensor, image_shapes: list | None = None) -> Tensor:
         """Float images pass through; uint8 RGB images are normalised on their device.
 
-        ``(x - mean) / std`` in float32 by :func:`paa_edu.data.transforms.normalize_pixels`,
-        the formula the host-side ``normalize`` uses (so the two agree bit for bit), then the padding outside each image's
-        ``image_shapes[b] = (h, w)`` is set to 0, as host-side padding after normalisation is.
-        Without ``image_shapes`` the whole tensor is image.
+        ``(x - mean) / std`` by :func:`paa_edu.data.transforms.normalize_pixels`, the formula
+        the host-side ``normalize`` uses (so the two agree bit for bit; float64 for a float64
+        model), then the padding outside each image's ``image_shapes[b] = (h, w)`` is set to 0,
+        as host-side padding after normalisation is. Without ``image_shapes`` the whole tensor
+        is image.
 
         Args:
             images: (B, 3, H, W) float (already normalised) or uint8 (0-255 RGB).
@@ -175,7 +176,7 @@ class RotatedPAADetector(nn.Module):
                    deltas: Tensor) -> Tensor:
         """PAA's anchor scores (A,) of one image from the current, detached predictions."""
         with torch.no_grad():
-            pred_boxes = self.coder.decode(anchors, full_precision(deltas.detach()))  # (A, 5)
+            pred_boxes = self.coder.decode(anchors, deltas.detach())  # (A, 5)
             return paa_anchor_scores(cls_logits.detach(), pred_boxes, initial, gt_boxes)
 
     def paa_scores_batch(self, dense: dict, targets: list[dict], initials: list) -> list[Tensor]:
@@ -189,8 +190,8 @@ class RotatedPAADetector(nn.Module):
         gt_boxes, offsets = _batch_gts(targets, anchors)
         labels = torch.stack([r.labels for r in initials])[image, anchor]  # (P,)
         with torch.no_grad():
-            pred = self.coder.decode(anchors[anchor], full_precision(
-                dense["deltas"][image, anchor].detach()))  # (P, 5)
+            pred = self.coder.decode(anchors[anchor],
+                                     dense["deltas"][image, anchor].detach())  # (P, 5)
             values = candidate_scores(cls_logits[image, anchor], labels, pred,
                                       gt_boxes[gt_inds[image, anchor] - 1 + offsets[image]])
         scores = torch.full(gt_inds.shape, float("inf"), device=anchors.device,
@@ -245,8 +246,7 @@ class RotatedPAADetector(nn.Module):
         gt_inds = torch.stack([a.gt_inds for a in assigns])  # (B, A)
         image, anchor = (gt_inds > 0).nonzero(as_tuple=True)  # (P,) each, image-major
         gt_boxes, offsets = _batch_gts(targets, anchors)
-        pred_boxes = self.coder.decode(anchors[anchor],
-                                       full_precision(dense["deltas"][image, anchor]))
+        pred_boxes = self.coder.decode(anchors[anchor], dense["deltas"][image, anchor])
         return image, anchor, pred_boxes, gt_boxes[gt_inds[image, anchor] - 1 + offsets[image]]
 
     def compute_losses(self, dense: dict, targets: list[dict], assigns: list) -> dict:

@@ -92,7 +92,7 @@ def postprocess_image(cls_logits: Tensor, deltas: Tensor, iou_logits: Tensor | N
             scores.split(num_level_anchors), deltas.split(num_level_anchors),
             anchors.split(num_level_anchors))):
         idx, lvl_labels, lvl_kept = _select_level(lvl_scores, cfg.score_thr, cfg.nms_pre)
-        boxes.append(coder.decode(lvl_anchors[idx], lvl_deltas[idx].float()))  # (K_l, 5)
+        boxes.append(coder.decode(lvl_anchors[idx], lvl_deltas[idx]))  # (K_l, 5)
         labels.append(lvl_labels)
         kept_scores.append(lvl_kept)
         anchor_inds.append(idx + offsets[level])  # (K_l,) index into all A anchors
