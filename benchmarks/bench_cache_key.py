@@ -1,5 +1,6 @@
-"""What the label caches' key costs: (size, mtime) against :func:`paa_edu.data.label_cache.stat_key`
-(size, mtime, ctime, inode) on a folder of many small label files.
+"""What the label caches' key costs: (size, mtime) against
+:func:`paa_edu.data.label_cache.stat_key` (size, mtime, ctime, inode) on a folder of many small
+label files.
 
 Both keys come from one ``stat`` per file, so the difference is the building of a longer tuple.
 

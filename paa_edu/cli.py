@@ -29,6 +29,7 @@ from pathlib import Path
 from paa_edu.config import apply_overrides
 from paa_edu.files import describe_os_error
 from paa_edu.presets import PRESETS, get_config
+from paa_edu.workers import raise_interrupt
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -261,13 +262,10 @@ def _interrupt_on_sigterm():
     does, so that every command cleans up (its worker processes included), says so in one line
     and exits 130 (``train`` handles both signals itself while it trains: it saves
     ``last.pth`` first). Returns the previous handler, or None when nothing was changed."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
     if threading.current_thread() is not threading.main_thread() or \
             signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return None
-    return signal.signal(signal.SIGTERM, interrupt)
+    return signal.signal(signal.SIGTERM, raise_interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:

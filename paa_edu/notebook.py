@@ -1,11 +1,11 @@
 """One-line setup for the notebooks, and saving figures into ``docs/figures`` only on request.
 
 ``paa_edu.notebook_setup()`` replaces the setup cell every notebook used to repeat: seed, one
-torch thread, short tensor prints, inline PNG figures. :func:`save_figure` writes a figure to the folder named by the
-``PAA_EDU_SAVE_FIGURES`` environment variable and does nothing without it, so that running a
-notebook (or the tests, under nbval) never rewrites the repository's documentation;
-``scripts/run_notebooks.py`` sets it to ``docs/figures``. :func:`interactive` puts sliders on a
-function with ``ipywidgets`` and falls back to one call with the defaults.
+torch thread, short tensor prints, inline PNG figures. :func:`save_figure` writes a figure to
+the folder named by the ``PAA_EDU_SAVE_FIGURES`` environment variable and does nothing without
+it, so that running a notebook (or the tests, under nbval) never rewrites the repository's
+documentation; ``scripts/run_notebooks.py`` sets it to ``docs/figures``. :func:`interactive`
+puts sliders on a function with ``ipywidgets`` and falls back to one call with the defaults.
 """
 from __future__ import annotations
 

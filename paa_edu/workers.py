@@ -29,7 +29,8 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 GRACE_S = 10.0  # seconds a worker has to end after the parent's SIGTERM
 
 
-def _interrupt(signum, frame):
+def raise_interrupt(signum, frame):
+    """Signal handler: SIGTERM (or any signal) raises ``KeyboardInterrupt`` as Ctrl-C does."""
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -41,7 +42,7 @@ def die_with_parent(parent_pid: int) -> None:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):  # no libc symbol: keep the parent's clean-up only
             pass
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     if os.getppid() != parent_pid:
         os._exit(1)
 

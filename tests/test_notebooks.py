@@ -40,8 +40,8 @@ def test_cells_are_thin_and_free_of_test_markers(path):
         assert not markers, (f"{path.name} cell {i}: {markers[0]!r}; run scripts/run_notebooks.py "
                              "to move it into the cell's tags")
         asserts = [line for line in lines if re.match(r"\s*assert\b", line)]
-        assert not asserts, (f"{path.name} cell {i}: {asserts[0].strip()!r}; an exercise would trip "
-                             "it: print the fact in an nbval-check-output cell instead")
+        assert not asserts, (f"{path.name} cell {i}: {asserts[0].strip()!r}; an exercise would "
+                             "trip it: print the fact in an nbval-check-output cell instead")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

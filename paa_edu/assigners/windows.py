@@ -144,11 +144,11 @@ def overlap_ious(levels: list[LevelGrid], anchors: Tensor, gt_boxes: Tensor
         gt, anchor = _enumerate_pairs(levels, {k: v[start:stop] for k, v in spans.items()},
                                       sum(rows_per_gt[start:stop]), total)
         gt = gt + start
-        keep = may_overlap(gt_boxes[gt], anchors[anchor]).nonzero().squeeze(1)  # (P',)
-        gt, anchor = gt[keep], anchor[keep]
-        gts.append(gt)
-        inds.append(anchor)
-        ious.append(pair_overlaps(gt_boxes[gt], anchors[anchor]))  # (P',)
+        pair_gts, pair_anchors = gt_boxes[gt], anchors[anchor]  # (P, 5) each, gathered once
+        keep = may_overlap(pair_gts, pair_anchors).nonzero().squeeze(1)  # (P',)
+        gts.append(gt[keep])
+        inds.append(anchor[keep])
+        ious.append(pair_overlaps(pair_gts[keep], pair_anchors[keep]))  # (P',)
         start = stop
     return torch.cat(gts), torch.cat(inds), torch.cat(ious)
 

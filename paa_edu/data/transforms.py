@@ -118,7 +118,8 @@ def resize(image: np.ndarray, boxes: Tensor, max_size: int) -> tuple[np.ndarray,
 
 
 def normalize_pixels(pixels: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-    """``(pixels - mean) / std`` in float32: the one normalisation formula of the library.
+    """``(pixels - mean) / std``: the one normalisation formula of the library; float32, or
+    float64 when ``mean`` and ``std`` are (a model run in float64).
 
     The host-side :func:`normalize` and the model's ``normalize_images`` both call it, so the
     two give the same bits on every CPU and GPU: a subtraction and a division are rounded
@@ -126,7 +127,7 @@ def normalize_pixels(pixels: Tensor, mean: Tensor, std: Tensor) -> Tensor:
 
     Args:
         pixels: uint8 or float pixels, any shape that broadcasts against ``mean``.
-        mean, std: float32 tensors of the per-channel constants, shaped to broadcast
+        mean, std: float tensors of the per-channel constants, shaped to broadcast
             (``(3,)`` for (H, W, 3) images, ``(1, 3, 1, 1)`` for (B, 3, H, W) batches).
     """
     return (pixels.float() - mean) / std
