@@ -43,7 +43,10 @@ def package(rev: str | None):
 
 def make_case(pkg, num_gts: int, scene: str, image_size: int):
     """(anchors (A, 5), num_level_anchors, gts (G, 5), labels (G,), scores (A,))."""
-    anchors_mod = importlib.import_module(pkg.__name__ + ".anchors")
+    try:
+        anchors_mod = importlib.import_module(pkg.__name__ + ".model.anchors")
+    except ModuleNotFoundError:  # a baseline revision from before the layered layout
+        anchors_mod = importlib.import_module(pkg.__name__ + ".anchors")
     gen = anchors_mod.AnchorGenerator(strides=STRIDES, octave_base_scale=4.0)
     levels, _ = gen.anchors_for_image((image_size, image_size))
     anchors = torch.cat(levels)

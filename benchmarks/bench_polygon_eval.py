@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from paa_edu.data import DOTA_CLASSES, SYNTHETIC_CLASSES, read_label_file
-from paa_edu.evaluation import evaluate_rotated
+from paa_edu.evaluation.rotated_ap import evaluate_rotated
 from paa_edu.geometry import box_poly_iou, obb2poly
 
 

@@ -28,10 +28,10 @@ import json
 import time
 from pathlib import Path
 
-from paa_edu.config import PAA_FALLBACKS, apply_overrides
-from paa_edu.demo import VARIANTS, method_name, table_row
+from paa_edu.assigners.paa import PAA_FALLBACKS
+from paa_edu.config import VARIANTS, apply_overrides
+from paa_edu.evaluation.report import METRIC_KEYS, format_results_table, method_name, table_row
 from paa_edu.presets import get_config
-from paa_edu.report import METRIC_KEYS, format_results_table
 
 #: the seed's ordering, best first: PAA (either init) >= ATSS >= MaxIoU.
 ORDER = ("paa", "atss", "maxiou")
@@ -52,7 +52,9 @@ def _sort_key(key: str) -> tuple[int, int]:
 def run_one(base: list[str], config: str, name: str, seed: int, out: Path,
             fallback: str | None = None) -> dict:
     """Train and evaluate one (variant, seed[, fallback]); returns the ``metrics.json`` content."""
-    from paa_edu.train import build_dataset, evaluate, train
+    from paa_edu.data.build import build_dataset
+    from paa_edu.engine.inference import evaluate
+    from paa_edu.engine.train import train
     key = run_key(name, fallback)
     run_dir = out / f"{key}_s{seed}"
     result_path = run_dir / "metrics.json"

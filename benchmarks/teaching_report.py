@@ -7,7 +7,7 @@ From the files in ``paa_edu/pretrained_data/`` (and, when ``--runs`` names the r
 
 1. the four checkpoints: AP50 / AP75 / mAP on the val set and on the unseen-seed set, training
    time, file size;
-2. AP50 by class and by object size (:func:`paa_edu.evaluation_sizes.evaluate_by_size`) on val;
+2. AP50 by class and by object size (:func:`paa_edu.evaluation.sizes.evaluate_by_size`) on val;
 3. positives per GT of the fixed GTs (first training images) at the start, middle and end of
    training, and the GMM cut of a few of them over training;
 4. mean positives per GT over all training batches (``num_pos / num_gts`` of ``log.csv``);
@@ -26,10 +26,11 @@ import torch
 from paa_edu import pretrained
 from paa_edu.config import apply_overrides
 from paa_edu.data import SYNTHETIC_CLASSES
-from paa_edu.evaluation import evaluate_rotated
-from paa_edu.evaluation_sizes import SIZE_BUCKETS, evaluate_by_size
-from paa_edu.snapshots import load_snapshots
-from paa_edu.train import build_dataset, ground_truths, predict_dataset
+from paa_edu.data.build import build_dataset
+from paa_edu.engine.inference import ground_truths, predict_dataset
+from paa_edu.engine.snapshots import load_snapshots
+from paa_edu.evaluation.rotated_ap import evaluate_rotated
+from paa_edu.evaluation.sizes import SIZE_BUCKETS, evaluate_by_size
 
 
 def pct(x: float) -> str:

@@ -10,8 +10,8 @@ Shape legend used in every docstring and comment of the package:
   exactly as in mmcv/mmrotate (see :mod:`paa_edu.geometry`),
 - any ``(..., 8)`` tensor is a polygon ``(x1, y1, ..., x4, y4)``.
 """
+from paa_edu.engine.rng import set_seed
 from paa_edu.notebook import interactive, notebook_setup, save_figure
-from paa_edu.seeding import set_seed
 
 __version__ = "0.1.0"
 __all__ = ["set_seed", "notebook_setup", "save_figure", "interactive", "__version__"]

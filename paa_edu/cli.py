@@ -14,7 +14,7 @@ Examples::
     paa-edu check-data data/dota_split            # every image and label; exit 1 on errors
 
 Several GPUs: ``torchrun --nproc_per_node 4 -m paa_edu train --config r50_dota_1x`` runs the
-same ``train`` once per GPU (see :mod:`paa_edu.distributed`); only rank 0 prints progress
+same ``train`` once per GPU (see :mod:`paa_edu.engine.distributed`); only rank 0 prints progress
 and results (an error or an interrupt is printed by every rank, tagged with it). ``eval``
 runs under torchrun too (each GPU predicts a share of the images); the other commands do not.
 """
@@ -27,9 +27,33 @@ import threading
 from pathlib import Path
 
 from paa_edu.config import apply_overrides
-from paa_edu.files import describe_os_error
+from paa_edu.data import (
+    DOTA_CLASSES,
+    SYNTHETIC_CLASSES,
+    DOTADataset,
+    TransformConfig,
+    split_dataset,
+    write_synthetic_dataset,
+)
+from paa_edu.data import PRESETS as DATA_PRESETS
+from paa_edu.data.build import build_dataset, class_names
+from paa_edu.data.check import check_folder
+from paa_edu.data.files import describe_os_error
+from paa_edu.data.workers import raise_interrupt
+from paa_edu.demo import run_demo
+from paa_edu.engine import distributed
+from paa_edu.engine.checkpoint import load_model
+from paa_edu.engine.distributed import init_from_env, is_main
+from paa_edu.engine.inference import evaluate
+from paa_edu.engine.train import resolve_device, train
+from paa_edu.evaluation.report import (
+    format_per_class_table,
+    format_results_table,
+    local_eval_note,
+    table_row,
+)
+from paa_edu.predict import predict_paths
 from paa_edu.presets import PRESETS, get_config
-from paa_edu.workers import raise_interrupt
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -60,10 +84,6 @@ def _folder_arg(path: str | Path, flag: str) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from paa_edu.demo import table_row
-    from paa_edu.distributed import is_main
-    from paa_edu.report import format_results_table, local_eval_note
-    from paa_edu.train import build_dataset, evaluate, train
     cfg = _config_from_args(args)
     result = train(cfg, resume=args.resume, progress=not args.no_progress, restart=args.restart,
                    need_val=args.eval)
@@ -80,12 +100,6 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from paa_edu.checkpoint import load_model
-    from paa_edu.data import DOTADataset, TransformConfig
-    from paa_edu.demo import table_row
-    from paa_edu.distributed import init_from_env, is_main
-    from paa_edu.report import format_per_class_table, format_results_table, local_eval_note
-    from paa_edu.train import class_names, evaluate, resolve_device
     # under torchrun each process predicts its share of the images; rank 0 scores and prints
     model, cfg = load_model(args.checkpoint, init_from_env(resolve_device(args.device)))
     split_dir = (Path(args.data) if args.data else Path(cfg.data.root) / "val").absolute()
@@ -106,7 +120,6 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from paa_edu.predict import predict_paths
     _folder_arg(args.out, "--out")
     paths = predict_paths(args.checkpoint, args.input, args.out, device=args.device,
                           score_thr=args.score_thr, max_png=args.max_png, merge=args.merge,
@@ -118,7 +131,6 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_split(args: argparse.Namespace) -> None:
-    from paa_edu.data import split_dataset
     if not (Path(args.src) / "images").is_dir():
         raise FileNotFoundError(f"{args.src}/images does not exist")
     _folder_arg(args.dst, "--dst")
@@ -135,8 +147,6 @@ def cmd_split(args: argparse.Namespace) -> None:
 def cmd_synth(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
-    from paa_edu.data import PRESETS as DATA_PRESETS
-    from paa_edu.data import write_synthetic_dataset
     _folder_arg(args.root, "--root")
     preset = DATA_PRESETS[args.preset]
     changes = {"image_size": args.size, "num_train": args.num_train, "num_val": args.num_val}
@@ -150,8 +160,6 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_check_data(args: argparse.Namespace) -> int:
-    from paa_edu.data import DOTA_CLASSES, SYNTHETIC_CLASSES
-    from paa_edu.data.check import check_folder
     names = {"dota": DOTA_CLASSES, "synthetic": SYNTHETIC_CLASSES}[args.classes]
     report = check_folder(args.dir, names, progress=not args.no_progress,
                           use_cache=not args.no_cache, labels=not args.no_labels)
@@ -160,7 +168,6 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from paa_edu.demo import run_demo
     _folder_arg(args.out, "--out")
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
@@ -253,7 +260,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _rank_tag() -> str:
     """``"[rank r] "`` under torchrun (every rank prints its own error), else ``""``."""
-    from paa_edu import distributed
     return f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""
 
 
@@ -276,7 +282,6 @@ def main(argv: list[str] | None = None) -> int:
     path and the cause, exit 1. Under torchrun an error is printed by every rank that hits
     it, tagged with its rank.
     """
-    from paa_edu import distributed
     args = build_parser().parse_args(argv)
     previous_sigterm = _interrupt_on_sigterm()
     try:

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import ast
 import copy
+import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
-from paa_edu.config_types import coerce
-
-ASSIGNERS = ("maxiou", "atss", "paa")
-PAA_INITS = ("maxiou", "atss")
-PAA_FALLBACKS = ("none", "best", "all")
+from paa_edu.assigners.paa import ASSIGNERS, PAA_FALLBACKS, PAA_INITS
 
 
 @dataclass
@@ -144,7 +141,7 @@ class TrainConfig:
             CUDA is bit-exact only with it; on the CPU a resume is always exact.
         snapshot_every: every N iterations (and after the last), save the assignment of the
             GTs of the first training images under ``out_dir/snapshots`` (0 = off; see
-            :mod:`paa_edu.snapshots`).
+            :mod:`paa_edu.engine.snapshots`).
         auto_scale_lr: under torchrun, multiply ``lr`` by (processes x batch_size) /
             ``BASE_BATCH_SIZE`` (2: the seed's 1 GPU x 2 images), as mmdet's ``auto_scale_lr``.
             Off by default: ``lr`` is used as given, whatever the number of processes.
@@ -199,20 +196,6 @@ class Config:
         return asdict(self)
 
 
-#: Names served by :mod:`paa_edu.presets` (``from paa_edu.config import tiny_synthetic`` works).
-PRESET_NAMES = ("PRESETS", "get_config", "r50_dota_1x", "r50_dota_1x_iou", "tiny_synthetic",
-                "tiny_teaching", "full_synthetic", "gpu_synthetic")
-
-
-def __getattr__(name: str):
-    """The presets live in :mod:`paa_edu.presets` (one idea per file); they are re-exported
-    here lazily because that module builds on the dataclasses above."""
-    if name in PRESET_NAMES:
-        from paa_edu import presets
-        return getattr(presets, name)
-    raise AttributeError(f"module 'paa_edu.config' has no attribute {name!r}")
-
-
 def _parse_value(text: str):
     """``"0.01"`` -> 0.01, ``"(8, 16)"`` -> (8, 16), ``"None"`` -> None, else the string."""
     try:
@@ -252,7 +235,7 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Conf
 
 
 def _check_types(cfg: Config) -> None:
-    """Every field against its annotation (:func:`paa_edu.config_types.coerce`), int -> float."""
+    """Every field against its annotation (:func:`paa_edu.config.coerce`), int -> float."""
     for section in (cfg.model, cfg.data, cfg.train):
         prefix = {ModelConfig: "model", DataConfig: "data", TrainConfig: "train"}[type(section)]
         for name, hint in typing.get_type_hints(type(section)).items():
@@ -344,3 +327,72 @@ def config_from_dict(data: dict) -> Config:
                            model=build(ModelConfig, data.get("model", {})),
                            data=build(DataConfig, data.get("data", {})),
                            train=build(TrainConfig, data.get("train", {}))))
+
+
+def type_name(hint) -> str:
+    """``int | None`` -> ``"int or None"``, ``tuple[int, ...]`` -> ``"a tuple of int"``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join("None" if a is type(None) else type_name(a)
+                           for a in typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        return f"a tuple of {type_name(typing.get_args(hint)[0])}"
+    return getattr(hint, "__name__", str(hint))
+
+
+def coerce(value, hint, key: str):
+    """Check ``value`` against the field's annotation ``hint`` (e.g. ``int | None``).
+
+    int -> float, list -> tuple and a scalar -> 1-tuple are converted; anything else of the
+    wrong type raises ``ValueError("<key>: expected <type>, got <value>")``.
+    """
+    if isinstance(value, list):
+        value = tuple(value)
+    options = [hint]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        options = list(typing.get_args(hint))
+    for option in options:
+        ok, converted = convert(value, option)
+        if ok:
+            return converted
+    hint_text = " (quote a string: key='\"5\"')" if str in options else ""
+    raise ValueError(f"{key}: expected {type_name(hint)}, got {value!r} "
+                     f"({type(value).__name__}){hint_text}")
+
+
+def convert(value, option) -> tuple[bool, object]:
+    """(True, value converted to ``option``) or (False, None); bools are never numbers."""
+    if option is type(None):
+        return value is None, None
+    if typing.get_origin(option) is tuple:
+        element = typing.get_args(option)[0]
+        items = value if isinstance(value, tuple) else (value,)
+        converted = [convert(item, element) for item in items]
+        return all(ok for ok, _ in converted), tuple(v for _, v in converted)
+    if option is float and isinstance(value, int) and not isinstance(value, bool):
+        return True, float(value)
+    if option in (int, float) and isinstance(value, bool):
+        return False, None
+    return isinstance(value, option), value
+
+
+def flatten(values: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists become tuples (comparable, hashable)."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = tuple(value) if isinstance(value, list) else value
+    return flat
+
+
+def differences(old: dict, new: dict) -> dict[str, tuple]:
+    """``{"dotted.key": (old value, new value)}`` for every leaf of two nested dicts that
+    differs (``None`` stands for a missing key)."""
+    a, b = flatten(old), flatten(new)
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+#: (name, assigner, paa_init) of the four demo runs, baseline first.
+VARIANTS = (("maxiou", "maxiou", "maxiou"), ("atss", "atss", "atss"),
+            ("paa_maxiou", "paa", "maxiou"), ("paa_atss", "paa", "atss"))

@@ -25,40 +25,17 @@ from pathlib import Path
 import torch
 from torch.utils.data import Subset
 
-from paa_edu.config import Config, apply_overrides
+from paa_edu.assigners import AssignResult
+from paa_edu.config import VARIANTS, Config, apply_overrides
+from paa_edu.data.build import build_dataset
+from paa_edu.data.workers import worker_map
+from paa_edu.engine.checkpoint import CHECKPOINT_NAME, load_model
+from paa_edu.engine.inference import evaluate
+from paa_edu.engine.train import resolve_device, train
+from paa_edu.evaluation.report import format_results_table, method_name, table_row
+from paa_edu.model import build_assigner
 from paa_edu.presets import tiny_synthetic
-from paa_edu.report import format_results_table, results_row
-from paa_edu.workers import worker_map
-
-#: (name, assigner, paa_init) of the four demo runs, baseline first.
-VARIANTS = (("maxiou", "maxiou", "maxiou"), ("atss", "atss", "atss"),
-            ("paa_maxiou", "paa", "maxiou"), ("paa_atss", "paa", "atss"))
-
-
-#: Table labels of our runs. The seed's row names "RetinaNet-(maxiou)" / "RetinaNet-(ATSS)" are
-#: both PAA (MaxIoU- and ATSS-initialised), so our plain assigners are labelled as baselines.
-METHOD_NAMES = {("maxiou", "maxiou"): "MaxIoU 0.5/0.4 (baseline)",
-                ("atss", "atss"): "ATSS (baseline)",
-                ("paa", "maxiou"): "PAA (MaxIoU init)", ("paa", "atss"): "PAA (ATSS init)"}
-
-
-def method_name(cfg: Config) -> str:
-    """Table label of a config, e.g. ``PAA (ATSS init)`` or ``ATSS (baseline)``."""
-    m = cfg.model
-    return METHOD_NAMES[(m.assigner, m.paa_init if m.assigner == "paa" else m.assigner)]
-
-
-def table_row(cfg: Config, metrics: dict, split: str = "val") -> dict:
-    """A :func:`paa_edu.report.results_row` describing ``cfg`` (backbone, schedule, data)."""
-    m = cfg.model
-    backbone = f"ResNet{m.depth}" + ("" if m.backbone_width == 64 else f"-w{m.backbone_width}")
-    dataset = (f"synthetic-{cfg.data.synthetic},{split}" if cfg.data.synthetic
-               else f"{Path(cfg.data.root).name},{split}")
-    schedule = (f"{cfg.train.max_iters}it" if cfg.train.max_iters is not None
-                else f"{cfg.train.epochs}ep")  # a run capped by max_iters says so
-    return results_row(method_name(cfg), metrics, angle=m.angle_version, backbone=backbone,
-                       lr_schd=schedule, dataset=dataset,
-                       preprocess=str(cfg.data.max_size or "orig"))
+from paa_edu.viz import plot_assignments, plot_gmm_split
 
 
 def save_assignment_plots(model, cfg: Config, out_dir: Path, index: int = 0) -> list[Path]:
@@ -68,9 +45,6 @@ def save_assignment_plots(model, cfg: Config, out_dir: Path, index: int = 0) -> 
     import matplotlib.pyplot as plt
     import mmcv
 
-    from paa_edu.model import build_assigner
-    from paa_edu.train import build_dataset
-    from paa_edu.viz import plot_assignments, plot_gmm_split
 
     dataset = build_dataset(cfg, "val", train=False)
     tensor, target = dataset[index]
@@ -111,7 +85,6 @@ def _unscale(boxes: torch.Tensor, scale: float) -> torch.Tensor:
 
 def _to_cpu(result):
     """An AssignResult with its tensors on the CPU (for plotting)."""
-    from paa_edu.assigners import AssignResult
     return AssignResult(result.gt_inds.cpu(), result.labels.cpu(), result.max_overlaps.cpu(),
                         result.num_gts)
 
@@ -124,7 +97,6 @@ def _train_variant(job: tuple[str, list[str], bool]) -> tuple[str, dict, float, 
     Returns:
         (name, table row, val AP50, seconds).
     """
-    from paa_edu.train import build_dataset, evaluate, train
     name, overrides, progress = job
     t0 = time.perf_counter()
     cfg = apply_overrides(tiny_synthetic(), overrides)
@@ -158,7 +130,7 @@ def _run_jobs(jobs: list[tuple[str, list[str], bool]], workers: int) -> dict:
     """
     if workers <= 1:
         results = [_train_variant(job) for job in jobs]
-    else:  # the workers end with this process, however it ends (paa_edu.workers)
+    else:  # the workers end with this process, however it ends (paa_edu.data.workers)
         results = list(worker_map(_train_variant, jobs, workers))
     return {name: (row, ap50, seconds) for name, row, ap50, seconds in results}
 
@@ -179,8 +151,6 @@ def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int
     Returns:
         the results table (also printed and written to ``<out_dir>/results.md``).
     """
-    from paa_edu.checkpoint import CHECKPOINT_NAME, load_model
-    from paa_edu.train import build_dataset, resolve_device
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

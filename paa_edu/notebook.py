@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from paa_edu.seeding import set_seed
+from paa_edu.engine.rng import set_seed
 
 SAVE_FIGURES_ENV = "PAA_EDU_SAVE_FIGURES"
 

@@ -16,7 +16,7 @@ This is what ``paa-edu predict`` does:
 
 A Task1 folder that already holds ``Task1_*.txt`` files is refused before the inference (a zip
 of ``Task1_*.txt`` would ship another run's classes) unless ``overwrite``; every file is
-written whole or not at all (:func:`paa_edu.files.atomic_write`).
+written whole or not at all (:func:`paa_edu.data.files.atomic_write`).
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from paa_edu.checkpoint import load_model
 from paa_edu.data import (
     TransformConfig,
     apply_transforms,
@@ -39,11 +38,14 @@ from paa_edu.data import (
     parse_patch_name,
     write_task1_submission,
 )
+from paa_edu.data.build import class_names
 from paa_edu.data.dota import read_image
+from paa_edu.data.files import atomic_write
 from paa_edu.data.loader import loader_options
-from paa_edu.files import atomic_write
+from paa_edu.engine.checkpoint import load_model
+from paa_edu.engine.train import resolve_device
 from paa_edu.model import rescale_detections
-from paa_edu.train import class_names, resolve_device
+from paa_edu.viz import plot_detections
 
 MERGE_IOU = 0.1  # rotated NMS threshold of the merge, as mmrotate and the devkit
 
@@ -157,7 +159,7 @@ def predict_paths(checkpoint: str | Path, input_path: str | Path, out_dir: str |
     """Predict every image under ``input_path`` and write the results (module docstring).
 
     Args:
-        checkpoint: a ``last.pth`` written by :func:`paa_edu.train.train`.
+        checkpoint: a ``last.pth`` written by :func:`paa_edu.engine.train.train`.
         input_path: an image, a folder of images, or a split folder with ``images/``.
         out_dir: output folder (created; an existing file there is an error).
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
@@ -212,7 +214,6 @@ def write_pngs(paths: list[Path], detections: dict[str, dict], names, out_dir: P
     """``<stem>_det.png``: each image with its detections above ``score_thr`` drawn."""
     import matplotlib.pyplot as plt
 
-    from paa_edu.viz import plot_detections
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in paths:

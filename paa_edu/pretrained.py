@@ -10,7 +10,7 @@ A file holds the fp16 weights, the config, the command that made it, its trainin
 AP on the val set, on a synthetic set drawn with a seed never seen in training
 (:data:`UNSEEN_SEED`) and on the first :data:`CHECK_IMAGES` val images (what the tests
 re-check). ``snapshots.pt`` holds the history of each run's assignment of the GTs of the first
-training images (:mod:`paa_edu.snapshots`), every :data:`SHIPPED_SNAPSHOT_EVERY` iterations.
+training images (:mod:`paa_edu.engine.snapshots`), every :data:`SHIPPED_SNAPSHOT_EVERY` iterations.
 """
 from __future__ import annotations
 
@@ -21,8 +21,19 @@ from pathlib import Path
 import torch
 from torch.utils.data import Subset
 
-from paa_edu.config import Config, apply_overrides, config_from_dict
-from paa_edu.demo import VARIANTS  # (name, assigner, paa_init): the demo's four, baseline first
+from paa_edu.config import (
+    VARIANTS,  # (name, assigner, paa_init): the demo's four, baseline first
+    Config,
+    apply_overrides,
+    config_from_dict,
+)
+from paa_edu.data import write_synthetic_dataset
+from paa_edu.data.build import build_dataset
+from paa_edu.engine.checkpoint import CHECKPOINT_NAME, load_state_into
+from paa_edu.engine.inference import evaluate
+from paa_edu.engine.snapshots import load_snapshots
+from paa_edu.engine.train import resolve_device
+from paa_edu.model import RotatedPAADetector
 from paa_edu.presets import tiny_teaching
 
 NAMES = tuple(v[0] for v in VARIANTS)
@@ -70,11 +81,8 @@ def load(name: str, device: str | torch.device = "cpu"):
             ``torch.device``); ``"cuda"`` without a GPU is a ``ValueError`` naming it.
     Returns:
         ``(model, cfg)``; ``cfg.data.root`` is the tiny set's default folder
-        (``data/synthetic_tiny``, written on first use by :func:`paa_edu.train.build_dataset`).
+        (``data/synthetic_tiny``, written on first use by :func:`paa_edu.data.build.build_dataset`).
     """
-    from paa_edu.checkpoint import load_state_into
-    from paa_edu.model import RotatedPAADetector
-    from paa_edu.train import resolve_device
 
     device = resolve_device(device, "pretrained.load(device=...)")
     state = _read(name)
@@ -91,7 +99,7 @@ def info(name: str) -> dict:
 
 
 def load_snapshot_history(name: str) -> list[dict]:
-    """The shipped snapshots of run ``name`` in iteration order (see :mod:`paa_edu.snapshots`)."""
+    """The shipped snapshots of run ``name`` in iteration order (see :mod:`paa_edu.engine.snapshots`)."""
     _check_name(name)
     path = DATA_DIR / SNAPSHOTS_FILE
     if not path.is_file():
@@ -110,8 +118,6 @@ def _summary(metrics: dict, num_images: int) -> dict:
 def evaluation_sets(cfg: Config, out_dir: Path) -> dict:
     """``val``, ``unseen_seed`` (the val split of a set drawn with :data:`UNSEEN_SEED`) and
     ``val_check`` (the first :data:`CHECK_IMAGES` val images)."""
-    from paa_edu.data import write_synthetic_dataset
-    from paa_edu.train import build_dataset
 
     val = build_dataset(cfg, "val", train=False)
     unseen_root = out_dir / f"data_seed{UNSEEN_SEED}"
@@ -122,16 +128,13 @@ def evaluation_sets(cfg: Config, out_dir: Path) -> dict:
 
 
 def evaluate_sets(model, datasets: dict) -> dict:
-    """:func:`paa_edu.train.evaluate` on each named dataset, summarised."""
-    from paa_edu.train import evaluate
+    """:func:`paa_edu.engine.inference.evaluate` on each named dataset, summarised."""
     return {key: _summary(evaluate(model, ds), len(ds)) for key, ds in datasets.items()}
 
 
 def _load_run(run_dir: Path):
     """Model and config of a run's ``last.pth``, also in the layout of paa_edu before the
     checkpoint format 1 (its RNG states need ``weights_only=False``: our own file)."""
-    from paa_edu.checkpoint import CHECKPOINT_NAME, load_state_into
-    from paa_edu.model import RotatedPAADetector
 
     path = run_dir / CHECKPOINT_NAME
     state = torch.load(path, map_location="cpu", weights_only=False)
@@ -180,7 +183,6 @@ def verify(out_dir: Path, names: list[str] = NAMES, tol: float = 1e-6) -> list[s
 
 def thin_snapshots(run_dir: Path, every: int = SHIPPED_SNAPSHOT_EVERY) -> list[dict]:
     """The run's snapshots every ``every`` iterations (and the last), own assigner only."""
-    from paa_edu.snapshots import load_snapshots
 
     snaps = load_snapshots(run_dir)
     kept = [s for i, s in enumerate(snaps) if s["iteration"] % every == 0 or i == len(snaps) - 1]

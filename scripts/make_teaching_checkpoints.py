@@ -39,8 +39,8 @@ DONE = "done.json"
 
 def train_one(out: Path, name: str, overrides: list[str]) -> None:
     """Train (or resume) one variant in this process; write ``done.json`` when finished."""
-    from paa_edu.checkpoint import CHECKPOINT_NAME
-    from paa_edu.train import train
+    from paa_edu.engine.checkpoint import CHECKPOINT_NAME
+    from paa_edu.engine.train import train
 
     cfg = teaching_config(name, out, overrides)
     run_dir = Path(cfg.train.out_dir)
@@ -64,7 +64,7 @@ def train_one(out: Path, name: str, overrides: list[str]) -> None:
 
 def train_all(out: Path, names: list[str], jobs: int, overrides: list[str]) -> None:
     """Run :func:`train_one` for every name, ``jobs`` child processes at a time."""
-    from paa_edu.train import build_dataset
+    from paa_edu.data.build import build_dataset
 
     # write the data once, before the runs start side by side
     build_dataset(teaching_config(names[0], out, overrides), "train", train=True)

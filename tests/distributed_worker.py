@@ -29,9 +29,13 @@ def main() -> int:
     parser.add_argument("--eval", action="store_true")
     args = parser.parse_args()
 
-    from paa_edu import distributed
-    from paa_edu.config import apply_overrides, tiny_synthetic
-    from paa_edu.train import TrainingInterrupted, build_dataset, evaluate, predict_dataset, train
+    from paa_edu.config import apply_overrides
+    from paa_edu.data.build import build_dataset
+    from paa_edu.engine import distributed
+    from paa_edu.engine.inference import evaluate, predict_dataset
+    from paa_edu.engine.run_dir import TrainingInterrupted
+    from paa_edu.engine.train import train
+    from paa_edu.presets import tiny_synthetic
     out = Path(args.out_dir)
     cfg = apply_overrides(tiny_synthetic(), [f"data.root={args.data_root}",
                                              f"train.out_dir={out / 'run'}", *args.overrides])
@@ -63,7 +67,7 @@ def main() -> int:
 def _on_loss_call(rank: int, call: int, action) -> None:
     """Run ``action(losses)`` on rank ``rank`` from its ``call``-th loss computation on."""
     import paa_edu.model.detector as detector
-    from paa_edu import distributed
+    from paa_edu.engine import distributed
     real, calls = detector.detection_losses, []
 
     def losses(*args, **kwargs):
@@ -84,7 +88,7 @@ def _request_stop():
     """An action that sets the running train()'s stop flag, as its SIGTERM handler would."""
     from contextlib import contextmanager
 
-    import paa_edu.train as train_module
+    import paa_edu.engine.train as train_module
     real, current = train_module.stop_requests, {}
 
     @contextmanager

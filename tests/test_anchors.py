@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from paa_edu.anchors import AnchorGenerator
+from paa_edu.model.anchors import AnchorGenerator
 
 
 def test_hand_written_level():

@@ -64,8 +64,8 @@ def test_main_exit_codes_and_update(tmp_path, capsys):
 
 
 def test_the_repository_readme_has_exactly_one_marked_table():
-    from paa_edu.config import apply_overrides
-    from paa_edu.demo import VARIANTS, method_name
+    from paa_edu.config import VARIANTS, apply_overrides
+    from paa_edu.evaluation.report import method_name
     from paa_edu.presets import tiny_synthetic
     readme = (REPO / "README.md").read_text()
     start, stop = check.readme_block(readme)

@@ -10,19 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from paa_edu.checkpoint import (
+from paa_edu.config import apply_overrides
+from paa_edu.data.files import atomic_write, temp_path
+from paa_edu.engine.checkpoint import (
     CheckpointError,
-    atomic_write,
     check_resume_config,
     load_checkpoint,
     load_model,
-    rng_state,
     save_checkpoint,
-    set_rng_state,
-    temp_path,
 )
-from paa_edu.config import apply_overrides
-from paa_edu.train import train
+from paa_edu.engine.rng import rng_state, set_rng_state
+from paa_edu.engine.train import train
 
 
 class _Evil:
@@ -32,7 +30,7 @@ class _Evil:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, tiny_data_root):
-    from paa_edu.config import tiny_synthetic
+    from paa_edu.presets import tiny_synthetic
     from tests.conftest import TINY_OVERRIDES
     out = tmp_path_factory.mktemp("ckpt") / "run"
     cfg = apply_overrides(tiny_synthetic(), [*TINY_OVERRIDES, f"data.root={tiny_data_root}",

@@ -172,7 +172,7 @@ def test_ctrl_c_saves_prints_one_line_and_exits_130(tiny_data_root, tiny_overrid
     import os
     import signal
 
-    import paa_edu.train as train_module
+    import paa_edu.engine.train as train_module
     real, count = train_module.train_one_step, [0]
 
     def step(*args, **kwargs):

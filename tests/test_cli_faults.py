@@ -14,10 +14,10 @@ from contextlib import contextmanager
 import pytest
 import torch
 
-import paa_edu.checkpoint as checkpoint_module
-import paa_edu.train as train_module
-from paa_edu.checkpoint import load_checkpoint
+import paa_edu.engine.checkpoint as checkpoint_module
+import paa_edu.engine.train as train_module
 from paa_edu.cli import main
+from paa_edu.engine.checkpoint import load_checkpoint
 
 
 def _sets(*items: str) -> list[str]:

@@ -5,8 +5,8 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from paa_edu.coder import DeltaXYWHACoder
 from paa_edu.geometry import box_iou_rotated, regularize_boxes
+from paa_edu.model.coder import DeltaXYWHACoder
 
 VERSIONS = ("le135", "le90", "oc")
 finite = dict(allow_nan=False, allow_infinity=False)

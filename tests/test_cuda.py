@@ -15,9 +15,10 @@ import pytest
 import torch
 
 from paa_edu.assigners.gmm import gmm_split, paa_like_scores
-from paa_edu.config import apply_overrides, tiny_synthetic
+from paa_edu.config import apply_overrides
 from paa_edu.geometry import box_iou_rotated, nms_rotated
 from paa_edu.model import RotatedPAADetector
+from paa_edu.presets import tiny_synthetic
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")]
@@ -85,7 +86,7 @@ def test_uint8_normalisation_on_the_device_is_bit_identical():
 
 
 def test_one_amp_training_step(fixed_batch, tiny_cfg):
-    from paa_edu.train import train_one_step
+    from paa_edu.engine.train import train_one_step
     images, targets = fixed_batch
     model = _model().cuda()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)

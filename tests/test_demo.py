@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from paa_edu.config import apply_overrides
-from paa_edu.demo import method_name, table_row
+from paa_edu.evaluation.report import method_name, table_row
 from paa_edu.presets import tiny_synthetic
 
 METRICS = {"AP50": 0.5, "AP75": 0.25, "mAP": 0.3}
@@ -31,8 +31,9 @@ def test_method_names_call_plain_assigners_baselines():
 def test_trainings_side_by_side_give_the_table_of_one_after_another(tiny_data_root, tmp_path,
                                                                        tiny_overrides):
     """A reduced demo (2 iterations, tiny model): 2 worker processes == sequential."""
-    from paa_edu.checkpoint import load_model
-    from paa_edu.demo import VARIANTS, run_demo
+    from paa_edu.config import VARIANTS
+    from paa_edu.demo import run_demo
+    from paa_edu.engine.checkpoint import load_model
     overrides = [*tiny_overrides, f"data.root={tiny_data_root}", "train.max_iters=2"]
     tables = {}
     for workers in (1, 2):

@@ -17,20 +17,16 @@ import numpy as np
 import pytest
 import torch
 
-from paa_edu import distributed
 from paa_edu.cli import main
-from paa_edu.config import BASE_BATCH_SIZE, apply_overrides, r50_dota_1x, tiny_synthetic
-from paa_edu.losses import detection_losses
+from paa_edu.config import BASE_BATCH_SIZE, apply_overrides
+from paa_edu.data.build import build_dataset
+from paa_edu.engine import distributed
+from paa_edu.engine.checkpoint import load_model
+from paa_edu.engine.inference import evaluate, predict_dataset
+from paa_edu.engine.train import base_lr, lr_at, train
 from paa_edu.model import RotatedPAADetector
-from paa_edu.train import (
-    base_lr,
-    build_dataset,
-    evaluate,
-    load_model,
-    lr_at,
-    predict_dataset,
-    train,
-)
+from paa_edu.model.losses import detection_losses, mean_over_ranks
+from paa_edu.presets import r50_dota_1x, tiny_synthetic
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 TIMEOUT_S = 300  # a hang (ranks waiting on each other) fails the test instead of blocking
@@ -67,7 +63,7 @@ def test_helpers_in_a_real_group_of_one(one_process_group, tiny_cfg, fixed_batch
     assert distributed.agree_on_problem(None) is None
     assert distributed.agree_on_problem("loss_cls") == "loss_cls"
     assert distributed.gather_objects([1, 2]) == [[1, 2]]
-    assert torch.equal(distributed.mean_over_ranks(torch.tensor([2.0, 4.0])),
+    assert torch.equal(mean_over_ranks(torch.tensor([2.0, 4.0])),
                        torch.tensor([2.0, 4.0]))
     model = RotatedPAADetector(tiny_cfg.model)
     wrapped = distributed.wrap_model(model, torch.device("cpu"))

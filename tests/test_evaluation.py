@@ -8,7 +8,7 @@ import pytest
 import torch
 from shapely.geometry import Polygon
 
-from paa_edu.evaluation import COCO_IOU_THRESHOLDS, average_precision, evaluate_rotated
+from paa_edu.evaluation.rotated_ap import COCO_IOU_THRESHOLDS, average_precision, evaluate_rotated
 
 
 def _boxes(rows):
@@ -294,7 +294,7 @@ def test_bad_inputs_raise():
 
 
 def test_iou_calibration_pairs_predicted_and_true_ious():
-    from paa_edu.evaluation import iou_calibration
+    from paa_edu.evaluation.rotated_ap import iou_calibration
     gt = {"boxes": torch.tensor([[50.0, 50.0, 40.0, 20.0, 0.0]]), "labels": torch.tensor([1])}
     det = {"boxes": torch.tensor([[50.0, 50.0, 40.0, 20.0, 0.0], [60.0, 50.0, 40.0, 20.0, 0.0],
                                   [50.0, 50.0, 40.0, 20.0, 0.0]]),

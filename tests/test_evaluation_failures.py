@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from paa_edu.evaluation_failures import (
+from paa_edu.evaluation.failures import (
     BACKGROUND_IOU,
     FailureCase,
     aspect_ratios,

@@ -10,7 +10,7 @@ import torch
 
 from paa_edu import pretrained
 from paa_edu.assigners import ATSSAssigner
-from paa_edu.evaluation_positives import (
+from paa_edu.evaluation.positives import (
     format_recall_table,
     found_per_gt,
     recall_by_positives,

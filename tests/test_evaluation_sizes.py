@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from paa_edu.evaluation import match_detections
-from paa_edu.evaluation_sizes import box_sizes, evaluate_by_size
+from paa_edu.evaluation.rotated_ap import match_detections
+from paa_edu.evaluation.sizes import box_sizes, evaluate_by_size
 
 
 def _box(cx, cy, w, h):

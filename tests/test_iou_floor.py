@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from paa_edu.config import ModelConfig
-from paa_edu.iou_floor import binary_entropy, iou_loss_floor, soft_bce
+from paa_edu.evaluation.iou_floor import binary_entropy, iou_loss_floor, soft_bce
 from paa_edu.model import RotatedPAADetector
 
 # H(t) = -t ln t - (1 - t) ln(1 - t), by hand:

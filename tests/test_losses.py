@@ -8,7 +8,7 @@ import torch
 from torchvision.ops import sigmoid_focal_loss as tv_focal
 
 from paa_edu.assigners import AssignResult
-from paa_edu.losses import (
+from paa_edu.model.losses import (
     detection_losses,
     one_hot_targets,
     paa_anchor_scores,
@@ -88,7 +88,7 @@ def test_no_positive_keeps_the_graph_alive():
 @pytest.mark.parametrize("version", ["le135", "le90", "oc"])
 def test_gradcheck_from_deltas_through_decode_to_the_iou_loss(version):
     """The regression loss's gradient w.r.t. the head's deltas, across regularize_boxes."""
-    from paa_edu.coder import DeltaXYWHACoder
+    from paa_edu.model.coder import DeltaXYWHACoder
     g = torch.Generator().manual_seed(0)
     f64 = dict(dtype=torch.float64)
     anchors = torch.tensor([[32.0, 32.0, 32.0, 32.0, 0.0]] * 8, **f64)  # square, as the grid's

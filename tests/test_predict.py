@@ -12,8 +12,9 @@ import torch
 from shapely.geometry import Polygon
 
 from paa_edu.cli import main
-from paa_edu.config import apply_overrides, tiny_synthetic
+from paa_edu.config import apply_overrides
 from paa_edu.data import SYNTHETIC_CLASSES, apply_transforms, split_dataset, write_dota_sample
+from paa_edu.presets import tiny_synthetic
 
 SIZE = (1000, 1400)  # (H, W) of the large image
 PATCH, OVERLAP = 512, 128

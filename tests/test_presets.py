@@ -5,7 +5,6 @@ import ast
 import re
 from dataclasses import fields
 
-from paa_edu import config
 from paa_edu.presets import full_synthetic, r50_dota_1x, r50_dota_1x_iou, tiny_synthetic
 
 #: Fields that describe where and how a run happens, not the recipe (no seed line for them).
@@ -90,9 +89,3 @@ def test_seed_preset_matches_the_seed_schedule():
         (12, (8, 11), 500, 0.001, 35.0)
     assert (cfg.model.nms_pre, cfg.model.score_thr, cfg.model.nms_iou, cfg.model.max_per_img) \
         == (2000, 0.05, 0.1, 2000)
-
-
-
-
-def test_presets_are_importable_from_config_too():
-    assert config.tiny_synthetic is tiny_synthetic and "r50_dota_1x_iou" in config.PRESETS

@@ -3,16 +3,17 @@ recorded AP on the first val images."""
 from __future__ import annotations
 
 import fnmatch
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 import torch
 from torch.utils.data import Subset
 
 from paa_edu import pretrained
 from paa_edu.config import apply_overrides
-from paa_edu.train import build_dataset, evaluate
+from paa_edu.data.build import build_dataset
+from paa_edu.engine.inference import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted(pretrained.DATA_DIR.glob("*.pt"))

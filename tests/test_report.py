@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from paa_edu.report import COLUMNS, SEED_TABLE_ROWS, format_results_table, results_row
+from paa_edu.evaluation.report import COLUMNS, SEED_TABLE_ROWS, format_results_table, results_row
 
 
 def test_seed_rows_print_as_in_the_seed():
@@ -52,8 +52,8 @@ def test_bad_rows_raise():
 def test_per_class_table_lists_every_class():
     import torch
 
-    from paa_edu.evaluation import evaluate_rotated
-    from paa_edu.report import format_per_class_table
+    from paa_edu.evaluation.report import format_per_class_table
+    from paa_edu.evaluation.rotated_ap import evaluate_rotated
     gt = {"boxes": torch.tensor([[50.0, 50.0, 40.0, 20.0, 0.0], [150.0, 50.0, 40.0, 20.0, 0.0]]),
           "labels": torch.tensor([0, 1])}
     det = {"boxes": gt["boxes"][:1].clone(), "scores": torch.tensor([0.9]),

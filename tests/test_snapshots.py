@@ -9,8 +9,9 @@ import torch
 
 from paa_edu.assigners import ATSSAssigner, MaxIoUAssigner
 from paa_edu.config import apply_overrides
-from paa_edu.snapshots import SNAPSHOT_ASSIGNERS, load_snapshots, positives_history
-from paa_edu.train import build_dataset, train
+from paa_edu.data.build import build_dataset
+from paa_edu.engine.snapshots import SNAPSHOT_ASSIGNERS, load_snapshots, positives_history
+from paa_edu.engine.train import train
 
 
 @pytest.fixture

@@ -9,10 +9,12 @@ import signal
 import pytest
 import torch
 
-import paa_edu.train as train_module
-from paa_edu.checkpoint import load_model, save_checkpoint
+import paa_edu.engine.train as train_module
 from paa_edu.config import apply_overrides
-from paa_edu.train import build_dataset, evaluate, ground_truths, lr_at, train
+from paa_edu.data.build import build_dataset
+from paa_edu.engine.checkpoint import load_model, save_checkpoint
+from paa_edu.engine.inference import evaluate, ground_truths
+from paa_edu.engine.train import lr_at, train
 
 
 def test_lr_schedule_warmup_and_steps(tiny_cfg):
@@ -124,8 +126,8 @@ def test_gradient_clipping_scales_the_step_to_the_max_norm(tiny_cfg, fixed_batch
     """One SGD step (lr 1, no momentum) moves the weights by exactly the clipped gradient."""
     import copy
 
+    from paa_edu.engine.train import train_one_step
     from paa_edu.model import RotatedPAADetector
-    from paa_edu.train import train_one_step
     images, targets = fixed_batch
     torch.manual_seed(0)
     model = RotatedPAADetector(apply_overrides(tiny_cfg, ["model.num_classes=3"]).model).train()
@@ -272,7 +274,7 @@ def test_an_earlier_run_is_refused_then_moved_aside_on_restart(tiny_cfg):
 
 
 def test_a_second_run_into_a_locked_out_dir_names_the_pid(tiny_cfg):
-    from paa_edu.data.filelock import try_exclusive_lock
+    from paa_edu.data.files import try_exclusive_lock
     out = tiny_cfg.train.out_dir
     os.makedirs(out)
     with try_exclusive_lock(os.path.join(out, ".lock")) as held:

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from paa_edu.checkpoint import SLOW_WRITE_ENV
-from paa_edu.config import apply_overrides, tiny_synthetic
+from paa_edu.config import apply_overrides
+from paa_edu.data.files import SLOW_WRITE_ENV
+from paa_edu.presets import tiny_synthetic
 from tests.conftest import TINY_OVERRIDES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +65,7 @@ def _temps(out: Path, pid: int) -> list[Path]:
 
 
 def test_kill_9_at_random_moments_then_resume_is_bit_exact(eight_images, tmp_path):
-    reference = __import__("paa_edu.train", fromlist=["train"]).train(
+    reference = __import__("paa_edu.engine.train", fromlist=["train"]).train(
         apply_overrides(tiny_synthetic(), [*_overrides(eight_images),
                                            f"train.out_dir={tmp_path / 'ref'}"]),
         progress=False)

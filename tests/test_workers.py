@@ -66,7 +66,7 @@ def test_a_demo_stopped_by_sigterm_leaves_no_worker_running(tiny_data_root, tmp_
 
 PARENT = """
 import multiprocessing, os, sys, time
-from paa_edu.workers import die_with_parent
+from paa_edu.data.workers import die_with_parent
 def work(parent):
     die_with_parent(parent)
     time.sleep(600)

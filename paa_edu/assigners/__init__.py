@@ -3,6 +3,10 @@
 All three return an :class:`AssignResult`; PAA adds a model-driven second pass whose heart is a
 two-component Gaussian mixture per GT (:func:`gmm_split`), fitted for all GTs at once.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from paa_edu.assigners.atss import ATSSAssigner
 from paa_edu.assigners.counts import (
     assign_settings,
@@ -16,7 +20,25 @@ from paa_edu.assigners.maxiou import MaxIoUAssigner
 from paa_edu.assigners.paa import PAAAssigner, PAARecord
 from paa_edu.assigners.result import AssignResult
 
+if TYPE_CHECKING:  # a type only: config builds on the assigners, not the other way round
+    from paa_edu.config import ModelConfig
+
 __all__ = ["AssignResult", "MaxIoUAssigner", "ATSSAssigner", "PAAAssigner", "PAARecord",
            "GMMFit", "fit_gmm_1d", "gmm_split", "paa_like_scores",
            "assign_settings", "positives_per_gt", "ignored_per_gt", "object_names",
-           "format_counts"]
+           "format_counts", "build_assigner"]
+
+#: RetinaNet's MaxIoU thresholds (positive at IoU >= 0.5, negative below 0.4).
+RETINANET_POS_IOU, RETINANET_NEG_IOU = 0.5, 0.4
+
+
+def build_assigner(cfg: ModelConfig, record: bool = False):
+    """The assigner named by ``cfg.assigner`` (``maxiou``, ``atss`` or ``paa``)."""
+    if cfg.assigner == "maxiou":
+        return MaxIoUAssigner(RETINANET_POS_IOU, RETINANET_NEG_IOU, min_pos_iou=0.0)
+    if cfg.assigner == "atss":
+        return ATSSAssigner(topk=cfg.topk)
+    if cfg.assigner == "paa":
+        return PAAAssigner(init=cfg.paa_init, topk=cfg.topk, reg_covar=cfg.reg_covar,
+                           fallback=cfg.paa_fallback, record=record)
+    raise ValueError(f"cfg.assigner must be 'maxiou', 'atss' or 'paa', got {cfg.assigner!r}")

@@ -1,6 +1,6 @@
 """The anchor grid behind a flat anchor tensor, so that assigners can find anchors by index.
 
-:class:`paa_edu.anchors.AnchorGenerator` lays the anchors of level ``l`` out row-major: cell
+:class:`paa_edu.model.anchors.AnchorGenerator` lays the anchors of level ``l`` out row-major: cell
 ``(i, j)`` holds ``R`` anchors centred on ``(x0 + j * sx, y0 + i * sy)`` and the anchor of
 cell ``(i, j)``, slot ``r`` has index ``start + (i * W + j) * R + r``. Knowing ``x0, y0, sx, sy,
 H, W, R`` per level, the anchors near a point are found by arithmetic instead of by comparing

@@ -32,9 +32,13 @@ from paa_edu.assigners.atss import ATSSAssigner
 from paa_edu.assigners.gmm import GMMFit, gmm_split
 from paa_edu.assigners.maxiou import MaxIoUAssigner
 from paa_edu.assigners.result import AssignResult, anchor_levels, check_num_level_anchors
-from paa_edu.config import PAA_FALLBACKS
 from paa_edu.geometry.angles import NonFiniteError
 from paa_edu.geometry.value_checks import trusted_values
+
+#: The names ``model.assigner``, ``model.paa_init`` and ``model.paa_fallback`` accept.
+ASSIGNERS = ("maxiou", "atss", "paa")
+PAA_INITS = ("maxiou", "atss")
+PAA_FALLBACKS = ("none", "best", "all")
 
 
 @dataclass

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from paa_edu.geometry.angles import check_boxes
+
 
 @dataclass
 class AssignResult:
@@ -86,7 +88,6 @@ class AssignResult:
 def check_assign_inputs(anchors: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
                         num_level_anchors: list[int] | None = None) -> None:
     """Validate the common ``assign`` arguments; raise ``ValueError``/``TypeError`` naming them."""
-    from paa_edu.geometry.angles import check_boxes
 
     check_boxes(anchors, "anchors")
     check_boxes(gt_boxes, "gt_boxes")

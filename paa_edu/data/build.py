@@ -7,12 +7,12 @@ then reads the split folder under ``cfg.data.root``.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from torch.utils.data import Dataset, Subset
 
-from paa_edu import distributed
 from paa_edu.config import Config
 from paa_edu.data.check import check_folder
 from paa_edu.data.dataset import DOTADataset
@@ -70,8 +70,8 @@ def build_dataset(cfg: Config, split: str, train: bool) -> Dataset:
 def check_before_training(split_dir: Path, names: tuple[str, ...]) -> None:
     """The cached ``paa-edu check-data`` pass (:mod:`paa_edu.data.check`): refuse a folder
     with errors (a corrupt image, a bad label line) before the first step, not mid-epoch."""
-    report = check_folder(split_dir, names,  # one bar under torchrun: rank 0's
-                          progress=sys.stderr.isatty() and distributed.is_main())
+    first_rank = os.environ.get("RANK", "0") == "0"  # one bar under torchrun: rank 0's
+    report = check_folder(split_dir, names, progress=sys.stderr.isatty() and first_rank)
     if report.errors:
         raise ValueError(f"{split_dir}: {len(report.errors)} data error(s), the first: "
                          f"{report.errors[0]}; `paa-edu check-data {split_dir}` lists them all")

@@ -117,7 +117,7 @@ class DOTADataset(Dataset):
         """Per image ``boxes`` (M, 5), ``labels`` (M,), ``difficult`` (M,) and ``polygons``
         (M, 8) (the labelTxt quadrilaterals, which the evaluation compares with, as the DOTA
         server) in original pixels: the ``ground_truths`` of
-        :func:`paa_edu.evaluation.evaluate_rotated`."""
+        :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`."""
         return [dict(target) for target in self.annotations]
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict]:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from paa_edu.files import atomic_write, write_bytes, write_text
+from paa_edu.data.files import atomic_write, write_bytes, write_text
 from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version, poly2obb
 
 #: The 15 DOTA-v1.0 classes, in the order every toolbox uses (index = label).

@@ -26,6 +26,9 @@ from pathlib import Path
 
 import torch
 
+from paa_edu.data import dota
+from paa_edu.geometry import angles, convert
+
 CACHE_FORMAT = 2
 _FIELDS = ("boxes", "labels", "difficult", "polygons")  # per-object tensors, in this order
 
@@ -58,8 +61,6 @@ def folder_fingerprint(label_dir: Path) -> dict[str, tuple[int, int, int, int]]:
 
 def parser_source_hash() -> str:
     """Hash of the modules a labelTxt line goes through (a code change invalidates caches)."""
-    from paa_edu.data import dota
-    from paa_edu.geometry import angles, convert
     digest = hashlib.sha1()
     for module in (dota, convert, angles):
         digest.update(Path(module.__file__).read_bytes())

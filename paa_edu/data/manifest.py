@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MANIFEST_NAME = "paa_edu_manifest.jsonl"
-LOCK_NAME = ".write.lock"  # the writers' inter-process lock file (paa_edu.data.filelock)
+LOCK_NAME = ".write.lock"  # the writers' inter-process lock file (paa_edu.data.files)
 
 
 class ForeignFolderError(ValueError):

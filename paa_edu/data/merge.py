@@ -29,7 +29,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from paa_edu.files import write_text
+from paa_edu.data.files import write_text
 from paa_edu.geometry import batched_nms_rotated, check_boxes, obb2poly
 
 _PATCH_NAME = re.compile(

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from paa_edu.config_types import differences
+from paa_edu.config import differences
 from paa_edu.data.dota import write_dota_sample
-from paa_edu.data.filelock import exclusive_lock
+from paa_edu.data.files import exclusive_lock
 from paa_edu.data.manifest import (
     LOCK_NAME,
     MANIFEST_NAME,
@@ -34,7 +34,7 @@ from paa_edu.data.synthetic import (
     _resolve,
     make_preset_scene,
 )
-from paa_edu.workers import worker_map
+from paa_edu.data.workers import worker_map
 
 WRITER = "synthetic"  # the writer's name in its folder's manifest
 
@@ -146,7 +146,7 @@ def _write_all(root: Path, info: dict, seed: int, preset: SyntheticPreset,
         bar = tqdm(total=len(jobs), desc="synthetic", disable=not progress)
         if num_workers > 0:
             for _ in worker_map(_write_one, jobs, num_workers, chunksize=8):
-                bar.update()  # the workers end with this process (paa_edu.workers)
+                bar.update()  # the workers end with this process (paa_edu.data.workers)
         else:
             for job in jobs:
                 _write_one(job)

@@ -24,9 +24,8 @@ import torch
 from torch import Tensor
 
 from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_boxes, regularize_boxes
+from paa_edu.model.backbone import IMAGENET_MEAN, IMAGENET_STD, normalize_pixels
 
-IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0-255 scale
-IMAGENET_STD = (58.395, 57.12, 57.375)
 FLIP_DIRECTIONS = ("horizontal", "vertical")
 
 
@@ -115,22 +114,6 @@ def resize(image: np.ndarray, boxes: Tensor, max_size: int) -> tuple[np.ndarray,
     scaled = boxes.clone()  # (M, 5)
     scaled[:, :4] *= scale  # an isotropic scale keeps theta
     return mmcv.imresize(image, size, interpolation="bilinear"), scaled, scale
-
-
-def normalize_pixels(pixels: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-    """``(pixels - mean) / std``: the one normalisation formula of the library; float32, or
-    float64 when ``mean`` and ``std`` are (a model run in float64).
-
-    The host-side :func:`normalize` and the model's ``normalize_images`` both call it, so the
-    two give the same bits on every CPU and GPU: a subtraction and a division are rounded
-    exactly once each under IEEE 754, whatever the vector width of the kernel.
-
-    Args:
-        pixels: uint8 or float pixels, any shape that broadcasts against ``mean``.
-        mean, std: float tensors of the per-channel constants, shaped to broadcast
-            (``(3,)`` for (H, W, 3) images, ``(1, 3, 1, 1)`` for (B, 3, H, W) batches).
-    """
-    return (pixels.float() - mean) / std
 
 
 def normalize(image: np.ndarray, mean: tuple[float, ...] = IMAGENET_MEAN,

@@ -9,16 +9,20 @@ fewer strides (e.g. 8-32 for 256 px CPU images) simply stops earlier.
 Fine-tuning as mmdetection's ResNet (the seed): ``frozen_stages`` stages get no gradient and
 stay in eval mode, and ``norm_eval`` keeps every BatchNorm in eval mode during training, so the
 ImageNet running statistics never change (their affine parameters still train, outside the
-frozen stages). ImageNet weights: :mod:`paa_edu.model.weights`.
+frozen stages). ImageNet weights: :mod:`paa_edu.model.backbone`.
 """
 from __future__ import annotations
 
+import os
+import warnings
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
 import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
-
-from paa_edu.model.weights import is_weights_name, load_backbone_weights
 
 _STAGE_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 
@@ -50,7 +54,7 @@ def build_resnet(depth: int, width: int = 64, weights: str | None = None) -> nn.
         depth: 18, 34 or 50.
         width: base width; 64 is torchvision's network, less gives a narrow ResNet-18/34.
         weights: ``None`` (random), a torchvision weights name (``"IMAGENET1K_V1"``) or a
-            local .pth state dict; see :mod:`paa_edu.model.weights`.
+            local .pth state dict; see :mod:`paa_edu.model.backbone`.
     Returns:
         the module; attribute ``out_channels`` = channels of (C3, C4, C5).
     """
@@ -169,3 +173,89 @@ class ResNetFPN(nn.Module):
         c4 = b.layer3(c3)  # (B, 4w*e, H/16, W/16)
         c5 = b.layer4(c4)  # (B, 8w*e, H/32, W/32)
         return self.fpn([c3, c4, c5])
+
+
+def weights_enum(depth: int):
+    """torchvision's ``ResNet{depth}_Weights`` enum."""
+    return torchvision.models.get_model_weights(f"resnet{depth}")
+
+
+def is_weights_name(depth: int, name: str) -> bool:
+    """True when ``name`` is a member of ``ResNet{depth}_Weights`` (e.g. ``IMAGENET1K_V1``)."""
+    return name in weights_enum(depth).__members__
+
+
+def hub_checkpoint_path(url: str) -> Path:
+    """Where torch.hub caches the file of ``url``: ``<hub dir>/checkpoints/<file name>``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+
+
+def load_backbone_weights(net: nn.Module, depth: int, weights: str | Path) -> None:
+    """Load a torchvision weights name or a local state-dict file into the ResNet ``net``.
+
+    Raises:
+        FileNotFoundError: a local file that does not exist, or a weights name whose file is
+            not cached and cannot be downloaded (the message says which file goes where).
+        ValueError: a string that is neither, or a file in which no key matches a ResNet.
+    """
+    text = str(weights)
+    if is_weights_name(depth, text):
+        return _load_state(net, _download(depth, text), f"model.backbone_weights={text!r}")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        if path.suffix or os.sep in text:
+            raise FileNotFoundError(f"model.backbone_weights: file not found: {path}")
+        names = sorted(weights_enum(depth).__members__)
+        raise ValueError(f"model.backbone_weights={text!r} is neither a local file nor a "
+                         f"torchvision weights name of ResNet-{depth} ({', '.join(names)})")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    _load_state(net, state, str(path))
+
+
+def _download(depth: int, name: str) -> dict:
+    """The state dict of ``ResNet{depth}_Weights[name]`` via torchvision (hub cache first)."""
+    weights = weights_enum(depth)[name]
+    cached = hub_checkpoint_path(weights.url)
+    try:
+        return weights.get_state_dict(progress=True, check_hash=True)
+    except OSError as err:  # URLError, socket errors: no internet
+        raise FileNotFoundError(
+            f"model.backbone_weights={name!r}: {cached.name} is not in the torch hub cache and "
+            f"cannot be downloaded ({type(err).__name__}: {err}); download {weights.url} to "
+            f"$TORCH_HOME/hub/checkpoints/{cached.name} (here: {cached}) or pass the file: "
+            f"--set model.backbone_weights=/path/to/{cached.name}") from None
+
+
+def _load_state(net: nn.Module, state: dict, source: str) -> None:
+    """Copy the matching keys (no ``fc.*``); warn about missing/unexpected ones."""
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    if not set(state) & set(net.state_dict()):
+        raise ValueError(f"{source}: no key matches a ResNet (first keys: {list(state)[:3]})")
+    result = net.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        warnings.warn(f"{source}: missing keys {result.missing_keys[:5]}..., unexpected keys "
+                      f"{result.unexpected_keys[:5]}...", stacklevel=3)
+
+
+IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0-255 scale
+
+
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+def normalize_pixels(pixels: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """``(pixels - mean) / std``: the one normalisation formula of the library; float32, or
+    float64 when ``mean`` and ``std`` are (a model run in float64).
+
+    The host-side :func:`normalize` and the model's ``normalize_images`` both call it, so the
+    two give the same bits on every CPU and GPU: a subtraction and a division are rounded
+    exactly once each under IEEE 754, whatever the vector width of the kernel.
+
+    Args:
+        pixels: uint8 or float pixels, any shape that broadcasts against ``mean``.
+        mean, std: float tensors of the per-channel constants, shaped to broadcast
+            (``(3,)`` for (H, W, 3) images, ``(1, 3, 1, 1)`` for (B, 3, H, W) batches).
+    """
+    return (pixels.float() - mean) / std

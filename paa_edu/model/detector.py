@@ -22,33 +22,19 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from paa_edu.anchors import AnchorGenerator
-from paa_edu.assigners import ATSSAssigner, MaxIoUAssigner, PAAAssigner
-from paa_edu.coder import DeltaXYWHACoder
+from paa_edu.assigners import build_assigner
 from paa_edu.config import ModelConfig
-from paa_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_pixels
 from paa_edu.geometry import check_boxes, full_precision
 from paa_edu.geometry.value_checks import trusted_values
-from paa_edu.losses import candidate_scores, detection_losses, paa_anchor_scores
-from paa_edu.model.backbone import ResNetFPN
+from paa_edu.model.anchors import AnchorGenerator
+from paa_edu.model.backbone import IMAGENET_MEAN, IMAGENET_STD, ResNetFPN, normalize_pixels
+from paa_edu.model.coder import DeltaXYWHACoder
 from paa_edu.model.head import RotatedRetinaHead
+from paa_edu.model.losses import candidate_scores, detection_losses, paa_anchor_scores
 from paa_edu.model.postprocess import postprocess_image
 
 # RetinaNet's MaxIoU thresholds (the baseline row); PAA's own MaxIoU init uses 0.1/0.1.
-RETINANET_POS_IOU, RETINANET_NEG_IOU = 0.5, 0.4
 _ANCHOR_CACHE_SIZE = 8  # (feature sizes, device, dtype) entries kept; inference may vary sizes
-
-
-def build_assigner(cfg: ModelConfig, record: bool = False):
-    """The assigner named by ``cfg.assigner`` (``maxiou``, ``atss`` or ``paa``)."""
-    if cfg.assigner == "maxiou":
-        return MaxIoUAssigner(RETINANET_POS_IOU, RETINANET_NEG_IOU, min_pos_iou=0.0)
-    if cfg.assigner == "atss":
-        return ATSSAssigner(topk=cfg.topk)
-    if cfg.assigner == "paa":
-        return PAAAssigner(init=cfg.paa_init, topk=cfg.topk, reg_covar=cfg.reg_covar,
-                           fallback=cfg.paa_fallback, record=record)
-    raise ValueError(f"cfg.assigner must be 'maxiou', 'atss' or 'paa', got {cfg.assigner!r}")
 
 
 class RotatedPAADetector(nn.Module):
@@ -92,7 +78,7 @@ class RotatedPAADetector(nn.Module):
     def normalize_images(self, images: Tensor, image_shapes: list | None = None) -> Tensor:
         """Float images pass through; uint8 RGB images are normalised on their device.
 
-        ``(x - mean) / std`` by :func:`paa_edu.data.transforms.normalize_pixels`, the formula
+        ``(x - mean) / std`` by :func:`paa_edu.model.backbone.normalize_pixels`, the formula
         the host-side ``normalize`` uses (so the two agree bit for bit; float64 for a float64
         model), then the padding outside each image's ``image_shapes[b] = (h, w)`` is set to 0,
         as host-side padding after normalisation is. Without ``image_shapes`` the whole tensor
@@ -204,7 +190,7 @@ class RotatedPAADetector(nn.Module):
         """Assign the anchors of one image (no gradients).
 
         For PAA: initial candidates (MaxIoU 0.1 or ATSS), their scores from the current
-        predictions (:func:`paa_edu.losses.paa_anchor_scores`), then the GMM split.
+        predictions (:func:`paa_edu.model.losses.paa_anchor_scores`), then the GMM split.
 
         Args:
             anchors: (A, 5); gt_boxes (G, 5); gt_labels (G,); cls_logits (A, C); deltas (A, 5).

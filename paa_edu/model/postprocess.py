@@ -75,7 +75,7 @@ def postprocess_image(cls_logits: Tensor, deltas: Tensor, iou_logits: Tensor | N
     Args:
         cls_logits: (A, C); deltas: (A, 5); iou_logits: (A,) or None.
         anchors: (A, 5) all levels concatenated; num_level_anchors: A_l per level.
-        coder: a :class:`paa_edu.coder.DeltaXYWHACoder`.
+        coder: a :class:`paa_edu.model.coder.DeltaXYWHACoder`.
         cfg: a :class:`paa_edu.config.ModelConfig` (score_thr, nms_pre, nms_iou,
             max_per_img, score_voting, angle_version).
     Returns:

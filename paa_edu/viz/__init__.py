@@ -30,7 +30,7 @@ One module per family, every public name importable from ``paa_edu.viz``:
 - :mod:`~paa_edu.viz.failures`: :func:`plot_failure_gallery`, zoomed crops of the missed
   objects and the most confident false positives, each titled with why it failed.
 - :mod:`~paa_edu.viz.history`: the assignment of the same GTs over training, from
-  :mod:`paa_edu.snapshots` (:func:`plot_split_over_training`,
+  :mod:`paa_edu.engine.snapshots` (:func:`plot_split_over_training`,
   :func:`plot_positives_over_training`, :func:`plot_cut_over_training`).
 
 Conventions, the same for every function (shared in :mod:`~paa_edu.viz.style`):

@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 from torch import Tensor
 
+from paa_edu.evaluation.rotated_ap import match_detections
 from paa_edu.geometry.convert import obb2poly
 from paa_edu.viz.style import (  # noqa: F401  (DPI and the colours are re-exported)
     DPI,
@@ -256,7 +257,7 @@ def plot_detections_vs_gt(image, dets: dict, gt: dict, class_names: list[str] | 
     """Detections (score >= ``score_thr``) against the ground truth of one image.
 
     True positives in ``TP_COLOR`` (blue), false positives in ``FP_COLOR`` (vermillion), by
-    the DOTA rule of :func:`paa_edu.evaluation.match_detections` (IoU > ``iou_threshold`` with
+    the DOTA rule of :func:`paa_edu.evaluation.rotated_ap.match_detections` (IoU > ``iou_threshold`` with
     a GT of the same class, the highest-score one per GT); GT dashed, ``GT_COLOR`` (sky blue)
     when found, ``MISSED_COLOR`` (purple) when missed.
 
@@ -272,7 +273,6 @@ def plot_detections_vs_gt(image, dets: dict, gt: dict, class_names: list[str] | 
     Returns:
         the Figure; in a notebook end the line with ``;`` or it may be shown twice.
     """
-    from paa_edu.evaluation import match_detections
 
     if not isinstance(dets, dict):
         raise TypeError(f"dets must be a dict with boxes/scores/labels, got {type(dets).__name__}")

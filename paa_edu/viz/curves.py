@@ -1,13 +1,13 @@
 """Curves of training and evaluation (matplotlib; each function returns the Figure).
 
-- :func:`plot_loss_curves`: the per-iteration losses of :func:`paa_edu.train.train` (or the
+- :func:`plot_loss_curves`: the per-iteration losses of :func:`paa_edu.engine.train.train` (or the
   rows of a run's ``log.csv``), raw and smoothed, with the warm-up and the learning rate.
 - :func:`plot_iou_loss_floor`: each positive's IoU-branch BCE against its target, above the
-  entropy floor H(t) it cannot go below (:func:`paa_edu.iou_floor.iou_loss_floor`).
+  entropy floor H(t) it cannot go below (:func:`paa_edu.evaluation.iou_floor.iou_loss_floor`).
 - :func:`plot_pr_curves`: precision-recall curves from
-  :func:`paa_edu.evaluation.evaluate_rotated`, of one run or of several overlaid.
+  :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`, of one run or of several overlaid.
 - :func:`plot_iou_calibration`: the IoU branch's estimate against the true IoU of each
-  detection (:func:`paa_edu.evaluation.iou_calibration`).
+  detection (:func:`paa_edu.evaluation.rotated_ap.iou_calibration`).
 - :func:`plot_ap_breakdown`: AP by assigner and class (and object size), grouped bars.
 
 In a notebook, end the line with ``;``: the returned Figure would otherwise be shown twice
@@ -22,6 +22,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from paa_edu.evaluation.iou_floor import binary_entropy
 from paa_edu.viz.style import (
     BLACK,
     DPI,
@@ -148,7 +149,6 @@ def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax: Axes | None = Non
     Returns:
         The Figure. In a notebook end the line with ``;`` or it is shown twice.
     """
-    from paa_edu.iou_floor import binary_entropy
 
     t, loss = np.asarray(targets, dtype=float), np.asarray(bce, dtype=float)
     if t.ndim != 1 or t.shape != loss.shape:
@@ -215,7 +215,7 @@ def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float =
     """Precision-recall curves per class, of one run or of several overlaid.
 
     Args:
-        metrics: a result of :func:`paa_edu.evaluation.evaluate_rotated`, or a mapping
+        metrics: a result of :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`, or a mapping
             {run name: result} (e.g. one per assigner) drawn as one line per run in each panel,
             with each run's AP in the legend.
         class_names: the C class names, indexed by class.
@@ -334,9 +334,9 @@ def plot_ap_breakdown(per_class: dict[str, dict], class_names: list[str],
     """AP50 by assigner and class (and by object size), grouped bars.
 
     Args:
-        per_class: run name -> :func:`paa_edu.evaluation.evaluate_rotated` result.
+        per_class: run name -> :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated` result.
         class_names: the C class names.
-        by_size: run name -> :func:`paa_edu.evaluation_sizes.evaluate_by_size` result (the
+        by_size: run name -> :func:`paa_edu.evaluation.sizes.evaluate_by_size` result (the
             same runs), or ``None`` for the class panel alone.
         key: the metric of the size panel (``AP50``, ``AP75`` or ``mAP``).
         figsize: (width, height) in inches of the whole figure.

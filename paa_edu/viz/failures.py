@@ -1,7 +1,7 @@
 """A failure-case gallery: zoomed crops of the objects a detector misses and of its most
 confident false positives, each titled with what it is and why it failed.
 
-The cases and their reasons come from :func:`paa_edu.evaluation_failures.failure_cases`
+The cases and their reasons come from :func:`paa_edu.evaluation.failures.failure_cases`
 (the DOTA matching rule, TIDE's error types); this module only draws them.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from paa_edu.evaluation_failures import FailureCase, describe
+from paa_edu.evaluation.failures import FailureCase, describe
 from paa_edu.viz.boxes import plot_rotated_boxes, show_image, square_window
 from paa_edu.viz.style import (
     FONT_SIZE,
@@ -68,7 +68,7 @@ def plot_failure_gallery(cases: list[FailureCase], images, class_names: list[str
     vermillion, with the GT it overlaps most dashed (sky blue if found, purple if missed).
 
     Args:
-        cases: :class:`paa_edu.evaluation_failures.FailureCase` list (e.g. the ``"missed"``
+        cases: :class:`paa_edu.evaluation.failures.FailureCase` list (e.g. the ``"missed"``
             and ``"false positive"`` lists of ``failure_cases`` joined), at most
             :data:`MAX_CROPS`.
         images: indexable by ``case.image``: (3, H, W) tensors or (H, W, 3) arrays in the

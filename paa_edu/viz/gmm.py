@@ -6,7 +6,7 @@
 
 The record is what PAA saw and decided for one image: create the assigner with
 ``PAAAssigner(record=True)``, assign (or train) once, and read ``paa.last_record``
-(or :func:`paa_edu.snapshots.paa_record` for a training snapshot). Each function returns the
+(or :func:`paa_edu.engine.snapshots.paa_record` for a training snapshot). Each function returns the
 Figure; in a notebook end the line with ``;`` or it may be shown twice.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The assignment of the same objects over training, from :mod:`paa_edu.snapshots`.
+"""The assignment of the same objects over training, from :mod:`paa_edu.engine.snapshots`.
 
 - :func:`plot_split_over_training`: PAA's split of the same 3-4 GTs at several iterations
   (rows = GTs, columns = iterations): the paper's claim that the split adapts to the model.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from paa_edu.snapshots import paa_record, positives_history
+from paa_edu.engine.snapshots import paa_record, positives_history
 from paa_edu.viz.gmm import draw_gmm_split, legend_handles
 from paa_edu.viz.style import (
     BLACK,

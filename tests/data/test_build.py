@@ -5,10 +5,11 @@ import shutil
 
 import pytest
 
-from paa_edu.config import apply_overrides, tiny_synthetic
+from paa_edu.config import apply_overrides
 from paa_edu.data import DOTADataset
 from paa_edu.data.build import build_dataset
 from paa_edu.data.dota import LabelWarning
+from paa_edu.presets import tiny_synthetic
 
 
 @pytest.fixture

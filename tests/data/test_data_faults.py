@@ -202,7 +202,7 @@ def test_split_writes_whole_png_and_label_files_only(tiny_data_root, tmp_path, m
     """A write that fails (a full disk) leaves no file under the real name."""
     import errno
 
-    from paa_edu import files
+    from paa_edu.data import files
     real, count = files.os.replace, [0]
 
     def replace(src, dst):

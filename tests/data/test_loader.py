@@ -9,7 +9,6 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from paa_edu.config import tiny_synthetic
 from paa_edu.data import (
     SYNTHETIC_CLASSES,
     DOTADataset,
@@ -21,6 +20,7 @@ from paa_edu.data import (
 )
 from paa_edu.data.loader import loader_options, worker_init
 from paa_edu.model import RotatedPAADetector
+from paa_edu.presets import tiny_synthetic
 
 
 @pytest.fixture(scope="module")

@@ -85,9 +85,9 @@ def test_relu_before_extra_convs_only_changes_p7():
 
 def test_one_training_step_of_the_seed_preset_leaves_frozen_parts_bit_identical():
     from paa_edu.config import apply_overrides
+    from paa_edu.engine.train import train_one_step
     from paa_edu.model import RotatedPAADetector
     from paa_edu.presets import r50_dota_1x
-    from paa_edu.train import train_one_step
     torch.manual_seed(0)
     cfg = apply_overrides(r50_dota_1x(), ["model.backbone_weights=None", "train.device=cpu"])
     with pytest.warns(UserWarning, match="random weights"):

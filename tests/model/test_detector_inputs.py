@@ -9,8 +9,9 @@ import pytest
 import torch
 from script_loader import load_script
 
-from paa_edu.config import apply_overrides, tiny_synthetic
+from paa_edu.config import apply_overrides
 from paa_edu.model import RotatedPAADetector
+from paa_edu.presets import tiny_synthetic
 
 
 def _model(*overrides: str) -> RotatedPAADetector:

@@ -40,8 +40,8 @@ def test_rescale_divides_sizes_and_centres_only():
 
 
 def test_postprocess_thresholds_topk_and_max_per_image():
-    from paa_edu.anchors import AnchorGenerator
-    from paa_edu.coder import DeltaXYWHACoder
+    from paa_edu.model.anchors import AnchorGenerator
+    from paa_edu.model.coder import DeltaXYWHACoder
     from paa_edu.model.postprocess import postprocess_image
     anchors = torch.cat(AnchorGenerator(strides=(8, 16)).grid_anchors([(8, 8), (4, 4)]))
     cls_logits = torch.full((80, 3), -10.0)
@@ -61,8 +61,8 @@ def test_postprocess_thresholds_topk_and_max_per_image():
 
 
 def test_score_voting_in_the_pipeline_keeps_scores_and_count():
-    from paa_edu.anchors import AnchorGenerator
-    from paa_edu.coder import DeltaXYWHACoder
+    from paa_edu.model.anchors import AnchorGenerator
+    from paa_edu.model.coder import DeltaXYWHACoder
     from paa_edu.model.postprocess import postprocess_image
     anchors = torch.cat(AnchorGenerator(strides=(8,)).grid_anchors([(8, 8)]))  # (64, 5)
     generator = torch.Generator().manual_seed(0)
@@ -78,8 +78,8 @@ def test_score_voting_in_the_pipeline_keeps_scores_and_count():
 
 
 def test_postprocess_returns_the_iou_branch_estimate_of_each_kept_box():
-    from paa_edu.anchors import AnchorGenerator
-    from paa_edu.coder import DeltaXYWHACoder
+    from paa_edu.model.anchors import AnchorGenerator
+    from paa_edu.model.coder import DeltaXYWHACoder
     from paa_edu.model.postprocess import postprocess_image
     anchors = torch.cat(AnchorGenerator(strides=(8, 16)).grid_anchors([(8, 8), (4, 4)]))
     cls_logits = torch.full((80, 3), -10.0)
@@ -94,8 +94,8 @@ def test_postprocess_returns_the_iou_branch_estimate_of_each_kept_box():
 
 
 def test_nms_pre_keeps_the_best_pairs_of_each_level():
-    from paa_edu.anchors import AnchorGenerator
-    from paa_edu.coder import DeltaXYWHACoder
+    from paa_edu.model.anchors import AnchorGenerator
+    from paa_edu.model.coder import DeltaXYWHACoder
     from paa_edu.model.postprocess import postprocess_image
     anchors = torch.cat(AnchorGenerator(strides=(8, 16)).grid_anchors([(8, 8), (4, 4)]))
     cls_logits = torch.randn(80, 3, generator=torch.Generator().manual_seed(0))  # (80, 3)

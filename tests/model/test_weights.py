@@ -7,8 +7,7 @@ import pytest
 import torch
 import torchvision
 
-from paa_edu.model.backbone import build_resnet
-from paa_edu.model.weights import hub_checkpoint_path, weights_enum
+from paa_edu.model.backbone import build_resnet, hub_checkpoint_path, weights_enum
 
 R18_FILE = "resnet18-f37072fd.pth"  # torchvision's ResNet18_Weights.IMAGENET1K_V1 file
 
@@ -78,9 +77,9 @@ def test_bad_weights_arguments():
 
 
 def test_checkpoint_never_needs_the_weights_file_again(tiny_cfg, tmp_path):
-    from paa_edu.checkpoint import load_model
     from paa_edu.config import apply_overrides
-    from paa_edu.train import train
+    from paa_edu.engine.checkpoint import load_model
+    from paa_edu.engine.train import train
     torch.manual_seed(2)
     path = tmp_path / "narrow_r18.pth"
     torch.save(build_resnet(18, width=8).state_dict(), path)  # tiny_cfg's trunk, width 8

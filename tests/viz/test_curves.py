@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from paa_edu.evaluation import evaluate_rotated  # noqa: E402
+from paa_edu.evaluation.rotated_ap import evaluate_rotated  # noqa: E402
 from paa_edu.viz.curves import (  # noqa: E402
     _moving_average,
     plot_ap_breakdown,

@@ -7,7 +7,7 @@ import pytest
 import torch
 from matplotlib.text import Text
 
-from paa_edu.evaluation_failures import describe, failure_cases
+from paa_edu.evaluation.failures import describe, failure_cases
 from paa_edu.viz import plot_failure_gallery
 from paa_edu.viz.failures import MAX_CROPS
 from paa_edu.viz.style import DPI, FONT_SIZE, FP_COLOR, GT_COLOR, MISSED_COLOR

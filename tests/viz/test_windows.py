@@ -10,6 +10,7 @@ from matplotlib.patches import Rectangle
 
 from paa_edu import data
 from paa_edu.data.dota import LabelFile
+from paa_edu.data.split import window_origins
 from paa_edu.viz import plot_object_in_window, plot_windows
 from paa_edu.viz.windows import (
     match_written,
@@ -18,7 +19,6 @@ from paa_edu.viz.windows import (
     overlap_strips,
     window_coverage,
     window_names,
-    window_origins,
 )
 
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
-from paa_edu.distributed import mean_over_ranks
 from paa_edu.geometry import box_iou_rotated, full_precision
 
 if TYPE_CHECKING:
@@ -170,3 +170,15 @@ def detection_losses(cls_logits: Tensor, labels: Tensor, pos_pred_boxes: Tensor,
                                                  reduction="sum")
         losses["loss_iou"] = iou_weight * bce / pos_norm
     return losses
+
+
+def mean_over_ranks(values: torch.Tensor) -> torch.Tensor:
+    """The element-wise mean of ``values`` over ranks (a copy; ``values`` itself on one process).
+
+    Not differentiable (all-reduce has no autograd): use it for logged numbers and normalisers.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return values
+    total = values.detach().clone()
+    dist.all_reduce(total)
+    return total / dist.get_world_size()

@@ -1,4 +1,4 @@
-"""AP by object size: :func:`paa_edu.evaluation.evaluate_rotated` restricted to a size bucket.
+"""AP by object size: :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated` restricted to a size bucket.
 
 The size of a rotated box is ``sqrt(w * h)`` in pixels. For a bucket ``[lo, hi)``, COCO style:
 
@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from paa_edu.evaluation import COCO_IOU_THRESHOLDS, evaluate_rotated
+from paa_edu.evaluation.rotated_ap import COCO_IOU_THRESHOLDS, evaluate_rotated
 from paa_edu.geometry import box_iou_rotated
 
 #: name -> [lo, hi) of sqrt(w * h) in pixels.

@@ -1,7 +1,7 @@
 """How low the IoU branch's loss can go: a BCE against a soft target never drops below H(t).
 
 The IoU branch is trained with a binary cross-entropy against a *soft* target, the IoU ``t`` of
-each positive's decoded box with its GT (:func:`paa_edu.losses.detection_losses`). For one
+each positive's decoded box with its GT (:func:`paa_edu.model.losses.detection_losses`). For one
 positive with predicted probability ``p``,
 
     BCE(t, p) = -t log p - (1 - t) log(1 - p) = H(t) + KL(t || p) >= H(t),

@@ -1,6 +1,6 @@
 """Checkpoints: atomic writes, safe loading, RNG states as plain values, resume-time config checks.
 
-- :func:`save_checkpoint` goes through :func:`paa_edu.files.atomic_write` (a unique temporary
+- :func:`save_checkpoint` goes through :func:`paa_edu.data.files.atomic_write` (a unique temporary
   file, fsynced, then ``os.replace``-d over the target): a reader, a crash, ``kill -9`` or a
   full disk only ever leaves the old file or the new one, and a full disk is an ``OSError``
   naming the checkpoint.
@@ -11,21 +11,14 @@
 """
 from __future__ import annotations
 
-import random
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from paa_edu.config import Config, config_from_dict
-from paa_edu.config_types import differences
-from paa_edu.files import SLOW_WRITE_ENV, TEMP_SUFFIX, atomic_write, temp_path
-
-__all__ = ["atomic_write", "temp_path", "TEMP_SUFFIX", "SLOW_WRITE_ENV", "save_checkpoint",
-           "load_checkpoint", "load_model", "rng_state", "set_rng_state", "CheckpointError",
-           "check_resume_config", "config_differences", "checkpoint_config", "load_state_into",
-           "CHECKPOINT_NAME", "BEST_NAME", "FORMAT", "RESUME_SAFE_KEYS"]
+from paa_edu.config import Config, config_from_dict, differences
+from paa_edu.data.files import atomic_write
+from paa_edu.model import RotatedPAADetector
 
 CHECKPOINT_NAME = "last.pth"
 BEST_NAME = "best.pth"
@@ -50,33 +43,6 @@ class CheckpointError(ValueError):
 def save_checkpoint(path: str | Path, state: dict) -> Path:
     """``torch.save(state)`` to ``path`` atomically (see :func:`atomic_write`)."""
     return atomic_write(path, lambda handle: torch.save(state, handle))
-
-
-def rng_state(device: torch.device | None = None) -> dict:
-    """Every generator's state as tensors and plain values (``weights_only`` loadable).
-
-    Only the current CUDA device's state is saved, so a resume on a machine with fewer
-    visible GPUs still works.
-    """
-    version, keys, gauss = random.getstate()
-    name, mt, pos, has_gauss, cached = np.random.get_state()
-    state = {"python": [version, list(keys), gauss], "numpy": [name, torch.from_numpy(
-        mt.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
-        "torch": torch.get_rng_state()}
-    if device is not None and device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def set_rng_state(state: dict, device: torch.device | None = None) -> None:
-    """Restore the generators saved by :func:`rng_state`."""
-    version, keys, gauss = state["python"]
-    random.setstate((version, tuple(keys), gauss))
-    name, mt, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, mt.numpy().astype(np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and device is not None and device.type == "cuda":
-        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -136,7 +102,6 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
     Returns:
         ``(model, cfg)``.
     """
-    from paa_edu.model import RotatedPAADetector
     state = load_checkpoint(checkpoint)
     cfg = checkpoint_config(state, checkpoint)
     model = RotatedPAADetector(cfg.model, load_backbone_weights=False)

@@ -6,7 +6,7 @@ synthetic writer's drawing workers). Its workers end with their parent however i
 - an exception, Ctrl-C, or SIGTERM (which the command line turns into ``KeyboardInterrupt``)
   in the parent sends SIGTERM to every worker, which ends its work as an interrupt (a training
   saves its step first) and exits quietly; a worker still running :data:`GRACE_S` seconds
-  later is killed. Every paa_edu file is written atomically (:mod:`paa_edu.files`), so what a
+  later is killed. Every paa_edu file is written atomically (:mod:`paa_edu.data.files`), so what a
   killed worker was writing is simply absent;
 - a parent killed outright (``kill -9``, a SIGTERM with no handler): on Linux each worker asks
   the kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``), so no worker

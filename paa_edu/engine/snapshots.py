@@ -9,7 +9,7 @@ exactly as without the hook) and writes ``<out_dir>/snapshots/iter_XXXXXX.pt`` w
 of the four assigners (whatever the run trains with):
 
 - ``maxiou`` / ``atss``: the positives of every GT and their PAA score
-  (:func:`paa_edu.losses.paa_anchor_scores`, computed the same way as PAA's, for comparison);
+  (:func:`paa_edu.model.losses.paa_anchor_scores`, computed the same way as PAA's, for comparison);
 - ``paa_maxiou`` / ``paa_atss``: the same, plus the candidate table the GMM saw (scores,
   levels, anchors, positives), the fitted mixture (weights, means, variances), the cut (the
   largest positive score) and whether the fallback fired.
@@ -25,8 +25,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from paa_edu.assigners import GMMFit, PAARecord
+from paa_edu.config import VARIANTS
 from paa_edu.data import collate_batch
-from paa_edu.demo import VARIANTS
+from paa_edu.model import build_assigner
 
 #: The training images whose GTs are followed (indices into the training split).
 SNAPSHOT_IMAGES = (0, 1, 2)
@@ -84,7 +86,6 @@ def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
     Returns:
         the snapshot dict (without iteration/epoch), CPU tensors only.
     """
-    from paa_edu.model import build_assigner
 
     was_training, saved = model.training, (model.cfg, model.assigner)
     model.eval()
@@ -182,7 +183,6 @@ def load_snapshots(run_dir: str | Path) -> list[dict]:
 def paa_record(snapshot: dict, assigner: str = "paa_maxiou"):
     """The PAA entry of a snapshot as a :class:`paa_edu.assigners.PAARecord` (rows = its GTs),
     so that the plots of :mod:`paa_edu.viz.gmm` draw it."""
-    from paa_edu.assigners import GMMFit, PAARecord
 
     if assigner not in snapshot["assigners"] or "cand_scores" not in snapshot["assigners"][
             assigner]:

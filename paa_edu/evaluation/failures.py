@@ -1,6 +1,6 @@
 """Why a detection is a false positive, and how close a missed object came to being found.
 
-:func:`paa_edu.evaluation.match_detections` says *which* detections are true positives (the
+:func:`paa_edu.evaluation.rotated_ap.match_detections` says *which* detections are true positives (the
 DOTA rule: IoU > the threshold with a GT of the same class, the highest-score hit per GT).
 :func:`classify_detections` adds *why* the others are not, with the error types of the TIDE
 toolbox (Bolya et al., ECCV 2020), in this order:
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from paa_edu.evaluation import (
+from paa_edu.evaluation.rotated_ap import (
     DETECTION_KEYS,
     GROUND_TRUTH_KEYS,
     _on_cpu,
@@ -57,7 +57,7 @@ def classify_detections(detection: dict, ground_truth: dict, iou_threshold: floa
             and ``polygons`` (G, 8).
         iou_threshold: a match needs IoU > this (0.5: AP50).
         background_iou: below it (with every GT) a false positive is ``"background"``.
-        gt_shape: as in :func:`paa_edu.evaluation.evaluate_rotated`.
+        gt_shape: as in :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`.
     Returns:
         dict of numpy arrays: ``reason`` (D,) str: ``"TP"``, ``"ignored"`` or one of
         :data:`FP_REASONS`; ``gt_index`` (D,) the GT of highest IoU (any class; -1 without

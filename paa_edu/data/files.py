@@ -20,8 +20,14 @@ import errno
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks here; concurrent writers are not protected
+    fcntl = None
 
 TEMP_SUFFIX = ".tmp"
 #: Test hook only: seconds to sleep between writing a temporary file and renaming it, so a test
@@ -132,3 +138,52 @@ def describe_os_error(err: OSError) -> str:
     cause = CAUSES.get(err.errno) or err.strerror or str(err)
     names = [str(n) for n in (err.filename, err.filename2) if n]
     return f"{' -> '.join(names)}: {cause}" if names else cause
+
+
+@contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) inside the ``with`` block."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def try_exclusive_lock(path: str | Path) -> Iterator[bool]:
+    """Like :func:`exclusive_lock` but without waiting: yields False if another process holds it.
+
+    While held, the lock file contains the holder's process id (read by :func:`lock_holder`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield True
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lock_holder(path: str | Path) -> str:
+    """The process id written in a lock file (``"?"`` when unreadable)."""
+    try:
+        return Path(path).read_text().strip() or "?"
+    except OSError:
+        return "?"

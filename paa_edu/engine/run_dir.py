@@ -5,22 +5,24 @@
 - :func:`claim_run_dir` refuses to start a new run over an earlier one (its ``last.pth`` or
   ``log.csv``) unless asked to resume it, or to restart, which moves every earlier file to
   ``<out_dir>/old_runs/<UTC time>/``: nothing is deleted.
-- Stale temporary files of :func:`paa_edu.files.atomic_write` (left by ``kill -9``) are
+- Stale temporary files of :func:`paa_edu.data.files.atomic_write` (left by ``kill -9``) are
   removed once the lock is held: only a dead process can have written them.
 """
 from __future__ import annotations
 
 import os
 import re
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from paa_edu.checkpoint import CHECKPOINT_NAME
-from paa_edu.files import TEMP_SUFFIX
-from paa_edu.data.filelock import lock_holder, try_exclusive_lock
-from paa_edu.train_log import LOG_NAME
+from paa_edu.data.files import TEMP_SUFFIX, lock_holder, try_exclusive_lock
+from paa_edu.engine import distributed
+from paa_edu.engine.checkpoint import CHECKPOINT_NAME
+from paa_edu.engine.log import LOG_NAME
 
 LOCK_NAME = ".lock"
 OLD_RUNS = "old_runs"
@@ -85,3 +87,37 @@ def move_aside(out: Path) -> Path:
         if path.name not in (LOCK_NAME, OLD_RUNS):
             os.replace(path, dest / path.name)
     return dest
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped training after a step; ``last.pth`` holds that iteration."""
+
+
+@contextmanager
+def stop_requests():
+    """Ctrl-C and SIGTERM ask the loop to stop after the current step (a 2nd Ctrl-C aborts)."""
+    stop = {"signal": None}
+
+    def request(signum, frame):
+        if stop["signal"] is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop["signal"] = signal.Signals(signum).name
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    old = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)
+           if signal.getsignal(sig) is not signal.SIG_IGN}  # e.g. nohup or `cmd &`: stay ignored
+    try:
+        yield stop
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def stop_requested(stop: dict) -> bool:
+    """A stop asked of this process or, under torchrun, of any rank (all ranks agree)."""
+    if not distributed.any_rank(stop["signal"] is not None):
+        return False
+    stop["signal"] = stop["signal"] or "a stop request on another rank"
+    return True

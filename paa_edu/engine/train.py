@@ -2,10 +2,10 @@
 
 Read :func:`train` top to bottom: lock the out-dir, resume or start, then epochs of steps.
 
-- The learning rate is a pure function of (iteration, epoch) (:mod:`paa_edu.schedule`), so
+- The learning rate is a pure function of (iteration, epoch) (:mod:`paa_edu.engine.train`), so
   the "scheduler state" saved in a checkpoint is just (epoch, iteration).
 - The data order and every sample's random flips are pure functions of (seed, epoch, index)
-  (:mod:`paa_edu.data.sampler`), and a checkpoint (:mod:`paa_edu.checkpoint`) holds the model,
+  (:mod:`paa_edu.data.sampler`), and a checkpoint (:mod:`paa_edu.engine.checkpoint`) holds the model,
   the optimizer, the AMP scaler, the RNG states and the position inside the epoch. A run
   stopped anywhere (``max_iters``, Ctrl-C, SIGTERM, ``kill -9``) and resumed therefore ends with
   the same weights as one that never stopped: bit for bit on the CPU, and on CUDA with
@@ -17,7 +17,7 @@ Read :func:`train` top to bottom: lock the out-dir, resume or start, then epochs
   stops training with ``FloatingPointError: non-finite loss at epoch E iter I (term: ...)``;
   the last good checkpoint is left untouched. A loss that grows 100x over its early level is
   warned about on the console and in ``log.csv``.
-- Under ``torchrun`` (:mod:`paa_edu.distributed`) every process runs this loop on its share of
+- Under ``torchrun`` (:mod:`paa_edu.engine.distributed`) every process runs this loop on its share of
   each epoch with a ``DistributedDataParallel`` model; a NaN or a Ctrl-C on one rank stops all
   at the same step; only rank 0 prints, logs and writes. Without torchrun nothing changes.
 """
@@ -34,39 +34,39 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from paa_edu import distributed
-from paa_edu.checkpoint import (
+from paa_edu.config import BASE_BATCH_SIZE, Config, validate
+from paa_edu.data.build import build_dataset
+from paa_edu.data.loader import loader_options
+from paa_edu.data.sampler import EpochSampler, SeededSamples
+from paa_edu.engine import distributed
+from paa_edu.engine.checkpoint import (
     BEST_NAME,
     CHECKPOINT_NAME,
     FORMAT,
     check_resume_config,
     checkpoint_config,
     load_checkpoint,
-    load_model,
     load_state_into,
-    rng_state,
     save_checkpoint,
-    set_rng_state,
     with_resolved_root,
 )
-from paa_edu.config import Config, validate
-from paa_edu.data.build import build_dataset, class_names
-from paa_edu.data.loader import loader_options
-from paa_edu.data.sampler import EpochSampler, SeededSamples
+from paa_edu.engine.inference import evaluate
+from paa_edu.engine.log import DivergenceWatch, TrainLog, trim_log
+from paa_edu.engine.rng import rng_state, set_rng_state, set_seed
+from paa_edu.engine.run_dir import (
+    TrainingInterrupted,
+    claim_run_dir,
+    locked_run_dir,
+    stop_requested,
+    stop_requests,
+)
+from paa_edu.engine.snapshots import make_snapshot_hook
 from paa_edu.geometry import NonFiniteError
-from paa_edu.inference import evaluate, ground_truths, predict_dataset
 from paa_edu.model import RotatedPAADetector
-from paa_edu.run_dir import claim_run_dir, locked_run_dir
-from paa_edu.schedule import base_lr, lr_at
-from paa_edu.seeding import set_seed
-from paa_edu.snapshots import make_snapshot_hook
-from paa_edu.stop import TrainingInterrupted, stop_requested, stop_requests
-from paa_edu.train_log import DivergenceWatch, TrainLog, trim_log
+from paa_edu.model.losses import mean_over_ranks
 
-# evaluate, predict_dataset, ground_truths (paa_edu.inference) and lr_at, base_lr
-# (paa_edu.schedule) can be imported from here too.
-__all__ = ["train", "evaluate", "predict_dataset", "ground_truths", "build_dataset",
-           "class_names", "lr_at", "base_lr", "load_model", "TrainingInterrupted"]
+# evaluate, predict_dataset, ground_truths (paa_edu.engine.inference) and lr_at, base_lr
+# (paa_edu.engine.train) can be imported from here too.
 
 
 def resolve_device(name: str | torch.device, what: str = "train.device or --device"
@@ -158,7 +158,7 @@ def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where
     values = [torch.as_tensor(v, dtype=torch.float64, device=loss.device).detach()
               for v in (loss, *losses.values(), *stats.values())]
     row = dict(zip(["loss", *losses, *stats],
-                   distributed.mean_over_ranks(torch.stack(values)).tolist()))
+                   mean_over_ranks(torch.stack(values)).tolist()))
     row.update({k: round(row[k] * distributed.world_size()) for k in stats})  # sums over ranks
     return row
 
@@ -262,7 +262,7 @@ def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger:
     bar = tqdm(loader, disable=not (progress and distributed.is_main()), leave=False,
                desc=f"epoch {run.epoch + 1}/{cfg.train.epochs}")
     for images, targets in bar:
-        if snapshot is not None:  # train.snapshot_every (paa_edu.snapshots)
+        if snapshot is not None:  # train.snapshot_every (paa_edu.engine.snapshots)
             snapshot(run.model, run.iteration, run.epoch)
         lr = lr_at(cfg, run.iteration, run.epoch, distributed.world_size())
         for group in run.optimizer.param_groups:
@@ -314,7 +314,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
     Args:
         cfg: the run's config (``cfg.train.out_dir`` receives ``last.pth`` and ``log.csv``).
         resume: continue from ``<out_dir>/last.pth`` (error if it is missing, or if ``cfg``
-            changes the model or the data; see :func:`paa_edu.checkpoint.check_resume_config`).
+            changes the model or the data; see :func:`paa_edu.engine.checkpoint.check_resume_config`).
         progress: show tqdm bars.
         restart: the out-dir holds an earlier run: move its files to ``old_runs/<time>/`` and
             start over. Without ``resume`` or ``restart`` an earlier run there is an error.
@@ -396,3 +396,21 @@ def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dic
     if snapshot is not None:
         snapshot(run.model, run.iteration, run.epoch, force=True)  # the trained model
     return history, metrics
+
+
+def base_lr(cfg: Config, num_processes: int = 1) -> float:
+    """``train.lr``, times (processes x batch) / ``BASE_BATCH_SIZE`` with ``auto_scale_lr``."""
+    t = cfg.train
+    if not t.auto_scale_lr:
+        return t.lr
+    return t.lr * num_processes * t.batch_size / BASE_BATCH_SIZE
+
+
+def lr_at(cfg: Config, iteration: int, epoch: int, num_processes: int = 1) -> float:
+    """Learning rate at global ``iteration`` (0-based) inside ``epoch`` (0-based)."""
+    t = cfg.train
+    lr = base_lr(cfg, num_processes) * 0.1 ** sum(epoch >= step for step in t.lr_steps)
+    if iteration < t.warmup_iters:
+        alpha = iteration / t.warmup_iters
+        lr *= t.warmup_ratio * (1 - alpha) + alpha
+    return lr

@@ -6,7 +6,7 @@ Here the count is the trained model's own: :func:`training_positives` runs the m
 assignment (:meth:`paa_edu.model.RotatedPAADetector.assign_batch`: MaxIoU and ATSS from the
 geometry alone, PAA re-scored with the model's predictions) on every image of a dataset, and
 :func:`recall_by_positives` splits the recall at IoU 0.5 (the DOTA rule,
-:func:`paa_edu.evaluation.match_detections`) by that count.
+:func:`paa_edu.evaluation.rotated_ap.match_detections`) by that count.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from paa_edu.evaluation import match_detections
+from paa_edu.evaluation.rotated_ap import match_detections
 from paa_edu.model.detector import target_image_shapes
 
 #: The groups of the table: 0, 1, 2 and 3 or more positives.

@@ -12,7 +12,7 @@ import io
 import statistics
 from pathlib import Path
 
-from paa_edu.files import atomic_write
+from paa_edu.data.files import atomic_write
 
 LOG_NAME = "log.csv"
 DROPPED_NAME = "log.dropped.csv"

@@ -5,14 +5,17 @@ One printer for the CLI, the benchmarks and the notebooks::
     row = results_row("RetinaNet-(PAA)", metrics, dataset="synthetic-tiny,val")
     print(format_results_table([row]))
 
-Metrics are stored as fractions in [0, 1] (what :func:`paa_edu.evaluation.evaluate_rotated`
+Metrics are stored as fractions in [0, 1] (what :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`
 returns) and printed as percentages with two decimals, as in the seed's README.
 """
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+
+from paa_edu.config import Config
 
 #: (row key, column header) in the seed's order.
 COLUMNS = (
@@ -32,7 +35,7 @@ METRIC_KEYS = ("AP50", "AP75", "mAP")
 #: (Xuyihaoby/rotate_detection configs/rpaa/README.md, DOTA-v1.0 test server). Fractions. BOTH
 #: rows are rotated PAA: "RetinaNet-(maxiou)" starts PAA from MaxIoU 0.1/0.1 candidates,
 #: "RetinaNet-(ATSS)" from ATSS top-9 candidates. Our plain MaxIoU/ATSS runs are baselines and
-#: are labelled so (:data:`paa_edu.demo.METHOD_NAMES`).
+#: are labelled so (:data:`METHOD_NAMES`).
 SEED_TABLE_ROWS = (
     {"method": "RetinaNet-(maxiou)", "angle": "v2", "backbone": "ResNet50", "lr_schd": "1x",
      "dataset": "DOTA-v1.0,trainval", "preprocess": "1024x1024,200",
@@ -134,7 +137,7 @@ def format_per_class_table(metrics: dict, class_names: list[str] | tuple[str, ..
     """Markdown table of each class's GT count, AP50 and mAP (mean AP over the thresholds).
 
     Args:
-        metrics: the dict of :func:`paa_edu.evaluation.evaluate_rotated`.
+        metrics: the dict of :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`.
         class_names: names indexed by class; must cover every class of ``metrics``.
     """
     per_class = np.asarray(metrics["per_class_AP"], dtype=float)  # (T, C)
@@ -152,3 +155,29 @@ def format_per_class_table(metrics: dict, class_names: list[str] | tuple[str, ..
         num_gts = metrics["num_gts"][cls]
         lines.append(f"| {name.ljust(width)} | {num_gts:4d} | {ap50} | {mean_ap} |")
     return "\n".join(lines)
+
+
+#: Table labels of our runs. The seed's row names "RetinaNet-(maxiou)" / "RetinaNet-(ATSS)" are
+#: both PAA (MaxIoU- and ATSS-initialised), so our plain assigners are labelled as baselines.
+METHOD_NAMES = {("maxiou", "maxiou"): "MaxIoU 0.5/0.4 (baseline)",
+                ("atss", "atss"): "ATSS (baseline)",
+                ("paa", "maxiou"): "PAA (MaxIoU init)", ("paa", "atss"): "PAA (ATSS init)"}
+
+
+def method_name(cfg: Config) -> str:
+    """Table label of a config, e.g. ``PAA (ATSS init)`` or ``ATSS (baseline)``."""
+    m = cfg.model
+    return METHOD_NAMES[(m.assigner, m.paa_init if m.assigner == "paa" else m.assigner)]
+
+
+def table_row(cfg: Config, metrics: dict, split: str = "val") -> dict:
+    """A :func:`paa_edu.evaluation.report.results_row` describing ``cfg`` (backbone, schedule, data)."""
+    m = cfg.model
+    backbone = f"ResNet{m.depth}" + ("" if m.backbone_width == 64 else f"-w{m.backbone_width}")
+    dataset = (f"synthetic-{cfg.data.synthetic},{split}" if cfg.data.synthetic
+               else f"{Path(cfg.data.root).name},{split}")
+    schedule = (f"{cfg.train.max_iters}it" if cfg.train.max_iters is not None
+                else f"{cfg.train.epochs}ep")  # a run capped by max_iters says so
+    return results_row(method_name(cfg), metrics, angle=m.angle_version, backbone=backbone,
+                       lr_schd=schedule, dataset=dataset,
+                       preprocess=str(cfg.data.max_size or "orig"))

@@ -1,6 +1,6 @@
 """A trained detector over a whole dataset: detections per image, and the DOTA metrics.
 
-Under ``torchrun`` (:mod:`paa_edu.distributed`) rank r predicts images ``r, r + W, ...``, the
+Under ``torchrun`` (:mod:`paa_edu.engine.distributed`) rank r predicts images ``r, r + W, ...``, the
 ranks exchange their detections (every image exactly once, no padding duplicates) and rank 0
 scores them; the metrics are then sent to every rank. Without torchrun it is one plain loop.
 """
@@ -10,9 +10,9 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from paa_edu import distributed
 from paa_edu.data.loader import loader_options
-from paa_edu.evaluation import evaluate_rotated
+from paa_edu.engine import distributed
+from paa_edu.evaluation.rotated_ap import evaluate_rotated
 from paa_edu.model import RotatedPAADetector, rescale_detections
 
 
@@ -44,7 +44,7 @@ def predict_dataset(model: RotatedPAADetector, dataset, device=None, batch_size:
 
 def evaluate(model: RotatedPAADetector, dataset, device=None, batch_size: int = 4,
              progress: bool = False, num_workers: int = 0) -> dict:
-    """Run the model on ``dataset`` and return :func:`paa_edu.evaluation.evaluate_rotated`.
+    """Run the model on ``dataset`` and return :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`.
 
     Under torchrun the ranks share the predicting; rank 0 scores and sends the metrics to all.
     """

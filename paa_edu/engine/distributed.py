@@ -6,7 +6,7 @@ turns those into a process group (``nccl`` on CUDA, ``gloo`` on the CPU); withou
 nothing and every helper below acts as if there were one process of rank 0, so single-process
 code calls the same functions and keeps its exact behaviour.
 
-The helpers are what :mod:`paa_edu.train` needs, and nothing more:
+The helpers are what :mod:`paa_edu.engine.train` needs, and nothing more:
 
 - who am I: :func:`rank`, :func:`world_size`, :func:`is_main`, :func:`barrier`;
 - agreement: :func:`all_ranks` / :func:`any_rank` / :func:`agree_on_problem` (one rank's NaN
@@ -131,18 +131,6 @@ def agree_on_problem(problem: str | None) -> str | None:
 def any_rank(flag: bool) -> bool:
     """True when ``flag`` is True on **some** rank (e.g. a Ctrl-C seen by one of them)."""
     return not all_ranks(not flag)
-
-
-def mean_over_ranks(values: torch.Tensor) -> torch.Tensor:
-    """The element-wise mean of ``values`` over ranks (a copy; ``values`` itself on one process).
-
-    Not differentiable (all-reduce has no autograd): use it for logged numbers and normalisers.
-    """
-    if not is_distributed():
-        return values
-    total = values.detach().clone()
-    dist.all_reduce(total)
-    return total / world_size()
 
 
 def wrap_model(model: torch.nn.Module, device: torch.device, sync_bn: bool = False
