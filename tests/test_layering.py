@@ -1,7 +1,7 @@
 """The package reads bottom-up: no module imports a layer above its own, and nothing cycles.
 
 Layers, lowest first: geometry, assigners, config, model, {data, evaluation}, engine, viz, then
-the entry points (presets, notebook, predict, pretrained, demo, cli). A module may import its
+the entry points (presets, notebook, predict, pretrained, demo, exercises, cli). A module may import its
 own layer (inside its subpackage) and any layer below. Imports sit at the top of a module;
 ``if TYPE_CHECKING:`` imports are types only and are not followed.
 """
@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "paa_edu"
 
 LAYERS = {"geometry": 0, "assigners": 1, "config": 2, "model": 3, "data": 4, "evaluation": 4,
           "engine": 5, "viz": 6, "presets": 7, "notebook": 7, "predict": 8, "pretrained": 8,
-          "demo": 8, "cli": 9, "__main__": 10, "__init__": 10}
+          "demo": 8, "exercises": 8, "cli": 9, "__main__": 10, "__init__": 10}
 
 
 def module_name(path: Path) -> str:
