@@ -1,20 +1,14 @@
-"""Run a trained checkpoint on image files: DOTA Task1 result files and annotated PNGs.
-
-This is what ``paa-edu predict`` does:
+"""``paa-edu predict``: a trained checkpoint on image files -> DOTA Task1 files + annotated PNGs.
 
 1. List the images (a file, a folder, or a split folder with ``images/``) and check every name
-   first (Task-1 lines cannot hold whitespace; with ``merge`` every name must be a patch name),
-   so a bad folder fails at once rather than after the inference.
+   first (Task-1 lines cannot hold whitespace; with ``merge`` every name must be a patch name).
 2. Batched inference by :func:`paa_edu.engine.inference.predict_dataset`, :data:`CHUNK` files
-   at a time. Images are resized like the training data (``cfg.data.max_size``) and the
-   detections are mapped back to each file's pixels.
+   at a time, resized like the training data; detections are mapped back to each file's pixels.
 3. Without ``merge``: ``<out>/task1/Task1_<class>.txt`` with one entry per file, and annotated
-   PNGs of the first ``max_png`` files. With ``merge`` (a folder of patches from
-   ``paa-edu split``): the patch detections of each original image are merged
-   (:func:`paa_edu.data.merge_patch_detections`, rotated NMS 0.1, devkit rate names followed)
-   and ``<out>/Task1_<class>.txt`` is written, ready to zip for the DOTA server. A chunk holds
-   whole original images and is merged before the next one is predicted, so the detections
-   held at a time stay bounded on the full DOTA test set.
+   PNGs of the first ``max_png`` files. With ``merge`` (patches from ``paa-edu split``): each
+   chunk holds whole original images, whose patch detections are merged
+   (:func:`paa_edu.data.merge_patch_detections`, rotated NMS 0.1) before the next chunk, so
+   memory stays bounded; ``<out>/Task1_<class>.txt`` is ready to zip for the DOTA server.
 
 A Task1 folder that already holds ``Task1_*.txt`` files is refused before the inference (a zip
 of ``Task1_*.txt`` would ship another run's classes) unless ``overwrite``; every file is
@@ -54,11 +48,15 @@ CHUNK = 256  # files per predict_dataset call (whole original images with merge)
 def image_paths(input_path: str | Path) -> list[Path]:
     """An image file, a folder of images, or a DOTA split folder (with ``images/``)."""
     path = Path(input_path)
-    if path.is_file():
-        return [path]
     if path.is_dir():
-        return list_images(path / "images" if (path / "images").is_dir() else path)
-    raise FileNotFoundError(f"--input {path}: no such file or folder")
+        paths = list_images(path / "images" if (path / "images").is_dir() else path)
+    elif path.is_file():
+        paths = [path]
+    else:
+        raise FileNotFoundError(f"--input {path}: no such file or folder")
+    if not paths:
+        raise FileNotFoundError(f"--input {path}: no images found")
+    return paths
 
 
 def check_names(paths: list[Path], merge: bool) -> None:
@@ -100,12 +98,9 @@ class ImageFiles(Dataset):
 def predict_files(model, cfg, paths: list[Path], device: torch.device, batch_size: int = 4,
                   num_workers: int = 0, progress: bool = True, merge: bool = False
                   ) -> dict[str, dict]:
-    """``{name: detections}`` of the files (step 2 and the merge of step 3).
-
-    Detections: dict ``boxes`` (K, 5) in the file's (with ``merge``: the original image's)
-    pixels, ``scores`` (K,), ``labels`` (K,), on the CPU; names are the file stems, or with
-    ``merge`` the original images' stems.
-    """
+    """``{stem: detections}`` of the files, or with ``merge`` of their original images (step 2
+    and the merge of step 3): ``boxes`` (K, 5) in those pixels, ``scores`` (K,), ``labels`` (K,)
+    on the CPU."""
     groups: dict[str, list[Path]] = {}  # original image -> its files (one without merge)
     for path in paths:
         stem = parse_patch_name(path.stem).stem if merge else path.stem
@@ -129,28 +124,14 @@ def predict_paths(checkpoint: str | Path, input_path: str | Path, out_dir: str |
                   device: str = "auto", score_thr: float = 0.3, max_png: int = 20,
                   merge: bool = False, batch_size: int = 4, num_workers: int = 0,
                   progress: bool = True, overwrite: bool = False) -> list[Path]:
-    """Predict every image under ``input_path`` and write the results (module docstring).
+    """Predict the images of ``input_path`` (:func:`image_paths`) with ``checkpoint`` (a
+    ``last.pth``), write the results under ``out_dir`` (module docstring); return their paths.
 
-    Args:
-        checkpoint: a ``last.pth`` written by :func:`paa_edu.engine.train.train`.
-        input_path: an image, a folder of images, or a split folder with ``images/``.
-        out_dir: output folder (created).
-        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
-        score_thr: only detections above this are drawn (all are written to Task1 files).
-        max_png: annotate at most this many images (none with ``merge``).
-        merge: the inputs are patches: merge them into their original images.
-        batch_size, num_workers: of the inference ``DataLoader``.
-        progress: show a progress bar.
-        overwrite: the Task1 folder may hold ``Task1_*.txt`` files of an earlier run; those
-            this run does not rewrite are removed after it wrote its own. Without it such
-            files are refused before any inference (a zip of ``Task1_*.txt`` would ship them).
-    Returns:
-        the paths written.
+    ``score_thr`` only limits what is drawn, on the first ``max_png`` images; ``overwrite``
+    removes the earlier ``Task1_*.txt`` files this run does not rewrite, after writing its own.
     """
     out_dir = Path(out_dir)
     paths = image_paths(input_path)
-    if not paths:
-        raise FileNotFoundError(f"--input {input_path}: no images found")
     check_names(paths, merge)
     task1_dir = out_dir if merge else out_dir / "task1"
     earlier = sorted(task1_dir.glob("Task1_*.txt")) if task1_dir.is_dir() else []

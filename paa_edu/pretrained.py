@@ -1,15 +1,13 @@
 """The four teaching checkpoints shipped with paa_edu: ``load(name) -> (model, cfg)``.
 
 ``name`` is one of :data:`NAMES`: ``maxiou`` (RetinaNet 0.5/0.4), ``atss``, ``paa_maxiou``
-(PAA on MaxIoU(0.1) candidates) and ``paa_atss`` (PAA on ATSS candidates). Each is the
-``tiny_teaching`` preset (:func:`paa_edu.presets.tiny_teaching`) trained on the tiny synthetic
-set by ``scripts/make_teaching_checkpoints.py``. The files live in ``paa_edu/pretrained_data/``
-as package data: no download, no training, read with ``weights_only=True``.
-
-A file holds the fp16 weights, the config, the command that made it, its training time and its
-AP on the val set, on a synthetic set drawn with a seed never seen in training and on the first
-val images (what the tests re-check). ``snapshots.pt`` holds the history of each run's
-assignment of the GTs of the first training images (:mod:`paa_edu.engine.snapshots`).
+(PAA on MaxIoU(0.1) candidates) and ``paa_atss`` (PAA on ATSS candidates), each the
+``tiny_teaching`` preset trained on the tiny synthetic set by
+``scripts/make_teaching_checkpoints.py``. The files in ``paa_edu/pretrained_data/`` are package
+data (no download, read with ``weights_only=True``): fp16 weights, config, command, training
+time and the AP on val, on a set drawn with an unseen seed and on the first val images
+(:func:`info`); ``snapshots.pt`` holds each run's assignment history of the GTs of the first
+training images (:func:`load_snapshot_history`).
 """
 from __future__ import annotations
 
@@ -40,12 +38,9 @@ def _read(name: str, file: str | None = None) -> dict:
 
 
 def load(name: str, device: str | torch.device = "cpu"):
-    """The trained detector ``name`` (eval mode, float32) and its :class:`Config`.
-
-    ``device``: ``"cpu"``, ``"cuda"``, ``"auto"`` or a ``torch.device``. ``cfg.data.root`` is
-    the tiny set's default folder (``data/synthetic_tiny``, written on first use by
-    :func:`paa_edu.data.build.build_dataset`).
-    """
+    """The trained detector ``name`` (eval mode, float32) on ``device`` (``"cpu"``, ``"cuda"``,
+    ``"auto"`` or a ``torch.device``) and its :class:`Config`, whose ``data.root`` is the tiny
+    set's default folder (written on first use by :func:`paa_edu.data.build.build_dataset`)."""
     device = resolve_device(device, "pretrained.load(device=...)")
     state = _read(name)
     cfg = config_from_dict(state["config"])
@@ -61,5 +56,5 @@ def info(name: str) -> dict:
 
 
 def load_snapshot_history(name: str) -> list[dict]:
-    """The shipped snapshots of run ``name`` in iteration order (see :mod:`paa_edu.engine.snapshots`)."""
+    """Run ``name``'s shipped snapshots in iteration order (:mod:`paa_edu.engine.snapshots`)."""
     return _read(name, SNAPSHOTS_FILE)
