@@ -177,7 +177,6 @@ AT_LEAST_0 = (lambda v: v >= 0, ">= 0")
 AT_LEAST_1 = (lambda v: v >= 1, ">= 1")
 PROBABILITY = (lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
 
-
 #: Per section, field -> (test, what the value must be); ``None`` passes (optional fields).
 RANGES = {
     "model": {
