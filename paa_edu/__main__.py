@@ -1,8 +1,6 @@
 """``python -m paa_edu ...`` is ``paa-edu ...``; it is also what torchrun starts once per GPU::
 
     torchrun --nproc_per_node 4 -m paa_edu train --config r50_dota_1x --set data.root=...
-
-Without torchrun it is the single-process command, unchanged.
 """
 import sys
 

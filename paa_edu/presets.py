@@ -1,18 +1,5 @@
-"""The named configs: the seed's recipe, the paper's method on it, and two synthetic settings.
-
-- ``r50_dota_1x``: the seed's recipe, field by field (ImageNet ResNet-50 with stem and layer1
-  frozen and BatchNorm statistics fixed, FPN P3-P7, no IoU branch, 1024 px DOTA patches, SGD
-  lr 0.0025, 12 epochs, steps at 8 and 11, warm-up 500 iterations, grad clip 35, batch 2, fp32).
-  Its docstring is a table of every value and the seed file and line it comes from.
-- ``r50_dota_1x_iou``: the same recipe with PAA's IoU prediction (the paper's full method).
-- ``tiny_synthetic``: CPU, a narrow ResNet-18 + 3-level FPN on 256 px synthetic images; trains
-  in about two minutes (``paa-edu demo`` trains four of them).
-- ``tiny_teaching``: ``tiny_synthetic`` with a half-width backbone and 60 epochs, as trained
-  for the shipped teaching checkpoints (``paa_edu.pretrained``).
-- ``full_synthetic``: GPU, R50 on the 1024 px synthetic set (the real assigner comparison).
-- ``gpu_synthetic``: GPU, R50 on 160 small synthetic scenes, a ~90 s check of the GPU path.
-
-docs/seed_recipe.md explains where the seed's values come from and how its two rows differ.
+"""The named configs (:data:`PRESETS`): the seed's recipe (its docstring cites each value's
+seed file and line; docs/seed_recipe.md explains them), the paper's method on it, synthetic sets.
 """
 from __future__ import annotations
 
@@ -30,7 +17,7 @@ def r50_dota_1x() -> Config:
     mmdet/models/dense_heads/rpaa_head.py (class RPAAHead), ``rretina`` =
     mmdet/models/dense_heads/rretina_head.py, ``fpn`` = mmdet/models/necks/fpn.py, ``dotav1`` /
     ``custom`` = mmdet/datasets/{dotav1,custom}.py, ``rtrans`` =
-    mmdet/datasets/pipelines/rtransforms.py. tests/test_config.py checks every row against the
+    mmdet/datasets/pipelines/rtransforms.py. tests/test_presets.py checks every row against the
     preset. Fields not listed (paths, workers, logging, device) are not part of the recipe.
 
     | field | value | seed source |
@@ -117,7 +104,8 @@ def r50_dota_1x_iou() -> Config:
 
 
 def tiny_synthetic() -> Config:
-    """CPU: a narrow ResNet-18, FPN P3-P5 with 64 channels, 256 px synthetic scenes.
+    """CPU: a narrow ResNet-18, FPN P3-P5 with 64 channels, 256 px synthetic scenes (about two
+    minutes of training; ``paa-edu demo`` trains four).
 
     Follows :func:`r50_dota_1x_iou` (the paper's method: IoU branch on, sqrt(cls * IoU) score),
     scaled down, with these differences from the seed's recipe: random init (nothing frozen,
@@ -154,13 +142,9 @@ def tiny_teaching() -> Config:
 
 
 def full_synthetic() -> Config:
-    """GPU: R50-FPN P3-P7 on the 1024 px synthetic set, the seed's schedule.
-
-    Follows :func:`r50_dota_1x_iou` (IoU branch on, sqrt(cls * IoU) score) with the seed's
-    schedule, but, like :func:`tiny_synthetic`: random init (nothing frozen, BatchNorm in
-    training mode), GroupNorm in the towers, ReLU before P7, ``paa_fallback="best"``, both flips,
-    all objects and images kept, and mixed precision on CUDA.
-    """
+    """GPU: R50-FPN P3-P7 on the 1024 px synthetic set: :func:`r50_dota_1x_iou` (the seed's
+    schedule) with the model and data rules of :func:`tiny_synthetic`, in mixed precision on
+    CUDA."""
     model = ModelConfig(num_classes=7, use_gn=True)
     data = DataConfig(root="data/synthetic_full", synthetic="full", classes="synthetic",
                       num_workers=4)
@@ -170,9 +154,8 @@ def full_synthetic() -> Config:
 
 def gpu_synthetic() -> Config:
     """GPU smoke run for a short slot (``scripts/gpu_check.sh``): R50-FPN P3-P7 on 160 small
-    (512 px) synthetic scenes, batch 8, 6 epochs = 120 iterations. Sized for about 90 s per
-    assigner on one H100/H200 (an estimate: not measured yet); its AP says little, its
-    timings and its loss curve say whether the GPU path works. Model and data rules as
+    (512 px) synthetic scenes, batch 8, 6 epochs = 120 iterations. Its AP says little; its
+    timings and loss curve say whether the GPU path works. Model and data as
     :func:`full_synthetic`."""
     model = ModelConfig(num_classes=7, use_gn=True)
     data = DataConfig(root="data/synthetic_gpu", synthetic="gpu", classes="synthetic",

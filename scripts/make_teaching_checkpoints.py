@@ -27,21 +27,46 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+
+import torch
+from torch.utils.data import Subset
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from paa_edu.pretrained import NAMES, teaching_config  # noqa: E402
+from paa_edu.config import VARIANTS, Config, apply_overrides, config_from_dict  # noqa: E402
+from paa_edu.data import write_synthetic_dataset  # noqa: E402
+from paa_edu.data.build import build_dataset  # noqa: E402
+from paa_edu.engine.checkpoint import CHECKPOINT_NAME, load_state_into  # noqa: E402
+from paa_edu.engine.inference import evaluate  # noqa: E402
+from paa_edu.engine.snapshots import load_snapshots  # noqa: E402
+from paa_edu.engine.train import train  # noqa: E402
+from paa_edu.model import RotatedPAADetector  # noqa: E402
+from paa_edu.presets import tiny_teaching  # noqa: E402
+from paa_edu.pretrained import DATA_DIR, NAMES, SNAPSHOTS_FILE, info, load  # noqa: E402
 
 DONE = "done.json"
+UNSEEN_SEED = 1  # the training set is drawn with seed 0
+CHECK_IMAGES = 20  # first val images of the recorded check
+SHIPPED_SNAPSHOT_EVERY = 200
+FORMAT = 1
+
+
+def teaching_config(name: str, out_dir: str | Path, overrides: list[str] | tuple[str, ...] = ()
+                    ) -> Config:
+    """The training config of checkpoint ``name``, data and run folder under ``out_dir``."""
+    _, assigner, init = VARIANTS[NAMES.index(name)]
+    out_dir = Path(out_dir)
+    return apply_overrides(tiny_teaching(), [
+        f"data.root={out_dir / 'data'}", f"train.out_dir={out_dir / name}",
+        f"model.assigner={assigner}", f"model.paa_init={init}", "train.device=cpu",
+        *overrides])
 
 
 def train_one(out: Path, name: str, overrides: list[str]) -> None:
     """Train (or resume) one variant in this process; write ``done.json`` when finished."""
-    from paa_edu.engine.checkpoint import CHECKPOINT_NAME
-    from paa_edu.engine.train import train
-
     cfg = teaching_config(name, out, overrides)
     run_dir = Path(cfg.train.out_dir)
     if (run_dir / DONE).is_file():
@@ -64,8 +89,6 @@ def train_one(out: Path, name: str, overrides: list[str]) -> None:
 
 def train_all(out: Path, names: list[str], jobs: int, overrides: list[str]) -> None:
     """Run :func:`train_one` for every name, ``jobs`` child processes at a time."""
-    from paa_edu.data.build import build_dataset
-
     # write the data once, before the runs start side by side
     build_dataset(teaching_config(names[0], out, overrides), "train", train=True)
     pending, running = list(names), []
@@ -91,13 +114,106 @@ def train_all(out: Path, names: list[str], jobs: int, overrides: list[str]) -> N
                       flush=True)
 
 
+# ---- converting finished runs into the shipped files --------------------------------------
+def _summary(metrics: dict, num_images: int) -> dict:
+    return {"AP50": float(metrics["AP50"]), "AP75": float(metrics["AP75"]),
+            "mAP": float(metrics["mAP"]), "num_images": num_images,
+            "per_class_AP50": [float(a) for a in metrics["per_class_AP50"]],
+            "num_gts": [int(n) for n in metrics["num_gts"]]}
+
+
+def evaluation_sets(cfg: Config, out_dir: Path) -> dict:
+    """``val``, ``unseen_seed`` (the val split of a set drawn with :data:`UNSEEN_SEED`) and
+    ``val_check`` (the first :data:`CHECK_IMAGES` val images)."""
+    val = build_dataset(cfg, "val", train=False)
+    unseen_root = out_dir / f"data_seed{UNSEEN_SEED}"
+    write_synthetic_dataset(unseen_root, cfg.data.synthetic, seed=UNSEEN_SEED, progress=False)
+    unseen_cfg = replace(cfg, data=replace(cfg.data, root=str(unseen_root), synthetic=None))
+    return {"val": val, "unseen_seed": build_dataset(unseen_cfg, "val", train=False),
+            "val_check": Subset(val, range(min(CHECK_IMAGES, len(val))))}
+
+
+def evaluate_sets(model, datasets: dict) -> dict:
+    """:func:`paa_edu.engine.inference.evaluate` on each named dataset, summarised."""
+    return {key: _summary(evaluate(model, ds), len(ds)) for key, ds in datasets.items()}
+
+
+def export(run_dir: Path, name: str, dest: Path, command: str, train_seconds: float,
+           out_dir: Path) -> dict:
+    """Write ``dest/<name>.pt`` from the run's ``last.pth`` (fp16) with its metrics: those of
+    the fp16 weights, i.e. of what :func:`paa_edu.pretrained.load` returns."""
+    path = run_dir / CHECKPOINT_NAME
+    state = torch.load(path, map_location="cpu", weights_only=False)  # our own file (RNG states)
+    cfg = config_from_dict(state["config"])
+    model = RotatedPAADetector(cfg.model, load_backbone_weights=False).eval()
+    load_state_into(model, state["model"], path)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                           for k, v in half.items()})
+    start = time.perf_counter()
+    metrics = evaluate_sets(model, evaluation_sets(cfg, out_dir))
+    shipped = apply_overrides(cfg, ["data.root=data/synthetic_tiny",
+                                    f"train.out_dir=work_dirs/tiny_teaching_{name}"])
+    record = {"format": FORMAT, "name": name, "config": shipped.to_dict(), "model": half,
+              "metrics": metrics, "unseen_seed": UNSEEN_SEED, "command": command,
+              "train_seconds": float(train_seconds), "eval_seconds": time.perf_counter() - start,
+              "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    dest.mkdir(parents=True, exist_ok=True)
+    torch.save(record, dest / f"{name}.pt")
+    return record
+
+
+def verify(out_dir: Path, names: list[str] = NAMES, tol: float = 1e-6) -> list[str]:
+    """Re-evaluate the shipped files with this code; one line per metric that moved."""
+    moved = []
+    for name in names:
+        model, cfg = load(name)
+        recorded = info(name)["metrics"]
+        cfg = apply_overrides(cfg, [f"data.root={Path(out_dir) / 'data'}"])
+        now = evaluate_sets(model, evaluation_sets(cfg, Path(out_dir)))
+        moved += [f"{name} {split} {key}: recorded {recorded[split][key]:.6f}, now "
+                  f"{now[split][key]:.6f}" for split in now for key in ("AP50", "AP75", "mAP")
+                  if abs(now[split][key] - recorded[split][key]) > tol]
+    return moved
+
+
+def thin_snapshots(run_dir: Path, every: int = SHIPPED_SNAPSHOT_EVERY) -> list[dict]:
+    """The run's snapshots every ``every`` iterations (and the last), own assigner only."""
+    snaps = load_snapshots(run_dir)
+    kept = [s for i, s in enumerate(snaps) if s["iteration"] % every == 0 or i == len(snaps) - 1]
+    return [{**s, "assigners": {s["trained_with"]: s["assigners"][s["trained_with"]]}}
+            for s in kept]
+
+
+def export_all(out_dir: Path, names: list[str], dest: Path, overrides: list[str] = (),
+               command: str = "") -> None:
+    """:func:`export` every finished run and write the thinned snapshots to ``snapshots.pt``."""
+    histories = {}
+    for name in names:
+        run_dir = Path(teaching_config(name, out_dir, overrides).train.out_dir)
+        done = run_dir / DONE
+        if not done.is_file():
+            print(f"[teaching] {name}: not finished, not exported", flush=True)
+            continue
+        record = export(run_dir, name, dest, command,
+                        json.loads(done.read_text())["train_seconds"], out_dir)
+        m = record["metrics"]
+        print(f"[teaching] {name}: val AP50 {100 * m['val']['AP50']:.2f}, unseen seed AP50 "
+              f"{100 * m['unseen_seed']['AP50']:.2f} -> {dest / f'{name}.pt'}", flush=True)
+        histories[name] = thin_snapshots(run_dir)
+    if histories:
+        path = dest / SNAPSHOTS_FILE
+        old = torch.load(path, weights_only=True) if path.is_file() else {}
+        torch.save({**old, **histories}, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("teaching_runs"),
                         help="run folders and data (outside git)")
     parser.add_argument("--names", nargs="+", default=list(NAMES), choices=NAMES)
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side")
-    parser.add_argument("--dest", type=Path, default=REPO / "paa_edu" / "pretrained_data")
+    parser.add_argument("--dest", type=Path, default=DATA_DIR)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override the tiny_teaching preset (smoke tests only)")
     parser.add_argument("--skip-convert", action="store_true")
@@ -110,14 +226,12 @@ def main(argv: list[str] | None = None) -> int:
         train_one(out, args.child, args.set)
         return 0
     if args.verify:
-        from paa_edu.pretrained import verify
         moved = verify(out, args.names)
         print("\n".join(moved) or "[teaching] every recorded AP reproduces", flush=True)
         return 1 if moved else 0
     if not args.convert_only:
         train_all(out, args.names, args.jobs, args.set)
     if not args.skip_convert:
-        from paa_edu.pretrained import export_all
         given = [a for a in (argv or sys.argv[1:]) if a != "--convert-only"]
         export_all(out, args.names, args.dest, args.set, command=" ".join(
             ["python", "scripts/make_teaching_checkpoints.py", *given]))

@@ -27,3 +27,13 @@ def test_train_one_resumes_then_skips(tiny_overrides, tiny_data_root, tmp_path, 
     script.train_one(tmp_path, "atss", [*tiny, "train.epochs=2"])
     assert "already trained" in capsys.readouterr().out
     assert len(json.loads((run / "sessions.json").read_text())) == 2
+
+
+def test_thin_snapshots_keeps_every_nth_and_the_last_with_its_own_assigner(monkeypatch):
+    script = _script()
+    snaps = [{"iteration": i, "trained_with": "atss", "assigners": {"atss": i, "maxiou": -i}}
+             for i in (0, 100, 200, 300, 350)]
+    monkeypatch.setattr(script, "load_snapshots", lambda run_dir: snaps)
+    kept = script.thin_snapshots("run", every=200)
+    assert [s["iteration"] for s in kept] == [0, 200, 350]  # 350: the last one
+    assert [s["assigners"] for s in kept] == [{"atss": 0}, {"atss": 200}, {"atss": 350}]

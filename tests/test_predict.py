@@ -4,6 +4,7 @@ lines must give back the objects drawn into the large image, each once."""
 from __future__ import annotations
 
 import math
+import shutil
 
 import cv2
 import numpy as np
@@ -13,7 +14,13 @@ from shapely.geometry import Polygon
 
 from paa_edu.cli import main
 from paa_edu.config import apply_overrides
-from paa_edu.data import SYNTHETIC_CLASSES, apply_transforms, split_dataset, write_dota_sample
+from paa_edu.data import (
+    SYNTHETIC_CLASSES,
+    apply_transforms,
+    merge_patch_detections,
+    split_dataset,
+    write_dota_sample,
+)
 from paa_edu.presets import tiny_synthetic
 
 SIZE = (1000, 1400)  # (H, W) of the large image
@@ -118,7 +125,7 @@ def test_predict_merge_maps_every_patch_back(split_large, tmp_path, monkeypatch,
                                              capsys):
     cfg = apply_overrides(tiny_synthetic(), [f"data.max_size={max_size}"])
     from paa_edu import predict
-    stub = PixelStub(split_large["colours"], cfg, predict.inference_transforms(cfg))
+    stub = PixelStub(split_large["colours"], cfg, predict.ImageFiles([], cfg).transforms)
     monkeypatch.setattr(predict, "load_model", lambda path, device: (stub, cfg))
     patches = sorted((split_large["root"] / "dst" / "images").glob("*.png"))
     assert len(patches) == 4 * 3  # x: 0, 384, 768, 888; y: 0, 384, 488
@@ -145,25 +152,32 @@ def test_predict_merge_maps_every_patch_back(split_large, tmp_path, monkeypatch,
         assert np.abs(centre - poly.mean(axis=0)).max() < (0.5 if max_size is None else 1.0)
 
 
-def test_iter_predictions_keeps_order_and_batches(split_large):
+def test_merging_chunk_by_chunk_equals_one_merge_in_any_file_order(split_large, tmp_path,
+                                                                  monkeypatch):
+    """Two original images of 12 patches each, in shuffled order: chunks of whole images (at
+    least 5 patches: here one image each) give what one merge of every patch gives."""
     from paa_edu import predict
     cfg = tiny_synthetic()
-    stub = PixelStub(split_large["colours"], cfg, predict.inference_transforms(cfg))
-    patches = sorted((split_large["root"] / "dst" / "images").glob("*.png"))
-    names = [name for name, _ in predict.iter_predictions(stub, cfg, patches, torch.device("cpu"),
-                                                          batch_size=4, progress=False)]
-    assert names == [p.stem for p in patches]
-    with pytest.raises(ValueError, match="batch-size"):
-        next(predict.iter_predictions(stub, cfg, patches, torch.device("cpu"), batch_size=0))
-
-
-def test_merge_predictions_refuses_patches_out_of_order():
-    from paa_edu import predict
-    det = {"boxes": torch.zeros(0, 5), "scores": torch.zeros(0),
-           "labels": torch.zeros(0, dtype=torch.long)}
-    stream = [("A__1024__0___0", det), ("B__1024__0___0", det), ("A__1024__824___0", det)]
-    with pytest.raises(ValueError, match="arrived after"):
-        predict.merge_predictions(iter(stream))
+    stub = PixelStub(split_large["colours"], cfg, predict.ImageFiles([], cfg).transforms)
+    patches = []
+    for patch in sorted((split_large["root"] / "dst" / "images").glob("*.png")):
+        for image in ("BIG", "TWIN"):  # TWIN: a copy of BIG under another name
+            patches.append(tmp_path / patch.name.replace("BIG", image))
+            shutil.copy(patch, patches[-1])
+    cpu = torch.device("cpu")
+    per_patch = predict.predict_files(stub, cfg, patches, cpu, progress=False)
+    assert list(per_patch) == [p.stem for p in patches]
+    whole = merge_patch_detections(per_patch, predict.MERGE_IOU)
+    monkeypatch.setattr(predict, "CHUNK", 5)
+    shuffled = [patches[i] for i in np.random.default_rng(0).permutation(len(patches))]
+    chunked = predict.predict_files(stub, cfg, shuffled, cpu, batch_size=3, progress=False,
+                                    merge=True)
+    assert sorted(chunked) == sorted(whole) == ["BIG", "TWIN"]
+    for image in whole:
+        for key in ("boxes", "scores", "labels"):
+            assert torch.equal(chunked[image][key], whole[image][key])
+    assert len(whole["BIG"]["boxes"]) == len(split_large["objects"])
+    assert stub.images_seen == 2 * len(patches)
 
 
 @pytest.mark.parametrize("name, merge, match", [
