@@ -2,7 +2,7 @@
 installed, and a watch that warns when the loss grows by orders of magnitude.
 
 On resume the checkpoint is the truth: rows of ``log.csv`` past its iteration (written after
-it, before a crash or Ctrl-C) are moved to ``log.dropped.csv``, so the iterations trained again
+it, before a crash or Ctrl-C) move to ``log.dropped.csv``, so the iterations trained again
 appear once in ``log.csv`` and nothing logged is lost.
 """
 from __future__ import annotations
@@ -21,10 +21,8 @@ LOG_FIELDS = ("epoch", "iter", "lr", "loss", "loss_cls", "loss_bbox", "loss_iou"
 
 
 class TrainLog:
-    """``log.csv`` (appended to on resume) plus TensorBoard scalars when available.
-
-    ``enabled=False`` (the ranks other than 0 under torchrun) writes nothing.
-    """
+    """``log.csv`` (appended to on resume) plus TensorBoard scalars when available;
+    ``enabled=False`` (the ranks but 0 under torchrun) writes nothing."""
 
     def __init__(self, out_dir: Path, append: bool, enabled: bool = True):
         self.path, self.file, self.tb = out_dir / LOG_NAME, None, None
@@ -61,9 +59,7 @@ class TrainLog:
 
 def trim_log(out_dir: Path, iteration: int) -> int:
     """Move the rows of ``log.csv`` past ``iteration`` to ``log.dropped.csv``; return how many.
-
-    The kept rows are rewritten atomically with the current columns.
-    """
+    The kept rows are rewritten atomically with the current columns."""
     path = out_dir / LOG_NAME
     if not path.is_file():
         return 0
