@@ -39,13 +39,9 @@ def is_main() -> bool:
 
 
 def init_from_env(device: torch.device) -> torch.device:
-    """Join the torchrun process group (once) and return this process's device.
-
-    ``device`` (the resolved ``train.device``) is returned unchanged without torchrun; under
-    torchrun it becomes ``cuda:LOCAL_RANK`` (``nccl``) or stays the CPU (``gloo``). NCCL needs
-    one GPU per process, so more local processes than GPUs (a 2-process test on a 1-GPU
-    machine) fall back to ``gloo`` with a warning.
-    """
+    """Join the torchrun process group (once) and return this process's device: ``device``
+    without torchrun, else ``cuda:LOCAL_RANK`` (``nccl``; ``gloo`` when processes must share a
+    GPU, e.g. a 2-process test on a 1-GPU machine) or the CPU (``gloo``)."""
     if not launched_by_torchrun():
         return device
     local_rank = int(os.environ.get("LOCAL_RANK", os.environ["RANK"]))
@@ -76,11 +72,8 @@ def barrier() -> None:
 
 
 def all_ranks(ok: bool) -> bool:
-    """True when ``ok`` is True on **every** rank (a MIN all-reduce of a 0/1 flag).
-
-    All ranks get the same answer, so a problem seen by one rank (a NaN loss) stops every rank
-    together instead of leaving the others waiting forever in the next gradient all-reduce.
-    """
+    """True when ``ok`` is True on **every** rank (a MIN all-reduce of a 0/1 flag; all ranks
+    get the same answer, so all of them stop together)."""
     if not is_distributed():
         return bool(ok)
     device = "cuda" if dist.get_backend() == "nccl" else "cpu"  # NCCL reduces GPU tensors only
@@ -95,10 +88,8 @@ def any_rank(flag: bool) -> bool:
 
 
 def agree_on_problem(problem: str | None) -> str | None:
-    """``None`` when no rank reports a problem; else the same text on every rank, naming them.
-
-    One MIN all-reduce of a flag when all is well; the texts are gathered only on a problem.
-    """
+    """``None`` when no rank reports a problem; else the same text on every rank, naming them
+    (one all-reduce of a flag when all is well; the texts are gathered only on a problem)."""
     if all_ranks(problem is None):
         return None
     problems = gather_objects(problem)
@@ -109,12 +100,8 @@ def agree_on_problem(problem: str | None) -> str | None:
 
 def wrap_model(model: torch.nn.Module, device: torch.device, sync_bn: bool = False
                ) -> torch.nn.Module:
-    """``DistributedDataParallel(model)`` under torchrun; ``model`` itself otherwise.
-
-    ``find_unused_parameters`` stays off: every trainable parameter of the detector gets a
-    gradient at every step, even without positives (the losses keep ``0 * sum`` of the deltas
-    and IoU logits). ``sync_bn`` first turns BatchNorm into ``SyncBatchNorm`` (CUDA only).
-    """
+    """``DistributedDataParallel(model)`` under torchrun (``sync_bn``: with ``SyncBatchNorm``,
+    CUDA only); ``model`` itself otherwise."""
     if not is_distributed():
         return model
     if sync_bn:
@@ -122,6 +109,8 @@ def wrap_model(model: torch.nn.Module, device: torch.device, sync_bn: bool = Fal
             raise ValueError("train.sync_bn=True needs CUDA (SyncBatchNorm has no CPU kernel)")
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ids = [device.index] if device.type == "cuda" else None
+    # Every trainable parameter gets a gradient at every step, even without positives (the
+    # losses keep 0 * sum of the deltas and IoU logits): no find_unused_parameters.
     return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
 
 
@@ -144,22 +133,16 @@ def broadcast_object(obj):
 
 
 def broadcast_buffers(module: torch.nn.Module) -> None:
-    """Copy rank 0's buffers (BatchNorm running statistics) to every rank, in place.
-
-    DDP copies them at the start of each training forward, so after the last step every rank
-    but 0 still holds statistics of its own batch: call this before evaluating.
-    """
+    """Copy rank 0's buffers (BatchNorm statistics) to every rank before evaluating: DDP copies
+    them at the start of each forward, so after the last step each rank holds its own."""
     if is_distributed():
         for buffer in module.buffers():
             dist.broadcast(buffer, src=0)
 
 
 def shard(num_items: int) -> range:
-    """The indices this rank handles: ``rank, rank + W, rank + 2W, ...`` (no padding).
-
-    Over all ranks every index appears exactly once; ranks may get one item more than others
-    (fine for inference, which has no collective per batch).
-    """
+    """The indices this rank handles: ``rank, rank + W, rank + 2W, ...``; every index once
+    over all ranks, no padding (inference has no collective per batch)."""
     return range(rank(), num_items, world_size())
 
 

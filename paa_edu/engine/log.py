@@ -25,11 +25,11 @@ class TrainLog:
     ``enabled=False`` (the ranks but 0 under torchrun) writes nothing."""
 
     def __init__(self, out_dir: Path, append: bool, enabled: bool = True):
-        self.path, self.file, self.tb = out_dir / LOG_NAME, None, None
+        self.file = self.tb = None
         if not enabled:
             return
-        new = not (append and self.path.is_file())
-        self.file = open(self.path, "w" if new else "a", newline="")
+        new = not (append and (out_dir / LOG_NAME).is_file())
+        self.file = open(out_dir / LOG_NAME, "w" if new else "a", newline="")
         self.writer = csv.DictWriter(self.file, fieldnames=LOG_FIELDS, extrasaction="ignore")
         if new:
             self.writer.writeheader()
@@ -38,7 +38,7 @@ class TrainLog:
             from torch.utils.tensorboard import SummaryWriter
             self.tb = SummaryWriter(str(out_dir / "tb"))
         except ImportError:
-            self.tb = None
+            pass
 
     def log(self, row: dict) -> None:
         if self.file is None:
@@ -58,8 +58,8 @@ class TrainLog:
 
 
 def trim_log(out_dir: Path, iteration: int) -> int:
-    """Move the rows of ``log.csv`` past ``iteration`` to ``log.dropped.csv``; return how many.
-    The kept rows are rewritten atomically with the current columns."""
+    """Move the rows of ``log.csv`` past ``iteration`` to ``log.dropped.csv`` (the kept rows are
+    rewritten atomically, with the current columns); return how many."""
     path = out_dir / LOG_NAME
     if not path.is_file():
         return 0

@@ -41,15 +41,9 @@ BACKGROUND_IOU = 0.1
 @torch.no_grad()
 def classify_detections(detection: dict, ground_truth: dict, iou_threshold: float = 0.5,
                         background_iou: float = BACKGROUND_IOU, gt_shape: str = "auto") -> dict:
-    """True positives, the reason of every false positive, and how close each miss came.
-
-    ``detection`` and ``ground_truth`` are one image's, as in
-    :func:`~paa_edu.evaluation.rotated_ap.evaluate_rotated`. A match needs IoU >
-    ``iou_threshold`` (0.5: AP50); below ``background_iou`` with every GT a false positive is
-    ``"background"``.
-
-    Returns:
-        dict of numpy arrays: ``reason`` (D,) str: ``"TP"``, ``"ignored"`` or one of
+    """True positives, the reason of every false positive, and how close each miss came, for
+    one image's ``detection`` and ``ground_truth`` (as in ``evaluate_rotated``). Returns a dict
+    of numpy arrays: ``reason`` (D,) str: ``"TP"``, ``"ignored"`` or one of
         :data:`FP_REASONS`; ``gt_index`` (D,) the GT of highest IoU (any class; -1 without
         GT) and ``gt_iou`` (D,) that IoU; ``found`` (G,) bool; ``difficult`` (G,) bool;
         ``best_det`` (G,) the detection of highest IoU with each GT (any class; -1 without
@@ -106,24 +100,16 @@ class FailureCase:
 def failure_cases(detections: list[dict], ground_truths: list[dict], max_missed: int = 8,
                   max_fp: int = 8, iou_threshold: float = 0.5, count_score_thr: float = 0.3
                   ) -> dict:
-    """The crops of a failure gallery over a dataset.
+    """The crops of a failure gallery over a dataset (all detections, as in
+    ``evaluate_rotated``: a miss is an object no detection finds, whatever its score).
 
-    Args:
-        detections, ground_truths: per image, as in
-            :func:`~paa_edu.evaluation.rotated_ap.evaluate_rotated`; all detections (a miss is
-            an object no detection finds, whatever its score).
-        max_missed: how many missed objects to keep, the first ones in image order (a sample
-            that favours no kind of miss).
-        max_fp: how many false positives to keep, the highest-scoring ones of the dataset.
-        iou_threshold: a match needs IoU > this.
-        count_score_thr: the false positives counted in ``"counts"`` have at least this score
-            (the low-score ones are mostly background and never shown at 0.3).
-    Returns:
-        ``{"missed": [...], "false positive": [...]}`` lists of :class:`FailureCase`, and
-        ``"counts"``: a ``Counter`` by reason of every missed object (``"missed"``) and of
-        every false positive with score >= ``count_score_thr``; ``"missed_by_class"``: a
-        ``Counter`` of the labels of all missed objects; ``"missed_unseen"``: how many of them
-        no detection overlaps with IoU >= :data:`BACKGROUND_IOU`.
+    Returns ``"missed"``: the first ``max_missed`` missed objects in image order (a sample that
+    favours no kind of miss) and ``"false positive"``: the ``max_fp`` highest-scoring ones, as
+    :class:`FailureCase` lists; ``"counts"``: a ``Counter`` by reason of every missed object
+    and of every false positive with score >= ``count_score_thr`` (the low-score ones are
+    mostly background, never shown at 0.3); ``"missed_by_class"``: a ``Counter`` of the labels
+    of all missed objects; ``"missed_unseen"``: how many of them no detection overlaps with
+    IoU >= :data:`BACKGROUND_IOU`.
     """
     _check_inputs(detections, ground_truths)
     if max_missed < 0 or max_fp < 0:

@@ -58,17 +58,11 @@ def recall_by_positives(positives: list, found: list, difficult: list | None = N
                         ) -> list[dict]:
     """Recall of the objects grouped by their number of training positives.
 
-    Args:
-        positives: per image (G_i,) counts (from :func:`training_positives`).
-        found: per image (G_i,) bools (from :func:`found_per_gt`).
-        difficult: per image (G_i,) bools; difficult objects are left out (as in the AP).
-        bins: increasing lower edges; group k holds counts in ``[bins[k], bins[k + 1])``, the
-            last one everything from ``bins[-1]`` on.
-        keep: per image (G_i,) bools, the objects to count (e.g. ``gt["labels"] == 3``, one
-            class); ``None`` counts all.
-    Returns:
-        one dict per group: ``label`` ("0", "1", ..., "3+"), ``objects``, ``found`` and
-        ``recall`` (``found / objects``, NaN for an empty group).
+    Per image (G_i,) ``positives`` (:func:`training_positives`), ``found``
+    (:func:`found_per_gt`), optional ``difficult`` (left out, as in the AP) and ``keep`` (the
+    objects to count, e.g. ``gt["labels"] == 3``). Group k holds the counts in ``[bins[k],
+    bins[k + 1])``, the last one all from ``bins[-1]`` on. Returns one dict per group:
+    ``label`` ("0", "1", ..., "3+"), ``objects``, ``found`` and ``recall`` (NaN if empty).
     """
     for extra in (found, difficult, keep):
         if extra is not None and len(extra) != len(positives):

@@ -189,16 +189,11 @@ def evaluate_rotated(
 ) -> dict:
     """Evaluate rotated detections with the DOTA devkit's rule (see the module docstring).
 
-    Args:
-        detections: per image, dict ``boxes`` (N, 5), ``scores`` (N,), ``labels`` (N,) long.
-        ground_truths: per image (same order), dict ``boxes`` (M, 5), ``labels`` (M,) long,
-            optional ``difficult`` (M,) bool (missing = none difficult), optional
-            ``polygons`` (M, 8) the annotated quadrilaterals x1, y1, ..., x4, y4.
-        num_classes: C; labels lie in [0, C).
-        iou_thresholds: IoU thresholds (a match needs IoU > thr); the default is 0.50:0.05:0.95.
-        metric: ``"voc07"`` (default, the DOTA server's) or ``"area"``.
-        gt_shape: ``"auto"`` (polygons when the GT has them, else boxes), ``"polygon"``
-            (required) or ``"box"`` (fitted rectangles).
+    ``detections``: per image a dict ``boxes`` (N, 5), ``scores`` (N,), ``labels`` (N,) long in
+    [0, ``num_classes``). ``ground_truths``: per image (same order) ``boxes`` (M, 5), ``labels``
+    (M,), optional ``difficult`` (M,) bool and ``polygons`` (M, 8) x1, y1, ..., x4, y4. A match
+    needs IoU > thr for each of ``iou_thresholds``; ``metric`` and ``gt_shape`` as above.
+
     Returns:
         dict with ``AP50``, ``AP75`` (when 0.5 / 0.75 are among the thresholds), ``mAP``
         (float, NaN when no class has GT), ``per_class_AP50`` (list of C floats, NaN for classes
