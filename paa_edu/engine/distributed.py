@@ -82,11 +82,6 @@ def all_ranks(ok: bool) -> bool:
     return bool(flag)
 
 
-def any_rank(flag: bool) -> bool:
-    """True when ``flag`` is True on **some** rank (e.g. a Ctrl-C seen by one of them)."""
-    return not all_ranks(not flag)
-
-
 def agree_on_problem(problem: str | None) -> str | None:
     """``None`` when no rank reports a problem; else the same text on every rank, naming them
     (one all-reduce of a flag when all is well; the texts are gathered only on a problem)."""

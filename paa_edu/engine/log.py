@@ -91,12 +91,9 @@ def _iter_of(row: dict) -> int:
 
 
 class DivergenceWatch:
-    """Warn (once) when the loss exceeds ``factor`` x its early level.
-
-    The early level is the median of the first ``window`` losses (of those seen so far while
-    fewer: a run that diverges at its third step is caught there). Its state travels in the
-    checkpoint, so a resumed run warns as the uninterrupted one would.
-    """
+    """Warn (once) when the loss exceeds ``factor`` x its early level: the median of the first
+    ``window`` losses (of those seen so far while fewer: a run that diverges at its third step
+    is caught there). Its state travels in the checkpoint, as the uninterrupted run's would."""
 
     def __init__(self, window: int = 20, factor: float = 100.0):
         self.window, self.factor = window, factor

@@ -100,7 +100,7 @@ def stop_requests():
 
 def stop_requested(stop: dict) -> bool:
     """A stop asked of this process or, under torchrun, of any rank (all ranks agree)."""
-    if not distributed.any_rank(stop["signal"] is not None):
+    if distributed.all_ranks(stop["signal"] is None):
         return False
     stop["signal"] = stop["signal"] or "a stop request on another rank"
     return True

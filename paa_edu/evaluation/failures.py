@@ -42,12 +42,12 @@ BACKGROUND_IOU = 0.1
 def classify_detections(detection: dict, ground_truth: dict, iou_threshold: float = 0.5,
                         background_iou: float = BACKGROUND_IOU, gt_shape: str = "auto") -> dict:
     """True positives, the reason of every false positive, and how close each miss came, for
-    one image's ``detection`` and ``ground_truth`` (as in ``evaluate_rotated``). Returns a dict
-    of numpy arrays: ``reason`` (D,) str: ``"TP"``, ``"ignored"`` or one of
-        :data:`FP_REASONS`; ``gt_index`` (D,) the GT of highest IoU (any class; -1 without
-        GT) and ``gt_iou`` (D,) that IoU; ``found`` (G,) bool; ``difficult`` (G,) bool;
-        ``best_det`` (G,) the detection of highest IoU with each GT (any class; -1 without
-        detections) and ``best_iou`` (G,) that IoU.
+    one image's ``detection`` and ``ground_truth`` (as in ``evaluate_rotated``).
+
+    Returns numpy arrays: ``reason`` (D,) ``"TP"``, ``"ignored"`` or one of :data:`FP_REASONS`;
+    ``gt_index`` (D,) the GT of highest IoU (any class; -1 without GT) and ``gt_iou`` (D,) that
+    IoU; ``found`` (G,); ``difficult`` (G,); ``best_det`` (G,) the detection of highest IoU
+    with each GT (any class; -1 without detections) and ``best_iou`` (G,) that IoU.
     """
     if not 0.0 <= background_iou <= iou_threshold < 1.0:
         raise ValueError(f"need 0 <= background_iou <= iou_threshold < 1, got "
@@ -77,12 +77,9 @@ def classify_detections(detection: dict, ground_truth: dict, iou_threshold: floa
 
 @dataclass
 class FailureCase:
-    """One crop of the gallery.
-
-    ``kind`` is ``"missed"`` (``box``/``label`` a GT, ``partner`` the detection that overlaps
-    it most) or ``"false positive"`` (``box``/``label``/``score`` a detection, ``partner``
-    the GT it overlaps most). ``partner_ok``: the partner is a TP (missed) / a found GT (FP).
-    """
+    """One crop of the gallery: ``"missed"`` (``box``/``label`` a GT, ``partner`` the detection
+    that overlaps it most) or ``"false positive"`` (``box``/``label``/``score`` a detection,
+    ``partner`` the GT it overlaps most). ``partner_ok``: a TP (missed) / a found GT (FP)."""
 
     kind: str
     image: int

@@ -24,12 +24,9 @@ POSITIVE_BINS = (0, 1, 2, 3)
 @torch.no_grad()
 def training_positives(model, dataset) -> list[Tensor]:
     """Per image a (G_i,) long tensor: how many anchors the model's training assignment gives
-    each object of a dataset of ``(image (3, H, W), target)``.
-
-    The model is run in eval mode on each image as the dataset gives it (no random flips when
-    it was built with ``train=False``); PAA's scores come from these predictions, as in a
-    training step with the trained weights.
-    """
+    each object of a dataset of ``(image (3, H, W), target)``. The model runs in eval mode on
+    each image as the dataset gives it; PAA scores with these predictions, as a training step
+    with the trained weights would."""
     model.eval()
     device = next(model.parameters()).device
     counts = []

@@ -23,15 +23,11 @@ fitted to the GT (:func:`paa_edu.geometry.box_iou_rotated`, mmrotate's local con
 reads higher on real DOTA labels, whose quadrilaterals are not rectangles. Ground truth without
 ``"polygons"`` (e.g. built in memory) is always compared as boxes.
 
-Classes: a class with non-difficult GT but no detection gets AP 0. A class without
-non-difficult GT gets AP = NaN and is left out of the means (as mmrotate); the devkit gives it
-AP 0 and still divides by all 15 classes. On DOTA-v1.0 val and test every class has GT, so
-the two agree there.
-
-``mAP`` averages the AP over the IoU thresholds 0.50:0.05:0.95 (COCO style, as the seed's table),
-then over the classes that have GT; ``AP50``/``AP75`` are the class means at 0.5 and 0.75.
-(The server's "COCO style" code is not public; we assume it averages the same VOC07 AP over
-the ten thresholds, as mmrotate 1.x does with ``iou_thrs=[0.5, ..., 0.95]``.)
+A class with GT but no detection gets AP 0; one without non-difficult GT gets AP = NaN and is
+left out of the means (as mmrotate; the devkit gives it AP 0, a case DOTA-v1.0 val and test
+never meet). ``mAP`` averages the AP over the IoU thresholds 0.50:0.05:0.95 (COCO style, as
+the seed's table; the server's code is not public, we assume the VOC07 AP of each threshold,
+as mmrotate 1.x), then over the classes; ``AP50``/``AP75`` are the class means at 0.5, 0.75.
 """
 from __future__ import annotations
 
