@@ -88,8 +88,8 @@ def _request_stop():
     """An action that sets the running train()'s stop flag, as its SIGTERM handler would."""
     from contextlib import contextmanager
 
-    import paa_edu.engine.train as train_module
-    real, current = train_module.stop_requests, {}
+    import paa_edu.engine.run_dir as run_dir
+    real, current = run_dir.stop_requests, {}
 
     @contextmanager
     def recorded():
@@ -97,7 +97,7 @@ def _request_stop():
             current["stop"] = stop
             yield stop
 
-    train_module.stop_requests = recorded
+    run_dir.stop_requests = recorded
 
     def action(losses: dict) -> None:  # once: the resumed run must not be stopped again
         if not current.get("fired"):

@@ -122,16 +122,14 @@ def test_empty_images_and_bad_inputs():
     assert set(classify_detections(det, empty_gt)["reason"]) == {"background"}
     with pytest.raises(ValueError, match="background_iou <= iou_threshold"):
         classify_detections(det, gt, iou_threshold=0.3, background_iou=0.4)
-    with pytest.raises(ValueError, match="2 detections for 1 images"):
+    with pytest.raises(ValueError, match="detections has 2 images but ground_truths has 1"):
         failure_cases([det, det], [gt])
     with pytest.raises(ValueError, match="max_missed and max_fp must be >= 0"):
         failure_cases([det], [gt], max_fp=-1)
-    with pytest.raises(ValueError, match=r"detection\['boxes'\] must have shape"):
-        classify_detections({**det, "boxes": det["boxes"][:, :4]}, gt)
-    with pytest.raises(ValueError, match=r"detection\['scores'\] has 4 entries for 5"):
-        classify_detections({**det, "scores": det["scores"][:4]}, gt)
-    with pytest.raises(ValueError, match=r"ground_truth lacks \['labels'\]"):
-        classify_detections(det, {"boxes": gt["boxes"]})
+    with pytest.raises(ValueError, match=r"detections\[0\]\['boxes'\] must have shape"):
+        failure_cases([{**det, "boxes": det["boxes"][:, :4]}], [gt])
+    with pytest.raises(ValueError, match=r"detections\[0\]\['scores'\] has 4 entries for 5"):
+        failure_cases([{**det, "scores": det["scores"][:4]}], [gt])
     assert isinstance(failure_cases([det], [gt])["missed"][0], FailureCase)
 
 

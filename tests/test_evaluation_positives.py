@@ -71,9 +71,9 @@ def test_bad_inputs_are_refused():
         recall_by_positives(POSITIVES, [FOUND[0], FOUND[1][:2]])
     with pytest.raises(ValueError, match="increasing lower edges"):
         recall_by_positives(POSITIVES, FOUND, bins=(2, 1))
-    with pytest.raises(ValueError, match="image 0: 2 difficult flags for 3"):
+    with pytest.raises(ValueError, match="image 0: 3 positive counts for 2 difficult flags"):
         recall_by_positives(POSITIVES, FOUND, [torch.zeros(2), torch.zeros(3)])
-    with pytest.raises(ValueError, match="1 detections for 2 images"):
+    with pytest.raises(ValueError, match="detections has 1 images but ground_truths has 2"):
         found_per_gt([{}], [{}, {}])
     with pytest.raises(ValueError, match="tables is empty"):
         format_recall_table({})

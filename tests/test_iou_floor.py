@@ -41,8 +41,6 @@ def test_bce_is_never_below_the_entropy():
     t = torch.rand(1000, generator=generator, dtype=torch.float64)
     logits = 6 * torch.randn(1000, generator=generator, dtype=torch.float64)
     assert (soft_bce(logits, t) >= binary_entropy(t) - 1e-12).all()
-    with pytest.raises(ValueError, match="differ"):
-        soft_bce(logits[:3], t[:4])
 
 
 def _model(iou_branch: bool = True) -> RotatedPAADetector:

@@ -38,13 +38,6 @@ def test_results_row_from_metrics():
 def test_bad_rows_raise():
     with pytest.raises(ValueError, match="empty"):
         format_results_table([])
-    with pytest.raises(ValueError, match="lacks the column 'AP75'"):
-        format_results_table([{k: 0.5 for k, _ in COLUMNS if k != "AP75"}])
-    with pytest.raises(ValueError, match="not a number"):
-        format_results_table([dict(SEED_TABLE_ROWS[0], mAP="high")])
-    row = dict(SEED_TABLE_ROWS[0], AP50=72.5)  # a percentage instead of a fraction
-    with pytest.raises(ValueError, match="fraction"):
-        format_results_table([row])
     with pytest.raises(ValueError, match="lacks"):
         results_row("m", {"AP50": 0.1})
 
@@ -72,9 +65,5 @@ def test_repeated_runs_print_mean_and_sample_std():
     row = {**SEED_TABLE_ROWS[0], "AP50": [0.70, 0.72, 0.74], "AP75": [0.4], "mAP": (0.5, 0.5)}
     cells = [c.strip() for c in format_results_table([row]).splitlines()[2].strip("|").split("|")]
     assert cells[-3:] == ["72.00 ± 2.00", "40.00 ± 0.00", "50.00 ± 0.00"]
-
-
-@pytest.mark.parametrize("repeats", [[], [0.5, 1.5], [0.5, "x"]])
-def test_repeated_runs_are_validated(repeats):
-    with pytest.raises(ValueError, match="AP50"):
-        format_results_table([{**SEED_TABLE_ROWS[0], "AP50": repeats}])
+    row = {**SEED_TABLE_ROWS[0], "AP50": [0.70, float("nan")]}  # a repeat without a value
+    assert "| n/a " in format_results_table([row]).splitlines()[2]

@@ -9,11 +9,13 @@ import signal
 import pytest
 import torch
 
+import paa_edu.engine.checkpoint as checkpoint_module
 import paa_edu.engine.train as train_module
 from paa_edu.config import apply_overrides
 from paa_edu.data.build import build_dataset
 from paa_edu.engine.checkpoint import load_model, save_checkpoint
 from paa_edu.engine.inference import evaluate, ground_truths
+from paa_edu.engine.run_dir import TrainingInterrupted
 from paa_edu.engine.train import lr_at, train
 
 
@@ -192,13 +194,13 @@ def test_resume_after_a_max_iters_stop_continues_the_same_epoch(three_epochs):
 
 def test_checkpoint_every_writes_mid_epoch_positions(tiny_cfg, monkeypatch):
     saved = []
-    real = train_module.save_checkpoint
+    real = checkpoint_module.save_checkpoint
 
     def record(path, state):
         saved.append((path.name, state["epoch"], state["epoch_step"], state["iter"]))
         return real(path, state)
 
-    monkeypatch.setattr(train_module, "save_checkpoint", record)
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint", record)
     train(apply_overrides(tiny_cfg, ["train.epochs=2", "train.checkpoint_every=1"]),
           progress=False)
     assert saved == [("last.pth", 0, 1, 1), ("last.pth", 1, 0, 2),
@@ -222,7 +224,7 @@ def _fail_at(monkeypatch, iteration: int, action):
 def test_ctrl_c_saves_the_current_iteration_and_resume_is_exact(three_epochs, monkeypatch, sig):
     cfg, reference = three_epochs
     _fail_at(monkeypatch, 4, lambda: os.kill(os.getpid(), sig))
-    with pytest.raises(train_module.TrainingInterrupted, match="iter 4: saved .*--resume"):
+    with pytest.raises(TrainingInterrupted, match="iter 4: saved .*--resume"):
         train(apply_overrides(cfg, ["train.checkpoint_every=0"]), progress=False)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     state = torch.load(cfg.train.out_dir + "/last.pth", weights_only=True)

@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from paa_edu.config import apply_overrides
-from paa_edu.data.files import SLOW_WRITE_ENV
 from paa_edu.presets import tiny_synthetic
 from tests.conftest import TINY_OVERRIDES
 
@@ -42,10 +41,11 @@ def _overrides(root: Path) -> list[str]:
 def _start(root: Path, out: Path) -> subprocess.Popen:
     flag = "--resume" if (out / "last.pth").is_file() else "--restart"
     sets = [arg for item in _overrides(root) for arg in ("--set", item)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), SLOW_WRITE_ENV: "0.15"}
-    return subprocess.Popen([sys.executable, "-m", "paa_edu.cli", "train", "--device", "cpu",
-                             "--out-dir", str(out), "--no-progress", *sets, flag], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # every write held 0.15 s before its rename
+    return subprocess.Popen([sys.executable, str(ROOT / "tests" / "slow_writes.py"), "0.15",
+                             "train", "--device", "cpu", "--out-dir", str(out), "--no-progress",
+                             *sets, flag], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
 
 
 def _wait(predicate, proc: subprocess.Popen, timeout: float = 60.0) -> bool:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,9 +29,6 @@ except ImportError:  # Windows: no advisory locks here; concurrent writers are n
     fcntl = None
 
 TEMP_SUFFIX = ".tmp"
-#: Test hook only: seconds to sleep between writing a temporary file and renaming it, so a test
-#: can kill a run in the middle of a write.
-SLOW_WRITE_ENV = "PAA_EDU_TEST_SLOW_WRITE_S"
 
 #: What a user reads for the errno values a full, read-only or foreign disk gives.
 CAUSES = {
@@ -93,8 +89,6 @@ def atomic_write(path: str | Path, write: Callable, durable: bool = True) -> Pat
         with open(tmp, "wb") as handle:
             write(handle)
             handle.flush()
-            if os.environ.get(SLOW_WRITE_ENV):
-                time.sleep(float(os.environ[SLOW_WRITE_ENV]))
             if durable:
                 os.fsync(handle.fileno())
         os.replace(tmp, path)

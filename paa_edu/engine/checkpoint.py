@@ -1,9 +1,7 @@
-"""Checkpoints: atomic writes, safe loading, RNG states as plain values, resume-time config checks.
+"""Checkpoints: atomic writes, safe loading, resume-time config checks.
 
-- :func:`save_checkpoint` goes through :func:`paa_edu.data.files.atomic_write` (a unique temporary
-  file, fsynced, then ``os.replace``-d over the target): a reader, a crash, ``kill -9`` or a
-  full disk only ever leaves the old file or the new one, and a full disk is an ``OSError``
-  naming the checkpoint.
+- :func:`save_checkpoint` goes through :func:`paa_edu.data.files.atomic_write`: a reader, a
+  crash, ``kill -9`` or a full disk only ever leaves the old file or the new one.
 - A checkpoint holds only tensors and plain Python values, and :func:`load_checkpoint` reads it
   with ``torch.load(weights_only=True)``: opening a checkpoint from elsewhere cannot run code.
 - :func:`check_resume_config` refuses to resume with a config that changes the model or the
@@ -41,7 +39,6 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:
-    """``torch.save(state)`` to ``path`` atomically (see :func:`atomic_write`)."""
     return atomic_write(path, lambda handle: torch.save(state, handle))
 
 
@@ -52,29 +49,18 @@ def load_checkpoint(path: str | Path) -> dict:
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - arbitrary bytes fail in many ways (struct.error,
-        # UnpicklingError, EOFError, BadZipFile, ...); each means "not a checkpoint"
+    except Exception as err:  # noqa: BLE001 - arbitrary bytes fail in many ways
+        # EOFError: empty; RuntimeError: a damaged zip archive; UnpicklingError and others: not
+        # a torch.save file, or one holding Python objects (torch's own text spans many lines)
+        why = ("the file is empty, cut short or damaged"
+               if isinstance(err, (EOFError, RuntimeError))
+               else "not a torch.save file of tensors and plain values only")
         raise CheckpointError(f"{path} is not a paa_edu checkpoint (torch.load with "
-                              f"weights_only=True failed: {_load_failure(err)})") from None
+                              f"weights_only=True failed: {why})") from None
     if not isinstance(state, dict) or not {"model", "config"} <= set(state):
         raise CheckpointError(f"{path} is not a paa_edu checkpoint (needs 'model' and "
                               f"'config' entries)")
     return state
-
-
-def _load_failure(err: Exception) -> str:
-    """The useful part of a ``torch.load`` error, on one short line."""
-    text = str(err)
-    if isinstance(err, EOFError) or "failed finding central directory" in text:
-        return "the file is empty or cut short"
-    if "GLOBAL" in text or "Unsupported global" in text:
-        return ("it holds Python objects, not only tensors and plain values: an older paa_edu "
-                "checkpoint, or not a checkpoint")
-    if "Unsupported operand" in text or "WeightsUnpickler" in text:
-        return "not a file written by torch.save"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    first = (lines[0] if lines else type(err).__name__)[:100]
-    return f"not a file written by torch.save ({first})"
 
 
 def checkpoint_config(state: dict, path: str | Path) -> Config:
@@ -96,22 +82,13 @@ def load_state_into(module: torch.nn.Module, weights: dict, path: str | Path) ->
 
 
 def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
-    """Rebuild the detector (eval mode, on ``device``) and its config from a checkpoint.
-
-    The backbone is built without its initial weights file (the checkpoint holds every weight).
-    Returns:
-        ``(model, cfg)``.
-    """
+    """``(model, cfg)``: the detector (eval mode, on ``device``) and its config from a
+    checkpoint; the backbone's initial weights file is not read (the checkpoint has them all)."""
     state = load_checkpoint(checkpoint)
     cfg = checkpoint_config(state, checkpoint)
     model = RotatedPAADetector(cfg.model, load_backbone_weights=False)
     load_state_into(model, state["model"], checkpoint)
     return model.to(device).eval(), cfg
-
-
-def config_differences(old: Config, new: Config) -> dict[str, tuple]:
-    """``{"section.field": (old, new)}`` for every field that differs."""
-    return differences(old.to_dict(), new.to_dict())
 
 
 def with_resolved_root(cfg: Config) -> Config:
@@ -122,13 +99,9 @@ def with_resolved_root(cfg: Config) -> Config:
 
 
 def check_resume_config(saved: Config, cfg: Config, path: str | Path) -> dict[str, tuple]:
-    """Refuse to resume the run of ``saved`` with a ``cfg`` that changes its model or data.
-
-    Returns:
-        ``{"section.field": (old, new)}``: the allowed changes (length, workers, ...), for
-        the caller to print.
-    """
-    changes = config_differences(with_resolved_root(saved), with_resolved_root(cfg))
+    """Refuse to resume the run of ``saved`` with a ``cfg`` that changes its model or data;
+    return the allowed changes ``{"section.field": (old, new)}`` for the caller to print."""
+    changes = differences(with_resolved_root(saved).to_dict(), with_resolved_root(cfg).to_dict())
     unsafe = {k: v for k, v in changes.items() if k not in RESUME_SAFE_KEYS}
     if unsafe:
         changes = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in unsafe.items())

@@ -2,21 +2,9 @@
 
 ``torchrun --nproc_per_node N -m paa_edu train ...`` starts N copies of the program and gives
 each one ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` in its environment. :func:`init_from_env`
-turns those into a process group (``nccl`` on CUDA, ``gloo`` on the CPU); without them it does
-nothing and every helper below acts as if there were one process of rank 0, so single-process
-code calls the same functions and keeps its exact behaviour.
-
-The helpers are what :mod:`paa_edu.engine.train` needs, and nothing more:
-
-- who am I: :func:`rank`, :func:`world_size`, :func:`is_main`, :func:`barrier`;
-- agreement: :func:`all_ranks` / :func:`any_rank` / :func:`agree_on_problem` (one rank's NaN
-  or Ctrl-C stops every rank at the same step, with the same message),
-  :func:`mean_over_ranks` (logged losses, PAA's averaged positives);
-- the model: :func:`wrap_model` (``DistributedDataParallel``, optional ``SyncBatchNorm``);
-- evaluation: :func:`broadcast_buffers` (every rank holds the checkpoint's model),
-  :func:`shard` / :func:`unshard` (each rank's images, every image exactly once) and
-  :func:`gather_objects` / :func:`broadcast_object` (Python objects between ranks);
-- seeds: :func:`rank_seed` (rank 0 keeps the single-process seed, the others are offset).
+turns those into a process group (``nccl`` on CUDA, ``gloo`` on the CPU). Without them no group
+is made and every helper acts as if there were one process of rank 0, so single-process code
+calls the same functions and keeps its exact behaviour.
 """
 from __future__ import annotations
 
@@ -27,8 +15,6 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-RANK_SEED_STRIDE = 1_000_003  # rank r seeds with seed + r * stride (a prime, far from epochs)
-
 
 def launched_by_torchrun() -> bool:
     """True when ``RANK`` and ``WORLD_SIZE`` are set (torchrun, or a test that sets them)."""
@@ -36,17 +22,14 @@ def launched_by_torchrun() -> bool:
 
 
 def is_distributed() -> bool:
-    """True once a process group is initialised."""
     return dist.is_available() and dist.is_initialized()
 
 
 def rank() -> int:
-    """This process's rank (0 without a process group)."""
     return dist.get_rank() if is_distributed() else 0
 
 
 def world_size() -> int:
-    """Number of processes (1 without a process group)."""
     return dist.get_world_size() if is_distributed() else 1
 
 
@@ -56,16 +39,9 @@ def is_main() -> bool:
 
 
 def init_from_env(device: torch.device) -> torch.device:
-    """Join the torchrun process group (once) and return this process's device.
-
-    Args:
-        device: the resolved ``train.device`` (``cpu`` or ``cuda``).
-    Returns:
-        ``device`` unchanged without torchrun; under torchrun ``cuda:LOCAL_RANK`` for CUDA
-        (``nccl``), or the CPU (``gloo``). When several processes must share one GPU (more
-        local processes than visible GPUs, e.g. a 2-process test on a 1-GPU machine) NCCL
-        refuses, so the group falls back to ``gloo`` with a warning.
-    """
+    """Join the torchrun process group (once) and return this process's device: ``device``
+    without torchrun, else ``cuda:LOCAL_RANK`` (``nccl``; ``gloo`` when processes must share a
+    GPU, e.g. a 2-process test on a 1-GPU machine) or the CPU (``gloo``)."""
     if not launched_by_torchrun():
         return device
     local_rank = int(os.environ.get("LOCAL_RANK", os.environ["RANK"]))
@@ -86,40 +62,29 @@ def init_from_env(device: torch.device) -> torch.device:
 
 
 def shutdown() -> None:
-    """Leave the process group (no-op without one)."""
     if is_distributed():
         dist.destroy_process_group()
 
 
 def barrier() -> None:
-    """Wait until every rank gets here (no-op without a process group)."""
     if is_distributed():
         dist.barrier()
 
 
-def _flag(value: bool) -> torch.Tensor:
-    device = "cuda" if dist.get_backend() == "nccl" else "cpu"  # NCCL reduces GPU tensors only
-    return torch.tensor(int(value), dtype=torch.int32, device=device)
-
-
 def all_ranks(ok: bool) -> bool:
-    """True when ``ok`` is True on **every** rank (a MIN all-reduce of a 0/1 flag).
-
-    All ranks get the same answer, so a problem seen by one rank (a NaN loss) stops every rank
-    together instead of leaving the others waiting forever in the next gradient all-reduce.
-    """
+    """True when ``ok`` is True on **every** rank (a MIN all-reduce of a 0/1 flag; all ranks
+    get the same answer, so all of them stop together)."""
     if not is_distributed():
         return bool(ok)
-    flag = _flag(ok)
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"  # NCCL reduces GPU tensors only
+    flag = torch.tensor(int(ok), dtype=torch.int32, device=device)
     dist.all_reduce(flag, op=dist.ReduceOp.MIN)
     return bool(flag)
 
 
 def agree_on_problem(problem: str | None) -> str | None:
-    """``None`` when no rank reports a problem; else the same text on every rank, naming them.
-
-    One MIN all-reduce of a flag when all is well; the texts are gathered only on a problem.
-    """
+    """``None`` when no rank reports a problem; else the same text on every rank, naming them
+    (one all-reduce of a flag when all is well; the texts are gathered only on a problem)."""
     if all_ranks(problem is None):
         return None
     problems = gather_objects(problem)
@@ -128,20 +93,10 @@ def agree_on_problem(problem: str | None) -> str | None:
     return "; ".join(f"rank {r}: {p}" for r, p in enumerate(problems) if p is not None)
 
 
-def any_rank(flag: bool) -> bool:
-    """True when ``flag`` is True on **some** rank (e.g. a Ctrl-C seen by one of them)."""
-    return not all_ranks(not flag)
-
-
 def wrap_model(model: torch.nn.Module, device: torch.device, sync_bn: bool = False
                ) -> torch.nn.Module:
-    """``DistributedDataParallel(model)`` under torchrun; ``model`` itself otherwise.
-
-    Only parameters with ``requires_grad`` are synchronised (frozen ones are left out), and
-    ``find_unused_parameters`` stays off: every trainable parameter of the detector gets a
-    gradient at every step, even without positives (the losses keep ``0 * sum`` of the deltas
-    and IoU logits). ``sync_bn`` first turns BatchNorm into ``SyncBatchNorm`` (CUDA only).
-    """
+    """``DistributedDataParallel(model)`` under torchrun (``sync_bn``: with ``SyncBatchNorm``,
+    CUDA only); ``model`` itself otherwise."""
     if not is_distributed():
         return model
     if sync_bn:
@@ -149,6 +104,8 @@ def wrap_model(model: torch.nn.Module, device: torch.device, sync_bn: bool = Fal
             raise ValueError("train.sync_bn=True needs CUDA (SyncBatchNorm has no CPU kernel)")
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ids = [device.index] if device.type == "cuda" else None
+    # Every trainable parameter gets a gradient at every step, even without positives (the
+    # losses keep 0 * sum of the deltas and IoU logits): no find_unused_parameters.
     return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
 
 
@@ -171,23 +128,16 @@ def broadcast_object(obj):
 
 
 def broadcast_buffers(module: torch.nn.Module) -> None:
-    """Copy rank 0's buffers (BatchNorm running statistics) to every rank, in place.
-
-    DDP copies them at the start of each training forward, so after the last step every
-    rank but 0 still holds statistics updated by its own batch; call this before evaluating
-    so that every rank predicts with the checkpoint's model.
-    """
+    """Copy rank 0's buffers (BatchNorm statistics) to every rank before evaluating: DDP copies
+    them at the start of each forward, so after the last step each rank holds its own."""
     if is_distributed():
         for buffer in module.buffers():
             dist.broadcast(buffer, src=0)
 
 
 def shard(num_items: int) -> range:
-    """The indices this rank handles: ``rank, rank + W, rank + 2W, ...`` (no padding).
-
-    Over all ranks every index in ``range(num_items)`` appears exactly once; ranks may get
-    one item more than others (fine for inference, which has no collective per batch).
-    """
+    """The indices this rank handles: ``rank, rank + W, rank + 2W, ...``; every index once
+    over all ranks, no padding (inference has no collective per batch)."""
     return range(rank(), num_items, world_size())
 
 
@@ -198,8 +148,3 @@ def unshard(per_rank: list[list]) -> list:
     for r, items in enumerate(per_rank):
         out[r::size] = items
     return out
-
-
-def rank_seed(seed: int) -> int:
-    """This rank's seed: ``seed`` on rank 0 (= the single-process run), offset on the others."""
-    return seed + rank() * RANK_SEED_STRIDE

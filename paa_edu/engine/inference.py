@@ -1,8 +1,7 @@
 """A trained detector over a whole dataset: detections per image, and the DOTA metrics.
 
-Under ``torchrun`` (:mod:`paa_edu.engine.distributed`) rank r predicts images ``r, r + W, ...``, the
-ranks exchange their detections (every image exactly once, no padding duplicates) and rank 0
-scores them; the metrics are then sent to every rank. Without torchrun it is one plain loop.
+Under ``torchrun`` rank r predicts images ``r, r + W, ...``; every rank gets the detections
+back in dataset order, each image exactly once, and rank 0 scores them.
 """
 from __future__ import annotations
 
@@ -19,12 +18,8 @@ from paa_edu.model import RotatedPAADetector, rescale_detections
 @torch.no_grad()
 def predict_dataset(model: RotatedPAADetector, dataset, device=None, batch_size: int = 4,
                     progress: bool = False, num_workers: int = 0) -> list[dict]:
-    """Detections for every image of ``dataset``, in original image pixels, on the CPU.
-
-    ``num_workers`` DataLoader workers decode the images (pinned batches on CUDA). Under
-    torchrun rank r predicts images ``r, r + W, ...`` and every rank gets the whole list back
-    in dataset order, each image exactly once (no padding duplicates).
-    """
+    """Detections for every image of ``dataset``, in original image pixels, on the CPU
+    (``num_workers`` DataLoader workers decode the images)."""
     device = device or next(model.parameters()).device
     model.eval()
     mine = Subset(dataset, distributed.shard(len(dataset)))
@@ -44,10 +39,8 @@ def predict_dataset(model: RotatedPAADetector, dataset, device=None, batch_size:
 
 def evaluate(model: RotatedPAADetector, dataset, device=None, batch_size: int = 4,
              progress: bool = False, num_workers: int = 0) -> dict:
-    """Run the model on ``dataset`` and return :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`.
-
-    Under torchrun the ranks share the predicting; rank 0 scores and sends the metrics to all.
-    """
+    """:func:`~paa_edu.evaluation.rotated_ap.evaluate_rotated` of the model on ``dataset``
+    (under torchrun rank 0 scores and sends the metrics to all)."""
     detections = predict_dataset(model, dataset, device, batch_size, progress, num_workers)
     metrics = None
     if distributed.is_main():

@@ -2,7 +2,7 @@
 installed, and a watch that warns when the loss grows by orders of magnitude.
 
 On resume the checkpoint is the truth: rows of ``log.csv`` past its iteration (written after
-it, before a crash or Ctrl-C) are moved to ``log.dropped.csv``, so the iterations trained again
+it, before a crash or Ctrl-C) move to ``log.dropped.csv``, so the iterations trained again
 appear once in ``log.csv`` and nothing logged is lost.
 """
 from __future__ import annotations
@@ -21,17 +21,15 @@ LOG_FIELDS = ("epoch", "iter", "lr", "loss", "loss_cls", "loss_bbox", "loss_iou"
 
 
 class TrainLog:
-    """``log.csv`` (appended to on resume) plus TensorBoard scalars when available.
-
-    ``enabled=False`` (the ranks other than 0 under torchrun) writes nothing.
-    """
+    """``log.csv`` (appended to on resume) plus TensorBoard scalars when available;
+    ``enabled=False`` (the ranks but 0 under torchrun) writes nothing."""
 
     def __init__(self, out_dir: Path, append: bool, enabled: bool = True):
-        self.path, self.file, self.tb = out_dir / LOG_NAME, None, None
+        self.file = self.tb = None
         if not enabled:
             return
-        new = not (append and self.path.is_file())
-        self.file = open(self.path, "w" if new else "a", newline="")
+        new = not (append and (out_dir / LOG_NAME).is_file())
+        self.file = open(out_dir / LOG_NAME, "w" if new else "a", newline="")
         self.writer = csv.DictWriter(self.file, fieldnames=LOG_FIELDS, extrasaction="ignore")
         if new:
             self.writer.writeheader()
@@ -40,7 +38,7 @@ class TrainLog:
             from torch.utils.tensorboard import SummaryWriter
             self.tb = SummaryWriter(str(out_dir / "tb"))
         except ImportError:
-            self.tb = None
+            pass
 
     def log(self, row: dict) -> None:
         if self.file is None:
@@ -60,10 +58,8 @@ class TrainLog:
 
 
 def trim_log(out_dir: Path, iteration: int) -> int:
-    """Move the rows of ``log.csv`` past ``iteration`` to ``log.dropped.csv``; return how many.
-
-    The kept rows are rewritten atomically with the current columns.
-    """
+    """Move the rows of ``log.csv`` past ``iteration`` to ``log.dropped.csv`` (the kept rows are
+    rewritten atomically, with the current columns); return how many."""
     path = out_dir / LOG_NAME
     if not path.is_file():
         return 0
@@ -95,12 +91,9 @@ def _iter_of(row: dict) -> int:
 
 
 class DivergenceWatch:
-    """Warn (once) when the loss exceeds ``factor`` x its early level.
-
-    The early level is the median of the first ``window`` losses (of those seen so far while
-    fewer: a run that diverges at its third step is caught there). Its state travels in the
-    checkpoint, so a resumed run warns as the uninterrupted one would.
-    """
+    """Warn (once) when the loss exceeds ``factor`` x its early level: the median of the first
+    ``window`` losses (of those seen so far while fewer: a run that diverges at its third step
+    is caught there). Its state travels in the checkpoint, as the uninterrupted run's would."""
 
     def __init__(self, window: int = 20, factor: float = 100.0):
         self.window, self.factor = window, factor

@@ -1,4 +1,5 @@
-"""Seeding for reproducible runs (notebooks, tests, training)."""
+"""Seeds and random-generator states: reproducible runs, and a resume that continues every
+generator where it stopped."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,10 @@ import random
 
 import numpy as np
 import torch
+
+from paa_edu.engine import distributed
+
+RANK_SEED_STRIDE = 1_000_003  # rank r seeds with seed + r * stride (a prime, far from epochs)
 
 
 def set_seed(seed: int) -> None:
@@ -16,6 +21,11 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def rank_seed(seed: int) -> int:
+    """This rank's seed: ``seed`` on rank 0 (= the single-process run), offset on the others."""
+    return seed + distributed.rank() * RANK_SEED_STRIDE
 
 
 def rng_state(device: torch.device | None = None) -> dict:

@@ -1,12 +1,12 @@
-"""The run folder (``train.out_dir``): one run at a time in it, and nothing of an earlier run lost.
+"""The run folder (``train.out_dir``): one run at a time in it, nothing of an earlier run lost,
+and Ctrl-C or SIGTERM that stop a run after a step.
 
-- :func:`locked_run_dir` holds an inter-process lock on ``<out_dir>/.lock`` for the whole run;
-  a second run into the same folder stops at once with the first one's process id.
-- :func:`claim_run_dir` refuses to start a new run over an earlier one (its ``last.pth`` or
-  ``log.csv``) unless asked to resume it, or to restart, which moves every earlier file to
-  ``<out_dir>/old_runs/<UTC time>/``: nothing is deleted.
-- Stale temporary files of :func:`paa_edu.data.files.atomic_write` (left by ``kill -9``) are
-  removed once the lock is held: only a dead process can have written them.
+- :func:`locked_run_dir` holds a lock on ``<out_dir>/.lock`` for the whole run; a second run
+  into the same folder stops at once with the first one's process id. Stale temporary files
+  of :func:`paa_edu.data.files.atomic_write` (left by ``kill -9``) are removed once the lock is
+  held: only a dead process can have written them.
+- :func:`claim_run_dir` refuses to start a new run over an earlier one unless asked to resume
+  it, or to restart, which moves every earlier file to ``old_runs/<UTC time>/``.
 """
 from __future__ import annotations
 
@@ -29,17 +29,10 @@ OLD_RUNS = "old_runs"
 _TEMP = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + "$")
 
 
-class RunExistsError(ValueError):
-    """The out-dir holds an earlier run and neither resume nor restart was asked for."""
-
-
 @contextmanager
 def locked_run_dir(out_dir: str | Path, lock: bool = True) -> Iterator[Path]:
     """Create ``out_dir`` if needed and hold its lock inside the block (error if held).
-
-    ``lock=False`` (ranks other than 0 under torchrun: rank 0 holds the lock for their run)
-    only yields the folder.
-    """
+    ``lock=False`` (the ranks but 0 under torchrun: rank 0 holds it) only yields the folder."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"train.out_dir={out} is an existing file, not a folder")
@@ -57,27 +50,17 @@ def locked_run_dir(out_dir: str | Path, lock: bool = True) -> Iterator[Path]:
 
 
 def claim_run_dir(out: Path, resume: bool, restart: bool) -> Path | None:
-    """Check ``out`` (locked) for an earlier run before a new one starts.
-
-    Returns:
-        the folder the earlier files were moved to (``restart``), else None.
-    Raises:
-        RunExistsError: an earlier run is there and neither ``resume`` nor ``restart``.
-    """
+    """Check ``out`` (locked) for an earlier run (its ``last.pth`` or ``log.csv``) before a new
+    one starts; return the folder its files were moved to (``restart``), else None."""
     if resume and restart:
         raise ValueError("--resume and --restart exclude each other")
     earlier = [out / name for name in (CHECKPOINT_NAME, LOG_NAME) if (out / name).is_file()]
     if resume or not earlier:
         return None
     if not restart:
-        raise RunExistsError(f"{out} already holds a run ({', '.join(p.name for p in earlier)}); "
-                             f"pass --resume to continue it, or --restart to start over (the "
-                             f"old files are moved to {out / OLD_RUNS}/<time>/, not deleted)")
-    return move_aside(out)
-
-
-def move_aside(out: Path) -> Path:
-    """Move every entry of ``out`` but the lock and ``old_runs/`` to ``old_runs/<UTC time>/``."""
+        raise ValueError(f"{out} already holds a run ({', '.join(p.name for p in earlier)}); "
+                         f"pass --resume to continue it, or --restart to start over (the old "
+                         f"files are moved to {out / OLD_RUNS}/<time>/, not deleted)")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     dest, n = out / OLD_RUNS / stamp, 1
     while dest.exists():
@@ -117,7 +100,7 @@ def stop_requests():
 
 def stop_requested(stop: dict) -> bool:
     """A stop asked of this process or, under torchrun, of any rank (all ranks agree)."""
-    if not distributed.any_rank(stop["signal"] is not None):
+    if distributed.all_ranks(stop["signal"] is None):
         return False
     stop["signal"] = stop["signal"] or "a stop request on another rank"
     return True

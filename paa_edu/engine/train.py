@@ -1,25 +1,20 @@
-"""Training and evaluation loops: SGD with warm-up and steps, checkpoints, exact resume.
+"""The training loop: SGD with warm-up and steps, checkpoints, exact resume.
 
-Read :func:`train` top to bottom: lock the out-dir, resume or start, then epochs of steps.
+Read it top to bottom: the learning rate, one step, one epoch, then :func:`train`.
 
-- The learning rate is a pure function of (iteration, epoch) (:mod:`paa_edu.engine.train`), so
-  the "scheduler state" saved in a checkpoint is just (epoch, iteration).
-- The data order and every sample's random flips are pure functions of (seed, epoch, index)
-  (:mod:`paa_edu.data.sampler`), and a checkpoint (:mod:`paa_edu.engine.checkpoint`) holds the model,
-  the optimizer, the AMP scaler, the RNG states and the position inside the epoch. A run
-  stopped anywhere (``max_iters``, Ctrl-C, SIGTERM, ``kill -9``) and resumed therefore ends with
-  the same weights as one that never stopped: bit for bit on the CPU, and on CUDA with
-  ``train.deterministic=True``.
+- The learning rate is a function of (iteration, epoch), the data order and every sample's
+  flips of (seed, epoch, index) (:mod:`paa_edu.data.sampler`), and a checkpoint holds the model,
+  the optimizer, the AMP scaler, the RNG states and the position inside the epoch. A run stopped
+  anywhere (``max_iters``, Ctrl-C, SIGTERM, ``kill -9``) and resumed ends with the same weights
+  as one that never stopped: bit for bit on the CPU, and on CUDA with ``train.deterministic``.
 - ``last.pth`` is written at every epoch end, every ``train.checkpoint_every`` iterations, at a
-  ``max_iters`` stop and on Ctrl-C/SIGTERM; with ``eval_every_epoch`` the best epoch by val mAP
-  is also kept as ``best.pth``.
-- A NaN/Inf anywhere in a step (a loss term, decoded boxes, PAA's scores, the gradient norm)
-  stops training with ``FloatingPointError: non-finite loss at epoch E iter I (term: ...)``;
-  the last good checkpoint is left untouched. A loss that grows 100x over its early level is
-  warned about on the console and in ``log.csv``.
-- Under ``torchrun`` (:mod:`paa_edu.engine.distributed`) every process runs this loop on its share of
-  each epoch with a ``DistributedDataParallel`` model; a NaN or a Ctrl-C on one rank stops all
-  at the same step; only rank 0 prints, logs and writes. Without torchrun nothing changes.
+  ``max_iters`` stop and on Ctrl-C/SIGTERM; ``eval_every_epoch`` also keeps the best epoch by
+  val mAP as ``best.pth``.
+- A NaN/Inf anywhere in a step stops training with ``FloatingPointError: non-finite loss at
+  epoch E iter I (term: ...)``, leaving the last good checkpoint. A loss that grows 100x over
+  its early level is warned about on the console and in ``log.csv``.
+- Under ``torchrun`` each process runs this loop on its share of each epoch with a DDP model; a
+  NaN or a Ctrl-C on one rank stops all at the same step; only rank 0 prints, logs and writes.
 """
 from __future__ import annotations
 
@@ -38,35 +33,14 @@ from paa_edu.config import BASE_BATCH_SIZE, Config, validate
 from paa_edu.data.build import build_dataset
 from paa_edu.data.loader import loader_options
 from paa_edu.data.sampler import EpochSampler, SeededSamples
-from paa_edu.engine import distributed
-from paa_edu.engine.checkpoint import (
-    BEST_NAME,
-    CHECKPOINT_NAME,
-    FORMAT,
-    check_resume_config,
-    checkpoint_config,
-    load_checkpoint,
-    load_state_into,
-    save_checkpoint,
-    with_resolved_root,
-)
+from paa_edu.engine import checkpoint, distributed, run_dir
 from paa_edu.engine.inference import evaluate
 from paa_edu.engine.log import DivergenceWatch, TrainLog, trim_log
-from paa_edu.engine.rng import rng_state, set_rng_state, set_seed
-from paa_edu.engine.run_dir import (
-    TrainingInterrupted,
-    claim_run_dir,
-    locked_run_dir,
-    stop_requested,
-    stop_requests,
-)
+from paa_edu.engine.rng import rank_seed, rng_state, set_rng_state, set_seed
 from paa_edu.engine.snapshots import make_snapshot_hook
 from paa_edu.geometry import NonFiniteError
 from paa_edu.model import RotatedPAADetector
 from paa_edu.model.losses import mean_over_ranks
-
-# evaluate, predict_dataset, ground_truths (paa_edu.engine.inference) and lr_at, base_lr
-# (paa_edu.engine.train) can be imported from here too.
 
 
 def resolve_device(name: str | torch.device, what: str = "train.device or --device"
@@ -84,76 +58,64 @@ def resolve_device(name: str | torch.device, what: str = "train.device or --devi
     return device
 
 
-def _to_device(images: torch.Tensor, targets: list[dict], device: torch.device):
-    """Images to ``device``; targets stay on the host, where the model checks them once per
-    batch before moving them (:meth:`RotatedPAADetector.prepare_targets`)."""
-    return images.to(device, non_blocking=True), targets
+def base_lr(cfg: Config, num_processes: int = 1) -> float:
+    """``train.lr``, times (processes x batch) / ``BASE_BATCH_SIZE`` with ``auto_scale_lr``."""
+    t = cfg.train
+    return t.lr * num_processes * t.batch_size / BASE_BATCH_SIZE if t.auto_scale_lr else t.lr
 
 
-def make_loader(cfg: Config, dataset, sampler: EpochSampler) -> DataLoader:
-    """The training loader: keys from ``sampler``, each sample seeded by (seed, epoch, index)."""
-    return DataLoader(SeededSamples(dataset, cfg.train.seed), batch_size=cfg.train.batch_size,
-                      sampler=sampler, drop_last=False,
-                      **loader_options(cfg.data.num_workers, resolve_device(cfg.train.device)))
+def lr_at(cfg: Config, iteration: int, epoch: int, num_processes: int = 1) -> float:
+    """Learning rate at global ``iteration`` (0-based) inside ``epoch`` (0-based): linear
+    warm-up from ``warmup_ratio``, then x0.1 at each of ``lr_steps``."""
+    t = cfg.train
+    lr = base_lr(cfg, num_processes) * 0.1 ** sum(epoch >= step for step in t.lr_steps)
+    if iteration < t.warmup_iters:
+        alpha = iteration / t.warmup_iters
+        lr *= t.warmup_ratio * (1 - alpha) + alpha
+    return lr
 
 
-def _non_finite(where: str, term: str) -> FloatingPointError:
-    return FloatingPointError(f"non-finite loss at {where} (term: {term})")
-
-
-def _grad_norm(model) -> torch.Tensor:
-    """Total L2 norm of the gradients (a device scalar, no sync)."""
-    norms = [p.grad.detach().norm() for p in model.parameters() if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
-
-
-def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where: str) -> dict:
-    """Forward, backward, clip and step on one batch; returns the float losses.
-
-    The loss terms are checked (one host-device sync for all) before the backward pass, and
-    the gradient norm before the optimizer step, so a NaN never reaches the weights. Under
-    torchrun every rank checks and all of them raise together (the message names the ranks);
-    the returned losses are the means over ranks.
-
-    Raises:
-        FloatingPointError: ``non-finite loss at <where> (term: ...)`` for a NaN/Inf loss term,
-            NaN/Inf caught inside the step (PAA scores, boxes) or in the gradients.
-    """
-    problem = None
-    try:
-        with torch.autocast(images.device.type, enabled=scaler is not None):
-            losses = model(images, targets)
-    except NonFiniteError as err:
-        problem = f"{err.name}; {err}"
+def check_finite(losses: dict[str, torch.Tensor] | str, where: str) -> None:
+    """Raise ``FloatingPointError: non-finite loss at <where> (term: ...)`` on every rank when
+    some rank has a NaN/Inf loss term (``losses`` may instead be the text of the problem)."""
+    problem = losses if isinstance(losses, str) else None
     if problem is None:
-        terms = torch.stack([v.detach().float() for v in losses.values()])  # (T,)
+        terms = torch.stack([v.detach().float() for v in losses.values()])  # (T,): one sync
         if not bool(torch.isfinite(terms).all()):
             shown = dict(zip(losses, terms.tolist()))
             problem = (", ".join(k for k, v in shown.items() if not math.isfinite(v)) + "; "
                        + ", ".join(f"{k}={v:.4g}" for k, v in shown.items()))
-    problem = distributed.agree_on_problem(problem)  # every rank raises, or none
+    # A rank that stopped alone would leave the others waiting forever in the next gradient
+    # all-reduce: the ranks agree first (one all-reduce of a flag), then all raise together.
+    problem = distributed.agree_on_problem(problem)
     if problem is not None:
-        raise _non_finite(where, problem)
+        raise FloatingPointError(f"non-finite loss at {where} (term: {problem})")
+
+
+def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where: str) -> dict:
+    """Forward, backward, clip and step on one batch; returns the losses (means over ranks) and
+    ``num_pos``, ``num_gts`` (sums over ranks). ``scaler``: a ``GradScaler``, disabled (or
+    None) without AMP. The losses are checked before the backward pass and the gradient norm
+    before the optimizer step, so a NaN never reaches the weights."""
+    scaler = scaler or torch.amp.GradScaler(enabled=False)
+    try:
+        with torch.autocast(images.device.type, enabled=scaler.is_enabled()):
+            losses = model(images, targets)
+    except NonFiniteError as err:  # NaN/Inf inside the step: decoded boxes, PAA's scores
+        losses = f"{err.name}; {err}"
+    check_finite(losses, where)
     loss = sum(losses.values())
     optimizer.zero_grad(set_to_none=True)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-    else:
-        loss.backward()
-    if cfg.train.grad_clip is not None:
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-    else:
-        norm = _grad_norm(model)
-    # The gradients are all-reduced, so every rank sees the same norm. AMP skips
-    # inf-gradient steps by design.
-    if scaler is None and not bool(torch.isfinite(norm)):
-        raise _non_finite(where, f"gradient norm {norm.item()}; the losses were finite")
-    if scaler is not None:
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        optimizer.step()
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)  # the true gradients, for the clip
+    # grad_clip None: max_norm inf clips nothing and still returns the norm. The gradients
+    # are all-reduced, so every rank sees the same norm.
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip or math.inf)
+    if not scaler.is_enabled() and not bool(torch.isfinite(norm)):  # AMP skips such a step
+        raise FloatingPointError(f"non-finite loss at {where} (term: gradient norm "
+                                 f"{norm.item()}; the losses were finite)")
+    scaler.step(optimizer)
+    scaler.update()
     stats = getattr(getattr(model, "module", model), "last_stats", {})  # num_pos, num_gts
     values = [torch.as_tensor(v, dtype=torch.float64, device=loss.device).detach()
               for v in (loss, *losses.values(), *stats.values())]
@@ -165,16 +127,12 @@ def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where
 
 @dataclass
 class _Run:
-    """The mutable state of a training run (what a checkpoint saves).
+    """The mutable state of a training run (what a checkpoint saves)."""
 
-    ``model`` is the detector (saved, evaluated); ``trained`` is what the training step calls:
-    the same module, or its ``DistributedDataParallel`` wrapper under torchrun.
-    """
-
-    model: RotatedPAADetector
-    trained: torch.nn.Module
+    model: RotatedPAADetector  # saved and evaluated
+    trained: torch.nn.Module  # what the step calls: ``model``, or its DDP wrapper (torchrun)
     optimizer: torch.optim.Optimizer
-    scaler: torch.amp.GradScaler | None
+    scaler: torch.amp.GradScaler  # disabled without AMP
     device: torch.device
     epoch: int = 0  # the current epoch (0-based) = finished epochs
     epoch_step: int = 0  # batches done inside the current epoch
@@ -186,19 +144,18 @@ class _Run:
     def state_dict(self, cfg: Config) -> dict:
         """The checkpoint; under torchrun every rank calls it (it gathers all RNG states)."""
         rngs = distributed.gather_objects(rng_state(self.device))
-        return {"format": FORMAT, "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+        return {"format": checkpoint.FORMAT, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
                 "epoch": self.epoch, "epoch_step": self.epoch_step, "iter": self.iteration,
                 "best_mAP": self.best_map, "loss_watch": self.watch.state_dict(),
                 "rng": rngs[0], "rng_per_rank": rngs, "world_size": len(rngs),
-                "config": with_resolved_root(cfg).to_dict()}
+                "config": checkpoint.with_resolved_root(cfg).to_dict()}
 
     def load_state_dict(self, state: dict, path: Path) -> None:
         """Restore a checkpoint; rank r takes the RNG state rank r saved (if there was one)."""
-        load_state_into(self.model, state["model"], path)
+        checkpoint.load_state_into(self.model, state["model"], path)
         self.optimizer.load_state_dict(state["optimizer"])
-        if self.scaler is not None and state.get("scaler") is not None:
+        if state.get("scaler"):  # empty or None: saved without AMP
             self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.iteration = state["epoch"], state["iter"]
         self.epoch_step, self.best_map = state.get("epoch_step", 0), state.get("best_mAP")
@@ -212,12 +169,8 @@ class _Run:
 
 
 def _setup(cfg: Config, device: torch.device, pretrained: bool) -> _Run:
-    """Seed, then build the model (DDP-wrapped under torchrun), SGD and the AMP scaler.
-
-    ``pretrained=False`` (a resume) skips the backbone's initial weights file: the
-    checkpoint's weights replace them anyway. Rank 0 seeds as a single process would; DDP
-    copies its weights to the other ranks.
-    """
+    """Seed, then build the model (DDP-wrapped under torchrun; rank 0's weights), SGD and the
+    AMP scaler. ``pretrained=False`` (a resume) skips the backbone's initial weights file."""
     if cfg.train.num_threads is not None:
         torch.set_num_threads(cfg.train.num_threads)
     if device.type == "cuda":  # CPU runs are deterministic already
@@ -226,16 +179,15 @@ def _setup(cfg: Config, device: torch.device, pretrained: bool) -> _Run:
         torch.backends.cudnn.deterministic = cfg.train.deterministic
         torch.backends.cudnn.benchmark = not cfg.train.deterministic
         torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
-    set_seed(distributed.rank_seed(cfg.train.seed))
+    set_seed(rank_seed(cfg.train.seed))
     model = RotatedPAADetector(cfg.model, load_backbone_weights=pretrained).to(device)
     model.reduce_num_pos = cfg.train.reduce_num_pos
-    trained = distributed.wrap_model(model, device, cfg.train.sync_bn)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.train.lr,
                                 momentum=cfg.train.momentum,
                                 weight_decay=cfg.train.weight_decay)
-    use_amp = cfg.train.amp and device.type == "cuda"
-    return _Run(model, trained, optimizer, torch.amp.GradScaler("cuda") if use_amp else None,
-                device)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.amp and device.type == "cuda")
+    return _Run(model, distributed.wrap_model(model, device, cfg.train.sync_bn), optimizer,
+                scaler, device)
 
 
 def _save(run: _Run, cfg: Config, *paths: Path) -> None:
@@ -243,22 +195,16 @@ def _save(run: _Run, cfg: Config, *paths: Path) -> None:
     state = run.state_dict(cfg)
     if distributed.is_main():
         for path in paths:
-            save_checkpoint(path, state)
+            checkpoint.save_checkpoint(path, state)
     distributed.barrier()
-
-
-def _at_max_iters(cfg: Config, run: _Run) -> bool:
-    return cfg.train.max_iters is not None and run.iteration >= cfg.train.max_iters
 
 
 def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger: TrainLog,
                  ckpt_path: Path, stop: dict, progress: bool, snapshot=None) -> list[dict]:
-    """The rest of the current epoch (or until ``max_iters`` or a stop request).
-
-    Returns the per-iteration loss rows; writes ``last.pth`` every ``checkpoint_every``.
-    """
+    """The rest of the current epoch (or until ``max_iters`` or a stop request): the
+    per-iteration loss rows; ``last.pth`` is written every ``checkpoint_every``."""
     run.trained.train()
-    rows, every = [], cfg.train.checkpoint_every
+    rows, every, max_iters = [], cfg.train.checkpoint_every, cfg.train.max_iters or math.inf
     bar = tqdm(loader, disable=not (progress and distributed.is_main()), leave=False,
                desc=f"epoch {run.epoch + 1}/{cfg.train.epochs}")
     for images, targets in bar:
@@ -267,7 +213,8 @@ def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger:
         lr = lr_at(cfg, run.iteration, run.epoch, distributed.world_size())
         for group in run.optimizer.param_groups:
             group["lr"] = lr
-        images, targets = _to_device(images, targets, run.device)
+        # The targets stay on the host: the model checks them, then moves them, once a batch.
+        images = images.to(run.device, non_blocking=True)
         start, where = time.perf_counter(), f"epoch {run.epoch + 1} iter {run.iteration + 1}"
         row = train_one_step(run.trained, run.optimizer, run.scaler, images, targets, cfg, where)
         run.iteration, run.epoch_step = run.iteration + 1, run.epoch_step + 1
@@ -280,68 +227,83 @@ def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger:
             if distributed.is_main():
                 tqdm.write(note, file=sys.stderr)
         rows.append(row)
-        if (run.iteration - 1) % cfg.train.log_every == 0 or note or _at_max_iters(cfg, run):
+        if (run.iteration - 1) % cfg.train.log_every == 0 or note or run.iteration >= max_iters:
             logger.log(row)
         bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{lr:.2e}")
-        if stop_requested(stop) or _at_max_iters(cfg, run):  # all ranks stop at this step
+        if run_dir.stop_requested(stop) or run.iteration >= max_iters:  # all ranks stop here
             break
         if every and run.iteration % every == 0 and run.epoch_step < steps:
             _save(run, cfg, ckpt_path)
     return rows
 
 
-def _end_of_epoch(run: _Run, cfg: Config, logger: TrainLog, out: Path) -> dict | None:
-    """Evaluate (``eval_every_epoch``), write ``last.pth`` and, when better, ``best.pth``."""
-    metrics, better = None, False
-    distributed.broadcast_buffers(run.model)  # every rank holds the checkpoint's model
-    if cfg.train.eval_every_epoch:
-        metrics = evaluate(run.model, build_dataset(cfg, "val", train=False),
-                           num_workers=cfg.data.num_workers)
-        logger.log({"epoch": run.epoch, "iter": run.iteration,
-                    "val_AP50": metrics["AP50"], "val_mAP": metrics["mAP"]})
-        better = not math.isnan(metrics["mAP"]) and (run.best_map is None
-                                                       or metrics["mAP"] > run.best_map)
-        if better:
-            run.best_map = metrics["mAP"]
-    _save(run, cfg, out / CHECKPOINT_NAME, *([out / BEST_NAME] if better else []))
-    return metrics
+def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dict,
+         progress: bool) -> tuple[list[dict], dict | None]:
+    """Epochs from the run's position to ``epochs`` or ``max_iters``; at each epoch end,
+    evaluate (``eval_every_epoch``), write ``last.pth`` and, when better, ``best.pth``."""
+    sampler = EpochSampler(len(dataset), cfg.train.seed, num_replicas=distributed.world_size(),
+                           rank=distributed.rank())
+    loader = DataLoader(SeededSamples(dataset, cfg.train.seed), batch_size=cfg.train.batch_size,
+                        sampler=sampler, **loader_options(cfg.data.num_workers, run.device))
+    steps = math.ceil(sampler.num_samples / cfg.train.batch_size)  # batches per epoch
+    history, metrics, ckpt_path = [], None, out / checkpoint.CHECKPOINT_NAME
+    snapshot = make_snapshot_hook(cfg, build_dataset) if distributed.is_main() else None
+    while run.epoch < cfg.train.epochs and run.iteration < (cfg.train.max_iters or math.inf):
+        sampler.set_epoch(run.epoch, start=run.epoch_step * cfg.train.batch_size)
+        history += _train_epoch(run, cfg, loader, steps, logger, ckpt_path, stop, progress,
+                                snapshot)
+        ended = run.epoch_step == steps
+        if ended:
+            run.epoch, run.epoch_step = run.epoch + 1, 0
+        if run_dir.stop_requested(stop):
+            _save(run, cfg, ckpt_path)
+            raise run_dir.TrainingInterrupted(
+                f"{stop['signal']} at epoch {run.epoch + 1 - ended} iter {run.iteration}: "
+                f"saved {ckpt_path}; continue with --resume")
+        if not ended:  # a max_iters stop inside the epoch: the position is saved
+            _save(run, cfg, ckpt_path)
+            continue
+        distributed.broadcast_buffers(run.model)  # every rank holds the checkpoint's model
+        best = []
+        if cfg.train.eval_every_epoch:
+            metrics = evaluate(run.model, build_dataset(cfg, "val", train=False),
+                               num_workers=cfg.data.num_workers)
+            logger.log({"epoch": run.epoch, "iter": run.iteration,
+                        "val_AP50": metrics["AP50"], "val_mAP": metrics["mAP"]})
+            if not math.isnan(metrics["mAP"]) and (run.best_map is None
+                                                   or metrics["mAP"] > run.best_map):
+                run.best_map, best = metrics["mAP"], [out / checkpoint.BEST_NAME]
+        _save(run, cfg, ckpt_path, *best)
+    if snapshot is not None:
+        snapshot(run.model, run.iteration, run.epoch, force=True)  # the trained model
+    return history, metrics
 
 
 def train(cfg: Config, resume: bool = False, progress: bool = True,
           restart: bool = False, need_val: bool = False) -> dict:
-    """Train ``cfg`` and return ``{"model", "history", "checkpoint", "metrics", "warnings"}``.
+    """Train ``cfg`` (into ``cfg.train.out_dir``) and return the trained ``model`` (eval mode),
+    this call's per-iteration loss ``history``, the ``checkpoint`` path, the val ``metrics``
+    (``eval_every_epoch``, else None) and the divergence ``warnings`` printed.
 
-    Args:
-        cfg: the run's config (``cfg.train.out_dir`` receives ``last.pth`` and ``log.csv``).
-        resume: continue from ``<out_dir>/last.pth`` (error if it is missing, or if ``cfg``
-            changes the model or the data; see :func:`paa_edu.engine.checkpoint.check_resume_config`).
-        progress: show tqdm bars.
-        restart: the out-dir holds an earlier run: move its files to ``old_runs/<time>/`` and
-            start over. Without ``resume`` or ``restart`` an earlier run there is an error.
-        need_val: the caller evaluates on ``val/`` afterwards; it is built and checked before
-            the first step (as with ``eval_every_epoch``), so a missing or broken ``val/``
-            fails before any training time is spent.
-    Returns:
-        the trained model (eval mode), the per-iteration loss history of this call, the
-        checkpoint path, the validation metrics (when ``eval_every_epoch``; else None) and the
-        divergence warnings printed.
-    Raises:
-        FloatingPointError: a NaN/Inf in a training step (``last.pth`` keeps the last good state).
-        TrainingInterrupted: Ctrl-C or SIGTERM, after writing ``last.pth`` at that iteration.
+    ``resume`` continues from ``<out_dir>/last.pth`` (refused if ``cfg`` changes the model or
+    the data); ``restart`` moves an earlier run's files to ``old_runs/<time>/`` (without
+    either, an earlier run there is an error). ``need_val``: the caller evaluates on ``val/``
+    afterwards, so it is checked before the first step. Ctrl-C or SIGTERM raise
+    ``TrainingInterrupted`` after writing ``last.pth`` at that iteration.
     """
     validate(cfg)
     device = distributed.init_from_env(resolve_device(cfg.train.device))
-    with locked_run_dir(cfg.train.out_dir, lock=distributed.is_main()) as out, \
-            stop_requests() as stop:
+    with run_dir.locked_run_dir(cfg.train.out_dir, lock=distributed.is_main()) as out, \
+            run_dir.stop_requests() as stop:
         if distributed.is_main():
-            claim_run_dir(out, resume, restart)
+            run_dir.claim_run_dir(out, resume, restart)
         distributed.barrier()  # the other ranks look into the out-dir after rank 0 claimed it
-        ckpt_path = out / CHECKPOINT_NAME
+        ckpt_path = out / checkpoint.CHECKPOINT_NAME
         if resume and not ckpt_path.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
-        state = load_checkpoint(ckpt_path) if resume else None
-        changes = {} if state is None else check_resume_config(
-            checkpoint_config(state, ckpt_path), cfg, ckpt_path)
+        state = checkpoint.load_checkpoint(ckpt_path) if resume else None
+        changes = {} if state is None else checkpoint.check_resume_config(
+            checkpoint.checkpoint_config(state, ckpt_path), cfg, ckpt_path)
         run = _setup(cfg, device, pretrained=state is None)
         dataset = build_dataset(cfg, "train", train=True)
         if need_val or cfg.train.eval_every_epoch:
@@ -349,7 +311,11 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
         if state is not None:
             run.load_state_dict(state, ckpt_path)
             if distributed.is_main():
-                _say_resumed(run, changes, ckpt_path)
+                print(f"resumed from epoch {run.epoch + 1}, iteration {run.iteration} "
+                      f"({ckpt_path})")
+                if changes:  # all allowed (RESUME_SAFE_KEYS)
+                    print("resume changes: " + ", ".join(
+                        f"{k}: {old!r} -> {new!r}" for k, (old, new) in changes.items()))
                 trim_log(out, run.iteration)
         logger = TrainLog(out, append=resume, enabled=distributed.is_main())
         try:
@@ -358,59 +324,3 @@ def train(cfg: Config, resume: bool = False, progress: bool = True,
             logger.close()
     return {"model": run.model.eval(), "history": history, "checkpoint": ckpt_path,
             "metrics": metrics, "warnings": run.warnings}
-
-
-def _say_resumed(run: _Run, changes: dict, path: Path) -> None:
-    """Print where the run goes on, and what the resume config changes (all allowed)."""
-    print(f"resumed from epoch {run.epoch + 1}, iteration {run.iteration} ({path})")
-    if changes:
-        print("resume changes: " + ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new)
-                                              in changes.items()))
-
-
-def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dict,
-         progress: bool) -> tuple[list[dict], dict | None]:
-    """Epochs from the run's position to ``epochs`` or ``max_iters``."""
-    sampler = EpochSampler(len(dataset), cfg.train.seed, num_replicas=distributed.world_size(),
-                           rank=distributed.rank())
-    loader = make_loader(cfg, dataset, sampler)
-    steps = math.ceil(sampler.num_samples / cfg.train.batch_size)  # batches per epoch
-    history, metrics = [], None
-    snapshot = make_snapshot_hook(cfg, build_dataset) if distributed.is_main() else None
-    while run.epoch < cfg.train.epochs and not _at_max_iters(cfg, run):
-        sampler.set_epoch(run.epoch, start=run.epoch_step * cfg.train.batch_size)
-        history += _train_epoch(run, cfg, loader, steps, logger, out / CHECKPOINT_NAME, stop,
-                                progress, snapshot)
-        ended = run.epoch_step == steps
-        if ended:
-            run.epoch, run.epoch_step = run.epoch + 1, 0
-        if stop_requested(stop):
-            _save(run, cfg, out / CHECKPOINT_NAME)
-            raise TrainingInterrupted(f"{stop['signal']} at epoch {run.epoch + 1 - ended} iter "
-                                      f"{run.iteration}: saved {out / CHECKPOINT_NAME}; "
-                                      f"continue with --resume")
-        if ended:
-            metrics = _end_of_epoch(run, cfg, logger, out) or metrics
-        else:  # a max_iters stop inside the epoch: the position is saved, the epoch goes on
-            _save(run, cfg, out / CHECKPOINT_NAME)
-    if snapshot is not None:
-        snapshot(run.model, run.iteration, run.epoch, force=True)  # the trained model
-    return history, metrics
-
-
-def base_lr(cfg: Config, num_processes: int = 1) -> float:
-    """``train.lr``, times (processes x batch) / ``BASE_BATCH_SIZE`` with ``auto_scale_lr``."""
-    t = cfg.train
-    if not t.auto_scale_lr:
-        return t.lr
-    return t.lr * num_processes * t.batch_size / BASE_BATCH_SIZE
-
-
-def lr_at(cfg: Config, iteration: int, epoch: int, num_processes: int = 1) -> float:
-    """Learning rate at global ``iteration`` (0-based) inside ``epoch`` (0-based)."""
-    t = cfg.train
-    lr = base_lr(cfg, num_processes) * 0.1 ** sum(epoch >= step for step in t.lr_steps)
-    if iteration < t.warmup_iters:
-        alpha = iteration / t.warmup_iters
-        lr *= t.warmup_ratio * (1 - alpha) + alpha
-    return lr

@@ -6,13 +6,3 @@ Read in this order: :mod:`~paa_edu.evaluation.rotated_ap` (DOTA Task-1 AP, the d
 training positives), :mod:`~paa_edu.evaluation.iou_floor` (the IoU branch's loss floor) and
 :mod:`~paa_edu.evaluation.report` (the seed-style tables).
 """
-from paa_edu.evaluation.rotated_ap import (
-    COCO_IOU_THRESHOLDS,
-    average_precision,
-    evaluate_rotated,
-    iou_calibration,
-    match_detections,
-)
-
-__all__ = ["COCO_IOU_THRESHOLDS", "average_precision", "evaluate_rotated", "iou_calibration",
-           "match_detections"]

@@ -1,9 +1,9 @@
 """Why a detection is a false positive, and how close a missed object came to being found.
 
-:func:`paa_edu.evaluation.rotated_ap.match_detections` says *which* detections are true positives (the
-DOTA rule: IoU > the threshold with a GT of the same class, the highest-score hit per GT).
-:func:`classify_detections` adds *why* the others are not, with the error types of the TIDE
-toolbox (Bolya et al., ECCV 2020), in this order:
+:func:`paa_edu.evaluation.rotated_ap.match_detections` says *which* detections are true
+positives (the DOTA rule: IoU > the threshold with a GT of the same class, the highest-score
+hit per GT). :func:`classify_detections` adds *why* the others are not, with the error types of
+the TIDE toolbox (Bolya et al., ECCV 2020), in this order:
 
 1. ``"duplicate"``: IoU > threshold with a GT of its own class that a higher-scoring detection
    already took;
@@ -27,11 +27,9 @@ import numpy as np
 import torch
 
 from paa_edu.evaluation.rotated_ap import (
-    DETECTION_KEYS,
-    GROUND_TRUTH_KEYS,
+    _check_inputs,
     _on_cpu,
     _use_polygons,
-    check_entries,
     iou_matrix,
     match_detections,
 )
@@ -40,36 +38,21 @@ FP_REASONS = ("duplicate", "wrong class", "poor localisation", "background")
 BACKGROUND_IOU = 0.1
 
 
-def _check_image(det: dict, gt: dict) -> None:
-    """Refuse boxes that are not (N, 5) and per-box entries of the wrong length."""
-    check_entries(det, DETECTION_KEYS, "detection")
-    check_entries(gt, GROUND_TRUTH_KEYS, "ground_truth")
-
-
 @torch.no_grad()
 def classify_detections(detection: dict, ground_truth: dict, iou_threshold: float = 0.5,
                         background_iou: float = BACKGROUND_IOU, gt_shape: str = "auto") -> dict:
-    """True positives, the reason of every false positive, and how close each miss came.
+    """True positives, the reason of every false positive, and how close each miss came, for
+    one image's ``detection`` and ``ground_truth`` (as in ``evaluate_rotated``).
 
-    Args:
-        detection: dict ``boxes`` (D, 5), ``scores`` (D,), ``labels`` (D,) of one image.
-        ground_truth: dict ``boxes`` (G, 5), ``labels`` (G,), optional ``difficult`` (G,)
-            and ``polygons`` (G, 8).
-        iou_threshold: a match needs IoU > this (0.5: AP50).
-        background_iou: below it (with every GT) a false positive is ``"background"``.
-        gt_shape: as in :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`.
-    Returns:
-        dict of numpy arrays: ``reason`` (D,) str: ``"TP"``, ``"ignored"`` or one of
-        :data:`FP_REASONS`; ``gt_index`` (D,) the GT of highest IoU (any class; -1 without
-        GT) and ``gt_iou`` (D,) that IoU; ``found`` (G,) bool; ``difficult`` (G,) bool;
-        ``best_det`` (G,) the detection of highest IoU with each GT (any class; -1 without
-        detections) and ``best_iou`` (G,) that IoU.
+    Returns numpy arrays: ``reason`` (D,) ``"TP"``, ``"ignored"`` or one of :data:`FP_REASONS`;
+    ``gt_index`` (D,) the GT of highest IoU (any class; -1 without GT) and ``gt_iou`` (D,) that
+    IoU; ``found`` (G,); ``difficult`` (G,); ``best_det`` (G,) the detection of highest IoU
+    with each GT (any class; -1 without detections) and ``best_iou`` (G,) that IoU.
     """
     if not 0.0 <= background_iou <= iou_threshold < 1.0:
         raise ValueError(f"need 0 <= background_iou <= iou_threshold < 1, got "
                          f"{background_iou} and {iou_threshold}")
     det, gt = _on_cpu(detection), _on_cpu(ground_truth)
-    _check_image(det, gt)
     is_tp, found = match_detections(det, gt, iou_threshold, gt_shape)
     ious = iou_matrix(det, gt, _use_polygons([gt], gt_shape)).numpy()  # (D, G)
     d_labels, g_labels = det["labels"].reshape(-1).numpy(), gt["labels"].reshape(-1).numpy()
@@ -94,12 +77,9 @@ def classify_detections(detection: dict, ground_truth: dict, iou_threshold: floa
 
 @dataclass
 class FailureCase:
-    """One crop of the gallery.
-
-    ``kind`` is ``"missed"`` (``box``/``label`` a GT, ``partner`` the detection that overlaps
-    it most) or ``"false positive"`` (``box``/``label``/``score`` a detection, ``partner``
-    the GT it overlaps most). ``partner_ok``: the partner is a TP (missed) / a found GT (FP).
-    """
+    """One crop of the gallery: ``"missed"`` (``box``/``label`` a GT, ``partner`` the detection
+    that overlaps it most) or ``"false positive"`` (``box``/``label``/``score`` a detection,
+    ``partner`` the GT it overlaps most). ``partner_ok``: a TP (missed) / a found GT (FP)."""
 
     kind: str
     image: int
@@ -114,69 +94,47 @@ class FailureCase:
     partner_ok: bool = False
 
 
-def _missed(i: int, det: dict, gt: dict, c: dict) -> list[FailureCase]:
-    cases = []
-    for g in np.nonzero(~c["found"] & ~c["difficult"])[0]:
-        d = int(c["best_det"][g])
-        near = d >= 0 and c["best_iou"][g] > 0
-        cases.append(FailureCase(
-            "missed", i, gt["boxes"][g].numpy(), int(gt["labels"][g]), "missed",
-            float(c["best_iou"][g]) if near else 0.0,
-            partner_box=det["boxes"][d].numpy() if near else None,
-            partner_label=int(det["labels"][d]) if near else None,
-            partner_score=float(det["scores"][d]) if near else None,
-            partner_ok=bool(near and c["reason"][d] == "TP")))
-    return cases
-
-
-def _false_positives(i: int, det: dict, gt: dict, c: dict) -> list[FailureCase]:
-    cases = []
-    for d in np.nonzero(np.isin(c["reason"], FP_REASONS))[0]:
-        g = int(c["gt_index"][d])
-        near = g >= 0 and c["gt_iou"][d] > 0
-        cases.append(FailureCase(
-            "false positive", i, det["boxes"][d].numpy(), int(det["labels"][d]),
-            str(c["reason"][d]), float(c["gt_iou"][d]) if near else 0.0,
-            score=float(det["scores"][d]),
-            partner_box=gt["boxes"][g].numpy() if near else None,
-            partner_label=int(gt["labels"][g]) if near else None,
-            partner_ok=bool(near and c["found"][g])))
-    return cases
-
-
 def failure_cases(detections: list[dict], ground_truths: list[dict], max_missed: int = 8,
                   max_fp: int = 8, iou_threshold: float = 0.5, count_score_thr: float = 0.3
                   ) -> dict:
-    """The crops of a failure gallery over a dataset.
+    """The crops of a failure gallery over a dataset (all detections, as in
+    ``evaluate_rotated``: a miss is an object no detection finds, whatever its score).
 
-    Args:
-        detections: per image ``boxes`` (D, 5), ``scores`` (D,), ``labels`` (D,), all of them
-            (a miss is an object no detection finds, whatever its score).
-        ground_truths: per image ``boxes`` (G, 5), ``labels`` (G,) (optional ``difficult``,
-            ``polygons``).
-        max_missed: how many missed objects to keep, the first ones in image order (a sample
-            that favours no kind of miss).
-        max_fp: how many false positives to keep, the highest-scoring ones of the dataset.
-        iou_threshold: a match needs IoU > this.
-        count_score_thr: the false positives counted in ``"counts"`` have at least this score
-            (the low-score ones are mostly background and never shown at 0.3).
-    Returns:
-        ``{"missed": [...], "false positive": [...]}`` lists of :class:`FailureCase`, and
-        ``"counts"``: a ``Counter`` by reason of every missed object (``"missed"``) and of
-        every false positive with score >= ``count_score_thr``; ``"missed_by_class"``: a
-        ``Counter`` of the labels of all missed objects; ``"missed_unseen"``: how many of them
-        no detection overlaps with IoU >= :data:`BACKGROUND_IOU`.
+    Returns ``"missed"``: the first ``max_missed`` missed objects in image order (a sample that
+    favours no kind of miss) and ``"false positive"``: the ``max_fp`` highest-scoring ones, as
+    :class:`FailureCase` lists; ``"counts"``: a ``Counter`` by reason of every missed object
+    and of every false positive with score >= ``count_score_thr`` (the low-score ones are
+    mostly background, never shown at 0.3); ``"missed_by_class"``: a ``Counter`` of the labels
+    of all missed objects; ``"missed_unseen"``: how many of them no detection overlaps with
+    IoU >= :data:`BACKGROUND_IOU`.
     """
-    if len(detections) != len(ground_truths):
-        raise ValueError(f"got {len(detections)} detections for {len(ground_truths)} images")
+    _check_inputs(detections, ground_truths)
     if max_missed < 0 or max_fp < 0:
         raise ValueError(f"max_missed and max_fp must be >= 0, got {max_missed}, {max_fp}")
     missed, fps = [], []
     for i, (det, gt) in enumerate(zip(detections, ground_truths)):
         det, gt = _on_cpu(det), _on_cpu(gt)
         c = classify_detections(det, gt, iou_threshold)
-        missed += _missed(i, det, gt, c)
-        fps += _false_positives(i, det, gt, c)
+        for g in np.nonzero(~c["found"] & ~c["difficult"])[0]:
+            d = int(c["best_det"][g])
+            near = d >= 0 and c["best_iou"][g] > 0
+            missed.append(FailureCase(
+                "missed", i, gt["boxes"][g].numpy(), int(gt["labels"][g]), "missed",
+                float(c["best_iou"][g]) if near else 0.0,
+                partner_box=det["boxes"][d].numpy() if near else None,
+                partner_label=int(det["labels"][d]) if near else None,
+                partner_score=float(det["scores"][d]) if near else None,
+                partner_ok=bool(near and c["reason"][d] == "TP")))
+        for d in np.nonzero(np.isin(c["reason"], FP_REASONS))[0]:
+            g = int(c["gt_index"][d])
+            near = g >= 0 and c["gt_iou"][d] > 0
+            fps.append(FailureCase(
+                "false positive", i, det["boxes"][d].numpy(), int(det["labels"][d]),
+                str(c["reason"][d]), float(c["gt_iou"][d]) if near else 0.0,
+                score=float(det["scores"][d]),
+                partner_box=gt["boxes"][g].numpy() if near else None,
+                partner_label=int(gt["labels"][g]) if near else None,
+                partner_ok=bool(near and c["found"][g])))
     counts = Counter([case.reason for case in missed]
                      + [case.reason for case in fps if case.score >= count_score_thr])
     fps = sorted(fps, key=lambda case: -case.score)  # stable: ties keep image order
@@ -186,13 +144,8 @@ def failure_cases(detections: list[dict], ground_truths: list[dict], max_missed:
 
 
 def aspect_ratios(cases: list[FailureCase]) -> tuple[np.ndarray, np.ndarray]:
-    """Long side / short side of each case's box and of its partner's (NaN without one).
-
-    Args:
-        cases: :class:`FailureCase` list.
-    Returns:
-        (N,) aspect ratios of the boxes and (N,) of the partners' boxes, all >= 1.
-    """
+    """(N,) long side / short side of each case's box, and (N,) of its partner's (NaN
+    without one)."""
     def ratio(box):
         if box is None:
             return np.nan
@@ -204,15 +157,9 @@ def aspect_ratios(cases: list[FailureCase]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def describe(case: FailureCase, class_names: list[str] | None = None) -> str:
-    """The title of a crop: what it is (class, w x h) and why it failed, on three lines.
-
-    Args:
-        case: a :class:`FailureCase`.
-        class_names: names indexed by label (default: the label number).
-    Returns:
-        e.g. ``"missed ship 24x7\\nbest IoU 0.41 by a\\nship, score 0.12"`` or
-        ``"FP ship 0.87, 24x7\\nwrong class: IoU 0.71\\nwith large-vehicle"``.
-    """
+    """The title of a crop on three lines: what it is (class, w x h) and why it failed, e.g.
+    ``"missed ship 24x7\\nbest IoU 0.41 by a\\nship, score 0.12"`` or
+    ``"FP ship 0.87, 24x7\\nwrong class: IoU 0.71\\nwith large-vehicle"``."""
     def name(label):
         return str(label) if class_names is None else class_names[int(label)]
 

@@ -11,9 +11,8 @@ with ``H(t) = -t log t - (1 - t) log(1 - t)`` the binary entropy, reached only a
 0.5 x the mean H(t), and only the excess ``loss_iou - floor`` (a KL divergence) is what the
 branch can still learn. The floor itself moves during training, since ``t`` follows the boxes.
 
-- :func:`binary_entropy` and :func:`soft_bce`: the two formulas, element-wise.
-- :func:`iou_loss_floor`: ``loss_iou``, its floor and the per-positive values for a model on
-  a batch, with the model's own assignment (the same positives and targets as in training).
+:func:`iou_loss_floor` gives ``loss_iou``, its floor and the per-positive values for a model on
+a batch, with the model's own assignment (the same positives and targets as in training).
 """
 from __future__ import annotations
 
@@ -26,13 +25,8 @@ from paa_edu.model.detector import target_image_shapes
 
 
 def binary_entropy(t: Tensor) -> Tensor:
-    """H(t) = -t log t - (1 - t) log(1 - t) in nats, element-wise, with 0 log 0 = 0.
-
-    Args:
-        t: (...) targets in [0, 1].
-    Returns:
-        (...) entropies in [0, log 2].
-    """
+    """H(t) = -t log t - (1 - t) log(1 - t) in nats, element-wise, with 0 log 0 = 0:
+    (...) targets in [0, 1] -> (...) entropies in [0, log 2]."""
     t = torch.as_tensor(t)
     t = t if t.is_floating_point() else t.double()
     if ((t < 0) | (t > 1)).any():
@@ -41,16 +35,8 @@ def binary_entropy(t: Tensor) -> Tensor:
 
 
 def soft_bce(logits: Tensor, t: Tensor) -> Tensor:
-    """BCE(t, sigmoid(logits)) element-wise: what the IoU branch pays per positive.
-
-    Args:
-        logits: (...) IoU-branch logits.
-        t: (...) soft targets in [0, 1], the same shape.
-    Returns:
-        (...) losses, each >= ``binary_entropy(t)``.
-    """
-    if logits.shape != t.shape:
-        raise ValueError(f"logits {tuple(logits.shape)} and targets {tuple(t.shape)} differ")
+    """BCE(t, sigmoid(logits)) element-wise, what the IoU branch pays per positive: (...)
+    logits and (...) soft targets in [0, 1] -> (...) losses, each >= ``binary_entropy(t)``."""
     return F.binary_cross_entropy_with_logits(logits, t.to(logits.dtype), reduction="none")
 
 
@@ -62,15 +48,11 @@ def iou_loss_floor(model, images: Tensor, targets: list[dict]) -> dict:
     (:meth:`~paa_edu.model.RotatedPAADetector.assign_batch`, PAA included) on its current
     predictions, ``t = IoU(decoded box, GT)`` clamped at 1e-12 as in the loss.
 
-    Args:
-        model: a :class:`paa_edu.model.RotatedPAADetector` with the IoU branch
-            (``cfg.iou_branch``).
-        images: (B, 3, H, W), as :meth:`predict_dense` takes them.
-        targets: B dicts with ``boxes`` (G_b, 5) and ``labels`` (G_b,).
-    Returns:
-        dict ``loss_iou`` (float, ``iou_weight`` x mean BCE, the training value), ``floor``
-        (float, ``iou_weight`` x mean H(t)), ``excess`` (their difference, >= 0),
-        ``num_pos`` (int), and per positive ``targets`` t (P,), ``bce`` (P,), ``entropy`` (P,).
+    ``model`` is a :class:`paa_edu.model.RotatedPAADetector` with the IoU branch, ``images``
+    (B, 3, H, W) and ``targets`` B dicts with ``boxes`` (G_b, 5) and ``labels`` (G_b,). Returns
+    a dict: ``loss_iou`` (``iou_weight`` x mean BCE, the training value), ``floor``
+    (``iou_weight`` x mean H(t)), ``excess`` (their difference, >= 0), ``num_pos``, and per
+    positive ``targets`` t (P,), ``bce`` (P,), ``entropy`` (P,).
     """
     if not getattr(model.cfg, "iou_branch", False):
         raise ValueError("this model has no IoU branch (cfg.iou_branch=False): no loss_iou")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from paa_edu.evaluation.rotated_ap import match_detections
+from paa_edu.evaluation.rotated_ap import _check_inputs, match_detections
 from paa_edu.model.detector import target_image_shapes
 
 #: The groups of the table: 0, 1, 2 and 3 or more positives.
@@ -23,19 +23,10 @@ POSITIVE_BINS = (0, 1, 2, 3)
 
 @torch.no_grad()
 def training_positives(model, dataset) -> list[Tensor]:
-    """How many positive anchors the model's training assignment gives each object.
-
-    The model is run in eval mode on each image as the dataset gives it (no random flips when
-    it was built with ``train=False``); PAA's scores come from these predictions, as in a
-    training step with the trained weights.
-
-    Args:
-        model: a :class:`paa_edu.model.RotatedPAADetector` (its ``cfg.assigner`` decides).
-        dataset: a dataset of ``(image (3, H, W), target)`` with ``target["boxes"]`` (G, 5)
-            and ``target["labels"]`` (G,), in the order of its ground truths.
-    Returns:
-        one (G_i,) long tensor per image: entry ``g`` counts the anchors assigned to object g.
-    """
+    """Per image a (G_i,) long tensor: how many anchors the model's training assignment gives
+    each object of a dataset of ``(image (3, H, W), target)``. The model runs in eval mode on
+    each image as the dataset gives it; PAA scores with these predictions, as a training step
+    with the trained weights would."""
     model.eval()
     device = next(model.parameters()).device
     counts = []
@@ -49,19 +40,14 @@ def training_positives(model, dataset) -> list[Tensor]:
 
 def found_per_gt(detections: list[dict], ground_truths: list[dict],
                  iou_threshold: float = 0.5) -> list[np.ndarray]:
-    """Which objects some detection finds (a true positive at ``iou_threshold``, DOTA rule).
-
-    Args:
-        detections: per image ``boxes`` (D, 5), ``scores`` (D,), ``labels`` (D,).
-        ground_truths: per image ``boxes`` (G, 5), ``labels`` (G,) (optional ``difficult``,
-            ``polygons``).
-        iou_threshold: a match needs IoU > this.
-    Returns:
-        one (G_i,) bool array per image.
-    """
-    if len(detections) != len(ground_truths):
-        raise ValueError(f"got {len(detections)} detections for {len(ground_truths)} images")
+    """Per image a (G_i,) bool array: the objects some detection finds (a true positive at
+    ``iou_threshold``, DOTA rule)."""
+    _check_inputs(detections, ground_truths)
     return [match_detections(d, g, iou_threshold)[1] for d, g in zip(detections, ground_truths)]
+
+
+def _bools(values) -> np.ndarray:
+    return torch.as_tensor(values).reshape(-1).bool().numpy()
 
 
 def recall_by_positives(positives: list, found: list, difficult: list | None = None,
@@ -69,17 +55,11 @@ def recall_by_positives(positives: list, found: list, difficult: list | None = N
                         ) -> list[dict]:
     """Recall of the objects grouped by their number of training positives.
 
-    Args:
-        positives: per image (G_i,) counts (from :func:`training_positives`).
-        found: per image (G_i,) bools (from :func:`found_per_gt`).
-        difficult: per image (G_i,) bools; difficult objects are left out (as in the AP).
-        bins: increasing lower edges; group k holds counts in ``[bins[k], bins[k + 1])``, the
-            last one everything from ``bins[-1]`` on.
-        keep: per image (G_i,) bools, the objects to count (e.g. ``gt["labels"] == 3``, one
-            class); ``None`` counts all.
-    Returns:
-        one dict per group: ``label`` ("0", "1", ..., "3+"), ``objects``, ``found`` and
-        ``recall`` (``found / objects``, NaN for an empty group).
+    Per image (G_i,) ``positives`` (:func:`training_positives`), ``found``
+    (:func:`found_per_gt`), optional ``difficult`` (left out, as in the AP) and ``keep`` (the
+    objects to count, e.g. ``gt["labels"] == 3``). Group k holds the counts in ``[bins[k],
+    bins[k + 1])``, the last one all from ``bins[-1]`` on. Returns one dict per group:
+    ``label`` ("0", "1", ..., "3+"), ``objects``, ``found`` and ``recall`` (NaN if empty).
     """
     for extra in (found, difficult, keep):
         if extra is not None and len(extra) != len(positives):
@@ -87,12 +67,21 @@ def recall_by_positives(positives: list, found: list, difficult: list | None = N
                              f"got {len(positives)} and {len(extra)}")
     if not bins or list(bins) != sorted(set(bins)) or bins[0] < 0:
         raise ValueError(f"bins must be increasing lower edges >= 0, got {bins}")
-    if keep is not None:  # an object left out is treated as a difficult one
-        difficult = [~torch.as_tensor(k).reshape(-1).bool() if difficult is None
-                     else ~torch.as_tensor(k).reshape(-1).bool()
-                     | torch.as_tensor(difficult[i]).reshape(-1).bool()
-                     for i, k in enumerate(keep)]
-    counts, hits = _flatten(positives, found, difficult)
+    counts, hits = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=bool)]
+    for i, p in enumerate(positives):
+        p = torch.as_tensor(p).reshape(-1).numpy()
+        none, every = np.zeros(len(p), dtype=bool), np.ones(len(p), dtype=bool)
+        flags = {"found": _bools(found[i]),
+                 "difficult": none if difficult is None else _bools(difficult[i]),
+                 "keep": every if keep is None else _bools(keep[i])}
+        for name, value in flags.items():
+            if len(value) != len(p):
+                raise ValueError(f"image {i}: {len(p)} positive counts for {len(value)} {name} "
+                                 f"flags")
+        counted = flags["keep"] & ~flags["difficult"]  # (G_i,)
+        counts.append(p[counted])
+        hits.append(flags["found"][counted])
+    counts, hits = np.concatenate(counts), np.concatenate(hits)
     edges = list(bins) + [np.inf]
     rows = []
     for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
@@ -104,33 +93,9 @@ def recall_by_positives(positives: list, found: list, difficult: list | None = N
     return rows
 
 
-def _flatten(positives, found, difficult) -> tuple[np.ndarray, np.ndarray]:
-    """All images' counts (N,) and found flags (N,), difficult objects left out."""
-    counts, hits = [], []
-    for i, (p, f) in enumerate(zip(positives, found)):
-        p = torch.as_tensor(p).reshape(-1).numpy()
-        f = np.asarray(f, dtype=bool).reshape(-1)
-        if len(p) != len(f):
-            raise ValueError(f"image {i}: {len(p)} positive counts for {len(f)} found flags")
-        keep = np.ones(len(p), dtype=bool)
-        if difficult is not None:
-            keep = ~torch.as_tensor(difficult[i]).reshape(-1).bool().numpy()
-            if len(keep) != len(p):
-                raise ValueError(f"image {i}: {len(keep)} difficult flags for {len(p)} objects")
-        counts.append(p[keep])
-        hits.append(f[keep])
-    return (np.concatenate(counts) if counts else np.zeros(0),
-            np.concatenate(hits) if hits else np.zeros(0, dtype=bool))
-
-
 def format_recall_table(tables: dict[str, list[dict]]) -> str:
-    """One row per model, one column per group: ``recall (found/objects)``.
-
-    Args:
-        tables: model name -> :func:`recall_by_positives` rows (the same groups for all).
-    Returns:
-        the table as text, header first.
-    """
+    """One row per model (name -> :func:`recall_by_positives` rows, the same groups for all),
+    one column per group: ``recall (found/objects)``; header first."""
     if not tables:
         raise ValueError("tables is empty: pass {model name: recall_by_positives(...)}")
     labels = [row["label"] for row in next(iter(tables.values()))]

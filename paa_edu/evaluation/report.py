@@ -5,12 +5,12 @@ One printer for the CLI, the benchmarks and the notebooks::
     row = results_row("RetinaNet-(PAA)", metrics, dataset="synthetic-tiny,val")
     print(format_results_table([row]))
 
-Metrics are stored as fractions in [0, 1] (what :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`
-returns) and printed as percentages with two decimals, as in the seed's README.
+Metrics are stored as fractions in [0, 1] (what
+:func:`~paa_edu.evaluation.rotated_ap.evaluate_rotated` returns) and printed as percentages
+with two decimals, as in the seed's README.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -18,52 +18,29 @@ import numpy as np
 from paa_edu.config import Config
 
 #: (row key, column header) in the seed's order.
-COLUMNS = (
-    ("method", "Method"),
-    ("angle", "angle"),
-    ("backbone", "Backbone"),
-    ("lr_schd", "Lr schd"),
-    ("dataset", "Dataset"),
-    ("preprocess", "preprocess"),
-    ("AP50", "$AP_{0.5}$"),
-    ("AP75", "$AP_{0.75}$"),
-    ("mAP", "$mAP$"),
-)
+COLUMNS = (("method", "Method"), ("angle", "angle"), ("backbone", "Backbone"),
+           ("lr_schd", "Lr schd"), ("dataset", "Dataset"), ("preprocess", "preprocess"),
+           ("AP50", "$AP_{0.5}$"), ("AP75", "$AP_{0.75}$"), ("mAP", "$mAP$"))
 METRIC_KEYS = ("AP50", "AP75", "mAP")
 
+_SEED = {"angle": "v2", "backbone": "ResNet50", "lr_schd": "1x",
+         "dataset": "DOTA-v1.0,trainval", "preprocess": "1024x1024,200"}
 #: REFERENCE ONLY, never measured here: the two rows reported in the seed
 #: (Xuyihaoby/rotate_detection configs/rpaa/README.md, DOTA-v1.0 test server). Fractions. BOTH
 #: rows are rotated PAA: "RetinaNet-(maxiou)" starts PAA from MaxIoU 0.1/0.1 candidates,
 #: "RetinaNet-(ATSS)" from ATSS top-9 candidates. Our plain MaxIoU/ATSS runs are baselines and
 #: are labelled so (:data:`METHOD_NAMES`).
 SEED_TABLE_ROWS = (
-    {"method": "RetinaNet-(maxiou)", "angle": "v2", "backbone": "ResNet50", "lr_schd": "1x",
-     "dataset": "DOTA-v1.0,trainval", "preprocess": "1024x1024,200",
-     "AP50": 0.7250, "AP75": 0.4210, "mAP": 0.4197},
-    {"method": "RetinaNet-(ATSS)", "angle": "v2", "backbone": "ResNet50", "lr_schd": "1x",
-     "dataset": "DOTA-v1.0,trainval", "preprocess": "1024x1024,200",
-     "AP50": 0.7275, "AP75": 0.4346, "mAP": 0.4246},
+    {"method": "RetinaNet-(maxiou)", **_SEED, "AP50": 0.7250, "AP75": 0.4210, "mAP": 0.4197},
+    {"method": "RetinaNet-(ATSS)", **_SEED, "AP50": 0.7275, "AP75": 0.4346, "mAP": 0.4246},
 )
 
 
-def results_row(
-    method: str,
-    metrics: dict,
-    angle: str = "le135",
-    backbone: str = "ResNet50",
-    lr_schd: str = "1x",
-    dataset: str = "DOTA-v1.0,trainval",
-    preprocess: str = "1024x1024,200",
-) -> dict:
-    """Build one table row from the dict returned by ``evaluate_rotated``.
-
-    Args:
-        method: e.g. ``"RetinaNet-(PAA)"``.
-        metrics: must hold ``AP50``, ``AP75`` and ``mAP`` as fractions.
-        angle, backbone, lr_schd, dataset, preprocess: the descriptive columns.
-    Returns:
-        a dict with the keys of :data:`COLUMNS`.
-    """
+def results_row(method: str, metrics: dict, angle: str = "le135", backbone: str = "ResNet50",
+                lr_schd: str = "1x", dataset: str = "DOTA-v1.0,trainval",
+                preprocess: str = "1024x1024,200") -> dict:
+    """One table row (the keys of :data:`COLUMNS`) from the ``AP50``, ``AP75`` and ``mAP``
+    fractions of ``metrics`` (what ``evaluate_rotated`` returns) and the descriptive columns."""
     missing = [key for key in METRIC_KEYS if key not in metrics]
     if missing:
         raise ValueError(f"metrics lacks {missing}; got keys {sorted(metrics)}")
@@ -72,50 +49,26 @@ def results_row(
             **{key: float(metrics[key]) for key in METRIC_KEYS}}
 
 
-def _cell(row: dict, key: str, index: int) -> str:
-    """Format one cell: metrics as ``72.50`` (repeats as ``72.50 ± 0.31``), text as is."""
-    if key not in row:
-        raise ValueError(f"row {index} lacks the column {key!r}; got keys {sorted(row)}")
-    value = row[key]
+def _cell(value, key: str) -> str:
+    """Metrics as ``72.50`` (repeated runs, e.g. seeds, as ``72.50 ± 0.31``), text as is."""
     if key not in METRIC_KEYS:
         return str(value)
-    if isinstance(value, (list, tuple)):
-        return _repeats_cell(value, key, index)
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"row {index}: {key}={value!r} is not a number") from None
-    if math.isnan(value):
+    percent = 100 * np.asarray(value, dtype=float)  # () or (repeats,)
+    if np.isnan(percent).any():
         return "n/a"
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"row {index}: {key}={value} must be a fraction in [0, 1]")
-    return f"{100 * value:.2f}"
-
-
-def _repeats_cell(values, key: str, index: int) -> str:
-    """Mean and sample standard deviation of repeated runs (e.g. seeds), in percent."""
-    if len(values) == 0:
-        raise ValueError(f"row {index}: {key} is an empty list of repeats")
-    if "n/a" in [_cell({key: v}, key, index) for v in values]:  # validates each repeat
-        return "n/a"
-    percent = 100 * np.array(values, dtype=float)
-    spread = percent.std(ddof=1) if len(percent) > 1 else 0.0
+    if percent.ndim == 0:
+        return f"{percent:.2f}"
+    spread = percent.std(ddof=1) if len(percent) > 1 else 0.0  # sample std
     return f"{percent.mean():.2f} ± {spread:.2f}"
 
 
 def format_results_table(rows: list[dict] | tuple[dict, ...]) -> str:
-    """Render rows as a markdown table in the seed's columns.
-
-    Args:
-        rows: dicts with the keys of :data:`COLUMNS` (see :func:`results_row`); metrics are
-            fractions in [0, 1] (NaN prints as ``n/a``), or lists of fractions from repeated
-            runs, printed as ``mean ± std`` (sample std, ``ddof=1``).
-    Returns:
-        the markdown table, one line per row plus header and separator, no trailing newline.
-    """
+    """Rows (see :func:`results_row`; metrics as fractions, NaN printed ``n/a``, or lists of
+    fractions from repeated runs, printed ``mean ± std``) as a markdown table in the seed's
+    columns, without a trailing newline."""
     if len(rows) == 0:
         raise ValueError("rows is empty")
-    cells = [[_cell(row, key, i) for key, _ in COLUMNS] for i, row in enumerate(rows)]
+    cells = [[_cell(row[key], key) for key, _ in COLUMNS] for row in rows]
     headers = [header for _, header in COLUMNS]
     widths = [max(len(h), *(len(r[j]) for r in cells)) for j, h in enumerate(headers)]
 
@@ -134,12 +87,8 @@ def local_eval_note(split: str) -> str:
 
 
 def format_per_class_table(metrics: dict, class_names: list[str] | tuple[str, ...]) -> str:
-    """Markdown table of each class's GT count, AP50 and mAP (mean AP over the thresholds).
-
-    Args:
-        metrics: the dict of :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`.
-        class_names: names indexed by class; must cover every class of ``metrics``.
-    """
+    """Markdown table of each class's GT count, AP50 and mAP (mean AP over the thresholds)
+    from the ``metrics`` of ``evaluate_rotated``; ``class_names`` indexed by class."""
     per_class = np.asarray(metrics["per_class_AP"], dtype=float)  # (T, C)
     if len(class_names) != per_class.shape[1]:
         raise ValueError(f"got {len(class_names)} class names for {per_class.shape[1]} classes")
@@ -171,7 +120,7 @@ def method_name(cfg: Config) -> str:
 
 
 def table_row(cfg: Config, metrics: dict, split: str = "val") -> dict:
-    """A :func:`paa_edu.evaluation.report.results_row` describing ``cfg`` (backbone, schedule, data)."""
+    """A :func:`results_row` describing ``cfg`` (method, backbone, schedule, data)."""
     m = cfg.model
     backbone = f"ResNet{m.depth}" + ("" if m.backbone_width == 64 else f"-w{m.backbone_width}")
     dataset = (f"synthetic-{cfg.data.synthetic},{split}" if cfg.data.synthetic

@@ -1,4 +1,4 @@
-"""AP by object size: :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated` restricted to a size bucket.
+"""AP by object size: :func:`~paa_edu.evaluation.rotated_ap.evaluate_rotated` on one size bucket.
 
 The size of a rotated box is ``sqrt(w * h)`` in pixels. For a bucket ``[lo, hi)``, COCO style:
 
@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from paa_edu.evaluation.rotated_ap import COCO_IOU_THRESHOLDS, evaluate_rotated
+from paa_edu.evaluation.rotated_ap import COCO_IOU_THRESHOLDS, _check_inputs, evaluate_rotated
 from paa_edu.geometry import box_iou_rotated
 
 #: name -> [lo, hi) of sqrt(w * h) in pixels.
@@ -48,16 +48,11 @@ def _restrict(det: dict, gt: dict, lo: float, hi: float, iou_min: float) -> tupl
 
 def evaluate_by_size(detections: list[dict], ground_truths: list[dict], num_classes: int,
                      buckets: dict[str, tuple[float, float]] | None = None, **kwargs) -> dict:
-    """``{bucket: evaluate_rotated(...)}`` with every bucket's objects alone (steps 1-2).
-
-    Args:
-        detections, ground_truths, num_classes: as :func:`evaluate_rotated`.
-        buckets: name -> [lo, hi) of ``sqrt(w * h)``; default :data:`SIZE_BUCKETS`.
-        kwargs: passed to :func:`evaluate_rotated` (``iou_thresholds``, ``metric``, ...).
-    """
+    """``{bucket: evaluate_rotated(...)}`` with every bucket's objects alone (steps 1-2);
+    ``buckets``: name -> [lo, hi) of ``sqrt(w * h)`` (default :data:`SIZE_BUCKETS`), ``kwargs``
+    go to :func:`evaluate_rotated` (``iou_thresholds``, ``metric``, ...)."""
     buckets = SIZE_BUCKETS if buckets is None else buckets
-    if len(detections) != len(ground_truths):
-        raise ValueError(f"got {len(detections)} detections for {len(ground_truths)} images")
+    _check_inputs(detections, ground_truths, num_classes)
     iou_min = min(kwargs.get("iou_thresholds", COCO_IOU_THRESHOLDS))
     out = {}
     for name, (lo, hi) in buckets.items():
