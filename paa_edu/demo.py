@@ -11,21 +11,21 @@
    GMM split of PAA's anchor scores for the GT with the most candidates (``gmm_split.png``),
    using the trained PAA model.
 
-One after another the four trainings took 11-12 minutes on a 2-core CPU; side by side each core
-trains two of them. A GPU is used when present (then they run one after another).
+A GPU is used when present (then the four run one after another).
 """
 from __future__ import annotations
 
 import os
 import platform
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from torch.utils.data import Subset
 
-from paa_edu.assigners import AssignResult
+from paa_edu.assigners import AssignResult, assign, build_assigner
 from paa_edu.config import VARIANTS, Config, apply_overrides
 from paa_edu.data.build import build_dataset
 from paa_edu.data.workers import worker_map
@@ -33,7 +33,6 @@ from paa_edu.engine.checkpoint import CHECKPOINT_NAME, load_model
 from paa_edu.engine.inference import evaluate
 from paa_edu.engine.train import resolve_device, train
 from paa_edu.evaluation.report import format_results_table, method_name, table_row
-from paa_edu.model import build_assigner
 from paa_edu.presets import tiny_synthetic
 from paa_edu.viz import plot_assignments, plot_gmm_split
 
@@ -45,31 +44,25 @@ def save_assignment_plots(model, cfg: Config, out_dir: Path, index: int = 0) -> 
     import matplotlib.pyplot as plt
     import mmcv
 
-
     dataset = build_dataset(cfg, "val", train=False)
     tensor, target = dataset[index]
     base = dataset.dataset if isinstance(dataset, Subset) else dataset
     image = mmcv.imread(str(base.image_paths[index]), channel_order="rgb")  # (H0, W0, 3)
     device = next(model.parameters()).device
-    gt_boxes, gt_labels = target["boxes"].to(device), target["labels"].to(device)  # (G, 5)
+    targets = [{"boxes": target["boxes"].to(device), "labels": target["labels"].to(device)}]
     with torch.no_grad():
         dense = model.predict_dense(tensor[None].to(device))
-    anchors, counts = dense["anchors"], dense["num_level_anchors"]
-    results = {}
-    for title, assigner in (("MaxIoU 0.5/0.4", "maxiou"), ("ATSS", "atss")):
-        sub = apply_overrides(cfg, [f"model.assigner={assigner}"]).model
-        results[title] = build_assigner(sub).assign(anchors, gt_boxes, gt_labels, counts)
     paa = build_assigner(cfg.model, record=True)
-    model.assigner, saved = paa, model.assigner
-    with torch.no_grad():
-        results[f"PAA ({cfg.model.paa_init} init)"] = model.assign_image(
-            anchors, counts, gt_boxes, gt_labels, dense["cls_logits"][0], dense["deltas"][0])
-    model.assigner = saved
+    assigners = {"MaxIoU 0.5/0.4": build_assigner(replace(cfg.model, assigner="maxiou")),
+                 "ATSS": build_assigner(replace(cfg.model, assigner="atss")),
+                 f"PAA ({cfg.model.paa_init} init)": paa}
+    results = {title: assign(a, dense, targets)[0] for title, a in assigners.items()}
     record = paa.last_record  # the GT with the most candidates makes the clearest GMM plot
     busiest = int(record.valid.sum(1).argmax()) if record.num_gts else 0
     paths = [out_dir / "assignments.png", out_dir / "gmm_split.png"]
     scale = target["scale_factor"]  # boxes of the network input -> original pixels
-    figures = [plot_assignments(image, _unscale(gt_boxes, scale), _unscale(anchors, scale),
+    figures = [plot_assignments(image, _unscale(targets[0]["boxes"], scale),
+                                _unscale(dense.anchors, scale),
                                 {k: _to_cpu(v) for k, v in results.items()}),
                plot_gmm_split(record, gt=busiest)]
     for fig, path in zip(figures, paths):

@@ -32,9 +32,9 @@ import torch
 from torch import Tensor
 
 from paa_edu.assigners.grid import LevelGrid, anchor_grid
-from paa_edu.assigners.result import AssignResult, check_assign_inputs
+from paa_edu.assigners.result import AssignResult
 from paa_edu.assigners.windows import first_index, k_nearest, nearest_in_window
-from paa_edu.geometry.iou import box_iou_rotated
+from paa_edu.geometry.iou import aligned_iou
 from paa_edu.geometry.points import center_distances, points_in_rboxes
 
 
@@ -60,7 +60,6 @@ class ATSSAssigner:
         """Assign anchors (A, 5), concatenated level-major, to GTs (G, 5) with labels (G,)."""
         if num_level_anchors is None:
             raise ValueError("ATSSAssigner.assign needs num_level_anchors (anchors per level)")
-        check_assign_inputs(anchors, gt_boxes, gt_labels, num_level_anchors)
         G, A = gt_boxes.shape[0], anchors.shape[0]
         if G == 0 or A == 0:
             return AssignResult.all_negative(A, G, anchors.device, anchors.dtype)
@@ -94,7 +93,7 @@ class ATSSAssigner:
         # The candidates' IoUs with their GT.
         cand_anchors = anchors[cand.reshape(-1)]  # (G * Kc, 5)
         boxes = gt_boxes[:, None, :].expand(-1, cand.shape[1], -1).reshape(-1, 5)  # (G * Kc, 5)
-        cand_ious = box_iou_rotated(boxes, cand_anchors, aligned=True).view_as(cand)  # (G, Kc)
+        cand_ious = aligned_iou(boxes, cand_anchors).view_as(cand)  # (G, Kc)
         # 3. Adaptive IoU threshold per GT.
         thr = cand_ious.mean(1) + _unbiased_std(cand_ious)  # (G,)
         # 4. Centre inside the rotated GT.

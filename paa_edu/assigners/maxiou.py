@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from paa_edu.assigners.grid import anchor_grid
-from paa_edu.assigners.result import AssignResult, check_assign_inputs
+from paa_edu.assigners.result import AssignResult
 from paa_edu.assigners.windows import first_index, overlap_ious
 from paa_edu.geometry.iou import box_iou_rotated
 
@@ -70,7 +70,6 @@ class MaxIoUAssigner:
 
         ``num_level_anchors`` only tells where the grid of each level starts (``use_grid``).
         """
-        check_assign_inputs(anchors, gt_boxes, gt_labels, num_level_anchors)
         if gt_boxes.shape[0] == 0 or anchors.shape[0] == 0:
             return AssignResult.all_negative(anchors.shape[0], gt_boxes.shape[0],
                                              anchors.device, anchors.dtype)

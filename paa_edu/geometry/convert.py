@@ -16,13 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import (
-    DEFAULT_ANGLE_VERSION,
-    check_boxes,
-    check_float_rows,
-    check_version,
-    regularize_boxes,
-)
+from paa_edu.geometry.angles import DEFAULT_ANGLE_VERSION, check_version, regularized
+from paa_edu.geometry.checks import check_boxes, check_float_rows
 
 # The 6 unordered pairs of the 4 points: candidate directions for a side of the rectangle.
 _PAIRS_I = (0, 0, 0, 1, 1, 2)
@@ -114,7 +109,7 @@ def poly2obb(polys: Tensor, version: str = DEFAULT_ANGLE_VERSION,
         bad = int((~valid).nonzero()[0])
         raise ValueError(f"polys row {bad} is degenerate (its 4 points are collinear, zero area): "
                          f"{polys.reshape(-1, 8)[bad].tolist()}")
-    boxes = regularize_boxes(boxes, version).reshape(*shape, 5)
+    boxes = regularized(boxes, version).reshape(*shape, 5)
     return (boxes, valid.reshape(shape)) if return_valid else boxes
 
 

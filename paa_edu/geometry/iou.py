@@ -39,7 +39,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import check_boxes
+from paa_edu.geometry.checks import check_boxes
 from paa_edu.geometry.convert import box_corners
 
 _PAIR_CHUNK = 1 << 14  # pairs clipped per step: bounds memory, keeps tensors in cache
@@ -60,13 +60,19 @@ def box_iou_rotated(boxes1: Tensor, boxes2: Tensor, mode: str = "iou", aligned: 
         (N, M) overlaps, or (N,) if ``aligned``; values in [0, 1].
     """
     _check_iou_inputs(boxes1, boxes2, mode, aligned)
-    if aligned:  # clip every pair and zero the ruled-out ones: no nonzero, so no GPU sync
-        values = pair_overlaps(boxes1, boxes2, mode, eps)  # (N,)
-        return torch.where(may_overlap(boxes1, boxes2), values, 0.0)  # (N,)
+    if aligned:
+        return aligned_iou(boxes1, boxes2, mode, eps)
     rows, cols = overlap_candidates(boxes1, boxes2)  # (P,), (P,)
     values = pair_overlaps(boxes1[rows], boxes2[cols], mode, eps)  # (P,)
     out = boxes1.new_zeros(boxes1.shape[0], boxes2.shape[0])
     return out.index_put((rows, cols), values)  # (N, M)
+
+
+def aligned_iou(boxes1: Tensor, boxes2: Tensor, mode: str = "iou", eps: float = 1e-6
+                ) -> Tensor:
+    """IoU of aligned pairs, (P, 5) x (P, 5) -> (P,), without input checks: every pair is
+    clipped and the ruled-out ones set to 0 (no ``nonzero``, so no GPU sync)."""
+    return torch.where(may_overlap(boxes1, boxes2), pair_overlaps(boxes1, boxes2, mode, eps), 0.0)
 
 
 def pair_overlaps(boxes1: Tensor, boxes2: Tensor, mode: str = "iou",

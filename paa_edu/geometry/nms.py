@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import check_boxes
+from paa_edu.geometry.checks import check_boxes
 from paa_edu.geometry.iou import overlap_candidates, pair_overlaps
 from paa_edu.geometry.nms_graph import graph_nms
 

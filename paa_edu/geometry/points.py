@@ -4,15 +4,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import check_boxes
-
-
-def _check_points(points: Tensor, name: str = "points") -> None:
-    if not isinstance(points, Tensor) or points.dim() < 1 or points.shape[-1] != 2 \
-            or not points.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor of shape (..., 2), got "
-                         f"{getattr(points, 'shape', type(points))}")
-
 
 def center_distances(points: Tensor, boxes: Tensor) -> Tensor:
     """Euclidean distance from every box centre to every point (or to its own points).
@@ -25,11 +16,9 @@ def center_distances(points: Tensor, boxes: Tensor) -> Tensor:
         (G, A) or (G, K) distances, GT in rows (like ``box_iou_rotated(gt_boxes, anchors)``).
         Both forms give the same bits for the same (box, point).
     """
-    _check_points(points)
-    check_boxes(boxes, "boxes")
     dx = boxes[:, 0:1] - points[..., 0]  # (G, A) or (G, K)
     dy = boxes[:, 1:2] - points[..., 1]  # (G, A) or (G, K)
-    return (dx * dx + dy * dy).sqrt()  # no (G, A, 2) temporary: 1.7x faster
+    return (dx * dx + dy * dy).sqrt()  # no (G, A, 2) temporary
 
 
 def points_in_rboxes(points: Tensor, boxes: Tensor, eps: float = 0.01,
@@ -50,8 +39,10 @@ def points_in_rboxes(points: Tensor, boxes: Tensor, eps: float = 0.01,
     Returns:
         (G, A) bool, or (N,) bool when ``aligned``.
     """
-    _check_points(points)
-    check_boxes(boxes, "boxes")
+    if not isinstance(points, Tensor) or points.dim() < 1 or points.shape[-1] != 2 \
+            or not points.is_floating_point():
+        raise ValueError(f"points must be a floating tensor of shape (..., 2), got "
+                         f"{getattr(points, 'shape', type(points))}")
     if aligned:
         if points.shape[0] != boxes.shape[0]:
             raise ValueError(f"aligned=True needs as many points as boxes, got "

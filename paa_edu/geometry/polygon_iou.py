@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import check_boxes
+from paa_edu.geometry.checks import check_boxes
 from paa_edu.geometry.convert import box_corners
 from paa_edu.geometry.iou import convex_area, intersection_candidates, pairs_where
 
