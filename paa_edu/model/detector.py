@@ -193,6 +193,8 @@ class RotatedPAADetector(nn.Module):
         """
         targets = self.prepare_targets(targets, images.device)
         dense = self.predict_dense(images, target_image_shapes(targets))
+        if len(targets) != len(images):
+            raise ValueError(f"got {len(targets)} targets for {len(images)} images")
         assigns = assign(self.assigner, dense, targets)
         # Logged by the training loop, not part of the loss (a tensor: no sync here).
         self.last_stats = {"num_pos": sum(a.pos_mask.sum() for a in assigns),

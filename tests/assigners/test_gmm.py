@@ -90,18 +90,9 @@ def test_empty_inputs():
     assert gmm_split(torch.zeros(3, 0), torch.zeros(3, 0, dtype=torch.bool)).shape == (3, 0)
 
 
-def test_bad_inputs_raise():
-    losses = torch.rand(2, 5)
-    with pytest.raises(ValueError, match="valid"):
-        gmm_split(losses, torch.ones(2, 4, dtype=torch.bool))
-    with pytest.raises(ValueError, match="valid"):
-        gmm_split(losses, torch.ones(2, 5))
-    with pytest.raises(ValueError, match="losses"):
-        gmm_split(torch.ones(2, 5, dtype=torch.long), torch.ones(2, 5, dtype=torch.bool))
-    with pytest.raises(ValueError, match="NaN"):
-        gmm_split(torch.tensor([[1.0, float("nan")]]), torch.ones(1, 2, dtype=torch.bool))
+def test_unknown_backend_raises():
     with pytest.raises(ValueError, match="backend"):
-        gmm_split(losses, torch.ones(2, 5, dtype=torch.bool), backend="numpy")
+        gmm_split(torch.rand(2, 5), torch.ones(2, 5, dtype=torch.bool), backend="numpy")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
