@@ -106,8 +106,8 @@ class RotatedPAADetector(nn.Module):
                     or boxes.dim() != 2 or boxes.shape[1] != 5 \
                     or not isinstance(labels, Tensor) or labels.dim() != 1 \
                     or labels.is_floating_point() or len(labels) != len(boxes):
-                raise ValueError(f"targets[{b}] must hold float boxes (G, 5) and integer "
-                                 f"labels (G,), got boxes {tuple(getattr(boxes, 'shape', ()))} "
+                raise ValueError(f"targets[{b}] must hold boxes (G, 5) and integer labels "
+                                 f"(G,), got boxes {tuple(getattr(boxes, 'shape', ()))} "
                                  f"and labels "
                                  f"{getattr(labels, 'dtype', type(labels))} "
                                  f"{tuple(getattr(labels, 'shape', ()))}")

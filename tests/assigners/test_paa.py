@@ -4,8 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 from assign_helpers import two_level_anchors
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from paa_edu.assigners import AssignResult, PAAAssigner, gmm_split
+from paa_edu.assigners.paa import _candidate_table, _candidate_table_reference
 
 
 def _initial(gt_inds: list[int], num_gts: int, labels: list[int] | None = None) -> AssignResult:
@@ -220,3 +223,24 @@ def test_tol_and_max_iter_reach_the_gmm():
         assert paa.last_record.fit.n_iter.tolist() == fit.n_iter.tolist()
         assert paa.last_record.positives.tolist() == expected.tolist()
     assert int(tight.last_record.fit.n_iter[0]) > int(default.last_record.fit.n_iter[0])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_candidate_table_equals_the_per_gt_loop(data):
+    num_level = data.draw(st.lists(st.integers(0, 12), min_size=1, max_size=3))
+    A, topk = sum(num_level), data.draw(st.integers(1, 4))
+    assume(A > 0)
+    tied = data.draw(st.booleans())  # few distinct scores: many ties inside a level
+    initials, scores = [], []
+    for _ in range(data.draw(st.integers(1, 3))):
+        G = data.draw(st.integers(0, 4))
+        initials.append(_initial(data.draw(st.lists(st.integers(-1, G), min_size=A,
+                                                    max_size=A)), G))
+        values = st.sampled_from([0.5, 1.0, 2.0]) if tied else st.floats(0.0, 10.0)
+        scores.append(torch.tensor(data.draw(st.lists(values, min_size=A, max_size=A)),
+                                   dtype=torch.float64))
+    table = _candidate_table(initials, scores, num_level, topk)
+    reference = _candidate_table_reference(initials, scores, num_level, topk)
+    for got, want in zip(table, reference):
+        assert torch.equal(got, want)
