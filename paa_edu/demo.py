@@ -2,16 +2,12 @@
 
 1. write the ``tiny`` synthetic dataset (256 px, 200 train / 50 val images) once;
 2. train the ``tiny_synthetic`` detector four times, changing only the assignment:
-   MaxIoU (RetinaNet 0.5/0.4), ATSS, PAA on MaxIoU(0.1) candidates, PAA on ATSS candidates.
-   The four trainings are independent and single-threaded, so on the CPU they run side by
-   side, one process per core (at most 4); each is seeded, so the table is the same as one
-   after another (``workers=1``);
+   MaxIoU (RetinaNet 0.5/0.4), ATSS, PAA on MaxIoU(0.1) candidates, PAA on ATSS candidates,
+   side by side on the CPU (one process per core, at most 4; each is seeded, so the table is
+   the same as one after another), one after another on a GPU;
 3. evaluate each on the val split and print the seed-style table (also ``results.md``);
 4. save, for one val image, the three assignments side by side (``assignments.png``) and the
-   GMM split of PAA's anchor scores for the GT with the most candidates (``gmm_split.png``),
-   using the trained PAA model.
-
-A GPU is used when present (then the four run one after another).
+   GMM split of the trained PAA model for the GT with the most candidates (``gmm_split.png``).
 """
 from __future__ import annotations
 
@@ -83,12 +79,8 @@ def _to_cpu(result):
 
 
 def _train_variant(job: tuple[str, list[str], bool]) -> tuple[str, dict, float, float]:
-    """Train and evaluate one variant; runs in a worker process or in the caller.
-
-    Args:
-        job: (name, the full ``--set`` overrides of ``tiny_synthetic``, progress).
-    Returns:
-        (name, table row, val AP50, seconds).
+    """Train and evaluate one variant ``(name, --set overrides, progress)`` (in a worker or here):
+    returns (name, table row, val AP50, seconds).
     """
     name, overrides, progress = job
     t0 = time.perf_counter()
@@ -116,10 +108,8 @@ def _num_cores() -> int:
 
 
 def _run_jobs(jobs: list[tuple[str, list[str], bool]], workers: int) -> dict:
-    """name -> (row, AP50, seconds). ``workers > 1``: side by side, one process each.
-
-    Each training is single-threaded and seeded, so a worker computes exactly what the
-    caller would (``spawn`` starts clean interpreters: no forked OpenMP or RNG state).
+    """name -> (row, AP50, seconds); ``workers > 1``: side by side, one ``spawn`` process each (a
+    clean interpreter: each seeded, single-threaded training computes what the caller would).
     """
     if workers <= 1:
         results = [_train_variant(job) for job in jobs]
@@ -131,18 +121,15 @@ def _run_jobs(jobs: list[tuple[str, list[str], bool]], workers: int) -> dict:
 def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int | None = None,
              overrides: list[str] | tuple[str, ...] = (), progress: bool = True,
              workers: int | None = None) -> str:
-    """Train, evaluate and compare the four assigners; returns the markdown table.
+    """Train, evaluate and compare the four assigners; returns (prints, writes to
+    ``<out_dir>/results.md``) the markdown table.
 
     Args:
         out_dir: receives ``data/``, one run folder per variant, ``results.md`` and the plots.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        epochs: epochs per model (default: the ``tiny_synthetic`` preset's).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``; epochs: per model (default: the preset's).
         overrides: extra ``key=value`` overrides of ``tiny_synthetic``.
-        progress: show progress bars (only when the trainings run one after another).
-        workers: trainings run side by side (default :func:`default_workers`); the table is
-            the same for any number.
-    Returns:
-        the results table (also printed and written to ``<out_dir>/results.md``).
+        progress: progress bars (only when the trainings run one after another).
+        workers: trainings side by side (default :func:`default_workers`); same table for any.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,11 @@
 """Two-component 1-D Gaussian mixtures, fitted for many ground truths at once (PAA's split).
 
-PAA scores each candidate anchor of a ground truth (GT) by its loss and fits a two-component
-Gaussian mixture to those scores: the low-loss component holds the positives. The reference
-implementations fit one scikit-learn ``GaussianMixture`` per GT in a Python loop; here the same
-EM runs for all GTs together, on a ``(G, K)`` tensor of losses (``K`` candidates per GT,
-padded) with a ``valid`` mask. Read :func:`fit_gmm_1d_reference` (EM for one GT) first.
-
-The EM is scikit-learn's, step for step (``covariance_type="diag"``, float64):
+PAA fits a two-component Gaussian mixture to the scores of each ground truth's (GT's)
+candidates: the low-loss component holds the positives. The reference implementations fit one
+scikit-learn ``GaussianMixture`` per GT in a loop; here the same EM runs for all GTs together,
+on a ``(G, K)`` tensor of scores (``K`` candidates per GT, padded) with a ``valid`` mask.
+Read :func:`fit_gmm_1d_reference` (EM for one GT) first. The EM is scikit-learn's, step for
+step (``covariance_type="diag"``, float64):
 
 1. init: weights (0.5, 0.5), means (min, max) of the row, precisions 1 (variance 1);
 2. E-step: weighted log densities, their log-sum-exp ``log p(x)`` and responsibilities;
@@ -18,9 +17,9 @@ The EM is scikit-learn's, step for step (``covariance_type="diag"``, float64):
    (``score_samples``).
 
 ``gmm_split`` then applies mmdetection's separation rule (Fig. 3(c) of the PAA paper), with one
-guard: mmdetection takes component 0 (the one initialised at the minimum) as the low-loss mode;
-we take the component whose *fitted* mean is lower. They differ only if EM swapped the modes,
-where mmdetection would silently keep the high-loss candidates.
+guard: mmdetection takes component 0 (initialised at the minimum) as the low-loss mode; we take
+the component whose *fitted* mean is lower. They differ only if EM swapped the modes, where
+mmdetection would silently keep the high-loss candidates.
 """
 from __future__ import annotations
 
@@ -40,9 +39,7 @@ class GMMFit:
     """Fitted two-component mixtures, one per row. Component 0 starts at the row minimum.
 
     Attributes:
-        weights: (G, 2) mixture weights.
-        means: (G, 2) component means.
-        variances: (G, 2) component variances (``reg_covar`` included).
+        weights, means, variances: (G, 2) each (``reg_covar`` included in the variances).
         converged: (G,) bool, EM stopped on ``tol`` before ``max_iter``.
         n_iter: (G,) long, EM iterations run (0 for rows that were not fitted).
         fitted: (G,) bool, the row had at least 2 valid entries. Other rows keep the init
@@ -63,13 +60,9 @@ class GMMFit:
 
 def weighted_log_prob(x: Tensor, weights: Tensor, means: Tensor, variances: Tensor,
                       powers: tuple[Tensor, Tensor, Tensor] | None = None) -> Tensor:
-    """log(w_k) + log N(x | mean_k, var_k), written as scikit-learn writes it ("diag").
-
-    Args:
-        x: (G, K) samples. weights, means, variances: (G, 2).
-        powers: ``(x, 2 x, x^2)`` if already computed (EM reuses them every iteration).
-    Returns:
-        (2, G, K) weighted log densities, component first (contiguous rows run faster).
+    """log(w_k) + log N(x | mean_k, var_k) of samples x (G, K) and parameters (G, 2), written as
+    scikit-learn writes it ("diag"): (2, G, K), component first (contiguous rows run faster).
+    ``powers`` = ``(x, 2 x, x^2)`` when already computed (EM reuses them every iteration).
     """
     _, x_twice, x_sq = powers if powers is not None else (x, 2.0 * x, x * x)  # (G, K) each
     prec_chol = 1.0 / torch.sqrt(variances.t()[:, :, None])  # (2, G, 1) sklearn's cholesky
@@ -319,18 +312,16 @@ def gmm_split(losses: Tensor, valid: Tensor, reg_covar: float = 1e-6, backend: s
               return_fit: bool = False, tol: float = 1e-3, max_iter: int = 100):
     """Split each row of candidate losses into positives and negatives (PAA, mmdetection rule).
 
-    Per row, over its valid entries: fewer than 2 -> no positives. Otherwise sort ascending,
-    fit a two-component 1-D GMM (diag, means init min/max, weights 0.5, precision 1,
-    scikit-learn EM: ``tol`` 1e-3, ``max_iter`` 100, ``reg_covar``), predict components, and keep
-    the members of the low-mean component up to and including its most likely member.
+    Per row, over its valid entries: fewer than 2 -> no positives. Otherwise sort ascending, fit
+    the two-component GMM (module docstring), predict components, and keep the members of the
+    low-mean component up to and including its most likely member.
 
     Args:
-        losses: (G, K) float, lower is better.
-        valid: (G, K) bool, which entries are real candidates.
+        losses: (G, K) float, lower is better; valid: (G, K) bool, the real candidates.
         reg_covar: variance regulariser (1e-6 in sklearn/mmdet, 1e-5 in the rotated heads).
         backend: ``"torch"`` (batched, any device) or ``"sklearn"`` (per-row reference loop).
-        return_fit: also return the :class:`GMMFit` (parameters fitted on the sorted rows).
-        tol, max_iter: EM stopping rule (scikit-learn's and mmdetection's defaults). With
+        return_fit: also return the :class:`GMMFit` (fitted on the sorted rows).
+        tol, max_iter: EM's stopping rule (scikit-learn's and mmdetection's defaults). With
             ``tol=1e-3`` EM often stops after 3 iterations with two overlapping components;
             a smaller ``tol`` runs it closer to convergence (notebook 03).
     Returns:
@@ -349,13 +340,9 @@ def gmm_split(losses: Tensor, valid: Tensor, reg_covar: float = 1e-6, backend: s
 
 
 def paa_like_scores(num_gts: int, num_candidates: int = 45, seed: int = 0):
-    """Random candidate-score rows shaped like PAA's, for teaching, tests and benchmarks.
-
-    Each row holds a low-score group (good anchors) and a high-score group of random sizes and
-    scales, with 20-100 % of the ``num_candidates`` slots valid, in shuffled order.
-
-    Returns:
-        losses (G, K) float32 and valid (G, K) bool.
+    """Random candidate-score rows shaped like PAA's, for teaching, tests and benchmarks: losses
+    (G, K) float32 and valid (G, K) bool, each row a low-score and a high-score group of random
+    sizes and scales, 20-100 % of the slots valid, in shuffled order.
     """
     g = torch.Generator().manual_seed(seed)
     G, K = num_gts, num_candidates

@@ -2,20 +2,17 @@
 
 PAA's central claim is that the split of an object's candidates *changes as the model learns*.
 To show it, training calls :class:`SnapshotHook` before every ``snapshot_every``-th iteration
-(and once after the last one). The hook takes the first :data:`SNAPSHOT_IMAGES` training
-images (no flips, so the same GTs every time), runs the current model on them in eval mode
-(no gradients, BatchNorm statistics untouched, no random numbers drawn: training continues
-exactly as without the hook) and writes ``<out_dir>/snapshots/iter_XXXXXX.pt`` with, for each
-of the four assigners (whatever the run trains with):
+(and after the last one). The hook runs the current model in eval mode on the first
+:data:`SNAPSHOT_IMAGES` training images (no flips, no gradients, no random numbers drawn:
+training continues exactly as without it) and writes ``<out_dir>/snapshots/iter_XXXXXX.pt``
+with, for each of the four assigners (whatever the run trains with):
 
 - ``maxiou`` / ``atss``: the positives of every GT and their PAA score
-  (:func:`paa_edu.assigners.paa_scores`, computed as PAA's, for comparison);
-- ``paa_maxiou`` / ``paa_atss``: the same, plus the candidate table the GMM saw (scores,
-  levels, anchors, positives), the fitted mixture (weights, means, variances), the cut (the
-  largest positive score) and whether the fallback fired.
+  (:func:`paa_edu.assigners.paa_scores`, for comparison);
+- ``paa_maxiou`` / ``paa_atss``: the same, plus the candidate table the GMM saw, the fitted
+  mixture, the cut (the largest positive score) and whether the fallback fired.
 
-A file is a dict of tensors and plain values (``torch.load(..., weights_only=True)`` reads it);
-:func:`load_snapshots` reads a run's files in iteration order.
+A file is a dict of tensors and plain values (``torch.load(..., weights_only=True)`` reads it).
 """
 from __future__ import annotations
 
@@ -67,14 +64,8 @@ def _paa_tables(records) -> dict:
 
 @torch.no_grad()
 def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
-    """Every assigner's decision for ``targets`` under the current ``model`` (eval mode).
-
-    Args:
-        model: a :class:`paa_edu.model.RotatedPAADetector` (its mode is restored).
-        images: (B, 3, H, W) batch as the data loader gives it; targets: B dicts with
-            ``boxes`` (G_b, 5), ``labels`` (G_b,) and optionally ``img_shape`` (h, w).
-    Returns:
-        the snapshot dict (without iteration/epoch), CPU tensors only.
+    """Every assigner's decision for ``targets`` (B dicts: ``boxes``, ``labels``, optionally
+    ``img_shape``) under the current ``model`` in eval mode; CPU tensors only.
     """
     was_training = model.training
     dense = model.eval().predict_dense(images, target_image_shapes(targets))
@@ -103,13 +94,9 @@ def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
 
 
 class SnapshotHook:
-    """Called by the training loop; writes a snapshot every ``every`` iterations.
-
-    Args:
-        every: iterations between snapshots (> 0).
-        out_dir: the run directory (files go to ``<out_dir>/snapshots/``).
-        dataset: the training split without augmentation (``train=False``).
-        indices: the images whose GTs are followed.
+    """Called by the training loop; every ``every`` iterations writes a snapshot of the GTs of the
+    images ``indices`` of ``dataset`` (the training split without augmentation) to
+    ``<out_dir>/snapshots/``.
     """
 
     def __init__(self, every: int, out_dir: str | Path, dataset,

@@ -58,14 +58,8 @@ class DeltaXYWHACoder:
         self.proj_xy, self.edge_swap, self.norm_factor = _VERSION_SETTINGS[version]
 
     def encode(self, anchors: Tensor, gt_boxes: Tensor) -> Tensor:
-        """Deltas that turn ``anchors`` into ``gt_boxes``.
-
-        Args:
-            anchors: (..., 5) cx, cy, w, h, theta (w, h > 0).
-            gt_boxes: (..., 5), same shape; regularised to the coder's version first.
-        Returns:
-            (..., 5) normalised deltas dx, dy, dw, dh, dtheta.
-        """
+        """(..., 5) normalised deltas that turn ``anchors`` (..., 5) (w, h > 0) into
+        ``gt_boxes`` (..., 5), regularised to the coder's version first."""
         check_boxes(anchors, "anchors")
         self._check_shapes(anchors, check_boxes(gt_boxes, "gt_boxes"), "gt_boxes")
         gt_boxes = regularized(gt_boxes, self.version)
@@ -73,7 +67,7 @@ class DeltaXYWHACoder:
         gx, gy, gw, gh, gt = gt_boxes.unbind(-1)
         dx, dy = self._to_anchor_frame(gx - px, gy - py, pt)
         dx, dy = dx / pw, dy / ph
-        dt = self._angle_delta(gt, pt)
+        dt = norm_angle(gt - pt, self.version)
         if self.edge_swap:  # use the edge pairing that needs the smaller rotation
             dt_swapped = norm_angle(gt - pt + math.pi / 2, self.version)
             swap = dt.abs() >= dt_swapped.abs()
@@ -85,16 +79,9 @@ class DeltaXYWHACoder:
         return (deltas - deltas.new_tensor(self.means)) / deltas.new_tensor(self.stds)
 
     def decode(self, anchors: Tensor, deltas: Tensor, max_shape=None) -> Tensor:
-        """Apply ``deltas`` to ``anchors``; differentiable with respect to ``deltas``.
-
-        Args:
-            anchors: (..., 5) cx, cy, w, h, theta.
-            deltas: (..., 5) normalised deltas, same shape; half precision (AMP's outputs) is
-                decoded in float32, float64 stays float64 (:func:`geometry.full_precision`).
-            max_shape: optional (H, W); decoded centres are clamped into the image.
-        Returns:
-            (..., 5) boxes regularised in the coder's version.
-        """
+        """Apply ``deltas`` (..., 5) to ``anchors`` (..., 5): boxes regularised in the coder's
+        version, differentiable w.r.t. ``deltas`` (half precision is decoded in float32,
+        float64 stays float64). ``max_shape`` (H, W) clamps the centres into the image."""
         self._check_shapes(anchors, deltas, "deltas")
         deltas = full_precision(deltas)
         deltas = deltas * deltas.new_tensor(self.stds) + deltas.new_tensor(self.means)
@@ -110,9 +97,6 @@ class DeltaXYWHACoder:
             dt = dt * self.norm_factor * math.pi
         boxes = torch.stack([gx, gy, pw * dw.exp(), ph * dh.exp(), pt + dt], -1)
         return regularized(boxes, self.version)
-
-    def _angle_delta(self, gt: Tensor, pt: Tensor) -> Tensor:
-        return norm_angle(gt - pt, self.version)
 
     def _to_anchor_frame(self, ox: Tensor, oy: Tensor, pt: Tensor):
         if not self.proj_xy:

@@ -1,19 +1,14 @@
 """The rotated PAA detector: backbone + FPN + head, joined with assignment and losses.
 
-``model(images, targets)`` follows torchvision's detection convention:
+``model(images, targets)`` follows torchvision's detection convention: in training mode it
+returns ``{"loss_cls", "loss_bbox", "loss_iou"}`` (scalars); in eval mode one dict per image
+with ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in the pixels of the input tensor.
 
-- training mode: returns ``{"loss_cls", "loss_bbox", "loss_iou"}`` (scalars);
-- eval mode: returns one dict per image with ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,)
-  in the pixels of the input tensor.
-
-A training step reads top to bottom in :meth:`RotatedPAADetector.loss`:
-1. head outputs per anchor, 2. per image: assign anchors to GTs (MaxIoU, ATSS or PAA, whose
-re-assignment scores anchors with the current predictions), 3. the three losses over the batch.
-
-All assigners share the same head, losses and inference (with ``iou_branch`` the MaxIoU/ATSS
-baselines also train the IoU branch and rank by sqrt(cls * IoU)), so a comparison table
-isolates the assignment. ``iou_branch=False`` is the seed's rotated heads (``r50_dota_1x``:
-cls-only scores, no IoU loss); ``True`` the paper's method (``r50_dota_1x_iou``).
+A training step reads top to bottom in :meth:`RotatedPAADetector.loss`: 1. the predictions
+at every anchor, 2. assignment (MaxIoU, ATSS or PAA, which scores anchors with the current
+predictions), 3. the three losses over the batch. All assigners share the same head, losses
+and inference, so a comparison table isolates the assignment. ``iou_branch=False`` is the
+seed's rotated heads (cls-only scores, no IoU loss); ``True`` the paper's method.
 """
 from __future__ import annotations
 
@@ -37,12 +32,10 @@ _ANCHOR_CACHE_SIZE = 8  # (feature sizes, device, dtype) entries kept; inference
 
 
 class RotatedPAADetector(nn.Module):
-    """Single-stage rotated detector (RetinaNet head + PAA IoU branch).
+    """Single-stage rotated detector (RetinaNet head + PAA IoU branch) from a ``ModelConfig``.
 
-    Args:
-        cfg: a :class:`paa_edu.config.ModelConfig`.
-        load_backbone_weights: read ``cfg.backbone_weights`` (ImageNet). ``False`` builds the
-            same network with random weights, for loading a checkpoint that holds them all.
+    ``load_backbone_weights=False`` builds the same network with random weights, for loading a
+    checkpoint that holds them all.
     """
 
     def __init__(self, cfg: ModelConfig, load_backbone_weights: bool = True):
@@ -75,19 +68,11 @@ class RotatedPAADetector(nn.Module):
 
     # ---- 0. inputs --------------------------------------------------------------------------
     def normalize_images(self, images: Tensor, image_shapes: list | None = None) -> Tensor:
-        """Float images pass through; uint8 RGB images are normalised on their device.
+        """Float images (B, 3, H, W) pass through; uint8 RGB images are normalised on their device.
 
-        ``(x - mean) / std`` by :func:`paa_edu.model.backbone.normalize_pixels`, the formula
-        the host-side ``normalize`` uses (so the two agree bit for bit; float64 for a float64
-        model), then the padding outside each image's ``image_shapes[b] = (h, w)`` is set to 0,
-        as host-side padding after normalisation is. Without ``image_shapes`` the whole tensor
-        is image.
-
-        Args:
-            images: (B, 3, H, W) float (already normalised) or uint8 (0-255 RGB).
-            image_shapes: B pairs (h, w) of unpadded image sizes, or None.
-        Returns:
-            (B, 3, H, W) float32 normalised images.
+        ``(x - mean) / std`` by :func:`paa_edu.model.backbone.normalize_pixels`, the formula of the
+        host-side ``normalize`` (the same bits), then the padding outside each image's
+        ``image_shapes[b] = (h, w)`` is set to 0, as host-side padding after normalisation is.
         """
         if images.dtype != torch.uint8:
             return images
