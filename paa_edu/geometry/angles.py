@@ -40,18 +40,10 @@ def check_version(version: str) -> str:
 
 
 def norm_angle(theta: Tensor, version: str) -> Tensor:
-    """Wrap angles into the period of ``version`` (as mmrotate's ``norm_angle``).
-
-    ``le135`` wraps into [-pi/4, 3pi/4) and ``le90`` into [-pi/2, pi/2), both modulo pi.
-    ``oc`` is the identity, as in mmrotate: an oc angle is only meaningful together with the
-    w/h swap that :func:`regularize_boxes` performs.
-
-    Args:
-        theta: angles in radians, any shape.
-        version: one of :data:`ANGLE_VERSIONS`.
-    Returns:
-        wrapped angles, same shape and dtype as ``theta``.
-    """
+    """Wrap angles (radians, any shape) into the period of ``version`` (as mmrotate's
+    ``norm_angle``): ``le135`` into [-pi/4, 3pi/4), ``le90`` into [-pi/2, pi/2), both modulo pi.
+    ``oc`` is the identity, as in mmrotate: an oc angle only means something with the w/h swap of
+    :func:`regularize_boxes`."""
     check_version(version)
     if version == "oc":
         return theta
@@ -60,18 +52,11 @@ def norm_angle(theta: Tensor, version: str) -> Tensor:
 
 
 def weighted_mean_angle(theta: Tensor, weights: Tensor, version: str) -> Tensor:
-    """Weighted mean of box angles, which are axial (``theta`` and ``theta + pi`` are one box).
+    """Weighted means (K,) of box angles theta (N,) with weights (K, N), wrapped into ``version``.
 
-    A linear mean fails across the wrap: 3pi/4 - eps and -pi/4 are nearly the same long-edge
-    box, yet their average is pi/4. Averaging the unit vectors ``(cos 2t, sin 2t)`` on the
-    doubled-angle circle and halving the result's angle respects the period pi.
-
-    Args:
-        theta: (N,) angles in radians.
-        weights: (K, N) non-negative weights, one row per mean.
-        version: angle version of the result.
-    Returns:
-        (K,) mean angles wrapped into ``version``'s range.
+    Angles are axial (``theta`` and ``theta + pi`` are one box): a linear mean of 3pi/4 - eps and
+    -pi/4, nearly the same long-edge box, would be pi/4. Averaging the unit vectors
+    ``(cos 2t, sin 2t)`` and halving the result's angle respects the period pi.
     """
     cos2 = weights @ torch.cos(2 * theta)  # (K,)
     sin2 = weights @ torch.sin(2 * theta)  # (K,)
@@ -79,14 +64,8 @@ def weighted_mean_angle(theta: Tensor, weights: Tensor, version: str) -> Tensor:
 
 
 def regularize_boxes(boxes: Tensor, version: str = DEFAULT_ANGLE_VERSION) -> Tensor:
-    """Rewrite rotated boxes in the canonical form of ``version``; the rectangles do not change.
-
-    Args:
-        boxes: (..., 5) cx, cy, w, h, theta.
-        version: one of :data:`ANGLE_VERSIONS`.
-    Returns:
-        (..., 5) the same rectangles with theta in the version's range (and w >= h for le*).
-    """
+    """The boxes (..., 5) in the canonical form of ``version`` (theta in its range, w >= h for
+    le*); the rectangles do not change."""
     check_version(version)
     return regularized(check_boxes(boxes, "boxes"), version)
 

@@ -33,27 +33,15 @@ def full_precision(values: Tensor) -> Tensor:
 
 
 def obb2poly(boxes: Tensor) -> Tensor:
-    """Corners of rotated boxes.
-
-    Args:
-        boxes: (..., 5) cx, cy, w, h, theta (radians, clockwise on screen).
-    Returns:
-        (..., 8) x1, y1, ..., x4, y4 in the order c-u-v, c+u-v, c+u+v, c-u+v.
-    """
+    """Corners of rotated boxes (..., 5) as (..., 8) x1, y1, ..., x4, y4, in the order c-u-v,
+    c+u-v, c+u+v, c-u+v."""
     check_boxes(boxes, "boxes")
     return box_corners(boxes).flatten(-2)  # (..., 8)
 
 
 def obb2hbb(boxes: Tensor) -> Tensor:
-    """Axis-aligned boxes enclosing rotated boxes, as rotated boxes with theta = 0.
-
-    This is the "horizontal box" a horizontal detector would use for a rotated object
-    (mmrotate's ``assign_by_circumhbbox``): notebook 01 compares IoUs of both.
-
-    Args:
-        boxes: (..., 5) cx, cy, w, h, theta.
-    Returns:
-        (..., 5) cx, cy, W, H, 0 with W = |w cos| + |h sin| and H = |w sin| + |h cos|.
+    """Axis-aligned boxes enclosing rotated boxes (..., 5), as rotated boxes ``(cx, cy, W, H, 0)``
+    with W = |w cos| + |h sin| and H = |w sin| + |h cos| (mmrotate's ``assign_by_circumhbbox``).
     """
     check_boxes(boxes, "boxes")
     corners = box_corners(boxes)  # (..., 4, 2)
@@ -74,9 +62,8 @@ def box_corners(boxes: Tensor) -> Tensor:
 
 def poly2obb(polys: Tensor, version: str = DEFAULT_ANGLE_VERSION,
              return_valid: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-    """Minimum-area rotated rectangle of each 4-point polygon, in angle ``version``.
-
-    Steps (all vectorised over the rows):
+    """Minimum-area rotated rectangle (..., 5) of each 4-point polygon (..., 8), in angle
+    ``version``.
 
     1. Move the points to their mean (keeps float precision for large coordinates).
     2. For each of the 6 directions ``p_j - p_i``: unit axes ``a = dir/|dir|`` and ``b = a`` turned
@@ -86,15 +73,8 @@ def poly2obb(polys: Tensor, version: str = DEFAULT_ANGLE_VERSION,
        ``h`` = range on ``b``, centre = middle of both ranges. Finally :func:`regularize_boxes`.
 
     A polygon whose points are all collinear (zero area) has no rectangle: it raises
-    ``ValueError`` naming the first such row, or, with ``return_valid=True``, is flagged in the
-    returned mask instead.
-
-    Args:
-        polys: (..., 8) x1, y1, ..., x4, y4.
-        version: angle version of the output, one of ``ANGLE_VERSIONS``.
-        return_valid: return ``(boxes, valid)`` instead of raising on degenerate polygons.
-    Returns:
-        (..., 5) boxes; with ``return_valid`` also a (...,) bool mask of non-degenerate rows.
+    ``ValueError`` naming the first such row, or, with ``return_valid=True``, is flagged in a
+    returned (...,) bool mask instead.
     """
     check_version(version)
     check_float_rows(polys, "polys", 8, "x1, y1, ..., x4, y4")

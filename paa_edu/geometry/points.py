@@ -6,15 +6,8 @@ from torch import Tensor
 
 
 def center_distances(points: Tensor, boxes: Tensor) -> Tensor:
-    """Euclidean distance from every box centre to every point (or to its own points).
-
-    Args:
-        points: (A, 2) x, y (e.g. anchor centres), shared by all boxes; or (G, K, 2), the K
-            points of each box (e.g. the anchors of a window around it).
-        boxes: (G, 5) rotated boxes.
-    Returns:
-        (G, A) or (G, K) distances, GT in rows (like ``box_iou_rotated(gt_boxes, anchors)``).
-        Both forms give the same bits for the same (box, point).
+    """Distance from every box centre (G, 5) to every point (A, 2), or to its own points (G, K, 2):
+    (G, A) or (G, K), GT in rows; both forms give the same bits for the same (box, point).
     """
     dx = boxes[:, 0:1] - points[..., 0]  # (G, A) or (G, K)
     dy = boxes[:, 1:2] - points[..., 1]  # (G, A) or (G, K)
@@ -27,17 +20,10 @@ def points_in_rboxes(points: Tensor, boxes: Tensor, eps: float = 0.01,
 
     1. Move the point into the box frame: ``d = p - c``, ``lx = d . u``, ``ly = d . v`` with the
        unit axes ``u = (cos t, sin t)`` and ``v = (-sin t, cos t)`` (clockwise-positive theta).
-    2. Distances to the four sides are ``w/2 -/+ lx`` and ``h/2 -/+ ly``; the smallest of them is
-       ``min(w/2 - |lx|, h/2 - |ly|)``.
-    3. Inside when that smallest distance is ``> eps`` (mmdetection's ATSS margin, 0.01).
+    2. Its smallest distance to a side is ``min(w/2 - |lx|, h/2 - |ly|)``;
+    3. inside when that is ``> eps`` (mmdetection's ATSS margin, 0.01).
 
-    Args:
-        points: (A, 2), or (N, 2) when ``aligned``.
-        boxes: (G, 5), or (N, 5) when ``aligned``.
-        eps: margin in pixels.
-        aligned: test point i against box i only.
-    Returns:
-        (G, A) bool, or (N,) bool when ``aligned``.
+    Points (A, 2) and boxes (G, 5) give (G, A) bool; with ``aligned``, point i against box i only.
     """
     if not isinstance(points, Tensor) or points.dim() < 1 or points.shape[-1] != 2 \
             or not points.is_floating_point():
