@@ -2,30 +2,26 @@
 
 1. write the ``tiny`` synthetic dataset (256 px, 200 train / 50 val images) once;
 2. train the ``tiny_synthetic`` detector four times, changing only the assignment:
-   MaxIoU (RetinaNet 0.5/0.4), ATSS, PAA on MaxIoU(0.1) candidates, PAA on ATSS candidates.
-   The four trainings are independent and single-threaded, so on the CPU they run side by
-   side, one process per core (at most 4); each is seeded, so the table is the same as one
-   after another (``workers=1``);
+   MaxIoU (RetinaNet 0.5/0.4), ATSS, PAA on MaxIoU(0.1) candidates, PAA on ATSS candidates,
+   side by side on the CPU (one process per core, at most 4; each is seeded, so the table is
+   the same as one after another), one after another on a GPU;
 3. evaluate each on the val split and print the seed-style table (also ``results.md``);
 4. save, for one val image, the three assignments side by side (``assignments.png``) and the
-   GMM split of PAA's anchor scores for the GT with the most candidates (``gmm_split.png``),
-   using the trained PAA model.
-
-One after another the four trainings took 11-12 minutes on a 2-core CPU; side by side each core
-trains two of them. A GPU is used when present (then they run one after another).
+   GMM split of the trained PAA model for the GT with the most candidates (``gmm_split.png``).
 """
 from __future__ import annotations
 
 import os
 import platform
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from torch.utils.data import Subset
 
-from paa_edu.assigners import AssignResult
+from paa_edu.assigners import AssignResult, assign, build_assigner
 from paa_edu.config import VARIANTS, Config, apply_overrides
 from paa_edu.data.build import build_dataset
 from paa_edu.data.workers import worker_map
@@ -33,7 +29,6 @@ from paa_edu.engine.checkpoint import CHECKPOINT_NAME, load_model
 from paa_edu.engine.inference import evaluate
 from paa_edu.engine.train import resolve_device, train
 from paa_edu.evaluation.report import format_results_table, method_name, table_row
-from paa_edu.model import build_assigner
 from paa_edu.presets import tiny_synthetic
 from paa_edu.viz import plot_assignments, plot_gmm_split
 
@@ -45,31 +40,25 @@ def save_assignment_plots(model, cfg: Config, out_dir: Path, index: int = 0) -> 
     import matplotlib.pyplot as plt
     import mmcv
 
-
     dataset = build_dataset(cfg, "val", train=False)
     tensor, target = dataset[index]
     base = dataset.dataset if isinstance(dataset, Subset) else dataset
     image = mmcv.imread(str(base.image_paths[index]), channel_order="rgb")  # (H0, W0, 3)
     device = next(model.parameters()).device
-    gt_boxes, gt_labels = target["boxes"].to(device), target["labels"].to(device)  # (G, 5)
+    targets = [{"boxes": target["boxes"].to(device), "labels": target["labels"].to(device)}]
     with torch.no_grad():
         dense = model.predict_dense(tensor[None].to(device))
-    anchors, counts = dense["anchors"], dense["num_level_anchors"]
-    results = {}
-    for title, assigner in (("MaxIoU 0.5/0.4", "maxiou"), ("ATSS", "atss")):
-        sub = apply_overrides(cfg, [f"model.assigner={assigner}"]).model
-        results[title] = build_assigner(sub).assign(anchors, gt_boxes, gt_labels, counts)
     paa = build_assigner(cfg.model, record=True)
-    model.assigner, saved = paa, model.assigner
-    with torch.no_grad():
-        results[f"PAA ({cfg.model.paa_init} init)"] = model.assign_image(
-            anchors, counts, gt_boxes, gt_labels, dense["cls_logits"][0], dense["deltas"][0])
-    model.assigner = saved
+    assigners = {"MaxIoU 0.5/0.4": build_assigner(replace(cfg.model, assigner="maxiou")),
+                 "ATSS": build_assigner(replace(cfg.model, assigner="atss")),
+                 f"PAA ({cfg.model.paa_init} init)": paa}
+    results = {title: assign(a, dense, targets)[0] for title, a in assigners.items()}
     record = paa.last_record  # the GT with the most candidates makes the clearest GMM plot
     busiest = int(record.valid.sum(1).argmax()) if record.num_gts else 0
     paths = [out_dir / "assignments.png", out_dir / "gmm_split.png"]
     scale = target["scale_factor"]  # boxes of the network input -> original pixels
-    figures = [plot_assignments(image, _unscale(gt_boxes, scale), _unscale(anchors, scale),
+    figures = [plot_assignments(image, _unscale(targets[0]["boxes"], scale),
+                                _unscale(dense.anchors, scale),
                                 {k: _to_cpu(v) for k, v in results.items()}),
                plot_gmm_split(record, gt=busiest)]
     for fig, path in zip(figures, paths):
@@ -90,12 +79,8 @@ def _to_cpu(result):
 
 
 def _train_variant(job: tuple[str, list[str], bool]) -> tuple[str, dict, float, float]:
-    """Train and evaluate one variant; runs in a worker process or in the caller.
-
-    Args:
-        job: (name, the full ``--set`` overrides of ``tiny_synthetic``, progress).
-    Returns:
-        (name, table row, val AP50, seconds).
+    """Train and evaluate one variant ``(name, --set overrides, progress)`` (in a worker or here):
+    returns (name, table row, val AP50, seconds).
     """
     name, overrides, progress = job
     t0 = time.perf_counter()
@@ -123,10 +108,8 @@ def _num_cores() -> int:
 
 
 def _run_jobs(jobs: list[tuple[str, list[str], bool]], workers: int) -> dict:
-    """name -> (row, AP50, seconds). ``workers > 1``: side by side, one process each.
-
-    Each training is single-threaded and seeded, so a worker computes exactly what the
-    caller would (``spawn`` starts clean interpreters: no forked OpenMP or RNG state).
+    """name -> (row, AP50, seconds); ``workers > 1``: side by side, one ``spawn`` process each (a
+    clean interpreter: each seeded, single-threaded training computes what the caller would).
     """
     if workers <= 1:
         results = [_train_variant(job) for job in jobs]
@@ -138,18 +121,15 @@ def _run_jobs(jobs: list[tuple[str, list[str], bool]], workers: int) -> dict:
 def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int | None = None,
              overrides: list[str] | tuple[str, ...] = (), progress: bool = True,
              workers: int | None = None) -> str:
-    """Train, evaluate and compare the four assigners; returns the markdown table.
+    """Train, evaluate and compare the four assigners; returns (prints, writes to
+    ``<out_dir>/results.md``) the markdown table.
 
     Args:
         out_dir: receives ``data/``, one run folder per variant, ``results.md`` and the plots.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        epochs: epochs per model (default: the ``tiny_synthetic`` preset's).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``; epochs: per model (default: the preset's).
         overrides: extra ``key=value`` overrides of ``tiny_synthetic``.
-        progress: show progress bars (only when the trainings run one after another).
-        workers: trainings run side by side (default :func:`default_workers`); the table is
-            the same for any number.
-    Returns:
-        the results table (also printed and written to ``<out_dir>/results.md``).
+        progress: progress bars (only when the trainings run one after another).
+        workers: trainings side by side (default :func:`default_workers`); same table for any.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

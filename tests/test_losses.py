@@ -7,11 +7,11 @@ import pytest
 import torch
 from torchvision.ops import sigmoid_focal_loss as tv_focal
 
-from paa_edu.assigners import AssignResult
+from paa_edu.assigners import AssignResult, DenseOutputs, paa_scores
+from paa_edu.model.coder import DeltaXYWHACoder
 from paa_edu.model.losses import (
     detection_losses,
     one_hot_targets,
-    paa_anchor_scores,
     rotated_iou_loss,
     sigmoid_focal_loss,
 )
@@ -36,21 +36,21 @@ def test_iou_loss_is_zero_for_perfect_boxes_and_large_for_misses():
     assert loss[1].item() == pytest.approx(-math.log(1e-6), rel=1e-4) and ious[1] == 0
 
 
-def test_paa_anchor_scores_only_at_initial_positives():
+def test_paa_scores_only_at_initial_positives():
     cls_logits = torch.randn(4, 3)
     gt = torch.tensor([[10.0, 10.0, 8.0, 4.0, 0.0]])
     pred = torch.tensor([[10.0, 10.0, 8.0, 4.0, 0.0], [11.0, 10.0, 8.0, 4.0, 0.0],
                          [0.0, 0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 1.0, 0.0]])
     assign = AssignResult(torch.tensor([1, 1, 0, -1]), torch.tensor([2, 2, -1, -1]),
                           torch.zeros(4), 1)
-    scores = paa_anchor_scores(cls_logits, pred, assign, gt)
+    dense = DenseOutputs(cls_logits[None], torch.zeros(1, 4, 5), None, pred, [4],
+                         DeltaXYWHACoder())  # zero deltas: the anchors are the predictions
+    scores = paa_scores(dense, [{"boxes": gt}], [assign])[0]
     assert torch.isinf(scores[2:]).all()
     focal = sigmoid_focal_loss(cls_logits[:2], one_hot_targets(torch.tensor([2, 2]), 3)).sum(1)
     iou_second = 7.0 / 9.0  # boxes shifted by 1 px along their 8 px side: 28 / 36
     expected = focal + torch.tensor([0.0, -math.log(iou_second)])
     assert torch.allclose(scores[:2], expected, atol=1e-4)
-    with pytest.raises(ValueError, match="pred_boxes"):
-        paa_anchor_scores(cls_logits, pred[:3], assign, gt)
 
 
 def test_losses_are_normalised_and_weighted_by_the_iou_target():
@@ -88,7 +88,6 @@ def test_no_positive_keeps_the_graph_alive():
 @pytest.mark.parametrize("version", ["le135", "le90", "oc"])
 def test_gradcheck_from_deltas_through_decode_to_the_iou_loss(version):
     """The regression loss's gradient w.r.t. the head's deltas, across regularize_boxes."""
-    from paa_edu.model.coder import DeltaXYWHACoder
     g = torch.Generator().manual_seed(0)
     f64 = dict(dtype=torch.float64)
     anchors = torch.tensor([[32.0, 32.0, 32.0, 32.0, 0.0]] * 8, **f64)  # square, as the grid's

@@ -47,7 +47,7 @@ def test_snapshot_contents_match_independent_assigners(snap_cfg):
     for b in range(len(last["image_indices"])):
         image, target = dataset[b]
         dense = model.predict_dense(image[None])
-        anchors, counts = dense["anchors"], dense["num_level_anchors"]
+        anchors, counts = dense.anchors, dense.num_level_anchors
         boxes, labels = target["boxes"], target["labels"]
         rows = last["gt_image"] == b
         assert torch.equal(last["gt_boxes"][rows], boxes.float())

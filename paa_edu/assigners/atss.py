@@ -32,9 +32,9 @@ import torch
 from torch import Tensor
 
 from paa_edu.assigners.grid import LevelGrid, anchor_grid
-from paa_edu.assigners.result import AssignResult, check_assign_inputs
+from paa_edu.assigners.result import AssignResult
 from paa_edu.assigners.windows import first_index, k_nearest, nearest_in_window
-from paa_edu.geometry.iou import box_iou_rotated
+from paa_edu.geometry.iou import aligned_iou
 from paa_edu.geometry.points import center_distances, points_in_rboxes
 
 
@@ -60,7 +60,6 @@ class ATSSAssigner:
         """Assign anchors (A, 5), concatenated level-major, to GTs (G, 5) with labels (G,)."""
         if num_level_anchors is None:
             raise ValueError("ATSSAssigner.assign needs num_level_anchors (anchors per level)")
-        check_assign_inputs(anchors, gt_boxes, gt_labels, num_level_anchors)
         G, A = gt_boxes.shape[0], anchors.shape[0]
         if G == 0 or A == 0:
             return AssignResult.all_negative(A, G, anchors.device, anchors.dtype)
@@ -77,13 +76,9 @@ class ATSSAssigner:
         return AssignResult(gt_inds, labels, max_overlaps, G)
 
     def candidates(self, anchors: Tensor, gt_boxes: Tensor, num_level_anchors: list[int]):
-        """Steps 1-4 for every GT (inputs as :meth:`assign`, at least one GT and one anchor).
-
-        Returns:
-            cand (G, Kc) candidate anchor indices, their IoUs with the GT (G, Kc), the GT's
-            threshold ``mean + std`` (G,) and whether each candidate's centre lies inside the
-            rotated GT (G, Kc) bool; positives are ``(ious >= thr) & inside``.
-        """
+        """Steps 1-4 for every GT (at least one GT and one anchor): candidate anchor indices (G,
+        Kc), their IoUs with the GT (G, Kc), the threshold ``mean + std`` (G,) and whether each
+        centre lies inside the rotated GT (G, Kc); positives are ``(ious >= thr) & inside``."""
         # 1-2. Candidates: topk nearest per level, from windows or from all distances.
         grid = anchor_grid(anchors, num_level_anchors) if self.use_grid else None
         if grid is None:
@@ -94,7 +89,7 @@ class ATSSAssigner:
         # The candidates' IoUs with their GT.
         cand_anchors = anchors[cand.reshape(-1)]  # (G * Kc, 5)
         boxes = gt_boxes[:, None, :].expand(-1, cand.shape[1], -1).reshape(-1, 5)  # (G * Kc, 5)
-        cand_ious = box_iou_rotated(boxes, cand_anchors, aligned=True).view_as(cand)  # (G, Kc)
+        cand_ious = aligned_iou(boxes, cand_anchors).view_as(cand)  # (G, Kc)
         # 3. Adaptive IoU threshold per GT.
         thr = cand_ious.mean(1) + _unbiased_std(cand_ious)  # (G,)
         # 4. Centre inside the rotated GT.
@@ -113,11 +108,9 @@ class ATSSAssigner:
 
     def _nearest_in_windows(self, grid: list[LevelGrid], anchors: Tensor, gt_boxes: Tensor,
                             num_level_anchors: list[int]) -> Tensor:
-        """As :meth:`_nearest_per_level`, searching a window of cells per GT and level.
-
-        A GT whose window may miss one of its nearest anchors on some level (its centre far
-        outside the grid) gets its whole row from the dense reference instead.
-        """
+        """As :meth:`_nearest_per_level`, searching a window of cells per GT and level; a GT whose
+        window may miss one of its nearest anchors (its centre far outside the grid) gets its whole
+        row from the dense reference instead."""
         cands, ok = [], torch.ones(gt_boxes.shape[0], dtype=torch.bool, device=anchors.device)
         for level in grid:  # loop over the L levels, not over GTs
             k = min(self.topk, level.num_anchors)
@@ -138,23 +131,17 @@ class ATSSAssigner:
 
 
 def _best_gt_dense(cand: Tensor, score: Tensor, num_anchors: int) -> tuple[Tensor, Tensor]:
-    """Step 5, reference: (A,) best score of each anchor over the GTs, and that GT.
-
-    Args:
-        cand: (G, Kc) candidate anchors; score: (G, Kc) IoU at positives, -inf elsewhere.
-    Returns:
-        best score (A,) (-inf: no GT) and its GT (A,), the first GT of a tie (``max``'s rule).
-    """
+    """Step 5, reference: each anchor's best score (A,) over the GTs of ``cand`` (G, Kc)
+    (``score``: IoU at positives, -inf elsewhere) and that GT, the first one of a tie (``max``'s
+    rule)."""
     scored = score.new_full((cand.shape[0], num_anchors), -math.inf)  # (G, A)
     scored.scatter_(1, cand, score)
     return scored.max(dim=0)  # (A,) each
 
 
 def _best_gt_sparse(cand: Tensor, score: Tensor, num_anchors: int) -> tuple[Tensor, Tensor]:
-    """Step 5 as :func:`_best_gt_dense`, reducing over the (G, Kc) pairs only.
-
-    ``scatter_reduce`` takes each anchor's best score, then the smallest GT index among the
-    pairs that reach it; an anchor no pair reaches gets GT 0, as the dense ``max`` of -infs.
+    """Step 5 as :func:`_best_gt_dense`, reducing over the (G, Kc) pairs with ``scatter_reduce``;
+    an anchor no pair reaches gets GT 0, as the dense ``max`` of -infs.
     """
     flat_anchor, flat_score = cand.reshape(-1), score.reshape(-1)  # (G * Kc,)
     gt = torch.arange(cand.shape[0], device=cand.device)[:, None].expand_as(cand).reshape(-1)

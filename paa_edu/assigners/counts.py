@@ -1,12 +1,5 @@
-"""Positives per object: how many anchors each assigner setting gives each ground truth.
-
-The question notebook 02 asks of every rule ("how many anchors learn from this object?"),
-answered for several settings side by side:
-
-- :func:`assign_settings` runs each named assigner on the same anchors and objects;
-- :func:`positives_per_gt` counts each object's positives, :func:`ignored_per_gt` the ignored
-  anchors that overlap it most;
-- :func:`object_names` and :func:`format_counts` print one row per object.
+"""Positives per object: how many anchors each assigner setting gives each ground truth, the
+question notebook 02 asks of every rule, answered for several settings side by side.
 """
 from __future__ import annotations
 
@@ -18,16 +11,8 @@ from paa_edu.assigners.result import AssignResult
 
 def assign_settings(settings: dict, anchors: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
                     num_level_anchors: list[int]) -> dict[str, AssignResult]:
-    """Run every named assigner on the same image.
-
-    Args:
-        settings: name -> assigner (anything with ``assign(anchors, gt_boxes, gt_labels,
-            num_level_anchors)``, e.g. ``MaxIoUAssigner(0.3, 0.2)`` or ``ATSSAssigner(topk=3)``).
-        anchors: (A, 5) cx, cy, w, h, theta, concatenated level by level.
-        gt_boxes: (G, 5). gt_labels: (G,) integer classes.
-        num_level_anchors: anchors per FPN level (sums to A).
-    Returns:
-        name -> :class:`AssignResult`, in the order of ``settings``.
+    """name -> :class:`AssignResult` of every named assigner (anything with ``assign(anchors,
+    gt_boxes, gt_labels, num_level_anchors)``) on the same anchors (A, 5) and GTs (G, 5), (G,).
     """
     if not settings:
         raise ValueError("settings is empty: pass {name: assigner}")
@@ -36,27 +21,13 @@ def assign_settings(settings: dict, anchors: Tensor, gt_boxes: Tensor, gt_labels
 
 
 def positives_per_gt(results: dict[str, AssignResult]) -> dict[str, Tensor]:
-    """Each object's number of positive anchors, per setting.
-
-    Args:
-        results: name -> :class:`AssignResult` (e.g. from :func:`assign_settings`).
-    Returns:
-        name -> (G,) long: entry ``g`` counts the anchors with ``gt_inds == g + 1``.
-    """
+    """name -> (G,) long positives of each object (entry ``g`` counts ``gt_inds == g + 1``)."""
     return {name: result.num_pos_per_gt().cpu() for name, result in results.items()}
 
 
 def ignored_per_gt(result: AssignResult, ious: Tensor) -> Tensor:
-    """Ignored anchors (``gt_inds == -1``) counted for the object each overlaps most.
-
-    An ignored anchor belongs to no object; MaxIoU ignores it because its best IoU lies in the
-    band between ``neg_iou_thr`` and ``pos_iou_thr``, so it is counted for that best object.
-
-    Args:
-        result: an :class:`AssignResult` of A anchors and G objects.
-        ious: (G, A) IoU of every object with every anchor (``geometry.box_iou_rotated``).
-    Returns:
-        (G,) long; zeros when nothing is ignored.
+    """(G,) ignored anchors (``gt_inds == -1``) counted for the object each overlaps most, from the
+    (G, A) IoUs: MaxIoU ignores an anchor whose best IoU lies between its two thresholds.
     """
     G, A = result.num_gts, result.num_anchors
     if tuple(ious.shape) != (G, A):
@@ -69,13 +40,7 @@ def ignored_per_gt(result: AssignResult, ious: Tensor) -> Tensor:
 
 
 def object_names(gt_boxes: Tensor, gt_labels: Tensor, class_names: list[str]) -> list[str]:
-    """One short name per object: ``"13 large-vehicle 45x10"`` (index, class, w x h in px).
-
-    Args:
-        gt_boxes: (G, 5). gt_labels: (G,) indices into ``class_names``.
-    Returns:
-        G strings.
-    """
+    """One short name per object: ``"13 large-vehicle 45x10"`` (index, class, w x h in px)."""
     if len(gt_boxes) != len(gt_labels):
         raise ValueError(f"gt_boxes has {len(gt_boxes)} rows, gt_labels {len(gt_labels)}")
     return [f"{g:2d} {class_names[int(label)]} {float(box[2]):.0f}x{float(box[3]):.0f}"
@@ -83,15 +48,8 @@ def object_names(gt_boxes: Tensor, gt_labels: Tensor, class_names: list[str]) ->
 
 
 def format_counts(columns: dict, gts: list[int], names: list[str]) -> str:
-    """A text table: one row per object in ``gts``, one column per entry of ``columns``.
-
-    Args:
-        columns: title -> (G,) values indexed by object (counts print as integers, float
-            tensors with 3 decimals).
-        gts: the objects to list, in this order.
-        names: G row names (e.g. :func:`object_names`).
-    Returns:
-        the table, header first, rows joined by newlines.
+    """A text table, one row per object of ``gts`` (named by ``names``), one column per entry of
+    ``columns`` (title -> (G,) values; counts print as integers, floats with 3 decimals).
     """
     cols = {title: torch.as_tensor(values).cpu() for title, values in columns.items()}
     for title, values in cols.items():

@@ -1,12 +1,11 @@
 """Two-component 1-D Gaussian mixtures, fitted for many ground truths at once (PAA's split).
 
-PAA scores each candidate anchor of a ground truth (GT) by its loss and fits a two-component
-Gaussian mixture to those scores: the low-loss component holds the positives. The reference
-implementations fit one scikit-learn ``GaussianMixture`` per GT in a Python loop, which dominates
-the training step on DOTA (hundreds of GTs per image). Here the same EM runs for all GTs together:
-a ``(G, K)`` tensor of losses (``K`` candidates per GT, padded) with a ``valid`` mask.
-
-The EM is scikit-learn's, step for step (``covariance_type="diag"``, float64):
+PAA fits a two-component Gaussian mixture to the scores of each ground truth's (GT's)
+candidates: the low-loss component holds the positives. The reference implementations fit one
+scikit-learn ``GaussianMixture`` per GT in a loop; here the same EM runs for all GTs together,
+on a ``(G, K)`` tensor of scores (``K`` candidates per GT, padded) with a ``valid`` mask.
+Read :func:`fit_gmm_1d_reference` (EM for one GT) first. The EM is scikit-learn's, step for
+step (``covariance_type="diag"``, float64):
 
 1. init: weights (0.5, 0.5), means (min, max) of the row, precisions 1 (variance 1);
 2. E-step: weighted log densities, their log-sum-exp ``log p(x)`` and responsibilities;
@@ -18,9 +17,9 @@ The EM is scikit-learn's, step for step (``covariance_type="diag"``, float64):
    (``score_samples``).
 
 ``gmm_split`` then applies mmdetection's separation rule (Fig. 3(c) of the PAA paper), with one
-guard: mmdetection takes component 0 (the one initialised at the minimum) as the low-loss mode;
-we take the component whose *fitted* mean is lower. They differ only if EM swapped the modes,
-where mmdetection would silently keep the high-loss candidates.
+guard: mmdetection takes component 0 (initialised at the minimum) as the low-loss mode; we take
+the component whose *fitted* mean is lower. They differ only if EM swapped the modes, where
+mmdetection would silently keep the high-loss candidates.
 """
 from __future__ import annotations
 
@@ -29,9 +28,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-
-from paa_edu.geometry.angles import NonFiniteError
-from paa_edu.geometry.value_checks import value_checks_enabled
 
 _LOG_2PI = math.log(2 * math.pi)
 #: EM iterations between two compactions of the still-running rows (see :func:`fit_gmm_1d`).
@@ -43,9 +39,7 @@ class GMMFit:
     """Fitted two-component mixtures, one per row. Component 0 starts at the row minimum.
 
     Attributes:
-        weights: (G, 2) mixture weights.
-        means: (G, 2) component means.
-        variances: (G, 2) component variances (``reg_covar`` included).
+        weights, means, variances: (G, 2) each (``reg_covar`` included in the variances).
         converged: (G,) bool, EM stopped on ``tol`` before ``max_iter``.
         n_iter: (G,) long, EM iterations run (0 for rows that were not fitted).
         fitted: (G,) bool, the row had at least 2 valid entries. Other rows keep the init
@@ -64,33 +58,13 @@ class GMMFit:
         return (self.means[:, 1] < self.means[:, 0]).long()
 
 
-def _check_inputs(losses: Tensor, valid: Tensor) -> None:
-    if not isinstance(losses, Tensor) or losses.dim() != 2 or not losses.is_floating_point():
-        raise ValueError(f"losses must be a floating tensor of shape (G, K), got "
-                         f"{getattr(losses, 'shape', type(losses))}")
-    if not isinstance(valid, Tensor) or valid.dtype != torch.bool or valid.shape != losses.shape:
-        raise ValueError(f"valid must be a bool tensor of shape {tuple(losses.shape)}, got "
-                         f"{getattr(valid, 'dtype', type(valid))} {getattr(valid, 'shape', '')}")
-    if value_checks_enabled() and not bool(torch.isfinite(losses[valid]).all()):
-        raise NonFiniteError("GMM scores", "losses contains NaN or Inf at a valid entry")
-
-
-def _powers(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """(x, 2x, x^2), each (G, K): computed once, reused by every EM iteration."""
-    return x, 2.0 * x, x * x
-
-
 def weighted_log_prob(x: Tensor, weights: Tensor, means: Tensor, variances: Tensor,
                       powers: tuple[Tensor, Tensor, Tensor] | None = None) -> Tensor:
-    """log(w_k) + log N(x | mean_k, var_k), written as scikit-learn writes it ("diag").
-
-    Args:
-        x: (G, K) samples. weights, means, variances: (G, 2).
-        powers: ``_powers(x)`` if already computed.
-    Returns:
-        (2, G, K) weighted log densities, component first (contiguous rows run faster).
+    """log(w_k) + log N(x | mean_k, var_k) of samples x (G, K) and parameters (G, 2), written as
+    scikit-learn writes it ("diag"): (2, G, K), component first (contiguous rows run faster).
+    ``powers`` = ``(x, 2 x, x^2)`` when already computed (EM reuses them every iteration).
     """
-    _, x_twice, x_sq = powers if powers is not None else _powers(x)  # (G, K) each
+    _, x_twice, x_sq = powers if powers is not None else (x, 2.0 * x, x * x)  # (G, K) each
     prec_chol = 1.0 / torch.sqrt(variances.t()[:, :, None])  # (2, G, 1) sklearn's cholesky
     prec = prec_chol ** 2  # (2, G, 1) precision = 1 / variance
     m = means.t()[:, :, None]  # (2, G, 1)
@@ -140,13 +114,38 @@ def _init_params(x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return weights, means, variances
 
 
+def fit_gmm_1d_reference(x: Tensor, reg_covar: float = 1e-6, tol: float = 1e-3,
+                         max_iter: int = 100) -> tuple[Tensor, Tensor, Tensor, int]:
+    """EM for one GT, as scikit-learn runs it: the loop that :func:`fit_gmm_1d` batches.
+
+    Args:
+        x: (n,) float64 scores of one GT, n >= 2.
+    Returns:
+        weights, means, variances (2,) each (component 0 starts at the minimum), iterations run.
+    """
+    w, mu, var = x.new_full((2,), 0.5), torch.stack([x.min(), x.max()]), x.new_ones(2)  # 1.
+    previous = -math.inf
+    for it in range(1, max_iter + 1):
+        log_p = w.log() - 0.5 * (_LOG_2PI + var.log() + (x[:, None] - mu) ** 2 / var)  # (n, 2)
+        log_norm = torch.logsumexp(log_p, 1)  # (n,) 2. E-step: log p(x) ...
+        resp = (log_p - log_norm[:, None]).exp()  # (n, 2) ... and responsibilities
+        nk = resp.sum(0) + 10 * torch.finfo(x.dtype).eps  # (2,) 3. M-step
+        w, mu = nk / nk.sum(), (resp * x[:, None]).sum(0) / nk
+        var = (resp * x[:, None] ** 2).sum(0) / nk - mu ** 2 + reg_covar
+        if abs(float(log_norm.mean()) - previous) < tol:  # 4. the lower bound stopped moving
+            return w, mu, var, it
+        previous = float(log_norm.mean())
+    return w, mu, var, max_iter
+
+
 def fit_gmm_1d(x: Tensor, valid: Tensor, reg_covar: float = 1e-6, tol: float = 1e-3,
                max_iter: int = 100) -> GMMFit:
-    """Fit one two-component 1-D Gaussian mixture per row with batched EM (steps 1-4 above).
+    """Fit one two-component 1-D Gaussian mixture per row: :func:`fit_gmm_1d_reference` on
+    every row at once (steps 1-4 of the module docstring).
 
-    Rows that stop are dropped from the computation every :data:`COMPACT_EVERY` iterations (one
-    ``nonzero``, i.e. one host-device sync, per block instead of per iteration); in between, a
-    finished row is carried along but frozen, so every row's result is that of its own EM.
+    A row that stops is frozen (its parameters no longer change), so every row's result is
+    that of its own EM. Every :data:`COMPACT_EVERY` iterations the block of computed rows
+    shrinks to the rows still running (:func:`_compact`, the loop's only host-device sync).
 
     Args:
         x: (G, K) samples; only ``valid`` entries are used. Computed in float64.
@@ -157,7 +156,6 @@ def fit_gmm_1d(x: Tensor, valid: Tensor, reg_covar: float = 1e-6, tol: float = 1
     Returns:
         :class:`GMMFit` with float64 parameters on ``x``'s device.
     """
-    _check_inputs(x, valid)
     x = torch.where(valid, x, 0.0).double()  # (G, K)
     G = x.shape[0]
     # 1. Initial parameters; rows with < 2 samples are done before they start.
@@ -167,22 +165,19 @@ def fit_gmm_1d(x: Tensor, valid: Tensor, reg_covar: float = 1e-6, tol: float = 1
     converged = torch.zeros(G, dtype=torch.bool, device=x.device)
     n_iter = torch.zeros(G, dtype=torch.long, device=x.device)
     prev_lb = x.new_full((G,), -math.inf)
-    powers = _powers(x)  # 3 x (G, K)
+    powers = (x, 2.0 * x, x * x)  # (G, K) each, reused by every iteration
     for it in range(max_iter):
-        if it % COMPACT_EVERY == 0:  # the only sync of the loop: which rows still iterate
-            rows = active.nonzero().squeeze(1)  # (R,) only these rows are computed
+        if it % COMPACT_EVERY == 0:
+            rows, block, block_valid = _compact(active, powers, valid)  # (R,), 3 x (R, K)
             if rows.numel() == 0:
                 break
-            pr, vr = (tuple(t[rows] for t in powers), valid[rows]) if rows.numel() < G \
-                else (powers, valid)
         live = active[rows]  # (R,) rows of the block that have not stopped yet
         old = (weights[rows], means[rows], variances[rows])
         # 2. E-step with the current parameters -> lower bound of this iteration.
-        lb, resp = _e_step(pr, vr, old)
+        lb, resp = _e_step(block, block_valid, old)
         # 3. M-step: new parameters of the live rows (stopped rows keep theirs).
-        new = _m_step(pr, resp, reg_covar)
-        keep = live[:, None]
-        weights[rows], means[rows], variances[rows] = (torch.where(keep, n, o)
+        new = _m_step(block, resp, reg_covar)
+        weights[rows], means[rows], variances[rows] = (torch.where(live[:, None], n, o)
                                                        for n, o in zip(new, old))
         n_iter[rows] += live.long()
         # 4. Convergence test on the change of the lower bound.
@@ -191,6 +186,18 @@ def fit_gmm_1d(x: Tensor, valid: Tensor, reg_covar: float = 1e-6, tol: float = 1
         converged[rows] |= done
         active[rows] = live & ~done
     return GMMFit(weights, means, variances, converged, n_iter, fitted)
+
+
+def _compact(active: Tensor, powers: tuple, valid: Tensor) -> tuple[Tensor, tuple, Tensor]:
+    """The rows still iterating (R,) with their samples: later iterations skip the others.
+
+    Most rows stop after a few iterations and a few run on to ``max_iter``, so computing only
+    the running rows pays; doing it every few iterations bounds the syncs.
+    """
+    rows = active.nonzero().squeeze(1)  # (R,) one host-device sync
+    if rows.numel() == active.numel():
+        return rows, powers, valid
+    return rows, tuple(t[rows] for t in powers), valid[rows]
 
 
 #: Log densities this close (relative) to a row's highest count as tied with it.
@@ -305,24 +312,21 @@ def gmm_split(losses: Tensor, valid: Tensor, reg_covar: float = 1e-6, backend: s
               return_fit: bool = False, tol: float = 1e-3, max_iter: int = 100):
     """Split each row of candidate losses into positives and negatives (PAA, mmdetection rule).
 
-    Per row, over its valid entries: fewer than 2 -> no positives. Otherwise sort ascending,
-    fit a two-component 1-D GMM (diag, means init min/max, weights 0.5, precision 1,
-    scikit-learn EM: ``tol`` 1e-3, ``max_iter`` 100, ``reg_covar``), predict components, and keep
-    the members of the low-mean component up to and including its most likely member.
+    Per row, over its valid entries: fewer than 2 -> no positives. Otherwise sort ascending, fit
+    the two-component GMM (module docstring), predict components, and keep the members of the
+    low-mean component up to and including its most likely member.
 
     Args:
-        losses: (G, K) float, lower is better.
-        valid: (G, K) bool, which entries are real candidates.
+        losses: (G, K) float, lower is better; valid: (G, K) bool, the real candidates.
         reg_covar: variance regulariser (1e-6 in sklearn/mmdet, 1e-5 in the rotated heads).
         backend: ``"torch"`` (batched, any device) or ``"sklearn"`` (per-row reference loop).
-        return_fit: also return the :class:`GMMFit` (parameters fitted on the sorted rows).
-        tol, max_iter: EM stopping rule (scikit-learn's and mmdetection's defaults). With
+        return_fit: also return the :class:`GMMFit` (fitted on the sorted rows).
+        tol, max_iter: EM's stopping rule (scikit-learn's and mmdetection's defaults). With
             ``tol=1e-3`` EM often stops after 3 iterations with two overlapping components;
             a smaller ``tol`` runs it closer to convergence (notebook 03).
     Returns:
         positives (G, K) bool on ``losses``' device, or ``(positives, fit)``.
     """
-    _check_inputs(losses, valid)
     if not tol > 0 or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"tol must be > 0 and max_iter an int >= 1, got tol={tol!r}, "
                          f"max_iter={max_iter!r}")
@@ -336,13 +340,9 @@ def gmm_split(losses: Tensor, valid: Tensor, reg_covar: float = 1e-6, backend: s
 
 
 def paa_like_scores(num_gts: int, num_candidates: int = 45, seed: int = 0):
-    """Random candidate-score rows shaped like PAA's, for teaching, tests and benchmarks.
-
-    Each row holds a low-score group (good anchors) and a high-score group of random sizes and
-    scales, with 20-100 % of the ``num_candidates`` slots valid, in shuffled order.
-
-    Returns:
-        losses (G, K) float32 and valid (G, K) bool.
+    """Random candidate-score rows shaped like PAA's, for teaching, tests and benchmarks: losses
+    (G, K) float32 and valid (G, K) bool, each row a low-score and a high-score group of random
+    sizes and scales, 20-100 % of the slots valid, in shuffled order.
     """
     g = torch.Generator().manual_seed(seed)
     G, K = num_gts, num_candidates

@@ -1,27 +1,20 @@
 """The anchor grid behind a flat anchor tensor, so that assigners can find anchors by index.
 
-:class:`paa_edu.model.anchors.AnchorGenerator` lays the anchors of level ``l`` out row-major: cell
-``(i, j)`` holds ``R`` anchors centred on ``(x0 + j * sx, y0 + i * sy)`` and the anchor of
-cell ``(i, j)``, slot ``r`` has index ``start + (i * W + j) * R + r``. Knowing ``x0, y0, sx, sy,
-H, W, R`` per level, the anchors near a point are found by arithmetic instead of by comparing
-the point with every anchor (see :mod:`paa_edu.assigners.windows`).
+:class:`paa_edu.model.anchors.AnchorGenerator` lays level ``l`` out row-major: cell ``(i, j)``
+holds ``R`` anchors centred on ``(x0 + j * sx, y0 + i * sy)``, and slot ``r`` of it has index
+``start + (i * W + j) * R + r``. :func:`anchor_grid` reads the layout back from the anchors and
+checks it:
 
-The assigners only receive the flat ``(A, 5)`` anchors and ``num_level_anchors``, so
-:func:`anchor_grid` reads the layout back from the anchors themselves and checks it:
+1. ``R`` = how many leading anchors share the first centre; every cell repeats its centre
+   exactly ``R`` times;
+2. ``W`` = how many cells share the first row's y; the cells fill ``H`` full rows;
+3. the strides are the gaps between the first cells; every centre lies within ``1e-3``
+   stride of ``(x0 + j * sx, y0 + i * sy)``.
 
-1. ``R`` = how many leading anchors share the first centre; every cell must repeat its
-   centre exactly ``R`` times;
-2. ``W`` = how many cells share the first row's y; the cells must fill ``H`` full rows;
-3. the strides are the gaps between the first cells; every centre must lie within
-   ``1e-3`` stride of ``(x0 + j * sx, y0 + i * sy)``.
-
-Any level that fails a check makes the whole answer ``None``: the caller then uses its dense
-reference. Windows are only used to *choose* anchors; the distances and IoUs that decide are
-always computed from the real anchors, and :attr:`LevelGrid.slack` covers the small gap
-between the grid formula and the real centres.
-
-The answer is cached per anchor tensor (the detector reuses its anchors, so a step pays for
-the check once per image size; on a GPU the check copies the anchors to the host once).
+Any level that fails makes the answer ``None``: the caller uses its dense reference. Windows
+only *choose* anchors; distances and IoUs are computed from the real anchors, and
+:attr:`LevelGrid.slack` covers the gap between the formula and the real centres. The answer is
+cached per anchor tensor (the detector reuses its anchors).
 """
 from __future__ import annotations
 
@@ -68,13 +61,8 @@ class LevelGrid:
 
 def anchor_grid(anchors: Tensor, num_level_anchors: list[int] | None
                 ) -> list[LevelGrid] | None:
-    """The grid of every non-empty level, or ``None`` when the anchors are not such a grid.
-
-    Args:
-        anchors: (A, 5) cx, cy, w, h, theta, levels concatenated.
-        num_level_anchors: anchors per level (sums to A), or None (then no grid).
-    Returns:
-        one :class:`LevelGrid` per level with anchors (empty levels are skipped), or None.
+    """One :class:`LevelGrid` per non-empty level of ``anchors`` (A, 5), or ``None`` when they are
+    not such a grid (or ``num_level_anchors`` is None).
     """
     if num_level_anchors is None or anchors.shape[0] == 0:
         return None
@@ -90,8 +78,7 @@ def anchor_grid(anchors: Tensor, num_level_anchors: list[int] | None
 
 
 def _infer_grid(anchors: Tensor, num_level_anchors: list[int]) -> list[LevelGrid] | None:
-    """The checks of the module docstring, on one host copy of the anchors (numpy: they are
-    host work, not device ops)."""
+    """The checks of the module docstring, on one host copy of the anchors (numpy)."""
     host = anchors.detach().to("cpu", torch.float64).numpy()  # (A, 5), one copy
     levels, start = [], 0
     for n in num_level_anchors:

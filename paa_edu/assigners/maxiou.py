@@ -27,22 +27,17 @@ import torch
 from torch import Tensor
 
 from paa_edu.assigners.grid import anchor_grid
-from paa_edu.assigners.result import AssignResult, check_assign_inputs
+from paa_edu.assigners.result import AssignResult
 from paa_edu.assigners.windows import first_index, overlap_ious
 from paa_edu.geometry.iou import box_iou_rotated
 
 
 class MaxIoUAssigner:
-    """Assign each anchor to the GT it overlaps most, with IoU thresholds.
+    """Assign each anchor to the GT it overlaps most, with IoU thresholds (steps 1-4 above).
 
-    Args:
-        pos_iou_thr: best IoU at or above which an anchor is positive.
-        neg_iou_thr: best IoU below which an anchor is negative, or a range ``(lo, hi)``.
-        min_pos_iou: a GT's best IoU must reach this for its low-quality match.
-        gt_max_assign_all: low-quality match gives all tied best anchors (else only one).
-        match_low_quality: enable step 4.
-        use_grid: IoUs only where anchors of the grid can overlap (same result; False = the
-            dense reference).
+    ``neg_iou_thr`` may be a range ``(lo, hi)``; ``gt_max_assign_all``: a low-quality match gives
+    all tied best anchors (else one); ``match_low_quality`` enables step 4; ``use_grid``: IoUs only
+    where anchors of the grid can overlap (same result; False = the dense reference).
     """
 
     def __init__(self, pos_iou_thr: float, neg_iou_thr: float | tuple[float, float],
@@ -70,7 +65,6 @@ class MaxIoUAssigner:
 
         ``num_level_anchors`` only tells where the grid of each level starts (``use_grid``).
         """
-        check_assign_inputs(anchors, gt_boxes, gt_labels, num_level_anchors)
         if gt_boxes.shape[0] == 0 or anchors.shape[0] == 0:
             return AssignResult.all_negative(anchors.shape[0], gt_boxes.shape[0],
                                              anchors.device, anchors.dtype)
@@ -89,13 +83,9 @@ class MaxIoUAssigner:
 
     def assign_from_pairs(self, gt: Tensor, anchor: Tensor, iou: Tensor, gt_labels: Tensor,
                           num_anchors: int) -> AssignResult:
-        """Steps 1-4 on the IoUs of sparse pairs, equal to :meth:`assign_from_ious` on the
-        (G, A) matrix that holds ``iou`` at ``(gt, anchor)`` and 0 everywhere else.
-
-        Args:
-            gt, anchor: (P,) int64, each (GT, anchor) pair at most once; iou: (P,).
-            gt_labels: (G,); num_anchors: A.
-        """
+        """Steps 1-4 on the IoUs of sparse pairs ``gt``, ``anchor`` (P,) (each pair at most once),
+        equal to :meth:`assign_from_ious` on the (G, A) matrix holding ``iou`` there and 0
+        elsewhere."""
         G = gt_labels.shape[0]
         # Each anchor's best IoU (0 without pairs, as a column of zeros) and its first GT.
         max_overlaps = iou.new_zeros(num_anchors).scatter_reduce(0, anchor, iou, reduce="amax")

@@ -4,8 +4,9 @@ Training calls it twice per image:
 
 - :meth:`PAAAssigner.initial_assign` picks a generous *candidate pool* without the model:
   MaxIoU with thresholds 0.1 (the seed's "maxiou" row) or ATSS with topk 9 ("ATSS" row).
-- the model scores every candidate, ``score = focal loss summed over classes + (-log IoU)``
-  of its decoded box (lower is better), then :meth:`PAAAssigner.reassign` keeps the good ones:
+- :func:`paa_scores` scores every candidate with the current predictions,
+  ``score = focal loss summed over classes + (-log IoU)`` of its decoded box (lower is
+  better: the anchor's own training loss), then :meth:`PAAAssigner.reassign` keeps the good ones:
 
 1. per GT and per FPN level keep the ``topk`` (9) lowest-score candidates (at most ``L * topk``);
 2. fit a two-component 1-D GMM to each GT's kept scores and split them (:func:`gmm_split`);
@@ -19,7 +20,8 @@ Training calls it twice per image:
    selected anchors keep the GT of the initial assignment.
 
 Every step works on all GTs of all images at once (a padded ``(G, K)`` table), so the only
-Python loops are over FPN levels and images.
+Python loops are over FPN levels and images. :func:`paa_edu.assigners.assign` runs the whole
+chain for a batch.
 """
 from __future__ import annotations
 
@@ -29,16 +31,35 @@ import torch
 from torch import Tensor
 
 from paa_edu.assigners.atss import ATSSAssigner
+from paa_edu.assigners.costs import anchor_costs
 from paa_edu.assigners.gmm import GMMFit, gmm_split
 from paa_edu.assigners.maxiou import MaxIoUAssigner
-from paa_edu.assigners.result import AssignResult, anchor_levels, check_num_level_anchors
-from paa_edu.geometry.angles import NonFiniteError
-from paa_edu.geometry.value_checks import trusted_values
+from paa_edu.assigners.result import AssignResult, DenseOutputs, anchor_levels, batch_positives
+from paa_edu.geometry import NonFiniteError
 
 #: The names ``model.assigner``, ``model.paa_init`` and ``model.paa_fallback`` accept.
 ASSIGNERS = ("maxiou", "atss", "paa")
 PAA_INITS = ("maxiou", "atss")
 PAA_FALLBACKS = ("none", "best", "all")
+
+
+@torch.no_grad()
+def paa_scores(dense: DenseOutputs, targets: list[dict], initials: list[AssignResult]
+               ) -> Tensor:
+    """PAA's score of every candidate (initial positive) of every image, (B, A), inf elsewhere.
+
+    Computed from the current predictions, detached, decoding only the candidates; one
+    ``nonzero`` finds them in all images at once.
+    """
+    image, anchor, gt_row = batch_positives(initials)  # (P,) each
+    gt_boxes = torch.cat([t["boxes"].to(dense.anchors).reshape(-1, 5) for t in targets])
+    labels = torch.stack([r.labels for r in initials])[image, anchor]  # (P,)
+    values = anchor_costs(dense.cls_logits.detach()[image, anchor], labels,
+                          dense.decode(image, anchor), gt_boxes[gt_row])  # (P,)
+    scores = torch.full(dense.cls_logits.shape[:2], float("inf"), dtype=values.dtype,
+                        device=values.device)  # (B, A)
+    scores[image, anchor] = values
+    return scores
 
 
 @dataclass
@@ -73,16 +94,6 @@ class PAARecord:
         return torch.where(self.positives.any(1), pos_scores, torch.nan)
 
 
-def _make_initial(init) -> object:
-    if init == "maxiou":
-        return MaxIoUAssigner(0.1, 0.1, min_pos_iou=0.0)
-    if init == "atss":
-        return ATSSAssigner(topk=9)
-    if hasattr(init, "assign"):
-        return init
-    raise ValueError(f"init must be 'maxiou', 'atss' or an assigner object, got {init!r}")
-
-
 class PAAAssigner:
     """Probabilistic anchor assignment (steps 1-4 of the module docstring).
 
@@ -91,8 +102,7 @@ class PAAAssigner:
         topk: candidates kept per GT and level before the GMM.
         reg_covar: GMM variance regulariser (1e-5 in the rotated reference heads).
         fallback: ``"none"``, ``"best"`` or ``"all"``: the positives of a GT the split left
-            without any (step 3 of the module docstring); ``True``/``False`` (the earlier
-            on/off switch) mean ``"best"``/``"none"``.
+            without any (step 3 of the module docstring).
         record: keep a :class:`PAARecord` per image in ``last_records`` (for plots).
         backend: ``"torch"`` (batched) or ``"sklearn"`` (reference loop) for the GMM.
         tol, max_iter: the GMM's EM stopping rule (defaults: scikit-learn's, as in mmdetection).
@@ -105,17 +115,20 @@ class PAAAssigner:
             raise ValueError(f"topk must be an int >= 1, got {topk!r}")
         if backend not in ("torch", "sklearn"):
             raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}")
-        if isinstance(fallback, bool):  # the earlier switch: True = ours, False = the seed's
-            fallback = "best" if fallback else "none"
         if fallback not in PAA_FALLBACKS:
             raise ValueError(f"fallback must be one of {PAA_FALLBACKS}, got {fallback!r}")
-        self.initial_assigner = _make_initial(init)
+        if init == "maxiou":
+            init = MaxIoUAssigner(0.1, 0.1, min_pos_iou=0.0)
+        elif init == "atss":
+            init = ATSSAssigner(topk=9)
+        elif not hasattr(init, "assign"):
+            raise ValueError(f"init must be 'maxiou', 'atss' or an assigner object, got {init!r}")
+        self.initial_assigner = init
         self.topk, self.reg_covar, self.backend = topk, float(reg_covar), backend
         self.fallback, self.record = fallback, record
         self.tol, self.max_iter = float(tol), max_iter
         self.last_records: list[PAARecord] = []
-        # (num_gts_split, fallback_count): GTs with candidates / left without positive by the
-        # split (step 3, any mode), since creation or reset_stats(); see the properties
+        # (num_gts_split, fallback_count) on the device, since creation or reset_stats()
         self._stats: Tensor | int = 0
 
     def __repr__(self) -> str:
@@ -133,26 +146,20 @@ class PAAAssigner:
 
     def initial_assign(self, anchors: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
                        num_level_anchors: list[int]) -> AssignResult:
-        """The candidate pool: the initial assigner's positives."""
+        """The candidate pool of one image: the initial assigner's positives."""
         return self.initial_assigner.assign(anchors, gt_boxes, gt_labels, num_level_anchors)
 
-    def reassign(self, initial: AssignResult, anchor_scores: Tensor,
-                 num_level_anchors: list[int]) -> AssignResult:
-        """Steps 1-4 for one image. ``anchor_scores`` (A,), read at initial positives only."""
-        return self.reassign_many([initial], [anchor_scores], num_level_anchors)[0]
+    def reassign(self, initials: list[AssignResult], anchor_scores: Tensor,
+                 num_level_anchors: list[int]) -> list[AssignResult]:
+        """Steps 1-4 for a batch of images (a single image is a batch of one).
 
-    def reassign_many(self, initials: list[AssignResult], anchor_scores: list[Tensor],
-                      num_level_anchors: list[int]) -> list[AssignResult]:
-        """Steps 1-4 for a batch of images, all GTs of all images in one GMM fit.
-
-        Host-device syncs for the whole batch: one ``nonzero`` for the candidates, one check
-        that their scores are finite, and the GMM's (:func:`fit_gmm_1d`); no per-image ones.
+        Args:
+            initials: B initial results; anchor_scores: (B, A) (or B tensors (A,)), read at
+                the initial positives only (:func:`paa_scores`).
+        Returns:
+            B results; all GTs of all images go through one GMM fit. Host-device syncs for the
+            whole batch: one ``nonzero``, one finiteness test and the GMM's.
         """
-        if len(initials) != len(anchor_scores):
-            raise ValueError(f"got {len(initials)} initial results but {len(anchor_scores)} "
-                             f"anchor_scores tensors")
-        for res, s in zip(initials, anchor_scores):
-            _check_scores(res, s, num_level_anchors)
         if not initials:
             return []
         # 1. One (row = GT of some image, K) table of the topk-per-level candidates.
@@ -161,18 +168,20 @@ class PAAAssigner:
         if not bool((torch.isfinite(scores) | ~valid).all()):
             raise NonFiniteError("anchor_scores", "anchor_scores has NaN/Inf at an initial "
                                  "positive (candidate) anchor")
-        # 2. GMM split, all rows at once (its inputs were just checked).
-        with trusted_values():
-            positives, fit = gmm_split(scores, valid, self.reg_covar, self.backend,
-                                       return_fit=True, tol=self.tol, max_iter=self.max_iter)
+        # 2. GMM split, all rows at once.
+        positives, fit = gmm_split(scores, valid, self.reg_covar, self.backend,
+                                   return_fit=True, tol=self.tol, max_iter=self.max_iter)
         # 3. Fallback for the GTs with candidates but no positive: none, best or all.
         rescued = self._apply_fallback(scores, valid, positives)  # (R,) bool
         # 4. Write back: the selected anchors of every image at once.
         results = _write_back(initials, anchors, positives)
         if self.record:
             stops = torch.tensor([r.num_gts for r in initials]).cumsum(0).tolist()
-            self.last_records = [_make_record(table, positives, fit, rescued, a, b)
-                                 for a, b in zip([0] + stops[:-1], stops)]
+            self.last_records = [
+                PAARecord(*(t[start:stop].cpu() for t in (*table, positives)),
+                          GMMFit(*(t[start:stop].cpu() for t in vars(fit).values())),
+                          rescued[start:stop].cpu())
+                for start, stop in zip([0] + stops[:-1], stops)]
         return results
 
     @property
@@ -187,13 +196,10 @@ class PAAAssigner:
         return 0 if isinstance(self._stats, int) else int(self._stats[0])
 
     def _apply_fallback(self, scores: Tensor, valid: Tensor, positives: Tensor) -> Tensor:
-        """Step 3 in place on ``positives`` (R, K); returns (R,) the GTs it applied to.
-
-        Counts stay on the device (read as ints through the properties): no sync per batch.
-        """
+        """Step 3 in place on ``positives`` (R, K); returns (R,) the GTs it applied to."""
         has_cand = valid.any(1)  # (R,)
         empty = has_cand & ~positives.any(1)  # (R,) GTs the split left without positive
-        counts = torch.stack([has_cand.sum(), empty.sum()])  # (2,) on the device
+        counts = torch.stack([has_cand.sum(), empty.sum()])  # (2,) stays on the device
         self._stats = counts if isinstance(self._stats, int) else self._stats + counts
         if self.fallback == "best":
             best = torch.where(valid, scores, torch.inf).argmin(1)  # (R,) best candidate column
@@ -204,15 +210,77 @@ class PAAAssigner:
         return empty
 
 
-def _check_scores(initial: AssignResult, scores: Tensor, num_level_anchors: list[int]) -> None:
-    """Types and shapes (free); the values are checked once per batch in the table."""
-    if not isinstance(initial, AssignResult):
-        raise TypeError(f"initial must be an AssignResult, got {type(initial)}")
-    check_num_level_anchors(num_level_anchors, initial.num_anchors)
-    if not isinstance(scores, Tensor) or scores.shape != (initial.num_anchors,) \
-            or not scores.is_floating_point():
-        raise ValueError(f"anchor_scores must be a float tensor of shape ({initial.num_anchors},)"
-                         f", got {getattr(scores, 'shape', type(scores))}")
+def _candidate_table_reference(initials, anchor_scores, num_level_anchors, topk):
+    """Step 1 as a loop over the GTs: what :func:`_candidate_table` computes without one."""
+    level_of_anchor = anchor_levels(num_level_anchors)  # (A,)
+    rows = []  # (scores, levels, anchors) of each GT row
+    for initial, scores in zip(initials, anchor_scores):
+        for g in range(initial.num_gts):
+            cand = (initial.gt_inds == g + 1).nonzero()[:, 0]  # (n,) this GT's candidates
+            kept = []
+            for level in range(len(num_level_anchors)):  # the topk best of every level
+                here = cand[level_of_anchor[cand] == level]  # ascending anchor index
+                kept.append(here[torch.argsort(scores[here], stable=True)[:topk]])
+            kept = torch.cat(kept)  # level by level, the best first
+            rows.append((scores[kept], level_of_anchor[kept], kept))
+    K = len(num_level_anchors) * topk
+    table = [torch.zeros(len(rows), K, dtype=anchor_scores[0].dtype),
+             torch.zeros(len(rows), K, dtype=torch.bool),
+             torch.full((len(rows), K), -1), torch.full((len(rows), K), -1)]
+    for r, (scores, levels, anchors) in enumerate(rows):
+        n = len(anchors)
+        table[0][r, :n], table[1][r, :n], table[2][r, :n], table[3][r, :n] = scores, True, \
+            levels, anchors
+    return tuple(table)
+
+
+def _candidate_table(initials, anchor_scores, num_level_anchors, topk):
+    """Step 1: the padded (R, K) table of the candidates of every GT row R (all images).
+
+    K = L * topk, the most a row can hold (columns past a row's candidates are padding), so the
+    table's size never waits for the data. Same table as :func:`_candidate_table_reference`,
+    without a loop over GTs; the kept candidates of a row, level by level, best first.
+
+    Example, one image, 2 levels, topk 2. GT 1 has candidates at anchors 3 (score 0.5),
+    5 (0.1), 7 (0.9) on level 0 and anchor 12 (0.4) on level 1; GT 2 one candidate, anchor 8
+    (0.2), on level 0. Rows and groups after the two sorts (1b)::
+
+        order:       5    3    7    12   8          row:  0  0  0  0  1
+        (row, lvl): (0,0)(0,0)(0,0)(0,1)(1,0)      kept: T  T  F  T  T  (rank < topk)
+        kept_before: 0    1    2    2    3          column: 0  1  K  2  0
+
+    so row 0 = [0.1, 0.5, 0.4, pad], row 1 = [0.2, pad, pad, pad]; anchor 7 went to the spare
+    column K, which is sliced off.
+    """
+    L = len(num_level_anchors)
+    device = anchor_scores[0].device
+    level_of_anchor = anchor_levels(num_level_anchors, device)  # (A,)
+    # 1a. Every candidate of every image (one nonzero): its GT row, level, score, anchor.
+    image, anchor, row = batch_positives(initials)  # (P,) each, image-major
+    level = level_of_anchor[anchor]
+    score = torch.stack([s.detach() for s in anchor_scores])[image, anchor]
+    # 1b. Sort by score, then (stably) by (row, level): ascending scores inside each group.
+    order = torch.argsort(score, stable=True)
+    key = (row * L + level)[order]
+    order = order[torch.argsort(key, stable=True)]  # (P,)
+    # 1c. The topk best of each (row, level) group; its column = the kept candidates before it
+    #     in its row (a cumulative count instead of compacting the kept ones, which would sync).
+    kept = _rank_in_groups((row * L + level)[order]) < topk  # (P,) in `order`
+    kept_before = kept.long().cumsum(0) - kept.long()  # (P,) kept candidates before this one
+    column = kept_before - kept_before[_run_starts(row[order])]  # (P,) ... in the same row
+    R, K = sum(r.num_gts for r in initials), L * topk
+    table_scores = torch.zeros(R, K + 1, dtype=score.dtype, device=device)
+    table_valid = torch.zeros(R, K + 1, dtype=torch.bool, device=device)
+    table_levels = torch.full((R, K + 1), -1, dtype=torch.long, device=device)
+    table_anchors = torch.full((R, K + 1), -1, dtype=torch.long, device=device)
+    # Dropped candidates go to the spare column K (removed below): no boolean indexing.
+    idx = (row[order], torch.where(kept, column, K))
+    table_scores.index_put_(idx, torch.where(kept, score[order], 0.0))
+    table_valid.index_put_(idx, kept)
+    table_levels.index_put_(idx, torch.where(kept, level[order], -1))
+    table_anchors.index_put_(idx, torch.where(kept, anchor[order], -1))
+    return (table_scores[:, :K], table_valid[:, :K], table_levels[:, :K],
+            table_anchors[:, :K])
 
 
 def _run_starts(sorted_keys: Tensor) -> Tensor:
@@ -232,46 +300,6 @@ def _run_starts(sorted_keys: Tensor) -> Tensor:
 def _rank_in_groups(sorted_keys: Tensor) -> Tensor:
     """(N,) position of each element inside its run of equal keys (keys sorted)."""
     return torch.arange(sorted_keys.numel(), device=sorted_keys.device) - _run_starts(sorted_keys)
-
-
-def _candidate_table(initials, anchor_scores, num_level_anchors, topk):
-    """Step 1: padded (R, K) table of the candidates of every GT row R (all images).
-
-    K = L * topk, the most a row can hold (columns past a row's candidates are padding), so the
-    table's size never waits for the data.
-    """
-    L = len(num_level_anchors)
-    device = anchor_scores[0].device
-    level_of_anchor = anchor_levels(num_level_anchors, device)  # (A,)
-    # 1a. Every candidate of every image (one nonzero): its global GT row, level, score, anchor.
-    gt_inds = torch.stack([res.gt_inds for res in initials]).to(device)  # (B, A)
-    offsets = torch.tensor([0] + [r.num_gts for r in initials[:-1]]).cumsum(0).to(device)
-    image, anchor = (gt_inds > 0).nonzero(as_tuple=True)  # (P,) each, image-major
-    row = gt_inds[image, anchor] - 1 + offsets[image]
-    level = level_of_anchor[anchor]
-    score = torch.stack([s.detach() for s in anchor_scores])[image, anchor]
-    # 1b. Sort by score, then (stably) by (row, level): ascending scores inside each group.
-    order = torch.argsort(score, stable=True)
-    key = (row * L + level)[order]
-    order = order[torch.argsort(key, stable=True)]  # (P,)
-    # 1c. The topk best of each (row, level) group; column = how many kept ones precede it in
-    #     its row (a cumulative count instead of compacting the kept ones, which would sync).
-    kept = _rank_in_groups((row * L + level)[order]) < topk  # (P,) in `order`
-    before = kept.long().cumsum(0) - kept.long()  # (P,) kept candidates before this one
-    rank = before - before[_run_starts(row[order])]  # (P,) ... in the same row
-    R, K = sum(r.num_gts for r in initials), L * topk
-    table_scores = torch.zeros(R, K + 1, dtype=score.dtype, device=device)
-    table_valid = torch.zeros(R, K + 1, dtype=torch.bool, device=device)
-    table_levels = torch.full((R, K + 1), -1, dtype=torch.long, device=device)
-    table_anchors = torch.full((R, K + 1), -1, dtype=torch.long, device=device)
-    # Dropped candidates go to the spare column K (removed below): no boolean indexing.
-    idx = (row[order], torch.where(kept, rank, K))
-    table_scores.index_put_(idx, torch.where(kept, score[order], 0.0))
-    table_valid.index_put_(idx, kept)
-    table_levels.index_put_(idx, torch.where(kept, level[order], -1))
-    table_anchors.index_put_(idx, torch.where(kept, anchor[order], -1))
-    return (table_scores[:, :K], table_valid[:, :K], table_levels[:, :K],
-            table_anchors[:, :K])
 
 
 def _write_back(initials: list[AssignResult], anchors: Tensor, positives: Tensor
@@ -296,11 +324,3 @@ def _write_back(initials: list[AssignResult], anchors: Tensor, positives: Tensor
         labels = torch.where(gt_inds > 0, initial.labels, -1)  # (A,)
         results.append(AssignResult(gt_inds, labels, initial.max_overlaps, initial.num_gts))
     return results
-
-
-def _make_record(table, positives, fit: GMMFit, rescued, a: int, b: int) -> PAARecord:
-    scores, valid, levels, anchors = table
-    fit_rows = GMMFit(*(t[a:b].cpu() for t in (fit.weights, fit.means, fit.variances,
-                                                fit.converged, fit.n_iter, fit.fitted)))
-    return PAARecord(scores[a:b].cpu(), valid[a:b].cpu(), levels[a:b].cpu(),
-                     anchors[a:b].cpu(), positives[a:b].cpu(), fit_rows, rescued[a:b].cpu())

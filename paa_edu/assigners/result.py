@@ -1,12 +1,12 @@
-"""The one result type shared by every assigner: which GT (if any) each anchor learns from."""
+"""What the assigners read and write: the detector's dense predictions and, per anchor, the GT
+(if any) it learns from."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
-
-from paa_edu.geometry.angles import check_boxes
 
 
 @dataclass
@@ -28,18 +28,6 @@ class AssignResult:
     labels: Tensor
     max_overlaps: Tensor
     num_gts: int
-
-    def __post_init__(self) -> None:
-        A = self.gt_inds.shape[0] if self.gt_inds.dim() == 1 else -1
-        for name in ("gt_inds", "labels", "max_overlaps"):
-            t = getattr(self, name)
-            if not isinstance(t, Tensor) or t.dim() != 1 or t.shape[0] != A:
-                raise ValueError(f"AssignResult.{name} must be a 1-D tensor of length A "
-                                 f"(= len(gt_inds)), got {getattr(t, 'shape', type(t))}")
-        if self.gt_inds.dtype != torch.long or self.labels.dtype != torch.long:
-            raise ValueError("AssignResult.gt_inds and .labels must be torch.long")
-        if int(self.num_gts) < 0:
-            raise ValueError(f"AssignResult.num_gts must be >= 0, got {self.num_gts}")
 
     @classmethod
     def all_negative(cls, num_anchors: int, num_gts: int, device=None,
@@ -85,35 +73,43 @@ class AssignResult:
         return torch.bincount(self.pos_gt_inds(), minlength=self.num_gts)[: self.num_gts]
 
 
-def check_assign_inputs(anchors: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
-                        num_level_anchors: list[int] | None = None) -> None:
-    """Validate the common ``assign`` arguments; raise ``ValueError``/``TypeError`` naming them."""
-
-    check_boxes(anchors, "anchors")
-    check_boxes(gt_boxes, "gt_boxes")
-    if anchors.dim() != 2 or gt_boxes.dim() != 2:
-        raise ValueError(f"anchors and gt_boxes must be 2-D (N, 5), got {tuple(anchors.shape)} "
-                         f"and {tuple(gt_boxes.shape)}")
-    if not isinstance(gt_labels, Tensor) or gt_labels.dim() != 1 \
-            or gt_labels.shape[0] != gt_boxes.shape[0] or gt_labels.is_floating_point():
-        raise ValueError(f"gt_labels must be an integer tensor of shape ({gt_boxes.shape[0]},), "
-                         f"got {getattr(gt_labels, 'dtype', type(gt_labels))} "
-                         f"{tuple(getattr(gt_labels, 'shape', ()))}")
-    if num_level_anchors is not None:
-        check_num_level_anchors(num_level_anchors, anchors.shape[0])
-
-
-def check_num_level_anchors(num_level_anchors: list[int], num_anchors: int) -> None:
-    """``num_level_anchors`` must be non-negative ints summing to the number of anchors."""
-    if not all(isinstance(n, int) and n >= 0 for n in num_level_anchors):
-        raise TypeError(f"num_level_anchors must be a list of ints >= 0, got {num_level_anchors}")
-    if sum(num_level_anchors) != num_anchors:
-        raise ValueError(f"num_level_anchors sums to {sum(num_level_anchors)} but there are "
-                         f"{num_anchors} anchors")
-
-
 def anchor_levels(num_level_anchors: list[int], device=None) -> Tensor:
     """(A,) long FPN level of every anchor (levels are concatenated level-major)."""
     levels = [torch.full((n,), level, dtype=torch.long, device=device)
               for level, n in enumerate(num_level_anchors)]  # no repeat_interleave: no sync
     return torch.cat(levels) if levels else torch.zeros(0, dtype=torch.long, device=device)
+
+
+def batch_positives(assigns: list[AssignResult]) -> tuple[Tensor, Tensor, Tensor]:
+    """The positives of a batch: image (P,), anchor (P,), image-major as ``nonzero`` gives
+    them, and the row (P,) of their GT among the batch's GTs concatenated image after image.
+
+    The one place that turns the 1-based ``gt_inds`` into rows: GT ``k`` of image ``b`` is row
+    ``k - 1 + (number of GTs of the images before b)``.
+    """
+    gt_inds = torch.stack([a.gt_inds for a in assigns])  # (B, A)
+    image, anchor = (gt_inds > 0).nonzero(as_tuple=True)  # (P,) each
+    offsets = torch.tensor([0] + [a.num_gts for a in assigns[:-1]]).cumsum(0)  # (B,)
+    return image, anchor, gt_inds[image, anchor] - 1 + offsets.to(gt_inds.device)[image]
+
+
+@dataclass
+class DenseOutputs:
+    """The detector's predictions at every anchor of a batch: what assignment and losses read.
+
+    Attributes:
+        cls_logits: (B, A, C). deltas: (B, A, 5). iou_logits: (B, A), or None (no IoU branch).
+        anchors: (A, 5), levels concatenated. num_level_anchors: A_l of each level.
+        coder: the box coder whose ``decode(anchors, deltas)`` gives the predicted boxes.
+    """
+
+    cls_logits: Tensor
+    deltas: Tensor
+    iou_logits: Tensor | None
+    anchors: Tensor
+    num_level_anchors: list[int]
+    coder: Any
+
+    def decode(self, image: Tensor, anchor: Tensor) -> Tensor:
+        """(P, 5) predicted boxes at the (image, anchor) pairs (P,) each."""
+        return self.coder.decode(self.anchors[anchor], self.deltas[image, anchor])

@@ -1,20 +1,15 @@
 """Anchors near each GT by index arithmetic on the anchor grid (:mod:`paa_edu.assigners.grid`).
 
-Two questions of the assigners, answered without looking at every (GT, anchor) pair:
-
-* :func:`nearest_in_window` (ATSS): the ``k`` anchors of a level whose centres are nearest a
-  GT's centre. A fixed ``(2h + 1) x (2h + 1)``-cell window around the nearest cell (shifted
-  inwards at the borders) is searched; the k-th distance found is then compared with the
-  nearest cell *outside* the window. If every outside cell is strictly farther, the window
-  holds the k nearest, ties included; otherwise (a GT centre far outside the image) the GT's
-  row falls back to all anchors of the level. Either way :func:`k_nearest` makes the choice.
-* :func:`overlap_ious` (MaxIoU): the IoU of every (GT, anchor) pair that can overlap. Two
-  boxes overlap only if their centres are closer than the sum of their half diagonals, so a
-  GT's anchors lie in the cells within ``hypot(w, h) / 2 + radius`` of its centre on each axis;
-  the pairs of these rectangles of cells go through the same overlap test and the same exact
-  IoU as :func:`~paa_edu.geometry.iou.box_iou_rotated`, without a (G, A) tensor.
-
-:func:`first_index` is the sparse form of the index that ``max`` returns, used by both.
+* :func:`nearest_in_window` (ATSS): the ``k`` anchors of a level nearest a GT's centre, searched
+  in a ``(2h + 1) x (2h + 1)``-cell window around the nearest cell (shifted inwards at the
+  borders). If the nearest cell outside the window is strictly farther than the k-th distance
+  found, the window holds the k nearest, ties included; otherwise (a GT centre far outside
+  the image) the GT's row falls back to the whole level. :func:`k_nearest` chooses either way.
+* :func:`overlap_ious` (MaxIoU): the IoU of every (GT, anchor) pair that can overlap. Two boxes
+  overlap only if their centres are closer than the sum of their half diagonals, so a GT's
+  anchors lie in the cells within ``hypot(w, h) / 2 + radius`` of its centre on each axis;
+  those pairs get the same overlap test and exact IoU as ``box_iou_rotated``.
+* :func:`first_index`: the sparse form of the index that ``max`` returns, used by both.
 """
 from __future__ import annotations
 
@@ -32,25 +27,17 @@ _PAIRS_PER_CHUNK = 1 << 18  # window pairs enumerated at once by overlap_ious: b
 
 
 def k_nearest(dist: Tensor, anchor_inds: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """The ``k`` nearest anchors of each row: nearer first, equal distances by anchor index.
-
-    The one selection rule of ATSS, used by the dense reference and the windows alike (a
-    ``topk`` would break ties in an order that depends on the other elements of the row).
-
-    Args:
-        dist: (G, N) distances; anchor_inds: (G, N) or (N,) their anchor indices, increasing
-            along each row (so a stable sort breaks ties by anchor index).
-    Returns:
-        distances (G, k) ascending and anchor indices (G, k).
+    """The ``k`` nearest anchors of each row, (G, k) distances and indices: nearer first, equal
+    distances by anchor index (``anchor_inds`` (G, N) or (N,) increase along each row, so a
+    stable sort does it; ``topk`` would break ties by the row's other elements).
     """
     values, order = dist.sort(dim=1, stable=True)  # (G, N) each
     return values[:, :k], anchor_inds.expand_as(dist).gather(1, order[:, :k])
 
 
 def window_half_size(k: int, per_cell: int) -> int:
-    """Half size ``h`` of a window that holds the k nearest anchors of an inner GT centre.
-
-    The ``(2r + 1)**2`` cells around the nearest cell hold ``ceil(k / R)`` cells within
+    """Half size ``h`` of a window that holds the k nearest anchors of an inner GT centre: the
+    ``(2r + 1)**2`` cells around the nearest cell hold ``ceil(k / R)`` cells within
     ``(r + 1/2) * sqrt(2)`` strides, and every cell outside a ``(2h + 1)``-window is at least
     ``h + 1/2`` strides away.
     """
@@ -61,14 +48,9 @@ def window_half_size(k: int, per_cell: int) -> int:
 
 def nearest_in_window(level: LevelGrid, anchors: Tensor, gt_boxes: Tensor, k: int
                       ) -> tuple[Tensor, Tensor] | None:
-    """The k nearest anchors of one level per GT, searched in a window; see module doc.
-
-    Args:
-        level: the level's grid; anchors: (A, 5) all anchors; gt_boxes: (G, 5).
-        k: at most the level's anchor count.
-    Returns:
-        cand (G, k) anchor indices and ok (G,) bool (False: the window may miss one of the
-        k nearest, use the whole level for that GT); None if the window is smaller than k.
+    """The k nearest anchors (G, k) of one level per GT, searched in a window, and ok (G,) bool
+    (False: the window may miss one, search the whole level for that GT); None when the
+    window holds fewer than k anchors. See the module docstring.
     """
     h = window_half_size(k, level.per_cell)
     win_w, win_h = min(2 * h + 1, level.width), min(2 * h + 1, level.height)
@@ -111,13 +93,8 @@ def _outside_gap(level: LevelGrid, cx: Tensor, cy: Tensor, i0: Tensor, j0: Tenso
 
 
 def first_index(key: Tensor, value: Tensor, mask: Tensor, size: int) -> Tensor:
-    """(size,) smallest ``value`` among the masked pairs of each ``key``; 0 where there is none.
-
-    The sparse form of the index that a dense ``max`` returns: the first of tied maxima, and
-    0 for a row of ties at the default value.
-
-    Args:
-        key: (P,) int64 in [0, size); value: (P,) int64; mask: (P,) bool.
+    """(size,) smallest ``value`` among the masked pairs (P,) of each ``key``, 0 where there is
+    none: the first of tied maxima, as a dense ``max`` returns it (0 for a row of defaults).
     """
     none = torch.iinfo(torch.long).max
     first = torch.full((size,), none, dtype=torch.long, device=value.device)
@@ -127,14 +104,8 @@ def first_index(key: Tensor, value: Tensor, mask: Tensor, size: int) -> Tensor:
 
 def overlap_ious(levels: list[LevelGrid], anchors: Tensor, gt_boxes: Tensor
                  ) -> tuple[Tensor, Tensor, Tensor]:
-    """The pairs of ``box_iou_rotated(gt_boxes, anchors)`` that may be non-zero, with their IoU.
-
-    Args:
-        levels: the grid of every level; anchors: (A, 5); gt_boxes: (G, 5).
-    Returns:
-        gt (P,), anchor (P,) int64 and iou (P,): every pair that passes
-        :func:`~paa_edu.geometry.iou.may_overlap` (each once), with the same IoU bits as the
-        matrix; all other entries of the matrix are 0.
+    """The pairs of ``box_iou_rotated(gt_boxes, anchors)`` that may be non-zero: gt (P,), anchor
+    (P,) int64 and their IoU (P,), the same bits as the matrix (every other entry is 0).
     """
     spans = _cell_spans(levels, gt_boxes)  # (G, L) tensors
     sizes = torch.stack([spans["count"].sum(1), spans["rows"].sum(1)])  # (2, G)
@@ -176,14 +147,9 @@ def _cell_spans(levels: list[LevelGrid], gt_boxes: Tensor) -> dict[str, Tensor]:
 
 def _enumerate_pairs(levels: list[LevelGrid], spans: dict[str, Tensor], num_rows: int,
                      total: int) -> tuple[Tensor, Tensor]:
-    """Every (GT, anchor) pair of the cell rectangles of ``spans`` ((g, L) tensors).
-
-    A row of a rectangle is a run of consecutive anchor indices, so two expansions of runs do it
-    without divisions: (GT, level) groups -> their ``num_rows`` rows -> the ``total`` anchors.
-
-    Returns:
-        gt (total,) local GT index and anchor (total,) int64, grouped by GT then level, the
-        anchors of a group increasing.
+    """Every (GT, anchor) pair of the cell rectangles of ``spans`` ((g, L) tensors): local GT (P,)
+    and anchor (P,), grouped by GT then level. A row of a rectangle is a run of consecutive
+    anchor indices, so two expansions of runs do it: groups -> their rows -> their anchors.
     """
     device = spans["count"].device
     L = len(levels)

@@ -2,20 +2,17 @@
 
 PAA's central claim is that the split of an object's candidates *changes as the model learns*.
 To show it, training calls :class:`SnapshotHook` before every ``snapshot_every``-th iteration
-(and once after the last one). The hook takes the first :data:`SNAPSHOT_IMAGES` training
-images (no flips, so the same GTs every time), runs the current model on them in eval mode
-(no gradients, BatchNorm statistics untouched, no random numbers drawn: training continues
-exactly as without the hook) and writes ``<out_dir>/snapshots/iter_XXXXXX.pt`` with, for each
-of the four assigners (whatever the run trains with):
+(and after the last one). The hook runs the current model in eval mode on the first
+:data:`SNAPSHOT_IMAGES` training images (no flips, no gradients, no random numbers drawn:
+training continues exactly as without it) and writes ``<out_dir>/snapshots/iter_XXXXXX.pt``
+with, for each of the four assigners (whatever the run trains with):
 
 - ``maxiou`` / ``atss``: the positives of every GT and their PAA score
-  (:func:`paa_edu.model.losses.paa_anchor_scores`, computed the same way as PAA's, for comparison);
-- ``paa_maxiou`` / ``paa_atss``: the same, plus the candidate table the GMM saw (scores,
-  levels, anchors, positives), the fitted mixture (weights, means, variances), the cut (the
-  largest positive score) and whether the fallback fired.
+  (:func:`paa_edu.assigners.paa_scores`, for comparison);
+- ``paa_maxiou`` / ``paa_atss``: the same, plus the candidate table the GMM saw, the fitted
+  mixture, the cut (the largest positive score) and whether the fallback fired.
 
-A file is a dict of tensors and plain values (``torch.load(..., weights_only=True)`` reads it);
-:func:`load_snapshots` reads a run's files in iteration order.
+A file is a dict of tensors and plain values (``torch.load(..., weights_only=True)`` reads it).
 """
 from __future__ import annotations
 
@@ -25,10 +22,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from paa_edu.assigners import GMMFit, PAARecord
+from paa_edu.assigners import GMMFit, PAARecord, assign, build_assigner, paa_scores
+from paa_edu.assigners.result import batch_positives
 from paa_edu.config import VARIANTS
 from paa_edu.data import collate_batch
-from paa_edu.model import build_assigner
+from paa_edu.model.detector import target_image_shapes
 
 #: The training images whose GTs are followed (indices into the training split).
 SNAPSHOT_IMAGES = (0, 1, 2)
@@ -41,17 +39,6 @@ FORMAT_VERSION = 1
 def variant_name(model_cfg) -> str:
     """``maxiou``, ``atss``, ``paa_maxiou`` or ``paa_atss`` for a :class:`ModelConfig`."""
     return f"paa_{model_cfg.paa_init}" if model_cfg.assigner == "paa" else model_cfg.assigner
-
-
-def snapshot_path(out_dir: str | Path, iteration: int) -> Path:
-    return Path(out_dir) / SNAPSHOT_DIR / f"iter_{iteration:06d}.pt"
-
-
-def _per_gt_positives(result, scores: Tensor, gt_offset: int) -> dict:
-    """Positives of one image as (anchor, GT row, score) triples."""
-    anchor = result.pos_inds()  # (P,)
-    return {"pos_anchor": anchor.cpu(), "pos_gt": (result.pos_gt_inds() + gt_offset).cpu(),
-            "pos_score": scores[anchor].float().cpu()}
 
 
 def _paa_tables(records) -> dict:
@@ -77,58 +64,39 @@ def _paa_tables(records) -> dict:
 
 @torch.no_grad()
 def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
-    """Every assigner's decision for ``targets`` under the current ``model`` (eval mode).
-
-    Args:
-        model: a :class:`paa_edu.model.RotatedPAADetector` (its mode is restored).
-        images: (B, 3, H, W) batch as the data loader gives it; targets: B dicts with
-            ``boxes`` (G_b, 5), ``labels`` (G_b,) and optionally ``img_shape`` (h, w).
-    Returns:
-        the snapshot dict (without iteration/epoch), CPU tensors only.
+    """Every assigner's decision for ``targets`` (B dicts: ``boxes``, ``labels``, optionally
+    ``img_shape``) under the current ``model`` in eval mode; CPU tensors only.
     """
-
-    was_training, saved = model.training, (model.cfg, model.assigner)
-    model.eval()
-    try:
-        shapes = [t["img_shape"] for t in targets] if all("img_shape" in t for t in targets) \
-            else None
-        dense = model.predict_dense(images, shapes)
-        offsets = torch.tensor([0] + [len(t["boxes"]) for t in targets]).cumsum(0).tolist()
-        out = {}
-        for name, assigner, init in SNAPSHOT_ASSIGNERS:
-            model.cfg = replace(saved[0], assigner=assigner, paa_init=init)
-            model.assigner = build_assigner(model.cfg, record=True)
-            results = model.assign_batch(dense, targets)
-            parts = [_per_gt_positives(res, model.paa_scores(
-                dense["anchors"], t["boxes"].to(dense["anchors"]), res,
-                dense["cls_logits"][b], dense["deltas"][b]), offsets[b])
-                for b, (res, t) in enumerate(zip(results, targets))]
-            entry = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-            entry["num_pos_per_gt"] = torch.bincount(entry["pos_gt"], minlength=offsets[-1])
-            if assigner == "paa":
-                entry.update(_paa_tables(model.assigner.last_records))
-            out[name] = entry
-    finally:
-        model.cfg, model.assigner = saved
-        model.train(was_training)
-    return {"format": FORMAT_VERSION, "trained_with": variant_name(saved[0]),
+    was_training = model.training
+    dense = model.eval().predict_dense(images, target_image_shapes(targets))
+    model.train(was_training)
+    out, num_gts = {}, sum(len(t["boxes"]) for t in targets)
+    for name, assigner_name, init in SNAPSHOT_ASSIGNERS:
+        assigner = build_assigner(replace(model.cfg, assigner=assigner_name, paa_init=init),
+                                  record=True)
+        results = assign(assigner, dense, targets)
+        scores = paa_scores(dense, targets, results)  # (B, A) at the positives, inf elsewhere
+        image, anchor, gt_row = batch_positives(results)  # (P,) each
+        entry = {"pos_anchor": anchor.cpu(), "pos_gt": gt_row.cpu(),
+                 "pos_score": scores[image, anchor].float().cpu(),
+                 "num_pos_per_gt": torch.bincount(gt_row.cpu(), minlength=num_gts)}
+        if assigner_name == "paa":
+            entry.update(_paa_tables(assigner.last_records))
+        out[name] = entry
+    return {"format": FORMAT_VERSION, "trained_with": variant_name(model.cfg),
             "image_indices": list(range(len(targets))),
             "gt_image": torch.cat([torch.full((len(t["boxes"]),), b, dtype=torch.long)
                                    for b, t in enumerate(targets)]),
             "gt_boxes": torch.cat([t["boxes"].float().cpu() for t in targets]),
             "gt_labels": torch.cat([t["labels"].long().cpu() for t in targets]),
-            "num_level_anchors": list(dense["num_level_anchors"]),
+            "num_level_anchors": list(dense.num_level_anchors),
             "image_size": list(images.shape[-2:]), "assigners": out}
 
 
 class SnapshotHook:
-    """Called by the training loop; writes a snapshot every ``every`` iterations.
-
-    Args:
-        every: iterations between snapshots (> 0).
-        out_dir: the run directory (files go to ``<out_dir>/snapshots/``).
-        dataset: the training split without augmentation (``train=False``).
-        indices: the images whose GTs are followed.
+    """Called by the training loop; every ``every`` iterations writes a snapshot of the GTs of the
+    images ``indices`` of ``dataset`` (the training split without augmentation) to
+    ``<out_dir>/snapshots/``.
     """
 
     def __init__(self, every: int, out_dir: str | Path, dataset,
@@ -152,7 +120,7 @@ class SnapshotHook:
         snap = take_snapshot(model, self.images.to(device), targets)
         snap.update(iteration=int(iteration), epoch=int(epoch),
                     image_indices=list(self.indices))
-        path = snapshot_path(self.out_dir, iteration)
+        path = self.out_dir / SNAPSHOT_DIR / f"iter_{iteration:06d}.pt"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         torch.save(snap, tmp)

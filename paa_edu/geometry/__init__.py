@@ -8,13 +8,12 @@ The corners are ``c -/+ u -/+ v`` with ``u = (w/2)(cos t, sin t)`` and
 from paa_edu.geometry.angles import (
     ANGLE_VERSIONS,
     DEFAULT_ANGLE_VERSION,
-    NonFiniteError,
-    check_boxes,
     check_version,
     norm_angle,
     regularize_boxes,
     weighted_mean_angle,
 )
+from paa_edu.geometry.checks import NonFiniteError, check_boxes
 from paa_edu.geometry.convert import full_precision, obb2hbb, obb2poly, poly2obb
 from paa_edu.geometry.iou import box_iou_rotated
 from paa_edu.geometry.nms import batched_nms_rotated, nms_rotated

@@ -16,13 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import (
-    DEFAULT_ANGLE_VERSION,
-    check_boxes,
-    check_float_rows,
-    check_version,
-    regularize_boxes,
-)
+from paa_edu.geometry.angles import DEFAULT_ANGLE_VERSION, check_version, regularized
+from paa_edu.geometry.checks import check_boxes, check_float_rows
 
 # The 6 unordered pairs of the 4 points: candidate directions for a side of the rectangle.
 _PAIRS_I = (0, 0, 0, 1, 1, 2)
@@ -38,27 +33,15 @@ def full_precision(values: Tensor) -> Tensor:
 
 
 def obb2poly(boxes: Tensor) -> Tensor:
-    """Corners of rotated boxes.
-
-    Args:
-        boxes: (..., 5) cx, cy, w, h, theta (radians, clockwise on screen).
-    Returns:
-        (..., 8) x1, y1, ..., x4, y4 in the order c-u-v, c+u-v, c+u+v, c-u+v.
-    """
+    """Corners of rotated boxes (..., 5) as (..., 8) x1, y1, ..., x4, y4, in the order c-u-v,
+    c+u-v, c+u+v, c-u+v."""
     check_boxes(boxes, "boxes")
     return box_corners(boxes).flatten(-2)  # (..., 8)
 
 
 def obb2hbb(boxes: Tensor) -> Tensor:
-    """Axis-aligned boxes enclosing rotated boxes, as rotated boxes with theta = 0.
-
-    This is the "horizontal box" a horizontal detector would use for a rotated object
-    (mmrotate's ``assign_by_circumhbbox``): notebook 01 compares IoUs of both.
-
-    Args:
-        boxes: (..., 5) cx, cy, w, h, theta.
-    Returns:
-        (..., 5) cx, cy, W, H, 0 with W = |w cos| + |h sin| and H = |w sin| + |h cos|.
+    """Axis-aligned boxes enclosing rotated boxes (..., 5), as rotated boxes ``(cx, cy, W, H, 0)``
+    with W = |w cos| + |h sin| and H = |w sin| + |h cos| (mmrotate's ``assign_by_circumhbbox``).
     """
     check_boxes(boxes, "boxes")
     corners = box_corners(boxes)  # (..., 4, 2)
@@ -79,9 +62,8 @@ def box_corners(boxes: Tensor) -> Tensor:
 
 def poly2obb(polys: Tensor, version: str = DEFAULT_ANGLE_VERSION,
              return_valid: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-    """Minimum-area rotated rectangle of each 4-point polygon, in angle ``version``.
-
-    Steps (all vectorised over the rows):
+    """Minimum-area rotated rectangle (..., 5) of each 4-point polygon (..., 8), in angle
+    ``version``.
 
     1. Move the points to their mean (keeps float precision for large coordinates).
     2. For each of the 6 directions ``p_j - p_i``: unit axes ``a = dir/|dir|`` and ``b = a`` turned
@@ -91,15 +73,8 @@ def poly2obb(polys: Tensor, version: str = DEFAULT_ANGLE_VERSION,
        ``h`` = range on ``b``, centre = middle of both ranges. Finally :func:`regularize_boxes`.
 
     A polygon whose points are all collinear (zero area) has no rectangle: it raises
-    ``ValueError`` naming the first such row, or, with ``return_valid=True``, is flagged in the
-    returned mask instead.
-
-    Args:
-        polys: (..., 8) x1, y1, ..., x4, y4.
-        version: angle version of the output, one of ``ANGLE_VERSIONS``.
-        return_valid: return ``(boxes, valid)`` instead of raising on degenerate polygons.
-    Returns:
-        (..., 5) boxes; with ``return_valid`` also a (...,) bool mask of non-degenerate rows.
+    ``ValueError`` naming the first such row, or, with ``return_valid=True``, is flagged in a
+    returned (...,) bool mask instead.
     """
     check_version(version)
     check_float_rows(polys, "polys", 8, "x1, y1, ..., x4, y4")
@@ -114,7 +89,7 @@ def poly2obb(polys: Tensor, version: str = DEFAULT_ANGLE_VERSION,
         bad = int((~valid).nonzero()[0])
         raise ValueError(f"polys row {bad} is degenerate (its 4 points are collinear, zero area): "
                          f"{polys.reshape(-1, 8)[bad].tolist()}")
-    boxes = regularize_boxes(boxes, version).reshape(*shape, 5)
+    boxes = regularized(boxes, version).reshape(*shape, 5)
     return (boxes, valid.reshape(shape)) if return_valid else boxes
 
 

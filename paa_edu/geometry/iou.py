@@ -8,29 +8,24 @@ The intersection of two rectangles A and B is a convex polygon. Each of its vert
 
 So we collect these 4 + 4 + 16 = 24 candidate points for every pair of boxes, mark which ones are
 real, sort the real ones by angle around their mean, and measure the polygon with the shoelace
-formula. Everything is a fixed-size tensor, so all pairs are processed at once, on CPU or GPU, and
-autograd differentiates through the point coordinates (the sort order itself is constant
-locally, exactly like a ``max``).
+formula. Everything is a fixed-size tensor, so all pairs are processed at once, and autograd
+differentiates through the point coordinates (the sort order is locally constant, like a ``max``).
 
 Numerical care (the known failure modes of rotated-IoU kernels):
 
 * **Relative frame.** Each pair is expressed in the frame of its thinner box (centre at the
-  origin, w side along x). Only the *differences* of centres and angles enter, which are exact
-  in float for nearby boxes, so boxes at x = 1e5 are as accurate as boxes at x = 0, and two
-  identical boxes have bit-identical corners (IoU exactly 1). In this frame the thin box is
-  axis-aligned, so candidate points can be clamped into it exactly, which keeps float32 accurate
-  for boxes only 1e-3 px wide.
-* **Signed distances instead of line-line intersections.** For a point p and box B we compute the
-  4 signed distances to B's edge lines (>= 0 inside). A corner is inside when all 4 are
-  >= -tol. An edge p0 -> p1 of A crosses a line of B when its two end distances d0, d1 have
-  opposite signs; the crossing is ``p0 + d0 / (d0 - d1) * (p1 - p0)``, a convex combination, so
-  it always lies on the segment, even for nearly parallel edges. It is kept if it is inside B
-  (tolerance again). Hence every candidate is inside both boxes up to ``tol`` and every true
-  vertex is a candidate: coincident edges, touching boxes and identical boxes are all exact.
+  origin, w side along x). Only *differences* of centres and angles enter, so boxes at x = 1e5
+  are as accurate as at x = 0, and identical boxes have bit-identical corners (IoU exactly 1).
+  The thin box is axis-aligned there, so candidate points can be clamped into it exactly, which
+  keeps float32 accurate for boxes only 1e-3 px wide.
+* **Signed distances instead of line-line intersections.** A point's 4 signed distances to a
+  box's edge lines are >= 0 inside. An edge p0 -> p1 crosses a line where its end distances
+  d0, d1 change sign, at ``p0 + d0 / (d0 - d1) * (p1 - p0)``: a convex combination, on the
+  segment even for nearly parallel edges. With a tolerance on every inside test, every true
+  vertex is a candidate: coincident edges, touching and identical boxes are all exact.
 * **Pruning.** Pairs whose enclosing circles or axis-aligned boxes do not meet have IoU 0 and
-  never reach the clipping code, so the cost grows with the number of overlapping pairs.
-  Aligned pairs (``aligned=True``, the training losses) are all clipped and the ruled-out ones
-  set to 0 afterwards: no data-dependent indexing, hence no host-device sync on a GPU.
+  never reach the clipping. Aligned pairs (the training losses) are all clipped and the
+  ruled-out ones set to 0 afterwards: no data-dependent indexing, no host-device sync.
 """
 from __future__ import annotations
 
@@ -39,7 +34,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import check_boxes
+from paa_edu.geometry.checks import check_boxes
 from paa_edu.geometry.convert import box_corners
 
 _PAIR_CHUNK = 1 << 14  # pairs clipped per step: bounds memory, keeps tensors in cache
@@ -60,13 +55,19 @@ def box_iou_rotated(boxes1: Tensor, boxes2: Tensor, mode: str = "iou", aligned: 
         (N, M) overlaps, or (N,) if ``aligned``; values in [0, 1].
     """
     _check_iou_inputs(boxes1, boxes2, mode, aligned)
-    if aligned:  # clip every pair and zero the ruled-out ones: no nonzero, so no GPU sync
-        values = pair_overlaps(boxes1, boxes2, mode, eps)  # (N,)
-        return torch.where(may_overlap(boxes1, boxes2), values, 0.0)  # (N,)
+    if aligned:
+        return aligned_iou(boxes1, boxes2, mode, eps)
     rows, cols = overlap_candidates(boxes1, boxes2)  # (P,), (P,)
     values = pair_overlaps(boxes1[rows], boxes2[cols], mode, eps)  # (P,)
     out = boxes1.new_zeros(boxes1.shape[0], boxes2.shape[0])
     return out.index_put((rows, cols), values)  # (N, M)
+
+
+def aligned_iou(boxes1: Tensor, boxes2: Tensor, mode: str = "iou", eps: float = 1e-6
+                ) -> Tensor:
+    """IoU of aligned pairs, (P, 5) x (P, 5) -> (P,), without input checks: every pair is
+    clipped and the ruled-out ones set to 0 (no ``nonzero``, so no GPU sync)."""
+    return torch.where(may_overlap(boxes1, boxes2), pair_overlaps(boxes1, boxes2, mode, eps), 0.0)
 
 
 def pair_overlaps(boxes1: Tensor, boxes2: Tensor, mode: str = "iou",
@@ -80,11 +81,7 @@ def pair_overlaps(boxes1: Tensor, boxes2: Tensor, mode: str = "iou",
 
 
 def pair_intersection_area(boxes1: Tensor, boxes2: Tensor) -> Tensor:
-    """Intersection area of aligned pairs of rotated boxes, (P, 5) x (P, 5) -> (P,).
-
-    No pruning and no validation: the building block of :func:`box_iou_rotated`. Pairs are
-    processed in chunks to bound memory.
-    """
+    """Intersection areas of aligned pairs (P, 5) x (P, 5) -> (P,), in chunks; no checks."""
     if boxes1.shape[0] <= _PAIR_CHUNK:
         return _intersection(boxes1, boxes2)
     parts = [_intersection(a, b) for a, b in
@@ -118,19 +115,16 @@ def _intersection(boxes1: Tensor, boxes2: Tensor) -> Tensor:
 
 def intersection_candidates(corners1: Tensor, corners2: Tensor, dist12: Tensor, dist21: Tensor,
                             tol: Tensor) -> tuple[Tensor, Tensor]:
-    """Candidate vertices of the intersection of two convex polygons 1 and 2 (step 3).
-
-    The shared clipping step of :func:`box_iou_rotated` and
+    """Step 3 for two convex polygons 1 and 2, shared by :func:`box_iou_rotated` and
     :func:`paa_edu.geometry.polygon_iou.box_poly_iou`.
 
     Args:
         corners1: (P, K, 2) and corners2: (P, L, 2), the vertices in order around each polygon.
-        dist12: (P, K, L) signed distances of the corners of 1 to the edge lines of 2
-            (>= 0 inside); dist21: (P, L, K) the converse.
-        tol: (P, 1, 1) inside-test slack.
+        dist12: (P, K, L) signed distances of the corners of 1 to the edge lines of 2 (>= 0
+            inside); dist21: (P, L, K) the converse. tol: (P, 1, 1) inside-test slack.
     Returns:
-        points (P, K + L + K * L, 2) and their validity (P, K + L + K * L): the corners of each
-        polygon inside the other, then the crossings of the edges of 1 with the lines of 2.
+        points (P, K + L + K * L, 2) and their validity: the corners of each polygon inside the
+        other, then the crossings of the edges of 1 with the lines of 2.
     """
     inside1 = (dist12 >= -tol).all(dim=-1)  # (P, K)
     inside2 = (dist21 >= -tol).all(dim=-1)  # (P, L)
@@ -141,12 +135,8 @@ def intersection_candidates(corners1: Tensor, corners2: Tensor, dist12: Tensor, 
 
 
 def _to_frame_of_first(boxes1: Tensor, boxes2: Tensor) -> tuple[Tensor, Tensor]:
-    """Express both boxes in box 1's frame, (P, 5) x (P, 5) -> (P, 5) x (P, 5).
-
-    Box 1 becomes ``(0, 0, w1, h1, 0)``, so its corners are exactly ``(+-w1/2, +-h1/2)``; box 2
-    keeps its size, its centre difference is rotated by -theta1 and its angle is
-    ``theta2 - theta1``. Only differences of the inputs enter: large coordinates lose nothing,
-    and identical (or parallel) boxes give exactly the same (or exactly parallel) corners.
+    """Both boxes (P, 5) in box 1's frame: box 1 becomes ``(0, 0, w1, h1, 0)``; box 2 keeps its
+    size, its centre difference is rotated by -theta1 and its angle is ``theta2 - theta1``.
     """
     theta1 = boxes1[:, 4:5]  # (P, 1)
     cos, sin = torch.cos(theta1), torch.sin(theta1)
@@ -168,12 +158,8 @@ def _tolerance(local1: Tensor, local2: Tensor) -> Tensor:
 
 
 def _local_coords(points: Tensor, boxes: Tensor) -> tuple[Tensor, Tensor]:
-    """Coordinates of points in a box's own frame: along its w side and along its h side.
-
-    Args:
-        points: (P, K, 2); boxes: (P, 5).
-    Returns:
-        along_u (P, K), along_v (P, K); the point is inside iff |u| <= w/2 and |v| <= h/2.
+    """Coordinates (P, K) x 2 of points (P, K, 2) along the w and h sides of boxes (P, 5); inside
+    iff |u| <= w/2 and |v| <= h/2.
     """
     rel = points - boxes[:, None, :2]  # (P, K, 2)
     theta = boxes[:, None, 4]  # (P, 1)
@@ -193,17 +179,11 @@ def _edge_distances(along_u: Tensor, along_v: Tensor, boxes: Tensor) -> Tensor:
 def _edge_crossings(corners: Tensor, dist: Tensor, tol: Tensor) -> tuple[Tensor, Tensor]:
     """Points where the edges of polygon 1 cross the edge lines of polygon 2, kept if inside 2.
 
-    Edge i of polygon 1 runs from corner i to corner i+1. Along it, the signed distance to line j
-    of polygon 2 changes linearly from d0 to d1, so it crosses the line at ``t = d0 / (d0 - d1)``
-    when d0 and d1 have strictly opposite signs. The distances of that point to the *other*
-    lines of polygon 2 are interpolated the same way, which gives the inside test without a
-    second projection.
-
-    Args:
-        corners: (P, K, 2) corners of polygon 1; dist: (P, K, L) their distances to the L edge
-            lines of polygon 2; tol: (P, 1, 1).
-    Returns:
-        points (P, K * L, 2) ordered (edge i, line j), and their validity (P, K * L).
+    Along edge i (corner i to i+1) the signed distance to line j changes linearly from d0 to d1,
+    so it crosses the line at ``t = d0 / (d0 - d1)`` when d0 and d1 have strictly opposite signs.
+    The distances of that point to the *other* lines are interpolated the same way: the inside
+    test without a second projection. corners: (P, K, 2); dist: (P, K, L); returns points
+    (P, K * L, 2) ordered (edge i, line j) and their validity (P, K * L).
     """
     d0, d1 = dist, dist.roll(-1, dims=1)  # (P, K edges, L lines)
     crosses = ((d0 > 0) & (d1 < 0)) | ((d0 < 0) & (d1 > 0))  # (P, K, L) strict sign change
@@ -272,10 +252,8 @@ def may_overlap(boxes1: Tensor, boxes2: Tensor) -> Tensor:
 
 
 def overlap_bounds(boxes: Tensor) -> Tensor:
-    """Per box, what :func:`may_overlap` needs: (..., 5) -> (..., 4) radius of the enclosing
-    circle, half width and half height of the axis-aligned box, and 1 if w * h > 0 (else 0).
-
-    Computed once per box, they make :func:`bounds_meet` over many pairs cheap.
+    """What :func:`may_overlap` needs per box, (..., 5) -> (..., 4): enclosing circle radius,
+    half width and half height of the axis-aligned box, 1 if w * h > 0 (else 0).
     """
     ex, ey = half_extents(boxes)
     non_empty = (boxes[..., 2] * boxes[..., 3] > 0).to(boxes.dtype)
@@ -293,26 +271,15 @@ def bounds_meet(boxes1: Tensor, bounds1: Tensor, boxes2: Tensor, bounds2: Tensor
 
 
 def overlap_candidates(boxes1: Tensor, boxes2: Tensor) -> tuple[Tensor, Tensor]:
-    """Index pairs (i, j) for which :func:`may_overlap` holds, in row-major order.
-
-    Returns:
-        rows (P,), cols (P,) int64.
-    """
+    """Index pairs rows (P,), cols (P,) for which :func:`may_overlap` holds, row-major."""
     return pairs_where(lambda rows: may_overlap(boxes1[rows, None], boxes2[None]),
                        boxes1.shape[0], boxes2.shape[0], boxes1.device)
 
 
 def pairs_where(test: Callable[[slice], Tensor], n: int, m: int, device: torch.device
                 ) -> tuple[Tensor, Tensor]:
-    """Index pairs (i, j) where an N x M pairwise test holds, in row-major order.
-
-    The test runs in row chunks so that memory stays bounded for large N * M.
-
-    Args:
-        test: maps a slice of the N rows to their (n_chunk, M) bool test.
-        n, m: N and M; device: where the indices live.
-    Returns:
-        rows (P,), cols (P,) int64.
+    """Index pairs rows (P,), cols (P,) where the N x M pairwise ``test`` (a slice of rows ->
+    (n, M) bool) holds, row-major; the test runs in row chunks to bound memory.
     """
     step = max(1, _ROW_CHUNK_ELEMS // max(m, 1))
     rows, cols = [], []
@@ -339,7 +306,7 @@ def half_extents(boxes: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _check_iou_inputs(boxes1: Tensor, boxes2: Tensor, mode: str, aligned: bool) -> None:
-    """Raise a clear error for bad shapes, dtypes, devices, modes or values."""
+    """Clear errors for bad shapes, dtypes, devices, modes or values."""
     check_boxes(boxes1, "boxes1")
     check_boxes(boxes2, "boxes2")
     if boxes1.dim() != 2 or boxes2.dim() != 2:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import check_boxes
+from paa_edu.geometry.checks import check_boxes
 from paa_edu.geometry.iou import overlap_candidates, pair_overlaps
 from paa_edu.geometry.nms_graph import graph_nms
 
@@ -36,17 +36,12 @@ _BLOCK = 512  # ranks handled per greedy step
 
 def nms_rotated(boxes: Tensor, scores: Tensor, iou_threshold: float,
                 method: str = "graph") -> Tensor:
-    """Greedy rotated NMS.
+    """Greedy rotated NMS: (K,) int64 indices of the kept boxes (N, 5), by decreasing score (N,).
 
-    Args:
-        boxes: (N, 5) cx, cy, w, h, theta.
-        scores: (N,) floating scores.
-        iou_threshold: a box is suppressed when its IoU with a kept box is > this value.
-        method: ``"blocks"``, the greedy walk of this module (the reference), or ``"graph"``,
-            the same keep set from one sparse IoU pass (:mod:`paa_edu.geometry.nms_graph`;
-            it walks the blocks when the boxes of a class overlap too densely).
-    Returns:
-        (K,) int64 indices into ``boxes`` of the kept boxes, by decreasing score.
+    A box is suppressed when its IoU with a kept box is > ``iou_threshold``. ``method``:
+    ``"blocks"``, the greedy walk of this module (the reference), or ``"graph"``, the same keep set
+    from one sparse IoU pass (:mod:`paa_edu.geometry.nms_graph`; it walks the blocks when the
+    boxes of a class overlap too densely).
     """
     _check_nms_inputs(boxes, scores, iou_threshold, method)
     return _greedy_nms(boxes, scores, float(iou_threshold), None, method)
@@ -54,17 +49,9 @@ def nms_rotated(boxes: Tensor, scores: Tensor, iou_threshold: float,
 
 def batched_nms_rotated(boxes: Tensor, scores: Tensor, labels: Tensor,
                         iou_threshold: float, method: str = "graph") -> Tensor:
-    """Class-wise rotated NMS: boxes with different labels never suppress each other.
-
-    One NMS runs on all boxes, but candidate pairs with different labels are dropped before
-    any IoU is computed. (Shifting each class far away, as mmcv does, would cost float32
-    precision in the centres and could flip decisions at the threshold.)
-
-    Args:
-        boxes: (N, 5); scores: (N,); labels: (N,) integer class ids.
-        iou_threshold, method: as in :func:`nms_rotated`.
-    Returns:
-        (K,) int64 kept indices by decreasing score.
+    """Class-wise rotated NMS (``labels`` (N,) integer): boxes with different labels never suppress
+    each other. One NMS runs on all boxes and candidate pairs with different labels are dropped
+    before any IoU (shifting each class far away, as mmcv does, would cost float32 precision).
     """
     _check_nms_inputs(boxes, scores, iou_threshold, method)
     if not isinstance(labels, Tensor) or labels.shape != scores.shape:

@@ -4,27 +4,19 @@ Greedy NMS keeps box ``j`` (boxes ranked by decreasing score) unless an earlier 
 ``i < j`` overlaps it with IoU > thr. Only pairs that can overlap matter, and only the IoUs of
 pairs whose first box is kept are ever needed:
 
-1. **Pairs that can overlap.** Boxes go into square cells as large as the median axis-aligned
-   extent, keyed by ``(label, cell row, cell column)``. Two boxes whose axis-aligned boxes meet
-   have centres at most the larger extent apart on each axis, so each box looks for the smaller
-   boxes in the cells within ``ceil(extent / cell)`` of its own: one run of the sorted keys per
-   row of cells (:func:`near_pairs`). Labels in the key make class-wise NMS one call. The pairs
-   then pass the
-   cheap exact filters of the block-wise reference (:func:`~paa_edu.geometry.iou.may_overlap`,
-   area ratio, equal labels): a pair ``(i, j)``, ``i < j``, is *pending* until ``i`` is decided.
+1. **Pairs that can overlap.** Boxes go into square cells keyed by ``(label, cell row, cell
+   column)``; each box finds the smaller boxes in the cells within its reach (:func:`near_pairs`;
+   labels in the key make class-wise NMS one call). The pairs pass the cheap exact filters of
+   the block-wise reference (:func:`~paa_edu.geometry.iou.may_overlap`, area ratio, equal
+   labels): a pair ``(i, j)``, ``i < j``, is *pending* until ``i`` is decided.
 2. **Rounds.** Every box starts open. In each round the open boxes without a pending pair are
    *kept*; the exact IoU of their pairs is computed (higher-ranked box first, the same bits as
    the reference) and their partners with IoU > thr are *suppressed*; pairs whose first box is
-   decided are no longer pending. The earliest open box is kept in every round, and a cluster
-   is decided in a few rounds.
+   decided are no longer pending. The earliest open box is kept in every round.
 
-Heavily overlapping boxes of one class (say 100 neighbours per box among 10,000) make the pair
-set large while greedy NMS only needs the neighbours of the few kept boxes: then
-:func:`graph_nms` declines and the caller walks the ranks instead.
-
-The keep set is the greedy one: a box is kept exactly when every earlier candidate is suppressed
-or kept without overlapping it by more than thr. No Python step and no host-device sync per box:
-the syncs are the sizes of step 1 and three per round.
+The keep set is the greedy one: a box is kept exactly when every earlier candidate is
+suppressed or kept without overlapping it by more than thr. Too dense a pair set (many
+neighbours per box in one class): :func:`graph_nms` declines and the caller walks the ranks.
 """
 from __future__ import annotations
 
@@ -41,16 +33,10 @@ _MAX_REACH = 64  # rings of cells the largest box searches (larger cells beyond 
 
 
 def graph_nms(ranked: Tensor, labels: Tensor | None, thr: float) -> Tensor | None:
-    """Greedy NMS of boxes already ranked by decreasing score.
-
-    Args:
-        ranked: (N, 5) boxes, best first; labels: (N,) integer classes or None (one class).
-        thr: suppress when IoU > thr.
-    Returns:
-        (K,) int64 ranks of the kept boxes, increasing; None when the boxes are so dense
-        (more than ``max(_MAX_PAIRS_PER_BOX, N / 512)`` neighbours each on average) that
-        walking the ranks greedily, which only visits the neighbours of kept boxes, is cheaper
-        (the block walk tests every kept box against every later box: its cost grows as N**2).
+    """Greedy NMS of boxes (N, 5) ranked best first, ``labels`` (N,) or None: the kept ranks (K,),
+    increasing; None when the boxes are so dense (more than ``max(_MAX_PAIRS_PER_BOX, N / 512)``
+    neighbours each) that walking the ranks greedily, which visits only the neighbours of kept
+    boxes, is cheaper.
     """
     n = ranked.shape[0]
     pairs = candidate_pairs(ranked, labels, thr)  # (P,) each, i < j, pending
@@ -97,12 +83,9 @@ def candidate_pairs(ranked: Tensor, labels: Tensor | None, thr: float
 
 def near_pairs(boxes: Tensor, bounds: Tensor, labels: Tensor | None
                ) -> tuple[Tensor, Tensor] | None:
-    """Index pairs (i < j) that include every pair whose axis-aligned boxes meet (and whose
-    labels are equal, when given); (Q,) each, in no particular order. None when there would
-    be more than ``_MAX_PAIRS_PER_BOX`` per box.
-
-    Cells are as large as the median axis-aligned extent. Each box looks for the boxes that
-    are smaller than itself (in the order (extent, index)) in the cells within
+    """Index pairs (i < j), (Q,) each, that include every pair whose axis-aligned boxes meet (and
+    whose labels are equal); None beyond ``_MAX_PAIRS_PER_BOX`` per box. Cells are as large as the
+    median extent; each box looks for the smaller boxes in the cells within
     ``ceil(extent / cell)`` of its own: their centres are at most one extent away on each axis.
     """
     n = boxes.shape[0]

@@ -4,32 +4,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import check_boxes
-
-
-def _check_points(points: Tensor, name: str = "points") -> None:
-    if not isinstance(points, Tensor) or points.dim() < 1 or points.shape[-1] != 2 \
-            or not points.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor of shape (..., 2), got "
-                         f"{getattr(points, 'shape', type(points))}")
-
 
 def center_distances(points: Tensor, boxes: Tensor) -> Tensor:
-    """Euclidean distance from every box centre to every point (or to its own points).
-
-    Args:
-        points: (A, 2) x, y (e.g. anchor centres), shared by all boxes; or (G, K, 2), the K
-            points of each box (e.g. the anchors of a window around it).
-        boxes: (G, 5) rotated boxes.
-    Returns:
-        (G, A) or (G, K) distances, GT in rows (like ``box_iou_rotated(gt_boxes, anchors)``).
-        Both forms give the same bits for the same (box, point).
+    """Distance from every box centre (G, 5) to every point (A, 2), or to its own points (G, K, 2):
+    (G, A) or (G, K), GT in rows; both forms give the same bits for the same (box, point).
     """
-    _check_points(points)
-    check_boxes(boxes, "boxes")
     dx = boxes[:, 0:1] - points[..., 0]  # (G, A) or (G, K)
     dy = boxes[:, 1:2] - points[..., 1]  # (G, A) or (G, K)
-    return (dx * dx + dy * dy).sqrt()  # no (G, A, 2) temporary: 1.7x faster
+    return (dx * dx + dy * dy).sqrt()  # no (G, A, 2) temporary
 
 
 def points_in_rboxes(points: Tensor, boxes: Tensor, eps: float = 0.01,
@@ -38,20 +20,15 @@ def points_in_rboxes(points: Tensor, boxes: Tensor, eps: float = 0.01,
 
     1. Move the point into the box frame: ``d = p - c``, ``lx = d . u``, ``ly = d . v`` with the
        unit axes ``u = (cos t, sin t)`` and ``v = (-sin t, cos t)`` (clockwise-positive theta).
-    2. Distances to the four sides are ``w/2 -/+ lx`` and ``h/2 -/+ ly``; the smallest of them is
-       ``min(w/2 - |lx|, h/2 - |ly|)``.
-    3. Inside when that smallest distance is ``> eps`` (mmdetection's ATSS margin, 0.01).
+    2. Its smallest distance to a side is ``min(w/2 - |lx|, h/2 - |ly|)``;
+    3. inside when that is ``> eps`` (mmdetection's ATSS margin, 0.01).
 
-    Args:
-        points: (A, 2), or (N, 2) when ``aligned``.
-        boxes: (G, 5), or (N, 5) when ``aligned``.
-        eps: margin in pixels.
-        aligned: test point i against box i only.
-    Returns:
-        (G, A) bool, or (N,) bool when ``aligned``.
+    Points (A, 2) and boxes (G, 5) give (G, A) bool; with ``aligned``, point i against box i only.
     """
-    _check_points(points)
-    check_boxes(boxes, "boxes")
+    if not isinstance(points, Tensor) or points.dim() < 1 or points.shape[-1] != 2 \
+            or not points.is_floating_point():
+        raise ValueError(f"points must be a floating tensor of shape (..., 2), got "
+                         f"{getattr(points, 'shape', type(points))}")
     if aligned:
         if points.shape[0] != boxes.shape[0]:
             raise ValueError(f"aligned=True needs as many points as boxes, got "

@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import check_boxes
+from paa_edu.geometry.checks import check_boxes
 from paa_edu.geometry.convert import box_corners
 from paa_edu.geometry.iou import convex_area, intersection_candidates, pairs_where
 
@@ -39,15 +39,8 @@ _PAIR_CHUNK = 1 << 14  # pairs clipped per step: bounds memory
 
 
 def box_poly_iou(boxes: Tensor, polys: Tensor) -> Tensor:
-    """IoU of every rotated box with every quadrilateral (the module docstring's rule).
-
-    Args:
-        boxes: (N, 5) cx, cy, w, h, theta (e.g. detections).
-        polys: (M, 8) x1, y1, ..., x4, y4 in order around the quadrilateral (either
-            direction), same dtype and device as ``boxes`` (e.g. DOTA ground truth).
-    Returns:
-        (N, M) IoUs in [0, 1].
-    """
+    """IoU (N, M) of every rotated box (N, 5) with every quadrilateral (M, 8) (vertices in order,
+    either direction; same dtype and device), by the rule of the module docstring."""
     check_boxes(boxes, "boxes")
     if boxes.dim() != 2 or polys.dim() != 2 or polys.shape[1] != 8:
         raise ValueError(f"boxes must be (N, 5) and polys (M, 8); got {tuple(boxes.shape)} "
@@ -110,12 +103,8 @@ def _shoelace(poly: Tensor) -> Tensor:
 
 
 def _line_distances(points: Tensor, poly: Tensor) -> Tensor:
-    """Signed distances of points to the edge lines of a counter-clockwise convex polygon.
-
-    Args:
-        points: (P, K, 2); poly: (P, L, 2), edge j runs from vertex j to vertex j+1.
-    Returns:
-        (P, K, L), >= 0 on the inner side (0 for a zero-length edge).
+    """Signed distances (P, K, L) of points (P, K, 2) to the edge lines of counter-clockwise convex
+    polygons (P, L, 2), >= 0 on the inner side (0 for a zero-length edge).
     """
     edge = poly.roll(-1, dims=1) - poly  # (P, L, 2)
     length = edge.norm(dim=-1).clamp_min(torch.finfo(poly.dtype).tiny)  # (P, L)

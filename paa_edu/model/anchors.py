@@ -34,18 +34,13 @@ class AnchorGenerator:
     def __init__(self, strides=(8, 16, 32, 64, 128), octave_base_scale: float = 4,
                  scales_per_octave: int = 1, ratios=(1.0,), angle: float = 0.0,
                  center_offset: float = 0.0):
-        if len(strides) == 0 or any(s <= 0 for s in strides):
-            raise ValueError("strides must be a non-empty sequence of positive numbers, "
-                             f"got {strides}")
-        if octave_base_scale <= 0 or scales_per_octave < 1:
-            raise ValueError("octave_base_scale must be > 0 and scales_per_octave >= 1, got "
-                             f"{octave_base_scale}, {scales_per_octave}")
-        if len(ratios) == 0 or any(r <= 0 for r in ratios):
-            raise ValueError("ratios must be a non-empty sequence of positive numbers, "
-                             f"got {ratios}")
-        if not math.isfinite(angle) or not 0.0 <= center_offset < 1.0:
-            raise ValueError(f"angle must be finite and center_offset in [0, 1), got {angle}, "
-                             f"{center_offset}")
+        if not strides or min(strides) <= 0 or not ratios or min(ratios) <= 0 \
+                or octave_base_scale <= 0 or scales_per_octave < 1 \
+                or not math.isfinite(angle) or not 0.0 <= center_offset < 1.0:
+            raise ValueError(f"need positive strides {strides} and ratios {ratios}, "
+                             f"octave_base_scale {octave_base_scale} > 0, scales_per_octave "
+                             f"{scales_per_octave} >= 1, a finite angle {angle} and "
+                             f"center_offset {center_offset} in [0, 1)")
         self.strides = tuple(strides)
         self.octave_base_scale = octave_base_scale
         self.scales_per_octave = scales_per_octave
@@ -69,25 +64,18 @@ class AnchorGenerator:
     def feature_sizes_for(self, image_size: tuple[int, int]) -> list[tuple[int, int]]:
         """Feature-map size ``(ceil(H / s), ceil(W / s))`` of every level for an (H, W) image."""
         height, width = image_size
-        if height <= 0 or width <= 0:
-            raise ValueError(f"image_size must be positive (H, W), got {image_size}")
         return [(math.ceil(height / s), math.ceil(width / s)) for s in self.strides]
 
     def num_level_anchors(self, feature_sizes: list[tuple[int, int]]) -> list[int]:
         """Number of anchors of each level, ``H_l * W_l * R``."""
-        self._check_sizes(feature_sizes)
         return [h * w * self.num_anchors_per_location for h, w in feature_sizes]
 
     def grid_anchors(self, feature_sizes: list[tuple[int, int]], device=None,
                      dtype: torch.dtype = torch.float32) -> list[Tensor]:
-        """Anchors of every level.
-
-        Args:
-            feature_sizes: L pairs (H_l, W_l), one per stride.
-        Returns:
-            list of L tensors (H_l * W_l * R, 5) cx, cy, w, h, theta (order: see module doc).
-        """
-        self._check_sizes(feature_sizes)
+        """L tensors (H_l * W_l * R, 5) of anchors, one per stride, for L sizes (H_l, W_l)."""
+        if len(feature_sizes) != len(self.strides):
+            raise ValueError(f"got {len(feature_sizes)} feature sizes for {len(self.strides)} "
+                             f"strides {self.strides}")
         return [self._level_anchors(size, stride, device, dtype)
                 for size, stride in zip(feature_sizes, self.strides)]
 
@@ -109,11 +97,3 @@ class AnchorGenerator:
         angle = torch.full((num_cells, num_per_cell, 1), self.angle, dtype=torch.float64)
         anchors = torch.cat([centers, wh, angle], dim=-1).reshape(-1, 5)  # (H*W*R, 5)
         return anchors.to(device=device, dtype=dtype)  # (H*W*R, 5)
-
-    def _check_sizes(self, feature_sizes) -> None:
-        if len(feature_sizes) != len(self.strides):
-            raise ValueError(f"got {len(feature_sizes)} feature sizes for {len(self.strides)} "
-                             f"strides {self.strides}")
-        for size in feature_sizes:
-            if len(size) != 2 or any(int(v) != v or v < 0 for v in size):
-                raise ValueError(f"feature sizes must be pairs of non-negative ints, got {size}")

@@ -3,13 +3,11 @@
 Layout (RetinaNet / the seed's configs): ResNet stages C3, C4, C5 (strides 8, 16, 32;
 ``start_level=1`` skips C2), a top-down FPN gives P3-P5, and "extra convs on input" add
 P6 = conv3x3/2(C5) and P7 = conv3x3/2(P6) -- or conv3x3/2(relu(P6)) with
-``relu_before_extra_convs`` (our synthetic presets; the seed has no ReLU there). A config with
-fewer strides (e.g. 8-32 for 256 px CPU images) simply stops earlier.
+``relu_before_extra_convs``. Fewer strides (e.g. 8-32 for 256 px CPU images) stop earlier.
 
 Fine-tuning as mmdetection's ResNet (the seed): ``frozen_stages`` stages get no gradient and
-stay in eval mode, and ``norm_eval`` keeps every BatchNorm in eval mode during training, so the
-ImageNet running statistics never change (their affine parameters still train, outside the
-frozen stages). ImageNet weights: :mod:`paa_edu.model.backbone`.
+stay in eval mode, and ``norm_eval`` keeps every BatchNorm in eval mode, so the ImageNet
+running statistics never change (their affine parameters still train outside frozen stages).
 """
 from __future__ import annotations
 
@@ -48,15 +46,11 @@ def _narrow_resnet(depth: int, width: int) -> nn.Module:
 
 
 def build_resnet(depth: int, width: int = 64, weights: str | None = None) -> nn.Module:
-    """A ResNet trunk with ``conv1 bn1 relu maxpool layer1..layer4`` (no fc).
+    """A ResNet trunk ``conv1 bn1 relu maxpool layer1..layer4`` (no fc) of depth 18, 34 or 50.
 
-    Args:
-        depth: 18, 34 or 50.
-        width: base width; 64 is torchvision's network, less gives a narrow ResNet-18/34.
-        weights: ``None`` (random), a torchvision weights name (``"IMAGENET1K_V1"``) or a
-            local .pth state dict; see :mod:`paa_edu.model.backbone`.
-    Returns:
-        the module; attribute ``out_channels`` = channels of (C3, C4, C5).
+    ``width`` 64 is torchvision's network; less gives a narrow ResNet-18/34. ``weights``: None
+    (random), a torchvision weights name (``"IMAGENET1K_V1"``) or a local .pth state dict.
+    The module's ``out_channels`` are the channels of (C3, C4, C5).
     """
     if depth not in (18, 34, 50):
         raise ValueError(f"depth must be 18, 34 or 50, got {depth}")
@@ -78,13 +72,10 @@ def build_resnet(depth: int, width: int = 64, weights: str | None = None) -> nn.
 
 
 class FPN(nn.Module):
-    """Feature pyramid on C3-C5 with extra levels from C5 ("extra convs on input").
+    """Feature pyramid on C3-C5 (``in_channels``), extra levels from C5 ("extra convs on input").
 
-    Args:
-        in_channels: channels of C3, C4, C5.
-        out_channels: channels of every output level.
-        num_levels: 1-5 outputs: P3, P4, P5, then P6, P7 from stride-2 convs.
-        relu_before_extra_convs: P7 = conv(relu(P6)) instead of conv(P6) (the seed: False).
+    ``num_levels`` 1-5 outputs of ``out_channels``: P3, P4, P5, then P6, P7 from stride-2 convs;
+    ``relu_before_extra_convs``: P7 = conv(relu(P6)) instead of conv(P6) (the seed: False).
     """
 
     def __init__(self, in_channels: tuple[int, int, int], out_channels: int, num_levels: int,
@@ -119,15 +110,10 @@ class FPN(nn.Module):
 
 
 class ResNetFPN(nn.Module):
-    """ResNet trunk + FPN.
+    """ResNet trunk (:func:`build_resnet`) + FPN: ``num_levels`` outputs, strides 8, 16, ... 128.
 
-    Args:
-        depth, width, weights: see :func:`build_resnet`.
-        fpn_channels: channels of every output level.
-        num_levels: number of outputs, strides 8, 16, 32, 64, 128 in that order.
-        frozen_stages: -1 nothing frozen, 0 the stem (conv1, bn1), k the stem and layer1..k.
-        norm_eval: every BatchNorm of the ResNet in eval mode, also after ``train()``.
-        relu_before_extra_convs: see :class:`FPN`.
+    ``frozen_stages``: -1 nothing frozen, 0 the stem (conv1, bn1), k the stem and layer1..k;
+    ``norm_eval``: every BatchNorm of the ResNet stays in eval mode, also after ``train()``.
     """
 
     def __init__(self, depth: int = 50, width: int = 64, weights: str | None = None,
@@ -191,13 +177,8 @@ def hub_checkpoint_path(url: str) -> Path:
 
 
 def load_backbone_weights(net: nn.Module, depth: int, weights: str | Path) -> None:
-    """Load a torchvision weights name or a local state-dict file into the ResNet ``net``.
-
-    Raises:
-        FileNotFoundError: a local file that does not exist, or a weights name whose file is
-            not cached and cannot be downloaded (the message says which file goes where).
-        ValueError: a string that is neither, or a file in which no key matches a ResNet.
-    """
+    """Load a torchvision weights name or a local state-dict file into the ResNet ``net``
+    (errors say what to do: a missing file, an uncached name offline, no matching key)."""
     text = str(weights)
     if is_weights_name(depth, text):
         return _load_state(net, _download(depth, text), f"model.backbone_weights={text!r}")
@@ -240,22 +221,13 @@ def _load_state(net: nn.Module, state: dict, source: str) -> None:
 
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0-255 scale
-
-
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
 def normalize_pixels(pixels: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-    """``(pixels - mean) / std``: the one normalisation formula of the library; float32, or
-    float64 when ``mean`` and ``std`` are (a model run in float64).
-
-    The host-side :func:`normalize` and the model's ``normalize_images`` both call it, so the
-    two give the same bits on every CPU and GPU: a subtraction and a division are rounded
-    exactly once each under IEEE 754, whatever the vector width of the kernel.
-
-    Args:
-        pixels: uint8 or float pixels, any shape that broadcasts against ``mean``.
-        mean, std: float tensors of the per-channel constants, shaped to broadcast
-            (``(3,)`` for (H, W, 3) images, ``(1, 3, 1, 1)`` for (B, 3, H, W) batches).
+    """``(pixels - mean) / std`` in float32 (float64 when ``mean`` and ``std`` are): the one
+    normalisation formula of the library, used on the host (:func:`normalize`) and on the device
+    (the model's ``normalize_images``), so both give the same bits (IEEE 754 rounds a
+    subtraction and a division exactly once each, whatever the vector width).
     """
     return (pixels.float() - mean) / std

@@ -29,9 +29,8 @@ import math
 import torch
 from torch import Tensor
 
-from paa_edu.geometry.angles import check_boxes, check_version, norm_angle, regularize_boxes
-from paa_edu.geometry.convert import full_precision
-from paa_edu.geometry.value_checks import value_checks_enabled
+from paa_edu.geometry import check_boxes, check_version, full_precision, norm_angle
+from paa_edu.geometry.angles import regularized
 
 # (proj_xy, edge_swap, norm_factor) per angle version.
 _VERSION_SETTINGS = {"le135": (True, False, 1.0), "le90": (True, True, None),
@@ -59,21 +58,16 @@ class DeltaXYWHACoder:
         self.proj_xy, self.edge_swap, self.norm_factor = _VERSION_SETTINGS[version]
 
     def encode(self, anchors: Tensor, gt_boxes: Tensor) -> Tensor:
-        """Deltas that turn ``anchors`` into ``gt_boxes``.
-
-        Args:
-            anchors: (..., 5) cx, cy, w, h, theta (w, h > 0).
-            gt_boxes: (..., 5), same shape; regularised to the coder's version first.
-        Returns:
-            (..., 5) normalised deltas dx, dy, dw, dh, dtheta.
-        """
-        self._check_pair(anchors, gt_boxes, "gt_boxes")
-        gt_boxes = regularize_boxes(gt_boxes, self.version)
+        """(..., 5) normalised deltas that turn ``anchors`` (..., 5) (w, h > 0) into
+        ``gt_boxes`` (..., 5), regularised to the coder's version first."""
+        check_boxes(anchors, "anchors")
+        self._check_shapes(anchors, check_boxes(gt_boxes, "gt_boxes"), "gt_boxes")
+        gt_boxes = regularized(gt_boxes, self.version)
         px, py, pw, ph, pt = anchors.unbind(-1)
         gx, gy, gw, gh, gt = gt_boxes.unbind(-1)
         dx, dy = self._to_anchor_frame(gx - px, gy - py, pt)
         dx, dy = dx / pw, dy / ph
-        dt = self._angle_delta(gt, pt)
+        dt = norm_angle(gt - pt, self.version)
         if self.edge_swap:  # use the edge pairing that needs the smaller rotation
             dt_swapped = norm_angle(gt - pt + math.pi / 2, self.version)
             swap = dt.abs() >= dt_swapped.abs()
@@ -85,17 +79,10 @@ class DeltaXYWHACoder:
         return (deltas - deltas.new_tensor(self.means)) / deltas.new_tensor(self.stds)
 
     def decode(self, anchors: Tensor, deltas: Tensor, max_shape=None) -> Tensor:
-        """Apply ``deltas`` to ``anchors``; differentiable with respect to ``deltas``.
-
-        Args:
-            anchors: (..., 5) cx, cy, w, h, theta.
-            deltas: (..., 5) normalised deltas, same shape; half precision (AMP's outputs) is
-                decoded in float32, float64 stays float64 (:func:`geometry.full_precision`).
-            max_shape: optional (H, W); decoded centres are clamped into the image.
-        Returns:
-            (..., 5) boxes regularised in the coder's version.
-        """
-        self._check_pair(anchors, deltas, "deltas")
+        """Apply ``deltas`` (..., 5) to ``anchors`` (..., 5): boxes regularised in the coder's
+        version, differentiable w.r.t. ``deltas`` (half precision is decoded in float32,
+        float64 stays float64). ``max_shape`` (H, W) clamps the centres into the image."""
+        self._check_shapes(anchors, deltas, "deltas")
         deltas = full_precision(deltas)
         deltas = deltas * deltas.new_tensor(self.stds) + deltas.new_tensor(self.means)
         dx, dy, dw, dh, dt = deltas.unbind(-1)
@@ -109,10 +96,7 @@ class DeltaXYWHACoder:
         if self.norm_factor is not None:
             dt = dt * self.norm_factor * math.pi
         boxes = torch.stack([gx, gy, pw * dw.exp(), ph * dh.exp(), pt + dt], -1)
-        return regularize_boxes(boxes, self.version)
-
-    def _angle_delta(self, gt: Tensor, pt: Tensor) -> Tensor:
-        return norm_angle(gt - pt, self.version)
+        return regularized(boxes, self.version)
 
     def _to_anchor_frame(self, ox: Tensor, oy: Tensor, pt: Tensor):
         if not self.proj_xy:
@@ -127,13 +111,10 @@ class DeltaXYWHACoder:
         return cos * ox - sin * oy, sin * ox + cos * oy
 
     @staticmethod
-    def _check_pair(anchors: Tensor, other: Tensor, name: str) -> None:
-        check_boxes(anchors, "anchors")
-        if not isinstance(other, Tensor) or other.shape != anchors.shape:
+    def _check_shapes(anchors: Tensor, other: Tensor, name: str) -> None:
+        """Free layout checks (no values: decoding runs inside every training step)."""
+        if not isinstance(other, Tensor) or anchors.shape[-1:] != (5,) \
+                or other.shape != anchors.shape:
             shape = tuple(other.shape) if isinstance(other, Tensor) else type(other)
-            raise ValueError(f"{name} must have the same shape as anchors {tuple(anchors.shape)}, "
-                             f"got {shape}")
-        if name == "gt_boxes":
-            check_boxes(other, name)
-        if anchors.numel() and value_checks_enabled() and bool((anchors[..., 2:4] <= 0).any()):
-            raise ValueError("anchors must have strictly positive width and height")
+            raise ValueError(f"anchors (..., 5) and {name} must have the same shape, got "
+                             f"{tuple(anchors.shape)} and {shape}")

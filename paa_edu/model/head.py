@@ -23,8 +23,6 @@ def permute_to_flat(x: Tensor, k: int) -> Tensor:
     anchor generator lists the anchors of one level.
     """
     b, rk, h, w = x.shape
-    if rk % k:
-        raise ValueError(f"channel count {rk} is not a multiple of k={k}")
     x = x.view(b, rk // k, k, h, w)  # (B, R, K, H, W)
     return x.permute(0, 3, 4, 1, 2).reshape(b, h * w * (rk // k), k)  # (B, H*W*R, K)
 
@@ -40,16 +38,10 @@ def _tower(channels: int, num_convs: int, use_gn: bool) -> nn.Sequential:
 
 
 class RotatedRetinaHead(nn.Module):
-    """Shared dense head applied to every FPN level.
-
-    Args:
-        channels: input (FPN) and tower channels.
-        num_classes: C.
-        num_convs: convs per tower (4 in RetinaNet/PAA).
-        use_gn: GroupNorm in the towers (PAA uses it; the rotated seed heads do not).
-        iou_branch: add PAA's IoU-prediction conv.
-        prior_prob: initial foreground probability of the classifier.
-    """
+    """Shared dense head applied to every FPN level: ``channels`` in (FPN) and in the towers,
+    ``num_convs`` per tower (4 in RetinaNet/PAA), GroupNorm with ``use_gn`` (PAA uses it, the
+    rotated seed heads do not), PAA's IoU conv with ``iou_branch``; ``prior_prob`` is the
+    classifier's initial foreground probability."""
 
     def __init__(self, channels: int, num_classes: int, num_convs: int = 4,
                  use_gn: bool = False, iou_branch: bool = True, prior_prob: float = 0.01):
@@ -68,14 +60,8 @@ class RotatedRetinaHead(nn.Module):
         nn.init.constant_(self.cls_out.bias, -math.log((1 - prior_prob) / prior_prob))
 
     def forward(self, feats: list[Tensor]) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Run the head on every level and concatenate the anchors (level-major).
-
-        Args:
-            feats: L maps (B, channels, H_l, W_l).
-        Returns:
-            cls_logits (B, A, C), deltas (B, A, 5), iou_logits (B, A) or None,
-            with A = sum_l H_l * W_l.
-        """
+        """L maps (B, channels, H_l, W_l) -> cls_logits (B, A, C), deltas (B, A, 5) and
+        iou_logits (B, A) or None, anchors concatenated level-major (A = sum_l H_l W_l)."""
         cls_all, reg_all, iou_all = [], [], []
         for x in feats:
             c = self.cls_tower(x)

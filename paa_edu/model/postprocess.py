@@ -24,12 +24,8 @@ VOTING_MIN_IOU = 0.01
 
 def _select_level(scores: Tensor, score_thr: float, nms_pre: int) -> tuple[Tensor, Tensor,
                                                                              Tensor]:
-    """Top ``nms_pre`` (anchor, class) pairs with score > thr.
-
-    Args:
-        scores: (M, C) final scores of one level.
-    Returns:
-        anchor indices (K,), labels (K,), scores (K,).
+    """Anchor indices, labels and scores (K,) of the top ``nms_pre`` (anchor, class) pairs of one
+    level's (M, C) scores above ``score_thr``.
     """
     flat = scores.flatten()  # (M*C,)
     keep = (flat > score_thr).nonzero()[:, 0]  # (K0,)
@@ -41,19 +37,10 @@ def _select_level(scores: Tensor, score_thr: float, nms_pre: int) -> tuple[Tenso
 
 def score_voting(det_boxes: Tensor, det_labels: Tensor, cand_boxes: Tensor, cand_scores: Tensor,
                  cand_labels: Tensor, version: str) -> Tensor:
-    """PAA's score voting, made angle-aware: refine each kept box by its neighbours.
-
-    Weights ``w_i = exp(-(1 - IoU_i)^2 / 0.025) * s_i`` over same-class candidates with
-    IoU > 0.01. Centres and sizes are averaged linearly; the angle is averaged on the
-    doubled-angle circle (mean of ``(cos 2t, sin 2t)``), because a long-edge box is the same
-    at ``t`` and ``t + pi``: a linear mean of 3pi/4 - eps and -pi/4 would give a wrong box.
-
-    Args:
-        det_boxes: (K, 5) boxes kept by NMS; det_labels (K,).
-        cand_boxes, cand_scores, cand_labels: (N, 5), (N,), (N,) all pre-NMS candidates.
-        version: angle version of the boxes.
-    Returns:
-        (K, 5) voted boxes (scores are unchanged).
+    """PAA's score voting, made angle-aware: each kept box (K, 5) becomes the weighted mean of the
+    same-class pre-NMS candidates (N, 5) with IoU > 0.01, weights ``exp(-(1 - IoU)^2 / 0.025) *
+    score``. Centres and sizes are averaged linearly, the angle on the doubled-angle circle
+    (a long-edge box is the same at ``t`` and ``t + pi``). Scores are unchanged.
     """
     if len(det_boxes) == 0:
         return det_boxes
@@ -70,17 +57,10 @@ def score_voting(det_boxes: Tensor, det_labels: Tensor, cand_boxes: Tensor, cand
 @torch.no_grad()
 def postprocess_image(cls_logits: Tensor, deltas: Tensor, iou_logits: Tensor | None,
                       anchors: Tensor, num_level_anchors: list[int], coder, cfg) -> dict:
-    """Detections of one image.
-
-    Args:
-        cls_logits: (A, C); deltas: (A, 5); iou_logits: (A,) or None.
-        anchors: (A, 5) all levels concatenated; num_level_anchors: A_l per level.
-        coder: a :class:`paa_edu.model.coder.DeltaXYWHACoder`.
-        cfg: a :class:`paa_edu.config.ModelConfig` (score_thr, nms_pre, nms_iou,
-            max_per_img, score_voting, angle_version).
-    Returns:
-        dict ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) long, in input-image pixels,
-        and ``pred_ious`` (K,), the IoU branch's estimate for each box (when the branch is on).
+    """Detections of one image from its cls_logits (A, C), deltas (A, 5), iou_logits (A,) or None
+    and anchors (A, 5) (``num_level_anchors`` per level), with ``cfg``'s score_thr, nms_pre,
+    nms_iou, max_per_img, score_voting and angle_version: ``boxes`` (K, 5), ``scores`` (K,),
+    ``labels`` (K,) long and, with the IoU branch, ``pred_ious`` (K,).
     """
     scores = torch.sigmoid(full_precision(cls_logits))  # (A, C)
     pred_ious = None if iou_logits is None else torch.sigmoid(full_precision(iou_logits))  # (A,)

@@ -118,7 +118,7 @@ def test_zero_gts_zero_anchors_and_errors():
     res = ATSSAssigner().assign(torch.zeros(0, 5), anchors[:2], torch.tensor([0, 1]), [0, 0])
     assert res.gt_inds.shape == (0,)
     with pytest.raises(ValueError, match="num_level_anchors"):
-        ATSSAssigner().assign(anchors, anchors[:1], torch.tensor([0]), [3])
+        ATSSAssigner().assign(anchors, anchors[:1], torch.tensor([0]), None)
     with pytest.raises(ValueError, match="topk"):
         ATSSAssigner(0)
 

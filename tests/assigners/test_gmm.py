@@ -5,8 +5,16 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from paa_edu.assigners.gmm import fit_gmm_1d, gmm_split, most_likely_member, paa_like_scores
+from paa_edu.assigners.gmm import (
+    fit_gmm_1d,
+    fit_gmm_1d_reference,
+    gmm_split,
+    most_likely_member,
+    paa_like_scores,
+)
 
 
 def test_hand_made_row_cuts_at_the_mode_of_the_low_cluster():
@@ -90,18 +98,9 @@ def test_empty_inputs():
     assert gmm_split(torch.zeros(3, 0), torch.zeros(3, 0, dtype=torch.bool)).shape == (3, 0)
 
 
-def test_bad_inputs_raise():
-    losses = torch.rand(2, 5)
-    with pytest.raises(ValueError, match="valid"):
-        gmm_split(losses, torch.ones(2, 4, dtype=torch.bool))
-    with pytest.raises(ValueError, match="valid"):
-        gmm_split(losses, torch.ones(2, 5))
-    with pytest.raises(ValueError, match="losses"):
-        gmm_split(torch.ones(2, 5, dtype=torch.long), torch.ones(2, 5, dtype=torch.bool))
-    with pytest.raises(ValueError, match="NaN"):
-        gmm_split(torch.tensor([[1.0, float("nan")]]), torch.ones(1, 2, dtype=torch.bool))
+def test_unknown_backend_raises():
     with pytest.raises(ValueError, match="backend"):
-        gmm_split(losses, torch.ones(2, 5, dtype=torch.bool), backend="numpy")
+        gmm_split(torch.rand(2, 5), torch.ones(2, 5, dtype=torch.bool), backend="numpy")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
@@ -181,3 +180,27 @@ def test_two_mirror_members_keep_the_lower_whatever_the_last_bits(backend):
     kept = gmm_split(pairs, torch.ones_like(pairs, dtype=torch.bool), reg_covar=1e-5,
                      backend=backend)
     assert kept.tolist() == [[False, False, True]] * 500
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.floats(0.0, 20.0), st.sampled_from([1.0, 2.0])), min_size=2,
+                max_size=30), st.integers(1, 10))
+def test_batched_em_equals_the_one_gt_loop(row, iterations):
+    # tol 0 never stops early: both run exactly `iterations` EM steps, ties included
+    x = torch.tensor(row, dtype=torch.float64)
+    fit = fit_gmm_1d(x[None], torch.ones(1, len(row), dtype=torch.bool), reg_covar=1e-5,
+                     tol=0.0, max_iter=iterations)
+    *expected, n_iter = fit_gmm_1d_reference(x, reg_covar=1e-5, tol=0.0, max_iter=iterations)
+    assert int(fit.n_iter[0]) == n_iter == iterations
+    for got, want in zip((fit.weights[0], fit.means[0], fit.variances[0]), expected):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("row", DEGENERATE + [[0.1, 0.2, 0.25, 3.2], [5.0, 0.10, 5.2, 0.12]])
+def test_batched_em_stops_where_the_one_gt_loop_stops(row):
+    x = torch.tensor(row, dtype=torch.float64)
+    fit = fit_gmm_1d(x[None], torch.ones(1, len(row), dtype=torch.bool))
+    *expected, n_iter = fit_gmm_1d_reference(x)
+    assert int(fit.n_iter[0]) == n_iter
+    for got, want in zip((fit.weights[0], fit.means[0], fit.variances[0]), expected):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-9)

@@ -148,5 +148,5 @@ def test_paa_reassignment_equal_on_both_paths():
             paa = PAAAssigner(init=init)
             paa.initial_assigner.use_grid = use_grid
             initial = paa.initial_assign(anchors, gts, labels, counts)
-            results.append(paa.reassign(initial, scores, counts))
+            results.append(paa.reassign([initial], [scores], counts)[0])
         assert torch.equal(results[0].gt_inds, results[1].gt_inds)

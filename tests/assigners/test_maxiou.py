@@ -89,12 +89,8 @@ def test_zero_gts_and_zero_anchors():
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="neg_iou_thr"):
         MaxIoUAssigner(0.3, 0.5)
-    with pytest.raises(ValueError, match="gt_labels"):
-        MaxIoUAssigner(0.5, 0.4).assign(ROW, ROW[:1], torch.tensor([0, 1]))
-    with pytest.raises(ValueError, match="anchors"):
-        MaxIoUAssigner(0.5, 0.4).assign(ROW[:, :4], ROW[:1], torch.tensor([0]))
-    with pytest.raises(ValueError, match="num_level_anchors"):
-        MaxIoUAssigner(0.5, 0.4).assign(ROW, ROW[:1], torch.tensor([0]), [1, 1])
+    with pytest.raises(ValueError, match="min_pos_iou"):
+        MaxIoUAssigner(0.5, 0.4, min_pos_iou=-0.1)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")

@@ -4,8 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 from assign_helpers import two_level_anchors
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from paa_edu.assigners import AssignResult, PAAAssigner, gmm_split
+from paa_edu.assigners.paa import _candidate_table, _candidate_table_reference
 
 
 def _initial(gt_inds: list[int], num_gts: int, labels: list[int] | None = None) -> AssignResult:
@@ -19,7 +22,7 @@ def test_split_keeps_low_score_mode_and_writes_back():
     # One level of 8 anchors: GT 1 owns anchors 0-5, anchor 6 is ignored, anchor 7 negative.
     init = _initial([1, 1, 1, 1, 1, 1, -1, 0], 1)
     scores = torch.tensor([0.30, 4.0, 0.20, 4.2, 0.25, 4.1, 9.0, 9.0])
-    res = PAAAssigner().reassign(init, scores, [8])
+    res = PAAAssigner().reassign([init], [scores], [8])[0]
     assert res.gt_inds.tolist() == [0, 0, 1, 0, 1, 0, -1, 0]  # 0.30 is above the low mode
     assert res.labels.tolist() == [-1, -1, 0, -1, 0, -1, -1, -1]
     expected = gmm_split(scores[:6][None], torch.ones(1, 6, dtype=torch.bool), reg_covar=1e-5)
@@ -31,7 +34,7 @@ def test_topk_per_level_before_the_split():
     init = _initial([1] * 14, 1)
     scores = torch.tensor([float(i) for i in range(12)] + [0.5, 7.0])
     paa = PAAAssigner(topk=9, record=True)
-    res = paa.reassign(init, scores, [12, 2])
+    res = paa.reassign([init], [scores], [12, 2])[0]
     rec = paa.last_record
     assert int(rec.valid.sum()) == 11
     kept = sorted(rec.anchor_inds[rec.valid].tolist())
@@ -46,21 +49,19 @@ def test_fallback_keeps_single_candidate_and_counts():
     init = _initial([1, 0, 3, 3, 0], 3)
     scores = torch.tensor([2.0, 0.0, 1.0, 5.0, 0.0])
     paa = PAAAssigner(record=True)  # "best", ours
-    res = paa.reassign(init, scores, [5])
+    res = paa.reassign([init], [scores], [5])[0]
     assert res.gt_inds.tolist() == [1, 0, 3, 0, 0]
     assert paa.fallback_count == 1 and paa.num_gts_split == 2
     assert paa.last_record.fallback.tolist() == [True, False, False]
     strict = PAAAssigner(fallback="none", record=True)  # the seed / mmdet: candidate dropped
-    assert strict.reassign(init, scores, [5]).gt_inds.tolist() == [0, 0, 3, 0, 0]
+    assert strict.reassign([init], [scores], [5])[0].gt_inds.tolist() == [0, 0, 3, 0, 0]
     assert strict.fallback_count == 1 and strict.last_record.fallback.tolist() == [True, False,
                                                                                      False]
     everything = PAAAssigner(fallback="all")  # the original: the single candidate stays
-    assert everything.reassign(init, scores, [5]).gt_inds.tolist() == [1, 0, 3, 0, 0]
+    assert everything.reassign([init], [scores], [5])[0].gt_inds.tolist() == [1, 0, 3, 0, 0]
     assert everything.fallback_count == 1
     paa.reset_stats()
     assert paa.fallback_count == 0
-    assert (PAAAssigner(fallback=True).fallback, PAAAssigner(fallback=False).fallback) == \
-        ("best", "none")  # the earlier on/off switch
     with pytest.raises(ValueError, match="fallback must be one of"):
         PAAAssigner(fallback="first")
 
@@ -80,7 +81,7 @@ def test_fallback_modes_on_an_empty_low_component():
         assert rescued.tolist() == [True, False] and paa.fallback_count == 1
 
 
-def test_reassign_many_equals_per_image_and_sklearn_backend():
+def test_a_batch_equals_its_images_one_by_one_and_the_sklearn_backend():
     g = torch.Generator().manual_seed(0)
     inits, scores = [], []
     for n_gts in (3, 0, 5):
@@ -89,9 +90,9 @@ def test_reassign_many_equals_per_image_and_sklearn_backend():
         inits.append(_initial(gt_inds.tolist(), n_gts))
         scores.append(torch.rand(60, generator=g) * 3)
     paa = PAAAssigner()
-    batched = paa.reassign_many(inits, scores, [40, 20])
-    single = [PAAAssigner().reassign(i, s, [40, 20]) for i, s in zip(inits, scores)]
-    ref = PAAAssigner(backend="sklearn").reassign_many(inits, scores, [40, 20])
+    batched = paa.reassign(inits, scores, [40, 20])
+    single = [PAAAssigner().reassign([i], [s], [40, 20])[0] for i, s in zip(inits, scores)]
+    ref = PAAAssigner(backend="sklearn").reassign(inits, scores, [40, 20])
     for b, s, r in zip(batched, single, ref):
         assert b.gt_inds.tolist() == s.gt_inds.tolist() == r.gt_inds.tolist()
     assert batched[1].neg_mask.all()
@@ -105,7 +106,7 @@ def test_record_holds_fit_and_thresholds():
     scores = torch.tensor([0.1, 0.2, 0.25, 3.2, 0.5, 0.6, 0.55, 4.0, 4.1])
     paa = PAAAssigner(record=True)
     assert PAAAssigner().last_record is None
-    res = paa.reassign(init, scores, [9])
+    res = paa.reassign([init], [scores], [9])[0]
     rec = paa.last_record
     assert rec.num_gts == 2 and rec.fit.means.shape == (2, 2)
     assert rec.positives.sum().item() == res.num_pos
@@ -174,7 +175,7 @@ def test_reassign_equals_a_per_gt_loop_on_random_scenes(init, topk, fallback):
         first = paa.initial_assign(anchors, gts, labels, num_level)
         first.gt_inds[(first.gt_inds == 1).nonzero()[1:, 0]] = 0  # GT 1: a single candidate
         scores = torch.rand(len(anchors), generator=g) * 3  # (A,) no ties
-        res = paa.reassign(first, scores, num_level)
+        res = paa.reassign([first], [scores], num_level)[0]
         expected = _reassign_loop_oracle(first, scores, num_level, topk, fallback, paa.reg_covar)
         assert res.gt_inds.tolist() == expected
         assert res.labels.tolist() == torch.where(
@@ -191,21 +192,19 @@ def test_bad_inputs_raise():
         PAAAssigner(init="fcos")
     with pytest.raises(ValueError, match="backend"):
         PAAAssigner(backend="jax")
-    with pytest.raises(ValueError, match="anchor_scores"):
-        PAAAssigner().reassign(init, torch.zeros(3), [2])
-    with pytest.raises(ValueError, match="NaN"):
-        PAAAssigner().reassign(init, torch.tensor([float("nan"), 0.0]), [2])
-    with pytest.raises(ValueError, match="num_level_anchors"):
-        PAAAssigner().reassign(init, torch.zeros(2), [3])
+    with pytest.raises(ValueError, match="fallback"):
+        PAAAssigner(fallback=True)
+    with pytest.raises(ValueError, match="NaN"):  # divergence: the training step reports it
+        PAAAssigner().reassign([init], [torch.tensor([float("nan"), 0.0])], [2])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_gpu_matches_cpu():
     init = _initial([1, 1, 1, 1, 2, 2, 2, 2, 2], 2)
     scores = torch.tensor([0.1, 0.2, 3.0, 3.2, 0.5, 0.6, 0.55, 4.0, 4.1])
-    cpu = PAAAssigner().reassign(init, scores, [9])
+    cpu = PAAAssigner().reassign([init], [scores], [9])[0]
     init_gpu = AssignResult(init.gt_inds.cuda(), init.labels.cuda(), init.max_overlaps.cuda(), 2)
-    gpu = PAAAssigner().reassign(init_gpu, scores.cuda(), [9])
+    gpu = PAAAssigner().reassign([init_gpu], [scores.cuda()], [9])[0]
     assert gpu.gt_inds.is_cuda and gpu.gt_inds.cpu().tolist() == cpu.gt_inds.tolist()
 
 
@@ -217,10 +216,31 @@ def test_tol_and_max_iter_reach_the_gmm():
                                                                     tol=1e-7, max_iter=300)
     assert (default.tol, default.max_iter) == (1e-3, 100)  # scikit-learn's / mmdetection's
     for paa in (default, tight):
-        paa.reassign(init, scores, [14])
+        paa.reassign([init], [scores], [14])[0]
         valid = torch.ones(1, 14, dtype=torch.bool)
         expected, fit = gmm_split(scores[None], valid, reg_covar=paa.reg_covar, return_fit=True,
                                   tol=paa.tol, max_iter=paa.max_iter)
         assert paa.last_record.fit.n_iter.tolist() == fit.n_iter.tolist()
         assert paa.last_record.positives.tolist() == expected.tolist()
     assert int(tight.last_record.fit.n_iter[0]) > int(default.last_record.fit.n_iter[0])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_candidate_table_equals_the_per_gt_loop(data):
+    num_level = data.draw(st.lists(st.integers(0, 12), min_size=1, max_size=3))
+    A, topk = sum(num_level), data.draw(st.integers(1, 4))
+    assume(A > 0)
+    tied = data.draw(st.booleans())  # few distinct scores: many ties inside a level
+    initials, scores = [], []
+    for _ in range(data.draw(st.integers(1, 3))):
+        G = data.draw(st.integers(0, 4))
+        initials.append(_initial(data.draw(st.lists(st.integers(-1, G), min_size=A,
+                                                    max_size=A)), G))
+        values = st.sampled_from([0.5, 1.0, 2.0]) if tied else st.floats(0.0, 10.0)
+        scores.append(torch.tensor(data.draw(st.lists(values, min_size=A, max_size=A)),
+                                   dtype=torch.float64))
+    table = _candidate_table(initials, scores, num_level, topk)
+    reference = _candidate_table_reference(initials, scores, num_level, topk)
+    for got, want in zip(table, reference):
+        assert torch.equal(got, want)

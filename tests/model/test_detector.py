@@ -1,6 +1,8 @@
 """The detector end to end: training steps per assigner, empty images, eval outputs."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -86,11 +88,11 @@ def test_batched_assignment_equals_per_image_assignment(fixed_batch, assigner, p
     with torch.no_grad():
         dense = model.predict_dense(images)
         g = torch.Generator().manual_seed(0)  # predictions that differ clearly per image
-        dense["cls_logits"] = 3 * torch.randn(dense["cls_logits"].shape, generator=g)
-        dense["deltas"] = 0.3 * torch.randn(dense["deltas"].shape, generator=g)
+        dense.cls_logits = 3 * torch.randn(dense.cls_logits.shape, generator=g)
+        dense.deltas = 0.3 * torch.randn(dense.deltas.shape, generator=g)
         batched = model.assign_batch(dense, targets)
-        single = [model.assign_image(dense["anchors"], dense["num_level_anchors"], t["boxes"],
-                                     t["labels"], dense["cls_logits"][b], dense["deltas"][b])
+        single = [model.assign_batch(replace(dense, cls_logits=dense.cls_logits[b:b + 1],
+                                             deltas=dense.deltas[b:b + 1]), [t])[0]
                   for b, t in enumerate(targets)]
     assert sum(int(s.pos_mask.sum()) for s in single) >= 8
     for b, s in zip(batched, single):
