@@ -63,8 +63,12 @@ def make_run(pkg, name: str, case):
     if name.startswith("PAA"):
         paa = mod.PAAAssigner(init="atss" if "ATSS" in name else "maxiou")
 
+        batched = hasattr(mod, "DenseOutputs")  # reassign takes lists since the layered layout
+
         def run():
             initial = paa.initial_assign(anchors, gts, labels, counts)
+            if batched:
+                return paa.reassign([initial], [scores], counts)[0]
             return paa.reassign(initial, scores, counts)
         return run
     assigner = mod.ATSSAssigner(9) if name == "ATSS" else mod.MaxIoUAssigner(0.5, 0.4)

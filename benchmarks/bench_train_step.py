@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from paa_edu import assigners
 from paa_edu.config import apply_overrides
 from paa_edu.data import make_scene
 from paa_edu.data.synthetic import PRESETS as DATA_PRESETS
 from paa_edu.geometry import poly2obb
-from paa_edu.geometry.value_checks import trusted_values
 from paa_edu.model import RotatedPAADetector
 from paa_edu.presets import get_config
 
@@ -114,20 +114,19 @@ def timed_step(model, optimizer, images, targets, sync, counter: OpCounter | Non
     targets = model.prepare_targets(targets, images.device)  # one check, then to the device
     dense = model.predict_dense(images)
     lap("forward")
-    anchors, counts = dense["anchors"], dense["num_level_anchors"]
-    with trusted_values():  # as RotatedPAADetector.loss
-        if model.cfg.assigner == "paa":
-            initials = [model.assigner.initial_assign(anchors, t_["boxes"], t_["labels"], counts)
-                        for t_ in targets]
-            lap("initial assign")
-            scores = model.paa_scores_batch(dense, targets, initials)
-            lap("PAA scoring")
-            assigns = model.assigner.reassign_many(initials, scores, counts)
-            lap("PAA GMM split")
-        else:
-            assigns = model.assign_batch(dense, targets)
-            lap("initial assign")
-        loss = sum(model.compute_losses(dense, targets, assigns).values())
+    anchors, counts = dense.anchors, dense.num_level_anchors
+    if model.cfg.assigner == "paa":
+        initials = [model.assigner.initial_assign(anchors, t_["boxes"], t_["labels"], counts)
+                    for t_ in targets]
+        lap("initial assign")
+        scores = assigners.paa_scores(dense, targets, initials)
+        lap("PAA scoring")
+        assigns = model.assigner.reassign(initials, scores, counts)
+        lap("PAA GMM split")
+    else:
+        assigns = assigners.assign(model.assigner, dense, targets)
+        lap("initial assign")
+    loss = sum(model.compute_losses(dense, targets, assigns).values())
     lap("loss")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -295,7 +295,7 @@ def _poison(monkeypatch, key: str, after_calls: int):
         out = real(self, *args, **kwargs)
         count[0] += 1
         if count[0] > after_calls:
-            out[key] = out[key] * float("nan")
+            setattr(out, key, getattr(out, key) * float("nan"))
         return out
 
     monkeypatch.setattr(RotatedPAADetector, "predict_dense", dense)

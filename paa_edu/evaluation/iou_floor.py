@@ -61,7 +61,7 @@ def iou_loss_floor(model, images: Tensor, targets: list[dict]) -> dict:
     assigns = model.assign_batch(dense, targets)
     image, anchor, pred, gt = model.positive_pairs(dense, targets, assigns)  # (P,), (P, 5)
     t = box_iou_rotated(pred, gt.to(pred.dtype), aligned=True).clamp(min=1e-12)  # (P,)
-    logit = full_precision(dense["iou_logits"][image, anchor])  # (P,)
+    logit = full_precision(dense.iou_logits[image, anchor])  # (P,)
     bce, entropy = soft_bce(logit, t), binary_entropy(t)
     num_pos, weight = len(t), model.cfg.iou_weight
     loss = weight * float(bce.sum()) / max(num_pos, 1)
