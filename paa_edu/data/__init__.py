@@ -4,7 +4,7 @@ the torch dataset and its transforms.
 Everything goes through the DOTA on-disk format (``images/*.png`` + ``labelTxt/*.txt``), so the
 synthetic set exercises exactly the code path that DOTA-v1.0 uses.
 """
-from paa_edu.data.dataset import DOTADataset, collate_batch
+from paa_edu.data.dataset import DOTADataset
 from paa_edu.data.dota import (
     DOTA_CLASSES,
     LabelFile,
@@ -14,6 +14,7 @@ from paa_edu.data.dota import (
     write_dota_sample,
     write_label_file,
 )
+from paa_edu.data.loader import collate_batch
 from paa_edu.data.merge import (
     PatchName,
     check_image_name,
