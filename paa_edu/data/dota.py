@@ -210,13 +210,9 @@ def write_label_file(path: str | Path, polys: np.ndarray | torch.Tensor, names: 
     """Write (M, 8) clockwise polygons, M class names, (M,) difficulty flags (all 0 when
     ``None``) and an optional ``{"imagesource": ..., "gsd": ...}`` header to a labelTxt file."""
     polys = np.asarray(polys, dtype=np.float64).reshape(-1, 8)
-    if len(names) != len(polys):
-        raise ValueError(f"names has {len(names)} entries but polys has {len(polys)} rows")
     if not np.isfinite(polys).all():
         raise ValueError("polys contains NaN or Inf")
     flags = np.zeros(len(polys), np.int64) if difficult is None else np.asarray(difficult)
-    if flags.shape != (len(polys),):
-        raise ValueError(f"difficult must have shape ({len(polys)},), got {flags.shape}")
     lines = [f"{key}:{value}" for key, value in (header or {}).items()]
     for poly, name, flag in zip(polys, names, flags):
         if not name or any(c.isspace() for c in name):
@@ -271,9 +267,6 @@ def write_dota_sample(split_dir: str | Path, stem: str, image: np.ndarray, polys
                       ) -> tuple[Path, Path]:
     """Write an (H, W, 3) uint8 RGB image and its labels (as :func:`write_label_file`) to
     ``split_dir/images/<stem>.png`` and ``split_dir/labelTxt/<stem>.txt``; returns both paths."""
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
     image_path = Path(split_dir) / "images" / f"{stem}.png"
     atomic_write(image_path, lambda handle: Image.fromarray(image).save(
         handle, format="PNG", compress_level=1), durable=False)

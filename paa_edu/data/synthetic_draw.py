@@ -17,17 +17,11 @@ Colour = tuple[int, int, int]
 
 @dataclass
 class Frame:
-    """Local frame of a rotated box: ``point = center + a * eu + b * ev``.
+    """Local frame of a rotated box: ``point = center + a * eu + b * ev``."""
 
-    Attributes:
-        center: (2,) box centre.
-        eu: (2,) half of the ``w`` side (corner 1 -> corner 2 divided by 2).
-        ev: (2,) half of the ``h`` side (corner 1 -> corner 4 divided by 2).
-    """
-
-    center: np.ndarray
-    eu: np.ndarray
-    ev: np.ndarray
+    center: np.ndarray  # (2,) box centre
+    eu: np.ndarray  # (2,) half of the ``w`` side (corner 1 -> corner 2, divided by 2)
+    ev: np.ndarray  # (2,) half of the ``h`` side (corner 1 -> corner 4, divided by 2)
 
     def to_image(self, local: np.ndarray) -> np.ndarray:
         """Map (P, 2) local points to (P, 2) image points."""
