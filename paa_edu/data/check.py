@@ -5,9 +5,8 @@ hours later for a big set. :func:`check_folder` looks at every file once:
 
 - images: each decodes (an empty or corrupt file is an error naming it), and its size;
   two image files of one stem (``a.png``, ``a.jpg``) are an error, identical files a warning;
-- labels: each line parses (UTF-8, 9 or 10 fields, difficult in {0, 1, 2}), every class is
-  known, no polygon is degenerate: else errors, all of them; a repeated vertex and an object
-  wholly outside its image (dropped when training) are warnings;
+- labels: every problem :func:`~paa_edu.data.dota.read_label_file` raises is an error, all of
+  them; a repeated vertex and an object wholly outside its image are warnings;
 - pairs: an image without a label file is an error, a label file without an image a warning;
 - folders: one a writer did not finish (:func:`~paa_edu.data.manifest.incomplete_write`) or a
   split without ``labelTxt/`` (every image would train as background) is an error.
@@ -66,25 +65,18 @@ class DataReport:
         return "\n".join(lines + [self.summary()])
 
 
-def split_folders(folder: str | Path) -> list[Path]:
-    """``folder`` itself if it holds ``images/``, else its sub-folders that do (train/, val/)."""
-    folder = Path(folder)
-    if (folder / "images").is_dir():
-        return [folder]
-    found = sorted(d for d in folder.iterdir() if (d / "images").is_dir()) \
-        if folder.is_dir() else []
-    if not found:
-        raise FileNotFoundError(f"{folder}: no images/ folder in it or in its sub-folders")
-    return found
-
-
 def check_folder(folder: str | Path, class_names: tuple[str, ...] | list[str] = DOTA_CLASSES,
                  progress: bool = True, use_cache: bool = True, labels: bool = True
                  ) -> DataReport:
-    """Check every split folder under ``folder``; ``labels=False`` checks only the images of
-    an unlabelled set (a test split)."""
+    """Check ``folder`` if it holds ``images/``, else its sub-folders that do (train/, val/);
+    ``labels=False`` checks only the images of an unlabelled set (a test split)."""
+    folder = Path(folder)
+    splits = [folder] if (folder / "images").is_dir() else sorted(
+        d for d in folder.glob("*") if (d / "images").is_dir())
+    if not splits:
+        raise FileNotFoundError(f"{folder}: no images/ folder in it or in its sub-folders")
     report, digests = DataReport(), {}
-    for split_dir in split_folders(folder):
+    for split_dir in splits:
         _check_split(split_dir, tuple(class_names), report, digests, progress, use_cache,
                      labels)
     for paths in digests.values():

@@ -3,7 +3,7 @@
 Every label file is read and checked when the dataset is built, so a bad file fails at once with
 ``file:line``. A folder without ``labelTxt/`` is an error (its images would train as
 background) unless ``labelled=False`` (a test set). An image without objects has an empty label
-file; its ``boxes`` have shape (0, 5).
+file.
 """
 from __future__ import annotations
 
@@ -35,26 +35,17 @@ def _empty_target() -> dict:
 class DOTADataset(Dataset):
     """Images and rotated-box targets of one DOTA-format split folder.
 
-    Args:
-        root_split_dir: folder with ``images/`` and ``labelTxt/`` (one label file per image).
-        class_names: the classes; a label is an index into it.
-        version: angle version of the boxes.
-        transforms: resize/flip/normalise/pad settings (``TransformConfig()`` by default).
-        train: apply the random flips.
-        lenient: skip malformed objects with a warning instead of raising.
-        filter_empty: leave out images without objects, counted after ``max_difficulty``.
-        max_difficulty: drop objects whose difficulty flag is above this (``None`` keeps all;
-            1 drops the objects our splitter marks 2, cut by a patch border).
-        min_size: polygons whose fitted rectangle has a side under this are degenerate.
-        cache: reuse the parsed labels of an unchanged folder (:mod:`~paa_edu.data.label_cache`).
-        labelled: ``False`` for a folder without labels (a test set): no ``labelTxt/`` is
-            read and every sample has no objects.
-    Items:
-        ``(image, target)``: image (3, H, W) padded to a multiple of 32, float32 normalised
-        (or uint8 RGB with ``TransformConfig(normalize=False)``); target dict with ``boxes``
-        (M, 5) float32, ``labels`` (M,) long, ``difficult`` (M,) bool, ``image_id`` str,
-        ``orig_size`` (H0, W0), ``img_shape`` (h, w) after the resize, ``scale_factor`` (divide
-        predicted boxes' first four numbers by it to get original pixels) and ``flips``.
+    A label is an index into ``class_names``. ``lenient`` skips malformed objects with a
+    warning; a fitted rectangle with a side under ``min_size`` px is degenerate;
+    ``max_difficulty`` drops objects flagged above it (1 drops those our splitter marks 2), then
+    ``filter_empty`` leaves out images without objects; ``cache`` reuses the parsed labels of an
+    unchanged folder (:mod:`~paa_edu.data.label_cache`); ``train`` applies the random flips.
+
+    Items are ``(image, target)``: image (3, H, W) padded to a multiple of 32, float32 normalised
+    (uint8 RGB with ``TransformConfig(normalize=False)``); target with ``boxes`` (M, 5) float32,
+    ``labels`` (M,) long, ``difficult`` (M,) bool, ``image_id``, ``orig_size`` (H0, W0),
+    ``img_shape`` (h, w) after the resize, ``scale_factor`` (divide predicted boxes' first four
+    numbers by it to get original pixels) and ``flips``.
     """
 
     def __init__(self, root_split_dir: str | Path, class_names: tuple[str, ...] | list[str]
@@ -103,9 +94,7 @@ class DOTADataset(Dataset):
 
     def ground_truths(self) -> list[dict]:
         """Per image ``boxes`` (M, 5), ``labels`` (M,), ``difficult`` (M,) and ``polygons``
-        (M, 8) (the labelTxt quadrilaterals, which the evaluation compares with, as the DOTA
-        server) in original pixels: the ``ground_truths`` of
-        :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`."""
+        (M, 8) in original pixels, as :func:`paa_edu.evaluation.evaluate_rotated` takes them."""
         return [dict(target) for target in self.annotations]
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict]:

@@ -53,13 +53,6 @@ def stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
-def folder_fingerprint(label_dir: Path) -> dict[str, tuple[int, int, int, int]]:
-    """``{file name: stat_key}`` of the ``.txt`` files of a folder (no file is read)."""
-    with os.scandir(label_dir) as entries:
-        return {e.name: stat_key(e.stat()) for e in entries
-                if e.name.endswith(".txt") and e.is_file()}
-
-
 def parser_source_hash() -> str:
     """Hash of the modules a labelTxt line goes through (a code change invalidates caches)."""
     digest = sha1()
@@ -73,17 +66,18 @@ def parse_labels_cached(label_dir: str | Path, names: list[str],
                         use_cache: bool = True) -> list[dict]:
     """``[parse(label_dir / name) for name in names]``, from the cache when it is valid.
 
-    ``parse`` returns the tensors ``boxes`` (M, 5), ``labels`` (M,), ``difficult`` (M,) and
-    ``polygons`` (M, 8) (only these are kept); ``settings`` is everything besides the files that
-    changes its result. ``use_cache=False`` parses every file and leaves the cache alone.
+    ``parse`` returns exactly the tensors ``boxes`` (M, 5), ``labels`` (M,), ``difficult`` (M,)
+    and ``polygons`` (M, 8); ``settings`` is everything besides the files that changes its
+    result. ``use_cache=False`` parses every file and leaves the cache alone.
     """
     label_dir = Path(label_dir)
     if not use_cache:
-        return [_fields(parse(label_dir / name)) for name in names]
-    fingerprint = folder_fingerprint(label_dir)
+        return [parse(label_dir / name) for name in names]
+    with os.scandir(label_dir) as entries:  # no file is read
+        stats = {e.name: stat_key(e.stat()) for e in entries if e.name.endswith(".txt")}
     digest = sha1(repr((CACHE_FORMAT, settings, parser_source_hash())).encode())
     for name in names:
-        digest.update(f"{name}\0{fingerprint.get(name)}\n".encode())
+        digest.update(f"{name}\0{stats.get(name)}\n".encode())
     key, path = digest.hexdigest(), cache_file("labels", label_dir, ".pt")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -95,7 +89,7 @@ def parse_labels_cached(label_dir: str | Path, names: list[str],
         pass
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        targets = [_fields(parse(label_dir / name)) for name in names]
+        targets = [parse(label_dir / name) for name in names]
     for warning in caught:  # shown as usual, and such a parse is not cached
         warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                warning.lineno)
@@ -111,7 +105,3 @@ def parse_labels_cached(label_dir: str | Path, names: list[str],
         warnings.warn(f"label cache not written ({path}: {err}); labels are parsed at every "
                       f"start", stacklevel=2)
     return targets
-
-
-def _fields(target: dict) -> dict:
-    return {f: target[f] for f in _FIELDS}

@@ -1,10 +1,7 @@
 """Which files paa_edu wrote into a folder, so that it only ever rewrites or removes its own.
 
-The synthetic writer and ``paa-edu split`` write datasets into folders that users name. Like
-git, they never destroy what they did not create:
-
-1. write only into a folder that is empty (or missing), or that holds a manifest of the
-   same writer (:func:`claim_folder`); anything else is a :class:`ForeignFolderError`;
+The dataset writers (synthetic set, ``paa-edu split``) follow two rules: 1. write only into a
+missing or empty folder, or one holding a manifest of the same writer (:func:`claim_folder`);
 2. remove only the files that manifest lists (:func:`remove_written`).
 
 The manifest, ``<folder>/paa_edu_manifest.jsonl``, is one JSON value per line::
@@ -62,7 +59,6 @@ def read_manifest(folder: str | Path) -> Manifest | None:
     return manifest
 
 
-#: How to finish or redo each writer's folder, for the error of an incomplete one.
 REDO = {"split": "run `paa-edu split --src {src} --dst {folder} --overwrite` to redo it",
         "synthetic": "run `paa-edu synth --root {folder}` (or the training that wrote it) again "
                      "to redo it"}
@@ -106,10 +102,8 @@ def claim_folder(folder: str | Path, writer: str) -> Manifest | None:
 
 
 def remove_written(folder: str | Path, manifest: Manifest) -> int:
-    """Delete the files ``manifest`` lists, then the manifest; returns how many were deleted.
-
-    Folders left empty by the removal are removed too; nothing else is touched.
-    """
+    """Delete the files ``manifest`` lists, the manifest, and the folders left empty; returns
+    how many files were deleted."""
     folder = Path(folder).resolve()
     removed, parents = 0, set()
     for name in manifest.files:
@@ -129,11 +123,8 @@ def remove_written(folder: str | Path, manifest: Manifest) -> int:
 
 
 class ManifestWriter:
-    """Record, file by file, what a writer is about to write into ``folder``.
-
-    A context manager; call :meth:`add` *before* writing each file. On a normal exit the
-    manifest is marked complete; after an exception it stays incomplete.
-    """
+    """A context manager recording what a writer writes into ``folder``: call :meth:`add`
+    *before* writing each file. A normal exit marks the manifest complete; an exception not."""
 
     def __init__(self, folder: str | Path, writer: str, info: dict):
         self.folder = Path(folder)

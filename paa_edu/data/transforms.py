@@ -28,26 +28,16 @@ from paa_edu.model.backbone import IMAGENET_MEAN, IMAGENET_STD, normalize_pixels
 
 @dataclass(frozen=True)
 class TransformConfig:
-    """Transform settings.
+    """Transform settings. ``normalize=False`` keeps uint8 RGB (4x less to send to the GPU);
+    the model then normalises on the device with the same formula and the ImageNet mean/std."""
 
-    Attributes:
-        max_size: resize (keeping the aspect ratio) so the longer side equals this; ``None``
-            keeps the original size.
-        hflip_prob, vflip_prob: probability of a horizontal / vertical flip (training only).
-        mean, std: per-channel RGB mean and std of ``normalize``.
-        pad_divisor: pad the bottom/right so H and W are multiples of this (0 = no padding).
-        normalize: ``(image - mean) / std`` here, giving float32. False keeps uint8 RGB (4x
-            less to send to the GPU); the model then normalises on the device with the same
-            formula and the ImageNet mean/std.
-    """
-
-    max_size: int | None = None
-    hflip_prob: float = 0.5
-    vflip_prob: float = 0.5
-    mean: tuple[float, float, float] = IMAGENET_MEAN
+    max_size: int | None = None  # resize so the longer side is this (None: original size)
+    hflip_prob: float = 0.5  # probability of a horizontal flip (training only)
+    vflip_prob: float = 0.5  # probability of a vertical flip (training only)
+    mean: tuple[float, float, float] = IMAGENET_MEAN  # RGB, for (image - mean) / std
     std: tuple[float, float, float] = IMAGENET_STD
-    pad_divisor: int = 32
-    normalize: bool = True
+    pad_divisor: int = 32  # pad bottom/right so H and W are multiples of this (0: none)
+    normalize: bool = True  # (image - mean) / std here, giving float32
 
     def __post_init__(self) -> None:
         if not self.normalize and (tuple(self.mean), tuple(self.std)) != (IMAGENET_MEAN,
@@ -72,12 +62,8 @@ def flip_boxes(boxes: Tensor, image_size: tuple[int, int], direction: str,
 
 
 def resize(image: np.ndarray, boxes: Tensor, max_size: int) -> tuple[np.ndarray, Tensor, float]:
-    """Scale the image so its longer side is ``max_size`` and the boxes alike; returns the
-    (h, w, 3) image, (M, 5) boxes and the factor.
-
-    The new size is rounded to whole pixels, so the boxes (scaled by the exact factor) may be
-    off by at most half a pixel at the far border.
-    """
+    """Scale the image so its longer side is ``max_size``, and the boxes by the same factor
+    (the image size is rounded: boxes may be off by half a pixel at the far border)."""
     height, width = image.shape[:2]
     scale = max_size / max(height, width)
     if scale == 1.0:
@@ -90,18 +76,10 @@ def resize(image: np.ndarray, boxes: Tensor, max_size: int) -> tuple[np.ndarray,
 
 def apply_transforms(image: np.ndarray, boxes: Tensor, config: TransformConfig, train: bool,
                      version: str = DEFAULT_ANGLE_VERSION) -> tuple[Tensor, Tensor, dict]:
-    """Resize, randomly flip (``train`` only), normalise and pad one sample.
-
-    Random draws use ``torch.rand``, so seeding torch makes them reproducible.
-
-    Args:
-        image: (H, W, 3) uint8 RGB.
-        boxes: (M, 5) boxes in ``version``.
-    Returns:
-        image (3, H', W') float32 (uint8 without ``config.normalize``), boxes (M, 5) float32,
-        and a dict with ``img_shape`` (h, w) before padding, ``scale_factor`` and ``flips``
-        (the directions applied).
-    """
+    """Resize, randomly flip (``train`` only; ``torch.rand`` draws), normalise and pad an
+    (H, W, 3) uint8 RGB image and its (M, 5) boxes: image (3, H', W') float32 (uint8 without
+    ``config.normalize``), boxes (M, 5) float32 and ``img_shape`` (h, w) before padding,
+    ``scale_factor`` and ``flips`` (the directions applied)."""
     scale, flips = 1.0, []
     if config.max_size is not None:
         image, boxes, scale = resize(image, boxes, config.max_size)

@@ -47,20 +47,6 @@ def _call(func: Callable, item):
         sys.exit(130)
 
 
-def _stop(pool) -> None:
-    """SIGTERM every worker, wait up to :data:`GRACE_S`, SIGKILL those left, close the pool."""
-    workers = list(getattr(pool, "_pool", []))
-    for worker in workers:
-        worker.terminate()
-    deadline = time.monotonic() + GRACE_S
-    for worker in workers:
-        worker.join(max(0.0, deadline - time.monotonic()))
-        if worker.is_alive():
-            worker.kill()
-    pool.terminate()
-    pool.join()
-
-
 def worker_map(func: Callable, items: Iterable, processes: int, chunksize: int = 1
                ) -> Iterator:
     """``func(item)`` for every item, in order, computed by ``processes`` ``spawn``-ed workers
@@ -70,7 +56,16 @@ def worker_map(func: Callable, items: Iterable, processes: int, chunksize: int =
     try:
         yield from pool.imap(partial(_call, func), items, chunksize)
     except BaseException:  # an error, Ctrl-C, SIGTERM, or the caller stopped early
-        _stop(pool)
+        workers = list(getattr(pool, "_pool", []))
+        for worker in workers:  # SIGTERM, GRACE_S to end, then SIGKILL
+            worker.terminate()
+        deadline = time.monotonic() + GRACE_S
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                worker.kill()
+        pool.terminate()
+        pool.join()
         raise
     pool.close()
     pool.join()
