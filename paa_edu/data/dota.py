@@ -72,15 +72,6 @@ def _problem(message: str, where: str, lenient: bool) -> None:
                   stacklevel=3)
 
 
-def _read_text(path: Path) -> str:
-    """UTF-8 text (a byte-order mark is accepted); any other encoding is refused by path."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
-                         f"offset {err.start}); save the label file as UTF-8/ASCII") from None
-
-
 def _parse_object(tokens: list[str]) -> tuple[list[float], str, int]:
     """Parse the tokens of one object line; raise ``ValueError`` with the reason."""
     if len(tokens) not in (9, 10):
@@ -105,8 +96,13 @@ def parse_label_file(path: str | Path, lenient: bool = False) -> LabelFile:
     """Read a labelTxt file into a :class:`LabelFile` (syntax checks only): ``file:line:
     reason`` for a malformed line, or with ``lenient`` a warning and the line skipped."""
     path = Path(path)
+    try:
+        content = path.read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
+                         f"offset {err.start}); save the label file as UTF-8/ASCII") from None
     polys, names, difficult, line_numbers, header = [], [], [], [], {}
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    for number, line in enumerate(content.splitlines(), start=1):
         text = line.strip()
         if not text:
             continue

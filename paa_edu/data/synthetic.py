@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageFilter
+from PIL.ImageDraw import Draw, ImageDraw
 from shapely.geometry import Point, Polygon
 
-from paa_edu.data.synthetic_draw import DRAWERS, Frame
+from paa_edu.data.synthetic_draw import DRAWERS, Frame, Rng
 from paa_edu.geometry import obb2poly
 
 SYNTHETIC_CLASSES = ("plane", "ship", "storage-tank", "small-vehicle", "large-vehicle",
@@ -113,7 +114,7 @@ def _frame(box: tuple[float, ...]) -> Frame:
     return Frame(center=poly.mean(0), eu=(poly[1] - poly[0]) / 2, ev=(poly[3] - poly[0]) / 2)
 
 
-def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+def _background(rng: Rng, height: int, width: int) -> np.ndarray:
     """Textured land: base colour + smooth low-frequency blotches + pixel noise. (H, W, 3)."""
     base = np.array([(96, 108, 78), (120, 112, 92), (104, 104, 100), (88, 100, 70)])
     colour = base[rng.integers(len(base))] + rng.normal(0, 8, 3)  # (3,)
@@ -123,7 +124,7 @@ def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def _add_water(draw: ImageDraw.ImageDraw, rng: np.random.Generator, h: int, w: int) -> Polygon:
+def _add_water(draw: ImageDraw, rng: Rng, h: int, w: int) -> Polygon:
     """A water area covering one side of the image; returns its polygon."""
     side = 4.0 * max(h, w)
     angle = rng.uniform(-math.pi, math.pi)
@@ -136,7 +137,7 @@ def _add_water(draw: ImageDraw.ImageDraw, rng: np.random.Generator, h: int, w: i
     return Polygon(points)
 
 
-def _add_clutter(draw: ImageDraw.ImageDraw, rng: np.random.Generator, occupancy: _Occupancy,
+def _add_clutter(draw: ImageDraw, rng: Rng, occupancy: _Occupancy,
                  water: Polygon | None, h: int, w: int, amount: float) -> None:
     """Unlabelled distractors: roads and buildings (buildings block placement)."""
     for _ in range(rng.poisson(0.8 * amount)):  # straight roads crossing the image
@@ -153,8 +154,7 @@ def _add_clutter(draw: ImageDraw.ImageDraw, rng: np.random.Generator, occupancy:
             DRAWERS["building"](draw, _frame(box), rng)
 
 
-def _add_trees(draw: ImageDraw.ImageDraw, rng: np.random.Generator, h: int, w: int,
-               amount: float) -> None:
+def _add_trees(draw: ImageDraw, rng: Rng, h: int, w: int, amount: float) -> None:
     """Unlabelled clutter: small dark-green tree crowns (drawn before water and objects)."""
     for _ in range(rng.poisson(amount * h * w / 2500)):
         x, y, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(1.5, 4)
@@ -166,8 +166,7 @@ def _touches(region: Polygon | None, cx: float, cy: float, r: float) -> bool:
     return region is not None and region.distance(Point(cx, cy)) < r
 
 
-def _sample_size(rng: np.random.Generator, name: str, clamp: tuple[float, float]
-                 ) -> tuple[float, float]:
+def _sample_size(rng: Rng, name: str, clamp: tuple[float, float]) -> tuple[float, float]:
     """(length, width) in px: log-uniform length in the class range cut to ``clamp``."""
     spec = CLASS_SPECS[name]
     lo, hi = max(spec.length[0], clamp[0]), min(spec.length[1], clamp[1])
@@ -176,7 +175,7 @@ def _sample_size(rng: np.random.Generator, name: str, clamp: tuple[float, float]
     return length, length / rng.uniform(*spec.aspect)
 
 
-def _add_parking(rng: np.random.Generator, occupancy: _Occupancy, water: Polygon | None,
+def _add_parking(rng: Rng, occupancy: _Occupancy, water: Polygon | None,
                  h: int, w: int, cfg: SceneConfig, budget: int) -> tuple[list, tuple | None]:
     """A parking lot: aligned rows of small vehicles. Returns (objects, lot box or None)."""
     length, width = _sample_size(rng, "small-vehicle", cfg.object_size)
@@ -208,7 +207,7 @@ def _add_parking(rng: np.random.Generator, occupancy: _Occupancy, water: Polygon
     return objects, lot
 
 
-def _place_free(rng: np.random.Generator, occupancy: _Occupancy, water: Polygon | None,
+def _place_free(rng: Rng, occupancy: _Occupancy, water: Polygon | None,
                 h: int, w: int, cfg: SceneConfig) -> tuple[str, tuple] | None:
     """One randomly chosen object at a free spot (ships on water, the rest on land)."""
     names = list(CLASS_SPECS) if water is not None else [n for n in CLASS_SPECS if n != "ship"]
@@ -240,7 +239,7 @@ def make_scene(seed: int, size: int | tuple[int, int] = 256,
     cfg = config or SceneConfig()
     rng = np.random.default_rng(seed)
     image = Image.fromarray(_background(rng, h, w))
-    draw = ImageDraw.Draw(image)
+    draw = Draw(image)
     # 1. Context: trees, water, clutter; 2. dense parked rows; 3. free objects; 4. draw them.
     _add_trees(draw, rng, h, w, cfg.clutter)
     water = _add_water(draw, rng, h, w) if rng.random() < cfg.water_prob else None
