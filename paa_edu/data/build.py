@@ -61,19 +61,13 @@ def build_dataset(cfg: Config, split: str, train: bool) -> Dataset:
     dataset = DOTADataset(split_dir, names, cfg.model.angle_version, transforms, train=train,
                           filter_empty=train and d.filter_empty,
                           max_difficulty=d.max_train_difficulty if train else None)
-    check_labels_fit(dataset, cfg)
-    limit = d.num_train if split == "train" else d.num_val
-    return dataset if limit is None else Subset(dataset, range(min(limit, len(dataset))))
-
-
-def check_labels_fit(dataset: DOTADataset, cfg: Config) -> None:
-    """Every label is a class of the model: labels >= ``model.num_classes`` are refused."""
-    names = class_names(cfg)
-    for path, target in zip(dataset.image_paths, dataset.annotations):
+    for path, target in zip(dataset.image_paths, dataset.annotations):  # labels fit the model
         k = int(target["labels"].max()) if len(target["labels"]) else -1
         if k >= cfg.model.num_classes:
-            label_file = path.parent.parent / "labelTxt" / f"{path.stem}.txt"
+            label_file = split_dir / "labelTxt" / f"{path.stem}.txt"
             raise ValueError(f"{label_file}: class {names[k]!r} is label {k} of data.classes="
                              f"{cfg.data.classes!r} ({len(names)} classes), but the model has "
                              f"model.num_classes={cfg.model.num_classes}; set "
                              f"model.num_classes={len(names)} or other data.classes")
+    limit = d.num_train if split == "train" else d.num_val
+    return dataset if limit is None else Subset(dataset, range(min(limit, len(dataset))))

@@ -88,24 +88,19 @@ def atomic_write(path: str | Path, write: Callable, durable: bool = True) -> Pat
         if found is None:
             raise
         raise _naming(found, path) from None
-    if durable:
-        _fsync_dir(path.parent)
+    if durable:  # the rename too (POSIX; where folders cannot be opened, as on Windows, not)
+        with suppress(OSError):
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
     return path
 
 
 def write_text(path: str | Path, text: str) -> Path:
     """:func:`atomic_write` of ``text`` as UTF-8, not fsynced (a data file)."""
     return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), durable=False)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def describe_os_error(err: OSError) -> str:
