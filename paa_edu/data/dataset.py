@@ -27,11 +27,6 @@ from paa_edu.data.transforms import TransformConfig, apply_transforms
 from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version
 
 
-def _empty_target() -> dict:
-    return {"boxes": torch.zeros(0, 5), "labels": torch.zeros(0, dtype=torch.long),
-            "difficult": torch.zeros(0, dtype=torch.bool), "polygons": torch.zeros(0, 8)}
-
-
 class DOTADataset(Dataset):
     """Images and rotated-box targets of one DOTA-format split folder.
 
@@ -61,10 +56,22 @@ class DOTADataset(Dataset):
         self.train = train
         label_dir = self.root / "labelTxt"
         image_paths = list_images(self.root / "images")
-        targets = [_empty_target() for _ in image_paths]
+        targets = [{"boxes": torch.zeros(0, 5), "labels": torch.zeros(0, dtype=torch.long),
+                    "difficult": torch.zeros(0, dtype=torch.bool), "polygons": torch.zeros(0, 8)}
+                   for _ in image_paths]
         if labelled:
-            _check_pairs(image_paths, label_dir)
+            if not label_dir.is_dir():
+                raise ValueError(f"{label_dir}: missing, so the images have no labels (an "
+                                 f"image without objects needs an empty label file)")
+            for path in image_paths:
+                label_path = label_dir / f"{path.stem}.txt"
+                if not label_path.is_file():
+                    raise ValueError(f"{label_path}: label file missing for image {path}")
             by_stem = {path.stem: path for path in image_paths}
+            orphans = sorted(p.name for p in label_dir.glob("*.txt") if p.stem not in by_stem)
+            if orphans:
+                warnings.warn(f"{label_dir}: {len(orphans)} label file(s) without an image, not "
+                              f"used (e.g. {orphans[0]})", LabelWarning, stacklevel=2)
 
             def parse(label_path: Path) -> dict:  # objects outside their image are dropped
                 target = read_label_file(label_path, self.class_names, version, lenient,
@@ -106,20 +113,4 @@ class DOTADataset(Dataset):
                   "difficult": annotation["difficult"].clone(), "image_id": path.stem,
                   "orig_size": tuple(image.shape[:2]), **meta}
         return tensor, target
-
-
-def _check_pairs(image_paths: list[Path], label_dir: Path) -> None:
-    """Every image needs a label file (error); a label file without an image is warned of."""
-    if not label_dir.is_dir():
-        raise ValueError(f"{label_dir}: missing, so the images have no labels (an image "
-                         f"without objects needs an empty label file)")
-    for path in image_paths:
-        label_path = label_dir / f"{path.stem}.txt"
-        if not label_path.is_file():
-            raise ValueError(f"{label_path}: label file missing for image {path}")
-    stems = {path.stem for path in image_paths}
-    orphans = sorted(p.name for p in label_dir.glob("*.txt") if p.stem not in stems)
-    if orphans:
-        warnings.warn(f"{label_dir}: {len(orphans)} label file(s) without an image, not used "
-                      f"(e.g. {orphans[0]})", LabelWarning, stacklevel=3)
 

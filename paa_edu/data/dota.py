@@ -243,9 +243,7 @@ def read_image(path: str | Path, channel_order: str = "rgb") -> np.ndarray:
 
 def write_image(path: str | Path, image: np.ndarray) -> Path:
     """Write an (H, W, 3) uint8 **BGR** image (PNG, JPEG, ... by the suffix); never partial."""
-    ok, encoded = cv2.imencode(Path(path).suffix, image)
-    if not ok:
-        raise ValueError(f"{path}: OpenCV cannot encode an image of this type")
+    encoded = cv2.imencode(Path(path).suffix, image)[1]
     return atomic_write(path, lambda handle: handle.write(encoded.tobytes()), durable=False)
 
 

@@ -84,8 +84,7 @@ def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "t
     with ``replace`` (else :class:`OtherSettingsError`, naming the settings). The same seed
     gives byte-identical files; ``num_workers`` processes draw in parallel.
     """
-    preset = _resolve(preset)
-    root = Path(root)
+    preset, root = _resolve(preset), Path(root)
     counts = {"train": preset.num_train, "val": preset.num_val}
     info = {"generator_version": GENERATOR_VERSION, "seed": seed,
             "preset": json.loads(json.dumps(asdict(preset))), "splits": counts}
@@ -93,33 +92,24 @@ def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "t
     claim_folder(root, WRITER)  # refuse a foreign folder before even creating the lock
     with exclusive_lock(root / LOCK_NAME):  # a concurrent writer finishes first
         previous = claim_folder(root, WRITER)
-        if previous is None or not previous.complete or previous.info != info or not all(
-                (root / name).is_file() for name in previous.files):
-            if previous is not None and previous.complete and not replace:
+        if previous is not None and previous.complete:
+            if previous.info == info and all((root / f).is_file() for f in previous.files):
+                return {split: root / split for split in counts}  # already written
+            if not replace:
+                changes = [f"{key} {old!r} (wanted {new!r})" for key, (old, new)
+                           in differences(previous.info, info).items()]
+                more = f" and {len(changes) - 4} more" if len(changes) > 4 else ""
                 raise OtherSettingsError(f"{root}: holds a synthetic set of other settings "
-                                         f"({_what_differs(previous.info, info)})")
-            if previous is not None:
-                remove_written(root, previous)
-            _write_all(root, info, seed, preset, num_workers, progress)
+                                         f"({', '.join(changes[:4])}{more})")
+        if previous is not None:
+            remove_written(root, previous)
+        jobs = [(root / split, split, i, seed, preset) for split, count in counts.items()
+                for i in range(count)]
+        with ManifestWriter(root, WRITER, info) as manifest:
+            for path in _set_files(root, counts):
+                manifest.add(path)
+            done = (worker_map(_write_one, jobs, num_workers, chunksize=8) if num_workers > 0
+                    else map(_write_one, jobs))  # the workers end with this process
+            for _ in tqdm(done, total=len(jobs), desc="synthetic", disable=not progress):
+                pass
     return {split: root / split for split in counts}
-
-
-def _what_differs(found: dict, wanted: dict) -> str:
-    """``splits.train 12 (wanted 200), ...``: the settings in which two manifests differ."""
-    changes = [f"{key} {old!r} (wanted {new!r})" for key, (old, new)
-               in differences(found, wanted).items()]
-    return ", ".join(changes[:4]) + (f" and {len(changes) - 4} more" if len(changes) > 4 else "")
-
-
-def _write_all(root: Path, info: dict, seed: int, preset: SyntheticPreset,
-               num_workers: int, progress: bool) -> None:
-    """Record every file in the manifest, then draw and write every image of every split."""
-    jobs = [(root / split, split, i, seed, preset) for split, count in info["splits"].items()
-            for i in range(count)]
-    with ManifestWriter(root, WRITER, info) as manifest:
-        for path in _set_files(root, info["splits"]):
-            manifest.add(path)
-        done = (worker_map(_write_one, jobs, num_workers, chunksize=8) if num_workers > 0
-                else map(_write_one, jobs))  # the workers end with this process
-        for _ in tqdm(done, total=len(jobs), desc="synthetic", disable=not progress):
-            pass
