@@ -1,19 +1,12 @@
 """``paa-edu check-data``: one pass over a DOTA-format folder, one report of everything found.
 
-Training reads labels when the dataset is built, but images only when the loader reaches them,
-hours later for a big set. :func:`check_folder` looks at every file once:
-
-- images: each decodes (an empty or corrupt file is an error naming it), and its size;
-  two image files of one stem (``a.png``, ``a.jpg``) are an error, identical files a warning;
-- labels: every problem :func:`~paa_edu.data.dota.read_label_file` raises is an error, all of
-  them; a repeated vertex and an object wholly outside its image are warnings;
-- pairs: an image without a label file is an error, a label file without an image a warning;
-- folders: one a writer did not finish (:func:`~paa_edu.data.manifest.incomplete_write`) or a
-  split without ``labelTxt/`` (every image would train as background) is an error.
-
-Each (image, label file) pair's result is cached, keyed by both files'
-:func:`~paa_edu.data.label_cache.stat_key`, the class list and the parser's source, so a second
-check of an unchanged folder reads no image.
+Training reads images only when the loader reaches them, hours later for a big set.
+:func:`check_folder` decodes every image and reads every label file once, and reports all the
+problems: errors (a corrupt image, two images of one stem, a bad label line, an image without a
+label file, a split without ``labelTxt/``, a folder a writer did not finish) and warnings
+(identical images, a label file without an image, a repeated vertex, an object outside its
+image). Each (image, label file) pair's result is cached, keyed by both files'
+:func:`~paa_edu.data.label_cache.stat_key`, the classes and the parser's source.
 """
 from __future__ import annotations
 

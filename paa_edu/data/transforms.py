@@ -1,17 +1,14 @@
-"""Image + rotated-box transforms, built on mmcv's image functions.
+"""Image + rotated-box transforms (mmcv's image functions): resize -> random flips (training
+only) -> normalise (or keep uint8 for the model to normalise on the device) -> pad.
 
-Order used by :func:`apply_transforms`: resize -> random flips (training only) -> normalise (or
-not: ``normalize=False`` keeps uint8 for the model to normalise on the device) ->
-pad to a multiple of 32. Images are HWC uint8 RGB numpy arrays until the last step.
-
-Flips (as mmrotate 1.x ``RotatedBoxes.flip_``, with continuous pixel-edge coordinates: mmcv's
-``imflip`` maps pixel column i to W - 1 - i, i.e. the interval [i, i+1) to [W-i-1, W-i)):
+Flips, as mmrotate 1.x ``RotatedBoxes.flip_``, in continuous pixel-edge coordinates (mmcv's
+``imflip`` maps pixel column i, the interval [i, i+1), to [W-i-1, W-i)):
 
 * horizontal: ``cx' = W - cx``, ``theta' = -theta``;
 * vertical:   ``cy' = H - cy``, ``theta' = -theta``;
 
 then :func:`paa_edu.geometry.regularize_boxes` puts ``theta'`` back into the angle version's
-range (a mirror turns a clockwise angle into an anticlockwise one, so the sign flips).
+range (a mirror turns a clockwise angle into an anticlockwise one).
 """
 from __future__ import annotations
 
