@@ -1,10 +1,8 @@
-"""DOTA-format data: label files, patch splitting and merging, the synthetic benchmark,
-the torch dataset and its transforms.
-
-Everything goes through the DOTA on-disk format (``images/*.png`` + ``labelTxt/*.txt``), so the
-synthetic set exercises exactly the code path that DOTA-v1.0 uses.
+"""DOTA-format data (``images/*.png`` + ``labelTxt/*.txt``): label files, patch splitting and
+merging, the synthetic benchmark (written in the same format, so it exercises DOTA's code path),
+the torch dataset, its transforms and loader.
 """
-from paa_edu.data.dataset import DOTADataset, collate_batch
+from paa_edu.data.dataset import DOTADataset
 from paa_edu.data.dota import (
     DOTA_CLASSES,
     LabelFile,
@@ -14,6 +12,7 @@ from paa_edu.data.dota import (
     write_dota_sample,
     write_label_file,
 )
+from paa_edu.data.loader import collate_batch
 from paa_edu.data.merge import (
     PatchName,
     check_image_name,

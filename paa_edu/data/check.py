@@ -1,35 +1,19 @@
 """``paa-edu check-data``: one pass over a DOTA-format folder, one report of everything found.
 
-Training reads labels when the dataset is built, but images only when the loader reaches
-them, hours later for a big set. :func:`check_folder` looks at every file once:
-
-- images: each decodes (an empty or corrupt file is an error naming it), and its size;
-  two image files of one stem (``a.png``, ``a.jpg``) are an error, identical image files a
-  warning;
-- labels: each line parses (UTF-8, 9 or 10 fields, difficult in {0, 1, 2}), every class is
-  known, no polygon is degenerate: else errors, all of them, not only the first; a repeated
-  vertex (a triangle given as a quadrilateral) and an object wholly outside its image
-  (dropped when training) are warnings;
-- pairs: an image without a label file is an error, a label file without an image a warning.
-
-A folder a writer did not finish (``split`` or the synthetic writer stopped half-way: its
-manifest has no end mark, :func:`paa_edu.data.manifest.incomplete_write`) is an error, and so
-is a split folder without ``labelTxt/`` (every image would train as background; an image
-without objects has an *empty* label file).
-
-Each (image, label file) pair's result is cached under :func:`paa_edu.data.label_cache.cache_dir`
-keyed by both files' :func:`~paa_edu.data.label_cache.stat_key` (size, modification and
-status-change times, inode: a copy tool that restores the mtime of an edited file does not
-fool it), the class list and the parser's source,
-so a second check of an unchanged folder reads no image (``train`` runs it before its first
-step, see :func:`paa_edu.data.build.build_dataset`).
+Training reads images only when the loader reaches them, hours later for a big set.
+:func:`check_folder` decodes every image and reads every label file once, and reports all the
+problems: errors (a corrupt image, two images of one stem, a bad label line, an image without a
+label file, a split without ``labelTxt/``, a folder a writer did not finish) and warnings
+(identical images, a label file without an image, a repeated vertex, an object outside its
+image). Each (image, label file) pair's result is cached, keyed by both files'
+:func:`~paa_edu.data.label_cache.stat_key`, the classes and the parser's source.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +26,8 @@ from paa_edu.data.dota import (
     read_image,
     read_label_file,
 )
-from paa_edu.data.label_cache import cache_dir, parser_source_hash, stat_key
+from paa_edu.data.files import write_text
+from paa_edu.data.label_cache import cache_file, parser_source_hash, stat_key
 from paa_edu.data.manifest import incomplete_write
 
 CHECK_FORMAT = 2
@@ -73,28 +58,18 @@ class DataReport:
         return "\n".join(lines + [self.summary()])
 
 
-def split_folders(folder: str | Path) -> list[Path]:
-    """``folder`` itself if it holds ``images/``, else its sub-folders that do (train/, val/)."""
-    folder = Path(folder)
-    if (folder / "images").is_dir():
-        return [folder]
-    found = sorted(d for d in folder.iterdir() if (d / "images").is_dir()) \
-        if folder.is_dir() else []
-    if not found:
-        raise FileNotFoundError(f"{folder}: no images/ folder in it or in its sub-folders")
-    return found
-
-
 def check_folder(folder: str | Path, class_names: tuple[str, ...] | list[str] = DOTA_CLASSES,
                  progress: bool = True, use_cache: bool = True, labels: bool = True
                  ) -> DataReport:
-    """Check every split folder under ``folder`` (see the module docstring).
-
-    ``labels=False`` checks the images of an unlabelled set (a test split) and reads no
-    ``labelTxt/``.
-    """
+    """Check ``folder`` if it holds ``images/``, else its sub-folders that do (train/, val/);
+    ``labels=False`` checks only the images of an unlabelled set (a test split)."""
+    folder = Path(folder)
+    splits = [folder] if (folder / "images").is_dir() else sorted(
+        d for d in folder.glob("*") if (d / "images").is_dir())
+    if not splits:
+        raise FileNotFoundError(f"{folder}: no images/ folder in it or in its sub-folders")
     report, digests = DataReport(), {}
-    for split_dir in split_folders(folder):
+    for split_dir in splits:
         _check_split(split_dir, tuple(class_names), report, digests, progress, use_cache,
                      labels)
     for paths in digests.values():
@@ -104,13 +79,6 @@ def check_folder(folder: str | Path, class_names: tuple[str, ...] | list[str] = 
     report.errors, report.warnings = (list(dict.fromkeys(report.errors)),
                                       list(dict.fromkeys(report.warnings)))
     return report
-
-
-def _fingerprint(path: Path) -> tuple | None:
-    try:
-        return stat_key(path.stat())
-    except OSError:
-        return None
 
 
 def _check_split(split_dir: Path, class_names: tuple[str, ...], report: DataReport,
@@ -134,15 +102,16 @@ def _check_split(split_dir: Path, class_names: tuple[str, ...], report: DataRepo
     if labelled:
         orphans = sorted(p for p in label_dir.glob("*.txt") if p.stem not in stems)
         report.warnings += [f"{p}: label file without an image (not used)" for p in orphans]
-    folder_hash = hashlib.sha1(str(split_dir.resolve()).encode()).hexdigest()[:16]
-    cache_path = cache_dir() / f"check-{folder_hash}.json"
-    cache = _read_cache(cache_path) if use_cache else {}
+    cache_path, cache = cache_file("check", split_dir, ".json"), {}
+    if use_cache:
+        with suppress(OSError, ValueError):
+            cache = json.loads(cache_path.read_text())
     salt = repr((CHECK_FORMAT, class_names, parser_source_hash()))
     fresh, seen_labels = {}, set()
     for path in tqdm(images, desc=f"check {split_dir.name}", disable=not progress):
         label_path = label_dir / f"{path.stem}.txt"
-        key = hashlib.sha1(repr((salt, _fingerprint(path), _fingerprint(label_path),
-                                 labelled)).encode()).hexdigest()
+        stats = [stat_key(p.stat()) if p.exists() else None for p in (path, label_path)]
+        key = hashlib.sha1(repr((salt, *stats, labelled)).encode()).hexdigest()
         entry = cache.get(path.name)
         result = entry[1] if entry and entry[0] == key else _check_pair(
             path, label_path if labelled else None, class_names)
@@ -158,7 +127,8 @@ def _check_split(split_dir: Path, class_names: tuple[str, ...], report: DataRepo
             report.sizes.add(tuple(result["size"]))
             digests.setdefault(result["sha1"], []).append(path)
     if use_cache:
-        _write_cache(cache_path, fresh)
+        with suppress(OSError):  # an unwritable cache is skipped
+            write_text(cache_path, json.dumps(fresh))
 
 
 def _check_pair(image_path: Path, label_path: Path | None, class_names: tuple[str, ...]
@@ -189,21 +159,3 @@ def _check_pair(image_path: Path, label_path: Path | None, class_names: tuple[st
         is_error = issubclass(warning.category, SkippedObjectWarning)
         result["errors" if is_error else "warnings"].append(text)
     return result
-
-
-def _read_cache(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_cache(path: Path, entries: dict) -> None:
-    """Atomic (unique temporary file + ``os.replace``); an unwritable cache is skipped."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(entries))
-        os.replace(tmp, path)
-    except OSError:
-        pass

@@ -1,11 +1,9 @@
-"""A torch ``Dataset`` over a DOTA-format folder (DOTA patches or the synthetic set).
+"""A torch ``Dataset`` over a DOTA-format folder: ``images/<stem>.png`` + ``labelTxt/<stem>.txt``.
 
-The folder holds ``images/<stem>.png`` and ``labelTxt/<stem>.txt``. All label files are read
-and checked when the dataset is built, so a bad file fails at once with ``file:line``; the
-parsed labels of an unchanged folder come from a cache (:mod:`paa_edu.data.label_cache`). A folder
-without ``labelTxt/`` is an error (its images would train as background), unless the dataset is
-built with ``labelled=False`` (a test set): then every sample has no objects. An image without
-objects has an empty label file; its ``boxes`` have shape (0, 5).
+Every label file is read and checked when the dataset is built, so a bad file fails at once with
+``file:line``. A folder without ``labelTxt/`` is an error (its images would train as
+background) unless ``labelled=False`` (a test set). An image without objects has an empty label
+file.
 """
 from __future__ import annotations
 
@@ -13,7 +11,6 @@ import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -30,38 +27,20 @@ from paa_edu.data.transforms import TransformConfig, apply_transforms
 from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version
 
 
-def _empty_target() -> dict:
-    return {"boxes": torch.zeros(0, 5), "labels": torch.zeros(0, dtype=torch.long),
-            "difficult": torch.zeros(0, dtype=torch.bool), "polygons": torch.zeros(0, 8)}
-
-
 class DOTADataset(Dataset):
     """Images and rotated-box targets of one DOTA-format split folder.
 
-    Args:
-        root_split_dir: folder with ``images/`` and ``labelTxt/`` (one label file per image).
-        class_names: the classes; a label is an index into it (``DOTA_CLASSES`` by default,
-            ``SYNTHETIC_CLASSES`` for the synthetic set).
-        version: angle version of the boxes (``"le135"`` by default).
-        transforms: resize/flip/normalise/pad settings (``TransformConfig()`` by default).
-        train: apply the random flips.
-        lenient: skip malformed objects with a warning instead of raising.
-        filter_empty: leave out images without objects (e.g. for training), counted after
-            ``max_difficulty``.
-        max_difficulty: drop objects whose difficulty flag is above this (``None`` keeps all;
-            1 drops the objects our splitter marks 2, cut by a patch border).
-        min_size: polygons whose fitted rectangle has a side under this are degenerate.
-        cache: reuse the parsed labels of an unchanged folder
-            (:mod:`paa_edu.data.label_cache`; a changed file is always parsed again).
-        labelled: ``False`` for a folder without labels (a test set): no ``labelTxt/`` is
-            read and every sample has no objects.
-    Items:
-        ``(image, target)``: image (3, H, W) padded to a multiple of 32, float32 normalised
-        (or uint8 RGB with ``TransformConfig(normalize=False)``, normalised later on the
-        device by the model); target dict with ``boxes`` (M, 5) float32, ``labels`` (M,) long,
-        ``difficult`` (M,) bool, ``image_id`` str, ``orig_size`` (H0, W0), ``img_shape`` (h, w)
-        after the resize, ``scale_factor`` float (divide predicted boxes' first four numbers by
-        it to get back to original pixels) and ``flips`` (directions applied).
+    A label is an index into ``class_names``. ``lenient`` skips malformed objects with a
+    warning; a fitted rectangle with a side under ``min_size`` px is degenerate;
+    ``max_difficulty`` drops objects flagged above it (1 drops those our splitter marks 2), then
+    ``filter_empty`` leaves out images without objects; ``cache`` reuses the parsed labels of an
+    unchanged folder (:mod:`~paa_edu.data.label_cache`); ``train`` applies the random flips.
+
+    Items are ``(image, target)``: image (3, H, W) padded to a multiple of 32, float32 normalised
+    (uint8 RGB with ``TransformConfig(normalize=False)``); target with ``boxes`` (M, 5) float32,
+    ``labels`` (M,) long, ``difficult`` (M,) bool, ``image_id``, ``orig_size`` (H0, W0),
+    ``img_shape`` (h, w) after the resize, ``scale_factor`` (divide predicted boxes' first four
+    numbers by it to get original pixels) and ``flips``.
     """
 
     def __init__(self, root_split_dir: str | Path, class_names: tuple[str, ...] | list[str]
@@ -76,15 +55,23 @@ class DOTADataset(Dataset):
         self.transforms = transforms or TransformConfig()
         self.train = train
         label_dir = self.root / "labelTxt"
-        self.image_paths, self.annotations = [], []
         image_paths = list_images(self.root / "images")
-        targets = [_empty_target() for _ in image_paths]
-        if labelled and not label_dir.is_dir():
-            raise ValueError(f"{label_dir}: missing, so the images have no labels (an image "
-                             f"without objects needs an empty label file)")
+        targets = [{"boxes": torch.zeros(0, 5), "labels": torch.zeros(0, dtype=torch.long),
+                    "difficult": torch.zeros(0, dtype=torch.bool), "polygons": torch.zeros(0, 8)}
+                   for _ in image_paths]
         if labelled:
-            _check_pairs(image_paths, label_dir)
+            if not label_dir.is_dir():
+                raise ValueError(f"{label_dir}: missing, so the images have no labels (an "
+                                 f"image without objects needs an empty label file)")
+            for path in image_paths:
+                label_path = label_dir / f"{path.stem}.txt"
+                if not label_path.is_file():
+                    raise ValueError(f"{label_path}: label file missing for image {path}")
             by_stem = {path.stem: path for path in image_paths}
+            orphans = sorted(p.name for p in label_dir.glob("*.txt") if p.stem not in by_stem)
+            if orphans:
+                warnings.warn(f"{label_dir}: {len(orphans)} label file(s) without an image, not "
+                              f"used (e.g. {orphans[0]})", LabelWarning, stacklevel=2)
 
             def parse(label_path: Path) -> dict:  # objects outside their image are dropped
                 target = read_label_file(label_path, self.class_names, version, lenient,
@@ -97,13 +84,12 @@ class DOTADataset(Dataset):
                                           parse, (self.class_names, version, lenient,
                                                   float(min_size), "inside", max_difficulty),
                                           use_cache=cache)
-        for path, target in zip(image_paths, targets):
-            if filter_empty and len(target["labels"]) == 0:
-                continue
-            self.image_paths.append(path)
-            self.annotations.append(target)
-        if not self.image_paths:
+        kept = [(path, target) for path, target in zip(image_paths, targets)
+                if not filter_empty or len(target["labels"])]
+        if not kept:
             raise ValueError(f"{self.root / 'images'}: no (non-empty) images found")
+        self.image_paths = [path for path, _ in kept]
+        self.annotations = [target for _, target in kept]
 
     def __len__(self) -> int:
         return len(self.image_paths)
@@ -115,9 +101,7 @@ class DOTADataset(Dataset):
 
     def ground_truths(self) -> list[dict]:
         """Per image ``boxes`` (M, 5), ``labels`` (M,), ``difficult`` (M,) and ``polygons``
-        (M, 8) (the labelTxt quadrilaterals, which the evaluation compares with, as the DOTA
-        server) in original pixels: the ``ground_truths`` of
-        :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`."""
+        (M, 8) in original pixels, as :func:`paa_edu.evaluation.evaluate_rotated` takes them."""
         return [dict(target) for target in self.annotations]
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict]:
@@ -130,38 +114,3 @@ class DOTADataset(Dataset):
                   "orig_size": tuple(image.shape[:2]), **meta}
         return tensor, target
 
-
-def _check_pairs(image_paths: list[Path], label_dir: Path) -> None:
-    """Every image needs a label file (error); a label file without an image is warned of."""
-    for path in image_paths:
-        label_path = label_dir / f"{path.stem}.txt"
-        if not label_path.is_file():
-            raise ValueError(f"{label_path}: label file missing for image {path}")
-    stems = {path.stem for path in image_paths}
-    orphans = sorted(p.name for p in label_dir.glob("*.txt") if p.stem not in stems)
-    if orphans:
-        warnings.warn(f"{label_dir}: {len(orphans)} label file(s) without an image, not used "
-                      f"(e.g. {orphans[0]})", LabelWarning, stacklevel=3)
-
-
-def collate_batch(samples: list[tuple[Tensor, dict]], size_divisor: int = 32
-                  ) -> tuple[Tensor, list[dict]]:
-    """Stack samples into a batch, zero-padding (bottom/right) to the largest size.
-
-    Args:
-        samples: ``(image (3, H_i, W_i), target)`` pairs from :class:`DOTADataset`.
-        size_divisor: the batch H and W are rounded up to multiples of this.
-    Returns:
-        images (B, 3, H, W) of the samples' dtype (float32, or uint8) and the list of B
-        targets (unchanged).
-    """
-    if len(samples) == 0:
-        raise ValueError("samples is empty")
-    images = [image for image, _ in samples]
-    height = max(image.shape[1] for image in images)
-    width = max(image.shape[2] for image in images)
-    height = -(-height // size_divisor) * size_divisor
-    width = -(-width // size_divisor) * size_divisor
-    batch = torch.stack([F.pad(image, (0, width - image.shape[2], 0, height - image.shape[1]))
-                         for image in images])  # (B, 3, H, W)
-    return batch, [target for _, target in samples]

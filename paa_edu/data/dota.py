@@ -10,10 +10,9 @@ A DOTA-v1.0 label file has optional header lines, then one object per line::
 The four vertices go clockwise on screen (x right, y down); ``difficult`` is 0 or 1 (a missing
 10th token means 0; our splitter writes 2 for objects truncated by a patch border).
 
-The DOTA devkit's parser silently skips lines with fewer than 9 fields and keeps every other
-object, however small; mmrotate's dataset also silently drops objects whose fitted rectangle has
-a side under 2 px. Here every problem raises a ``ValueError`` naming ``file:line`` -- or, with
-``lenient=True``, skips that object with a ``warnings.warn``.
+The DOTA devkit's parser silently skips lines with fewer than 9 fields; mmrotate silently drops
+objects whose fitted rectangle has a side under 2 px. Here every problem raises a ``ValueError``
+naming ``file:line``, or with ``lenient=True`` skips that object with a warning.
 """
 from __future__ import annotations
 
@@ -28,8 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from paa_edu.data.files import atomic_write, write_bytes, write_text
-from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version, poly2obb
+from paa_edu.data.files import atomic_write, write_text
+from paa_edu.geometry import DEFAULT_ANGLE_VERSION, poly2obb
 
 #: The 15 DOTA-v1.0 classes, in the order every toolbox uses (index = label).
 DOTA_CLASSES = (
@@ -38,32 +37,20 @@ DOTA_CLASSES = (
     "soccer-ball-field", "roundabout", "harbor", "swimming-pool", "helicopter",
 )
 
-#: Header keys recognised before the objects (``key:value`` lines).
-HEADER_KEYS = ("imagesource", "gsd")
-
-#: Image file extensions searched by :func:`list_images`.
+HEADER_KEYS = ("imagesource", "gsd")  # ``key:value`` lines before the objects
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 @dataclass
 class LabelFile:
-    """The raw content of one labelTxt file (no class mapping, no box fitting).
+    """The raw content of one labelTxt file (no class mapping, no box fitting)."""
 
-    Attributes:
-        polys: (M, 8) float64 polygons x1, y1, ..., x4, y4.
-        names: M class names, as written in the file.
-        difficult: (M,) int64 difficulty flags (0, 1 or 2).
-        line_numbers: M 1-based line numbers, for error messages.
-        header: ``{"imagesource": ..., "gsd": ...}`` for the header lines present.
-        path: the file the objects came from.
-    """
-
-    polys: np.ndarray
-    names: list[str]
-    difficult: np.ndarray
-    line_numbers: list[int]
-    header: dict[str, str] = field(default_factory=dict)
-    path: str = "<memory>"
+    polys: np.ndarray  # (M, 8) float64 x1, y1, ..., x4, y4
+    names: list[str]  # M class names, as written
+    difficult: np.ndarray  # (M,) int64 flags 0, 1 or 2
+    line_numbers: list[int]  # M 1-based line numbers, for error messages
+    header: dict[str, str] = field(default_factory=dict)  # the header lines present
+    path: str = "<memory>"  # the file the objects came from
 
     def __len__(self) -> int:
         return len(self.names)
@@ -83,15 +70,6 @@ def _problem(message: str, where: str, lenient: bool) -> None:
         raise ValueError(f"{where}: {message}")
     warnings.warn(f"{where}: {message}; skipped (lenient mode)", SkippedObjectWarning,
                   stacklevel=3)
-
-
-def _read_text(path: Path) -> str:
-    """UTF-8 text (a byte-order mark is accepted); any other encoding is refused by path."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
-                         f"offset {err.start}); save the label file as UTF-8/ASCII") from None
 
 
 def _parse_object(tokens: list[str]) -> tuple[list[float], str, int]:
@@ -115,19 +93,16 @@ def _parse_object(tokens: list[str]) -> tuple[list[float], str, int]:
 
 
 def parse_label_file(path: str | Path, lenient: bool = False) -> LabelFile:
-    """Read a labelTxt file into a :class:`LabelFile` (syntax checks only).
-
-    Args:
-        path: the ``.txt`` file.
-        lenient: skip malformed lines with a warning instead of raising.
-    Returns:
-        the polygons, class names, difficulty flags, line numbers and header.
-    Raises:
-        ValueError: ``file:line: reason`` for a malformed line (unless ``lenient``).
-    """
+    """Read a labelTxt file into a :class:`LabelFile` (syntax checks only): ``file:line:
+    reason`` for a malformed line, or with ``lenient`` a warning and the line skipped."""
     path = Path(path)
+    try:
+        content = path.read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
+                         f"offset {err.start}); save the label file as UTF-8/ASCII") from None
     polys, names, difficult, line_numbers, header = [], [], [], [], {}
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    for number, line in enumerate(content.splitlines(), start=1):
         text = line.strip()
         if not text:
             continue
@@ -149,55 +124,33 @@ def parse_label_file(path: str | Path, lenient: bool = False) -> LabelFile:
         names.append(name)
         difficult.append(diff)
         line_numbers.append(number)
-    return LabelFile(
-        polys=np.asarray(polys, dtype=np.float64).reshape(-1, 8),
-        names=names,
-        difficult=np.asarray(difficult, dtype=np.int64),
-        line_numbers=line_numbers,
-        header=header,
-        path=str(path),
-    )
+    return LabelFile(np.asarray(polys, dtype=np.float64).reshape(-1, 8), names,
+                     np.asarray(difficult, dtype=np.int64), line_numbers, header, str(path))
 
 
-def read_label_file(
-    path: str | Path,
-    class_names: tuple[str, ...] | list[str] = DOTA_CLASSES,
-    version: str = DEFAULT_ANGLE_VERSION,
-    lenient: bool = False,
-    min_size: float = 1.0,
-    image_size: tuple[int, int] | None = None,
-) -> dict:
-    """Read a labelTxt file and fit a rotated box to every polygon.
+def read_label_file(path: str | Path, class_names: tuple[str, ...] | list[str] = DOTA_CLASSES,
+                    version: str = DEFAULT_ANGLE_VERSION, lenient: bool = False,
+                    min_size: float = 1.0, image_size: tuple[int, int] | None = None) -> dict:
+    """Read a labelTxt file and fit a rotated box to every polygon (minimum-area rectangle,
+    :func:`paa_edu.geometry.poly2obb`, in angle ``version``).
 
-    Polygons go through :func:`paa_edu.geometry.poly2obb` (minimum-area rectangle of the four
-    points) in angle ``version``.
+    A malformed line, an unknown class (the label is the index in ``class_names``) or a
+    degenerate polygon (a fitted side under ``min_size`` px) is a ``file:line`` error (or
+    skipped with a warning when ``lenient``). Given the image's (H, W) ``image_size``, an object
+    wholly outside it is dropped with a warning, and one reaching more than half the image's
+    side past its border (a typo such as ``1e9``) is kept with a warning; objects slightly past
+    the border, common in DOTA, stay quiet.
 
-    Args:
-        path: the ``.txt`` file.
-        class_names: the known classes; the label of an object is its index here.
-        version: angle version of the returned boxes (``"le135"`` by default, the seed's "v2").
-        lenient: skip bad objects with a warning instead of raising.
-        min_size: a fitted rectangle with a side shorter than this (pixels) is degenerate.
-        image_size: (H, W) of the image: an object wholly outside it (no point of its
-            bounding box strictly inside) is dropped with a warning naming file and line, and
-            one that reaches far beyond it (a vertex more than half the image's side past its
-            border: a typo such as ``1e9``) is kept with such a warning. Objects slightly
-            past the border, common in DOTA, stay quiet.
     Returns:
-        dict with ``boxes`` (M, 5) float32, ``polys`` (M, 8) float32, ``labels`` (M,) long,
-        ``difficult`` (M,) bool (any non-zero flag), ``difficulty`` (M,) long (the flag: 0, 1
-        or 2), ``header`` dict.
-    Raises:
-        ValueError: ``file:line: reason`` for a malformed line, an unknown class or a
-            degenerate polygon (unless ``lenient``).
+        ``boxes`` (M, 5) float32, ``polys`` (M, 8) float32, ``labels`` (M,) long, ``difficult``
+        (M,) bool (any non-zero flag), ``difficulty`` (M,) long (0, 1 or 2), ``header`` dict.
     """
-    check_version(version)
     raw = parse_label_file(path, lenient=lenient)
     index = {name: i for i, name in enumerate(class_names)}
     polys = torch.from_numpy(raw.polys)  # (M, 8) float64
     boxes, valid = poly2obb(polys, version, return_valid=True)  # (M, 5), (M,)
     big_enough = (valid & (boxes[:, 2:4] >= min_size).all(dim=1)).tolist()  # M bools
-    outside, far = _outside(raw.polys, image_size), _far_outside(raw.polys, image_size)
+    outside, far = _outside(raw.polys, image_size)
     keep = []
     for i, (name, number) in enumerate(zip(raw.names, raw.line_numbers)):
         where = f"{raw.path}:{number}"
@@ -227,25 +180,18 @@ def read_label_file(
     }
 
 
-def _outside(polys: np.ndarray, image_size: tuple[int, int] | None) -> list[bool]:
-    """Per (8,) polygon of ``polys`` (M, 8): its bounding box misses the (H, W) image."""
+def _outside(polys: np.ndarray, image_size: tuple[int, int] | None
+             ) -> tuple[list[bool], list[bool]]:
+    """Per polygon of ``polys`` (M, 8): its bounding box misses the (H, W) image; a vertex lies
+    more than half the image's side beyond its border."""
     if image_size is None:
-        return [False] * len(polys)
+        return [False] * len(polys), [False] * len(polys)
     height, width = image_size
-    xs, ys = polys[:, 0::2], polys[:, 1::2]  # (M, 4) each
-    return ((xs.max(1) <= 0) | (xs.min(1) >= width) | (ys.max(1) <= 0)
-            | (ys.min(1) >= height)).tolist()
-
-
-def _far_outside(polys: np.ndarray, image_size: tuple[int, int] | None) -> list[bool]:
-    """Per (8,) polygon of ``polys`` (M, 8): a vertex lies more than half the (H, W) image's
-    side beyond its border."""
-    if image_size is None:
-        return [False] * len(polys)
-    height, width = image_size
-    xs, ys = polys[:, 0::2], polys[:, 1::2]  # (M, 4) each
-    return ((xs.min(1) < -width / 2) | (xs.max(1) > 1.5 * width) | (ys.min(1) < -height / 2)
-            | (ys.max(1) > 1.5 * height)).tolist()
+    x0, x1 = polys[:, 0::2].min(1), polys[:, 0::2].max(1)  # (M,) each
+    y0, y1 = polys[:, 1::2].min(1), polys[:, 1::2].max(1)
+    outside = (x1 <= 0) | (x0 >= width) | (y1 <= 0) | (y0 >= height)
+    far = (x0 < -width / 2) | (x1 > 1.5 * width) | (y0 < -height / 2) | (y1 > 1.5 * height)
+    return outside.tolist(), far.tolist()
 
 
 def _format_number(value: float) -> str:
@@ -254,32 +200,15 @@ def _format_number(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def write_label_file(
-    path: str | Path,
-    polys: np.ndarray | torch.Tensor,
-    names: list[str],
-    difficult: np.ndarray | torch.Tensor | list[int] | None = None,
-    header: dict[str, str] | None = None,
-) -> Path:
-    """Write objects to a labelTxt file (creating parent folders).
-
-    Args:
-        path: the ``.txt`` file to write.
-        polys: (M, 8) polygons x1, y1, ..., x4, y4 (clockwise on screen).
-        names: M class names.
-        difficult: (M,) integer flags; all 0 when ``None``.
-        header: optional ``{"imagesource": ..., "gsd": ...}`` written first.
-    Returns:
-        the path written.
-    """
+def write_label_file(path: str | Path, polys: np.ndarray | torch.Tensor, names: list[str],
+                     difficult: np.ndarray | torch.Tensor | list[int] | None = None,
+                     header: dict[str, str] | None = None) -> Path:
+    """Write (M, 8) clockwise polygons, M class names, (M,) difficulty flags (all 0 when
+    ``None``) and an optional ``{"imagesource": ..., "gsd": ...}`` header to a labelTxt file."""
     polys = np.asarray(polys, dtype=np.float64).reshape(-1, 8)
-    if len(names) != len(polys):
-        raise ValueError(f"names has {len(names)} entries but polys has {len(polys)} rows")
     if not np.isfinite(polys).all():
         raise ValueError("polys contains NaN or Inf")
     flags = np.zeros(len(polys), np.int64) if difficult is None else np.asarray(difficult)
-    if flags.shape != (len(polys),):
-        raise ValueError(f"difficult must have shape ({len(polys)},), got {flags.shape}")
     lines = [f"{key}:{value}" for key, value in (header or {}).items()]
     for poly, name, flag in zip(polys, names, flags):
         if not name or any(c.isspace() for c in name):
@@ -314,10 +243,8 @@ def read_image(path: str | Path, channel_order: str = "rgb") -> np.ndarray:
 
 def write_image(path: str | Path, image: np.ndarray) -> Path:
     """Write an (H, W, 3) uint8 **BGR** image (PNG, JPEG, ... by the suffix); never partial."""
-    ok, encoded = cv2.imencode(Path(path).suffix, image)
-    if not ok:
-        raise ValueError(f"{path}: OpenCV cannot encode an image of this type")
-    return write_bytes(path, encoded.tobytes())
+    encoded = cv2.imencode(Path(path).suffix, image)[1]
+    return atomic_write(path, lambda handle: handle.write(encoded.tobytes()), durable=False)
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
@@ -332,19 +259,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
 def write_dota_sample(split_dir: str | Path, stem: str, image: np.ndarray, polys,
                       names: list[str], header: dict[str, str] | None = None
                       ) -> tuple[Path, Path]:
-    """Write an image and its labels in DOTA layout: images/<stem>.png, labelTxt/<stem>.txt.
-
-    Args:
-        split_dir: the split folder (created if missing).
-        stem: file name without extension.
-        image: (H, W, 3) uint8 RGB.
-        polys, names, header: as in :func:`write_label_file`.
-    Returns:
-        the image path and the label path.
-    """
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    """Write an (H, W, 3) uint8 RGB image and its labels (as :func:`write_label_file`) to
+    ``split_dir/images/<stem>.png`` and ``split_dir/labelTxt/<stem>.txt``; returns both paths."""
     image_path = Path(split_dir) / "images" / f"{stem}.png"
     atomic_write(image_path, lambda handle: Image.fromarray(image).save(
         handle, format="PNG", compress_level=1), durable=False)

@@ -1,18 +1,11 @@
-"""Files that are whole or absent, and file-system failures said in one line.
+"""Files that are whole or absent, file-system failures said in one line, and file locks.
 
-Every file paa_edu writes (checkpoints, logs, patches, label files, Task1 files, PNGs) goes
-through :func:`atomic_write`:
-
-- the bytes go to a temporary file with a unique name (``.<name>.<pid>.<random>.tmp``, process
-  id + random suffix) in the target's folder, which is then ``os.replace``-d over the target:
-  a reader, a crash, ``kill -9`` or a full disk only ever leaves the old file or the new one,
-  never a truncated one under the real name;
-- on any failure the temporary file is removed and the error is an :class:`OSError` that names
-  the target (``err.filename``), also when the writer hid it (``torch.save`` turns the
-  ``OSError`` of a full disk into a ``RuntimeError``).
-
-:func:`describe_os_error` turns such an error into ``<path>: <cause>`` ("no space left on the
-device", "read-only file system", ...): the one line the command line prints.
+:func:`atomic_write` (every file paa_edu writes goes through it) writes to a unique temporary
+file beside the target (``.<name>.<pid>.<random>.tmp``) and ``os.replace``-s it over the target:
+a crash, ``kill -9`` or a full disk leaves the old file or the new one, never a truncated one.
+On failure the temporary file is removed and the error is an :class:`OSError` naming the target,
+also when the writer hid it (``torch.save`` turns a full disk into a ``RuntimeError``);
+:func:`describe_os_error` says it in one line.
 """
 from __future__ import annotations
 
@@ -20,7 +13,8 @@ import errno
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 
 try:
@@ -66,19 +60,9 @@ def _naming(err: OSError, path: Path) -> OSError:
 
 
 def atomic_write(path: str | Path, write: Callable, durable: bool = True) -> Path:
-    """Call ``write(binary_file)`` on a unique temporary file, then rename it to ``path``.
-
-    Args:
-        path: the target; its folder is created.
-        write: writes the content into the open binary file it is given.
-        durable: fsync the file and the folder (checkpoints); ``False`` (many small data
-            files) still never leaves a partial file under ``path``.
-    Returns:
-        ``path``.
-    Raises:
-        OSError: naming ``path``, when the file system refuses (full, read-only, ...); nothing
-            is left under ``path`` or the temporary name then.
-    """
+    """Call ``write(binary_file)`` on a unique temporary file, then rename it to ``path``
+    (its folder is created). ``durable`` fsyncs the file and the folder (checkpoints); without
+    it (data files written by the thousand) no partial file is left under ``path`` either."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,33 +82,19 @@ def atomic_write(path: str | Path, write: Callable, durable: bool = True) -> Pat
         if found is None:
             raise
         raise _naming(found, path) from None
-    if durable:
-        _fsync_dir(path.parent)
+    if durable:  # the rename too (POSIX; where folders cannot be opened, as on Windows, not)
+        with suppress(OSError):
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
     return path
 
 
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """:func:`atomic_write` of ``data`` (not fsynced: for data files written by the thousand)."""
-    return atomic_write(path, lambda handle: handle.write(data), durable=False)
-
-
 def write_text(path: str | Path, text: str) -> Path:
-    """:func:`write_bytes` of ``text`` as UTF-8."""
-    return write_bytes(path, text.encode("utf-8"))
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """:func:`atomic_write` of ``text`` as UTF-8, not fsynced (a data file)."""
+    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), durable=False)
 
 
 def describe_os_error(err: OSError) -> str:
@@ -135,32 +105,16 @@ def describe_os_error(err: OSError) -> str:
 
 
 @contextmanager
-def exclusive_lock(path: str | Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if missing) inside the ``with`` block."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextmanager
-def try_exclusive_lock(path: str | Path) -> Iterator[bool]:
-    """Like :func:`exclusive_lock` but without waiting: yields False if another process holds it.
-
-    While held, the lock file contains the holder's process id (read by :func:`lock_holder`).
-    """
+def exclusive_lock(path: str | Path, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) inside the ``with`` block,
+    with the holder's process id written in it (:func:`lock_holder`). ``wait=False`` yields
+    False at once when another process holds it; else it waits and yields True."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         if fcntl is not None:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 yield False
                 return
@@ -173,6 +127,9 @@ def try_exclusive_lock(path: str | Path) -> Iterator[bool]:
         finally:
             if fcntl is not None:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+try_exclusive_lock = partial(exclusive_lock, wait=False)
 
 
 def lock_holder(path: str | Path) -> str:

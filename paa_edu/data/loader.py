@@ -1,43 +1,39 @@
-"""DataLoader settings that keep a GPU fed: one place for training, evaluation and prediction.
+"""How batches are made and fed to the device: :func:`collate_batch` and the DataLoader settings.
 
-- ``num_workers`` processes decode and transform images; with ``persistent_workers`` they live
-  as long as the loader (training reuses one loader for every epoch, so workers start once);
-- each worker runs OpenCV single-threaded (as mmdet does), so N workers use N cores, not N^2;
-- ``pin_memory`` on CUDA: batches land in page-locked memory, so the host-to-device copies
-  (``non_blocking=True``) really overlap with the GPU's work;
-- images travel as uint8 (``TransformConfig(normalize=False)``) and the model normalises them
-  on the device: a 1024 px image is 3 MB instead of 12.6 MB through shared memory and PCIe.
+Images travel as uint8 (``TransformConfig(normalize=False)``) and the model normalises them on
+the device; each worker runs OpenCV and torch single-threaded, so N workers use N cores.
 """
 from __future__ import annotations
 
+import cv2
 import torch
+import torch.nn.functional as F
+from torch import Tensor
 
-from paa_edu.data.dataset import collate_batch
+
+def collate_batch(samples: list[tuple[Tensor, dict]], size_divisor: int = 32
+                  ) -> tuple[Tensor, list[dict]]:
+    """Stack ``(image (3, H_i, W_i), target)`` samples into images (B, 3, H, W), zero-padded
+    (bottom/right) to the largest H and W rounded up to ``size_divisor``; targets unchanged."""
+    images = [image for image, _ in samples]
+    height = -(-max(image.shape[1] for image in images) // size_divisor) * size_divisor
+    width = -(-max(image.shape[2] for image in images) // size_divisor) * size_divisor
+    batch = torch.stack([F.pad(image, (0, width - image.shape[2], 0, height - image.shape[1]))
+                         for image in images])  # (B, 3, H, W)
+    return batch, [target for _, target in samples]
 
 
 def worker_init(worker_id: int) -> None:
     """Runs in each worker process: one OpenCV and one torch thread per worker."""
-    import cv2
-
     cv2.setNumThreads(0)
     torch.set_num_threads(1)
 
 
 def loader_options(num_workers: int, device: torch.device | str, persistent: bool = True
                    ) -> dict:
-    """Keyword arguments for ``torch.utils.data.DataLoader`` feeding ``device``.
-
-    Args:
-        num_workers: worker processes (0 = load in the main process).
-        device: where the batches go; CUDA turns on ``pin_memory``.
-        persistent: keep the workers between iterations of the loader (training); a loader
-            iterated once (evaluation) passes False.
-    Returns:
-        ``collate_fn``, ``num_workers``, ``pin_memory``, ``persistent_workers`` and
-        ``worker_init_fn``.
-    """
-    if not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+    """Keyword arguments for a ``DataLoader`` feeding ``device``: CUDA pins memory (so
+    ``non_blocking`` copies overlap the GPU's work); ``persistent`` keeps the workers between
+    epochs (training), a loader iterated once (evaluation) passes False."""
     return {"collate_fn": collate_batch, "num_workers": num_workers,
             "pin_memory": torch.device(device).type == "cuda",
             "persistent_workers": persistent and num_workers > 0,

@@ -1,10 +1,7 @@
 """Which files paa_edu wrote into a folder, so that it only ever rewrites or removes its own.
 
-The synthetic writer and ``paa-edu split`` write datasets into folders that users name. Like
-git, which never destroys what it did not create, they follow two rules:
-
-1. write only into a folder that is empty (or missing), or that holds a manifest of the
-   same writer (:func:`claim_folder`); anything else is a :class:`ForeignFolderError`;
+The dataset writers (synthetic set, ``paa-edu split``) follow two rules: 1. write only into a
+missing or empty folder, or one holding a manifest of the same writer (:func:`claim_folder`);
 2. remove only the files that manifest lists (:func:`remove_written`).
 
 The manifest, ``<folder>/paa_edu_manifest.jsonl``, is one JSON value per line::
@@ -14,20 +11,20 @@ The manifest, ``<folder>/paa_edu_manifest.jsonl``, is one JSON value per line::
     "labelTxt/P0001__1024__0___0.txt"                           *before* the file is written
     {"complete": true}                                       <- last, once all are written
 
-Because each path is recorded before its file is written, a run killed half-way still leaves a
-manifest that lists every file it may have written, and the next run can clean them up. A
-manifest without its ``complete`` line marks a folder that a writer did not finish: readers
-(``check-data``, ``train``) refuse it through :func:`incomplete_write`.
+Each path is recorded before its file is written, so a run killed half-way leaves a manifest
+listing every file it may have written. A manifest without its ``complete`` line marks a folder
+a writer did not finish: ``check-data`` and ``train`` refuse it (:func:`incomplete_write`).
 """
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paa_edu.data.files import write_text
+
 MANIFEST_NAME = "paa_edu_manifest.jsonl"
-LOCK_NAME = ".write.lock"  # the writers' inter-process lock file (paa_edu.data.files)
+LOCK_NAME = ".write.lock"  # the writers' inter-process lock file
 
 
 class ForeignFolderError(ValueError):
@@ -62,7 +59,6 @@ def read_manifest(folder: str | Path) -> Manifest | None:
     return manifest
 
 
-#: How to finish or redo each writer's folder, for the error of an incomplete one.
 REDO = {"split": "run `paa-edu split --src {src} --dst {folder} --overwrite` to redo it",
         "synthetic": "run `paa-edu synth --root {folder}` (or the training that wrote it) again "
                      "to redo it"}
@@ -70,11 +66,7 @@ REDO = {"split": "run `paa-edu split --src {src} --dst {folder} --overwrite` to 
 
 def incomplete_write(folder: str | Path) -> str | None:
     """The problem, on one line, when ``folder`` or the folder above it (a dataset root with
-    ``train/``, ``val/``) holds a manifest that was never marked complete; else ``None``.
-
-    Raises:
-        ValueError: a manifest that is not one (no header line).
-    """
+    ``train/``, ``val/``) holds a manifest that was never marked complete; else ``None``."""
     for candidate in (Path(folder), Path(folder).parent):
         manifest = read_manifest(candidate)
         if manifest is None or manifest.complete:
@@ -86,28 +78,18 @@ def incomplete_write(folder: str | Path) -> str | None:
     return None
 
 
-def _first_file(folder: Path) -> Path | None:
-    """Any file under ``folder`` but the writers' lock and manifest files (``None`` = empty)."""
-    return next((p for p in sorted(folder.rglob("*")) if not p.is_dir() and
-                 p.name != LOCK_NAME and not p.name.startswith(MANIFEST_NAME)), None)
-
-
 def claim_folder(folder: str | Path, writer: str) -> Manifest | None:
-    """Check that ``writer`` may write into ``folder``; return its previous manifest.
-
-    Returns:
-        ``None`` for a missing or empty folder, else the manifest ``writer`` left there.
-    Raises:
-        ForeignFolderError: the folder holds files and no manifest of ``writer``.
-    """
+    """Check that ``writer`` may write into ``folder`` (else :class:`ForeignFolderError`);
+    return the manifest it left there, ``None`` for a missing or empty folder."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ForeignFolderError(f"{folder}: is a file, not a folder")
     if not folder.is_dir():
         return None
     manifest = read_manifest(folder)
-    if manifest is None:
-        found = _first_file(folder)
+    if manifest is None:  # any file but the writers' lock and manifest files
+        found = next((p for p in sorted(folder.rglob("*")) if not p.is_dir() and
+                      p.name != LOCK_NAME and MANIFEST_NAME not in p.name), None)
         if found is None:
             return None
         raise ForeignFolderError(
@@ -120,10 +102,8 @@ def claim_folder(folder: str | Path, writer: str) -> Manifest | None:
 
 
 def remove_written(folder: str | Path, manifest: Manifest) -> int:
-    """Delete the files ``manifest`` lists, then the manifest; returns how many were deleted.
-
-    Folders left empty by the removal are removed too; nothing else is touched.
-    """
+    """Delete the files ``manifest`` lists, the manifest, and the folders left empty; returns
+    how many files were deleted."""
     folder = Path(folder).resolve()
     removed, parents = 0, set()
     for name in manifest.files:
@@ -143,19 +123,13 @@ def remove_written(folder: str | Path, manifest: Manifest) -> int:
 
 
 class ManifestWriter:
-    """Record, file by file, what a writer is about to write into ``folder``.
-
-    Use as a context manager; call :meth:`add` *before* writing each file. On a normal exit
-    the manifest is marked complete; after an exception it stays incomplete.
-    """
+    """A context manager recording what a writer writes into ``folder``: call :meth:`add`
+    *before* writing each file. A normal exit marks the manifest complete; an exception not."""
 
     def __init__(self, folder: str | Path, writer: str, info: dict):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / MANIFEST_NAME
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # a reader never sees it empty
-        tmp.write_text(json.dumps({"writer": writer, "info": info}) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        path = write_text(self.folder / MANIFEST_NAME,  # atomic: never seen empty
+                          json.dumps({"writer": writer, "info": info}) + "\n")
         self.handle = open(path, "a", encoding="utf-8")
 
     def _write(self, entry) -> None:

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from paa_edu.data.files import write_text
-from paa_edu.geometry import batched_nms_rotated, check_boxes, obb2poly
+from paa_edu.geometry import batched_nms_rotated, obb2poly
 
 _PATCH_NAME = re.compile(
     r"^(?P<stem>.+)__(?P<middle>\d+(?:\.\d+)?)__(?P<x>-?\d+)___(?P<y>-?\d+)$")
@@ -59,10 +59,6 @@ def check_image_name(name: str, where: str = "image name") -> str:
 def parse_patch_name(name: str) -> PatchName:
     """``"P0001__1024__824___0"`` -> ``PatchName("P0001", 824, 0, 1.0)``; a devkit rate name
     ``"P0001__0.5__824___0"`` -> ``PatchName("P0001", 824, 0, 0.5)`` (module docstring, step 1).
-
-    Raises:
-        ValueError: if ``name`` does not follow ``{stem}__{middle}__{x}___{y}``, or its middle
-            field is neither a rate (a number in (0, 16)) nor a patch size (an integer >= 16).
     """
     text = Path(name).stem if name.endswith((".png", ".txt")) else name
     match = _PATCH_NAME.match(text)
@@ -96,23 +92,13 @@ def patch_to_image(boxes: Tensor, x: float, y: float, rate: float = 1.0) -> Tens
 
 def merge_patch_detections(patch_detections: dict[str, dict], iou_threshold: float = 0.1
                            ) -> dict[str, dict]:
-    """Merge per-patch detections into per-image detections (steps 1-2 above).
-
-    Args:
-        patch_detections: ``{patch name: dict(boxes (N, 5), scores (N,), labels (N,))}`` with
-            boxes in patch coordinates; names as :func:`parse_patch_name` reads them.
-        iou_threshold: class-wise rotated NMS threshold (suppress when IoU > threshold).
-    Returns:
-        ``{image stem: dict(boxes (K, 5), scores (K,), labels (K,))}`` in image coordinates,
-        sorted by decreasing score, images in name order.
+    """Merge ``{patch name: dict(boxes (N, 5), scores (N,), labels (N,))}`` (patch
+    coordinates) into ``{image stem: dict(boxes (K, 5), scores (K,), labels (K,))}`` in image
+    coordinates, by decreasing score (steps 1-2 above; NMS suppresses IoU > ``iou_threshold``).
     """
     grouped: dict[str, list[dict]] = {}
     for name in sorted(patch_detections):
         det = patch_detections[name]
-        check_boxes(det["boxes"], f"patch_detections[{name!r}]['boxes']")
-        if not det["scores"].numel() == det["labels"].numel() == det["boxes"].shape[0]:
-            raise ValueError(f"patch_detections[{name!r}]: boxes, scores and labels differ "
-                             f"in length")
         stem, x, y, rate = parse_patch_name(name)
         check_image_name(stem, f"patch {name!r}: image name")
         shifted = patch_to_image(det["boxes"], x, y, rate)  # (N, 5)
@@ -130,19 +116,9 @@ def merge_patch_detections(patch_detections: dict[str, dict], iou_threshold: flo
 
 def write_task1_submission(out_dir: str | Path, detections: dict[str, dict],
                            class_names: tuple[str, ...] | list[str]) -> list[Path]:
-    """Write ``Task1_<class>.txt`` for every class (empty files included, as the server wants).
-
-    Args:
-        out_dir: folder to write into (created).
-        detections: ``{image stem: dict(boxes (K, 5), scores (K,), labels (K,))}`` in image
-            coordinates, e.g. from :func:`merge_patch_detections`.
-        class_names: C names; label ``c`` goes to ``Task1_<class_names[c]>.txt``.
-    Returns:
-        the C paths written.
-    Raises:
-        ValueError: for an image name with whitespace or a label outside the classes (nothing
-            is written then).
-    """
+    """Write ``out_dir/Task1_<class_names[c]>.txt`` for every class c (empty files included,
+    as the server wants) from ``{image stem: dict(boxes (K, 5), scores (K,), labels (K,))}``
+    in image coordinates; a bad image name or label writes nothing. Returns the C paths."""
     for stem in detections:
         check_image_name(stem, "detections: image name")
     out_dir = Path(out_dir)
@@ -157,8 +133,5 @@ def write_task1_submission(out_dir: str | Path, detections: dict[str, dict],
                                  f"[0, {len(class_names)})")
             coords = " ".join(f"{v:.2f}" for v in poly)
             lines[label].append(f"{stem} {score:.6f} {coords}")
-    paths = []
-    for name, class_lines in zip(class_names, lines):
-        path = out_dir / f"Task1_{name}.txt"
-        paths.append(write_text(path, "".join(line + "\n" for line in class_lines)))
-    return paths
+    return [write_text(out_dir / f"Task1_{name}.txt", "".join(f"{line}\n" for line in part))
+            for name, part in zip(class_names, lines)]

@@ -14,12 +14,10 @@
    * 0 < IoF < ``iof_thr``: ``truncated="difficult"`` (DEFAULT, the DOTA devkit's ImgSplit)
      writes the re-fitted piece with difficulty 2, so evaluation ignores it;
      ``truncated="drop"`` (mmrotate's img_split) leaves it out. Pieces whose rectangle has a
-     side under ``min_size`` px are always dropped (counted in the returned stats).
-     Note that mmrotate also differs for IoF >= 0.7: it keeps the *unclipped* polygon and
-     marks it difficulty 2.
+     side under ``min_size`` px are always dropped. (For IoF >= 0.7 mmrotate keeps the
+     *unclipped* polygon and marks it difficulty 2.)
 3. Patches are written as PNG named ``{stem}__{patch_size}__{x}___{y}`` (x, y = the patch's
    top-left corner in the original image), which :mod:`paa_edu.data.merge` parses back.
-   The output only depends on the inputs and options, so re-running gives identical files.
 """
 from __future__ import annotations
 
@@ -84,14 +82,7 @@ def window_starts(length: int, patch_size: int = 1024, overlap: int = 200) -> li
 def window_origins(width: int, height: int, patch_size: int = 1024, overlap: int = 200
                    ) -> list[tuple[int, int]]:
     """The top-left corners (x, y) of an image's windows, rows (y) outer: the order in which
-    :func:`split_image` writes the patches.
-
-    Args:
-        width, height: the image size in pixels.
-        patch_size, overlap: as in :func:`paa_edu.data.split_dataset`.
-    Returns:
-        a list of (x, y) pairs.
-    """
+    :func:`split_image` writes the patches."""
     return [(x, y) for y in window_starts(height, patch_size, overlap)
             for x in window_starts(width, patch_size, overlap)]
 
@@ -107,42 +98,27 @@ def patch_name(stem: str, patch_size: int, x: int, y: int) -> str:
     return f"{stem}__{patch_size}__{x}___{y}"
 
 
-def _shapely_polygon(poly: np.ndarray, where: str) -> Polygon:
-    """A valid shapely polygon of a (8,) quadrilateral (self-intersecting -> convex hull)."""
-    shape = Polygon(poly.reshape(4, 2))
-    if not shape.is_valid:
-        shape = shape.convex_hull
-    if shape.area <= 0:
-        raise ValueError(f"{where}: degenerate polygon {poly.tolist()} (zero area)")
-    return shape
-
-
 IOF_STATUSES = ("outside", "whole", "clipped", "truncated")  # classify_iof codes 0..3
 
 
 def clip_to_window(poly: np.ndarray, x: float, y: float, patch_size: float,
                    where: str = "polygon") -> tuple[Polygon, float]:
-    """The part of one object inside a window, and its IoF.
-
-    Args:
-        poly: (8,) x1, y1, ..., x4, y4 in image pixels.
-        x, y: the window's top-left corner; patch_size: its side.
-        where: names the object in the error for a zero-area polygon (``file:line``).
-    Returns:
-        ``(piece, iof)``: the shapely intersection and area(piece) / area(object) in [0, 1].
-    """
-    shape = _shapely_polygon(np.asarray(poly, np.float64).reshape(8), where)
+    """The part of an (8,) polygon (image pixels) inside the window at (x, y), and its IoF =
+    area(piece) / area(polygon). A self-intersecting polygon is replaced by its convex hull;
+    one of zero area is an error naming ``where`` (``file:line``)."""
+    poly = np.asarray(poly, np.float64).reshape(8)
+    shape = Polygon(poly.reshape(4, 2))
+    if not shape.is_valid:
+        shape = shape.convex_hull
+    if shape.area <= 0:
+        raise ValueError(f"{where}: degenerate polygon {poly.tolist()} (zero area)")
     piece = shape.intersection(box(x, y, x + patch_size, y + patch_size))
     return piece, piece.area / shape.area
 
 
 def classify_iof(iof: float, iof_thr: float = 0.7) -> int:
-    """What the split does with an object of this IoF, as a code into :data:`IOF_STATUSES`.
-
-    0 outside (not in the patch), 1 whole (copied as is), 2 clipped (IoF >= ``iof_thr``: the
-    piece is re-fitted and keeps its difficulty), 3 truncated (re-fitted and written with
-    difficulty 2, or dropped with ``truncated="drop"``).
-    """
+    """Step 2's case for an object of this IoF: 0 outside, 1 whole, 2 clipped (IoF >=
+    ``iof_thr``), 3 truncated (see :data:`IOF_STATUSES`)."""
     if iof <= 0:
         return 0
     if iof >= 1 - 1e-9:
@@ -151,15 +127,8 @@ def classify_iof(iof: float, iof_thr: float = 0.7) -> int:
 
 
 def refit_quadrilateral(piece: Polygon, first_vertex: np.ndarray) -> np.ndarray | None:
-    """Minimum-area rectangle of a clipped polygon as a clockwise (8,) DOTA polygon.
-
-    Args:
-        piece: the clipped polygon (any number of vertices).
-        first_vertex: (2,) the original polygon's first vertex; the output starts at the
-            rectangle corner nearest to it.
-    Returns:
-        (8,) float64 polygon, or ``None`` if the rectangle collapses to a line or point.
-    """
+    """Minimum-area rectangle of a clipped polygon as a clockwise (8,) DOTA polygon starting
+    at the corner nearest the (2,) ``first_vertex``; ``None`` if it collapses to a line."""
     rect = piece.minimum_rotated_rectangle
     if rect.is_empty or rect.geom_type != "Polygon" or rect.area <= 0:
         return None
@@ -171,28 +140,11 @@ def refit_quadrilateral(piece: Polygon, first_vertex: np.ndarray) -> np.ndarray 
     return np.roll(corners, -start, axis=0).reshape(8)
 
 
-def _side_lengths(poly: np.ndarray) -> np.ndarray:
-    corners = poly.reshape(4, 2)
-    return np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)  # (4,)
-
-
 def crop_objects(labels: LabelFile, x: int, y: int, patch_size: int, iof_thr: float = 0.7,
                  truncated: str = "difficult", min_size: float = 1.0
                  ) -> tuple[np.ndarray, list[str], np.ndarray, SplitStats]:
-    """The objects of one patch, in patch coordinates (step 2 of the module docstring).
-
-    Args:
-        labels: the objects of the whole image.
-        x, y: top-left corner of the patch in the image.
-        patch_size: side of the patch.
-        iof_thr: minimum IoF for a clipped object to keep its difficulty.
-        truncated: ``"difficult"`` or ``"drop"`` for objects under ``iof_thr``.
-        min_size: re-fitted pieces with a side shorter than this are dropped.
-    Returns:
-        polys (K, 8), names (K), difficult (K,) int64, and the stats of this patch.
-    """
-    if truncated not in TRUNCATED_MODES:
-        raise ValueError(f"truncated must be one of {TRUNCATED_MODES}, got {truncated!r}")
+    """The objects of the image's ``labels`` in the patch at (x, y), in patch coordinates
+    (step 2 of the module docstring): polys (K, 8), names (K), difficult (K,) int64, stats."""
     polys, names, flags, stats = [], [], [], SplitStats()
     xs, ys = labels.polys[:, 0::2], labels.polys[:, 1::2]  # (M, 4) each
     near = ((xs.max(1) > x) & (xs.min(1) < x + patch_size)
@@ -208,9 +160,10 @@ def crop_objects(labels: LabelFile, x: int, y: int, patch_size: int, iof_thr: fl
             poly = labels.polys[i].copy()
             stats.objects_whole += 1
         else:
-            poly = refit_quadrilateral(piece, labels.polys[i, :2])
-            if poly is None or _side_lengths(poly).min() < min_size or (
-                    status == 3 and truncated == "drop"):
+            poly = refit_quadrilateral(piece, labels.polys[i, :2])  # a rectangle, or None
+            too_thin = poly is None or min(np.hypot(*(poly[2:4] - poly[:2])),
+                                           np.hypot(*(poly[4:6] - poly[2:4]))) < min_size
+            if too_thin or (status == 3 and truncated == "drop"):
                 stats.objects_dropped += 1
                 continue
             if status == 3:
@@ -225,39 +178,21 @@ def crop_objects(labels: LabelFile, x: int, y: int, patch_size: int, iof_thr: fl
             np.asarray(flags, np.int64), stats)
 
 
-def _crop_image(image: np.ndarray, x: int, y: int, patch_size: int, pad_value: int
-                ) -> np.ndarray:
-    """The (patch_size, patch_size, 3) patch at (x, y); areas past the image are padded."""
-    patch = np.full((patch_size, patch_size) + image.shape[2:], pad_value, dtype=image.dtype)
-    crop = image[y:y + patch_size, x:x + patch_size]
-    patch[:crop.shape[0], :crop.shape[1]] = crop
-    return patch
-
-
 def split_image(image_path: str | Path, labels: LabelFile | None, dst_dir: str | Path,
                 patch_size: int = 1024, overlap: int = 200, iof_thr: float = 0.7,
                 truncated: str = "difficult", pad_value: int = 0, min_size: float = 1.0,
                 manifest: ManifestWriter | None = None) -> SplitStats:
-    """Split one image (and its objects) into ``dst_dir/images`` and ``dst_dir/labelTxt``.
-
-    Args:
-        image_path: the large image.
-        labels: its objects (from :func:`parse_label_file`), or ``None`` for an unlabelled
-            image (then no label files are written).
-        dst_dir: output folder.
-        patch_size, overlap, iof_thr, truncated, min_size: see :func:`crop_objects`.
-        pad_value: grey value of the padding.
-        manifest: records every file before it is written (:mod:`paa_edu.data.manifest`).
-    Returns:
-        the stats of this image.
-    """
+    """Split one image and its objects (``None``: unlabelled, no label files) into
+    ``dst_dir/images`` and ``dst_dir/labelTxt``; ``manifest`` records every file first."""
     image = read_image(image_path, channel_order="bgr")  # (H, W, 3) BGR uint8
     height, width = image.shape[:2]
     stem, dst_dir, stats = Path(image_path).stem, Path(dst_dir), SplitStats(images=1)
+    record = manifest.add if manifest is not None else Path
     for x, y in window_origins(width, height, patch_size, overlap):
         name = patch_name(stem, patch_size, x, y)
-        record = manifest.add if manifest is not None else Path
-        patch = _crop_image(image, x, y, patch_size, pad_value)
+        patch = np.full((patch_size, patch_size, 3), pad_value, dtype=image.dtype)  # padded
+        crop = image[y:y + patch_size, x:x + patch_size]
+        patch[:crop.shape[0], :crop.shape[1]] = crop
         write_image(record(dst_dir / "images" / f"{name}.png"), patch)
         stats.patches += 1
         if labels is not None:
@@ -273,26 +208,13 @@ def split_dataset(src_dir: str | Path, dst_dir: str | Path, patch_size: int = 10
                   overlap: int = 200, iof_thr: float = 0.7, truncated: str = "difficult",
                   pad_value: int = 0, min_size: float = 1.0, lenient: bool = False,
                   progress: bool = True, overwrite: bool = False) -> SplitStats:
-    """Split every image of ``src_dir/images`` (+ ``src_dir/labelTxt`` if present).
+    """``paa-edu split``: split every image of ``src_dir/images`` (with its label file from
+    ``src_dir/labelTxt``, if that folder exists: test sets have none) into ``dst_dir``.
 
-    This is what ``paa-edu split`` runs.
-
-    Args:
-        src_dir: a DOTA folder with ``images/`` and optionally ``labelTxt/`` (test sets have
-            no labels); every image must then have a label file of the same stem.
-        dst_dir: output folder; gets ``images/``, (if labelled) ``labelTxt/`` and the
-            manifest of every file written (:mod:`paa_edu.data.manifest`). It must be
-            missing, empty, or (with ``overwrite``) hold an earlier split.
-        patch_size, overlap, iof_thr, truncated, pad_value, min_size: see :func:`split_image`.
-        lenient: skip malformed label lines with a warning instead of raising.
-        progress: show a tqdm progress bar.
-        overwrite: replace an earlier split in ``dst_dir``: exactly the files its manifest
-            lists are removed first (never files that ``split_dataset`` did not write).
-    Returns:
-        the summed :class:`SplitStats`.
-    Raises:
-        ForeignFolderError: ``dst_dir`` holds files that no split wrote.
-        ValueError: ``dst_dir`` holds an earlier split and ``overwrite`` is False.
+    ``dst_dir`` gets ``images/``, ``labelTxt/`` and the manifest of every file written
+    (:mod:`paa_edu.data.manifest`). It must be missing, empty, or hold an earlier split, which
+    ``overwrite`` replaces (exactly the files its manifest lists are removed first).
+    ``lenient`` skips malformed label lines with a warning.
     """
     src_dir, dst_dir = Path(src_dir), Path(dst_dir)
     if truncated not in TRUNCATED_MODES:
@@ -303,7 +225,14 @@ def split_dataset(src_dir: str | Path, dst_dir: str | Path, patch_size: int = 10
     images = list_images(src_dir / "images")
     label_dir = src_dir / "labelTxt"
     labelled = label_dir.is_dir()
-    _clear_previous_split(dst_dir, overwrite)
+    previous = claim_folder(dst_dir, WRITER)
+    if previous is not None and not overwrite:
+        state = "a split" if previous.complete else "an incomplete split (it was stopped)"
+        raise ValueError(f"{dst_dir}: already holds {state} ({len(previous.files)} files, "
+                         f"{MANIFEST_NAME}); pass --overwrite to replace it (only the files "
+                         f"it lists are removed)")
+    if previous is not None:
+        remove_written(dst_dir, previous)
     (dst_dir / "images").mkdir(parents=True, exist_ok=True)
     if labelled:
         (dst_dir / "labelTxt").mkdir(parents=True, exist_ok=True)
@@ -323,15 +252,3 @@ def split_dataset(src_dir: str | Path, dst_dir: str | Path, patch_size: int = 10
                                   truncated, pad_value, min_size, manifest))
     return stats
 
-
-def _clear_previous_split(dst_dir: Path, overwrite: bool) -> None:
-    """Refuse a foreign ``dst_dir``; remove an earlier split's files when ``overwrite``."""
-    previous = claim_folder(dst_dir, WRITER)
-    if previous is None:
-        return
-    if not overwrite:
-        state = "a split" if previous.complete else "an incomplete split (it was stopped)"
-        raise ValueError(f"{dst_dir}: already holds {state} ({len(previous.files)} files, "
-                         f"{MANIFEST_NAME}); pass --overwrite to replace it (only the files "
-                         f"it lists are removed)")
-    remove_written(dst_dir, previous)

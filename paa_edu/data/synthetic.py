@@ -1,8 +1,7 @@
 """A deterministic synthetic aerial benchmark written in the DOTA format.
 
-No download is possible for CI and notebooks, so :func:`make_scene` draws
-aerial-looking scenes -- textured land, water, roads, buildings and trees as clutter -- with
-seven object classes that each have their own shape, aspect ratio, colours and size range:
+:func:`make_scene` draws aerial-looking scenes (textured land, water, roads, buildings and trees
+as clutter) with seven classes, each with its own shape, aspect ratio, colours and size range:
 
 =================  ===========================================  =========  ===============
 class              look                                          w : h      long side (px)
@@ -16,13 +15,11 @@ class              look                                          w : h      long
 ``swimming-pool``  blue basin with a light rim                   1.4-2.5:1  20-80
 =================  ===========================================  =========  ===============
 
-Every object is placed at an arbitrary orientation (tanks excepted: a circle has no
-orientation, so it is labelled with an axis-aligned square, as DOTA annotators do) without
-overlapping the others. Its label polygon is the corners of its oriented rectangle
-(:func:`paa_edu.geometry.obb2poly`), clockwise on screen -- exactly what DOTA stores. The
-images are PNG files next to DOTA labelTxt files (written by
-:func:`paa_edu.data.synthetic_writer.write_synthetic_dataset`), so training on this set
-exercises the same reader as training on DOTA. ``seed -> identical images and labels``.
+Every object is placed at an arbitrary orientation (tanks excepted: a circle is labelled with
+an axis-aligned square, as DOTA annotators do) without overlapping the others. Its label polygon
+is the corners of its oriented rectangle (:func:`paa_edu.geometry.obb2poly`), clockwise on
+screen, as DOTA stores it; the set is written in the DOTA format, so training on it exercises
+the DOTA reader. The same seed gives the same images and labels.
 """
 from __future__ import annotations
 
@@ -31,10 +28,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageFilter
+from PIL.ImageDraw import Draw, ImageDraw
 from shapely.geometry import Point, Polygon
 
-from paa_edu.data.synthetic_draw import DRAWERS, Frame
+from paa_edu.data.synthetic_draw import DRAWERS, Frame, Rng
 from paa_edu.geometry import obb2poly
 
 SYNTHETIC_CLASSES = ("plane", "ship", "storage-tank", "small-vehicle", "large-vehicle",
@@ -64,22 +62,13 @@ CLASS_SPECS = {
 
 @dataclass(frozen=True)
 class SceneConfig:
-    """What one scene may contain.
+    """What one scene may contain."""
 
-    Attributes:
-        object_size: clamp of every class's long-side range (px); (10, 80) suits strides
-            8-32 on 256 px images.
-        num_objects: (min, max) objects per scene, including parked cars.
-        parking_prob: probability of a dense parking lot (aligned rows of small vehicles).
-        water_prob: probability of a water area (ships only appear on water).
-        clutter: multiplier of the number of unlabelled distractors (buildings, trees, roads).
-    """
-
-    object_size: tuple[float, float] = (8.0, 200.0)
-    num_objects: tuple[int, int] = (10, 150)
-    parking_prob: float = 0.4
-    water_prob: float = 0.5
-    clutter: float = 1.0
+    object_size: tuple[float, float] = (8.0, 200.0)  # clamp of every class's long side (px)
+    num_objects: tuple[int, int] = (10, 150)  # (min, max) per scene, parked cars included
+    parking_prob: float = 0.4  # a dense parking lot (aligned rows of small vehicles)
+    water_prob: float = 0.5  # a water area (ships only appear on water)
+    clutter: float = 1.0  # multiplier of the unlabelled distractors (buildings, trees, roads)
 
 
 @dataclass(frozen=True)
@@ -94,20 +83,14 @@ class SyntheticPreset:
 
 PRESETS = {
     # CPU: tests, notebooks and `paa-edu demo`; a tiny detector learns it in minutes.
-    "tiny": SyntheticPreset(
-        image_size=256, num_train=200, num_val=50,
-        scene=SceneConfig(object_size=(10.0, 80.0), num_objects=(4, 20), parking_prob=0.3,
-                          water_prob=0.4, clutter=0.5)),
+    "tiny": SyntheticPreset(256, num_train=200, num_val=50, scene=SceneConfig(
+        object_size=(10.0, 80.0), num_objects=(4, 20), parking_prob=0.3, water_prob=0.4,
+        clutter=0.5)),
     # GPU: the real comparison of the three assigners (1024 px patches, full size range).
-    "full": SyntheticPreset(
-        image_size=1024, num_train=2000, num_val=500,
-        scene=SceneConfig(object_size=(8.0, 200.0), num_objects=(10, 150), parking_prob=0.4,
-                          water_prob=0.5, clutter=1.0)),
+    "full": SyntheticPreset(1024, num_train=2000, num_val=500, scene=SceneConfig()),
     # GPU, short slots: few 512 px scenes, quick to draw (the gpu_synthetic config).
-    "gpu": SyntheticPreset(
-        image_size=512, num_train=160, num_val=32,
-        scene=SceneConfig(object_size=(8.0, 120.0), num_objects=(10, 60), parking_prob=0.4,
-                          water_prob=0.5, clutter=1.0)),
+    "gpu": SyntheticPreset(512, num_train=160, num_val=32, scene=SceneConfig(
+        object_size=(8.0, 120.0), num_objects=(10, 60))),
 }
 
 
@@ -131,7 +114,7 @@ def _frame(box: tuple[float, ...]) -> Frame:
     return Frame(center=poly.mean(0), eu=(poly[1] - poly[0]) / 2, ev=(poly[3] - poly[0]) / 2)
 
 
-def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+def _background(rng: Rng, height: int, width: int) -> np.ndarray:
     """Textured land: base colour + smooth low-frequency blotches + pixel noise. (H, W, 3)."""
     base = np.array([(96, 108, 78), (120, 112, 92), (104, 104, 100), (88, 100, 70)])
     colour = base[rng.integers(len(base))] + rng.normal(0, 8, 3)  # (3,)
@@ -141,7 +124,7 @@ def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def _add_water(draw: ImageDraw.ImageDraw, rng: np.random.Generator, h: int, w: int) -> Polygon:
+def _add_water(draw: ImageDraw, rng: Rng, h: int, w: int) -> Polygon:
     """A water area covering one side of the image; returns its polygon."""
     side = 4.0 * max(h, w)
     angle = rng.uniform(-math.pi, math.pi)
@@ -154,7 +137,7 @@ def _add_water(draw: ImageDraw.ImageDraw, rng: np.random.Generator, h: int, w: i
     return Polygon(points)
 
 
-def _add_clutter(draw: ImageDraw.ImageDraw, rng: np.random.Generator, occupancy: _Occupancy,
+def _add_clutter(draw: ImageDraw, rng: Rng, occupancy: _Occupancy,
                  water: Polygon | None, h: int, w: int, amount: float) -> None:
     """Unlabelled distractors: roads and buildings (buildings block placement)."""
     for _ in range(rng.poisson(0.8 * amount)):  # straight roads crossing the image
@@ -171,8 +154,7 @@ def _add_clutter(draw: ImageDraw.ImageDraw, rng: np.random.Generator, occupancy:
             DRAWERS["building"](draw, _frame(box), rng)
 
 
-def _add_trees(draw: ImageDraw.ImageDraw, rng: np.random.Generator, h: int, w: int,
-               amount: float) -> None:
+def _add_trees(draw: ImageDraw, rng: Rng, h: int, w: int, amount: float) -> None:
     """Unlabelled clutter: small dark-green tree crowns (drawn before water and objects)."""
     for _ in range(rng.poisson(amount * h * w / 2500)):
         x, y, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(1.5, 4)
@@ -184,13 +166,7 @@ def _touches(region: Polygon | None, cx: float, cy: float, r: float) -> bool:
     return region is not None and region.distance(Point(cx, cy)) < r
 
 
-def _inside(region: Polygon | None, cx: float, cy: float, r: float) -> bool:
-    """Whether the circle (cx, cy, r) lies inside ``region``."""
-    return region is not None and region.contains(Point(cx, cy).buffer(r, 8))
-
-
-def _sample_size(rng: np.random.Generator, name: str, clamp: tuple[float, float]
-                 ) -> tuple[float, float]:
+def _sample_size(rng: Rng, name: str, clamp: tuple[float, float]) -> tuple[float, float]:
     """(length, width) in px: log-uniform length in the class range cut to ``clamp``."""
     spec = CLASS_SPECS[name]
     lo, hi = max(spec.length[0], clamp[0]), min(spec.length[1], clamp[1])
@@ -199,7 +175,7 @@ def _sample_size(rng: np.random.Generator, name: str, clamp: tuple[float, float]
     return length, length / rng.uniform(*spec.aspect)
 
 
-def _add_parking(rng: np.random.Generator, occupancy: _Occupancy, water: Polygon | None,
+def _add_parking(rng: Rng, occupancy: _Occupancy, water: Polygon | None,
                  h: int, w: int, cfg: SceneConfig, budget: int) -> tuple[list, tuple | None]:
     """A parking lot: aligned rows of small vehicles. Returns (objects, lot box or None)."""
     length, width = _sample_size(rng, "small-vehicle", cfg.object_size)
@@ -231,7 +207,7 @@ def _add_parking(rng: np.random.Generator, occupancy: _Occupancy, water: Polygon
     return objects, lot
 
 
-def _place_free(rng: np.random.Generator, occupancy: _Occupancy, water: Polygon | None,
+def _place_free(rng: Rng, occupancy: _Occupancy, water: Polygon | None,
                 h: int, w: int, cfg: SceneConfig) -> tuple[str, tuple] | None:
     """One randomly chosen object at a free spot (ships on water, the rest on land)."""
     names = list(CLASS_SPECS) if water is not None else [n for n in CLASS_SPECS if n != "ship"]
@@ -244,7 +220,7 @@ def _place_free(rng: np.random.Generator, occupancy: _Occupancy, water: Polygon 
         return None
     for _ in range(50 if name == "ship" else 20):  # water is small: ships need more tries
         cx, cy = rng.uniform(radius + 1, w - radius - 1), rng.uniform(radius + 1, h - radius - 1)
-        on_water = _inside(water, cx, cy, radius)
+        on_water = water is not None and water.contains(Point(cx, cy).buffer(radius, 8))
         wrong_place = not on_water if name == "ship" else _touches(water, cx, cy, radius)
         if not wrong_place and occupancy.is_free(cx, cy, radius):
             occupancy.add(cx, cy, radius)
@@ -254,23 +230,16 @@ def _place_free(rng: np.random.Generator, occupancy: _Occupancy, water: Polygon 
 
 def make_scene(seed: int, size: int | tuple[int, int] = 256,
                config: SceneConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw one synthetic aerial scene (deterministic in ``seed``).
-
-    Args:
-        seed: any non-negative int; the same seed gives the same image and labels.
-        size: image side, or (H, W).
-        config: what the scene contains; ``SceneConfig()`` (full size range) by default.
-    Returns:
-        image (H, W, 3) uint8 RGB, polys (M, 8) float64 clockwise corners of the oriented
-        rectangles, labels (M,) int64 indices into :data:`SYNTHETIC_CLASSES`.
-    """
+    """One synthetic aerial scene of ``size`` (a side or (H, W)), a pure function of ``seed``:
+    image (H, W, 3) uint8 RGB, polys (M, 8) float64 clockwise corners of the oriented
+    rectangles, labels (M,) int64 indices into :data:`SYNTHETIC_CLASSES`."""
     h, w = (size, size) if isinstance(size, int) else size
     if h < 32 or w < 32:
         raise ValueError(f"size must be at least 32 px, got {size}")
     cfg = config or SceneConfig()
     rng = np.random.default_rng(seed)
     image = Image.fromarray(_background(rng, h, w))
-    draw = ImageDraw.Draw(image)
+    draw = Draw(image)
     # 1. Context: trees, water, clutter; 2. dense parked rows; 3. free objects; 4. draw them.
     _add_trees(draw, rng, h, w, cfg.clutter)
     water = _add_water(draw, rng, h, w) if rng.random() < cfg.water_prob else None
@@ -298,23 +267,14 @@ def make_scene(seed: int, size: int | tuple[int, int] = 256,
     return np.asarray(image), polys, labels
 
 
-def _scene_seed(seed: int, split: str, index: int) -> int:
-    """A distinct, reproducible seed per (dataset seed, split, image index)."""
-    split_id = 0 if split == "train" else 1
-    return int(np.random.SeedSequence([seed, split_id, index]).generate_state(1)[0])
-
-
 def make_preset_scene(preset: str | SyntheticPreset, split: str, index: int, seed: int = 0
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Image ``index`` of a preset's split, streamed: the same arrays the writer saves.
-
-    Returns:
-        image (H, W, 3) uint8 RGB, polys (M, 8), labels (M,) as :func:`make_scene`.
+    """Image ``index`` of a preset's ``"train"`` or ``"val"`` split, as :func:`make_scene`
+    returns it: the same arrays the writer saves, from a seed distinct per (seed, split, index).
     """
     preset = _resolve(preset)
-    if split not in ("train", "val"):
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-    return make_scene(_scene_seed(seed, split, index), preset.image_size, preset.scene)
+    scene_seed = np.random.SeedSequence([seed, int(split != "train"), index]).generate_state(1)
+    return make_scene(int(scene_seed[0]), preset.image_size, preset.scene)
 
 
 def _resolve(preset: str | SyntheticPreset) -> SyntheticPreset:

@@ -10,24 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import ImageDraw
+from PIL.ImageDraw import ImageDraw
 
 Colour = tuple[int, int, int]
+Rng = np.random.Generator
 
 
 @dataclass
 class Frame:
-    """Local frame of a rotated box: ``point = center + a * eu + b * ev``.
+    """Local frame of a rotated box: ``point = center + a * eu + b * ev``."""
 
-    Attributes:
-        center: (2,) box centre.
-        eu: (2,) half of the ``w`` side (corner 1 -> corner 2 divided by 2).
-        ev: (2,) half of the ``h`` side (corner 1 -> corner 4 divided by 2).
-    """
-
-    center: np.ndarray
-    eu: np.ndarray
-    ev: np.ndarray
+    center: np.ndarray  # (2,) box centre
+    eu: np.ndarray  # (2,) half of the ``w`` side (corner 1 -> corner 2, divided by 2)
+    ev: np.ndarray  # (2,) half of the ``h`` side (corner 1 -> corner 4, divided by 2)
 
     def to_image(self, local: np.ndarray) -> np.ndarray:
         """Map (P, 2) local points to (P, 2) image points."""
@@ -40,19 +35,19 @@ class Frame:
         return 2 * float(np.hypot(*self.eu))
 
 
-def _fill(draw: ImageDraw.ImageDraw, frame: Frame, local: list, colour: Colour,
+def _fill(draw: ImageDraw, frame: Frame, local: list, colour: Colour,
           shift: tuple[float, float] = (0.0, 0.0)) -> None:
     """Fill the local polygon ``local`` (list of (a, b)), optionally shifted in the image."""
     points = frame.to_image(np.array(local)) + np.array(shift)
     draw.polygon([tuple(p) for p in points.tolist()], fill=colour)
 
 
-def _jitter(rng: np.random.Generator, colour: Colour, amount: int = 12) -> Colour:
+def _jitter(rng: Rng, colour: Colour, amount: int = 12) -> Colour:
     """A colour with small random variation."""
     return tuple(int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in colour)
 
 
-def _pick(rng: np.random.Generator, colours: list[Colour]) -> Colour:
+def _pick(rng: Rng, colours: list[Colour]) -> Colour:
     return _jitter(rng, colours[int(rng.integers(len(colours)))])
 
 
@@ -66,7 +61,7 @@ RECT = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
 SHADOW = (35, 38, 32)
 
 
-def draw_plane(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Generator) -> None:
+def draw_plane(draw: ImageDraw, frame: Frame, rng: Rng) -> None:
     """Cross shape: fuselage along a, swept wings spanning b, tail plane."""
     body = _pick(rng, [(225, 225, 225), (200, 200, 205), (235, 230, 220)])
     fuselage = [(-1, -0.09), (0.82, -0.09), (1, 0), (0.82, 0.09), (-1, 0.09)]
@@ -78,7 +73,7 @@ def draw_plane(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Generator
         _fill(draw, frame, part, body)
 
 
-def draw_ship(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Generator) -> None:
+def draw_ship(draw: ImageDraw, frame: Frame, rng: Rng) -> None:
     """Elongated hull with a pointed bow at a = +1, deck and bridge superstructure."""
     hull = _pick(rng, [(210, 210, 210), (150, 60, 50), (90, 90, 95), (200, 190, 160)])
     _fill(draw, frame, [(-1, -0.85), (0.55, -1), (1, 0), (0.55, 1), (-1, 0.85)], hull)
@@ -88,8 +83,7 @@ def draw_ship(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Generator)
           _pick(rng, [(240, 240, 240), (180, 180, 180)]))
 
 
-def draw_storage_tank(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Generator
-                      ) -> None:
+def draw_storage_tank(draw: ImageDraw, frame: Frame, rng: Rng) -> None:
     """Round tank (the box is an axis-aligned square): shadow, wall, lighter roof."""
     cx, cy = frame.center
     r = frame.length / 2
@@ -102,8 +96,7 @@ def draw_storage_tank(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Ge
     draw.ellipse([cx - inner, cy - inner, cx + inner, cy + inner], fill=roof)
 
 
-def draw_small_vehicle(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Generator
-                       ) -> None:
+def draw_small_vehicle(draw: ImageDraw, frame: Frame, rng: Rng) -> None:
     """Car seen from above: rounded body, dark windscreen and rear window."""
     body = _pick(rng, [(230, 230, 230), (30, 30, 35), (150, 150, 155), (170, 30, 30),
                        (40, 60, 140), (200, 180, 60)])
@@ -114,8 +107,7 @@ def draw_small_vehicle(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.G
     _fill(draw, frame, [(-0.75, -0.65), (-0.55, -0.65), (-0.55, 0.65), (-0.75, 0.65)], glass)
 
 
-def draw_large_vehicle(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Generator
-                       ) -> None:
+def draw_large_vehicle(draw: ImageDraw, frame: Frame, rng: Rng) -> None:
     """Truck: cab at the front (a = +1) and a long trailer."""
     _fill(draw, frame, RECT, SHADOW, _shadow(frame))
     trailer = _pick(rng, [(220, 220, 215), (150, 155, 160), (60, 90, 150), (180, 70, 40)])
@@ -124,15 +116,14 @@ def draw_large_vehicle(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.G
     _fill(draw, frame, [(0.74, -0.9), (1, -0.8), (1, 0.8), (0.74, 0.9)], cab)
 
 
-def _line(draw: ImageDraw.ImageDraw, frame: Frame, a0: float, b0: float, a1: float,
+def _line(draw: ImageDraw, frame: Frame, a0: float, b0: float, a1: float,
           b1: float, colour: Colour) -> None:
     """A 1-px line between two local points."""
     points = frame.to_image(np.array([(a0, b0), (a1, b1)]))
     draw.line([tuple(p) for p in points.tolist()], fill=colour, width=1)
 
 
-def draw_tennis_court(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Generator
-                      ) -> None:
+def draw_tennis_court(draw: ImageDraw, frame: Frame, rng: Rng) -> None:
     """Surround, playing area and white markings (outline, net, service lines)."""
     surround, court = [((70, 120, 70), (40, 100, 60)), ((170, 90, 60), (190, 110, 70)),
                        ((60, 90, 150), (40, 120, 90))][int(rng.integers(3))]
@@ -148,15 +139,14 @@ def draw_tennis_court(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Ge
         _line(draw, frame, a0, b0, a1, b1, white)
 
 
-def draw_swimming_pool(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Generator
-                       ) -> None:
+def draw_swimming_pool(draw: ImageDraw, frame: Frame, rng: Rng) -> None:
     """Light rim around a bright blue basin."""
     _fill(draw, frame, RECT, _pick(rng, [(225, 220, 205), (200, 200, 200)]))
     water = _pick(rng, [(40, 170, 220), (60, 190, 210), (30, 140, 200)])
     _fill(draw, frame, [(-0.85, -0.75), (0.85, -0.75), (0.85, 0.75), (-0.85, 0.75)], water)
 
 
-def draw_building(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Generator) -> None:
+def draw_building(draw: ImageDraw, frame: Frame, rng: Rng) -> None:
     """Unlabelled distractor: a roof with a ridge line and a shadow."""
     _fill(draw, frame, RECT, SHADOW, _shadow(frame))
     roof = _pick(rng, [(150, 140, 130), (170, 90, 70), (190, 185, 175), (110, 110, 115)])
@@ -164,8 +154,7 @@ def draw_building(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Genera
     _line(draw, frame, -0.9, 0, 0.9, 0, _jitter(rng, tuple(int(c * 0.75) for c in roof)))
 
 
-def draw_parking_lot(draw: ImageDraw.ImageDraw, frame: Frame, rng: np.random.Generator
-                     ) -> None:
+def draw_parking_lot(draw: ImageDraw, frame: Frame, rng: Rng) -> None:
     """Unlabelled background of a parking lot: grey asphalt."""
     _fill(draw, frame, RECT, _pick(rng, [(95, 95, 98), (115, 112, 108)]))
 

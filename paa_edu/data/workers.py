@@ -1,18 +1,10 @@
-"""Worker processes that never outlive the command that started them.
+"""Worker processes that never outlive the command that started them (:func:`worker_map`).
 
-:func:`worker_map` is the one process pool of paa_edu (the demo's side-by-side trainings, the
-synthetic writer's drawing workers). Its workers end with their parent however it ends:
-
-- an exception, Ctrl-C, or SIGTERM (which the command line turns into ``KeyboardInterrupt``)
-  in the parent sends SIGTERM to every worker, which ends its work as an interrupt (a training
-  saves its step first) and exits quietly; a worker still running :data:`GRACE_S` seconds
-  later is killed. Every paa_edu file is written atomically (:mod:`paa_edu.data.files`), so what a
-  killed worker was writing is simply absent;
-- a parent killed outright (``kill -9``, a SIGTERM with no handler): on Linux each worker asks
-  the kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``), so no worker
-  goes on with parent PID 1.
-
-DataLoader workers need nothing more: PyTorch's worker loop exits when its parent is gone.
+- An exception, Ctrl-C or SIGTERM in the parent sends SIGTERM to every worker, which ends its
+  work as an interrupt and exits quietly; a worker still running :data:`GRACE_S` seconds later
+  is killed (what it was writing is absent: every file is written atomically).
+- A parent killed outright (``kill -9``): on Linux each worker asks the kernel for SIGKILL when
+  its parent dies (``prctl(PR_SET_PDEATHSIG)``).
 """
 from __future__ import annotations
 
@@ -55,33 +47,25 @@ def _call(func: Callable, item):
         sys.exit(130)
 
 
-def _stop(pool) -> None:
-    """SIGTERM every worker, wait up to :data:`GRACE_S`, SIGKILL those left, close the pool."""
-    workers = list(getattr(pool, "_pool", []))
-    for worker in workers:
-        worker.terminate()
-    deadline = time.monotonic() + GRACE_S
-    for worker in workers:
-        worker.join(max(0.0, deadline - time.monotonic()))
-        if worker.is_alive():
-            worker.kill()
-    pool.terminate()
-    pool.join()
-
-
 def worker_map(func: Callable, items: Iterable, processes: int, chunksize: int = 1
                ) -> Iterator:
-    """``func(item)`` for every item, in order, computed by ``processes`` worker processes.
-
-    The workers are ``spawn``-ed (clean interpreters: no forked OpenMP, CUDA or RNG state) and
-    end with this generator or with this process (see the module docstring).
-    """
+    """``func(item)`` for every item, in order, computed by ``processes`` ``spawn``-ed workers
+    (clean interpreters: no forked OpenMP, CUDA or RNG state)."""
     context = multiprocessing.get_context("spawn")
     pool = context.Pool(processes, initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         yield from pool.imap(partial(_call, func), items, chunksize)
     except BaseException:  # an error, Ctrl-C, SIGTERM, or the caller stopped early
-        _stop(pool)
+        workers = list(getattr(pool, "_pool", []))
+        for worker in workers:  # SIGTERM, GRACE_S to end, then SIGKILL
+            worker.terminate()
+        deadline = time.monotonic() + GRACE_S
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                worker.kill()
+        pool.terminate()
+        pool.join()
         raise
     pool.close()
     pool.join()

@@ -125,9 +125,7 @@ def test_lenient_mode_skips_bad_objects_with_a_warning(tmp_path):
     assert target["labels"].tolist() == [0, 6]
 
 
-def test_write_rejects_inconsistent_input(tmp_path):
-    with pytest.raises(ValueError, match="names has 1"):
-        write_label_file(tmp_path / "a.txt", np.zeros((2, 8)), ["plane"])
+def test_write_refuses_what_would_make_an_unreadable_file(tmp_path):
     with pytest.raises(ValueError, match="without spaces"):
         write_label_file(tmp_path / "a.txt", np.array([SQUARE]), ["small vehicle"])
     with pytest.raises(ValueError, match="NaN"):
@@ -153,8 +151,6 @@ def test_write_dota_sample_round_trips_image_and_labels(tmp_path):
     assert image_path == tmp_path / "train" / "images" / "a.png"
     assert mmcv.imread(str(image_path), channel_order="rgb")[7, 10].tolist() == [255, 0, 0]
     assert read_label_file(label_path, ["ship"])["polys"].tolist() == polys.tolist()
-    with pytest.raises(ValueError, match="uint8"):
-        write_dota_sample(tmp_path, "b", image.astype(float), polys, ["ship"])
 
 
 def test_a_utf8_bom_is_accepted_and_other_encodings_are_refused_by_path(tmp_path):

@@ -97,10 +97,10 @@ def test_mostly_outside_object_is_marked_difficult_or_dropped(mode, expected_fla
         assert stats.objects_dropped == 1
 
 
-def test_object_outside_the_patch_is_ignored_and_bad_mode_raises():
+def test_object_outside_the_patch_is_ignored_and_bad_mode_raises(tmp_path):
     assert len(crop_objects(_labels(_rect(200, 200, 220, 220)), 0, 0, 100)[1]) == 0
-    with pytest.raises(ValueError, match="truncated"):
-        crop_objects(_labels(_rect(0, 0, 10, 10)), 0, 0, 100, truncated="keep")
+    with pytest.raises(ValueError, match="truncated must be one of"):
+        split_dataset(tmp_path, tmp_path / "dst", truncated="keep", progress=False)
 
 
 def test_degenerate_object_raises_with_file_and_line():
