@@ -276,10 +276,10 @@ def test_an_earlier_run_is_refused_then_moved_aside_on_restart(tiny_cfg):
 
 
 def test_a_second_run_into_a_locked_out_dir_names_the_pid(tiny_cfg):
-    from paa_edu.data.files import try_exclusive_lock
+    from paa_edu.data.files import exclusive_lock
     out = tiny_cfg.train.out_dir
     os.makedirs(out)
-    with try_exclusive_lock(os.path.join(out, ".lock")) as held:
+    with exclusive_lock(os.path.join(out, ".lock"), wait=False) as held:
         assert held
         with pytest.raises(ValueError, match=f"in use by pid {os.getpid()}"):
             train(tiny_cfg, progress=False)

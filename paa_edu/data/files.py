@@ -14,7 +14,6 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from functools import partial
 from pathlib import Path
 
 try:
@@ -129,7 +128,6 @@ def exclusive_lock(path: str | Path, wait: bool = True) -> Iterator[bool]:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-try_exclusive_lock = partial(exclusive_lock, wait=False)
 
 
 def lock_holder(path: str | Path) -> str:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from paa_edu.data.files import TEMP_SUFFIX, lock_holder, try_exclusive_lock
+from paa_edu.data.files import TEMP_SUFFIX, exclusive_lock, lock_holder
 from paa_edu.engine import distributed
 from paa_edu.engine.checkpoint import CHECKPOINT_NAME
 from paa_edu.engine.log import LOG_NAME
@@ -39,7 +39,7 @@ def locked_run_dir(out_dir: str | Path, lock: bool = True) -> Iterator[Path]:
     if not lock:
         yield out
         return
-    with try_exclusive_lock(out / LOCK_NAME) as acquired:
+    with exclusive_lock(out / LOCK_NAME, wait=False) as acquired:
         if not acquired:
             raise ValueError(f"{out} is in use by pid {lock_holder(out / LOCK_NAME)} (another "
                              f"training run); wait for it to end or use another --out-dir")

@@ -58,7 +58,7 @@ class RotatedPAADetector(nn.Module):
         # Loss normalisers averaged over processes (original PAA); train() sets it from
         # train.reduce_num_pos. False = each process's own counts (the seed, mmdet).
         self.reduce_num_pos = False
-        # uint8 inputs are normalised here, on the device (as paa_edu.data.transforms.normalize
+        # uint8 inputs are normalised here, on the device (as data.transforms.apply_transforms
         # does on the host for float inputs). Not persistent: the state dict keeps its keys.
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
                              persistent=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import shutil
 
 import numpy as np
@@ -114,10 +115,10 @@ def test_sigterm_during_split_prints_one_line_and_leaves_an_incomplete_manifest(
     import sys
     import time
     dst = tmp_path / "patches"
-    env = {**os.environ, "PAA_EDU_TEST_SLOW_WRITE_S": "0.3"}  # each patch file takes 0.3 s
-    proc = subprocess.Popen([sys.executable, "-m", "paa_edu", "split", "--src",
+    slow_writes = Path(__file__).resolve().parents[1] / "slow_writes.py"  # 0.3 s per file
+    proc = subprocess.Popen([sys.executable, str(slow_writes), "0.3", "split", "--src",
                              str(tiny_data_root / "train"), "--dst", str(dst), "--patch-size",
-                             "32", "--overlap", "8", "--no-progress"], env=env,
+                             "32", "--overlap", "8", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list((dst / "images").glob("*.png")) and time.monotonic() < deadline:
