@@ -65,10 +65,13 @@ def test_lesson_frame(path):
     assert "## Exercises" in markdown and "## References" in markdown, path.name
     assert "2007.08103" in markdown, f"{path.name}: cite the PAA paper"
     exercises = markdown[markdown.index("## Exercises"):markdown.index("## References")]
-    numbered = re.findall(r"^\*\*(\d)\.\*\*", exercises, flags=re.M)
-    assert 3 <= len(numbered) <= 5, f"{path.name}: {len(numbered)} exercises"
+    numbered = re.findall(r"^\*\*(\d)\.(?: Implement it\.)?\*\*", exercises, flags=re.M)
+    assert 3 <= len(numbered) <= 6, f"{path.name}: {len(numbered)} exercises"
     for kind in ("Hint", "Solution"):
         assert exercises.count(f"<summary>{kind}</summary>") == len(numbered), (path.name, kind)
+    # At least one exercise asks for an implementation, checked by paa_edu.exercises.
+    assert "Implement it." in exercises, path.name
+    assert any("exercises.check_" in s for s in sources), path.name
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
