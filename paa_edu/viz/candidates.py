@@ -18,12 +18,15 @@ from matplotlib.lines import Line2D
 from torch import Tensor
 
 from paa_edu.viz.boxes import as_image, plot_rotated_boxes, show_image
+from paa_edu.viz.gmm import check_record
 from paa_edu.viz.style import (
     FONT_SIZE,
     GT_COLOR,
     POS_COLOR,
-    check_boxes,
+    add_colorbar,
+    as_box_tensor,
     figure_and_axes,
+    label_axes,
     palette_color,
     panels,
 )
@@ -33,29 +36,20 @@ CMAP_RANGE = (0.0, 0.85)  # the part of it used: its palest yellows vanish on th
 
 
 def score_colormap():
-    """The colormap of PAA scores in :func:`plot_candidate_scores`.
-
-    Returns:
-        :data:`SCORE_CMAP` restricted to :data:`CMAP_RANGE`, as a ``ListedColormap``.
-    """
+    """The colormap of PAA scores: :data:`SCORE_CMAP` restricted to :data:`CMAP_RANGE`."""
     base = plt.get_cmap(SCORE_CMAP)
     return ListedColormap(base(np.linspace(*CMAP_RANGE, 256)), name=f"{SCORE_CMAP}_part")
 
 
 def ranked_candidates(record, gt: int) -> tuple[Tensor, Tensor, Tensor]:
-    """The candidates of GT ``gt`` in ``record``, sorted by score, lowest (best) first.
+    """The candidates of GT ``gt`` in ``record`` (a :class:`paa_edu.assigners.PAARecord`),
+    sorted by score, lowest (best) first.
 
-    Args:
-        record: a :class:`paa_edu.assigners.PAARecord` (``PAAAssigner(record=True)``).
-        gt: row of the GT in the record.
     Returns:
         ``(anchor_inds, scores, positive)``: (n,) long indices into the image's anchors,
         (n,) float scores, (n,) bool final positives; candidate ``i`` has rank ``i + 1``.
     """
-    if record is None:
-        raise ValueError("record is None: create PAAAssigner(record=True) and read last_record")
-    if not 0 <= int(gt) < record.num_gts:
-        raise ValueError(f"gt must be in [0, {record.num_gts}), got {gt}")
+    gt = check_record(record, gt)
     valid = record.valid[gt]  # (K,)
     scores = record.scores[gt][valid].float()  # (n,)
     order = torch.argsort(scores, stable=True)  # (n,)
@@ -121,9 +115,7 @@ def _draw_histogram(ax, scores: np.ndarray, colors, positive: np.ndarray, cut: f
     if np.isfinite(cut):
         ax.axvline(cut, color=POS_COLOR, linestyle=":", linewidth=2,
                    label=f"cut {cut:.2f}: {int(positive.sum())} positive")
-    ax.set_xlabel("PAA score (lower is better)", fontsize=FONT_SIZE)
-    ax.set_ylabel("candidates", fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=FONT_SIZE)
+    label_axes(ax, "PAA score (lower is better)", "candidates")
     ax.legend(fontsize=FONT_SIZE, loc="upper right")
 
 
@@ -143,19 +135,11 @@ def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, im
         image: (3, H, W) tensor, (H, W, 3) array, or None.
         title: figure title (default: the object's index and its number of candidates).
         margin: pixels around the object and its candidates in the zoom.
-        figsize: (width, height) in inches.
-    Returns:
-        the Figure.
     """
-    anchors, gt_boxes = check_boxes(anchors, "anchors"), check_boxes(gt_boxes, "gt_boxes")
-    if len(gt_boxes) != record.num_gts:
-        raise ValueError(f"gt_boxes has {len(gt_boxes)} boxes, the record {record.num_gts} GTs")
+    anchors, gt_boxes = as_box_tensor(anchors, "anchors"), as_box_tensor(gt_boxes, "gt_boxes")
     inds, scores, positive = ranked_candidates(record, gt)
     if len(inds) == 0:
         raise ValueError(f"GT {gt} has no candidate: nothing to plot")
-    if int(inds.max()) >= len(anchors):
-        raise ValueError(f"the record indexes anchor {int(inds.max())}, anchors has "
-                         f"{len(anchors)}: pass the anchors of the recorded image")
     norm = Normalize(float(scores.min()), float(scores.max()) + 1e-9)
     cmap = score_colormap()
     colors = [cmap(norm(float(s))) for s in scores]
@@ -163,9 +147,8 @@ def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, im
     _draw_anchors(ax_img, image, gt_boxes[gt], anchors[inds], colors, positive, margin)
     _draw_histogram(ax_hist, scores.double().numpy(), colors, positive.numpy(),
                     float(record.thresholds()[gt]))
-    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax_img, shrink=0.85)
-    bar.set_label("PAA score (lower is better)", fontsize=FONT_SIZE)
-    bar.ax.tick_params(labelsize=FONT_SIZE)
+    add_colorbar(fig, plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax_img,
+             "PAA score (lower is better)", shrink=0.85)
     fig.suptitle(title or f"GT {gt}: {len(inds)} candidates, numbered by score",
                  fontsize=FONT_SIZE + 1)
     fig.tight_layout()
@@ -173,17 +156,9 @@ def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, im
 
 
 def pool_size_counts(sizes: Tensor, max_size: int) -> Tensor:
-    """(max_size + 2,) how many objects have 0, 1, ..., ``max_size``, more candidates.
-
-    Args:
-        sizes: (N,) candidates per object (``AssignResult.num_pos_per_gt()``).
-        max_size: the last pool size counted on its own; larger ones share the last bin.
-    Returns:
-        the counts, summing to N.
-    """
+    """(max_size + 2,) how many of the N objects have 0, 1, ..., ``max_size``, more
+    candidates, from ``sizes`` (N,) candidates per object (``AssignResult.num_pos_per_gt()``)."""
     sizes = torch.as_tensor(sizes).long().reshape(-1)
-    if bool((sizes < 0).any()):
-        raise ValueError("pool sizes must be >= 0")
     return torch.bincount(sizes.clamp(max=max_size + 1), minlength=max_size + 2)
 
 
@@ -194,13 +169,7 @@ def plot_pool_sizes(pool_sizes: dict, max_size: int = 10, ax=None,
     Args:
         pool_sizes: name -> (N,) candidates per object (e.g. ``{"maxiou": ..., "atss": ...}``).
         max_size: pools larger than this share the last bar, labelled ``> max_size``.
-        ax: an Axes to draw into, or None for a new figure.
-        figsize: (width, height) in inches of the new figure.
-    Returns:
-        the Figure.
     """
-    if not pool_sizes:
-        raise ValueError("pool_sizes is empty: pass {name: (N,) candidates per object}")
     new_figure = ax is None
     fig, ax = figure_and_axes(ax, figsize, (7.0, 3.6))
     bins = np.arange(max_size + 2)
@@ -211,9 +180,7 @@ def plot_pool_sizes(pool_sizes: dict, max_size: int = 10, ax=None,
         ax.bar(bins + (k - (len(pool_sizes) - 1) / 2) * width, share.numpy(), width,
                color=palette_color(k), label=f"{name} ({len(sizes)} objects)")
     ax.set_xticks(bins, [str(b) for b in bins[:-1]] + [f">{max_size}"])
-    ax.set_xlabel("candidates of an object (its pool size)", fontsize=FONT_SIZE)
-    ax.set_ylabel("objects (%)", fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=FONT_SIZE)
+    label_axes(ax, "candidates of an object (its pool size)", "objects (%)")
     ax.legend(fontsize=FONT_SIZE)
     if new_figure:
         fig.tight_layout()

@@ -9,9 +9,6 @@
 - :func:`plot_iou_calibration`: the IoU branch's estimate against the true IoU of each
   detection (:func:`paa_edu.evaluation.rotated_ap.iou_calibration`).
 - :func:`plot_ap_breakdown`: AP by assigner and class (and object size), grouped bars.
-
-In a notebook, end the line with ``;``: the returned Figure would otherwise be shown twice
-(once by the inline backend, once as the cell's value).
 """
 from __future__ import annotations
 
@@ -32,6 +29,7 @@ from paa_edu.viz.style import (
     PALETTE,
     SKY_BLUE,
     VERMILLION,
+    check_length,
     figure_and_axes,
     palette_color,
     panels,
@@ -40,7 +38,6 @@ from paa_edu.viz.style import (
 LOSS_KEYS = ("loss", "loss_cls", "loss_bbox", "loss_iou")
 LOSS_LABELS = {"loss": "sum of the terms", "loss_cls": "focal loss / positives",
                "loss_bbox": "IoU-weighted -log IoU", "loss_iou": "0.5 x BCE of the IoU branch"}
-AP_KEYS = ("AP50", "AP75", "mAP")
 RUN_STYLES = ("-", "--", "-.", ":")  # with the colour: runs stay apart where their lines overlap
 
 
@@ -86,32 +83,29 @@ def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | No
         warmup_iters: shade iterations up to this one as the learning-rate warm-up
             (``cfg.train.warmup_iters``); ``None`` shades nothing.
         show_lr: add a panel with the learning rate (default: when the rows have ``lr``).
-        figsize: (width, height) in inches of the whole figure.
-    Returns:
-        The Figure: one panel per term (and the lr), one row, the legend below. In a notebook
-        end the line with ``;`` or it is shown twice.
+
+    One panel per term (and the lr), in one row, the legend below.
     """
     if not isinstance(history, (list, tuple)) or not all(isinstance(r, dict) for r in history):
         raise TypeError(f"history must be a list of dicts (train(cfg)['history'], or the rows "
                         f"of log.csv), got {type(history).__name__} {history!r:.60}")
     if not history:
         raise ValueError("history is empty: nothing was trained")
-    if window < 1:
+    if window < 1:  # a window of 0 would draw nothing but NaN
         raise ValueError(f"window must be >= 1, got {window}")
-    present = [k for k in LOSS_KEYS if any(row.get(k) not in (None, "") for row in history)]
-    keys = present if keys is None else list(keys)
-    missing = [k for k in keys if k not in present]
-    if missing or not keys:
-        raise ValueError(f"history has no {missing or 'loss'} values; it has {present}")
+    if keys is None:
+        keys = [k for k in LOSS_KEYS if any(row.get(k) not in (None, "") for row in history)]
     if show_lr is None:
         show_lr = any(row.get("lr") not in (None, "") for row in history)
-    names = keys + (["lr"] if show_lr else [])
+    names = list(keys) + (["lr"] if show_lr else [])
+    series = {k: _series(history, k) for k in names}  # (iterations, values) each
+    empty = ", ".join(repr(k) for k in names if len(series[k][0]) == 0)
+    if empty:  # it would be an empty panel
+        raise ValueError(f"history has no {empty} values (for 'lr': pass show_lr=False)")
     fig, axes = panels(len(names), ncols=len(names),
                        figsize=figsize or (3.0 * len(names), 2.9))
     for ax, key in zip(axes, names):
-        iters, values = _series(history, key)
-        if len(iters) == 0:
-            raise ValueError("history has no 'lr' values (pass show_lr=False)")
+        iters, values = series[key]
         if warmup_iters and iters.min() <= warmup_iters:
             ax.axvspan(iters.min(), min(warmup_iters, iters.max()), color=ORANGE, alpha=0.15,
                        label=f"warm-up (to iter {warmup_iters})")
@@ -144,17 +138,9 @@ def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax: Axes | None = Non
         bce: (P,) BCE of each positive (``iou_loss_floor(...)["bce"]``).
         weight: the loss weight of the IoU branch (``cfg.model.iou_weight``); both the points
             and the floor are scaled by it, as ``loss_iou`` is.
-        ax: an Axes to draw into, or ``None`` for a new figure.
-        figsize: (width, height) in inches of a new figure.
-    Returns:
-        The Figure. In a notebook end the line with ``;`` or it is shown twice.
     """
-
     t, loss = np.asarray(targets, dtype=float), np.asarray(bce, dtype=float)
-    if t.ndim != 1 or t.shape != loss.shape:
-        raise ValueError(f"targets and bce must be 1-D of one length, got {t.shape} and "
-                         f"{loss.shape}")
-    if len(t) == 0:
+    if len(t) == 0:  # the means would be NaN
         raise ValueError("no positives: nothing to plot")
     fig, ax = figure_and_axes(ax, figsize, (4.2, 3.4))
     grid = np.linspace(0, 1, 201)
@@ -174,39 +160,12 @@ def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax: Axes | None = Non
     return fig
 
 
-def _runs_of(metrics: dict) -> tuple[dict, bool]:
-    """{name: metrics} and whether a single run's metrics were passed."""
-    if not isinstance(metrics, dict) or not metrics:
-        raise ValueError("metrics is empty: pass evaluate_rotated's result or {run: result}")
-    if "curves" in metrics:
-        return {"": metrics}, True
-    for name, m in metrics.items():
-        if not isinstance(m, dict) or "curves" not in m:
-            raise ValueError(f"metrics[{name!r}] is not a result of evaluate_rotated "
-                             f"(no 'curves')")
-    return dict(metrics), False
-
-
 def _threshold_index(m: dict, iou_threshold: float) -> int:
     for t, thr in enumerate(m["iou_thresholds"]):
         if math.isclose(thr, iou_threshold):
             return t
     raise ValueError(f"metrics holds no curve at IoU {iou_threshold} (it has "
                      f"{list(m['iou_thresholds'])})")
-
-
-def _pr_classes(runs: dict, class_names: list[str], classes: list[str] | None) -> list[int]:
-    """Indices of the classes to draw: ``classes`` by name, or every class with GT."""
-    for name, m in runs.items():
-        if len(m["num_gts"]) != len(class_names):
-            raise ValueError(f"{len(class_names)} class_names for {len(m['num_gts'])} classes"
-                             f"{f' in run {name!r}' if name else ''}")
-    if classes is not None:
-        unknown = [c for c in classes if c not in class_names]
-        if unknown:
-            raise ValueError(f"unknown class names {unknown}; known: {list(class_names)}")
-        return [list(class_names).index(c) for c in classes]
-    return [c for c in range(len(class_names)) if any(m["num_gts"][c] > 0 for m in runs.values())]
 
 
 def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float = 0.5,
@@ -222,17 +181,23 @@ def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float =
         iou_threshold: one of the thresholds the metrics were computed at.
         ncols: panels per row.
         classes: the class names to draw (default: every class with ground truth).
-        figsize: (width, height) in inches of the whole figure.
-    Returns:
-        The Figure, one panel per class. A single run's AP is in the panel titles; a panel
-        where no run has a detection says "no detections", one where none matches says
-        "AP 0" (e.g. "AP50 0"), a class chosen in ``classes`` without GT "no ground truth".
-        In a notebook end the line with ``;`` or it is shown twice.
+
+    One panel per class. A single run's AP is in the panel titles; a panel where no run has a
+    detection says "no detections", one where none matches says "AP 0" (e.g. "AP50 0"), a
+    class chosen in ``classes`` without GT "no ground truth".
     """
-    runs, single = _runs_of(metrics)
+    single = "curves" in metrics
+    runs = {"": metrics} if single else dict(metrics)
     t = {name: _threshold_index(m, iou_threshold) for name, m in runs.items()}
     thr = {name: m["iou_thresholds"][t[name]] for name, m in runs.items()}  # as stored
-    shown = _pr_classes(runs, class_names, classes)
+    for name, m in runs.items():  # more names would index past the classes, fewer mislabel
+        check_length(class_names, len(m["num_gts"]), "class_names",
+                     of=f"classes{f' in run {name!r}' if name else ''}")
+    if classes is not None:
+        shown = [list(class_names).index(c) for c in classes]
+    else:
+        shown = [c for c in range(len(class_names))
+                 if any(m["num_gts"][c] > 0 for m in runs.values())]
     if not shown:
         raise ValueError("no class has ground truth: there is no precision-recall curve")
     ap_name = f"AP{round(100 * iou_threshold)}"
@@ -278,19 +243,8 @@ def plot_iou_calibration(predicted, true, num_bins: int = 10, ax: Axes | None = 
         predicted: (D,) the IoU branch's estimate of each detection.
         true: (D,) the true IoU of each detection with its best GT.
         num_bins: equal bins of the predicted IoU over [0, 1].
-        ax: an Axes to draw into, or ``None`` for a new figure.
-        figsize: (width, height) in inches of a new figure.
-    Returns:
-        The Figure. In a notebook end the line with ``;`` or it is shown twice.
     """
     predicted, true = np.asarray(predicted, dtype=float), np.asarray(true, dtype=float)
-    if predicted.shape != true.shape or predicted.ndim != 1:
-        raise ValueError(f"predicted and true must be 1-D of one length, got {predicted.shape} "
-                         f"and {true.shape}")
-    if len(predicted) == 0:
-        raise ValueError("no detections: nothing to calibrate")
-    if num_bins < 1:
-        raise ValueError(f"num_bins must be >= 1, got {num_bins}")
     fig, ax = figure_and_axes(ax, figsize, (3.8, 3.6))
     ax.scatter(predicted, true, s=5, alpha=0.3, color=SKY_BLUE, label="detections")
     edges = np.linspace(0, 1, num_bins + 1)
@@ -307,27 +261,6 @@ def plot_iou_calibration(predicted, true, num_bins: int = 10, ax: Axes | None = 
     return fig
 
 
-def _breakdown_panels(per_class: dict, class_names: list[str], by_size: dict | None,
-                      key: str) -> list[tuple[str, list[str], dict]]:
-    """(grouped by, group names, {run: values}) of each panel, inputs checked."""
-    for name, m in per_class.items():
-        if len(m["per_class_AP50"]) != len(class_names):
-            raise ValueError(f"{len(class_names)} class_names for "
-                             f"{len(m['per_class_AP50'])} classes in run {name!r}")
-    out = [("class", list(class_names),
-            {n: m["per_class_AP50"] for n, m in per_class.items()})]
-    if by_size:
-        if key not in AP_KEYS:
-            raise ValueError(f"key must be one of {AP_KEYS}, got {key!r}")
-        if set(by_size) != set(per_class):
-            raise ValueError(f"by_size has runs {sorted(by_size)}, per_class "
-                             f"{sorted(per_class)}")
-        buckets = list(next(iter(by_size.values())))
-        out.append(("object size", buckets,
-                    {n: [by_size[n][b][key] for b in buckets] for n in per_class}))
-    return out
-
-
 def plot_ap_breakdown(per_class: dict[str, dict], class_names: list[str],
                       by_size: dict[str, dict] | None = None, key: str = "AP50",
                       figsize: tuple[float, float] | None = None) -> Figure:
@@ -339,14 +272,17 @@ def plot_ap_breakdown(per_class: dict[str, dict], class_names: list[str],
         by_size: run name -> :func:`paa_edu.evaluation.sizes.evaluate_by_size` result (the
             same runs), or ``None`` for the class panel alone.
         key: the metric of the size panel (``AP50``, ``AP75`` or ``mAP``).
-        figsize: (width, height) in inches of the whole figure.
-    Returns:
-        The Figure (one or two panels, the legend below them). In a notebook end the line
-        with ``;`` or it is shown twice.
+
+    One or two panels, the legend below them.
     """
-    if not per_class:
-        raise ValueError("per_class is empty: pass {assigner: metrics}")
-    specs = _breakdown_panels(per_class, class_names, by_size, key)
+    for name, m in per_class.items():  # bars and class names would not line up
+        check_length(class_names, len(m["per_class_AP50"]), "class_names",
+                     of=f"classes in run {name!r}")
+    specs = [("class", list(class_names), {n: m["per_class_AP50"] for n, m in per_class.items()})]
+    if by_size:
+        buckets = list(next(iter(by_size.values())))
+        specs.append(("object size", buckets,
+                      {n: [by_size[n][b][key] for b in buckets] for n in per_class}))
     widths = [max(4.0, 0.9 * len(groups)) for _, groups, _ in specs]
     fig, axes = plt.subplots(1, len(specs), figsize=figsize or (sum(widths), 3.8), dpi=DPI,
                              squeeze=False, gridspec_kw={"width_ratios": widths})

@@ -21,8 +21,6 @@ from paa_edu.viz.style import (
     panels,
 )
 
-MAX_CROPS = 24
-
 
 def _draw_case(ax, image, case: FailureCase, class_names, margin: float) -> None:
     """One crop: the case's box, its partner, the title."""
@@ -69,36 +67,15 @@ def plot_failure_gallery(cases: list[FailureCase], images, class_names: list[str
 
     Args:
         cases: :class:`paa_edu.evaluation.failures.FailureCase` list (e.g. the ``"missed"``
-            and ``"false positive"`` lists of ``failure_cases`` joined), at most
-            :data:`MAX_CROPS`.
+            and ``"false positive"`` lists of ``failure_cases`` joined).
         images: indexable by ``case.image``: (3, H, W) tensors or (H, W, 3) arrays in the
             pixels of the boxes (or ``None`` entries: the crop then shows the boxes only).
         class_names: names indexed by label (default: the label number).
         ncols: crops per row.
         margin: pixels shown around each box's long side.
         panel_size: inches per crop, used when ``figsize`` is ``None``.
-        figsize: (width, height) in inches of the whole figure.
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
     """
     cases = list(cases)
-    if not cases:
-        raise ValueError("cases is empty: nothing to draw (no misses and no false positives?)")
-    if len(cases) > MAX_CROPS:
-        raise ValueError(f"{len(cases)} cases: draw at most {MAX_CROPS} (slice the lists of "
-                         f"failure_cases, or lower max_missed / max_fp)")
-    if not all(isinstance(c, FailureCase) for c in cases):
-        raise TypeError("cases must be FailureCase objects (from failure_cases)")
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
-    for case in cases:
-        if not 0 <= case.image < len(images):
-            raise ValueError(f"a case refers to image {case.image} but images has "
-                             f"{len(images)} entries")
-        for label in (case.label, case.partner_label):
-            if class_names is not None and label is not None and label >= len(class_names):
-                raise ValueError(f"label {label} has no name: class_names has "
-                                 f"{len(class_names)} entries")
     fig, axes = panels(len(cases), ncols=ncols, panel_size=panel_size, figsize=figsize)
     for ax, case in zip(axes, cases):
         _draw_case(ax, images[case.image], case, class_names, margin)

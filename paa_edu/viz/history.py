@@ -7,8 +7,7 @@
 - :func:`plot_cut_over_training`: the GMM cut (largest positive score) of each GT.
 
 ``snapshots`` is a list of snapshot dicts in iteration order (:func:`load_snapshots` or
-:func:`paa_edu.pretrained.load_snapshot_history`). Each function returns the Figure; in a
-notebook end the line with ``;`` or it may be shown twice.
+:func:`paa_edu.pretrained.load_snapshot_history`).
 """
 from __future__ import annotations
 
@@ -23,45 +22,41 @@ from paa_edu.viz.style import (
     FONT_SIZE,
     box_color,
     figure_and_axes,
+    label_axes,
     legend_below,
     panels,
 )
 
 
 def _paa_name(snapshots: list[dict], assigner: str | None) -> str:
-    if not isinstance(snapshots, (list, tuple)) or not snapshots:
-        raise ValueError("snapshots must be a non-empty list of snapshot dicts "
-                         "(paa_edu.pretrained.load_snapshot_history(name))")
     name = assigner or snapshots[0]["trained_with"]
     if not name.startswith("paa"):
         raise ValueError(f"{name!r} is not a PAA assignment: pass assigner='paa_maxiou' or "
                          f"'paa_atss' (snapshots written by train.snapshot_every hold both)")
-    if name not in snapshots[-1]["assigners"]:
-        raise ValueError(f"the snapshots have no entry {name!r}; they have "
-                         f"{sorted(snapshots[-1]['assigners'])}")
     return name
 
 
 def _check_gts(gts, num_gts: int) -> list[int]:
     gts = [int(g) for g in gts]
-    if not gts or any(not 0 <= g < num_gts for g in gts):
-        raise ValueError(f"gts must be a non-empty list in [0, {num_gts}), got {gts}")
+    if any(not 0 <= g < num_gts for g in gts):  # -1 would silently show the last GT
+        raise ValueError(f"gts must be in [0, {num_gts}), got {gts}")
     return gts
 
 
 def default_gts(snapshots: list[dict], assigner: str | None = None, n: int = 4) -> list[int]:
-    """The ``n`` GTs with the most PAA candidates in the last snapshot (ties: lower index).
-
-    Args:
-        snapshots: snapshot dicts in iteration order.
-        assigner: ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
-        n: how many GTs.
-    Returns:
-        the GT indices, most candidates first.
-    """
+    """The ``n`` GTs with the most PAA candidates in the last snapshot (ties: lower index);
+    ``assigner`` is ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with)."""
     e = snapshots[-1]["assigners"][_paa_name(snapshots, assigner)]
     counts = e["cand_valid"].sum(1).numpy()  # (G,)
     return [int(g) for g in np.argsort(-counts, kind="stable")[:n]]
+
+
+def _paa_gts(snapshots: list[dict], gts, assigner: str | None) -> tuple[str, list[int]]:
+    """The PAA assignment to read, and the GTs to show (default: :func:`default_gts`)."""
+    name = _paa_name(snapshots, assigner)
+    if gts is None:
+        return name, default_gts(snapshots, name)
+    return name, _check_gts(gts, len(snapshots[-1]["assigners"][name]["cut"]))
 
 
 def plot_split_over_training(snapshots: list[dict], gts: list[int] | None = None,
@@ -76,15 +71,8 @@ def plot_split_over_training(snapshots: list[dict], gts: list[int] | None = None
             candidates).
         num_iterations: snapshots shown, one column each, evenly spaced (first and last kept).
         assigner: ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
-        figsize: (width, height) in inches of the whole figure (default 2.8 per panel).
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
     """
-    name = _paa_name(snapshots, assigner)
-    num_gts = len(snapshots[-1]["assigners"][name]["cut"])
-    gts = default_gts(snapshots, name) if gts is None else _check_gts(gts, num_gts)
-    if int(num_iterations) < 1:
-        raise ValueError(f"num_iterations must be >= 1, got {num_iterations}")
+    name, gts = _paa_gts(snapshots, gts, assigner)
     picks = np.unique(np.linspace(0, len(snapshots) - 1, num_iterations).round().astype(int))
     fig, axes = panels(len(gts) * len(picks), ncols=len(picks), panel_size=2.8, figsize=figsize)
     for r, gt in enumerate(gts):
@@ -108,12 +96,7 @@ def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int
         histories: ``{name: snapshots}``, e.g. ``{n: pretrained.load_snapshot_history(n)
             for n in pretrained.NAMES}``; ``name`` is also the assigner read in each snapshot.
         gts: GT indices drawn as thin lines (default: all); the mean is over all GTs.
-        figsize: (width, height) in inches of the whole figure (default 3 x 2.8 per panel).
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
     """
-    if not isinstance(histories, dict) or not histories:
-        raise ValueError("histories must be a non-empty dict {name: snapshots}")
     size = figsize or (3.0 * len(histories), 2.8)
     fig, axes = panels(len(histories), ncols=len(histories), figsize=size, sharey=True)
     for ax, (name, snaps) in zip(axes, histories.items()):
@@ -125,8 +108,7 @@ def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int
         ax.plot(iters.numpy(), counts.double().mean(1).numpy(), color=BLACK, linewidth=2,
                 label="mean over GTs")
         ax.set_title(name, fontsize=FONT_SIZE + 1)
-        ax.set_xlabel("iteration", fontsize=FONT_SIZE)
-        ax.tick_params(labelsize=FONT_SIZE)
+        label_axes(ax, "iteration")
     axes[0].set_ylabel("positives per GT", fontsize=FONT_SIZE)
     axes[0].legend(fontsize=FONT_SIZE)
     fig.tight_layout()
@@ -142,23 +124,15 @@ def plot_cut_over_training(snapshots: list[dict], gts: list[int] | None = None,
             (:func:`paa_edu.pretrained.load_snapshot_history`).
         gts: GT indices, one line each (default: :func:`default_gts`).
         assigner: ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
-        ax: an Axes of your own layout, or ``None`` for a new figure.
-        figsize: (width, height) in inches of the new figure (default 3.6 x 3.6).
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
     """
-    name = _paa_name(snapshots, assigner)
-    num_gts = len(snapshots[-1]["assigners"][name]["cut"])
-    gts = default_gts(snapshots, name) if gts is None else _check_gts(gts, num_gts)
+    name, gts = _paa_gts(snapshots, gts, assigner)
     iters = [s["iteration"] for s in snapshots]
     fig, ax = figure_and_axes(ax, figsize, (3.6, 3.6))
     for i, gt in enumerate(gts):
         cuts = [float(s["assigners"][name]["cut"][gt]) for s in snapshots]
         ax.plot(iters, cuts, marker=".", color=box_color(i), label=f"GT {gt}")
     ax.set_title(f"{name}: GMM cut per GT", fontsize=FONT_SIZE + 1)
-    ax.set_xlabel("iteration", fontsize=FONT_SIZE)
-    ax.set_ylabel("cut (anchor score)", fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=FONT_SIZE)
+    label_axes(ax, "iteration", "cut (anchor score)")
     ax.legend(fontsize=FONT_SIZE)
     fig.tight_layout()
     return fig

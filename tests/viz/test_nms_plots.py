@@ -89,8 +89,6 @@ def test_plot_nms_marks_the_winners_and_honours_ax_and_figsize():
 def test_plot_nms_refuses_bad_inputs():
     with pytest.raises(ValueError, match=r"\(N, 5\)"):
         plot_nms(torch.zeros(2, 10), torch.zeros(4), [0])
-    with pytest.raises(ValueError, match="scores"):
-        plot_nms(torch.zeros(3, 5), torch.zeros(2), [0])
     with pytest.raises(ValueError, match="owner"):
         plot_nms_thresholds(torch.zeros(3, 5), torch.zeros(3), owner=[0, 1])
 
