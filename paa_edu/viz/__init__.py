@@ -18,7 +18,8 @@
 Conventions: a single-panel plot takes ``ax=`` (draw into your own layout) or ``figsize=`` (a
 new figure), a multi-panel one ``figsize=``. Each returns the Figure, so in a notebook end the
 line with ``;`` or it may be shown twice. Boxes are (N, 5) ``cx, cy, w, h, theta`` in image
-pixels, y pointing down.
+pixels, y pointing down; an ``image`` is a (3, H, W) tensor or an (H, W, 3) array in the same
+pixels, or ``None`` where the plot can do without.
 """
 from paa_edu.viz.anchors import level_iou_maps, plot_anchor_neighbourhood, plot_iou_heatmap
 from paa_edu.viz.angles import plot_angle_conventions, plot_angle_sweep
@@ -44,17 +45,11 @@ from paa_edu.viz.nms import plot_nms, plot_nms_thresholds
 from paa_edu.viz.windows import plot_object_in_window, plot_windows
 
 __all__ = [
-    "level_iou_maps", "plot_anchor_neighbourhood", "plot_iou_heatmap",
-    "plot_angle_conventions", "plot_angle_sweep",
-    "draw_atss_threshold", "plot_assignment_zoom", "plot_assignments",
-    "plot_detections", "plot_detections_vs_gt", "plot_rotated_boxes",
-    "plot_candidate_scores", "plot_pool_sizes",
-    "plot_ap_breakdown", "plot_iou_calibration", "plot_iou_loss_floor", "plot_loss_curves",
-    "plot_pr_curves",
-    "plot_failure_gallery",
-    "plot_gmm_split", "plot_score_distributions",
-    "plot_cut_over_training", "plot_positives_over_training", "plot_split_over_training",
-    "plot_merge_seam", "plot_merged_detections",
-    "plot_nms", "plot_nms_thresholds",
-    "plot_object_in_window", "plot_windows",
-]
+    "level_iou_maps", "plot_anchor_neighbourhood", "plot_iou_heatmap", "plot_angle_conventions",
+    "plot_angle_sweep", "draw_atss_threshold", "plot_assignment_zoom", "plot_assignments",
+    "plot_detections", "plot_detections_vs_gt", "plot_rotated_boxes", "plot_candidate_scores",
+    "plot_pool_sizes", "plot_ap_breakdown", "plot_iou_calibration", "plot_iou_loss_floor",
+    "plot_loss_curves", "plot_pr_curves", "plot_failure_gallery", "plot_gmm_split",
+    "plot_score_distributions", "plot_cut_over_training", "plot_positives_over_training",
+    "plot_split_over_training", "plot_merge_seam", "plot_merged_detections", "plot_nms",
+    "plot_nms_thresholds", "plot_object_in_window", "plot_windows"]

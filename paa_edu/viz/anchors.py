@@ -1,11 +1,6 @@
 """The anchor grid seen from one object: its nearest anchors, and its IoU with every anchor.
 
-- :func:`plot_anchor_neighbourhood`: on each FPN level, the ``k`` anchors nearest the object's
-  centre (ATSS's candidates), drawn to scale on the image.
-- :func:`plot_iou_heatmap`: on each level, the IoU of the object with the anchor of every
-  feature-map cell (:func:`level_iou_maps`), with the best anchors outlined.
-
-Both expect one anchor per location (the seed configs), levels in the order of the anchor
+Both plots expect one anchor per location (the seed configs), levels in the order of the anchor
 generator, and draw the object in black dashes (never yellow: the synthetic cars often are).
 """
 from __future__ import annotations
@@ -39,15 +34,9 @@ def _one_box(box) -> Tensor:
 
 def level_iou_maps(box, level_anchors: list[Tensor], sizes: list[tuple[int, int]]
                    ) -> list[Tensor]:
-    """IoU of one object with every anchor, as one (H_l, W_l) map per level.
-
-    Args:
-        box: (5,) or (1, 5) cx, cy, w, h, theta.
-        level_anchors: L tensors (H_l * W_l, 5), row-major over the feature map.
-        sizes: L feature-map sizes (H_l, W_l).
-    Returns:
-        L float tensors (H_l, W_l); entry (i, j) is the IoU with the anchor of cell (i, j).
-    """
+    """IoU of one object ``box`` (5,) or (1, 5) with every anchor, one (H_l, W_l) map per
+    level: entry (i, j) is the IoU with the anchor of cell (i, j). ``level_anchors`` are L
+    tensors (H_l * W_l, 5), row-major over feature maps of ``sizes`` (H_l, W_l)."""
     box = _one_box(box)
     check_length(sizes, len(level_anchors), "sizes", of="levels")
     maps = []
@@ -80,12 +69,8 @@ def plot_anchor_neighbourhood(image, box, level_anchors: list[Tensor], strides: 
                               k: int = 9, figsize=None) -> Figure:
     """One panel per level: the ``k`` anchors whose centres are nearest the object's centre.
 
-    Args:
-        image: (3, H, W) tensor, (H, W, 3) array, or None.
-        box: the object, (5,) or (1, 5).
-        level_anchors: L tensors (N_l, 5), one per FPN level.
-        strides: L strides, for the titles.
-        k: anchors per level (ATSS's ``topk``).
+    ``box`` is the object, (5,) or (1, 5); ``level_anchors`` L tensors (N_l, 5), one per FPN
+    level; ``strides`` their L strides (for the titles); ``k`` ATSS's ``topk``.
     """
     box = _one_box(box)
     check_length(strides, len(level_anchors), "strides", of="levels")
@@ -115,12 +100,9 @@ def plot_iou_heatmap(image, box, level_anchors: list[Tensor], sizes: list[tuple[
     Each cell is coloured by the IoU of the anchor centred there (one shared colour scale);
     the anchors tied at the level's best IoU are outlined in vermillion.
 
-    Args:
-        image: (3, H, W) tensor, (H, W, 3) array, or None (shown under the map).
-        box: the object, (5,) or (1, 5).
-        level_anchors: L tensors (H_l * W_l, 5), row-major. sizes: L (H_l, W_l).
-        strides: L strides in pixels (the spacing of the anchor centres).
-        margin: pixels shown around the object.
+    ``box``, ``level_anchors`` and ``sizes`` are those of :func:`level_iou_maps`; ``strides``
+    the L strides in pixels (the spacing of the anchor centres); ``margin`` the pixels shown
+    around the object.
     """
     box = _one_box(box)
     maps = level_iou_maps(box, level_anchors, sizes)

@@ -1,15 +1,9 @@
 """What an angle convention does to one rectangle: its label ``(w, h, θ)`` drawn, and swept.
 
-- :func:`plot_angle_conventions`: one panel per version (``oc``, ``le135``, ``le90``) with the
-  same rectangle; the ``w`` edge is thick, an arc from the x axis to that edge shows θ, and the
-  first corner (where labels sit) is marked.
-- :func:`angle_sweep` / :func:`sweep_jumps` / :func:`plot_angle_sweep`: one box turned from 0
-  to 180°, labelled in each version; where the label jumps for a 1° turn is the *boundary
-  discontinuity* a regression head has to live with.
-
-Every label comes from :func:`paa_edu.geometry.regularize_boxes` (or
-:func:`~paa_edu.geometry.poly2obb` for a polygon) and every corner from
-:func:`~paa_edu.geometry.obb2poly`; nothing here re-derives an angle.
+Turned from 0 to 180°, a box's label jumps where a 1° turn crosses the end of the version's
+range: the *boundary discontinuity* a regression head has to live with. Every label comes from
+:func:`paa_edu.geometry.regularize_boxes` (or :func:`~paa_edu.geometry.poly2obb` for a polygon)
+and every corner from :func:`~paa_edu.geometry.obb2poly`; nothing here re-derives an angle.
 """
 from __future__ import annotations
 

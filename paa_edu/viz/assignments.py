@@ -1,9 +1,5 @@
-"""Which anchors each assigner makes positive, drawn on the image.
-
-- :func:`plot_assignments`: the positives of several assigners on the same image.
-- :func:`plot_assignment_zoom`: chosen objects x assigners, zoomed, with the ignored anchors.
-- :func:`draw_atss_threshold`: ATSS's ``mean + std`` rule for one GT.
-"""
+"""Which anchors each assigner makes positive, drawn on the image, and ATSS's ``mean + std``
+rule for one GT."""
 from __future__ import annotations
 
 import torch
@@ -39,7 +35,6 @@ def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict,
     so with more GTs two objects share a colour; a GT's positives surround it.
 
     Args:
-        image: (3, H, W) tensor, (H, W, 3) array, or None.
         gt_boxes: (G, 5) cx, cy, w, h, theta.
         anchors: (A, 5), the anchors the results index.
         results: ``{name: AssignResult}`` of these anchors and GTs, one panel each (e.g.
@@ -76,7 +71,6 @@ def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict
     positive nor negative, e.g. MaxIoU's 0.4-0.5 band). The title counts both.
 
     Args:
-        image: (3, H, W) tensor, (H, W, 3) array, or None.
         gt_boxes: (G, 5) cx, cy, w, h, theta.
         anchors: (A, 5), the anchors the results index.
         results: ``{name: AssignResult}`` of these anchors and GTs (one column each).

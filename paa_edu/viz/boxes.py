@@ -1,9 +1,5 @@
-"""Drawing rotated boxes, images and detections (the primitives every plot uses).
-
-- :func:`plot_rotated_boxes`: the one routine that draws rotated boxes.
-- :func:`plot_detections`: detections above a score threshold, coloured by class.
-- :func:`plot_detections_vs_gt`: true / false positives and missed ground truth.
-"""
+"""Drawing rotated boxes, images and detections: the primitives every plot uses
+(:func:`plot_rotated_boxes` is the one routine that draws rotated boxes)."""
 from __future__ import annotations
 
 import numpy as np
@@ -67,24 +63,19 @@ def square_window(box: Tensor, margin: float) -> tuple[float, float, float, floa
 def plot_rotated_boxes(ax, boxes, color=VERMILLION, labels=None, linewidth: float = 1.2,
                        text_color: str | None = None, figsize=None, label_colors=None,
                        **kwargs) -> list[Polygon]:
-    """Draw rotated boxes (N, 5) as polygons (corners from :func:`obb2poly`).
+    """Draw ``boxes`` (N, 5) as polygons (corners from :func:`obb2poly`) on ``ax``, or on a new
+    figure (then ``plt.gcf()``) with ``ax=None``; returns the N patches.
 
-    On an Axes without an image whose limits are still automatic (a fresh one), the view is
-    fitted to the boxes, with equal aspect and y pointing down (image coordinates). An Axes that
-    shows an image or has limits you set is left as it is.
+    A fresh Axes (no image, limits still automatic) is fitted to the boxes, with equal aspect
+    and y pointing down (image coordinates); one that shows an image or has limits you set is
+    left as it is.
 
     Args:
-        ax: a matplotlib Axes, or ``None`` for a new figure (of size ``figsize``).
-        boxes: (N, 5) cx, cy, w, h, theta in image coordinates (tensor, array or list).
         color: one colour (name or RGB(A) tuple), or a list of N colours.
-        labels: optional list of N strings written at each box's first corner.
-        linewidth: edge width.
-        text_color: colour of the label text; ``None``: black or white, whichever reads on
-            the box colour.
-        label_colors: N background colours of the labels (default: the box colours).
+        labels: optional N strings written at each box's first corner, on ``label_colors``
+            (default: the box colours) in ``text_color`` (default: black or white, whichever
+            reads).
         **kwargs: passed to ``matplotlib.patches.Polygon`` (``linestyle``, ``label``, ...).
-    Returns:
-        the N added patches; their Figure is ``ax.figure``, or ``plt.gcf()`` after ``ax=None``.
     """
     boxes = as_box_tensor(boxes)
     colors = color if isinstance(color, list) else [color] * len(boxes)  # tuple = one RGB(A)
@@ -106,7 +97,6 @@ def plot_rotated_boxes(ax, boxes, color=VERMILLION, labels=None, linewidth: floa
                            bbox=dict(facecolor=label_colors[i], alpha=0.7, pad=1, linewidth=0),
                            clip_on=True)  # a label past the border stays inside its panel
             text.set_in_layout(False)  # ... and never squeezes the layout
-    # A fresh Axes (no image, automatic limits) is framed on the boxes, y pointing down.
     if len(corners) and not ax.images and ax.get_autoscalex_on() and ax.get_autoscaley_on():
         ax.update_datalim(corners.reshape(-1, 2))
         ax.autoscale_view()
@@ -170,7 +160,6 @@ def plot_detections(image, dets, class_names: list[str] | None = None, score_thr
     labelled "class score".
 
     Args:
-        image: (3, H, W) tensor, (H, W, 3) array, or None (the view then frames the boxes).
         dets: a detector output dict with ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,),
             or the tuple ``(boxes, scores, labels)``.
         class_names: names indexed by label (default: the label number).
@@ -196,7 +185,6 @@ def plot_detections_vs_gt(image, dets: dict, gt: dict, class_names: list[str] | 
     ``GT_COLOR`` (sky blue) when found, ``MISSED_COLOR`` (purple) when missed.
 
     Args:
-        image: (3, H, W) tensor, (H, W, 3) array, or None.
         dets: ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in the pixels of ``image``.
         gt: ``boxes`` (G, 5), ``labels`` (G,) (optional ``polygons``, ``difficult``).
         class_names: names indexed by label (default: the label number).

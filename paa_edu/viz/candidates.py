@@ -1,12 +1,6 @@
-"""PAA's candidates of one object on the image and in its score histogram, in the same colours.
-
-- :func:`ranked_candidates`: one GT's candidates from a :class:`paa_edu.assigners.PAARecord`,
-  best (lowest score) first: the numbering both panels share.
-- :func:`plot_candidate_scores`: left, a zoom on the object with its candidate anchors coloured
-  by PAA score (positives solid, negatives dashed) and numbered by rank; right, the score
-  histogram whose ticks carry the same colours and numbers; one colour bar.
-- :func:`plot_pool_sizes`: how many candidates the objects get from each initial assigner.
-"""
+"""PAA's candidates of one object on the image and in its score histogram, in the same colours
+and numbered by rank (1 = the best, lowest score); the candidates per object of each initial
+assigner (:func:`plot_pool_sizes`)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -132,7 +126,6 @@ def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, im
         gt: row of the object in the record (= its index in ``gt_boxes``).
         anchors: (A, 5) the image's anchors (the record's ``anchor_inds`` index them).
         gt_boxes: (G, 5) the image's objects.
-        image: (3, H, W) tensor, (H, W, 3) array, or None.
         title: figure title (default: the object's index and its number of candidates).
         margin: pixels around the object and its candidates in the zoom.
     """

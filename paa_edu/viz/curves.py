@@ -1,15 +1,5 @@
-"""Curves of training and evaluation (matplotlib; each function returns the Figure).
-
-- :func:`plot_loss_curves`: the per-iteration losses of :func:`paa_edu.engine.train.train` (or the
-  rows of a run's ``log.csv``), raw and smoothed, with the warm-up and the learning rate.
-- :func:`plot_iou_loss_floor`: each positive's IoU-branch BCE against its target, above the
-  entropy floor H(t) it cannot go below (:func:`paa_edu.evaluation.iou_floor.iou_loss_floor`).
-- :func:`plot_pr_curves`: precision-recall curves from
-  :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`, of one run or of several overlaid.
-- :func:`plot_iou_calibration`: the IoU branch's estimate against the true IoU of each
-  detection (:func:`paa_edu.evaluation.rotated_ap.iou_calibration`).
-- :func:`plot_ap_breakdown`: AP by assigner and class (and object size), grouped bars.
-"""
+"""Curves of training and evaluation: losses, the IoU branch's loss against its entropy floor,
+precision-recall, IoU calibration, AP by class and object size."""
 from __future__ import annotations
 
 import math

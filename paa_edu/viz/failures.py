@@ -1,8 +1,6 @@
 """A failure-case gallery: zoomed crops of the objects a detector misses and of its most
-confident false positives, each titled with what it is and why it failed.
-
-The cases and their reasons come from :func:`paa_edu.evaluation.failures.failure_cases`
-(the DOTA matching rule, TIDE's error types); this module only draws them.
+confident false positives, each titled with why it failed. The cases and their reasons come from
+:func:`paa_edu.evaluation.failures.failure_cases` (the DOTA matching rule, TIDE's error types).
 """
 from __future__ import annotations
 

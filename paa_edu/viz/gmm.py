@@ -1,12 +1,7 @@
-"""PAA's split of candidate scores into two Gaussians, from a :class:`paa_edu.assigners.PAARecord`.
-
-- :func:`plot_gmm_split`: one GT.
-- :func:`plot_score_distributions`: small multiples of several GTs.
-- :func:`draw_gmm_split`: the same panel on an Axes of your own.
-
-The record is what PAA saw and decided for one image: create the assigner with
-``PAAAssigner(record=True)``, assign (or train) once, and read ``paa.last_record``
-(or :func:`paa_edu.engine.snapshots.paa_record` for a training snapshot).
+"""PAA's split of one GT's candidate scores into two Gaussians, from a
+:class:`paa_edu.assigners.PAARecord`: what PAA saw and decided for one image. Create the assigner
+with ``PAAAssigner(record=True)``, assign (or train) once, and read ``paa.last_record`` (or
+:func:`paa_edu.engine.snapshots.paa_record` for a training snapshot).
 """
 from __future__ import annotations
 

@@ -1,13 +1,7 @@
-"""The assignment of the same objects over training, from :mod:`paa_edu.engine.snapshots`.
-
-- :func:`plot_split_over_training`: PAA's split of the same 3-4 GTs at several iterations
-  (rows = GTs, columns = iterations): the paper's claim that the split adapts to the model.
-- :func:`plot_positives_over_training`: positives per GT against the iteration, one panel per
-  run (MaxIoU and ATSS are fixed by geometry; PAA's change as the model learns).
-- :func:`plot_cut_over_training`: the GMM cut (largest positive score) of each GT.
-
-``snapshots`` is a list of snapshot dicts in iteration order (:func:`load_snapshots` or
-:func:`paa_edu.pretrained.load_snapshot_history`).
+"""The assignment of the same objects over training, from :mod:`paa_edu.engine.snapshots`:
+PAA's split adapts to the model as it learns (the paper's claim), while MaxIoU's and ATSS's
+positives are fixed by geometry. ``snapshots`` is a list of snapshot dicts in iteration order
+(:func:`paa_edu.pretrained.load_snapshot_history`).
 """
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""The DOTA merge made visible: duplicates on a seam before and after NMS, merged detections.
-
-- :func:`shift_patch_detections`: each patch's detections in image pixels, with their patch.
-- :func:`plot_merge_seam`: a zoom on an overlap strip, left every patch's boxes in that patch's
-  colour (the duplicates), right what the merge's NMS keeps.
-- :func:`plot_merged_detections`: merged detections on the whole image, with at most
-  ``max_labels`` labels (the best scores) so that the figure stays readable.
-"""
+"""The DOTA merge made visible: the duplicates that patches overlapping on a seam detect,
+before and after the merge's NMS, and the merged detections of the whole image."""
 from __future__ import annotations
 
 import torch
@@ -114,7 +108,6 @@ def plot_merged_detections(image, dets: dict, class_names: list[str] | None = No
     """Merged detections on the whole image, coloured by class, the best few labelled.
 
     Args:
-        image: (H, W, 3) array or (3, H, W) tensor.
         dets: ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in image pixels.
         class_names: names indexed by label (legend); default the label numbers.
         score_thr: detections below it are not drawn.

@@ -1,14 +1,7 @@
-"""Rotated vs horizontal NMS on a dense parking lot: the scene, the counts and the plots.
-
-- :func:`parked_cars`: a deterministic row of cars parked side by side at 45°, with a few
-  noisy scored candidates around each (what a detector fires before NMS).
-- :func:`horizontal_nms`: what a horizontal detector does: the same
-  :func:`paa_edu.geometry.nms_rotated` (one NMS implementation), run on the enclosing
-  horizontal boxes (:func:`~paa_edu.geometry.obb2hbb`, θ = 0); :func:`run_nms` picks one.
-- :func:`cars_kept` / :func:`neighbour_iou`: how many real objects survive, and how much
-  candidates of *different* cars overlap under each IoU.
-- :func:`plot_nms` / :func:`plot_nms_thresholds`: candidates coloured by score, the winners
-  thick and starred; small multiples over thresholds x {rotated, horizontal}.
+"""Rotated vs horizontal NMS on a dense parking lot (:func:`parked_cars`): cars side by side at
+45° never overlap as rotated boxes, but their horizontal boxes do, so a horizontal detector's NMS
+(:func:`horizontal_nms`: the same :func:`paa_edu.geometry.nms_rotated` on the enclosing
+horizontal boxes) deletes real cars.
 """
 from __future__ import annotations
 

@@ -1,14 +1,6 @@
-"""How the DOTA split cuts a large image: its windows, their overlaps, a cut object.
-
-- :func:`window_names`: the patch names the split writes, in its order.
-- :func:`overlap_strips`, :func:`window_coverage`: where windows overlap, how many cover a point;
-  :func:`shade_overlap_strips` shades the strips.
-- :func:`object_iof`, :func:`object_status`: the 70 % rule of :func:`paa_edu.data.crop_objects`,
-  for each object and window, from the split's own :func:`~paa_edu.data.split.clip_to_window`.
-- :func:`match_written`: which object of a patch's label file is the piece of a cut object.
-- :func:`plot_windows`: every window in its own colour and named, overlap strips shaded.
-- :func:`plot_object_in_window`: one object cut by a window border, its IoF and difficulty.
-"""
+"""How the DOTA split cuts a large image: its windows, their overlaps, and the 70 % rule of
+:func:`paa_edu.data.crop_objects` for an object a window cuts, computed with the split's own
+:func:`~paa_edu.data.split.clip_to_window`."""
 from __future__ import annotations
 
 import numpy as np
@@ -124,7 +116,6 @@ def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = 
     object there is cut into two or more patches.
 
     Args:
-        image: (H, W, 3) array or (3, H, W) tensor.
         patch_size, overlap: as in :func:`paa_edu.data.split_dataset`.
         stem: the image's name, the first part of the patch names.
     """
