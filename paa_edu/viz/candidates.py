@@ -20,8 +20,8 @@ from paa_edu.viz.style import (
     add_colorbar,
     as_box_tensor,
     figure_and_axes,
+    grouped_bars,
     label_axes,
-    palette_color,
     panels,
 )
 
@@ -165,14 +165,13 @@ def plot_pool_sizes(pool_sizes: dict, max_size: int = 10, ax=None,
     """
     new_figure = ax is None
     fig, ax = figure_and_axes(ax, figsize, (7.0, 3.6))
-    bins = np.arange(max_size + 2)
-    width = 0.8 / len(pool_sizes)
-    for k, (name, sizes) in enumerate(pool_sizes.items()):
+    shares = {}  # {label: (max_size + 2,) % of the objects}
+    for name, sizes in pool_sizes.items():
         counts = pool_size_counts(sizes, max_size).double()
         share = 100 * counts / counts.sum().clamp(min=1)
-        ax.bar(bins + (k - (len(pool_sizes) - 1) / 2) * width, share.numpy(), width,
-               color=palette_color(k), label=f"{name} ({len(sizes)} objects)")
-    ax.set_xticks(bins, [str(b) for b in bins[:-1]] + [f">{max_size}"])
+        shares[f"{name} ({len(sizes)} objects)"] = share.numpy()
+    grouped_bars(ax, shares, max_size + 2)
+    ax.set_xticks(range(max_size + 2), [str(b) for b in range(max_size + 1)] + [f">{max_size}"])
     label_axes(ax, "candidates of an object (its pool size)", "objects (%)")
     ax.legend(fontsize=FONT_SIZE)
     if new_figure:

@@ -21,6 +21,7 @@ from paa_edu.viz.style import (
     VERMILLION,
     check_length,
     figure_and_axes,
+    grouped_bars,
     palette_color,
     panels,
 )
@@ -277,11 +278,8 @@ def plot_ap_breakdown(per_class: dict[str, dict], class_names: list[str],
     fig, axes = plt.subplots(1, len(specs), figsize=figsize or (sum(widths), 3.8), dpi=DPI,
                              squeeze=False, gridspec_kw={"width_ratios": widths})
     for ax, (title, groups, values) in zip(axes[0], specs):
-        step = 0.8 / len(values)
-        for i, (name, vals) in enumerate(values.items()):
-            xs = np.arange(len(groups)) + (i - (len(values) - 1) / 2) * step
-            ax.bar(xs, 100 * np.nan_to_num(np.asarray(vals, dtype=float)), step, label=name,
-                   color=palette_color(i))
+        grouped_bars(ax, {name: 100 * np.nan_to_num(np.asarray(vals, dtype=float))
+                          for name, vals in values.items()}, len(groups))
         ax.set_xticks(np.arange(len(groups)), groups, rotation=30, ha="right")
         metric = "AP50" if title == "class" else key
         ax.set(title=f"{metric} by {title}", xlabel=title, ylabel=f"{metric} (%)", ylim=(0, 100))

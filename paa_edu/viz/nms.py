@@ -9,7 +9,6 @@ import math
 from typing import NamedTuple
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
@@ -110,14 +109,10 @@ def neighbour_iou(scene: ParkedCars) -> dict[str, float]:
 def plot_nms(boxes, scores, keep, ax: Axes | None = None,
              figsize: tuple[float, float] | None = None, title: str | None = None,
              hbb: bool = False, colorbar: bool = True, norm: Normalize | None = None) -> Figure:
-    """Candidates coloured by score, the NMS winners thick and starred.
+    """Candidates ``boxes`` (N, 5) coloured by their ``scores`` (N,), the NMS winners ``keep``
+    (K,) thick and starred.
 
     Args:
-        boxes: (N, 5) cx, cy, w, h, theta of the candidates.
-        scores: (N,) their scores.
-        keep: (K,) indices of the winners (what NMS returned).
-        ax: an Axes to draw on, or ``None`` for a new figure.
-        figsize: (width, height) in inches of a new figure.
         title: the panel title (default: ``"N candidates -> K kept"``).
         hbb: also draw the winners' horizontal boxes (dashed), which horizontal NMS compares.
         colorbar: add a colour bar for the scores.
@@ -146,9 +141,8 @@ def plot_nms(boxes, scores, keep, ax: Axes | None = None,
     if len(boxes):  # limits around the boxes (y pointing down)
         corners = obb2poly(obb2hbb(boxes) if hbb else boxes).reshape(-1, 2).numpy()  # (4N, 2)
         low, high = corners.min(axis=0), corners.max(axis=0)
-        pad = 0.08 * float(np.max(high - low)) + 2.0
-        ax.set_xlim(low[0] - pad, high[0] + pad)
-        ax.set_ylim(high[1] + pad, low[1] - pad)
+        pad = 0.08 * float((high - low).max()) + 2.0
+        ax.set(xlim=(low[0] - pad, high[0] + pad), ylim=(high[1] + pad, low[1] - pad))
     ax.set_aspect("equal")
     label_axes(ax, "x (px)", "y (px)")
     ax.set_title(title or f"{len(boxes)} candidates -> {len(keep)} kept", fontsize=FONT_SIZE)
@@ -162,12 +156,8 @@ def plot_nms_thresholds(boxes, scores, thresholds=(0.1, 0.3, 0.5, 0.7), owner=No
                         figsize: tuple[float, float] | None = None) -> Figure:
     """Small multiples: rotated NMS (top row) and horizontal NMS (bottom row) per threshold.
 
-    Args:
-        boxes: (N, 5) candidates.
-        scores: (N,) their scores.
-        thresholds: one column each.
-        owner: optional (N,) object of each candidate; titles then count the surviving objects.
-
+    ``boxes`` (N, 5) are the candidates, ``scores`` (N,) theirs, ``thresholds`` one column
+    each; with ``owner`` (N,), the object of each candidate, the titles count the objects kept.
     Axes ``[0:n]`` are rotated, ``[n:2n]`` horizontal, with titles ``"rotated 0.1: K kept"``
     (``", C objects"`` with ``owner``).
     """

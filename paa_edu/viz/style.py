@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
@@ -98,6 +99,15 @@ def label_axes(ax: Axes, xlabel: str | None = None, ylabel: str | None = None) -
     if ylabel is not None:
         ax.set_ylabel(ylabel, fontsize=FONT_SIZE)
     ax.tick_params(labelsize=FONT_SIZE)
+
+
+def grouped_bars(ax: Axes, values: dict, n_groups: int) -> None:
+    """Bars of several series side by side in each of ``n_groups`` groups: ``values`` is
+    ``{series label: (n_groups,) heights}``, one :func:`palette_color` per series."""
+    step = 0.8 / len(values)
+    for i, (label, heights) in enumerate(values.items()):
+        ax.bar(np.arange(n_groups) + (i - (len(values) - 1) / 2) * step, heights, step,
+               label=label, color=palette_color(i))
 
 
 def add_colorbar(fig: Figure, mappable, ax, label: str, shrink: float) -> None:
