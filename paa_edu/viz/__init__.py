@@ -19,7 +19,9 @@ Conventions: a single-panel plot takes ``ax=`` (draw into your own layout) or ``
 new figure), a multi-panel one ``figsize=``. Each returns the Figure, so in a notebook end the
 line with ``;`` or it may be shown twice. Boxes are (N, 5) ``cx, cy, w, h, theta`` in image
 pixels, y pointing down; an ``image`` is a (3, H, W) tensor or an (H, W, 3) array in the same
-pixels, or ``None`` where the plot can do without.
+pixels, or ``None`` where the plot can do without; ``class_names`` are indexed by label
+(default: the label numbers); detections below ``score_thr`` are not drawn; a multi-panel
+plot's ``panel_size`` (inches per panel) is used when ``figsize`` is ``None``.
 """
 from paa_edu.viz.anchors import level_iou_maps, plot_anchor_neighbourhood, plot_iou_heatmap
 from paa_edu.viz.angles import plot_angle_conventions, plot_angle_sweep

@@ -77,7 +77,6 @@ def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict
         gts: indices of the objects to show (one row each), in ``[0, G)``.
         class_names: names indexed by label; with ``gt_labels`` (G,) they name the rows.
         margin: pixels around the object's long side.
-        panel_size: inches per panel, used when ``figsize`` is ``None``.
     """
     gt_boxes, anchors = as_box_tensor(gt_boxes, "gt_boxes"), as_box_tensor(anchors, "anchors")
     gts = [int(g) for g in gts]

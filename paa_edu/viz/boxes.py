@@ -162,8 +162,6 @@ def plot_detections(image, dets, class_names: list[str] | None = None, score_thr
     Args:
         dets: a detector output dict with ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,),
             or the tuple ``(boxes, scores, labels)``.
-        class_names: names indexed by label (default: the label number).
-        score_thr: detections below it are not drawn.
     """
     boxes, _, labels, texts = _shown_detections(dets, score_thr, class_names)
     fig, ax = figure_and_axes(ax, figsize, (5.0, 5.0))
@@ -187,7 +185,6 @@ def plot_detections_vs_gt(image, dets: dict, gt: dict, class_names: list[str] | 
     Args:
         dets: ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in the pixels of ``image``.
         gt: ``boxes`` (G, 5), ``labels`` (G,) (optional ``polygons``, ``difficult``).
-        class_names: names indexed by label (default: the label number).
         score_thr: detections below it are neither drawn nor matched.
         iou_threshold: the IoU a detection needs to count as a true positive.
     """

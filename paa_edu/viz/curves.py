@@ -170,7 +170,6 @@ def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float =
             with each run's AP in the legend.
         class_names: the C class names, indexed by class.
         iou_threshold: one of the thresholds the metrics were computed at.
-        ncols: panels per row.
         classes: the class names to draw (default: every class with ground truth).
 
     One panel per class. A single run's AP is in the panel titles; a panel where no run has a

@@ -19,39 +19,18 @@ from paa_edu.viz.style import (
     panels,
 )
 
-
-def _draw_case(ax, image, case: FailureCase, class_names, margin: float) -> None:
-    """One crop: the case's box, its partner, the title."""
-    show_image(ax, image, case.box[None])
-    if case.kind == "missed":
-        if case.partner_box is not None:  # the detection that came closest
-            plot_rotated_boxes(ax, case.partner_box[None],
-                               color=TP_COLOR if case.partner_ok else FP_COLOR, linewidth=1.6)
-        plot_rotated_boxes(ax, case.box[None], color=MISSED_COLOR, linewidth=2.0,
-                           linestyle="--")
-    else:
-        if case.partner_box is not None:  # the GT it overlaps most
-            plot_rotated_boxes(ax, case.partner_box[None], linewidth=2.0, linestyle="--",
-                               color=GT_COLOR if case.partner_ok else MISSED_COLOR)
-        plot_rotated_boxes(ax, case.box[None], color=FP_COLOR, linewidth=1.6)
-    x0, x1, y0, y1 = square_window(case.box, margin)
-    ax.set(xlim=(x0, x1), ylim=(y1, y0))
-    ax.set_title(describe(case, class_names), fontsize=FONT_SIZE)
+# The lines a crop can show: (colour, linestyle, width); detections solid, objects dashed.
+STYLES = {"missed object": (MISSED_COLOR, "--", 2.0), "found object": (GT_COLOR, "--", 2.0),
+          "false positive": (FP_COLOR, "-", 1.6), "true positive": (TP_COLOR, "-", 1.6)}
 
 
-def _legend_handles(cases: list[FailureCase]) -> list[Line2D]:
-    """One legend entry per kind of line the crops show (none that they do not)."""
-    drawn = set()
-    for case in cases:
-        missed = case.kind == "missed"
-        drawn.add("missed object" if missed else "false positive")
-        if case.partner_box is not None:
-            drawn.add(("true positive" if case.partner_ok else "false positive") if missed
-                      else ("found object" if case.partner_ok else "missed object"))
-    styles = {"missed object": (MISSED_COLOR, "--", 2.0), "found object": (GT_COLOR, "--", 2.0),
-              "false positive": (FP_COLOR, "-", 1.6), "true positive": (TP_COLOR, "-", 1.6)}
-    return [Line2D([], [], color=c, linestyle=ls, linewidth=lw, label=name)
-            for name, (c, ls, lw) in styles.items() if name in drawn]
+def _kinds(case: FailureCase) -> tuple[str, str | None]:
+    """The kinds of line of a crop: its box's, and its partner's (``None`` without one)."""
+    missed = case.kind == "missed"
+    partner = None if case.partner_box is None else (
+        ("true positive" if case.partner_ok else "false positive") if missed
+        else ("found object" if case.partner_ok else "missed object"))
+    return "missed object" if missed else "false positive", partner
 
 
 def plot_failure_gallery(cases: list[FailureCase], images, class_names: list[str] | None = None,
@@ -66,16 +45,23 @@ def plot_failure_gallery(cases: list[FailureCase], images, class_names: list[str
     Args:
         cases: :class:`paa_edu.evaluation.failures.FailureCase` list (e.g. the ``"missed"``
             and ``"false positive"`` lists of ``failure_cases`` joined).
-        images: indexable by ``case.image``: (3, H, W) tensors or (H, W, 3) arrays in the
-            pixels of the boxes (or ``None`` entries: the crop then shows the boxes only).
-        class_names: names indexed by label (default: the label number).
-        ncols: crops per row.
+        images: indexable by ``case.image``, in the pixels of the boxes (``None`` entries: the
+            crop then shows the boxes only).
         margin: pixels shown around each box's long side.
-        panel_size: inches per crop, used when ``figsize`` is ``None``.
     """
     cases = list(cases)
     fig, axes = panels(len(cases), ncols=ncols, panel_size=panel_size, figsize=figsize)
     for ax, case in zip(axes, cases):
-        _draw_case(ax, images[case.image], case, class_names, margin)
-    legend_below(fig, _legend_handles(cases))
+        show_image(ax, images[case.image], case.box[None])
+        for box, kind in zip((case.partner_box, case.box), _kinds(case)[::-1]):  # partner 1st
+            if kind is not None:
+                color, linestyle, linewidth = STYLES[kind]
+                plot_rotated_boxes(ax, box[None], color=color, linestyle=linestyle,
+                                   linewidth=linewidth)
+        x0, x1, y0, y1 = square_window(case.box, margin)
+        ax.set(xlim=(x0, x1), ylim=(y1, y0))
+        ax.set_title(describe(case, class_names), fontsize=FONT_SIZE)
+    drawn = {kind for case in cases for kind in _kinds(case)}  # no legend entry for the rest
+    legend_below(fig, [Line2D([], [], color=c, linestyle=ls, linewidth=lw, label=name)
+                       for name, (c, ls, lw) in STYLES.items() if name in drawn])
     return fig

@@ -142,7 +142,6 @@ def plot_score_distributions(record, gts: list[int] | None = None, ncols: int = 
         record: a :class:`paa_edu.assigners.PAARecord` (``PAAAssigner(record=True)``, then
             ``paa.last_record``).
         gts: rows of the GTs to show; default: the first 8 GTs with candidates.
-        ncols: panels per row.
     """
     check_record(record)
     if gts is None:

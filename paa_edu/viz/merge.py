@@ -109,8 +109,6 @@ def plot_merged_detections(image, dets: dict, class_names: list[str] | None = No
 
     Args:
         dets: ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in image pixels.
-        class_names: names indexed by label (legend); default the label numbers.
-        score_thr: detections below it are not drawn.
         max_labels: only the ``max_labels`` best-scoring boxes get a score label.
     """
     boxes = as_box_tensor(dets["boxes"], "dets['boxes']")
