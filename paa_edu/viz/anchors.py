@@ -32,8 +32,7 @@ def _one_box(box) -> Tensor:
     return box
 
 
-def level_iou_maps(box, level_anchors: list[Tensor], sizes: list[tuple[int, int]]
-                   ) -> list[Tensor]:
+def level_iou_maps(box, level_anchors: list[Tensor], sizes: list[tuple[int, int]]) -> list[Tensor]:
     """IoU of one object ``box`` (5,) or (1, 5) with every anchor, one (H_l, W_l) map per
     level: entry (i, j) is the IoU with the anchor of cell (i, j). ``level_anchors`` are L
     tensors (H_l * W_l, 5), row-major over feature maps of ``sizes`` (H_l, W_l)."""

@@ -74,8 +74,7 @@ def draw_label(ax: Axes, box: Tensor, title: str = "") -> None:
     label_axes(ax, "x (px)")
 
 
-def plot_angle_conventions(box_or_poly, versions=ANGLE_VERSIONS,
-                           figsize: tuple[float, float] | None = None) -> Figure:
+def plot_angle_conventions(box_or_poly, versions=ANGLE_VERSIONS, figsize=None) -> Figure:
     """The same rectangle (a box (5,) or a polygon (8,)) labelled in each angle version: panel
     ``i`` shows ``versions[i]``, a legend below the panels."""
     fig, axes = panels(len(versions), ncols=len(versions), panel_size=3.3,
@@ -115,8 +114,7 @@ def sweep_jumps(turns: Tensor, labels: Tensor, max_step_deg: float = 10.0) -> di
 
 
 def plot_angle_sweep(w: float = 80.0, h: float = 30.0, versions=ANGLE_VERSIONS,
-                     step_deg: float = 1.0,
-                     figsize: tuple[float, float] | None = None) -> Figure:
+                     step_deg: float = 1.0, figsize=None) -> Figure:
     """θ (top row) and w, h (bottom row) of one turning box, one column per version.
 
     Dotted vertical lines mark the jumps of :func:`sweep_jumps`. Axes ``[0:n]`` are the θ

@@ -62,8 +62,7 @@ def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict,
 
 def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict, gts: list[int],
                          class_names: list[str] | None = None, gt_labels: Tensor | None = None,
-                         margin: float = 20.0, panel_size: float = 2.6,
-                         figsize=None) -> Figure:
+                         margin: float = 20.0, panel_size: float = 2.6, figsize=None) -> Figure:
     """The same objects under several assigners, zoomed: rows = ``gts``, columns = assigners.
 
     Each panel shows the object (black dashed), its positive anchors (green, solid) and the
@@ -114,8 +113,8 @@ def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict
     return fig
 
 
-def draw_atss_threshold(ax, ious: Tensor, threshold: float, inside: Tensor,
-                        title: str = "", figsize=None) -> Figure:
+def draw_atss_threshold(ax, ious: Tensor, threshold: float, inside: Tensor, title: str = "",
+                        figsize=None) -> Figure:
     """ATSS's decision for one GT: its candidates' IoUs, ``mean + std`` and the centre test.
 
     Args:

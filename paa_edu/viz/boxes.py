@@ -140,8 +140,8 @@ def _class_names(labels: Tensor, class_names) -> list[str]:
     return [class_names[int(c)] for c in labels]
 
 
-def _shown_detections(dets, score_thr: float, class_names) -> tuple[Tensor, Tensor, Tensor,
-                                                                    list[str]]:
+def _shown_detections(dets, score_thr: float,
+                      class_names) -> tuple[Tensor, Tensor, Tensor, list[str]]:
     """Boxes (K, 5), scores (K,), labels (K,) with score >= ``score_thr``, and their labels
     "class score", from a dict or a ``(boxes, scores, labels)`` tuple."""
     if isinstance(dets, dict):

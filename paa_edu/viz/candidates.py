@@ -114,8 +114,7 @@ def _draw_histogram(ax, scores: np.ndarray, colors, positive: np.ndarray, cut: f
 
 
 def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, image=None,
-                          title: str | None = None, margin: float = 6.0,
-                          figsize: tuple[float, float] | None = None) -> Figure:
+                          title: str | None = None, margin: float = 6.0, figsize=None) -> Figure:
     """One object's PAA candidates, on the image and in the score histogram, linked by colour.
 
     Both panels use one colour per candidate, from its score (colour bar), and the same
@@ -141,7 +140,7 @@ def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, im
     _draw_histogram(ax_hist, scores.double().numpy(), colors, positive.numpy(),
                     float(record.thresholds()[gt]))
     add_colorbar(fig, plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax_img,
-             "PAA score (lower is better)", shrink=0.85)
+                 "PAA score (lower is better)", shrink=0.85)
     fig.suptitle(title or f"GT {gt}: {len(inds)} candidates, numbered by score",
                  fontsize=FONT_SIZE + 1)
     fig.tight_layout()
@@ -155,8 +154,7 @@ def pool_size_counts(sizes: Tensor, max_size: int) -> Tensor:
     return torch.bincount(sizes.clamp(max=max_size + 1), minlength=max_size + 2)
 
 
-def plot_pool_sizes(pool_sizes: dict, max_size: int = 10, ax=None,
-                    figsize: tuple[float, float] | None = None) -> Figure:
+def plot_pool_sizes(pool_sizes: dict, max_size: int = 10, ax=None, figsize=None) -> Figure:
     """Share of objects per candidate-pool size, side by side for several initial assigners.
 
     Args:

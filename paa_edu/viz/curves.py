@@ -62,7 +62,7 @@ def _series(history: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
 
 def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | None = None,
                      warmup_iters: int | None = None, show_lr: bool | None = None,
-                     figsize: tuple[float, float] | None = None) -> Figure:
+                     figsize=None) -> Figure:
     """Total and per-term training losses against the iteration, raw and smoothed.
 
     Args:
@@ -120,8 +120,7 @@ def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | No
     return fig
 
 
-def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax: Axes | None = None,
-                        figsize: tuple[float, float] | None = None) -> Figure:
+def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax=None, figsize=None) -> Figure:
     """Each positive's IoU-branch loss against its target t, above the floor H(t).
 
     Args:
@@ -160,8 +159,7 @@ def _threshold_index(m: dict, iou_threshold: float) -> int:
 
 
 def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float = 0.5,
-                   ncols: int = 4, classes: list[str] | None = None,
-                   figsize: tuple[float, float] | None = None) -> Figure:
+                   ncols: int = 4, classes: list[str] | None = None, figsize=None) -> Figure:
     """Precision-recall curves per class, of one run or of several overlaid.
 
     Args:
@@ -223,8 +221,7 @@ def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float =
     return fig
 
 
-def plot_iou_calibration(predicted, true, num_bins: int = 10, ax: Axes | None = None,
-                         figsize: tuple[float, float] | None = None) -> Figure:
+def plot_iou_calibration(predicted, true, num_bins: int = 10, ax=None, figsize=None) -> Figure:
     """Scatter of predicted vs true IoU, with the mean true IoU per predicted-IoU bin.
 
     A calibrated IoU branch puts the binned means on the diagonal.
@@ -253,7 +250,7 @@ def plot_iou_calibration(predicted, true, num_bins: int = 10, ax: Axes | None = 
 
 def plot_ap_breakdown(per_class: dict[str, dict], class_names: list[str],
                       by_size: dict[str, dict] | None = None, key: str = "AP50",
-                      figsize: tuple[float, float] | None = None) -> Figure:
+                      figsize=None) -> Figure:
     """AP50 by assigner and class (and by object size), grouped bars.
 
     Args:

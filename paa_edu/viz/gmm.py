@@ -37,10 +37,6 @@ def check_record(record, gt: int | None = None) -> int | None:
     return None if gt is None else int(gt)
 
 
-def _gaussian(x: np.ndarray, weight: float, mean: float, var: float) -> np.ndarray:
-    return weight * np.exp(-0.5 * (x - mean) ** 2 / var) / math.sqrt(2 * math.pi * var)
-
-
 def legend_handles() -> list:
     """Handles for one legend shared by many :func:`draw_gmm_split` panels (generic names)."""
     ticks = dict(marker="|", linestyle="", markersize=10, markeredgewidth=2)
@@ -60,8 +56,7 @@ def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None,
 
     Args:
         ax: an Axes of your own layout, or ``None`` for a new figure.
-        record: a :class:`paa_edu.assigners.PAARecord`, what PAA saw for one image: create
-            ``paa = PAAAssigner(record=True)``, assign once, and pass ``paa.last_record``.
+        record: a :class:`paa_edu.assigners.PAARecord` (``paa.last_record``).
         gt: row of the GT in the record (its index in the image's ``gt_boxes``).
         mixture: also draw the mixture density (grey) and the decision boundary, where the
             high component becomes the more likely one (grey dash-dot); the cut (green dots)
@@ -93,7 +88,7 @@ def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None,
         for k in (low, 1 - low):  # the low-score (positive) component first, solid
             w, m, v = (float(t[gt, k]) for t in (fit.weights, fit.means, fit.variances))
             name, style = ("low", "-") if k == low else ("high", "--")
-            curves.append(_gaussian(xs, w, m, v))
+            curves.append(w * np.exp(-0.5 * (xs - m) ** 2 / v) / math.sqrt(2 * math.pi * v))
             ax.plot(xs, curves[-1], style, color=BLACK, linewidth=1,
                     label=f"{name}: w={w:.2f} mu={m:.2f} var={v:.3f}")
         if mixture:
@@ -136,13 +131,8 @@ def plot_gmm_split(record, gt: int = 0, mixture: bool = True, ax=None, figsize=N
 
 def plot_score_distributions(record, gts: list[int] | None = None, ncols: int = 4,
                              figsize=None) -> Figure:
-    """Small multiples of :func:`draw_gmm_split`, one panel per GT of ``record``.
-
-    Args:
-        record: a :class:`paa_edu.assigners.PAARecord` (``PAAAssigner(record=True)``, then
-            ``paa.last_record``).
-        gts: rows of the GTs to show; default: the first 8 GTs with candidates.
-    """
+    """Small multiples of :func:`draw_gmm_split`, one panel per GT of ``record`` in ``gts``
+    (default: the first 8 GTs with candidates)."""
     check_record(record)
     if gts is None:
         gts = record.valid.any(1).nonzero().squeeze(1).tolist()[:8]

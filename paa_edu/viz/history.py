@@ -1,7 +1,8 @@
 """The assignment of the same objects over training, from :mod:`paa_edu.engine.snapshots`:
 PAA's split adapts to the model as it learns (the paper's claim), while MaxIoU's and ATSS's
 positives are fixed by geometry. ``snapshots`` is a list of snapshot dicts in iteration order
-(:func:`paa_edu.pretrained.load_snapshot_history`).
+(:func:`paa_edu.pretrained.load_snapshot_history`); ``assigner``, the PAA assignment read in
+them, is ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
 """
 from __future__ import annotations
 
@@ -38,8 +39,7 @@ def _check_gts(gts, num_gts: int) -> list[int]:
 
 
 def default_gts(snapshots: list[dict], assigner: str | None = None, n: int = 4) -> list[int]:
-    """The ``n`` GTs with the most PAA candidates in the last snapshot (ties: lower index);
-    ``assigner`` is ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with)."""
+    """The ``n`` GTs with the most PAA candidates in the last snapshot (ties: lower index)."""
     e = snapshots[-1]["assigners"][_paa_name(snapshots, assigner)]
     counts = e["cand_valid"].sum(1).numpy()  # (G,)
     return [int(g) for g in np.argsort(-counts, kind="stable")[:n]]
@@ -58,13 +58,9 @@ def plot_split_over_training(snapshots: list[dict], gts: list[int] | None = None
                              figsize=None) -> Figure:
     """PAA's GMM split of the same GTs at ``num_iterations`` evenly spaced snapshots.
 
-    Args:
-        snapshots: snapshot dicts in iteration order
-            (:func:`paa_edu.pretrained.load_snapshot_history`).
-        gts: GT indices, one row each (default: :func:`default_gts`, the 4 with most
-            candidates).
-        num_iterations: snapshots shown, one column each, evenly spaced (first and last kept).
-        assigner: ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
+    ``gts`` are GT indices, one row each (default: :func:`default_gts`, the 4 with most
+    candidates); ``num_iterations`` snapshots are shown, one column each, evenly spaced (first
+    and last kept).
     """
     name, gts = _paa_gts(snapshots, gts, assigner)
     picks = np.unique(np.linspace(0, len(snapshots) - 1, num_iterations).round().astype(int))
@@ -72,11 +68,9 @@ def plot_split_over_training(snapshots: list[dict], gts: list[int] | None = None
     for r, gt in enumerate(gts):
         for c, s in enumerate(picks):
             ax = axes[r * len(picks) + c]
-            draw_gmm_split(ax, paa_record(snapshots[s], name), int(gt))
+            draw_gmm_split(ax, paa_record(snapshots[s], name), int(gt), legend="none")
             ax.set_title(f"iter {snapshots[s]['iteration']} | {ax.get_title()}",
-                         fontsize=FONT_SIZE)
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()  # one legend for all, under the panels
+                         fontsize=FONT_SIZE)  # one legend for all, under the panels
     fig.suptitle(f"{name}: the split of the same objects over training", fontsize=FONT_SIZE + 2)
     legend_below(fig, legend_handles())
     return fig
@@ -86,10 +80,9 @@ def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int
                                  figsize=None) -> Figure:
     """Positives per GT against the iteration, one panel per run (shared y axis).
 
-    Args:
-        histories: ``{name: snapshots}``, e.g. ``{n: pretrained.load_snapshot_history(n)
-            for n in pretrained.NAMES}``; ``name`` is also the assigner read in each snapshot.
-        gts: GT indices drawn as thin lines (default: all); the mean is over all GTs.
+    ``histories`` is ``{name: snapshots}``, e.g. ``{n: pretrained.load_snapshot_history(n) for
+    n in pretrained.NAMES}`` (``name`` is also the assigner read); ``gts`` are the GT indices
+    drawn as thin lines (default: all); the mean is over all GTs.
     """
     size = figsize or (3.0 * len(histories), 2.8)
     fig, axes = panels(len(histories), ncols=len(histories), figsize=size, sharey=True)
@@ -111,14 +104,8 @@ def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int
 
 def plot_cut_over_training(snapshots: list[dict], gts: list[int] | None = None,
                            assigner: str | None = None, ax=None, figsize=None) -> Figure:
-    """The GMM cut (largest positive score, lower = stricter) of each GT over training.
-
-    Args:
-        snapshots: snapshot dicts in iteration order
-            (:func:`paa_edu.pretrained.load_snapshot_history`).
-        gts: GT indices, one line each (default: :func:`default_gts`).
-        assigner: ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
-    """
+    """The GMM cut (largest positive score, lower = stricter) of each GT over training, one
+    line per GT of ``gts`` (default: :func:`default_gts`)."""
     name, gts = _paa_gts(snapshots, gts, assigner)
     iters = [s["iteration"] for s in snapshots]
     fig, ax = figure_and_axes(ax, figsize, (3.6, 3.6))

@@ -31,8 +31,8 @@ def class_color(c: int) -> str:
     return CLASS_COLORS[int(c) % len(CLASS_COLORS)]
 
 
-def shift_patch_detections(patch_detections: dict) -> tuple[torch.Tensor, torch.Tensor,
-                                                            torch.Tensor, list[str]]:
+def shift_patch_detections(patch_detections: dict
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
     """Every patch's boxes moved into the image (no NMS), and the patch each came from.
 
     Args:
@@ -57,8 +57,7 @@ def shift_patch_detections(patch_detections: dict) -> tuple[torch.Tensor, torch.
 
 def plot_merge_seam(image, patch_detections: dict, merged: dict,
                     region: tuple[float, float, float, float], score_thr: float = 0.4,
-                    patch_size: int = 1024, overlap: int = 200,
-                    figsize: tuple[float, float] | None = None) -> Figure:
+                    patch_size: int = 1024, overlap: int = 200, figsize=None) -> Figure:
     """A seam before and after the merge: duplicates from several patches, then one box each.
 
     Args:
@@ -104,7 +103,7 @@ def plot_merge_seam(image, patch_detections: dict, merged: dict,
 
 def plot_merged_detections(image, dets: dict, class_names: list[str] | None = None,
                            score_thr: float = 0.4, max_labels: int = 12, ax=None,
-                           figsize: tuple[float, float] | None = None) -> Figure:
+                           figsize=None) -> Figure:
     """Merged detections on the whole image, coloured by class, the best few labelled.
 
     Args:

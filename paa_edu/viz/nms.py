@@ -10,7 +10,6 @@ from typing import NamedTuple
 
 import matplotlib.pyplot as plt
 import torch
-from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -45,8 +44,7 @@ class ParkedCars(NamedTuple):
 
 def parked_cars(n_cars: int = 8, size: tuple[float, float] = (40.0, 16.0), gap: float = 3.0,
                 angle_deg: float = 45.0, per_car: int = 4,
-                noise: tuple[float, ...] = (2.0, 2.0, 3.0, 1.5, 4.0),
-                seed: int = 0) -> ParkedCars:
+                noise: tuple[float, ...] = (2.0, 2.0, 3.0, 1.5, 4.0), seed: int = 0) -> ParkedCars:
     """Cars parked side by side at ``angle_deg``, and noisy scored candidates around each.
 
     The cars' long sides are parallel and ``gap`` px apart, so their rotated boxes never
@@ -106,8 +104,7 @@ def neighbour_iou(scene: ParkedCars) -> dict[str, float]:
     return {kind: float(iou[other].max()) for kind, iou in ious.items()}
 
 
-def plot_nms(boxes, scores, keep, ax: Axes | None = None,
-             figsize: tuple[float, float] | None = None, title: str | None = None,
+def plot_nms(boxes, scores, keep, ax=None, figsize=None, title: str | None = None,
              hbb: bool = False, colorbar: bool = True, norm: Normalize | None = None) -> Figure:
     """Candidates ``boxes`` (N, 5) coloured by their ``scores`` (N,), the NMS winners ``keep``
     (K,) thick and starred.
@@ -153,7 +150,7 @@ def plot_nms(boxes, scores, keep, ax: Axes | None = None,
 
 
 def plot_nms_thresholds(boxes, scores, thresholds=(0.1, 0.3, 0.5, 0.7), owner=None,
-                        figsize: tuple[float, float] | None = None) -> Figure:
+                        figsize=None) -> Figure:
     """Small multiples: rotated NMS (top row) and horizontal NMS (bottom row) per threshold.
 
     ``boxes`` (N, 5) are the candidates, ``scores`` (N,) theirs, ``thresholds`` one column
@@ -180,5 +177,5 @@ def plot_nms_thresholds(boxes, scores, thresholds=(0.1, 0.3, 0.5, 0.7), owner=No
             if col or row:
                 ax.get_legend().remove()
     add_colorbar(fig, plt.cm.ScalarMappable(norm=norm, cmap=plt.get_cmap(SCORE_CMAP)), axes,
-             "score", shrink=0.6)
+                 "score", shrink=0.6)
     return fig

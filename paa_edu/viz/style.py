@@ -66,8 +66,7 @@ def figure_and_axes(ax: Axes | None, figsize: tuple[float, float] | None,
     return ax.figure, ax
 
 
-def panels(n_panels: int, ncols: int = 1, panel_size: float = 3.2,
-           figsize: tuple[float, float] | None = None,
+def panels(n_panels: int, ncols: int = 1, panel_size: float = 3.2, figsize=None,
            sharey: bool = False) -> tuple[Figure, list[Axes]]:
     """A new figure with ``n_panels`` panels in row-major order on ``ncols`` columns (unused
     cells hidden), ``panel_size`` inches per square panel unless ``figsize`` is given."""

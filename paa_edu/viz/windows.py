@@ -82,8 +82,8 @@ def object_iof(polys, x: int, y: int, patch_size: int) -> np.ndarray:
     return np.array([clip_to_window(p, x, y, patch_size)[1] for p in polys], dtype=np.float64)
 
 
-def object_status(polys, x: int, y: int, patch_size: int, iof_thr: float = 0.7
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def object_status(polys, x: int, y: int, patch_size: int,
+                  iof_thr: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
     """What the split does with each object in one window (its ``SplitStats`` column).
 
     Returns ``(iof, status)``: (M,) IoF and (M,) int codes into :data:`STATUSES`
@@ -108,8 +108,8 @@ def match_written(written, poly, window: tuple[int, int, int]) -> int:
     return int(np.argmin(np.linalg.norm(centres - piece.mean(0), axis=1)))
 
 
-def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = "P0001",
-                 ax=None, figsize: tuple[float, float] | None = None) -> Figure:
+def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = "P0001", ax=None,
+                 figsize=None) -> Figure:
     """The split's windows on the image, one colour each, named as the split names them.
 
     Strips where windows overlap are shaded grey (darker where more windows overlap): an
@@ -150,7 +150,7 @@ def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = 
 
 def plot_object_in_window(image, poly, window: tuple[int, int, int], iof_thr: float = 0.7,
                           written=None, difficult: int | None = None, margin: float = 40.0,
-                          ax=None, figsize: tuple[float, float] | None = None) -> Figure:
+                          ax=None, figsize=None) -> Figure:
     """One object and a window border that cuts it: the part inside, its IoF, the verdict.
 
     Args:
