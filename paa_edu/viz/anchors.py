@@ -3,8 +3,6 @@
 Both plots expect one anchor per location (the seed configs), levels in the order of the anchor
 generator, and draw the object in black dashes (never yellow: the synthetic cars often are).
 """
-from __future__ import annotations
-
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D

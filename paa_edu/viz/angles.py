@@ -5,8 +5,6 @@ range: the *boundary discontinuity* a regression head has to live with. Every la
 :func:`paa_edu.geometry.regularize_boxes` (or :func:`~paa_edu.geometry.poly2obb` for a polygon)
 and every corner from :func:`~paa_edu.geometry.obb2poly`; nothing here re-derives an angle.
 """
-from __future__ import annotations
-
 import math
 
 import numpy as np

@@ -1,7 +1,5 @@
 """Which anchors each assigner makes positive, drawn on the image, and ATSS's ``mean + std``
 rule for one GT."""
-from __future__ import annotations
-
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -34,11 +32,8 @@ def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict,
     background is the colour of its positives. The colours cycle through 6 (``BOX_PALETTE``),
     so with more GTs two objects share a colour; a GT's positives surround it.
 
-    Args:
-        gt_boxes: (G, 5) cx, cy, w, h, theta.
-        anchors: (A, 5), the anchors the results index.
-        results: ``{name: AssignResult}`` of these anchors and GTs, one panel each (e.g.
-            ``MaxIoUAssigner(0.5, 0.4).assign(anchors, gt_boxes, gt_labels)``).
+    ``results`` is ``{name: AssignResult}`` of the ``anchors`` (A, 5) and ``gt_boxes`` (G, 5),
+    one panel each (e.g. ``MaxIoUAssigner(0.5, 0.4).assign(anchors, gt_boxes, gt_labels)``).
     """
     gt_boxes, anchors = as_box_tensor(gt_boxes, "gt_boxes"), as_box_tensor(anchors, "anchors")
     fig, axes = panels(len(results), ncols=len(results), panel_size=3.6, figsize=figsize)
@@ -69,13 +64,9 @@ def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict
     anchors the assigner *ignores* whose centre lies in the window (grey, dotted: neither
     positive nor negative, e.g. MaxIoU's 0.4-0.5 band). The title counts both.
 
-    Args:
-        gt_boxes: (G, 5) cx, cy, w, h, theta.
-        anchors: (A, 5), the anchors the results index.
-        results: ``{name: AssignResult}`` of these anchors and GTs (one column each).
-        gts: indices of the objects to show (one row each), in ``[0, G)``.
-        class_names: names indexed by label; with ``gt_labels`` (G,) they name the rows.
-        margin: pixels around the object's long side.
+    ``results`` are those of :func:`plot_assignments` (one column each), ``gts`` the indices of
+    the objects to show (one row each); ``class_names`` with ``gt_labels`` (G,) name the rows;
+    ``margin`` is the pixels around the object's long side.
     """
     gt_boxes, anchors = as_box_tensor(gt_boxes, "gt_boxes"), as_box_tensor(anchors, "anchors")
     gts = [int(g) for g in gts]
@@ -117,13 +108,10 @@ def draw_atss_threshold(ax, ious: Tensor, threshold: float, inside: Tensor, titl
                         figsize=None) -> Figure:
     """ATSS's decision for one GT: its candidates' IoUs, ``mean + std`` and the centre test.
 
-    Args:
-        ax: an Axes of your own layout, or ``None`` for a new figure.
-        ious: (K,) IoUs of the GT's candidates (the topk nearest anchors of every level), e.g.
-            row ``g`` of ``ATSSAssigner(9).candidates(anchors, gt_boxes, num_level_anchors)[1]``.
-        threshold: the GT's ``mean + std`` of ``ious``.
-        inside: (K,) bool, the candidate's centre lies inside the rotated GT.
-        title: panel title (the count of positives is appended).
+    ``ious`` (K,) are the IoUs of the GT's candidates (the topk nearest anchors of every
+    level), e.g. row ``g`` of ``ATSSAssigner(9).candidates(anchors, gt_boxes, num_level_anchors)
+    [1]``; ``threshold`` their ``mean + std``; ``inside`` (K,) bool, whether the candidate's
+    centre lies inside the rotated GT; ``title`` gets the count of positives appended.
     """
     ious = torch.as_tensor(ious).detach().cpu().double().numpy()
     inside = torch.as_tensor(inside).detach().cpu().bool().numpy()

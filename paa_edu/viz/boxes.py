@@ -1,7 +1,5 @@
 """Drawing rotated boxes, images and detections: the primitives every plot uses
 (:func:`plot_rotated_boxes` is the one routine that draws rotated boxes)."""
-from __future__ import annotations
-
 import numpy as np
 import torch
 from matplotlib.axes import Axes
@@ -156,13 +154,9 @@ def _shown_detections(dets, score_thr: float,
 
 def plot_detections(image, dets, class_names: list[str] | None = None, score_thr: float = 0.3,
                     ax=None, figsize=None) -> Figure:
-    """Detections with score >= ``score_thr``, coloured by class (6 colours that cycle) and
-    labelled "class score".
-
-    Args:
-        dets: a detector output dict with ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,),
-            or the tuple ``(boxes, scores, labels)``.
-    """
+    """Detections ``dets`` (a detector output dict with ``boxes`` (K, 5), ``scores`` (K,),
+    ``labels`` (K,), or that tuple) coloured by class (6 colours that cycle) and labelled
+    "class score"."""
     boxes, _, labels, texts = _shown_detections(dets, score_thr, class_names)
     fig, ax = figure_and_axes(ax, figsize, (5.0, 5.0))
     show_image(ax, image, boxes)
@@ -182,11 +176,9 @@ def plot_detections_vs_gt(image, dets: dict, gt: dict, class_names: list[str] | 
     ``iou_threshold`` with a GT of the same class, the highest-score one per GT); GT dashed,
     ``GT_COLOR`` (sky blue) when found, ``MISSED_COLOR`` (purple) when missed.
 
-    Args:
-        dets: ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in the pixels of ``image``.
-        gt: ``boxes`` (G, 5), ``labels`` (G,) (optional ``polygons``, ``difficult``).
-        score_thr: detections below it are neither drawn nor matched.
-        iou_threshold: the IoU a detection needs to count as a true positive.
+    ``dets`` are those of :func:`plot_detections`, ``gt`` a dict of ``boxes`` (G, 5),
+    ``labels`` (G,) (optional ``polygons``, ``difficult``); detections below ``score_thr`` are
+    neither drawn nor matched.
     """
     boxes, scores, labels, texts = _shown_detections(dets, score_thr, class_names)
     gt_boxes = as_box_tensor(gt["boxes"], "gt boxes")

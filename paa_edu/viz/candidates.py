@@ -1,8 +1,6 @@
 """PAA's candidates of one object on the image and in its score histogram, in the same colours
 and numbered by rank (1 = the best, lowest score); the candidates per object of each initial
 assigner (:func:`plot_pool_sizes`)."""
-from __future__ import annotations
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -120,13 +118,9 @@ def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, im
     Both panels use one colour per candidate, from its score (colour bar), and the same
     number, its rank (1 = the lowest, best score). Positives are solid boxes and bold numbers.
 
-    Args:
-        record: a :class:`paa_edu.assigners.PAARecord` of this image.
-        gt: row of the object in the record (= its index in ``gt_boxes``).
-        anchors: (A, 5) the image's anchors (the record's ``anchor_inds`` index them).
-        gt_boxes: (G, 5) the image's objects.
-        title: figure title (default: the object's index and its number of candidates).
-        margin: pixels around the object and its candidates in the zoom.
+    ``record`` is the :class:`paa_edu.assigners.PAARecord` of the image whose ``anchors``
+    (A, 5) its ``anchor_inds`` index and whose objects are ``gt_boxes`` (G, 5); ``gt`` is the
+    object's row; ``margin`` the pixels around the object and its candidates in the zoom.
     """
     anchors, gt_boxes = as_box_tensor(anchors, "anchors"), as_box_tensor(gt_boxes, "gt_boxes")
     inds, scores, positive = ranked_candidates(record, gt)
@@ -155,12 +149,9 @@ def pool_size_counts(sizes: Tensor, max_size: int) -> Tensor:
 
 
 def plot_pool_sizes(pool_sizes: dict, max_size: int = 10, ax=None, figsize=None) -> Figure:
-    """Share of objects per candidate-pool size, side by side for several initial assigners.
-
-    Args:
-        pool_sizes: name -> (N,) candidates per object (e.g. ``{"maxiou": ..., "atss": ...}``).
-        max_size: pools larger than this share the last bar, labelled ``> max_size``.
-    """
+    """Share of objects per candidate-pool size, side by side for several initial assigners:
+    ``pool_sizes`` maps names to (N,) candidates per object (e.g. ``{"maxiou": ..., "atss":
+    ...}``); pools larger than ``max_size`` share the last bar, labelled ``> max_size``."""
     new_figure = ax is None
     fig, ax = figure_and_axes(ax, figsize, (7.0, 3.6))
     shares = {}  # {label: (max_size + 2,) % of the objects}

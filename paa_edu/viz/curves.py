@@ -1,7 +1,5 @@
 """Curves of training and evaluation: losses, the IoU branch's loss against its entropy floor,
 precision-recall, IoU calibration, AP by class and object size."""
-from __future__ import annotations
-
 import math
 
 import matplotlib.pyplot as plt
@@ -50,14 +48,9 @@ def _readable(ax: Axes) -> None:
 def _series(history: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     """(iterations, values) of the rows that hold ``key`` (``log.csv`` rows are strings and
     its evaluation rows have no losses)."""
-    iters, values = [], []
-    for i, row in enumerate(history):
-        value = row.get(key)
-        if value is None or value == "":
-            continue
-        iters.append(float(row.get("iter") or i + 1))
-        values.append(float(value))
-    return np.array(iters), np.array(values)
+    rows = [(i, row) for i, row in enumerate(history) if row.get(key) not in (None, "")]
+    return (np.array([float(row.get("iter") or i + 1) for i, row in rows]),
+            np.array([float(row[key]) for _, row in rows]))
 
 
 def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | None = None,
@@ -75,7 +68,7 @@ def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | No
             (``cfg.train.warmup_iters``); ``None`` shades nothing.
         show_lr: add a panel with the learning rate (default: when the rows have ``lr``).
 
-    One panel per term (and the lr), in one row, the legend below.
+    One panel per term (and the lr) in one row, the legend below.
     """
     if not isinstance(history, (list, tuple)) or not all(isinstance(r, dict) for r in history):
         raise TypeError(f"history must be a list of dicts (train(cfg)['history'], or the rows "
@@ -121,14 +114,10 @@ def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | No
 
 
 def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax=None, figsize=None) -> Figure:
-    """Each positive's IoU-branch loss against its target t, above the floor H(t).
-
-    Args:
-        targets: (P,) IoU targets t in [0, 1] (``iou_loss_floor(...)["targets"]``).
-        bce: (P,) BCE of each positive (``iou_loss_floor(...)["bce"]``).
-        weight: the loss weight of the IoU branch (``cfg.model.iou_weight``); both the points
-            and the floor are scaled by it, as ``loss_iou`` is.
-    """
+    """Each positive's IoU-branch loss ``bce`` (P,) against its target t, ``targets`` (P,) in
+    [0, 1] (both from :func:`~paa_edu.evaluation.iou_floor.iou_loss_floor`), above the floor
+    H(t). Points and floor are scaled by ``weight``, the IoU branch's loss weight
+    (``cfg.model.iou_weight``), as ``loss_iou`` is."""
     t, loss = np.asarray(targets, dtype=float), np.asarray(bce, dtype=float)
     if len(t) == 0:  # the means would be NaN
         raise ValueError("no positives: nothing to plot")
@@ -160,19 +149,13 @@ def _threshold_index(m: dict, iou_threshold: float) -> int:
 
 def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float = 0.5,
                    ncols: int = 4, classes: list[str] | None = None, figsize=None) -> Figure:
-    """Precision-recall curves per class, of one run or of several overlaid.
+    """Precision-recall curves at ``iou_threshold`` (one the metrics were computed at), one
+    panel per class of ``classes`` (default: every class with ground truth).
 
-    Args:
-        metrics: a result of :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`, or a mapping
-            {run name: result} (e.g. one per assigner) drawn as one line per run in each panel,
-            with each run's AP in the legend.
-        class_names: the C class names, indexed by class.
-        iou_threshold: one of the thresholds the metrics were computed at.
-        classes: the class names to draw (default: every class with ground truth).
-
-    One panel per class. A single run's AP is in the panel titles; a panel where no run has a
-    detection says "no detections", one where none matches says "AP 0" (e.g. "AP50 0"), a
-    class chosen in ``classes`` without GT "no ground truth".
+    ``metrics`` is a result of :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated` (its AP
+    in the panel titles), or ``{run name: result}`` (e.g. one per assigner): one line per run,
+    its AP in the legend. A panel where no run has a detection says "no detections", one where
+    none matches "AP 0" (e.g. "AP50 0"), a class chosen without GT "no ground truth".
     """
     single = "curves" in metrics
     runs = {"": metrics} if single else dict(metrics)
@@ -222,15 +205,9 @@ def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float =
 
 
 def plot_iou_calibration(predicted, true, num_bins: int = 10, ax=None, figsize=None) -> Figure:
-    """Scatter of predicted vs true IoU, with the mean true IoU per predicted-IoU bin.
-
-    A calibrated IoU branch puts the binned means on the diagonal.
-
-    Args:
-        predicted: (D,) the IoU branch's estimate of each detection.
-        true: (D,) the true IoU of each detection with its best GT.
-        num_bins: equal bins of the predicted IoU over [0, 1].
-    """
+    """Scatter of ``predicted`` (D,), the IoU branch's estimate of each detection, against
+    ``true`` (D,), its IoU with its best GT, with the mean true IoU in each of ``num_bins`` equal
+    bins of the predicted IoU: a calibrated IoU branch puts them on the diagonal."""
     predicted, true = np.asarray(predicted, dtype=float), np.asarray(true, dtype=float)
     fig, ax = figure_and_axes(ax, figsize, (3.8, 3.6))
     ax.scatter(predicted, true, s=5, alpha=0.3, color=SKY_BLUE, label="detections")
@@ -251,16 +228,12 @@ def plot_iou_calibration(predicted, true, num_bins: int = 10, ax=None, figsize=N
 def plot_ap_breakdown(per_class: dict[str, dict], class_names: list[str],
                       by_size: dict[str, dict] | None = None, key: str = "AP50",
                       figsize=None) -> Figure:
-    """AP50 by assigner and class (and by object size), grouped bars.
+    """AP50 by run (e.g. assigner) and class, and ``key`` (``AP50``, ``AP75`` or ``mAP``) by
+    object size, as grouped bars; the legend below the panels.
 
-    Args:
-        per_class: run name -> :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated` result.
-        class_names: the C class names.
-        by_size: run name -> :func:`paa_edu.evaluation.sizes.evaluate_by_size` result (the
-            same runs), or ``None`` for the class panel alone.
-        key: the metric of the size panel (``AP50``, ``AP75`` or ``mAP``).
-
-    One or two panels, the legend below them.
+    ``per_class`` maps run names to :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`
+    results, ``by_size`` the same runs to :func:`paa_edu.evaluation.sizes.evaluate_by_size`
+    results (``None``: the class panel alone).
     """
     for name, m in per_class.items():  # bars and class names would not line up
         check_length(class_names, len(m["per_class_AP50"]), "class_names",

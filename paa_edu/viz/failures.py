@@ -2,8 +2,6 @@
 confident false positives, each titled with why it failed. The cases and their reasons come from
 :func:`paa_edu.evaluation.failures.failure_cases` (the DOTA matching rule, TIDE's error types).
 """
-from __future__ import annotations
-
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 

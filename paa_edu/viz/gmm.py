@@ -3,8 +3,6 @@
 with ``PAAAssigner(record=True)``, assign (or train) once, and read ``paa.last_record`` (or
 :func:`paa_edu.engine.snapshots.paa_record` for a training snapshot).
 """
-from __future__ import annotations
-
 import math
 
 import numpy as np

@@ -4,8 +4,6 @@ positives are fixed by geometry. ``snapshots`` is a list of snapshot dicts in it
 (:func:`paa_edu.pretrained.load_snapshot_history`); ``assigner``, the PAA assignment read in
 them, is ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
 """
-from __future__ import annotations
-
 import numpy as np
 from matplotlib.figure import Figure
 

@@ -1,7 +1,5 @@
 """The DOTA merge made visible: the duplicates that patches overlapping on a seam detect,
 before and after the merge's NMS, and the merged detections of the whole image."""
-from __future__ import annotations
-
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -35,12 +33,10 @@ def shift_patch_detections(patch_detections: dict
                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
     """Every patch's boxes moved into the image (no NMS), and the patch each came from.
 
-    Args:
-        patch_detections: ``{patch name: dict(boxes (N, 5), scores (N,), labels (N,))}`` of
-            one image, names ``{stem}__{size}__{x}___{y}`` (rate 1).
-    Returns:
-        ``(boxes (P, 5), scores (P,), patch (P,) long, names)``: ``patch`` indexes ``names``,
-        the patch names in the split's order (rows, then columns).
+    ``patch_detections`` is ``{patch name: dict(boxes (N, 5), scores (N,), labels (N,))}`` of
+    one image, names ``{stem}__{size}__{x}___{y}`` (rate 1). Returns ``(boxes (P, 5), scores
+    (P,), patch (P,), names)``: ``patch`` indexes ``names``, in the split's order (rows, then
+    columns).
     """
     names = sorted(patch_detections, key=lambda n: parse_patch_name(n)[2:0:-1])  # (y, x)
     boxes, scores, patch = [], [], []
@@ -60,15 +56,10 @@ def plot_merge_seam(image, patch_detections: dict, merged: dict,
                     patch_size: int = 1024, overlap: int = 200, figsize=None) -> Figure:
     """A seam before and after the merge: duplicates from several patches, then one box each.
 
-    Args:
-        image: (H, W, 3) array or (3, H, W) tensor of the large image.
-        patch_detections: the per-patch detections (patch coordinates) of this image.
-        merged: this image's merged detections (``merge_patch_detections(...)[stem]``).
-        region: (x0, x1, y0, y1) of the zoom in image pixels.
-        score_thr: detections below it are not drawn (in both panels).
-        patch_size, overlap: of the split, to shade the overlap strips.
-
-    The titles count the boxes drawn in the region.
+    ``patch_detections`` are those of :func:`shift_patch_detections`, ``merged`` the image's
+    merged detections (``merge_patch_detections(...)[stem]``), ``region`` (x0, x1, y0, y1) the
+    zoom in image pixels; ``patch_size`` and ``overlap`` (of the split) shade the overlap
+    strips. The titles count the boxes drawn in the region.
     """
     img = as_image(image)
     boxes, scores, patch, names = shift_patch_detections(patch_detections)
@@ -106,9 +97,8 @@ def plot_merged_detections(image, dets: dict, class_names: list[str] | None = No
                            figsize=None) -> Figure:
     """Merged detections on the whole image, coloured by class, the best few labelled.
 
-    Args:
-        dets: ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in image pixels.
-        max_labels: only the ``max_labels`` best-scoring boxes get a score label.
+    ``dets`` are ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in image pixels; only the
+    ``max_labels`` best-scoring boxes get a score label.
     """
     boxes = as_box_tensor(dets["boxes"], "dets['boxes']")
     scores, labels = (torch.as_tensor(dets[k]).cpu() for k in ("scores", "labels"))

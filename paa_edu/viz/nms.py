@@ -3,8 +3,6 @@
 (:func:`horizontal_nms`: the same :func:`paa_edu.geometry.nms_rotated` on the enclosing
 horizontal boxes) deletes real cars.
 """
-from __future__ import annotations
-
 import math
 from typing import NamedTuple
 
@@ -47,16 +45,10 @@ def parked_cars(n_cars: int = 8, size: tuple[float, float] = (40.0, 16.0), gap: 
                 noise: tuple[float, ...] = (2.0, 2.0, 3.0, 1.5, 4.0), seed: int = 0) -> ParkedCars:
     """Cars parked side by side at ``angle_deg``, and noisy scored candidates around each.
 
-    The cars' long sides are parallel and ``gap`` px apart, so their rotated boxes never
-    overlap while their horizontal boxes do (more so near 45°). The row is centred on
-    (150, 150), the same for the same arguments.
-
-    Args:
-        size: (length, width) of a car in px.
-        gap: free space between two neighbouring cars, in px.
-        angle_deg: the cars' heading (θ), in degrees.
-        per_car: candidates drawn around each car.
-        noise: standard deviations of (cx, cy, w, h) in px and of θ in degrees.
+    The cars, ``size`` (length, width) px, have parallel long sides ``gap`` px apart, so their
+    rotated boxes never overlap while their horizontal boxes do (more so near 45°). The row is
+    centred on (150, 150), the same for the same arguments; ``noise`` holds the standard
+    deviations of the candidates' (cx, cy, w, h) in px and of θ in degrees.
     """
     theta = math.radians(angle_deg)
     across = torch.tensor([-math.sin(theta), math.cos(theta)])  # (2,) the cars' short axis
@@ -109,11 +101,9 @@ def plot_nms(boxes, scores, keep, ax=None, figsize=None, title: str | None = Non
     """Candidates ``boxes`` (N, 5) coloured by their ``scores`` (N,), the NMS winners ``keep``
     (K,) thick and starred.
 
-    Args:
-        title: the panel title (default: ``"N candidates -> K kept"``).
-        hbb: also draw the winners' horizontal boxes (dashed), which horizontal NMS compares.
-        colorbar: add a colour bar for the scores.
-        norm: the score -> colour scale (default: the scores' range); share one across panels.
+    With ``hbb``, the winners' horizontal boxes (dashed), which horizontal NMS compares, are
+    drawn too. ``norm`` is the score -> colour scale (default: the scores' range): share one
+    across panels.
     """
     boxes = as_box_tensor(boxes)
     scores = torch.as_tensor(scores).detach().cpu().float().reshape(-1)

@@ -5,8 +5,6 @@
 - Colours: the Okabe-Ito palette (``PALETTE``), which stays distinct under the common forms of
   colour blindness; ground truth is never yellow (the synthetic cars often are).
 """
-from __future__ import annotations
-
 import math
 
 import matplotlib.pyplot as plt

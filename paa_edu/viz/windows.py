@@ -1,8 +1,6 @@
 """How the DOTA split cuts a large image: its windows, their overlaps, and the 70 % rule of
 :func:`paa_edu.data.crop_objects` for an object a window cuts, computed with the split's own
 :func:`~paa_edu.data.split.clip_to_window`."""
-from __future__ import annotations
-
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -115,9 +113,8 @@ def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = 
     Strips where windows overlap are shaded grey (darker where more windows overlap): an
     object there is cut into two or more patches.
 
-    Args:
-        patch_size, overlap: as in :func:`paa_edu.data.split_dataset`.
-        stem: the image's name, the first part of the patch names.
+    ``patch_size`` and ``overlap`` are those of :func:`paa_edu.data.split_dataset`, ``stem``
+    the image's name, the first part of the patch names.
     """
     img = as_image(image)
     height, width = img.shape[:2]
@@ -153,15 +150,10 @@ def plot_object_in_window(image, poly, window: tuple[int, int, int], iof_thr: fl
                           ax=None, figsize=None) -> Figure:
     """One object and a window border that cuts it: the part inside, its IoF, the verdict.
 
-    Args:
-        image: (H, W, 3) array or (3, H, W) tensor of the large image.
-        poly: (8,) the object's polygon in image pixels.
-        window: (x, y, patch_size) of the window.
-        iof_thr: the split's threshold.
-        written: (K, 8) optional polygons the split wrote for this patch, shifted back into
-            image pixels (drawn in orange: the re-fitted piece).
-        difficult: the difficulty the split wrote for the object (shown in the title).
-        margin: pixels of image around the object.
+    ``poly`` (8,) is the object's polygon in image pixels, ``window`` (x, y, patch_size),
+    ``iof_thr`` the split's threshold. Optional: ``written`` (K, 8), the polygons the split
+    wrote for this patch shifted back into image pixels (drawn in orange: the re-fitted piece),
+    and ``difficult``, the difficulty it wrote for the object (in the title).
     """
     pts = np.asarray(poly, dtype=np.float64).reshape(4, 2)
     x, y, size = window
