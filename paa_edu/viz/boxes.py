@@ -129,15 +129,6 @@ def show_image(ax: Axes, image, boxes_for_extent: Tensor) -> None:
     ax.set_yticks([])
 
 
-def _class_names(labels: Tensor, class_names) -> list[str]:
-    if class_names is None:
-        return [str(int(c)) for c in labels]
-    if len(labels) and int(labels.max()) >= len(class_names):
-        raise ValueError(f"label {int(labels.max())} has no name: class_names has "
-                         f"{len(class_names)} entries")
-    return [class_names[int(c)] for c in labels]
-
-
 def _shown_detections(dets, score_thr: float,
                       class_names) -> tuple[Tensor, Tensor, Tensor, list[str]]:
     """Boxes (K, 5), scores (K,), labels (K,) with score >= ``score_thr``, and their labels
@@ -148,7 +139,10 @@ def _shown_detections(dets, score_thr: float,
     scores, labels = (torch.as_tensor(t).detach().cpu().reshape(-1) for t in dets[1:])
     keep = scores >= score_thr
     boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
-    names = _class_names(labels, class_names)
+    if class_names is not None and len(labels) and int(labels.max()) >= len(class_names):
+        raise ValueError(f"label {int(labels.max())} has no name: class_names has "
+                         f"{len(class_names)} entries")
+    names = [str(int(c)) if class_names is None else class_names[int(c)] for c in labels]
     return boxes, scores, labels, [f"{n} {float(s):.2f}" for n, s in zip(names, scores)]
 
 

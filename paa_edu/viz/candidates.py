@@ -59,22 +59,14 @@ def _zoom(boxes: Tensor, margin: float) -> tuple[float, float, float, float]:
     return cx - side, cx + side, cy - side, cy + side
 
 
-def _label_offsets(centres: Tensor, step: float) -> Tensor:
-    """(n,) vertical offsets so that labels of anchors with the same centre do not cover
-    each other: the k-th anchor on a centre is moved ``k * step`` down."""
-    offsets, seen = torch.zeros(len(centres)), {}
-    for i, (x, y) in enumerate(centres.round().tolist()):
-        k = seen.get((x, y), 0)
-        offsets[i], seen[(x, y)] = k * step, k + 1
-    return offsets
-
-
 def _draw_anchors(ax, image, box: Tensor, anchors: Tensor, colors, positive: Tensor,
                   margin: float) -> None:
     """Left panel: the object (dotted sky blue), its candidates, numbered at their centres."""
     show_image(ax, image, box[None])
     x0, x1, y0, y1 = _zoom(torch.cat([box[None], anchors]), margin)
-    dy = _label_offsets(anchors[:, :2], 0.05 * (x1 - x0))  # (n,)
+    # Labels of anchors with the same centre would cover each other: the k-th is moved k steps.
+    at = anchors[:, :2].round()  # (n, 2)
+    dy = torch.tensor([(at[:i] == at[i]).all(1).sum() * 0.05 * (x1 - x0) for i in range(len(at))])
     for i in torch.argsort(positive.long(), stable=True).tolist():  # positives on top
         plot_rotated_boxes(ax, anchors[i:i + 1], color=colors[i],
                            linewidth=2.2 if positive[i] else 1.4,

@@ -58,23 +58,17 @@ def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | No
                      figsize=None) -> Figure:
     """Total and per-term training losses against the iteration, raw and smoothed.
 
-    Args:
-        history: one dict per iteration with ``iter``, some of :data:`LOSS_KEYS` and
-            optionally ``lr``: ``train(cfg)["history"]``, or ``csv.DictReader`` rows of a
-            run's ``log.csv`` (strings; rows without a term are skipped for that term).
-        window: moving-average window of the smoothed line (iterations).
-        keys: the loss terms to draw (default: those of :data:`LOSS_KEYS` present).
-        warmup_iters: shade iterations up to this one as the learning-rate warm-up
-            (``cfg.train.warmup_iters``); ``None`` shades nothing.
-        show_lr: add a panel with the learning rate (default: when the rows have ``lr``).
-
-    One panel per term (and the lr) in one row, the legend below.
+    ``history`` has one dict per iteration with ``iter``, some of :data:`LOSS_KEYS` and
+    optionally ``lr``: ``train(cfg)["history"]``, or ``csv.DictReader`` rows of a run's
+    ``log.csv`` (strings; rows without a term are skipped for that term). One panel per term of
+    ``keys`` (default: those present), and one of the learning rate with ``show_lr`` (default:
+    when the rows have ``lr``), the legend below. The smoothed line is the mean of the last
+    ``window`` iterations; iterations up to ``warmup_iters`` (``cfg.train.warmup_iters``) are
+    shaded as the warm-up.
     """
     if not isinstance(history, (list, tuple)) or not all(isinstance(r, dict) for r in history):
         raise TypeError(f"history must be a list of dicts (train(cfg)['history'], or the rows "
                         f"of log.csv), got {type(history).__name__} {history!r:.60}")
-    if not history:
-        raise ValueError("history is empty: nothing was trained")
     if window < 1:  # a window of 0 would draw nothing but NaN
         raise ValueError(f"window must be >= 1, got {window}")
     if keys is None:

@@ -40,12 +40,9 @@ def plot_failure_gallery(cases: list[FailureCase], images, class_names: list[str
     one is a true positive of another object, vermillion if not); a false positive is solid
     vermillion, with the GT it overlaps most dashed (sky blue if found, purple if missed).
 
-    Args:
-        cases: :class:`paa_edu.evaluation.failures.FailureCase` list (e.g. the ``"missed"``
-            and ``"false positive"`` lists of ``failure_cases`` joined).
-        images: indexable by ``case.image``, in the pixels of the boxes (``None`` entries: the
-            crop then shows the boxes only).
-        margin: pixels shown around each box's long side.
+    ``cases`` are :class:`paa_edu.evaluation.failures.FailureCase` (e.g. the ``"missed"`` and
+    ``"false positive"`` lists of ``failure_cases`` joined), ``images`` indexable by
+    ``case.image`` (``None`` entries: boxes only), ``margin`` the pixels around each box.
     """
     cases = list(cases)
     fig, axes = panels(len(cases), ncols=ncols, panel_size=panel_size, figsize=figsize)

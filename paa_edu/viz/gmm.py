@@ -52,15 +52,11 @@ def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None,
                    legend: str = "inside") -> Figure:
     """Candidate scores of one GT: histogram, strip (positives green), both components, cut.
 
-    Args:
-        ax: an Axes of your own layout, or ``None`` for a new figure.
-        record: a :class:`paa_edu.assigners.PAARecord` (``paa.last_record``).
-        gt: row of the GT in the record (its index in the image's ``gt_boxes``).
-        mixture: also draw the mixture density (grey) and the decision boundary, where the
-            high component becomes the more likely one (grey dash-dot); the cut (green dots)
-            is mmdetection's rule: the most likely member of the low component.
-        legend: ``"inside"`` (upper right, over the panel), ``"outside"`` (right of the
-            panel, covering nothing) or ``"none"``.
+    ``gt`` is the GT's row in ``record`` (its index in the image's ``gt_boxes``). The cut (green
+    dots) is mmdetection's rule: the most likely member of the low component. ``mixture`` adds
+    the mixture density (grey) and the decision boundary, where the high component becomes the
+    more likely one (grey dash-dot). ``legend``: ``"inside"`` (upper right, over the panel),
+    ``"outside"`` (right of the panel, covering nothing) or ``"none"``.
     """
     if legend not in LEGEND_PLACES:
         raise ValueError(f"legend must be one of {LEGEND_PLACES}, got {legend!r}")

@@ -73,14 +73,6 @@ def horizontal_nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tenso
     return nms_rotated(obb2hbb(as_box_tensor(boxes)), scores, iou_threshold)
 
 
-def run_nms(boxes: Tensor, scores: Tensor, iou_threshold: float, kind: str) -> Tensor:
-    """``nms_rotated`` (``kind="rotated"``) or :func:`horizontal_nms` (``"horizontal"``)."""
-    if kind not in ("rotated", "horizontal"):  # anything else would silently be rotated
-        raise ValueError(f"kind must be 'rotated' or 'horizontal', got {kind!r}")
-    nms = horizontal_nms if kind == "horizontal" else nms_rotated
-    return nms(as_box_tensor(boxes), scores, iou_threshold)
-
-
 def cars_kept(keep: Tensor, owner: Tensor) -> int:
     """How many distinct objects (``owner`` (M,) of each candidate) own a kept box (``keep``
     (K,) indices)."""
@@ -157,7 +149,7 @@ def plot_nms_thresholds(boxes, scores, thresholds=(0.1, 0.3, 0.5, 0.7), owner=No
     norm = Normalize(float(scores.min()), float(scores.max()))
     for row, kind in enumerate(("rotated", "horizontal")):
         for col, thr in enumerate(thresholds):
-            keep = run_nms(boxes, scores, thr, kind)
+            keep = (nms_rotated if kind == "rotated" else horizontal_nms)(boxes, scores, thr)
             title = f"{kind} {thr:g}: {len(keep)} kept"
             if owner is not None:
                 title += f", {cars_kept(keep, torch.as_tensor(owner))} objects"
