@@ -130,17 +130,16 @@ def plot_angle_sweep(w: float = 80.0, h: float = 30.0, versions=ANGLE_VERSIONS,
         bottom.plot(turns, lab[:, 3], color=ORANGE, linewidth=2, linestyle="--",
                     label="label h")
         jumps = sweep_jumps(turns, lab)
-        for before, after in sorted(set(jumps["theta"] + jumps["swap"])):
-            for ax in (top, bottom):
+        for ax in (top, bottom):
+            for before, after in sorted(set(jumps["theta"] + jumps["swap"])):
                 ax.axvline((before + after) / 2, color="0.5", linestyle=":", linewidth=1.2)
+            ax.set_xticks([0, 45, 90, 135, 180])
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=FONT_SIZE)
         top.set_title(version, fontsize=FONT_SIZE + 1)
         top.set(ylim=(-100, 190), yticks=[-90, -45, 0, 45, 90, 135, 180])
         bottom.set(ylim=(0, 1.15 * max(w, h)))
         bottom.set_xlabel("true rotation (degrees)", fontsize=FONT_SIZE)
-        for ax in (top, bottom):
-            ax.set_xticks([0, 45, 90, 135, 180])
-            ax.grid(alpha=0.3)
-            ax.tick_params(labelsize=FONT_SIZE)
     label_axes(axes[0], ylabel="label θ (degrees)")
     label_axes(axes[n], ylabel="label size (px)")
     axes[0].legend(fontsize=FONT_SIZE, loc="upper left")

@@ -96,7 +96,6 @@ def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict
                 kind = ("" if class_names is None or gt_labels is None
                         else f"{class_names[int(gt_labels[g])]} ")
                 ax.set_ylabel(f"GT {g}: {kind}{w:.0f}x{h:.0f}", fontsize=FONT_SIZE)
-            ax.set_xticks([]), ax.set_yticks([])
     legend_below(fig, [Line2D([], [], color=BLACK, linestyle="--", linewidth=1.8, label="object"),
                        Line2D([], [], color=POS_COLOR, linewidth=1.6, label="positive anchor"),
                        Line2D([], [], color=IGNORED_COLOR, linestyle=":",

@@ -23,14 +23,10 @@ from paa_edu.viz.style import (
     panels,
 )
 
-SCORE_CMAP = "plasma"  # perceptually uniform, colour-blind safe, no sky blue (the GT's colour)
-CMAP_RANGE = (0.0, 0.85)  # the part of it used: its palest yellows vanish on the image
-
-
-def score_colormap():
-    """The colormap of PAA scores: :data:`SCORE_CMAP` restricted to :data:`CMAP_RANGE`."""
-    base = plt.get_cmap(SCORE_CMAP)
-    return ListedColormap(base(np.linspace(*CMAP_RANGE, 256)), name=f"{SCORE_CMAP}_part")
+# The colours of PAA scores: plasma is perceptually uniform, colour-blind safe and has no sky
+# blue (the GT's colour); its palest yellows (past 0.85) would vanish on the image.
+SCORE_CMAP = ListedColormap(plt.get_cmap("plasma")(np.linspace(0.0, 0.85, 256)),
+                            name="plasma_part")
 
 
 def ranked_candidates(record, gt: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -119,13 +115,12 @@ def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, im
     if len(inds) == 0:
         raise ValueError(f"GT {gt} has no candidate: nothing to plot")
     norm = Normalize(float(scores.min()), float(scores.max()) + 1e-9)
-    cmap = score_colormap()
-    colors = [cmap(norm(float(s))) for s in scores]
+    colors = [SCORE_CMAP(norm(float(s))) for s in scores]
     fig, (ax_img, ax_hist) = panels(2, ncols=2, figsize=figsize or (10.0, 4.6))
     _draw_anchors(ax_img, image, gt_boxes[gt], anchors[inds], colors, positive, margin)
     _draw_histogram(ax_hist, scores.double().numpy(), colors, positive.numpy(),
                     float(record.thresholds()[gt]))
-    add_colorbar(fig, plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax_img,
+    add_colorbar(fig, plt.cm.ScalarMappable(norm=norm, cmap=SCORE_CMAP), ax_img,
                  "PAA score (lower is better)", shrink=0.85)
     fig.suptitle(title or f"GT {gt}: {len(inds)} candidates, numbered by score",
                  fontsize=FONT_SIZE + 1)

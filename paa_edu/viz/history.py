@@ -21,14 +21,6 @@ from paa_edu.viz.style import (
 )
 
 
-def _paa_name(snapshots: list[dict], assigner: str | None) -> str:
-    name = assigner or snapshots[0]["trained_with"]
-    if not name.startswith("paa"):
-        raise ValueError(f"{name!r} is not a PAA assignment: pass assigner='paa_maxiou' or "
-                         f"'paa_atss' (snapshots written by train.snapshot_every hold both)")
-    return name
-
-
 def _check_gts(gts, num_gts: int) -> list[int]:
     gts = [int(g) for g in gts]
     if any(not 0 <= g < num_gts for g in gts):  # -1 would silently show the last GT
@@ -36,19 +28,18 @@ def _check_gts(gts, num_gts: int) -> list[int]:
     return gts
 
 
-def default_gts(snapshots: list[dict], assigner: str | None = None, n: int = 4) -> list[int]:
-    """The ``n`` GTs with the most PAA candidates in the last snapshot (ties: lower index)."""
-    e = snapshots[-1]["assigners"][_paa_name(snapshots, assigner)]
-    counts = e["cand_valid"].sum(1).numpy()  # (G,)
-    return [int(g) for g in np.argsort(-counts, kind="stable")[:n]]
-
-
 def _paa_gts(snapshots: list[dict], gts, assigner: str | None) -> tuple[str, list[int]]:
-    """The PAA assignment to read, and the GTs to show (default: :func:`default_gts`)."""
-    name = _paa_name(snapshots, assigner)
+    """The PAA assignment to read, and the GTs to show: ``gts``, or by default the 4 with the
+    most candidates in the last snapshot (ties: lower index)."""
+    name = assigner or snapshots[0]["trained_with"]
+    if not name.startswith("paa"):
+        raise ValueError(f"{name!r} is not a PAA assignment: pass assigner='paa_maxiou' or "
+                         f"'paa_atss' (snapshots written by train.snapshot_every hold both)")
+    last = snapshots[-1]["assigners"][name]
     if gts is None:
-        return name, default_gts(snapshots, name)
-    return name, _check_gts(gts, len(snapshots[-1]["assigners"][name]["cut"]))
+        counts = last["cand_valid"].sum(1).numpy()  # (G,)
+        return name, [int(g) for g in np.argsort(-counts, kind="stable")[:4]]
+    return name, _check_gts(gts, len(last["cut"]))
 
 
 def plot_split_over_training(snapshots: list[dict], gts: list[int] | None = None,
@@ -56,8 +47,8 @@ def plot_split_over_training(snapshots: list[dict], gts: list[int] | None = None
                              figsize=None) -> Figure:
     """PAA's GMM split of the same GTs at ``num_iterations`` evenly spaced snapshots.
 
-    ``gts`` are GT indices, one row each (default: :func:`default_gts`, the 4 with most
-    candidates); ``num_iterations`` snapshots are shown, one column each, evenly spaced (first
+    ``gts`` are GT indices, one row each (default: the 4 with the most candidates);
+    ``num_iterations`` snapshots are shown, one column each, evenly spaced (first
     and last kept).
     """
     name, gts = _paa_gts(snapshots, gts, assigner)
@@ -103,7 +94,7 @@ def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int
 def plot_cut_over_training(snapshots: list[dict], gts: list[int] | None = None,
                            assigner: str | None = None, ax=None, figsize=None) -> Figure:
     """The GMM cut (largest positive score, lower = stricter) of each GT over training, one
-    line per GT of ``gts`` (default: :func:`default_gts`)."""
+    line per GT of ``gts`` (default: the 4 with the most candidates)."""
     name, gts = _paa_gts(snapshots, gts, assigner)
     iters = [s["iteration"] for s in snapshots]
     fig, ax = figure_and_axes(ax, figsize, (3.6, 3.6))

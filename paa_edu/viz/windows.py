@@ -47,10 +47,9 @@ def overlap_strips(starts: list[int], patch_size: int) -> list[tuple[int, int]]:
 
 def shade_overlap_strips(ax, width: int, height: int, patch_size: int, overlap: int) -> None:
     """Shade the strips where the split's windows overlap (darker where more do)."""
-    for a, b in overlap_strips(window_starts(width, patch_size, overlap), patch_size):
-        ax.axvspan(a, b, color="white", alpha=0.25, linewidth=0)
-    for a, b in overlap_strips(window_starts(height, patch_size, overlap), patch_size):
-        ax.axhspan(a, b, color="white", alpha=0.25, linewidth=0)
+    for span, side in ((ax.axvspan, width), (ax.axhspan, height)):
+        for a, b in overlap_strips(window_starts(side, patch_size, overlap), patch_size):
+            span(a, b, color="white", alpha=0.25, linewidth=0)
 
 
 def window_coverage(points, width: int, height: int, patch_size: int = 1024,

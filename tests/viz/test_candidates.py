@@ -11,7 +11,7 @@ from matplotlib.patches import Polygon
 
 from paa_edu.assigners import AssignResult, PAAAssigner
 from paa_edu.viz import plot_candidate_scores, plot_pool_sizes
-from paa_edu.viz.candidates import pool_size_counts, ranked_candidates, score_colormap
+from paa_edu.viz.candidates import SCORE_CMAP, pool_size_counts, ranked_candidates
 
 # Two FPN levels of 4 anchors. Six candidates of GT 0 (anchors 0-5, on both levels), one of GT 1
 # (anchor 6); GT 2 has none. The record sorts by score inside each level only.
@@ -55,7 +55,7 @@ def test_candidates_share_colours_and_numbers_between_the_panels():
     img_labels = {t.get_text(): t for t in ax_img.texts}
     hist_labels = {t.get_text(): t for t in ax_hist.texts}
     assert set(img_labels) == set(hist_labels) == {"1", "2", "3", "4", "5", "6"}
-    cmap = score_colormap()
+    cmap = SCORE_CMAP
     for rank, anchor in enumerate(RANKED, start=1):
         label = img_labels[str(rank)]
         # numbered at its anchor's centre, the same colour in both panels

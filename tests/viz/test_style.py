@@ -26,7 +26,7 @@ from paa_edu.viz.style import (
     text_color_on,
 )
 
-HELPERS = {"as_image", "show_image", "check_record", "default_gts",  # draw nothing themselves
+HELPERS = {"as_image", "show_image", "check_record",  # draw nothing themselves
            "legend_handles", "square_window", "corner_window"}
 
 
