@@ -64,11 +64,8 @@ def _legend(ax, anchors_label: str, color) -> None:
 
 def plot_anchor_neighbourhood(image, box, level_anchors: list[Tensor], strides: list[int],
                               k: int = 9, figsize=None) -> Figure:
-    """One panel per level: the ``k`` anchors whose centres are nearest the object's centre.
-
-    ``box`` is the object, (5,) or (1, 5); ``level_anchors`` L tensors (N_l, 5), one per FPN
-    level; ``strides`` their L strides (for the titles); ``k`` ATSS's ``topk``.
-    """
+    """One panel per level: the ``k`` (ATSS's ``topk``) anchors whose centres are nearest the
+    centre of the object ``box``; ``level_anchors`` are L tensors (N_l, 5), one per FPN level."""
     box = _one_box(box)
     check_length(strides, len(level_anchors), "strides", of="levels")
     fig, axes = panels(len(level_anchors), ncols=len(level_anchors), panel_size=3.5,

@@ -24,8 +24,7 @@ W_EDGE_COLOR, ARC_COLOR, CORNER_COLOR = VERMILLION, BLUE, "black"
 
 def label_box(box_or_poly, version: str) -> Tensor:
     """The label (5,) cx, cy, w, h, theta in ``version`` of one rectangle: a box (5,) / (1, 5),
-    or a polygon (8,) / (1, 8) x1, y1, ..., x4, y4 (fitted with
-    :func:`~paa_edu.geometry.poly2obb`)."""
+    or a polygon (8,) / (1, 8) x1, y1, ..., x4, y4 (fitted with ``poly2obb``)."""
     check_version(version)
     values = torch.as_tensor(box_or_poly).detach().cpu().float()
     if values.numel() == 5 and values.dim() <= 2:
@@ -37,12 +36,9 @@ def label_box(box_or_poly, version: str) -> Tensor:
 
 
 def draw_label(ax: Axes, box: Tensor, title: str = "") -> None:
-    """Draw one labelled box: outline, thick ``w`` edge, θ arc from the x axis, first corner.
-
-    ``box`` (5,) is already in the version to show; ``title`` prefixes the panel title. The
-    artists carry gids (``"w-edge"``, ``"x-axis"``, ``"theta-arc"``, ``"first-corner"``) so
-    that tests and callers can find them.
-    """
+    """Draw one labelled box (5,), already in the version to show: outline, thick ``w`` edge,
+    θ arc from the x axis, first corner. The artists carry gids (``"w-edge"``, ``"x-axis"``,
+    ``"theta-arc"``, ``"first-corner"``) so that tests and callers can find them."""
     cx, cy, w, h, theta = (float(v) for v in box)
     corners = obb2poly(box.reshape(1, 5))[0].reshape(4, 2).numpy()  # (4, 2) c-u-v, c+u-v, ...
     plot_rotated_boxes(ax, box.reshape(1, 5), color="0.3", linewidth=1.2)
@@ -98,10 +94,9 @@ def angle_sweep(w: float = 80.0, h: float = 30.0, versions=ANGLE_VERSIONS,
 
 
 def sweep_jumps(turns: Tensor, labels: Tensor, max_step_deg: float = 10.0) -> dict[str, list]:
-    """Where a swept label (``turns`` (T,), one version's ``labels`` (T, 5) from
-    :func:`angle_sweep`) jumps: ``{"theta": [(before, after), ...], "swap": [...]}``, the
-    pairs of turns (degrees) between which θ changes by more than ``max_step_deg``, or w and h
-    trade places."""
+    """Where a swept label (from :func:`angle_sweep`) jumps: ``{"theta": [(before, after), ...],
+    "swap": [...]}``, the pairs of turns (degrees) between which θ changes by more than
+    ``max_step_deg``, or w and h trade places."""
     d_theta = torch.rad2deg(labels[1:, 4] - labels[:-1, 4]).abs()  # (T-1,)
     swapped = (labels[1:, 2] - labels[:-1, 2]).abs() > 1e-3  # (T-1,)
 
@@ -113,11 +108,8 @@ def sweep_jumps(turns: Tensor, labels: Tensor, max_step_deg: float = 10.0) -> di
 
 def plot_angle_sweep(w: float = 80.0, h: float = 30.0, versions=ANGLE_VERSIONS,
                      step_deg: float = 1.0, figsize=None) -> Figure:
-    """θ (top row) and w, h (bottom row) of one turning box, one column per version.
-
-    Dotted vertical lines mark the jumps of :func:`sweep_jumps`. Axes ``[0:n]`` are the θ
-    panels, ``[n:2n]`` the w, h panels.
-    """
+    """θ (top row, axes ``[0:n]``) and w, h (bottom row, ``[n:2n]``) of one turning box, one
+    column per version; dotted vertical lines mark the jumps of :func:`sweep_jumps`."""
     turns, labels = angle_sweep(w, h, versions, step_deg)
     n = len(labels)
     fig, axes = panels(2 * n, ncols=n, figsize=figsize or (3.4 * n, 5.2))

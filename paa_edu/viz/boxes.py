@@ -70,9 +70,8 @@ def plot_rotated_boxes(ax, boxes, color=VERMILLION, labels=None, linewidth: floa
 
     Args:
         color: one colour (name or RGB(A) tuple), or a list of N colours.
-        labels: optional N strings written at each box's first corner, on ``label_colors``
-            (default: the box colours) in ``text_color`` (default: black or white, whichever
-            reads).
+        labels: optional N strings at each box's first corner, on ``label_colors`` (default:
+            the box colours) in ``text_color`` (default: black or white, whichever reads).
         **kwargs: passed to ``matplotlib.patches.Polygon`` (``linestyle``, ``label``, ...).
     """
     boxes = as_box_tensor(boxes)
@@ -108,13 +107,10 @@ SHARP_PIXELS_UP_TO = 1024
 
 
 def show_image(ax: Axes, image, boxes_for_extent: Tensor) -> None:
-    """``image`` (anything :func:`as_image` takes) on ``ax``, or without one, limits that frame
-    ``boxes_for_extent`` (N, 5); equal aspect, y pointing down, no ticks.
-
-    Images up to :data:`SHARP_PIXELS_UP_TO` px on their long side (the synthetic scenes, which
-    the plots zoom into) are drawn with ``interpolation="nearest"``: a zoom shows the pixels as
-    squares, as they are. Larger images, always shown shrunk, are smoothed (``"antialiased"``).
-    """
+    """``image`` on ``ax`` (or, without one, limits that frame ``boxes_for_extent`` (N, 5));
+    equal aspect, y pointing down, no ticks. Images up to :data:`SHARP_PIXELS_UP_TO` px (the
+    synthetic scenes, which the plots zoom into) show their pixels as squares, as they are
+    (``"nearest"``); larger ones, always shown shrunk, are smoothed (``"antialiased"``)."""
     img = as_image(image)
     if img is not None:
         sharp = max(img.shape[:2]) <= SHARP_PIXELS_UP_TO
@@ -148,9 +144,8 @@ def _shown_detections(dets, score_thr: float,
 
 def plot_detections(image, dets, class_names: list[str] | None = None, score_thr: float = 0.3,
                     ax=None, figsize=None) -> Figure:
-    """Detections ``dets`` (a detector output dict with ``boxes`` (K, 5), ``scores`` (K,),
-    ``labels`` (K,), or that tuple) coloured by class (6 colours that cycle) and labelled
-    "class score"."""
+    """Detections ``dets`` (a dict of ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,), or
+    that tuple) coloured by class (6 colours that cycle) and labelled "class score"."""
     boxes, _, labels, texts = _shown_detections(dets, score_thr, class_names)
     fig, ax = figure_and_axes(ax, figsize, (5.0, 5.0))
     show_image(ax, image, boxes)

@@ -129,8 +129,8 @@ def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, im
 
 
 def pool_size_counts(sizes: Tensor, max_size: int) -> Tensor:
-    """(max_size + 2,) how many of the N objects have 0, 1, ..., ``max_size``, more
-    candidates, from ``sizes`` (N,) candidates per object (``AssignResult.num_pos_per_gt()``)."""
+    """(max_size + 2,) how many objects have 0, 1, ..., ``max_size``, more candidates, from
+    ``sizes`` (N,) candidates per object (``AssignResult.num_pos_per_gt()``)."""
     sizes = torch.as_tensor(sizes).long().reshape(-1)
     return torch.bincount(sizes.clamp(max=max_size + 1), minlength=max_size + 2)
 

@@ -46,8 +46,7 @@ def _readable(ax: Axes) -> None:
 
 
 def _series(history: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(iterations, values) of the rows that hold ``key`` (``log.csv`` rows are strings and
-    its evaluation rows have no losses)."""
+    """(iterations, values) of the rows that hold ``key`` (``log.csv``'s eval rows do not)."""
     rows = [(i, row) for i, row in enumerate(history) if row.get(key) not in (None, "")]
     return (np.array([float(row.get("iter") or i + 1) for i, row in rows]),
             np.array([float(row[key]) for _, row in rows]))
@@ -108,10 +107,9 @@ def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | No
 
 
 def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax=None, figsize=None) -> Figure:
-    """Each positive's IoU-branch loss ``bce`` (P,) against its target t, ``targets`` (P,) in
-    [0, 1] (both from :func:`~paa_edu.evaluation.iou_floor.iou_loss_floor`), above the floor
-    H(t). Points and floor are scaled by ``weight``, the IoU branch's loss weight
-    (``cfg.model.iou_weight``), as ``loss_iou`` is."""
+    """Each positive's IoU-branch loss ``bce`` (P,) against its target t in [0, 1] (both from
+    :func:`~paa_edu.evaluation.iou_floor.iou_loss_floor`), above the floor H(t); all scaled by
+    ``weight`` (``cfg.model.iou_weight``), as ``loss_iou`` is."""
     t, loss = np.asarray(targets, dtype=float), np.asarray(bce, dtype=float)
     if len(t) == 0:  # the means would be NaN
         raise ValueError("no positives: nothing to plot")
@@ -133,14 +131,6 @@ def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax=None, figsize=None
     return fig
 
 
-def _threshold_index(m: dict, iou_threshold: float) -> int:
-    for t, thr in enumerate(m["iou_thresholds"]):
-        if math.isclose(thr, iou_threshold):
-            return t
-    raise ValueError(f"metrics holds no curve at IoU {iou_threshold} (it has "
-                     f"{list(m['iou_thresholds'])})")
-
-
 def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float = 0.5,
                    ncols: int = 4, classes: list[str] | None = None, figsize=None) -> Figure:
     """Precision-recall curves at ``iou_threshold`` (one the metrics were computed at), one
@@ -153,10 +143,15 @@ def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float =
     """
     single = "curves" in metrics
     runs = {"": metrics} if single else dict(metrics)
-    t = {name: _threshold_index(m, iou_threshold) for name, m in runs.items()}
-    thr = {name: m["iou_thresholds"][t[name]] for name, m in runs.items()}  # as stored
-    for name, m in runs.items():  # more names would index past the classes, fewer mislabel
-        check_length(class_names, len(m["num_gts"]), "class_names",
+    t, thr = {}, {}  # the index of iou_threshold in each run's thresholds, and its stored value
+    for name, m in runs.items():
+        t[name] = next((i for i, v in enumerate(m["iou_thresholds"])
+                        if math.isclose(v, iou_threshold)), None)
+        if t[name] is None:
+            raise ValueError(f"metrics holds no curve at IoU {iou_threshold} (it has "
+                             f"{list(m['iou_thresholds'])})")
+        thr[name] = m["iou_thresholds"][t[name]]
+        check_length(class_names, len(m["num_gts"]), "class_names",  # else wrong titles
                      of=f"classes{f' in run {name!r}' if name else ''}")
     if classes is not None:
         shown = [list(class_names).index(c) for c in classes]

@@ -111,11 +111,8 @@ def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None,
 
 
 def plot_gmm_split(record, gt: int = 0, mixture: bool = True, ax=None, figsize=None) -> Figure:
-    """PAA's split of one GT: scores, both weighted Gaussians, the cut, positives in green.
-
-    The arguments are those of :func:`draw_gmm_split`; the legend, with the fitted weights,
-    means and variances, sits right of the panel (a new figure is 7 x 3.6 in).
-    """
+    """PAA's split of one GT (arguments of :func:`draw_gmm_split`), its legend with the fitted
+    weights, means and variances right of the panel (a new figure is 7 x 3.6 in)."""
     if ax is None and figsize is None:
         figsize = (7.0, 3.6)
     fig = draw_gmm_split(ax, record, gt, mixture=mixture, figsize=figsize, legend="outside")

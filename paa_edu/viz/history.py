@@ -45,12 +45,8 @@ def _paa_gts(snapshots: list[dict], gts, assigner: str | None) -> tuple[str, lis
 def plot_split_over_training(snapshots: list[dict], gts: list[int] | None = None,
                              num_iterations: int = 4, assigner: str | None = None,
                              figsize=None) -> Figure:
-    """PAA's GMM split of the same GTs at ``num_iterations`` evenly spaced snapshots.
-
-    ``gts`` are GT indices, one row each (default: the 4 with the most candidates);
-    ``num_iterations`` snapshots are shown, one column each, evenly spaced (first
-    and last kept).
-    """
+    """PAA's GMM split of the same GTs, one row each (default: the 4 with the most
+    candidates), at ``num_iterations`` evenly spaced snapshots (first and last kept)."""
     name, gts = _paa_gts(snapshots, gts, assigner)
     picks = np.unique(np.linspace(0, len(snapshots) - 1, num_iterations).round().astype(int))
     fig, axes = panels(len(gts) * len(picks), ncols=len(picks), panel_size=2.8, figsize=figsize)
@@ -69,9 +65,9 @@ def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int
                                  figsize=None) -> Figure:
     """Positives per GT against the iteration, one panel per run (shared y axis).
 
-    ``histories`` is ``{name: snapshots}``, e.g. ``{n: pretrained.load_snapshot_history(n) for
-    n in pretrained.NAMES}`` (``name`` is also the assigner read); ``gts`` are the GT indices
-    drawn as thin lines (default: all); the mean is over all GTs.
+    ``histories`` is ``{name: snapshots}`` (``name`` is also the assigner read), e.g.
+    ``{n: pretrained.load_snapshot_history(n) for n in pretrained.NAMES}``; ``gts`` are drawn
+    as thin lines (default: all), the mean is over all GTs.
     """
     size = figsize or (3.0 * len(histories), 2.8)
     fig, axes = panels(len(histories), ncols=len(histories), figsize=size, sharey=True)

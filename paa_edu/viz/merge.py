@@ -23,9 +23,8 @@ CLASS_COLORS = [c for c in PALETTE if c != YELLOW]  # 7 distinct colours, one pe
 
 
 def class_color(c: int) -> str:
-    """The colour of class ``c`` in :func:`plot_merged_detections`: the palette without yellow
-    (the synthetic cars often are), 7 colours, one per class of the synthetic data, cycling (no
-    ground truth is drawn there, so sky blue is free)."""
+    """The colour of class ``c``: the palette without yellow (the cars often are), one colour per
+    class of the synthetic data, cycling (no ground truth is drawn, so sky blue is free)."""
     return CLASS_COLORS[int(c) % len(CLASS_COLORS)]
 
 
@@ -33,10 +32,9 @@ def shift_patch_detections(patch_detections: dict
                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
     """Every patch's boxes moved into the image (no NMS), and the patch each came from.
 
-    ``patch_detections`` is ``{patch name: dict(boxes (N, 5), scores (N,), labels (N,))}`` of
-    one image, names ``{stem}__{size}__{x}___{y}`` (rate 1). Returns ``(boxes (P, 5), scores
-    (P,), patch (P,), names)``: ``patch`` indexes ``names``, in the split's order (rows, then
-    columns).
+    ``patch_detections`` is ``{patch name: dict(boxes, scores, labels)}`` of one image (rate
+    1). Returns ``(boxes (P, 5), scores (P,), patch (P,), names)``: ``patch`` indexes
+    ``names``, in the split's order (rows, then columns).
     """
     names = sorted(patch_detections, key=lambda n: parse_patch_name(n)[2:0:-1])  # (y, x)
     boxes, scores, patch = [], [], []
@@ -95,11 +93,8 @@ def plot_merge_seam(image, patch_detections: dict, merged: dict,
 def plot_merged_detections(image, dets: dict, class_names: list[str] | None = None,
                            score_thr: float = 0.4, max_labels: int = 12, ax=None,
                            figsize=None) -> Figure:
-    """Merged detections on the whole image, coloured by class, the best few labelled.
-
-    ``dets`` are ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in image pixels; only the
-    ``max_labels`` best-scoring boxes get a score label.
-    """
+    """Merged detections ``dets`` (``boxes``, ``scores``, ``labels``) on the whole image,
+    coloured by class; only the ``max_labels`` best-scoring boxes get a score label."""
     boxes = as_box_tensor(dets["boxes"], "dets['boxes']")
     scores, labels = (torch.as_tensor(dets[k]).cpu() for k in ("scores", "labels"))
     keep = scores >= score_thr

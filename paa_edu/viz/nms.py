@@ -68,14 +68,12 @@ def parked_cars(n_cars: int = 8, size: tuple[float, float] = (40.0, 16.0), gap: 
 
 def horizontal_nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     """NMS as a horizontal detector does it: :func:`nms_rotated` on the HBBs of ``boxes``
-    (N, 5), suppressing when the HBB IoU with a kept box is > ``iou_threshold``; (K,) indices
-    of the kept boxes, by decreasing score."""
+    (N, 5); (K,) indices of the kept boxes, by decreasing score."""
     return nms_rotated(obb2hbb(as_box_tensor(boxes)), scores, iou_threshold)
 
 
 def cars_kept(keep: Tensor, owner: Tensor) -> int:
-    """How many distinct objects (``owner`` (M,) of each candidate) own a kept box (``keep``
-    (K,) indices)."""
+    """How many objects (``owner`` (M,) of each candidate) own a kept box (``keep`` (K,))."""
     return len(torch.unique(owner[keep]))
 
 
@@ -135,10 +133,8 @@ def plot_nms_thresholds(boxes, scores, thresholds=(0.1, 0.3, 0.5, 0.7), owner=No
                         figsize=None) -> Figure:
     """Small multiples: rotated NMS (top row) and horizontal NMS (bottom row) per threshold.
 
-    ``boxes`` (N, 5) are the candidates, ``scores`` (N,) theirs, ``thresholds`` one column
-    each; with ``owner`` (N,), the object of each candidate, the titles count the objects kept.
-    Axes ``[0:n]`` are rotated, ``[n:2n]`` horizontal, with titles ``"rotated 0.1: K kept"``
-    (``", C objects"`` with ``owner``).
+    Axes ``[0:n]`` are rotated, ``[n:2n]`` horizontal, titled ``"rotated 0.1: K kept"``, plus
+    ``", C objects"`` with ``owner`` (N,), the object of each candidate ``boxes`` (N, 5).
     """
     boxes = as_box_tensor(boxes)
     scores = torch.as_tensor(scores).detach().cpu().float().reshape(-1)

@@ -115,11 +115,9 @@ def add_colorbar(fig: Figure, mappable, ax, label: str, shrink: float) -> None:
 
 
 def as_box_tensor(boxes, name: str = "boxes") -> Tensor:
-    """``boxes`` as an (N, 5) float32 CPU tensor cx, cy, w, h, theta; other shapes are refused.
-
-    A (2, 10) tensor is two rows of ten numbers, not four boxes: drawn, it would silently show
-    wrong boxes, so it is an error, as is (3, 4). An empty tensor of any shape is (0, 5).
-    """
+    """``boxes`` as an (N, 5) float32 CPU tensor cx, cy, w, h, theta. A (2, 10) tensor is two
+    rows of ten numbers, not four boxes: drawn, it would silently show wrong boxes, so it is an
+    error, as is (3, 4). An empty tensor of any shape is (0, 5)."""
     try:
         boxes = torch.as_tensor(boxes).detach().cpu()
     except (TypeError, ValueError, RuntimeError):

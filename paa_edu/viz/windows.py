@@ -31,17 +31,15 @@ STATUSES = IOF_STATUSES  # object_status codes 0..3
 
 def window_names(stem: str, width: int, height: int, patch_size: int = 1024,
                  overlap: int = 200) -> list[str]:
-    """The patch names ``{stem}__{patch_size}__{x}___{y}`` of an image of ``width x height``,
-    one per window in :func:`window_origins` order (``patch_size``, ``overlap`` as in
-    :func:`paa_edu.data.split_dataset`)."""
+    """The patch names ``{stem}__{patch_size}__{x}___{y}`` that the split writes for an image of
+    ``width x height``, in :func:`window_origins` order."""
     return [patch_name(stem, patch_size, x, y)
             for x, y in window_origins(width, height, patch_size, overlap)]
 
 
 def overlap_strips(starts: list[int], patch_size: int) -> list[tuple[int, int]]:
-    """(begin, end) of the stretch each window shares with the next along one axis, one per
-    pair of consecutive windows that overlap (``starts`` from
-    :func:`paa_edu.data.window_starts`)."""
+    """(begin, end) of the stretch each window shares with the next along one axis (``starts``
+    from :func:`paa_edu.data.window_starts`), for each pair of windows that overlap."""
     return [(b, a + patch_size) for a, b in zip(starts, starts[1:]) if b < a + patch_size]
 
 
@@ -72,20 +70,16 @@ def _piece_corners(piece) -> np.ndarray:
 
 
 def object_iof(polys, x: int, y: int, patch_size: int) -> np.ndarray:
-    """(M,) IoF = area(object & window) / area(object) of DOTA polygons (M, 8) in image
-    pixels, in the window of top-left corner (``x``, ``y``), computed by the split itself
-    (:func:`paa_edu.data.split.clip_to_window`)."""
+    """(M,) IoF = area(object & window) / area(object) of polygons (M, 8) in the window of
+    top-left corner (``x``, ``y``), as the split computes it (``clip_to_window``)."""
     polys = np.asarray(polys, dtype=np.float64).reshape(-1, 8)
     return np.array([clip_to_window(p, x, y, patch_size)[1] for p in polys], dtype=np.float64)
 
 
 def object_status(polys, x: int, y: int, patch_size: int,
                   iof_thr: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
-    """What the split does with each object in one window (its ``SplitStats`` column).
-
-    Returns ``(iof, status)``: (M,) IoF and (M,) int codes into :data:`STATUSES`
-    (:func:`paa_edu.data.split.classify_iof`: 0 outside, 1 whole, 2 clipped, 3 truncated).
-    """
+    """What the split does with each object in one window: ``(iof, status)``, (M,) IoF and (M,)
+    codes into :data:`STATUSES` (``classify_iof``: 0 outside, 1 whole, 2 clipped, 3 truncated)."""
     iof = object_iof(polys, x, y, patch_size)
     return iof, np.array([classify_iof(v, iof_thr) for v in iof], dtype=np.int64)
 
@@ -94,8 +88,7 @@ def match_written(written, poly, window: tuple[int, int, int]) -> int:
     """Which of a patch's written objects is the piece of ``poly`` (8,), an object of the large
     image that the ``window`` (x, y, patch_size) cuts: the row of ``written`` (K, 8, the
     patch's label file shifted into image pixels) whose centre is nearest to the centre of
-    ``poly``'s part inside the window (the split writes that part's minimum-area rectangle).
-    """
+    ``poly``'s part inside the window (the split writes that part's minimum-area rectangle)."""
     written = np.asarray(written, dtype=np.float64).reshape(-1, 8)
     x, y, size = window
     piece = _piece_corners(clip_to_window(poly, x, y, size)[0])  # (V, 2)
