@@ -1,71 +1,48 @@
 """The anchor grid seen from one object: its nearest anchors, and its IoU with every anchor.
 
-- :func:`plot_anchor_neighbourhood`: on each FPN level, the ``k`` anchors nearest the object's
-  centre (ATSS's candidates), drawn to scale on the image.
-- :func:`plot_iou_heatmap`: on each level, the IoU of the object with the anchor of every
-  feature-map cell (:func:`level_iou_maps`), with the best anchors outlined.
-
-Both expect one anchor per location (the seed configs), levels in the order of the anchor
+Both plots expect one anchor per location (the seed configs), levels in the order of the anchor
 generator, and draw the object in black dashes (never yellow: the synthetic cars often are).
 """
-from __future__ import annotations
-
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from torch import Tensor
 
-from paa_edu.geometry.convert import obb2poly
 from paa_edu.geometry.iou import box_iou_rotated
-from paa_edu.viz.boxes import as_image, plot_rotated_boxes, show_image
+from paa_edu.viz.boxes import as_image, corner_window, plot_rotated_boxes, show_image
 from paa_edu.viz.style import (
     BLACK,
     FONT_SIZE,
     ORANGE,
     VERMILLION,
-    check_boxes,
+    add_colorbar,
+    as_box_tensor,
     check_length,
     panels,
 )
 
 
 def _one_box(box) -> Tensor:
-    """``box`` as (1, 5); a (5,) or (1, 5) input, anything else refused."""
-    box = check_boxes(torch.as_tensor(box).reshape(1, -1) if torch.as_tensor(box).dim() == 1
-                      else box, "box")
+    """``box`` (5,) or (1, 5) as (1, 5); more than one box is refused (not silently cut)."""
+    box = as_box_tensor(torch.as_tensor(box).reshape(-1, 5), "box")
     if len(box) != 1:
         raise ValueError(f"box must be one box (5,) or (1, 5), got {len(box)} boxes")
     return box
 
 
-def level_iou_maps(box, level_anchors: list[Tensor], sizes: list[tuple[int, int]]
-                   ) -> list[Tensor]:
-    """IoU of one object with every anchor, as one (H_l, W_l) map per level.
-
-    Args:
-        box: (5,) or (1, 5) cx, cy, w, h, theta.
-        level_anchors: L tensors (H_l * W_l, 5), row-major over the feature map.
-        sizes: L feature-map sizes (H_l, W_l).
-    Returns:
-        L float tensors (H_l, W_l); entry (i, j) is the IoU with the anchor of cell (i, j).
-    """
+def level_iou_maps(box, level_anchors: list[Tensor], sizes: list[tuple[int, int]]) -> list[Tensor]:
+    """IoU of one object ``box`` (5,) or (1, 5) with every anchor, one (H_l, W_l) map per
+    level: entry (i, j) is the IoU with the anchor of cell (i, j). ``level_anchors`` are L
+    tensors (H_l * W_l, 5), row-major over feature maps of ``sizes`` (H_l, W_l)."""
     box = _one_box(box)
     check_length(sizes, len(level_anchors), "sizes", of="levels")
     maps = []
     for anchors, (h, w) in zip(level_anchors, sizes):
-        anchors = check_boxes(anchors, "level_anchors")
         if len(anchors) != h * w:
             raise ValueError(f"a level of {h}x{w} cells has {len(anchors)} anchors: one anchor "
                              f"per location is needed")
-        maps.append(box_iou_rotated(box, anchors)[0].reshape(h, w))  # (H_l, W_l)
+        maps.append(box_iou_rotated(box, as_box_tensor(anchors)).reshape(h, w))  # (H_l, W_l)
     return maps
-
-
-def _window(boxes: Tensor, margin: float) -> tuple[float, float, float, float]:
-    """(x0, x1, y0, y1) framing the corners of ``boxes`` (N, 5) with ``margin`` pixels."""
-    corners = obb2poly(boxes).reshape(-1, 2)  # (4N, 2)
-    lo, hi = corners.min(0).values - margin, corners.max(0).values + margin
-    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
 
 
 def _inside_image(window, image) -> tuple[float, float, float, float]:
@@ -79,39 +56,33 @@ def _inside_image(window, image) -> tuple[float, float, float, float]:
     return x0 + dx, x1 + dx, y0 + dy, y1 + dy
 
 
+def _legend(ax, anchors_label: str, color) -> None:
+    ax.legend(handles=[Line2D([], [], color=BLACK, linestyle="--", label="object"),
+                       Line2D([], [], color=color, label=anchors_label)],
+              fontsize=FONT_SIZE, loc="lower left")
+
+
 def plot_anchor_neighbourhood(image, box, level_anchors: list[Tensor], strides: list[int],
                               k: int = 9, figsize=None) -> Figure:
-    """One panel per level: the ``k`` anchors whose centres are nearest the object's centre.
-
-    Args:
-        image: (3, H, W) tensor, (H, W, 3) array, or None.
-        box: the object, (5,) or (1, 5).
-        level_anchors: L tensors (N_l, 5), one per FPN level.
-        strides: L strides, for the titles.
-        k: anchors per level (ATSS's ``topk``).
-        figsize: (width, height) of the figure; default 3.5 in per panel.
-    Returns:
-        the Figure.
-    """
+    """One panel per level: the ``k`` (ATSS's ``topk``) anchors whose centres are nearest the
+    centre of the object ``box``; ``level_anchors`` are L tensors (N_l, 5), one per FPN level."""
     box = _one_box(box)
     check_length(strides, len(level_anchors), "strides", of="levels")
     fig, axes = panels(len(level_anchors), ncols=len(level_anchors), panel_size=3.5,
                        figsize=figsize)
     for ax, anchors, stride in zip(axes, level_anchors, strides):
-        anchors = check_boxes(anchors, "level_anchors")
+        anchors = as_box_tensor(anchors, "level_anchors")
         near = (anchors[:, :2] - box[0, :2]).norm(dim=1).argsort()[:k]  # (k,) nearest centres
         best = float(box_iou_rotated(box, anchors[near]).max())
         show_image(ax, image, box)
         plot_rotated_boxes(ax, anchors[near], color=ORANGE, linewidth=1.0)
         ax.scatter(anchors[near, 0], anchors[near, 1], s=10, color=ORANGE)
         plot_rotated_boxes(ax, box, color=BLACK, linewidth=2.0, linestyle="--")
-        x0, x1, y0, y1 = _window(torch.cat([anchors[near], box]), margin=8.0)
+        x0, x1, y0, y1 = corner_window(torch.cat([anchors[near], box]), margin=8.0)
         ax.set(xlim=(x0, x1), ylim=(y1, y0))
         ax.set_title(f"stride {stride}: {anchors[0, 2]:.0f} px anchors\nbest IoU {best:.3f}",
                      fontsize=FONT_SIZE)
-    handles = [Line2D([], [], color=BLACK, linestyle="--", label="object"),
-               Line2D([], [], color=ORANGE, label=f"{k} nearest anchors")]
-    axes[0].legend(handles=handles, fontsize=FONT_SIZE, loc="lower left")
+    _legend(axes[0], f"{k} nearest anchors", ORANGE)
     fig.tight_layout()
     return fig
 
@@ -123,15 +94,9 @@ def plot_iou_heatmap(image, box, level_anchors: list[Tensor], sizes: list[tuple[
     Each cell is coloured by the IoU of the anchor centred there (one shared colour scale);
     the anchors tied at the level's best IoU are outlined in vermillion.
 
-    Args:
-        image: (3, H, W) tensor, (H, W, 3) array, or None (shown under the map).
-        box: the object, (5,) or (1, 5).
-        level_anchors: L tensors (H_l * W_l, 5), row-major. sizes: L (H_l, W_l).
-        strides: L strides in pixels (the spacing of the anchor centres).
-        margin: pixels shown around the object.
-        figsize: (width, height) of the figure; default 3.3 in per panel.
-    Returns:
-        the Figure.
+    ``box``, ``level_anchors`` and ``sizes`` are those of :func:`level_iou_maps`; ``strides``
+    the L strides in pixels (the spacing of the anchor centres); ``margin`` the pixels shown
+    around the object.
     """
     box = _one_box(box)
     maps = level_iou_maps(box, level_anchors, sizes)
@@ -139,7 +104,7 @@ def plot_iou_heatmap(image, box, level_anchors: list[Tensor], sizes: list[tuple[
     top = max(float(m.max()) for m in maps) or 1.0
     fig, axes = panels(len(maps), ncols=len(maps), panel_size=3.3, figsize=figsize)
     fig.set_layout_engine("constrained")
-    x0, x1, y0, y1 = _inside_image(_window(box, margin), image)
+    x0, x1, y0, y1 = _inside_image(corner_window(box, margin), image)
     for ax, iou, anchors, stride in zip(axes, maps, level_anchors, strides):
         h, w = iou.shape
         first = anchors[0, :2].tolist()  # centre of cell (0, 0)
@@ -154,10 +119,6 @@ def plot_iou_heatmap(image, box, level_anchors: list[Tensor], sizes: list[tuple[
         ax.set(xlim=(x0, x1), ylim=(y1, y0))
         ax.set_title(f"stride {stride}: best IoU {float(iou.max()):.3f}\n"
                      f"{int(tied.sum())} anchor(s) tied at it", fontsize=FONT_SIZE)
-    bar = fig.colorbar(shown, ax=axes, shrink=0.8)
-    bar.set_label("IoU of the cell's anchor with the object", fontsize=FONT_SIZE)
-    bar.ax.tick_params(labelsize=FONT_SIZE)
-    handles = [Line2D([], [], color=BLACK, linestyle="--", label="object"),
-               Line2D([], [], color=VERMILLION, label="best anchor(s)")]
-    axes[0].legend(handles=handles, fontsize=FONT_SIZE, loc="lower left")
+    add_colorbar(fig, shown, axes, "IoU of the cell's anchor with the object", shrink=0.8)
+    _legend(axes[0], "best anchor(s)", VERMILLION)
     return fig

@@ -1,18 +1,10 @@
 """What an angle convention does to one rectangle: its label ``(w, h, θ)`` drawn, and swept.
 
-- :func:`plot_angle_conventions`: one panel per version (``oc``, ``le135``, ``le90``) with the
-  same rectangle; the ``w`` edge is thick, an arc from the x axis to that edge shows θ, and the
-  first corner (where labels sit) is marked.
-- :func:`angle_sweep` / :func:`sweep_jumps` / :func:`plot_angle_sweep`: one box turned from 0
-  to 180°, labelled in each version; where the label jumps for a 1° turn is the *boundary
-  discontinuity* a regression head has to live with.
-
-Every label comes from :func:`paa_edu.geometry.regularize_boxes` (or
-:func:`~paa_edu.geometry.poly2obb` for a polygon) and every corner from
-:func:`~paa_edu.geometry.obb2poly`; nothing here re-derives an angle.
+Turned from 0 to 180°, a box's label jumps where a 1° turn crosses the end of the version's
+range: the *boundary discontinuity* a regression head has to live with. Every label comes from
+:func:`paa_edu.geometry.regularize_boxes` (or :func:`~paa_edu.geometry.poly2obb` for a polygon)
+and every corner from :func:`~paa_edu.geometry.obb2poly`; nothing here re-derives an angle.
 """
-from __future__ import annotations
-
 import math
 
 import numpy as np
@@ -25,21 +17,14 @@ from torch import Tensor
 from paa_edu.geometry.angles import ANGLE_VERSIONS, check_version, regularize_boxes
 from paa_edu.geometry.convert import obb2poly, poly2obb
 from paa_edu.viz.boxes import plot_rotated_boxes
-from paa_edu.viz.style import BLUE, FONT_SIZE, ORANGE, VERMILLION, panels
+from paa_edu.viz.style import BLUE, FONT_SIZE, ORANGE, VERMILLION, label_axes, panels
 
 W_EDGE_COLOR, ARC_COLOR, CORNER_COLOR = VERMILLION, BLUE, "black"
 
 
 def label_box(box_or_poly, version: str) -> Tensor:
-    """The label of one rectangle in ``version``.
-
-    Args:
-        box_or_poly: one box (5,) / (1, 5) cx, cy, w, h, theta, or one polygon (8,) / (1, 8)
-            x1, y1, ..., x4, y4 (fitted with :func:`~paa_edu.geometry.poly2obb`).
-        version: one of :data:`~paa_edu.geometry.ANGLE_VERSIONS`.
-    Returns:
-        (5,) cx, cy, w, h, theta in ``version``.
-    """
+    """The label (5,) cx, cy, w, h, theta in ``version`` of one rectangle: a box (5,) / (1, 5),
+    or a polygon (8,) / (1, 8) x1, y1, ..., x4, y4 (fitted with ``poly2obb``)."""
     check_version(version)
     values = torch.as_tensor(box_or_poly).detach().cpu().float()
     if values.numel() == 5 and values.dim() <= 2:
@@ -51,16 +36,9 @@ def label_box(box_or_poly, version: str) -> Tensor:
 
 
 def draw_label(ax: Axes, box: Tensor, title: str = "") -> None:
-    """Draw one labelled box: outline, thick ``w`` edge, θ arc from the x axis, first corner.
-
-    The artists carry gids (``"w-edge"``, ``"x-axis"``, ``"theta-arc"``, ``"first-corner"``)
-    so that tests and callers can find them.
-
-    Args:
-        ax: the Axes to draw on.
-        box: (5,) cx, cy, w, h, theta of one box, already in the version to show.
-        title: prefix of the panel title (e.g. the version name).
-    """
+    """Draw one labelled box (5,), already in the version to show: outline, thick ``w`` edge,
+    θ arc from the x axis, first corner. The artists carry gids (``"w-edge"``, ``"x-axis"``,
+    ``"theta-arc"``, ``"first-corner"``) so that tests and callers can find them."""
     cx, cy, w, h, theta = (float(v) for v in box)
     corners = obb2poly(box.reshape(1, 5))[0].reshape(4, 2).numpy()  # (4, 2) c-u-v, c+u-v, ...
     plot_rotated_boxes(ax, box.reshape(1, 5), color="0.3", linewidth=1.2)
@@ -87,22 +65,12 @@ def draw_label(ax: Axes, box: Tensor, title: str = "") -> None:
     ax.set(xlim=(cx - half, cx + half), ylim=(cy + half, cy - half), aspect="equal")
     ax.set_title(f"{title}\nw={w:.0f} h={h:.0f} θ={math.degrees(theta):.0f}°",
                  fontsize=FONT_SIZE + 1)
-    ax.tick_params(labelsize=FONT_SIZE)
-    ax.set_xlabel("x (px)", fontsize=FONT_SIZE)
+    label_axes(ax, "x (px)")
 
 
-def plot_angle_conventions(box_or_poly, versions=ANGLE_VERSIONS,
-                           figsize: tuple[float, float] | None = None) -> Figure:
-    """The same rectangle labelled in each angle version, one panel per version.
-
-    Args:
-        box_or_poly: one box (5,) cx, cy, w, h, theta or one polygon (8,) x1, y1, ..., x4, y4.
-        versions: the versions to show, one panel each.
-        figsize: (width, height) in inches; default 3.3 in per panel.
-    Returns:
-        the Figure (panel ``i`` shows ``versions[i]``; a legend below the panels).
-    """
-    versions = [check_version(v) for v in versions]
+def plot_angle_conventions(box_or_poly, versions=ANGLE_VERSIONS, figsize=None) -> Figure:
+    """The same rectangle (a box (5,) or a polygon (8,)) labelled in each angle version: panel
+    ``i`` shows ``versions[i]``, a legend below the panels."""
     fig, axes = panels(len(versions), ncols=len(versions), panel_size=3.3,
                        figsize=figsize or (3.3 * len(versions), 4.0))
     fig.set_layout_engine("constrained")
@@ -117,15 +85,8 @@ def plot_angle_conventions(box_or_poly, versions=ANGLE_VERSIONS,
 
 def angle_sweep(w: float = 80.0, h: float = 30.0, versions=ANGLE_VERSIONS,
                 step_deg: float = 1.0) -> tuple[Tensor, dict[str, Tensor]]:
-    """One ``w`` x ``h`` box turned from 0 to 180°, labelled in each version.
-
-    Args:
-        w, h: the box's size in px (the box at turn 0 has its ``w`` side along x).
-        versions: the versions to label it in.
-        step_deg: the turn between two samples, in degrees.
-    Returns:
-        ``(turns, labels)``: turns (T,) in degrees and, per version, (T, 5) labels.
-    """
+    """One ``w`` x ``h`` box (its ``w`` side along x at turn 0) turned from 0 to 180° by
+    ``step_deg``: ``(turns, labels)``, turns (T,) in degrees and per version (T, 5) labels."""
     turns = torch.arange(0.0, 180.0, float(step_deg))  # (T,) degrees
     boxes = torch.zeros(len(turns), 5)
     boxes[:, 2], boxes[:, 3], boxes[:, 4] = float(w), float(h), torch.deg2rad(turns)
@@ -133,16 +94,9 @@ def angle_sweep(w: float = 80.0, h: float = 30.0, versions=ANGLE_VERSIONS,
 
 
 def sweep_jumps(turns: Tensor, labels: Tensor, max_step_deg: float = 10.0) -> dict[str, list]:
-    """Where a swept label jumps: θ by more than ``max_step_deg``, or w and h swapped.
-
-    Args:
-        turns: (T,) degrees, from :func:`angle_sweep`.
-        labels: (T, 5) one version's labels, from :func:`angle_sweep`.
-        max_step_deg: a change of θ larger than this between two samples is a jump.
-    Returns:
-        ``{"theta": [(before, after), ...], "swap": [(before, after), ...]}``, pairs of turns
-        (degrees) between which θ jumps, or w and h trade places.
-    """
+    """Where a swept label (from :func:`angle_sweep`) jumps: ``{"theta": [(before, after), ...],
+    "swap": [...]}``, the pairs of turns (degrees) between which θ changes by more than
+    ``max_step_deg``, or w and h trade places."""
     d_theta = torch.rad2deg(labels[1:, 4] - labels[:-1, 4]).abs()  # (T-1,)
     swapped = (labels[1:, 2] - labels[:-1, 2]).abs() > 1e-3  # (T-1,)
 
@@ -153,20 +107,9 @@ def sweep_jumps(turns: Tensor, labels: Tensor, max_step_deg: float = 10.0) -> di
 
 
 def plot_angle_sweep(w: float = 80.0, h: float = 30.0, versions=ANGLE_VERSIONS,
-                     step_deg: float = 1.0,
-                     figsize: tuple[float, float] | None = None) -> Figure:
-    """θ (top row) and w, h (bottom row) of one turning box, one column per version.
-
-    Dotted vertical lines mark the jumps of :func:`sweep_jumps`.
-
-    Args:
-        w, h: the box's size in px.
-        versions: one column each.
-        step_deg: the turn between two samples, in degrees.
-        figsize: (width, height) in inches; default 3.4 x 5.2 in per column.
-    Returns:
-        the Figure; axes ``[0:n]`` are the θ panels, ``[n:2n]`` the w, h panels.
-    """
+                     step_deg: float = 1.0, figsize=None) -> Figure:
+    """θ (top row, axes ``[0:n]``) and w, h (bottom row, ``[n:2n]``) of one turning box, one
+    column per version; dotted vertical lines mark the jumps of :func:`sweep_jumps`."""
     turns, labels = angle_sweep(w, h, versions, step_deg)
     n = len(labels)
     fig, axes = panels(2 * n, ncols=n, figsize=figsize or (3.4 * n, 5.2))
@@ -179,19 +122,18 @@ def plot_angle_sweep(w: float = 80.0, h: float = 30.0, versions=ANGLE_VERSIONS,
         bottom.plot(turns, lab[:, 3], color=ORANGE, linewidth=2, linestyle="--",
                     label="label h")
         jumps = sweep_jumps(turns, lab)
-        for before, after in sorted(set(jumps["theta"] + jumps["swap"])):
-            for ax in (top, bottom):
+        for ax in (top, bottom):
+            for before, after in sorted(set(jumps["theta"] + jumps["swap"])):
                 ax.axvline((before + after) / 2, color="0.5", linestyle=":", linewidth=1.2)
+            ax.set_xticks([0, 45, 90, 135, 180])
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=FONT_SIZE)
         top.set_title(version, fontsize=FONT_SIZE + 1)
         top.set(ylim=(-100, 190), yticks=[-90, -45, 0, 45, 90, 135, 180])
         bottom.set(ylim=(0, 1.15 * max(w, h)))
         bottom.set_xlabel("true rotation (degrees)", fontsize=FONT_SIZE)
-        for ax in (top, bottom):
-            ax.set_xticks([0, 45, 90, 135, 180])
-            ax.grid(alpha=0.3)
-            ax.tick_params(labelsize=FONT_SIZE)
-    axes[0].set_ylabel("label θ (degrees)", fontsize=FONT_SIZE)
-    axes[n].set_ylabel("label size (px)", fontsize=FONT_SIZE)
+    label_axes(axes[0], ylabel="label θ (degrees)")
+    label_axes(axes[n], ylabel="label size (px)")
     axes[0].legend(fontsize=FONT_SIZE, loc="upper left")
     axes[n].legend(fontsize=FONT_SIZE, loc="lower left")
     return fig

@@ -1,13 +1,5 @@
-"""Which anchors each assigner makes positive, drawn on the image.
-
-- :func:`plot_assignments`: the positives of several assigners on the same image.
-- :func:`plot_assignment_zoom`: chosen objects x assigners, zoomed, with the ignored anchors.
-- :func:`draw_atss_threshold`: ATSS's ``mean + std`` rule for one GT.
-
-Each returns the Figure; in a notebook end the line with ``;`` or it may be shown twice.
-"""
-from __future__ import annotations
-
+"""Which anchors each assigner makes positive, drawn on the image, and ATSS's ``mean + std``
+rule for one GT."""
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -23,28 +15,13 @@ from paa_edu.viz.style import (
     IGNORED_COLOR,
     NEG_COLOR,
     POS_COLOR,
+    as_box_tensor,
     box_color,
-    check_boxes,
     figure_and_axes,
+    label_axes,
     legend_below,
     panels,
 )
-
-
-def _check_results(results: dict, num_anchors: int, num_gts: int) -> None:
-    """Refuse an empty ``results`` or one whose anchors or GTs are not these."""
-    if not isinstance(results, dict) or not results:
-        raise ValueError("results must be a non-empty dict {name: AssignResult}")
-    for name, res in results.items():
-        if not hasattr(res, "gt_inds"):
-            raise TypeError(f"results[{name!r}] must be an AssignResult, got "
-                            f"{type(res).__name__}")
-        if res.num_anchors != num_anchors:
-            raise ValueError(f"results[{name!r}] has {res.num_anchors} anchors, "
-                             f"anchors has {num_anchors}")
-        if int(res.num_gts) != num_gts:
-            raise ValueError(f"results[{name!r}] has {int(res.num_gts)} GTs, "
-                             f"gt_boxes has {num_gts}")
 
 
 def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict,
@@ -55,18 +32,10 @@ def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict,
     background is the colour of its positives. The colours cycle through 6 (``BOX_PALETTE``),
     so with more GTs two objects share a colour; a GT's positives surround it.
 
-    Args:
-        image: (3, H, W) tensor, (H, W, 3) array, or None.
-        gt_boxes: (G, 5) cx, cy, w, h, theta.
-        anchors: (A, 5), the anchors the results index.
-        results: ``{name: AssignResult}`` of these anchors and GTs, one panel each (e.g.
-            ``MaxIoUAssigner(0.5, 0.4).assign(anchors, gt_boxes, gt_labels)``).
-        figsize: (width, height) in inches (default 3.6 per panel, side by side).
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    ``results`` is ``{name: AssignResult}`` of the ``anchors`` (A, 5) and ``gt_boxes`` (G, 5),
+    one panel each (e.g. ``MaxIoUAssigner(0.5, 0.4).assign(anchors, gt_boxes, gt_labels)``).
     """
-    gt_boxes, anchors = check_boxes(gt_boxes, "gt_boxes"), check_boxes(anchors, "anchors")
-    _check_results(results, len(anchors), len(gt_boxes))
+    gt_boxes, anchors = as_box_tensor(gt_boxes, "gt_boxes"), as_box_tensor(anchors, "anchors")
     fig, axes = panels(len(results), ncols=len(results), panel_size=3.6, figsize=figsize)
     for ax, (name, res) in zip(axes, results.items()):
         pos_mask = res.pos_mask.cpu()
@@ -86,47 +55,23 @@ def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict,
     return fig
 
 
-def _row_label(g: int, box: Tensor, class_names, gt_labels) -> str:
-    w, h = box[2:4].tolist()
-    kind = ""
-    if class_names is not None and gt_labels is not None:
-        kind = f"{class_names[int(gt_labels[g])]} "
-    return f"GT {g}: {kind}{w:.0f}x{h:.0f}"
-
-
 def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict, gts: list[int],
                          class_names: list[str] | None = None, gt_labels: Tensor | None = None,
-                         margin: float = 20.0, panel_size: float = 2.6,
-                         figsize=None) -> Figure:
+                         margin: float = 20.0, panel_size: float = 2.6, figsize=None) -> Figure:
     """The same objects under several assigners, zoomed: rows = ``gts``, columns = assigners.
 
     Each panel shows the object (black dashed), its positive anchors (green, solid) and the
     anchors the assigner *ignores* whose centre lies in the window (grey, dotted: neither
     positive nor negative, e.g. MaxIoU's 0.4-0.5 band). The title counts both.
 
-    Args:
-        image: (3, H, W) tensor, (H, W, 3) array, or None.
-        gt_boxes: (G, 5) cx, cy, w, h, theta.
-        anchors: (A, 5), the anchors the results index.
-        results: ``{name: AssignResult}`` of these anchors and GTs (one column each).
-        gts: indices of the objects to show (one row each), in ``[0, G)``.
-        class_names: names indexed by label; with ``gt_labels`` (G,) they name the rows.
-        gt_labels: (G,) class label of each GT.
-        margin: pixels around the object's long side.
-        panel_size: inches per panel, used when ``figsize`` is ``None``.
-        figsize: (width, height) in inches of the whole figure.
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    ``results`` are those of :func:`plot_assignments` (one column each), ``gts`` the indices of
+    the objects to show (one row each); ``class_names`` with ``gt_labels`` (G,) name the rows;
+    ``margin`` is the pixels around the object's long side.
     """
-    gt_boxes, anchors = check_boxes(gt_boxes, "gt_boxes"), check_boxes(anchors, "anchors")
-    _check_results(results, len(anchors), len(gt_boxes))
-    gts = [int(g) for g in gts] if gts is not None else []
-    if not gts:
-        raise ValueError("gts is empty: pass the indices of the objects to show")
-    if any(not 0 <= g < len(gt_boxes) for g in gts):
+    gt_boxes, anchors = as_box_tensor(gt_boxes, "gt_boxes"), as_box_tensor(anchors, "anchors")
+    gts = [int(g) for g in gts]
+    if any(not 0 <= g < len(gt_boxes) for g in gts):  # -1 would silently show the last GT
         raise ValueError(f"gts must be in [0, {len(gt_boxes)}), got {gts}")
-    if gt_labels is not None and len(gt_labels) != len(gt_boxes):
-        raise ValueError(f"gt_labels has {len(gt_labels)} entries for {len(gt_boxes)} GTs")
     fig, axes = panels(len(gts) * len(results), ncols=len(results), panel_size=panel_size,
                        figsize=figsize)
     for r, g in enumerate(gts):
@@ -147,9 +92,10 @@ def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict
             ax.set_title(f"{name}: {int(pos.sum())} pos, {int(ignored.sum())} ign",
                          fontsize=FONT_SIZE)
             if c == 0:
-                ax.set_ylabel(_row_label(g, gt_boxes[g], class_names, gt_labels),
-                              fontsize=FONT_SIZE)
-            ax.set_xticks([]), ax.set_yticks([])
+                w, h = gt_boxes[g, 2:4].tolist()
+                kind = ("" if class_names is None or gt_labels is None
+                        else f"{class_names[int(gt_labels[g])]} ")
+                ax.set_ylabel(f"GT {g}: {kind}{w:.0f}x{h:.0f}", fontsize=FONT_SIZE)
     legend_below(fig, [Line2D([], [], color=BLACK, linestyle="--", linewidth=1.8, label="object"),
                        Line2D([], [], color=POS_COLOR, linewidth=1.6, label="positive anchor"),
                        Line2D([], [], color=IGNORED_COLOR, linestyle=":",
@@ -157,26 +103,17 @@ def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict
     return fig
 
 
-def draw_atss_threshold(ax, ious: Tensor, threshold: float, inside: Tensor,
-                        title: str = "", figsize=None) -> Figure:
+def draw_atss_threshold(ax, ious: Tensor, threshold: float, inside: Tensor, title: str = "",
+                        figsize=None) -> Figure:
     """ATSS's decision for one GT: its candidates' IoUs, ``mean + std`` and the centre test.
 
-    Args:
-        ax: an Axes of your own layout, or ``None`` for a new figure.
-        ious: (K,) IoUs of the GT's candidates (the topk nearest anchors of every level), e.g.
-            row ``g`` of ``ATSSAssigner(9).candidates(anchors, gt_boxes, num_level_anchors)[1]``.
-        threshold: the GT's ``mean + std`` of ``ious``.
-        inside: (K,) bool, the candidate's centre lies inside the rotated GT.
-        title: panel title (the count of positives is appended).
-        figsize: (width, height) in inches of the new figure (default 4.8 x 3.6).
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    ``ious`` (K,) are the IoUs of the GT's candidates (the topk nearest anchors of every
+    level), e.g. row ``g`` of ``ATSSAssigner(9).candidates(anchors, gt_boxes, num_level_anchors)
+    [1]``; ``threshold`` their ``mean + std``; ``inside`` (K,) bool, whether the candidate's
+    centre lies inside the rotated GT; ``title`` gets the count of positives appended.
     """
     ious = torch.as_tensor(ious).detach().cpu().double().numpy()
     inside = torch.as_tensor(inside).detach().cpu().bool().numpy()
-    if ious.ndim != 1 or inside.shape != ious.shape or len(ious) == 0:
-        raise ValueError(f"ious and inside must be (K,) of the same length K >= 1, got "
-                         f"{ious.shape} and {inside.shape}")
     fig, ax = figure_and_axes(ax, figsize, (4.8, 3.6))
     pos = (ious >= threshold) & inside
     ax.hist(ious, bins=min(20, max(5, len(ious) // 2)), color=HIST_COLOR, alpha=0.4,
@@ -191,8 +128,6 @@ def draw_atss_threshold(ax, ious: Tensor, threshold: float, inside: Tensor,
     ax.axvline(threshold, color=POS_COLOR, linestyle=":", label=f"mean+std {threshold:.2f}")
     ax.set_title(f"{title}{': ' if title else ''}{int(pos.sum())}/{len(ious)} positive",
                  fontsize=FONT_SIZE + 1)
-    ax.set_xlabel("IoU of anchor and object", fontsize=FONT_SIZE)
-    ax.set_ylabel("candidates", fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=FONT_SIZE)
+    label_axes(ax, "IoU of anchor and object", "candidates")
     ax.legend(fontsize=FONT_SIZE, loc="upper right")
     return fig

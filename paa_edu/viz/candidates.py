@@ -1,14 +1,6 @@
-"""PAA's candidates of one object on the image and in its score histogram, in the same colours.
-
-- :func:`ranked_candidates`: one GT's candidates from a :class:`paa_edu.assigners.PAARecord`,
-  best (lowest score) first: the numbering both panels share.
-- :func:`plot_candidate_scores`: left, a zoom on the object with its candidate anchors coloured
-  by PAA score (positives solid, negatives dashed) and numbered by rank; right, the score
-  histogram whose ticks carry the same colours and numbers; one colour bar.
-- :func:`plot_pool_sizes`: how many candidates the objects get from each initial assigner.
-"""
-from __future__ import annotations
-
+"""PAA's candidates of one object on the image and in its score histogram, in the same colours
+and numbered by rank (1 = the best, lowest score); the candidates per object of each initial
+assigner (:func:`plot_pool_sizes`)."""
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -18,44 +10,34 @@ from matplotlib.lines import Line2D
 from torch import Tensor
 
 from paa_edu.viz.boxes import as_image, plot_rotated_boxes, show_image
+from paa_edu.viz.gmm import check_record
 from paa_edu.viz.style import (
     FONT_SIZE,
     GT_COLOR,
     POS_COLOR,
-    check_boxes,
+    add_colorbar,
+    as_box_tensor,
     figure_and_axes,
-    palette_color,
+    grouped_bars,
+    label_axes,
     panels,
 )
 
-SCORE_CMAP = "plasma"  # perceptually uniform, colour-blind safe, no sky blue (the GT's colour)
-CMAP_RANGE = (0.0, 0.85)  # the part of it used: its palest yellows vanish on the image
-
-
-def score_colormap():
-    """The colormap of PAA scores in :func:`plot_candidate_scores`.
-
-    Returns:
-        :data:`SCORE_CMAP` restricted to :data:`CMAP_RANGE`, as a ``ListedColormap``.
-    """
-    base = plt.get_cmap(SCORE_CMAP)
-    return ListedColormap(base(np.linspace(*CMAP_RANGE, 256)), name=f"{SCORE_CMAP}_part")
+# The colours of PAA scores: plasma is perceptually uniform, colour-blind safe and has no sky
+# blue (the GT's colour); its palest yellows (past 0.85) would vanish on the image.
+SCORE_CMAP = ListedColormap(plt.get_cmap("plasma")(np.linspace(0.0, 0.85, 256)),
+                            name="plasma_part")
 
 
 def ranked_candidates(record, gt: int) -> tuple[Tensor, Tensor, Tensor]:
-    """The candidates of GT ``gt`` in ``record``, sorted by score, lowest (best) first.
+    """The candidates of GT ``gt`` in ``record`` (a :class:`paa_edu.assigners.PAARecord`),
+    sorted by score, lowest (best) first.
 
-    Args:
-        record: a :class:`paa_edu.assigners.PAARecord` (``PAAAssigner(record=True)``).
-        gt: row of the GT in the record.
     Returns:
         ``(anchor_inds, scores, positive)``: (n,) long indices into the image's anchors,
         (n,) float scores, (n,) bool final positives; candidate ``i`` has rank ``i + 1``.
     """
-    if record is None:
-        raise ValueError("record is None: create PAAAssigner(record=True) and read last_record")
-    if not 0 <= int(gt) < record.num_gts:
-        raise ValueError(f"gt must be in [0, {record.num_gts}), got {gt}")
+    gt = check_record(record, gt)
     valid = record.valid[gt]  # (K,)
     scores = record.scores[gt][valid].float()  # (n,)
     order = torch.argsort(scores, stable=True)  # (n,)
@@ -73,22 +55,14 @@ def _zoom(boxes: Tensor, margin: float) -> tuple[float, float, float, float]:
     return cx - side, cx + side, cy - side, cy + side
 
 
-def _label_offsets(centres: Tensor, step: float) -> Tensor:
-    """(n,) vertical offsets so that labels of anchors with the same centre do not cover
-    each other: the k-th anchor on a centre is moved ``k * step`` down."""
-    offsets, seen = torch.zeros(len(centres)), {}
-    for i, (x, y) in enumerate(centres.round().tolist()):
-        k = seen.get((x, y), 0)
-        offsets[i], seen[(x, y)] = k * step, k + 1
-    return offsets
-
-
 def _draw_anchors(ax, image, box: Tensor, anchors: Tensor, colors, positive: Tensor,
                   margin: float) -> None:
     """Left panel: the object (dotted sky blue), its candidates, numbered at their centres."""
     show_image(ax, image, box[None])
     x0, x1, y0, y1 = _zoom(torch.cat([box[None], anchors]), margin)
-    dy = _label_offsets(anchors[:, :2], 0.05 * (x1 - x0))  # (n,)
+    # Labels of anchors with the same centre would cover each other: the k-th is moved k steps.
+    at = anchors[:, :2].round()  # (n, 2)
+    dy = torch.tensor([(at[:i] == at[i]).all(1).sum() * 0.05 * (x1 - x0) for i in range(len(at))])
     for i in torch.argsort(positive.long(), stable=True).tolist():  # positives on top
         plot_rotated_boxes(ax, anchors[i:i + 1], color=colors[i],
                            linewidth=2.2 if positive[i] else 1.4,
@@ -121,51 +95,33 @@ def _draw_histogram(ax, scores: np.ndarray, colors, positive: np.ndarray, cut: f
     if np.isfinite(cut):
         ax.axvline(cut, color=POS_COLOR, linestyle=":", linewidth=2,
                    label=f"cut {cut:.2f}: {int(positive.sum())} positive")
-    ax.set_xlabel("PAA score (lower is better)", fontsize=FONT_SIZE)
-    ax.set_ylabel("candidates", fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=FONT_SIZE)
+    label_axes(ax, "PAA score (lower is better)", "candidates")
     ax.legend(fontsize=FONT_SIZE, loc="upper right")
 
 
 def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, image=None,
-                          title: str | None = None, margin: float = 6.0,
-                          figsize: tuple[float, float] | None = None) -> Figure:
+                          title: str | None = None, margin: float = 6.0, figsize=None) -> Figure:
     """One object's PAA candidates, on the image and in the score histogram, linked by colour.
 
     Both panels use one colour per candidate, from its score (colour bar), and the same
     number, its rank (1 = the lowest, best score). Positives are solid boxes and bold numbers.
 
-    Args:
-        record: a :class:`paa_edu.assigners.PAARecord` of this image.
-        gt: row of the object in the record (= its index in ``gt_boxes``).
-        anchors: (A, 5) the image's anchors (the record's ``anchor_inds`` index them).
-        gt_boxes: (G, 5) the image's objects.
-        image: (3, H, W) tensor, (H, W, 3) array, or None.
-        title: figure title (default: the object's index and its number of candidates).
-        margin: pixels around the object and its candidates in the zoom.
-        figsize: (width, height) in inches.
-    Returns:
-        the Figure.
+    ``record`` is the :class:`paa_edu.assigners.PAARecord` of the image whose ``anchors``
+    (A, 5) its ``anchor_inds`` index and whose objects are ``gt_boxes`` (G, 5); ``gt`` is the
+    object's row; ``margin`` the pixels around the object and its candidates in the zoom.
     """
-    anchors, gt_boxes = check_boxes(anchors, "anchors"), check_boxes(gt_boxes, "gt_boxes")
-    if len(gt_boxes) != record.num_gts:
-        raise ValueError(f"gt_boxes has {len(gt_boxes)} boxes, the record {record.num_gts} GTs")
+    anchors, gt_boxes = as_box_tensor(anchors, "anchors"), as_box_tensor(gt_boxes, "gt_boxes")
     inds, scores, positive = ranked_candidates(record, gt)
     if len(inds) == 0:
         raise ValueError(f"GT {gt} has no candidate: nothing to plot")
-    if int(inds.max()) >= len(anchors):
-        raise ValueError(f"the record indexes anchor {int(inds.max())}, anchors has "
-                         f"{len(anchors)}: pass the anchors of the recorded image")
     norm = Normalize(float(scores.min()), float(scores.max()) + 1e-9)
-    cmap = score_colormap()
-    colors = [cmap(norm(float(s))) for s in scores]
+    colors = [SCORE_CMAP(norm(float(s))) for s in scores]
     fig, (ax_img, ax_hist) = panels(2, ncols=2, figsize=figsize or (10.0, 4.6))
     _draw_anchors(ax_img, image, gt_boxes[gt], anchors[inds], colors, positive, margin)
     _draw_histogram(ax_hist, scores.double().numpy(), colors, positive.numpy(),
                     float(record.thresholds()[gt]))
-    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax_img, shrink=0.85)
-    bar.set_label("PAA score (lower is better)", fontsize=FONT_SIZE)
-    bar.ax.tick_params(labelsize=FONT_SIZE)
+    add_colorbar(fig, plt.cm.ScalarMappable(norm=norm, cmap=SCORE_CMAP), ax_img,
+                 "PAA score (lower is better)", shrink=0.85)
     fig.suptitle(title or f"GT {gt}: {len(inds)} candidates, numbered by score",
                  fontsize=FONT_SIZE + 1)
     fig.tight_layout()
@@ -173,47 +129,26 @@ def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, im
 
 
 def pool_size_counts(sizes: Tensor, max_size: int) -> Tensor:
-    """(max_size + 2,) how many objects have 0, 1, ..., ``max_size``, more candidates.
-
-    Args:
-        sizes: (N,) candidates per object (``AssignResult.num_pos_per_gt()``).
-        max_size: the last pool size counted on its own; larger ones share the last bin.
-    Returns:
-        the counts, summing to N.
-    """
+    """(max_size + 2,) how many objects have 0, 1, ..., ``max_size``, more candidates, from
+    ``sizes`` (N,) candidates per object (``AssignResult.num_pos_per_gt()``)."""
     sizes = torch.as_tensor(sizes).long().reshape(-1)
-    if bool((sizes < 0).any()):
-        raise ValueError("pool sizes must be >= 0")
     return torch.bincount(sizes.clamp(max=max_size + 1), minlength=max_size + 2)
 
 
-def plot_pool_sizes(pool_sizes: dict, max_size: int = 10, ax=None,
-                    figsize: tuple[float, float] | None = None) -> Figure:
-    """Share of objects per candidate-pool size, side by side for several initial assigners.
-
-    Args:
-        pool_sizes: name -> (N,) candidates per object (e.g. ``{"maxiou": ..., "atss": ...}``).
-        max_size: pools larger than this share the last bar, labelled ``> max_size``.
-        ax: an Axes to draw into, or None for a new figure.
-        figsize: (width, height) in inches of the new figure.
-    Returns:
-        the Figure.
-    """
-    if not pool_sizes:
-        raise ValueError("pool_sizes is empty: pass {name: (N,) candidates per object}")
+def plot_pool_sizes(pool_sizes: dict, max_size: int = 10, ax=None, figsize=None) -> Figure:
+    """Share of objects per candidate-pool size, side by side for several initial assigners:
+    ``pool_sizes`` maps names to (N,) candidates per object (e.g. ``{"maxiou": ..., "atss":
+    ...}``); pools larger than ``max_size`` share the last bar, labelled ``> max_size``."""
     new_figure = ax is None
     fig, ax = figure_and_axes(ax, figsize, (7.0, 3.6))
-    bins = np.arange(max_size + 2)
-    width = 0.8 / len(pool_sizes)
-    for k, (name, sizes) in enumerate(pool_sizes.items()):
+    shares = {}  # {label: (max_size + 2,) % of the objects}
+    for name, sizes in pool_sizes.items():
         counts = pool_size_counts(sizes, max_size).double()
         share = 100 * counts / counts.sum().clamp(min=1)
-        ax.bar(bins + (k - (len(pool_sizes) - 1) / 2) * width, share.numpy(), width,
-               color=palette_color(k), label=f"{name} ({len(sizes)} objects)")
-    ax.set_xticks(bins, [str(b) for b in bins[:-1]] + [f">{max_size}"])
-    ax.set_xlabel("candidates of an object (its pool size)", fontsize=FONT_SIZE)
-    ax.set_ylabel("objects (%)", fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=FONT_SIZE)
+        shares[f"{name} ({len(sizes)} objects)"] = share.numpy()
+    grouped_bars(ax, shares, max_size + 2)
+    ax.set_xticks(range(max_size + 2), [str(b) for b in range(max_size + 1)] + [f">{max_size}"])
+    label_axes(ax, "candidates of an object (its pool size)", "objects (%)")
     ax.legend(fontsize=FONT_SIZE)
     if new_figure:
         fig.tight_layout()

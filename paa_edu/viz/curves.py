@@ -1,20 +1,5 @@
-"""Curves of training and evaluation (matplotlib; each function returns the Figure).
-
-- :func:`plot_loss_curves`: the per-iteration losses of :func:`paa_edu.engine.train.train` (or the
-  rows of a run's ``log.csv``), raw and smoothed, with the warm-up and the learning rate.
-- :func:`plot_iou_loss_floor`: each positive's IoU-branch BCE against its target, above the
-  entropy floor H(t) it cannot go below (:func:`paa_edu.evaluation.iou_floor.iou_loss_floor`).
-- :func:`plot_pr_curves`: precision-recall curves from
-  :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`, of one run or of several overlaid.
-- :func:`plot_iou_calibration`: the IoU branch's estimate against the true IoU of each
-  detection (:func:`paa_edu.evaluation.rotated_ap.iou_calibration`).
-- :func:`plot_ap_breakdown`: AP by assigner and class (and object size), grouped bars.
-
-In a notebook, end the line with ``;``: the returned Figure would otherwise be shown twice
-(once by the inline backend, once as the cell's value).
-"""
-from __future__ import annotations
-
+"""Curves of training and evaluation: losses, the IoU branch's loss against its entropy floor,
+precision-recall, IoU calibration, AP by class and object size."""
 import math
 
 import matplotlib.pyplot as plt
@@ -32,7 +17,9 @@ from paa_edu.viz.style import (
     PALETTE,
     SKY_BLUE,
     VERMILLION,
+    check_length,
     figure_and_axes,
+    grouped_bars,
     palette_color,
     panels,
 )
@@ -40,7 +27,6 @@ from paa_edu.viz.style import (
 LOSS_KEYS = ("loss", "loss_cls", "loss_bbox", "loss_iou")
 LOSS_LABELS = {"loss": "sum of the terms", "loss_cls": "focal loss / positives",
                "loss_bbox": "IoU-weighted -log IoU", "loss_iou": "0.5 x BCE of the IoU branch"}
-AP_KEYS = ("AP50", "AP75", "mAP")
 RUN_STYLES = ("-", "--", "-.", ":")  # with the colour: runs stay apart where their lines overlap
 
 
@@ -60,58 +46,43 @@ def _readable(ax: Axes) -> None:
 
 
 def _series(history: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(iterations, values) of the rows that hold ``key`` (``log.csv`` rows are strings and
-    its evaluation rows have no losses)."""
-    iters, values = [], []
-    for i, row in enumerate(history):
-        value = row.get(key)
-        if value is None or value == "":
-            continue
-        iters.append(float(row.get("iter") or i + 1))
-        values.append(float(value))
-    return np.array(iters), np.array(values)
+    """(iterations, values) of the rows that hold ``key`` (``log.csv``'s eval rows do not)."""
+    rows = [(i, row) for i, row in enumerate(history) if row.get(key) not in (None, "")]
+    return (np.array([float(row.get("iter") or i + 1) for i, row in rows]),
+            np.array([float(row[key]) for _, row in rows]))
 
 
 def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | None = None,
                      warmup_iters: int | None = None, show_lr: bool | None = None,
-                     figsize: tuple[float, float] | None = None) -> Figure:
+                     figsize=None) -> Figure:
     """Total and per-term training losses against the iteration, raw and smoothed.
 
-    Args:
-        history: one dict per iteration with ``iter``, some of :data:`LOSS_KEYS` and
-            optionally ``lr``: ``train(cfg)["history"]``, or ``csv.DictReader`` rows of a
-            run's ``log.csv`` (strings; rows without a term are skipped for that term).
-        window: moving-average window of the smoothed line (iterations).
-        keys: the loss terms to draw (default: those of :data:`LOSS_KEYS` present).
-        warmup_iters: shade iterations up to this one as the learning-rate warm-up
-            (``cfg.train.warmup_iters``); ``None`` shades nothing.
-        show_lr: add a panel with the learning rate (default: when the rows have ``lr``).
-        figsize: (width, height) in inches of the whole figure.
-    Returns:
-        The Figure: one panel per term (and the lr), one row, the legend below. In a notebook
-        end the line with ``;`` or it is shown twice.
+    ``history`` has one dict per iteration with ``iter``, some of :data:`LOSS_KEYS` and
+    optionally ``lr``: ``train(cfg)["history"]``, or ``csv.DictReader`` rows of a run's
+    ``log.csv`` (strings; rows without a term are skipped for that term). One panel per term of
+    ``keys`` (default: those present), and one of the learning rate with ``show_lr`` (default:
+    when the rows have ``lr``), the legend below. The smoothed line is the mean of the last
+    ``window`` iterations; iterations up to ``warmup_iters`` (``cfg.train.warmup_iters``) are
+    shaded as the warm-up.
     """
     if not isinstance(history, (list, tuple)) or not all(isinstance(r, dict) for r in history):
         raise TypeError(f"history must be a list of dicts (train(cfg)['history'], or the rows "
                         f"of log.csv), got {type(history).__name__} {history!r:.60}")
-    if not history:
-        raise ValueError("history is empty: nothing was trained")
-    if window < 1:
+    if window < 1:  # a window of 0 would draw nothing but NaN
         raise ValueError(f"window must be >= 1, got {window}")
-    present = [k for k in LOSS_KEYS if any(row.get(k) not in (None, "") for row in history)]
-    keys = present if keys is None else list(keys)
-    missing = [k for k in keys if k not in present]
-    if missing or not keys:
-        raise ValueError(f"history has no {missing or 'loss'} values; it has {present}")
+    if keys is None:
+        keys = [k for k in LOSS_KEYS if any(row.get(k) not in (None, "") for row in history)]
     if show_lr is None:
         show_lr = any(row.get("lr") not in (None, "") for row in history)
-    names = keys + (["lr"] if show_lr else [])
+    names = list(keys) + (["lr"] if show_lr else [])
+    series = {k: _series(history, k) for k in names}  # (iterations, values) each
+    empty = ", ".join(repr(k) for k in names if len(series[k][0]) == 0)
+    if empty:  # it would be an empty panel
+        raise ValueError(f"history has no {empty} values (for 'lr': pass show_lr=False)")
     fig, axes = panels(len(names), ncols=len(names),
                        figsize=figsize or (3.0 * len(names), 2.9))
     for ax, key in zip(axes, names):
-        iters, values = _series(history, key)
-        if len(iters) == 0:
-            raise ValueError("history has no 'lr' values (pass show_lr=False)")
+        iters, values = series[key]
         if warmup_iters and iters.min() <= warmup_iters:
             ax.axvspan(iters.min(), min(warmup_iters, iters.max()), color=ORANGE, alpha=0.15,
                        label=f"warm-up (to iter {warmup_iters})")
@@ -135,26 +106,12 @@ def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | No
     return fig
 
 
-def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax: Axes | None = None,
-                        figsize: tuple[float, float] | None = None) -> Figure:
-    """Each positive's IoU-branch loss against its target t, above the floor H(t).
-
-    Args:
-        targets: (P,) IoU targets t in [0, 1] (``iou_loss_floor(...)["targets"]``).
-        bce: (P,) BCE of each positive (``iou_loss_floor(...)["bce"]``).
-        weight: the loss weight of the IoU branch (``cfg.model.iou_weight``); both the points
-            and the floor are scaled by it, as ``loss_iou`` is.
-        ax: an Axes to draw into, or ``None`` for a new figure.
-        figsize: (width, height) in inches of a new figure.
-    Returns:
-        The Figure. In a notebook end the line with ``;`` or it is shown twice.
-    """
-
+def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax=None, figsize=None) -> Figure:
+    """Each positive's IoU-branch loss ``bce`` (P,) against its target t in [0, 1] (both from
+    :func:`~paa_edu.evaluation.iou_floor.iou_loss_floor`), above the floor H(t); all scaled by
+    ``weight`` (``cfg.model.iou_weight``), as ``loss_iou`` is."""
     t, loss = np.asarray(targets, dtype=float), np.asarray(bce, dtype=float)
-    if t.ndim != 1 or t.shape != loss.shape:
-        raise ValueError(f"targets and bce must be 1-D of one length, got {t.shape} and "
-                         f"{loss.shape}")
-    if len(t) == 0:
+    if len(t) == 0:  # the means would be NaN
         raise ValueError("no positives: nothing to plot")
     fig, ax = figure_and_axes(ax, figsize, (4.2, 3.4))
     grid = np.linspace(0, 1, 201)
@@ -174,65 +131,33 @@ def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax: Axes | None = Non
     return fig
 
 
-def _runs_of(metrics: dict) -> tuple[dict, bool]:
-    """{name: metrics} and whether a single run's metrics were passed."""
-    if not isinstance(metrics, dict) or not metrics:
-        raise ValueError("metrics is empty: pass evaluate_rotated's result or {run: result}")
-    if "curves" in metrics:
-        return {"": metrics}, True
-    for name, m in metrics.items():
-        if not isinstance(m, dict) or "curves" not in m:
-            raise ValueError(f"metrics[{name!r}] is not a result of evaluate_rotated "
-                             f"(no 'curves')")
-    return dict(metrics), False
-
-
-def _threshold_index(m: dict, iou_threshold: float) -> int:
-    for t, thr in enumerate(m["iou_thresholds"]):
-        if math.isclose(thr, iou_threshold):
-            return t
-    raise ValueError(f"metrics holds no curve at IoU {iou_threshold} (it has "
-                     f"{list(m['iou_thresholds'])})")
-
-
-def _pr_classes(runs: dict, class_names: list[str], classes: list[str] | None) -> list[int]:
-    """Indices of the classes to draw: ``classes`` by name, or every class with GT."""
-    for name, m in runs.items():
-        if len(m["num_gts"]) != len(class_names):
-            raise ValueError(f"{len(class_names)} class_names for {len(m['num_gts'])} classes"
-                             f"{f' in run {name!r}' if name else ''}")
-    if classes is not None:
-        unknown = [c for c in classes if c not in class_names]
-        if unknown:
-            raise ValueError(f"unknown class names {unknown}; known: {list(class_names)}")
-        return [list(class_names).index(c) for c in classes]
-    return [c for c in range(len(class_names)) if any(m["num_gts"][c] > 0 for m in runs.values())]
-
-
 def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float = 0.5,
-                   ncols: int = 4, classes: list[str] | None = None,
-                   figsize: tuple[float, float] | None = None) -> Figure:
-    """Precision-recall curves per class, of one run or of several overlaid.
+                   ncols: int = 4, classes: list[str] | None = None, figsize=None) -> Figure:
+    """Precision-recall curves at ``iou_threshold`` (one the metrics were computed at), one
+    panel per class of ``classes`` (default: every class with ground truth).
 
-    Args:
-        metrics: a result of :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`, or a mapping
-            {run name: result} (e.g. one per assigner) drawn as one line per run in each panel,
-            with each run's AP in the legend.
-        class_names: the C class names, indexed by class.
-        iou_threshold: one of the thresholds the metrics were computed at.
-        ncols: panels per row.
-        classes: the class names to draw (default: every class with ground truth).
-        figsize: (width, height) in inches of the whole figure.
-    Returns:
-        The Figure, one panel per class. A single run's AP is in the panel titles; a panel
-        where no run has a detection says "no detections", one where none matches says
-        "AP 0" (e.g. "AP50 0"), a class chosen in ``classes`` without GT "no ground truth".
-        In a notebook end the line with ``;`` or it is shown twice.
+    ``metrics`` is a result of :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated` (its AP
+    in the panel titles), or ``{run name: result}`` (e.g. one per assigner): one line per run,
+    its AP in the legend. A panel where no run has a detection says "no detections", one where
+    none matches "AP 0" (e.g. "AP50 0"), a class chosen without GT "no ground truth".
     """
-    runs, single = _runs_of(metrics)
-    t = {name: _threshold_index(m, iou_threshold) for name, m in runs.items()}
-    thr = {name: m["iou_thresholds"][t[name]] for name, m in runs.items()}  # as stored
-    shown = _pr_classes(runs, class_names, classes)
+    single = "curves" in metrics
+    runs = {"": metrics} if single else dict(metrics)
+    t, thr = {}, {}  # the index of iou_threshold in each run's thresholds, and its stored value
+    for name, m in runs.items():
+        t[name] = next((i for i, v in enumerate(m["iou_thresholds"])
+                        if math.isclose(v, iou_threshold)), None)
+        if t[name] is None:
+            raise ValueError(f"metrics holds no curve at IoU {iou_threshold} (it has "
+                             f"{list(m['iou_thresholds'])})")
+        thr[name] = m["iou_thresholds"][t[name]]
+        check_length(class_names, len(m["num_gts"]), "class_names",  # else wrong titles
+                     of=f"classes{f' in run {name!r}' if name else ''}")
+    if classes is not None:
+        shown = [list(class_names).index(c) for c in classes]
+    else:
+        shown = [c for c in range(len(class_names))
+                 if any(m["num_gts"][c] > 0 for m in runs.values())]
     if not shown:
         raise ValueError("no class has ground truth: there is no precision-recall curve")
     ap_name = f"AP{round(100 * iou_threshold)}"
@@ -268,29 +193,11 @@ def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float =
     return fig
 
 
-def plot_iou_calibration(predicted, true, num_bins: int = 10, ax: Axes | None = None,
-                         figsize: tuple[float, float] | None = None) -> Figure:
-    """Scatter of predicted vs true IoU, with the mean true IoU per predicted-IoU bin.
-
-    A calibrated IoU branch puts the binned means on the diagonal.
-
-    Args:
-        predicted: (D,) the IoU branch's estimate of each detection.
-        true: (D,) the true IoU of each detection with its best GT.
-        num_bins: equal bins of the predicted IoU over [0, 1].
-        ax: an Axes to draw into, or ``None`` for a new figure.
-        figsize: (width, height) in inches of a new figure.
-    Returns:
-        The Figure. In a notebook end the line with ``;`` or it is shown twice.
-    """
+def plot_iou_calibration(predicted, true, num_bins: int = 10, ax=None, figsize=None) -> Figure:
+    """Scatter of ``predicted`` (D,), the IoU branch's estimate of each detection, against
+    ``true`` (D,), its IoU with its best GT, with the mean true IoU in each of ``num_bins`` equal
+    bins of the predicted IoU: a calibrated IoU branch puts them on the diagonal."""
     predicted, true = np.asarray(predicted, dtype=float), np.asarray(true, dtype=float)
-    if predicted.shape != true.shape or predicted.ndim != 1:
-        raise ValueError(f"predicted and true must be 1-D of one length, got {predicted.shape} "
-                         f"and {true.shape}")
-    if len(predicted) == 0:
-        raise ValueError("no detections: nothing to calibrate")
-    if num_bins < 1:
-        raise ValueError(f"num_bins must be >= 1, got {num_bins}")
     fig, ax = figure_and_axes(ax, figsize, (3.8, 3.6))
     ax.scatter(predicted, true, s=5, alpha=0.3, color=SKY_BLUE, label="detections")
     edges = np.linspace(0, 1, num_bins + 1)
@@ -307,55 +214,30 @@ def plot_iou_calibration(predicted, true, num_bins: int = 10, ax: Axes | None = 
     return fig
 
 
-def _breakdown_panels(per_class: dict, class_names: list[str], by_size: dict | None,
-                      key: str) -> list[tuple[str, list[str], dict]]:
-    """(grouped by, group names, {run: values}) of each panel, inputs checked."""
-    for name, m in per_class.items():
-        if len(m["per_class_AP50"]) != len(class_names):
-            raise ValueError(f"{len(class_names)} class_names for "
-                             f"{len(m['per_class_AP50'])} classes in run {name!r}")
-    out = [("class", list(class_names),
-            {n: m["per_class_AP50"] for n, m in per_class.items()})]
-    if by_size:
-        if key not in AP_KEYS:
-            raise ValueError(f"key must be one of {AP_KEYS}, got {key!r}")
-        if set(by_size) != set(per_class):
-            raise ValueError(f"by_size has runs {sorted(by_size)}, per_class "
-                             f"{sorted(per_class)}")
-        buckets = list(next(iter(by_size.values())))
-        out.append(("object size", buckets,
-                    {n: [by_size[n][b][key] for b in buckets] for n in per_class}))
-    return out
-
-
 def plot_ap_breakdown(per_class: dict[str, dict], class_names: list[str],
                       by_size: dict[str, dict] | None = None, key: str = "AP50",
-                      figsize: tuple[float, float] | None = None) -> Figure:
-    """AP50 by assigner and class (and by object size), grouped bars.
+                      figsize=None) -> Figure:
+    """AP50 by run (e.g. assigner) and class, and ``key`` (``AP50``, ``AP75`` or ``mAP``) by
+    object size, as grouped bars; the legend below the panels.
 
-    Args:
-        per_class: run name -> :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated` result.
-        class_names: the C class names.
-        by_size: run name -> :func:`paa_edu.evaluation.sizes.evaluate_by_size` result (the
-            same runs), or ``None`` for the class panel alone.
-        key: the metric of the size panel (``AP50``, ``AP75`` or ``mAP``).
-        figsize: (width, height) in inches of the whole figure.
-    Returns:
-        The Figure (one or two panels, the legend below them). In a notebook end the line
-        with ``;`` or it is shown twice.
+    ``per_class`` maps run names to :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`
+    results, ``by_size`` the same runs to :func:`paa_edu.evaluation.sizes.evaluate_by_size`
+    results (``None``: the class panel alone).
     """
-    if not per_class:
-        raise ValueError("per_class is empty: pass {assigner: metrics}")
-    specs = _breakdown_panels(per_class, class_names, by_size, key)
+    for name, m in per_class.items():  # bars and class names would not line up
+        check_length(class_names, len(m["per_class_AP50"]), "class_names",
+                     of=f"classes in run {name!r}")
+    specs = [("class", list(class_names), {n: m["per_class_AP50"] for n, m in per_class.items()})]
+    if by_size:
+        buckets = list(next(iter(by_size.values())))
+        specs.append(("object size", buckets,
+                      {n: [by_size[n][b][key] for b in buckets] for n in per_class}))
     widths = [max(4.0, 0.9 * len(groups)) for _, groups, _ in specs]
     fig, axes = plt.subplots(1, len(specs), figsize=figsize or (sum(widths), 3.8), dpi=DPI,
                              squeeze=False, gridspec_kw={"width_ratios": widths})
     for ax, (title, groups, values) in zip(axes[0], specs):
-        step = 0.8 / len(values)
-        for i, (name, vals) in enumerate(values.items()):
-            xs = np.arange(len(groups)) + (i - (len(values) - 1) / 2) * step
-            ax.bar(xs, 100 * np.nan_to_num(np.asarray(vals, dtype=float)), step, label=name,
-                   color=palette_color(i))
+        grouped_bars(ax, {name: 100 * np.nan_to_num(np.asarray(vals, dtype=float))
+                          for name, vals in values.items()}, len(groups))
         ax.set_xticks(np.arange(len(groups)), groups, rotation=30, ha="right")
         metric = "AP50" if title == "class" else key
         ax.set(title=f"{metric} by {title}", xlabel=title, ylabel=f"{metric} (%)", ylim=(0, 100))

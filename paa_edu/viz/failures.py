@@ -1,11 +1,7 @@
 """A failure-case gallery: zoomed crops of the objects a detector misses and of its most
-confident false positives, each titled with what it is and why it failed.
-
-The cases and their reasons come from :func:`paa_edu.evaluation.failures.failure_cases`
-(the DOTA matching rule, TIDE's error types); this module only draws them.
+confident false positives, each titled with why it failed. The cases and their reasons come from
+:func:`paa_edu.evaluation.failures.failure_cases` (the DOTA matching rule, TIDE's error types).
 """
-from __future__ import annotations
-
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -21,41 +17,18 @@ from paa_edu.viz.style import (
     panels,
 )
 
-MAX_CROPS = 24
+# The lines a crop can show: (colour, linestyle, width); detections solid, objects dashed.
+STYLES = {"missed object": (MISSED_COLOR, "--", 2.0), "found object": (GT_COLOR, "--", 2.0),
+          "false positive": (FP_COLOR, "-", 1.6), "true positive": (TP_COLOR, "-", 1.6)}
 
 
-def _draw_case(ax, image, case: FailureCase, class_names, margin: float) -> None:
-    """One crop: the case's box, its partner, the title."""
-    show_image(ax, image, case.box[None])
-    if case.kind == "missed":
-        if case.partner_box is not None:  # the detection that came closest
-            plot_rotated_boxes(ax, case.partner_box[None],
-                               color=TP_COLOR if case.partner_ok else FP_COLOR, linewidth=1.6)
-        plot_rotated_boxes(ax, case.box[None], color=MISSED_COLOR, linewidth=2.0,
-                           linestyle="--")
-    else:
-        if case.partner_box is not None:  # the GT it overlaps most
-            plot_rotated_boxes(ax, case.partner_box[None], linewidth=2.0, linestyle="--",
-                               color=GT_COLOR if case.partner_ok else MISSED_COLOR)
-        plot_rotated_boxes(ax, case.box[None], color=FP_COLOR, linewidth=1.6)
-    x0, x1, y0, y1 = square_window(case.box, margin)
-    ax.set(xlim=(x0, x1), ylim=(y1, y0))
-    ax.set_title(describe(case, class_names), fontsize=FONT_SIZE)
-
-
-def _legend_handles(cases: list[FailureCase]) -> list[Line2D]:
-    """One legend entry per kind of line the crops show (none that they do not)."""
-    drawn = set()
-    for case in cases:
-        missed = case.kind == "missed"
-        drawn.add("missed object" if missed else "false positive")
-        if case.partner_box is not None:
-            drawn.add(("true positive" if case.partner_ok else "false positive") if missed
-                      else ("found object" if case.partner_ok else "missed object"))
-    styles = {"missed object": (MISSED_COLOR, "--", 2.0), "found object": (GT_COLOR, "--", 2.0),
-              "false positive": (FP_COLOR, "-", 1.6), "true positive": (TP_COLOR, "-", 1.6)}
-    return [Line2D([], [], color=c, linestyle=ls, linewidth=lw, label=name)
-            for name, (c, ls, lw) in styles.items() if name in drawn]
+def _kinds(case: FailureCase) -> tuple[str, str | None]:
+    """The kinds of line of a crop: its box's, and its partner's (``None`` without one)."""
+    missed = case.kind == "missed"
+    partner = None if case.partner_box is None else (
+        ("true positive" if case.partner_ok else "false positive") if missed
+        else ("found object" if case.partner_ok else "missed object"))
+    return "missed object" if missed else "false positive", partner
 
 
 def plot_failure_gallery(cases: list[FailureCase], images, class_names: list[str] | None = None,
@@ -67,40 +40,23 @@ def plot_failure_gallery(cases: list[FailureCase], images, class_names: list[str
     one is a true positive of another object, vermillion if not); a false positive is solid
     vermillion, with the GT it overlaps most dashed (sky blue if found, purple if missed).
 
-    Args:
-        cases: :class:`paa_edu.evaluation.failures.FailureCase` list (e.g. the ``"missed"``
-            and ``"false positive"`` lists of ``failure_cases`` joined), at most
-            :data:`MAX_CROPS`.
-        images: indexable by ``case.image``: (3, H, W) tensors or (H, W, 3) arrays in the
-            pixels of the boxes (or ``None`` entries: the crop then shows the boxes only).
-        class_names: names indexed by label (default: the label number).
-        ncols: crops per row.
-        margin: pixels shown around each box's long side.
-        panel_size: inches per crop, used when ``figsize`` is ``None``.
-        figsize: (width, height) in inches of the whole figure.
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    ``cases`` are :class:`paa_edu.evaluation.failures.FailureCase` (e.g. the ``"missed"`` and
+    ``"false positive"`` lists of ``failure_cases`` joined), ``images`` indexable by
+    ``case.image`` (``None`` entries: boxes only), ``margin`` the pixels around each box.
     """
     cases = list(cases)
-    if not cases:
-        raise ValueError("cases is empty: nothing to draw (no misses and no false positives?)")
-    if len(cases) > MAX_CROPS:
-        raise ValueError(f"{len(cases)} cases: draw at most {MAX_CROPS} (slice the lists of "
-                         f"failure_cases, or lower max_missed / max_fp)")
-    if not all(isinstance(c, FailureCase) for c in cases):
-        raise TypeError("cases must be FailureCase objects (from failure_cases)")
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
-    for case in cases:
-        if not 0 <= case.image < len(images):
-            raise ValueError(f"a case refers to image {case.image} but images has "
-                             f"{len(images)} entries")
-        for label in (case.label, case.partner_label):
-            if class_names is not None and label is not None and label >= len(class_names):
-                raise ValueError(f"label {label} has no name: class_names has "
-                                 f"{len(class_names)} entries")
     fig, axes = panels(len(cases), ncols=ncols, panel_size=panel_size, figsize=figsize)
     for ax, case in zip(axes, cases):
-        _draw_case(ax, images[case.image], case, class_names, margin)
-    legend_below(fig, _legend_handles(cases))
+        show_image(ax, images[case.image], case.box[None])
+        for box, kind in zip((case.partner_box, case.box), _kinds(case)[::-1]):  # partner 1st
+            if kind is not None:
+                color, linestyle, linewidth = STYLES[kind]
+                plot_rotated_boxes(ax, box[None], color=color, linestyle=linestyle,
+                                   linewidth=linewidth)
+        x0, x1, y0, y1 = square_window(case.box, margin)
+        ax.set(xlim=(x0, x1), ylim=(y1, y0))
+        ax.set_title(describe(case, class_names), fontsize=FONT_SIZE)
+    drawn = {kind for case in cases for kind in _kinds(case)}  # no legend entry for the rest
+    legend_below(fig, [Line2D([], [], color=c, linestyle=ls, linewidth=lw, label=name)
+                       for name, (c, ls, lw) in STYLES.items() if name in drawn])
     return fig

@@ -1,16 +1,8 @@
-"""PAA's split of candidate scores into two Gaussians, from a :class:`paa_edu.assigners.PAARecord`.
-
-- :func:`plot_gmm_split`: one GT (``PAAAssigner(record=True).last_record``).
-- :func:`plot_score_distributions`: small multiples of several GTs.
-- :func:`draw_gmm_split`: the same panel on an Axes of your own.
-
-The record is what PAA saw and decided for one image: create the assigner with
-``PAAAssigner(record=True)``, assign (or train) once, and read ``paa.last_record``
-(or :func:`paa_edu.engine.snapshots.paa_record` for a training snapshot). Each function returns the
-Figure; in a notebook end the line with ``;`` or it may be shown twice.
+"""PAA's split of one GT's candidate scores into two Gaussians, from a
+:class:`paa_edu.assigners.PAARecord`: what PAA saw and decided for one image. Create the assigner
+with ``PAAAssigner(record=True)``, assign (or train) once, and read ``paa.last_record`` (or
+:func:`paa_edu.engine.snapshots.paa_record` for a training snapshot).
 """
-from __future__ import annotations
-
 import math
 
 import numpy as np
@@ -25,57 +17,30 @@ from paa_edu.viz.style import (
     NEG_COLOR,
     POS_COLOR,
     figure_and_axes,
+    label_axes,
     panels,
 )
-
-_HOW = "create PAAAssigner(record=True) and read last_record"
-
-
-def check_record(record) -> None:
-    """Refuse what is not a :class:`paa_edu.assigners.PAARecord` with at least one GT.
-
-    Args:
-        record: the candidate record (``PAAAssigner(record=True)``, then ``paa.last_record``).
-    Returns:
-        None.
-    Raises:
-        ValueError: ``record`` is None (the assigner was made without ``record=True``, or has
-            not assigned yet) or holds no GT.
-        TypeError: ``record`` is something else.
-    """
-    if record is None:
-        raise ValueError(f"record is None: {_HOW} (after one assign / reassign)")
-    if not all(hasattr(record, a) for a in ("scores", "valid", "positives", "fit")):
-        raise TypeError(f"record must be a PAARecord ({_HOW}), got {type(record).__name__}")
-    if record.num_gts == 0:
-        raise ValueError(f"the record holds no GT (the image had no object): {_HOW} on an "
-                         "image with objects")
-
-
-def _check_gt(record, gt) -> int:
-    if not 0 <= int(gt) < record.num_gts:
-        raise ValueError(f"gt must be in [0, {record.num_gts}), got {gt}")
-    return int(gt)
-
 
 LEGEND_PLACES = ("inside", "outside", "none")
 
 
-def _gaussian(x: np.ndarray, weight: float, mean: float, var: float) -> np.ndarray:
-    return weight * np.exp(-0.5 * (x - mean) ** 2 / var) / math.sqrt(2 * math.pi * var)
+def check_record(record, gt: int | None = None) -> int | None:
+    """Refuse a missing record, saying how to get one, and a ``gt`` (returned as an int) that is
+    not one of its rows: -1 would silently show the last GT."""
+    if record is None:
+        raise ValueError("record is None: create PAAAssigner(record=True) and read last_record "
+                         "(after one assign / reassign)")
+    if gt is not None and not 0 <= int(gt) < record.num_gts:
+        raise ValueError(f"gt must be in [0, {record.num_gts}), got {gt}")
+    return None if gt is None else int(gt)
 
 
 def legend_handles() -> list:
-    """Handles for one legend shared by many :func:`draw_gmm_split` panels (generic names).
-
-    Returns:
-        a list of matplotlib artists with labels, for ``fig.legend(handles=...)``.
-    """
+    """Handles for one legend shared by many :func:`draw_gmm_split` panels (generic names)."""
+    ticks = dict(marker="|", linestyle="", markersize=10, markeredgewidth=2)
     return [Patch(color=HIST_COLOR, alpha=0.4, label="scores"),
-            Line2D([], [], color=POS_COLOR, marker="|", linestyle="", markersize=10,
-                   markeredgewidth=2, label="positive"),
-            Line2D([], [], color=NEG_COLOR, marker="|", linestyle="", markersize=10,
-                   markeredgewidth=2, label="negative"),
+            Line2D([], [], color=POS_COLOR, label="positive", **ticks),
+            Line2D([], [], color=NEG_COLOR, label="negative", **ticks),
             Line2D([], [], color=BLACK, linewidth=1, label="low component"),
             Line2D([], [], color=BLACK, linewidth=1, linestyle="--", label="high component"),
             Line2D([], [], color="0.5", linewidth=2, alpha=0.5, label="mixture"),
@@ -83,37 +48,19 @@ def legend_handles() -> list:
             Line2D([], [], color=POS_COLOR, linestyle=":", label="cut")]
 
 
-def _decision_boundary(xs: np.ndarray, fit, gt: int, low: int) -> float | None:
-    """First x (on the grid ``xs``) right of the low mean where the high component wins."""
-    w, m, v = (fit.weights[gt].double().numpy(), fit.means[gt].double().numpy(),
-               fit.variances[gt].double().numpy())
-    dens = np.stack([_gaussian(xs, w[k], m[k], v[k]) for k in (low, 1 - low)])  # (2, X)
-    flips = np.flatnonzero((xs > m[low]) & (dens[1] > dens[0]))
-    return float(xs[flips[0]]) if len(flips) else None
-
-
 def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None,
                    legend: str = "inside") -> Figure:
     """Candidate scores of one GT: histogram, strip (positives green), both components, cut.
 
-    Args:
-        ax: an Axes of your own layout, or ``None`` for a new figure.
-        record: a :class:`paa_edu.assigners.PAARecord`, what PAA saw for one image: create
-            ``paa = PAAAssigner(record=True)``, assign once, and pass ``paa.last_record``.
-        gt: row of the GT in the record (its index in the image's ``gt_boxes``).
-        mixture: also draw the mixture density (grey) and the decision boundary, where the
-            high component becomes the more likely one (grey dash-dot); the cut (green dots)
-            is mmdetection's rule: the most likely member of the low component.
-        figsize: (width, height) in inches of the new figure (default 4 x 4).
-        legend: ``"inside"`` (upper right, over the panel), ``"outside"`` (right of the
-            panel, covering nothing) or ``"none"``.
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    ``gt`` is the GT's row in ``record`` (its index in the image's ``gt_boxes``). The cut (green
+    dots) is mmdetection's rule: the most likely member of the low component. ``mixture`` adds
+    the mixture density (grey) and the decision boundary, where the high component becomes the
+    more likely one (grey dash-dot). ``legend``: ``"inside"`` (upper right, over the panel),
+    ``"outside"`` (right of the panel, covering nothing) or ``"none"``.
     """
     if legend not in LEGEND_PLACES:
         raise ValueError(f"legend must be one of {LEGEND_PLACES}, got {legend!r}")
-    check_record(record)
-    gt = _check_gt(record, gt)
+    gt = check_record(record, gt)
     fig, ax = figure_and_axes(ax, figsize, (4.0, 4.0))
     valid = record.valid[gt]
     scores = record.scores[gt][valid].double().numpy()  # (n,)
@@ -131,20 +78,21 @@ def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None,
     if bool(fit.fitted[gt]):
         xs = np.linspace(lo - pad, hi + pad, 400)
         low = int(fit.low_component()[gt])
-        total = np.zeros_like(xs)
+        curves = []
         for k in (low, 1 - low):  # the low-score (positive) component first, solid
             w, m, v = (float(t[gt, k]) for t in (fit.weights, fit.means, fit.variances))
             name, style = ("low", "-") if k == low else ("high", "--")
-            curve = _gaussian(xs, w, m, v)
-            total += curve
-            ax.plot(xs, curve, style, color=BLACK, linewidth=1,
+            curves.append(w * np.exp(-0.5 * (xs - m) ** 2 / v) / math.sqrt(2 * math.pi * v))
+            ax.plot(xs, curves[-1], style, color=BLACK, linewidth=1,
                     label=f"{name}: w={w:.2f} mu={m:.2f} var={v:.3f}")
         if mixture:
-            ax.plot(xs, total, color="0.5", linewidth=2, alpha=0.5, label="mixture")
-            boundary = _decision_boundary(xs, fit, gt, low)
-            if boundary is not None:
-                ax.axvline(boundary, color="0.4", linestyle="-.",
-                           label=f"boundary {boundary:.2f}")
+            ax.plot(xs, curves[0] + curves[1], color="0.5", linewidth=2,
+                    alpha=0.5, label="mixture")
+            # the decision boundary: first x right of the low mean where the high one wins
+            flips = np.flatnonzero((xs > float(fit.means[gt, low])) & (curves[1] > curves[0]))
+            if len(flips):
+                ax.axvline(xs[flips[0]], color="0.4", linestyle="-.",
+                           label=f"boundary {xs[flips[0]]:.2f}")
     thr = float(record.thresholds()[gt])
     if not math.isnan(thr):
         ax.axvline(thr, color=POS_COLOR, linestyle=":", label=f"cut {thr:.2f}")
@@ -153,9 +101,7 @@ def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None,
     em = f", EM {n_iter} it" if n_iter > 0 else ""  # snapshots do not keep n_iter
     ax.set_title(f"GT {gt}: {int(pos.sum())}/{len(scores)} positive{tag}{em}",
                  fontsize=FONT_SIZE)
-    ax.set_xlabel("anchor score (lower is better)", fontsize=FONT_SIZE)
-    ax.set_ylabel("density", fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=FONT_SIZE)
+    label_axes(ax, "anchor score (lower is better)", "density")
     if legend == "inside":
         ax.legend(fontsize=FONT_SIZE, loc="upper right")
     elif legend == "outside":
@@ -165,20 +111,8 @@ def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None,
 
 
 def plot_gmm_split(record, gt: int = 0, mixture: bool = True, ax=None, figsize=None) -> Figure:
-    """PAA's split of one GT: scores, both weighted Gaussians, the cut, positives in green.
-
-    Args:
-        record: a :class:`paa_edu.assigners.PAARecord`, what PAA saw for one image: create
-            ``paa = PAAAssigner(record=True)``, assign once, and pass ``paa.last_record``.
-        gt: row of the GT in the record (its index in the image's ``gt_boxes``).
-        mixture: also draw the mixture density and the decision boundary
-            (see :func:`draw_gmm_split`).
-        ax: an Axes of your own layout, or ``None`` for a new figure.
-        figsize: (width, height) in inches of the new figure (default 7 x 3.6: the legend,
-            with the fitted weights, means and variances, sits right of the panel).
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
-    """
+    """PAA's split of one GT (arguments of :func:`draw_gmm_split`), its legend with the fitted
+    weights, means and variances right of the panel (a new figure is 7 x 3.6 in)."""
     if ax is None and figsize is None:
         figsize = (7.0, 3.6)
     fig = draw_gmm_split(ax, record, gt, mixture=mixture, figsize=figsize, legend="outside")
@@ -188,23 +122,12 @@ def plot_gmm_split(record, gt: int = 0, mixture: bool = True, ax=None, figsize=N
 
 def plot_score_distributions(record, gts: list[int] | None = None, ncols: int = 4,
                              figsize=None) -> Figure:
-    """Small multiples of :func:`plot_gmm_split`, one panel per GT.
-
-    Args:
-        record: a :class:`paa_edu.assigners.PAARecord` (``PAAAssigner(record=True)``, then
-            ``paa.last_record``).
-        gts: rows of the GTs to show; default: the first 8 GTs with candidates.
-        ncols: panels per row.
-        figsize: (width, height) in inches of the whole figure (default 3.2 per panel).
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
-    """
+    """Small multiples of :func:`draw_gmm_split`, one panel per GT of ``record`` in ``gts``
+    (default: the first 8 GTs with candidates)."""
     check_record(record)
     if gts is None:
         gts = record.valid.any(1).nonzero().squeeze(1).tolist()[:8]
-    gts = [_check_gt(record, g) for g in gts]
-    if not gts:
-        raise ValueError("no GT to plot: the record has no GT with candidates")
+    gts = [check_record(record, g) for g in gts]
     fig, axes = panels(len(gts), ncols=min(ncols, len(gts)), figsize=figsize)
     for ax, gt in zip(axes, gts):
         draw_gmm_split(ax, record, gt)

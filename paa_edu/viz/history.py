@@ -1,17 +1,9 @@
-"""The assignment of the same objects over training, from :mod:`paa_edu.engine.snapshots`.
-
-- :func:`plot_split_over_training`: PAA's split of the same 3-4 GTs at several iterations
-  (rows = GTs, columns = iterations): the paper's claim that the split adapts to the model.
-- :func:`plot_positives_over_training`: positives per GT against the iteration, one panel per
-  run (MaxIoU and ATSS are fixed by geometry; PAA's change as the model learns).
-- :func:`plot_cut_over_training`: the GMM cut (largest positive score) of each GT.
-
-``snapshots`` is a list of snapshot dicts in iteration order (:func:`load_snapshots` or
-:func:`paa_edu.pretrained.load_snapshot_history`). Each function returns the Figure; in a
-notebook end the line with ``;`` or it may be shown twice.
+"""The assignment of the same objects over training, from :mod:`paa_edu.engine.snapshots`:
+PAA's split adapts to the model as it learns (the paper's claim), while MaxIoU's and ATSS's
+positives are fixed by geometry. ``snapshots`` is a list of snapshot dicts in iteration order
+(:func:`paa_edu.pretrained.load_snapshot_history`); ``assigner``, the PAA assignment read in
+them, is ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
 """
-from __future__ import annotations
-
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -23,78 +15,47 @@ from paa_edu.viz.style import (
     FONT_SIZE,
     box_color,
     figure_and_axes,
+    label_axes,
     legend_below,
     panels,
 )
 
 
-def _paa_name(snapshots: list[dict], assigner: str | None) -> str:
-    if not isinstance(snapshots, (list, tuple)) or not snapshots:
-        raise ValueError("snapshots must be a non-empty list of snapshot dicts "
-                         "(paa_edu.pretrained.load_snapshot_history(name))")
+def _check_gts(gts, num_gts: int) -> list[int]:
+    gts = [int(g) for g in gts]
+    if any(not 0 <= g < num_gts for g in gts):  # -1 would silently show the last GT
+        raise ValueError(f"gts must be in [0, {num_gts}), got {gts}")
+    return gts
+
+
+def _paa_gts(snapshots: list[dict], gts, assigner: str | None) -> tuple[str, list[int]]:
+    """The PAA assignment to read, and the GTs to show: ``gts``, or by default the 4 with the
+    most candidates in the last snapshot (ties: lower index)."""
     name = assigner or snapshots[0]["trained_with"]
     if not name.startswith("paa"):
         raise ValueError(f"{name!r} is not a PAA assignment: pass assigner='paa_maxiou' or "
                          f"'paa_atss' (snapshots written by train.snapshot_every hold both)")
-    if name not in snapshots[-1]["assigners"]:
-        raise ValueError(f"the snapshots have no entry {name!r}; they have "
-                         f"{sorted(snapshots[-1]['assigners'])}")
-    return name
-
-
-def _check_gts(gts, num_gts: int) -> list[int]:
-    gts = [int(g) for g in gts]
-    if not gts or any(not 0 <= g < num_gts for g in gts):
-        raise ValueError(f"gts must be a non-empty list in [0, {num_gts}), got {gts}")
-    return gts
-
-
-def default_gts(snapshots: list[dict], assigner: str | None = None, n: int = 4) -> list[int]:
-    """The ``n`` GTs with the most PAA candidates in the last snapshot (ties: lower index).
-
-    Args:
-        snapshots: snapshot dicts in iteration order.
-        assigner: ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
-        n: how many GTs.
-    Returns:
-        the GT indices, most candidates first.
-    """
-    e = snapshots[-1]["assigners"][_paa_name(snapshots, assigner)]
-    counts = e["cand_valid"].sum(1).numpy()  # (G,)
-    return [int(g) for g in np.argsort(-counts, kind="stable")[:n]]
+    last = snapshots[-1]["assigners"][name]
+    if gts is None:
+        counts = last["cand_valid"].sum(1).numpy()  # (G,)
+        return name, [int(g) for g in np.argsort(-counts, kind="stable")[:4]]
+    return name, _check_gts(gts, len(last["cut"]))
 
 
 def plot_split_over_training(snapshots: list[dict], gts: list[int] | None = None,
                              num_iterations: int = 4, assigner: str | None = None,
                              figsize=None) -> Figure:
-    """PAA's GMM split of the same GTs at ``num_iterations`` evenly spaced snapshots.
-
-    Args:
-        snapshots: snapshot dicts in iteration order
-            (:func:`paa_edu.pretrained.load_snapshot_history`).
-        gts: GT indices, one row each (default: :func:`default_gts`, the 4 with most
-            candidates).
-        num_iterations: snapshots shown, one column each, evenly spaced (first and last kept).
-        assigner: ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
-        figsize: (width, height) in inches of the whole figure (default 2.8 per panel).
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
-    """
-    name = _paa_name(snapshots, assigner)
-    num_gts = len(snapshots[-1]["assigners"][name]["cut"])
-    gts = default_gts(snapshots, name) if gts is None else _check_gts(gts, num_gts)
-    if int(num_iterations) < 1:
-        raise ValueError(f"num_iterations must be >= 1, got {num_iterations}")
+    """PAA's GMM split of the same GTs, one row each (default: the 4 with the most
+    candidates), at ``num_iterations`` evenly spaced snapshots (first and last kept)."""
+    name, gts = _paa_gts(snapshots, gts, assigner)
     picks = np.unique(np.linspace(0, len(snapshots) - 1, num_iterations).round().astype(int))
     fig, axes = panels(len(gts) * len(picks), ncols=len(picks), panel_size=2.8, figsize=figsize)
     for r, gt in enumerate(gts):
         for c, s in enumerate(picks):
             ax = axes[r * len(picks) + c]
-            draw_gmm_split(ax, paa_record(snapshots[s], name), int(gt))
+            draw_gmm_split(ax, paa_record(snapshots[s], name), int(gt), legend="none")
             ax.set_title(f"iter {snapshots[s]['iteration']} | {ax.get_title()}",
-                         fontsize=FONT_SIZE)
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()  # one legend for all, under the panels
+                         fontsize=FONT_SIZE)  # one legend for all, under the panels
     fig.suptitle(f"{name}: the split of the same objects over training", fontsize=FONT_SIZE + 2)
     legend_below(fig, legend_handles())
     return fig
@@ -104,16 +65,10 @@ def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int
                                  figsize=None) -> Figure:
     """Positives per GT against the iteration, one panel per run (shared y axis).
 
-    Args:
-        histories: ``{name: snapshots}``, e.g. ``{n: pretrained.load_snapshot_history(n)
-            for n in pretrained.NAMES}``; ``name`` is also the assigner read in each snapshot.
-        gts: GT indices drawn as thin lines (default: all); the mean is over all GTs.
-        figsize: (width, height) in inches of the whole figure (default 3 x 2.8 per panel).
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
+    ``histories`` is ``{name: snapshots}`` (``name`` is also the assigner read), e.g.
+    ``{n: pretrained.load_snapshot_history(n) for n in pretrained.NAMES}``; ``gts`` are drawn
+    as thin lines (default: all), the mean is over all GTs.
     """
-    if not isinstance(histories, dict) or not histories:
-        raise ValueError("histories must be a non-empty dict {name: snapshots}")
     size = figsize or (3.0 * len(histories), 2.8)
     fig, axes = panels(len(histories), ncols=len(histories), figsize=size, sharey=True)
     for ax, (name, snaps) in zip(axes, histories.items()):
@@ -125,8 +80,7 @@ def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int
         ax.plot(iters.numpy(), counts.double().mean(1).numpy(), color=BLACK, linewidth=2,
                 label="mean over GTs")
         ax.set_title(name, fontsize=FONT_SIZE + 1)
-        ax.set_xlabel("iteration", fontsize=FONT_SIZE)
-        ax.tick_params(labelsize=FONT_SIZE)
+        label_axes(ax, "iteration")
     axes[0].set_ylabel("positives per GT", fontsize=FONT_SIZE)
     axes[0].legend(fontsize=FONT_SIZE)
     fig.tight_layout()
@@ -135,30 +89,16 @@ def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int
 
 def plot_cut_over_training(snapshots: list[dict], gts: list[int] | None = None,
                            assigner: str | None = None, ax=None, figsize=None) -> Figure:
-    """The GMM cut (largest positive score, lower = stricter) of each GT over training.
-
-    Args:
-        snapshots: snapshot dicts in iteration order
-            (:func:`paa_edu.pretrained.load_snapshot_history`).
-        gts: GT indices, one line each (default: :func:`default_gts`).
-        assigner: ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
-        ax: an Axes of your own layout, or ``None`` for a new figure.
-        figsize: (width, height) in inches of the new figure (default 3.6 x 3.6).
-    Returns:
-        the Figure; in a notebook end the line with ``;`` or it may be shown twice.
-    """
-    name = _paa_name(snapshots, assigner)
-    num_gts = len(snapshots[-1]["assigners"][name]["cut"])
-    gts = default_gts(snapshots, name) if gts is None else _check_gts(gts, num_gts)
+    """The GMM cut (largest positive score, lower = stricter) of each GT over training, one
+    line per GT of ``gts`` (default: the 4 with the most candidates)."""
+    name, gts = _paa_gts(snapshots, gts, assigner)
     iters = [s["iteration"] for s in snapshots]
     fig, ax = figure_and_axes(ax, figsize, (3.6, 3.6))
     for i, gt in enumerate(gts):
         cuts = [float(s["assigners"][name]["cut"][gt]) for s in snapshots]
         ax.plot(iters, cuts, marker=".", color=box_color(i), label=f"GT {gt}")
     ax.set_title(f"{name}: GMM cut per GT", fontsize=FONT_SIZE + 1)
-    ax.set_xlabel("iteration", fontsize=FONT_SIZE)
-    ax.set_ylabel("cut (anchor score)", fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=FONT_SIZE)
+    label_axes(ax, "iteration", "cut (anchor score)")
     ax.legend(fontsize=FONT_SIZE)
     fig.tight_layout()
     return fig

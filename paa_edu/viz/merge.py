@@ -1,109 +1,74 @@
-"""The DOTA merge made visible: duplicates on a seam before and after NMS, merged detections.
-
-- :func:`shift_patch_detections`: each patch's detections in image pixels, with their patch.
-- :func:`plot_merge_seam`: a zoom on an overlap strip, left every patch's boxes in that patch's
-  colour (the duplicates), right what the merge's NMS keeps.
-- :func:`plot_merged_detections`: merged detections on the whole image, with at most
-  ``max_labels`` labels (the best scores) so that the figure stays readable.
-"""
-from __future__ import annotations
-
+"""The DOTA merge made visible: the duplicates that patches overlapping on a seam detect,
+before and after the merge's NMS, and the merged detections of the whole image."""
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from paa_edu.data.merge import parse_patch_name, patch_to_image
-from paa_edu.data.split import window_starts
 from paa_edu.viz.boxes import as_image, plot_rotated_boxes
 from paa_edu.viz.style import (
     FONT_SIZE,
     PALETTE,
     VERMILLION,
     YELLOW,
+    as_box_tensor,
     box_color,
-    check_boxes,
     figure_and_axes,
     panels,
     text_color_on,
 )
-from paa_edu.viz.windows import overlap_strips
+from paa_edu.viz.windows import shade_overlap_strips
 
 CLASS_COLORS = [c for c in PALETTE if c != YELLOW]  # 7 distinct colours, one per DOTA-like class
 
 
 def class_color(c: int) -> str:
-    """The colour of a class in :func:`plot_merged_detections`.
-
-    The palette without yellow (the synthetic cars often are): 7 colours, one per class of the
-    synthetic data; no ground truth is drawn there, so sky blue is free.
-
-    Args:
-        c: the class label.
-    Returns:
-        a hex colour (cycling every 7 classes).
-    """
+    """The colour of class ``c``: the palette without yellow (the cars often are), one colour per
+    class of the synthetic data, cycling (no ground truth is drawn, so sky blue is free)."""
     return CLASS_COLORS[int(c) % len(CLASS_COLORS)]
 
 
-def shift_patch_detections(patch_detections: dict) -> tuple[torch.Tensor, torch.Tensor,
-                                                            torch.Tensor, list[str]]:
+def shift_patch_detections(patch_detections: dict
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
     """Every patch's boxes moved into the image (no NMS), and the patch each came from.
 
-    Args:
-        patch_detections: ``{patch name: dict(boxes (N, 5), scores (N,), labels (N,))}`` of
-            one image, names ``{stem}__{size}__{x}___{y}`` (rate 1).
-    Returns:
-        ``(boxes (P, 5), scores (P,), patch (P,) long, names)``: ``patch`` indexes ``names``,
-        the patch names in the split's order (rows, then columns).
+    ``patch_detections`` is ``{patch name: dict(boxes, scores, labels)}`` of one image (rate
+    1). Returns ``(boxes (P, 5), scores (P,), patch (P,), names)``: ``patch`` indexes
+    ``names``, in the split's order (rows, then columns).
     """
     names = sorted(patch_detections, key=lambda n: parse_patch_name(n)[2:0:-1])  # (y, x)
     boxes, scores, patch = [], [], []
     for k, name in enumerate(names):
         _, x, y, rate = parse_patch_name(name)
-        if rate != 1.0:
+        if rate != 1.0:  # the boxes would be shifted but not scaled: silently misplaced
             raise ValueError(f"{name}: only patches cut at full resolution (rate 1)")
         det = patch_detections[name]
-        b = patch_to_image(check_boxes(det["boxes"], f"patch_detections[{name!r}]['boxes']"),
-                           x, y)  # (N, 5) in the image
+        b = patch_to_image(as_box_tensor(det["boxes"]), x, y)  # (N, 5) in the image
         boxes.append(b), scores.append(torch.as_tensor(det["scores"]).float().cpu())
         patch.append(torch.full((len(b),), k, dtype=torch.long))
     return torch.cat(boxes), torch.cat(scores), torch.cat(patch), names
 
 
-def _shade_strips(ax, width: int, height: int, patch_size: int, overlap: int) -> None:
-    for a, b in overlap_strips(window_starts(width, patch_size, overlap), patch_size):
-        ax.axvspan(a, b, color="white", alpha=0.25, linewidth=0)
-    for a, b in overlap_strips(window_starts(height, patch_size, overlap), patch_size):
-        ax.axhspan(a, b, color="white", alpha=0.25, linewidth=0)
-
-
 def plot_merge_seam(image, patch_detections: dict, merged: dict,
                     region: tuple[float, float, float, float], score_thr: float = 0.4,
-                    patch_size: int = 1024, overlap: int = 200,
-                    figsize: tuple[float, float] | None = None) -> Figure:
+                    patch_size: int = 1024, overlap: int = 200, figsize=None) -> Figure:
     """A seam before and after the merge: duplicates from several patches, then one box each.
 
-    Args:
-        image: (H, W, 3) array or (3, H, W) tensor of the large image.
-        patch_detections: the per-patch detections (patch coordinates) of this image.
-        merged: this image's merged detections (``merge_patch_detections(...)[stem]``).
-        region: (x0, x1, y0, y1) of the zoom in image pixels.
-        score_thr: detections below it are not drawn (in both panels).
-        patch_size, overlap: of the split, to shade the overlap strips.
-        figsize: (width, height) in inches.
-    Returns:
-        the Figure; its axes' titles count the boxes drawn in the region.
+    ``patch_detections`` are those of :func:`shift_patch_detections`, ``merged`` the image's
+    merged detections (``merge_patch_detections(...)[stem]``), ``region`` (x0, x1, y0, y1) the
+    zoom in image pixels; ``patch_size`` and ``overlap`` (of the split) shade the overlap
+    strips. The titles count the boxes drawn in the region.
     """
     img = as_image(image)
     boxes, scores, patch, names = shift_patch_detections(patch_detections)
-    after = check_boxes(merged["boxes"], "merged['boxes']")
+    after = as_box_tensor(merged["boxes"], "merged['boxes']")
     after_scores = torch.as_tensor(merged["scores"]).float().cpu()
     x0, x1, y0, y1 = region
     fig, axes = panels(2, ncols=2, figsize=figsize or (10.0, 6.2))
     shown = []
     for ax, b, s in ((axes[0], boxes, scores), (axes[1], after, after_scores)):
         ax.imshow(img, interpolation="nearest")  # a zoom: the pixels as they are
-        _shade_strips(ax, img.shape[1], img.shape[0], patch_size, overlap)
+        shade_overlap_strips(ax, img.shape[1], img.shape[0], patch_size, overlap)
         keep = (s >= score_thr) & (b[:, 0] >= x0) & (b[:, 0] <= x1) & (b[:, 1] >= y0) \
             & (b[:, 1] <= y1)  # (N,) drawn: above the threshold, centre in the region
         shown.append(keep)
@@ -127,20 +92,10 @@ def plot_merge_seam(image, patch_detections: dict, merged: dict,
 
 def plot_merged_detections(image, dets: dict, class_names: list[str] | None = None,
                            score_thr: float = 0.4, max_labels: int = 12, ax=None,
-                           figsize: tuple[float, float] | None = None) -> Figure:
-    """Merged detections on the whole image, coloured by class, the best few labelled.
-
-    Args:
-        image: (H, W, 3) array or (3, H, W) tensor.
-        dets: ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in image pixels.
-        class_names: names indexed by label (legend); default the label numbers.
-        score_thr: detections below it are not drawn.
-        max_labels: only the ``max_labels`` best-scoring boxes get a score label.
-        ax: an Axes to draw into, or None for a new figure; figsize: of the new figure.
-    Returns:
-        the Figure.
-    """
-    boxes = check_boxes(dets["boxes"], "dets['boxes']")
+                           figsize=None) -> Figure:
+    """Merged detections ``dets`` (``boxes``, ``scores``, ``labels``) on the whole image,
+    coloured by class; only the ``max_labels`` best-scoring boxes get a score label."""
+    boxes = as_box_tensor(dets["boxes"], "dets['boxes']")
     scores, labels = (torch.as_tensor(dets[k]).cpu() for k in ("scores", "labels"))
     keep = scores >= score_thr
     boxes, scores, labels = boxes[keep], scores[keep].float(), labels[keep].long()

@@ -1,24 +1,13 @@
-"""Rotated vs horizontal NMS on a dense parking lot: the scene, the counts and the plots.
-
-- :func:`parked_cars`: a deterministic row of cars parked side by side at 45°, with a few
-  noisy scored candidates around each (what a detector fires before NMS).
-- :func:`horizontal_nms`: what a horizontal detector does: the same
-  :func:`paa_edu.geometry.nms_rotated` (one NMS implementation), run on the enclosing
-  horizontal boxes (:func:`~paa_edu.geometry.obb2hbb`, θ = 0).
-- :func:`cars_kept` / :func:`neighbour_iou`: how many real objects survive, and how much
-  candidates of *different* cars overlap under each IoU.
-- :func:`plot_nms` / :func:`plot_nms_thresholds`: candidates coloured by score, the winners
-  thick and starred; small multiples over thresholds x {rotated, horizontal}.
+"""Rotated vs horizontal NMS on a dense parking lot (:func:`parked_cars`): cars side by side at
+45° never overlap as rotated boxes, but their horizontal boxes do, so a horizontal detector's NMS
+(:func:`horizontal_nms`: the same :func:`paa_edu.geometry.nms_rotated` on the enclosing
+horizontal boxes) deletes real cars.
 """
-from __future__ import annotations
-
 import math
 from typing import NamedTuple
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
-from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -31,9 +20,11 @@ from paa_edu.viz.boxes import plot_rotated_boxes
 from paa_edu.viz.style import (
     BLACK,
     FONT_SIZE,
-    check_boxes,
+    add_colorbar,
+    as_box_tensor,
     check_length,
     figure_and_axes,
+    label_axes,
     panels,
 )
 
@@ -51,27 +42,14 @@ class ParkedCars(NamedTuple):
 
 def parked_cars(n_cars: int = 8, size: tuple[float, float] = (40.0, 16.0), gap: float = 3.0,
                 angle_deg: float = 45.0, per_car: int = 4,
-                noise: tuple[float, ...] = (2.0, 2.0, 3.0, 1.5, 4.0),
-                seed: int = 0) -> ParkedCars:
+                noise: tuple[float, ...] = (2.0, 2.0, 3.0, 1.5, 4.0), seed: int = 0) -> ParkedCars:
     """Cars parked side by side at ``angle_deg``, and noisy scored candidates around each.
 
-    The cars' long sides are parallel and ``gap`` px apart, so their rotated boxes never
-    overlap while their horizontal boxes do (more so near 45°).
-
-    Args:
-        n_cars: cars in the row.
-        size: (length, width) of a car in px.
-        gap: free space between two neighbouring cars, in px.
-        angle_deg: the cars' heading (θ), in degrees.
-        per_car: candidates drawn around each car.
-        noise: standard deviations of (cx, cy, w, h) in px and of θ in degrees.
-        seed: the generator's seed (the scene is the same for the same arguments).
-    Returns:
-        a :class:`ParkedCars`; the row is centred on (150, 150).
+    The cars, ``size`` (length, width) px, have parallel long sides ``gap`` px apart, so their
+    rotated boxes never overlap while their horizontal boxes do (more so near 45°). The row is
+    centred on (150, 150), the same for the same arguments; ``noise`` holds the standard
+    deviations of the candidates' (cx, cy, w, h) in px and of θ in degrees.
     """
-    if n_cars < 1 or per_car < 1 or len(noise) != 5:
-        raise ValueError(f"need n_cars >= 1, per_car >= 1 and 5 noise values; got {n_cars}, "
-                         f"{per_car}, {noise}")
     theta = math.radians(angle_deg)
     across = torch.tensor([-math.sin(theta), math.cos(theta)])  # (2,) the cars' short axis
     steps = torch.arange(n_cars, dtype=torch.float32) - (n_cars - 1) / 2  # (C,)
@@ -89,76 +67,36 @@ def parked_cars(n_cars: int = 8, size: tuple[float, float] = (40.0, 16.0), gap: 
 
 
 def horizontal_nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
-    """NMS as a horizontal detector does it: :func:`nms_rotated` on the boxes' HBBs.
-
-    Args:
-        boxes: (N, 5) cx, cy, w, h, theta.
-        scores: (N,) scores.
-        iou_threshold: suppress when the HBB IoU with a kept box is > this value.
-    Returns:
-        (K,) int64 indices into ``boxes`` of the kept boxes, by decreasing score.
-    """
-    return nms_rotated(obb2hbb(check_boxes(boxes)), scores, iou_threshold)
-
-
-def run_nms(boxes: Tensor, scores: Tensor, iou_threshold: float, kind: str) -> Tensor:
-    """``nms_rotated`` (``kind="rotated"``) or :func:`horizontal_nms` (``"horizontal"``)."""
-    if kind == "rotated":
-        return nms_rotated(check_boxes(boxes), scores, iou_threshold)
-    if kind == "horizontal":
-        return horizontal_nms(boxes, scores, iou_threshold)
-    raise ValueError(f"kind must be 'rotated' or 'horizontal', got {kind!r}")
+    """NMS as a horizontal detector does it: :func:`nms_rotated` on the HBBs of ``boxes``
+    (N, 5); (K,) indices of the kept boxes, by decreasing score."""
+    return nms_rotated(obb2hbb(as_box_tensor(boxes)), scores, iou_threshold)
 
 
 def cars_kept(keep: Tensor, owner: Tensor) -> int:
-    """How many distinct objects own at least one kept box.
-
-    Args:
-        keep: (K,) indices of the kept candidates.
-        owner: (M,) the object of each candidate.
-    Returns:
-        the number of objects that survive NMS.
-    """
+    """How many objects (``owner`` (M,) of each candidate) own a kept box (``keep`` (K,))."""
     return len(torch.unique(owner[keep]))
 
 
 def neighbour_iou(scene: ParkedCars) -> dict[str, float]:
-    """The largest IoU between two candidates of *different* cars, rotated and horizontal.
-
-    NMS with a threshold below this value can delete a real car.
-
-    Args:
-        scene: from :func:`parked_cars`.
-    Returns:
-        ``{"rotated": float, "horizontal": float}``.
-    """
+    """The largest IoU between two candidates of *different* cars of ``scene``,
+    ``{"rotated": ..., "horizontal": ...}``: NMS with a threshold below it can delete a car."""
     other = scene.owner[:, None] != scene.owner[None, :]  # (M, M)
     ious = {"rotated": box_iou_rotated(scene.candidates, scene.candidates),
             "horizontal": box_iou_rotated(obb2hbb(scene.candidates), obb2hbb(scene.candidates))}
     return {kind: float(iou[other].max()) for kind, iou in ious.items()}
 
 
-def plot_nms(boxes, scores, keep, ax: Axes | None = None,
-             figsize: tuple[float, float] | None = None, title: str | None = None,
+def plot_nms(boxes, scores, keep, ax=None, figsize=None, title: str | None = None,
              hbb: bool = False, colorbar: bool = True, norm: Normalize | None = None) -> Figure:
-    """Candidates coloured by score, the NMS winners thick and starred.
+    """Candidates ``boxes`` (N, 5) coloured by their ``scores`` (N,), the NMS winners ``keep``
+    (K,) thick and starred.
 
-    Args:
-        boxes: (N, 5) cx, cy, w, h, theta of the candidates.
-        scores: (N,) their scores.
-        keep: (K,) indices of the winners (what NMS returned).
-        ax: an Axes to draw on, or ``None`` for a new figure.
-        figsize: (width, height) in inches of a new figure.
-        title: the panel title (default: ``"N candidates -> K kept"``).
-        hbb: also draw the winners' horizontal boxes (dashed), which horizontal NMS compares.
-        colorbar: add a colour bar for the scores.
-        norm: the score -> colour scale (default: the scores' range); share one across panels.
-    Returns:
-        the Figure.
+    With ``hbb``, the winners' horizontal boxes (dashed), which horizontal NMS compares, are
+    drawn too. ``norm`` is the score -> colour scale (default: the scores' range): share one
+    across panels.
     """
-    boxes = check_boxes(boxes)
+    boxes = as_box_tensor(boxes)
     scores = torch.as_tensor(scores).detach().cpu().float().reshape(-1)
-    check_length(scores, len(boxes), "scores")
     keep = torch.as_tensor(keep, dtype=torch.long).reshape(-1)
     fig, ax = figure_and_axes(ax, figsize, (4.6, 4.0))
     norm = norm or Normalize(float(scores.min()), float(scores.max()) if len(scores) else 1.0)
@@ -177,33 +115,29 @@ def plot_nms(boxes, scores, keep, ax: Axes | None = None,
         plot_rotated_boxes(ax, obb2hbb(boxes[keep]), color=HBB_COLOR, linewidth=1.0,
                            linestyle="--")
         handles.append(Line2D([], [], color=HBB_COLOR, linestyle="--", label="winner's HBB"))
-    _frame(ax, obb2hbb(boxes) if hbb else boxes)
+    if len(boxes):  # limits around the boxes (y pointing down)
+        corners = obb2poly(obb2hbb(boxes) if hbb else boxes).reshape(-1, 2).numpy()  # (4N, 2)
+        low, high = corners.min(axis=0), corners.max(axis=0)
+        pad = 0.08 * float((high - low).max()) + 2.0
+        ax.set(xlim=(low[0] - pad, high[0] + pad), ylim=(high[1] + pad, low[1] - pad))
+    ax.set_aspect("equal")
+    label_axes(ax, "x (px)", "y (px)")
     ax.set_title(title or f"{len(boxes)} candidates -> {len(keep)} kept", fontsize=FONT_SIZE)
     ax.legend(handles=handles, fontsize=FONT_SIZE, loc="best")
     if colorbar:
-        bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.8)
-        bar.set_label("score", fontsize=FONT_SIZE)
-        bar.ax.tick_params(labelsize=FONT_SIZE)
+        add_colorbar(fig, plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax, "score", shrink=0.8)
     return fig
 
 
 def plot_nms_thresholds(boxes, scores, thresholds=(0.1, 0.3, 0.5, 0.7), owner=None,
-                        figsize: tuple[float, float] | None = None) -> Figure:
+                        figsize=None) -> Figure:
     """Small multiples: rotated NMS (top row) and horizontal NMS (bottom row) per threshold.
 
-    Args:
-        boxes: (N, 5) candidates.
-        scores: (N,) their scores.
-        thresholds: one column each.
-        owner: optional (N,) object of each candidate; titles then count the surviving objects.
-        figsize: (width, height) in inches; default 3 in per panel.
-    Returns:
-        the Figure; axes ``[0:n]`` rotated, ``[n:2n]`` horizontal, with titles
-        ``"rotated 0.1: K kept"`` (``", C objects"`` with ``owner``).
+    Axes ``[0:n]`` are rotated, ``[n:2n]`` horizontal, titled ``"rotated 0.1: K kept"``, plus
+    ``", C objects"`` with ``owner`` (N,), the object of each candidate ``boxes`` (N, 5).
     """
-    boxes = check_boxes(boxes)
+    boxes = as_box_tensor(boxes)
     scores = torch.as_tensor(scores).detach().cpu().float().reshape(-1)
-    check_length(scores, len(boxes), "scores")
     check_length(owner, len(boxes), "owner")
     n = len(thresholds)
     fig, axes = panels(2 * n, ncols=n, figsize=figsize or (3.0 * n + 1.0, 6.4))
@@ -211,7 +145,7 @@ def plot_nms_thresholds(boxes, scores, thresholds=(0.1, 0.3, 0.5, 0.7), owner=No
     norm = Normalize(float(scores.min()), float(scores.max()))
     for row, kind in enumerate(("rotated", "horizontal")):
         for col, thr in enumerate(thresholds):
-            keep = run_nms(boxes, scores, thr, kind)
+            keep = (nms_rotated if kind == "rotated" else horizontal_nms)(boxes, scores, thr)
             title = f"{kind} {thr:g}: {len(keep)} kept"
             if owner is not None:
                 title += f", {cars_kept(keep, torch.as_tensor(owner))} objects"
@@ -220,22 +154,6 @@ def plot_nms_thresholds(boxes, scores, thresholds=(0.1, 0.3, 0.5, 0.7), owner=No
                      colorbar=False, norm=norm)
             if col or row:
                 ax.get_legend().remove()
-    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=plt.get_cmap(SCORE_CMAP)),
-                       ax=axes, shrink=0.6)
-    bar.set_label("score", fontsize=FONT_SIZE)
-    bar.ax.tick_params(labelsize=FONT_SIZE)
+    add_colorbar(fig, plt.cm.ScalarMappable(norm=norm, cmap=plt.get_cmap(SCORE_CMAP)), axes,
+                 "score", shrink=0.6)
     return fig
-
-
-def _frame(ax: Axes, boxes: Tensor) -> None:
-    """Limits around ``boxes`` (y pointing down), equal aspect, labelled pixel axes."""
-    if len(boxes):
-        corners = obb2poly(boxes).reshape(-1, 2).numpy()  # (4N, 2)
-        low, high = corners.min(axis=0), corners.max(axis=0)
-        pad = 0.08 * float(np.max(high - low)) + 2.0
-        ax.set_xlim(low[0] - pad, high[0] + pad)
-        ax.set_ylim(high[1] + pad, low[1] - pad)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (px)", fontsize=FONT_SIZE)
-    ax.set_ylabel("y (px)", fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=FONT_SIZE)

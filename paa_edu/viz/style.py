@@ -1,19 +1,14 @@
-"""What every plot in :mod:`paa_edu.viz` shares: resolution, font sizes, colours, input checks.
+"""What every plot in :mod:`paa_edu.viz` shares: resolution, font sizes, colours, layout, inputs.
 
-- Resolution and text: figures at ``DPI`` 100 with text of at least ``FONT_SIZE`` 9 pt, so that
-  they read in a notebook and on GitHub.
+- Figures at ``DPI`` 100 with text of at least ``FONT_SIZE`` 9 pt, so that they read in a
+  notebook and on GitHub.
 - Colours: the Okabe-Ito palette (``PALETTE``), which stays distinct under the common forms of
   colour blindness; ground truth is never yellow (the synthetic cars often are).
-- Layout: :func:`figure_and_axes` gives a single-panel function its ``ax=`` / ``figsize=``
-  behaviour; :func:`panels` gives a multi-panel one its grid.
-- Inputs: :func:`check_boxes` refuses what is not (N, 5), :func:`check_length` names a
-  per-box list of the wrong length.
 """
-from __future__ import annotations
-
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
@@ -39,96 +34,53 @@ BOX_PALETTE = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, BLACK]
 
 
 def palette_color(i: int) -> str:
-    """The ``i``-th colour of :data:`PALETTE` (cycling every 8).
-
-    Args:
-        i: any integer.
-    Returns:
-        a hex colour string.
-    """
+    """The ``i``-th colour of :data:`PALETTE` (cycling every 8)."""
     return PALETTE[int(i) % len(PALETTE)]
 
 
 def box_color(i: int) -> str:
-    """The ``i``-th colour of :data:`BOX_PALETTE` (cycling every 6): boxes over an image.
-
-    Args:
-        i: any integer (a GT index, a class label).
-    Returns:
-        a hex colour string.
-    """
+    """The ``i``-th colour of :data:`BOX_PALETTE` (cycling every 6): boxes over an image."""
     return BOX_PALETTE[int(i) % len(BOX_PALETTE)]
 
 
 def text_color_on(color) -> str:
-    """``"black"`` or ``"white"``, whichever reads better on a background of ``color``.
-
-    Args:
-        color: any matplotlib colour.
-    Returns:
-        ``"black"`` on light colours (relative luminance > 0.45), else ``"white"``.
-    """
+    """``"black"`` on a light ``color`` (relative luminance > 0.45), else ``"white"``."""
     r, g, b = to_rgb(color)
     return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
 
 
 def figure_and_axes(ax: Axes | None, figsize: tuple[float, float] | None,
                     default_figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    """The Axes a single-panel plot draws on, and its Figure.
-
-    Args:
-        ax: an Axes of the caller's own layout, or ``None`` for a new figure.
-        figsize: (width, height) in inches of the new figure; with ``ax`` it must be ``None``.
-        default_figsize: the size used when neither is given.
-    Returns:
-        ``(figure, axes)``; the figure is ``ax.figure`` when ``ax`` is given.
-    """
-    if ax is not None:
-        if figsize is not None:
-            raise ValueError("pass either ax= (draw into your figure) or figsize= (a new "
-                             "figure), not both")
-        if not isinstance(ax, Axes):
-            raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
-        return ax.figure, ax
-    fig, new_ax = plt.subplots(figsize=_checked_figsize(figsize or default_figsize), dpi=DPI)
-    return fig, new_ax
+    """``(figure, axes)`` of a single-panel plot: ``ax`` and its figure, or a new figure of
+    ``figsize`` (default ``default_figsize``) when ``ax`` is ``None``."""
+    if ax is None:
+        return plt.subplots(figsize=figsize or default_figsize, dpi=DPI)
+    if figsize is not None:
+        raise ValueError("pass either ax= (draw into your figure) or figsize= (a new "
+                         "figure), not both")
+    if not isinstance(ax, Axes):  # e.g. plot_rotated_boxes(boxes): the Axes comes first
+        raise TypeError(f"ax must be a matplotlib Axes (or None for a new figure), got "
+                        f"{type(ax).__name__}")
+    return ax.figure, ax
 
 
-def panels(n_panels: int, ncols: int = 1, panel_size: float = 3.2,
-           figsize: tuple[float, float] | None = None,
+def panels(n_panels: int, ncols: int = 1, panel_size: float = 3.2, figsize=None,
            sharey: bool = False) -> tuple[Figure, list[Axes]]:
-    """A new figure with ``n_panels`` panels on ``ncols`` columns (unused cells hidden).
-
-    Args:
-        n_panels: how many panels are drawn.
-        ncols: columns of the grid; rows follow.
-        panel_size: inches per (square) panel, used when ``figsize`` is ``None``.
-        figsize: (width, height) in inches of the whole figure.
-        sharey: the panels share their y axis.
-    Returns:
-        ``(figure, [axes] * n_panels)`` in row-major order.
-    """
-    if n_panels < 1 or ncols < 1:
-        raise ValueError(f"need n_panels >= 1 and ncols >= 1, got {n_panels} and {ncols}")
+    """A new figure with ``n_panels`` panels in row-major order on ``ncols`` columns (unused
+    cells hidden), ``panel_size`` inches per square panel unless ``figsize`` is given."""
+    if n_panels < 1:  # an empty dict or list of things to draw
+        raise ValueError("nothing to draw: the plot has 0 panels")
     ncols = min(ncols, n_panels)
     nrows = math.ceil(n_panels / ncols)
-    size = figsize or (panel_size * ncols, panel_size * nrows)
-    fig, axes = plt.subplots(nrows, ncols, figsize=_checked_figsize(size), dpi=DPI,
-                             squeeze=False, sharey=sharey)
+    fig, axes = plt.subplots(nrows, ncols, dpi=DPI, squeeze=False, sharey=sharey,
+                             figsize=figsize or (panel_size * ncols, panel_size * nrows))
     for ax in axes.flat[n_panels:]:
         ax.axis("off")
     return fig, list(axes.flat[:n_panels])
 
 
 def legend_below(fig: Figure, handles: list) -> None:
-    """One legend for the whole figure, under its panels, then ``tight_layout`` around it.
-
-    Args:
-        fig: a figure of this package (its panels drawn).
-        handles: labelled artists (``Line2D([], [], color=..., label=...)``).
-    Returns:
-        None.
-    """
+    """One legend for the whole figure, under its panels, then ``tight_layout`` around it."""
     width, height = fig.get_size_inches()
     ncol = int(min(len(handles), max(1, width // 1.6)))  # ~1.6 inch per 9 pt entry
     fig.legend(handles=handles, fontsize=FONT_SIZE, loc="lower center", ncol=ncol,
@@ -137,38 +89,40 @@ def legend_below(fig: Figure, handles: list) -> None:
     fig.tight_layout(rect=(0, (0.1 + 0.2 * rows) / height, 1, 1))
 
 
-def _checked_figsize(figsize) -> tuple[float, float]:
-    try:
-        width, height = (float(v) for v in figsize)
-    except (TypeError, ValueError):
-        raise ValueError(f"figsize must be (width, height) in inches, got {figsize!r}") from None
-    if not (width > 0 and height > 0):
-        raise ValueError(f"figsize must be positive, got {figsize!r}")
-    return width, height
+def label_axes(ax: Axes, xlabel: str | None = None, ylabel: str | None = None) -> None:
+    """Axis labels and tick labels at :data:`FONT_SIZE`."""
+    if xlabel is not None:
+        ax.set_xlabel(xlabel, fontsize=FONT_SIZE)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel, fontsize=FONT_SIZE)
+    ax.tick_params(labelsize=FONT_SIZE)
 
 
-def check_boxes(boxes, name: str = "boxes") -> Tensor:
-    """``boxes`` as a float CPU tensor (N, 5) cx, cy, w, h, theta; anything else is refused.
+def grouped_bars(ax: Axes, values: dict, n_groups: int) -> None:
+    """Bars of several series side by side in each of ``n_groups`` groups: ``values`` is
+    ``{series label: (n_groups,) heights}``, one :func:`palette_color` per series."""
+    step = 0.8 / len(values)
+    for i, (label, heights) in enumerate(values.items()):
+        ax.bar(np.arange(n_groups) + (i - (len(values) - 1) / 2) * step, heights, step,
+               label=label, color=palette_color(i))
 
-    A (2, 10) tensor is two rows of ten numbers, not four boxes: it is an error, as is (3, 4).
-    An empty tensor of any shape with no elements is (0, 5).
 
-    Args:
-        boxes: a tensor, array or nested list of shape (N, 5).
-        name: what the error message calls it.
-    Returns:
-        (N, 5) float32 CPU tensor (detached).
-    Raises:
-        TypeError: ``boxes`` is not numbers (a string, ``None``, a dict, ...).
-        ValueError: the shape is not (N, 5).
-    """
+def add_colorbar(fig: Figure, mappable, ax, label: str, shrink: float) -> None:
+    """A colour bar beside ``ax`` (an Axes or a list of them), labelled at :data:`FONT_SIZE`."""
+    bar = fig.colorbar(mappable, ax=ax, shrink=shrink)
+    bar.set_label(label, fontsize=FONT_SIZE)
+    bar.ax.tick_params(labelsize=FONT_SIZE)
+
+
+def as_box_tensor(boxes, name: str = "boxes") -> Tensor:
+    """``boxes`` as an (N, 5) float32 CPU tensor cx, cy, w, h, theta. A (2, 10) tensor is two
+    rows of ten numbers, not four boxes: drawn, it would silently show wrong boxes, so it is an
+    error, as is (3, 4). An empty tensor of any shape is (0, 5)."""
     try:
         boxes = torch.as_tensor(boxes).detach().cpu()
     except (TypeError, ValueError, RuntimeError):
         raise TypeError(f"{name} must be a tensor, array or nested list of shape (N, 5) cx, "
                         f"cy, w, h, theta; got {type(boxes).__name__} {boxes!r:.60}") from None
-    if boxes.dtype == torch.bool or boxes.is_complex():
-        raise TypeError(f"{name} must hold numbers, got dtype {boxes.dtype}")
     if boxes.numel() == 0:
         return boxes.reshape(0, 5).float()
     if boxes.dim() != 2 or boxes.shape[1] != 5:
@@ -178,16 +132,7 @@ def check_boxes(boxes, name: str = "boxes") -> Tensor:
 
 
 def check_length(values, n: int, name: str, of: str = "boxes") -> None:
-    """Refuse a per-item list (labels, colours, scores) whose length is not ``n``.
-
-    Args:
-        values: the list, or ``None`` (always accepted).
-        n: the number of items it must have.
-        name, of: the error message says "``name`` has k entries for ``n`` ``of``".
-    Returns:
-        None.
-    Raises:
-        ValueError: ``len(values) != n``.
-    """
+    """Refuse a per-item list (labels, colours, strides) whose length is not ``n``: ``zip``
+    would silently drop the extra items, or index past the end."""
     if values is not None and len(values) != n:
         raise ValueError(f"{name} has {len(values)} entries for {n} {of}")

@@ -1,15 +1,6 @@
-"""How the DOTA split cuts a large image: its windows, their overlaps, a cut object.
-
-- :func:`window_names`: the patch names the split writes, in its order.
-- :func:`overlap_strips`, :func:`window_coverage`: where windows overlap, how many cover a point.
-- :func:`object_iof`, :func:`object_status`: the 70 % rule of :func:`paa_edu.data.crop_objects`,
-  for each object and window, from the split's own :func:`~paa_edu.data.split.clip_to_window`.
-- :func:`match_written`: which object of a patch's label file is the piece of a cut object.
-- :func:`plot_windows`: every window in its own colour and named, overlap strips shaded.
-- :func:`plot_object_in_window`: one object cut by a window border, its IoF and difficulty.
-"""
-from __future__ import annotations
-
+"""How the DOTA split cuts a large image: its windows, their overlaps, and the 70 % rule of
+:func:`paa_edu.data.crop_objects` for an object a window cuts, computed with the split's own
+:func:`~paa_edu.data.split.clip_to_window`."""
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -32,6 +23,7 @@ from paa_edu.viz.style import (
     VERMILLION,
     box_color,
     figure_and_axes,
+    label_axes,
 )
 
 STATUSES = IOF_STATUSES  # object_status codes 0..3
@@ -39,41 +31,29 @@ STATUSES = IOF_STATUSES  # object_status codes 0..3
 
 def window_names(stem: str, width: int, height: int, patch_size: int = 1024,
                  overlap: int = 200) -> list[str]:
-    """The patch names ``{stem}__{patch_size}__{x}___{y}`` of an image of ``width x height``.
-
-    Args:
-        stem: the image's file stem (``P0001``).
-        width, height: the image size in pixels.
-        patch_size, overlap: as in :func:`paa_edu.data.split_dataset`.
-    Returns:
-        one name per window, in :func:`window_origins` order.
-    """
+    """The patch names ``{stem}__{patch_size}__{x}___{y}`` that the split writes for an image of
+    ``width x height``, in :func:`window_origins` order."""
     return [patch_name(stem, patch_size, x, y)
             for x, y in window_origins(width, height, patch_size, overlap)]
 
 
 def overlap_strips(starts: list[int], patch_size: int) -> list[tuple[int, int]]:
-    """(begin, end) of the stretch each window shares with the next along one axis.
-
-    Args:
-        starts: window starts along the axis (:func:`paa_edu.data.window_starts`).
-        patch_size: window side.
-    Returns:
-        one (begin, end) per pair of consecutive windows that overlap.
-    """
+    """(begin, end) of the stretch each window shares with the next along one axis (``starts``
+    from :func:`paa_edu.data.window_starts`), for each pair of windows that overlap."""
     return [(b, a + patch_size) for a, b in zip(starts, starts[1:]) if b < a + patch_size]
+
+
+def shade_overlap_strips(ax, width: int, height: int, patch_size: int, overlap: int) -> None:
+    """Shade the strips where the split's windows overlap (darker where more do)."""
+    for span, side in ((ax.axvspan, width), (ax.axhspan, height)):
+        for a, b in overlap_strips(window_starts(side, patch_size, overlap), patch_size):
+            span(a, b, color="white", alpha=0.25, linewidth=0)
 
 
 def window_coverage(points, width: int, height: int, patch_size: int = 1024,
                     overlap: int = 200) -> torch.Tensor:
-    """How many of the split's windows hold each point; 2 or more in the overlap strips.
-
-    Args:
-        points: (N, 2) x, y in image pixels (e.g. box centres ``boxes[:, :2]``).
-        width, height: the image size; patch_size, overlap: as in the split.
-    Returns:
-        (N,) long counts.
-    """
+    """(N,) how many of the split's windows hold each of ``points`` (N, 2) x, y in image
+    pixels (e.g. box centres ``boxes[:, :2]``); 2 or more in the overlap strips."""
     points = torch.as_tensor(points, dtype=torch.float64).reshape(-1, 2)
     count = torch.zeros(len(points), dtype=torch.long)
     for x, y in window_origins(width, height, patch_size, overlap):
@@ -90,82 +70,50 @@ def _piece_corners(piece) -> np.ndarray:
 
 
 def object_iof(polys, x: int, y: int, patch_size: int) -> np.ndarray:
-    """(M,) IoF = area(object & window) / area(object) of DOTA polygons (M, 8).
-
-    Computed by the split itself (:func:`paa_edu.data.split.clip_to_window`).
-
-    Args:
-        polys: (M, 8) x1, y1, ..., x4, y4 in image pixels.
-        x, y: the window's top-left corner; patch_size: its side.
-    Returns:
-        (M,) float64 in [0, 1].
-    """
+    """(M,) IoF = area(object & window) / area(object) of polygons (M, 8) in the window of
+    top-left corner (``x``, ``y``), as the split computes it (``clip_to_window``)."""
     polys = np.asarray(polys, dtype=np.float64).reshape(-1, 8)
     return np.array([clip_to_window(p, x, y, patch_size)[1] for p in polys], dtype=np.float64)
 
 
-def object_status(polys, x: int, y: int, patch_size: int, iof_thr: float = 0.7
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """What the split does with each object in one window (its ``SplitStats`` column).
-
-    Args:
-        polys: (M, 8) polygons; x, y, patch_size: the window.
-        iof_thr: the split's threshold (0.7).
-    Returns:
-        ``(iof, status)``: (M,) IoF and (M,) int codes into :data:`STATUSES`
-        (:func:`paa_edu.data.split.classify_iof`: 0 outside, 1 whole, 2 clipped, 3 truncated).
-    """
+def object_status(polys, x: int, y: int, patch_size: int,
+                  iof_thr: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
+    """What the split does with each object in one window: ``(iof, status)``, (M,) IoF and (M,)
+    codes into :data:`STATUSES` (``classify_iof``: 0 outside, 1 whole, 2 clipped, 3 truncated)."""
     iof = object_iof(polys, x, y, patch_size)
     return iof, np.array([classify_iof(v, iof_thr) for v in iof], dtype=np.int64)
 
 
 def match_written(written, poly, window: tuple[int, int, int]) -> int:
-    """Which of a patch's written objects is the piece of ``poly`` (nearest centre).
-
-    Args:
-        written: (K, 8) the polygons of the patch's label file, shifted into image pixels.
-        poly: (8,) an object of the large image that the window cuts.
-        window: (x, y, patch_size).
-    Returns:
-        the row of ``written`` whose centre is nearest to the centre of ``poly``'s part
-        inside the window (the split writes that part's minimum-area rectangle).
-    """
+    """Which of a patch's written objects is the piece of ``poly`` (8,), an object of the large
+    image that the ``window`` (x, y, patch_size) cuts: the row of ``written`` (K, 8, the
+    patch's label file shifted into image pixels) whose centre is nearest to the centre of
+    ``poly``'s part inside the window (the split writes that part's minimum-area rectangle)."""
     written = np.asarray(written, dtype=np.float64).reshape(-1, 8)
-    if len(written) == 0:
-        raise ValueError("written is empty: the patch has no object")
     x, y, size = window
     piece = _piece_corners(clip_to_window(poly, x, y, size)[0])  # (V, 2)
-    if len(piece) < 3:
+    if len(piece) < 3:  # its centre would be NaN, and row 0 silently the answer
         raise ValueError(f"the object lies outside the window {window}")
     centres = written.reshape(-1, 4, 2).mean(1)  # (K, 2)
     return int(np.argmin(np.linalg.norm(centres - piece.mean(0), axis=1)))
 
 
-def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = "P0001",
-                 ax=None, figsize: tuple[float, float] | None = None) -> Figure:
+def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = "P0001", ax=None,
+                 figsize=None) -> Figure:
     """The split's windows on the image, one colour each, named as the split names them.
 
     Strips where windows overlap are shaded grey (darker where more windows overlap): an
     object there is cut into two or more patches.
 
-    Args:
-        image: (H, W, 3) array or (3, H, W) tensor.
-        patch_size, overlap: as in :func:`paa_edu.data.split_dataset`.
-        stem: the image's name, the first part of the patch names.
-        ax: an Axes to draw into, or None for a new figure.
-        figsize: (width, height) in inches of the new figure.
-    Returns:
-        the Figure.
+    ``patch_size`` and ``overlap`` are those of :func:`paa_edu.data.split_dataset`, ``stem``
+    the image's name, the first part of the patch names.
     """
     img = as_image(image)
     height, width = img.shape[:2]
     new_figure = ax is None
     fig, ax = figure_and_axes(ax, figsize, (8.0, 7.6))
     ax.imshow(img)
-    for a, b in overlap_strips(window_starts(width, patch_size, overlap), patch_size):
-        ax.axvspan(a, b, color="white", alpha=0.25, linewidth=0)
-    for a, b in overlap_strips(window_starts(height, patch_size, overlap), patch_size):
-        ax.axhspan(a, b, color="white", alpha=0.25, linewidth=0)
+    shade_overlap_strips(ax, width, height, patch_size, overlap)
     handles = [Patch(facecolor="0.85", edgecolor="0.5", label="overlap strip (shaded)")]
     names = window_names(stem, width, height, patch_size, overlap)
     for k, ((x, y), name) in enumerate(zip(window_origins(width, height, patch_size, overlap),
@@ -179,9 +127,7 @@ def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = 
         handles.append(Patch(edgecolor=box_color(k), facecolor="none", linewidth=2.2,
                              label=f"{k + 1}: {name}"))
     ax.set(xlim=(-0.5, width - 0.5), ylim=(height - 0.5, -0.5))
-    ax.set_xlabel("x (px)", fontsize=FONT_SIZE)
-    ax.set_ylabel("y (px)", fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=FONT_SIZE)
+    label_axes(ax, "x (px)", "y (px)")
     ax.set_title(f"{len(names)} windows of {patch_size} px, overlap {overlap} px",
                  fontsize=FONT_SIZE + 1)
     ax.legend(handles=handles, fontsize=FONT_SIZE, loc="upper center", ncol=2,
@@ -193,21 +139,13 @@ def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = 
 
 def plot_object_in_window(image, poly, window: tuple[int, int, int], iof_thr: float = 0.7,
                           written=None, difficult: int | None = None, margin: float = 40.0,
-                          ax=None, figsize: tuple[float, float] | None = None) -> Figure:
+                          ax=None, figsize=None) -> Figure:
     """One object and a window border that cuts it: the part inside, its IoF, the verdict.
 
-    Args:
-        image: (H, W, 3) array or (3, H, W) tensor of the large image.
-        poly: (8,) the object's polygon in image pixels.
-        window: (x, y, patch_size) of the window.
-        iof_thr: the split's threshold.
-        written: (K, 8) optional polygons the split wrote for this patch, shifted back into
-            image pixels (drawn in orange: the re-fitted piece).
-        difficult: the difficulty the split wrote for the object (shown in the title).
-        margin: pixels of image around the object.
-        ax: an Axes to draw into, or None for a new figure; figsize: of the new figure.
-    Returns:
-        the Figure.
+    ``poly`` (8,) is the object's polygon in image pixels, ``window`` (x, y, patch_size),
+    ``iof_thr`` the split's threshold. Optional: ``written`` (K, 8), the polygons the split
+    wrote for this patch shifted back into image pixels (drawn in orange: the re-fitted piece),
+    and ``difficult``, the difficulty it wrote for the object (in the title).
     """
     pts = np.asarray(poly, dtype=np.float64).reshape(4, 2)
     x, y, size = window

@@ -1,5 +1,5 @@
 """plot_assignments, plot_assignment_zoom and draw_atss_threshold draw what the assigners
-decided, where they are asked to, and refuse results that are not of these anchors."""
+decided, where they are asked to."""
 from __future__ import annotations
 
 import matplotlib
@@ -40,18 +40,12 @@ def test_plot_assignments_colours_positives_by_gt_and_gt_never_yellow(grid_scene
     assert len(fig.legends) == 1
 
 
-def test_plot_assignments_honours_figsize_and_refuses_foreign_results(grid_scene):
+def test_plot_assignments_honours_figsize_and_refuses_boxes_not_n_by_5(grid_scene):
     anchors, gts, _, results = grid_scene
     assert tuple(plot_assignments(None, gts, anchors, results, figsize=(7, 3))
                  .get_size_inches()) == (7, 3)
-    with pytest.raises(ValueError, match="has 36 anchors, anchors has 35"):
-        plot_assignments(None, gts, anchors[:35], results)
-    with pytest.raises(ValueError, match="has 2 GTs, gt_boxes has 1"):
-        plot_assignments(None, gts[:1], anchors, results)
     with pytest.raises(ValueError, match=r"gt_boxes must be \(N, 5\)"):
         plot_assignments(None, gts.reshape(1, 10), anchors, results)
-    with pytest.raises(ValueError, match="non-empty dict"):
-        plot_assignments(None, gts, anchors, {})
 
 
 def test_plot_assignment_zoom_counts_positives_and_ignored_per_object(grid_scene):
@@ -89,7 +83,5 @@ def test_draw_atss_threshold_marks_what_atss_keeps(grid_scene):
     assert ax.lines[1].get_xdata()[0] == pytest.approx(float(thr[0]))
     by_hand = float(ious[0].mean() + ious[0].std())  # torch's unbiased std, as ATSS
     assert float(thr[0]) == pytest.approx(by_hand)
-    with pytest.raises(ValueError, match="same length"):
-        draw_atss_threshold(ax, ious[0], 0.1, inside[0][:3])
     new = draw_atss_threshold(None, ious[0], float(thr[0]), inside[0], figsize=(4, 3))
     assert new is not fig and tuple(new.get_size_inches()) == (4, 3)

@@ -11,7 +11,7 @@ from matplotlib.patches import Polygon
 
 from paa_edu.assigners import AssignResult, PAAAssigner
 from paa_edu.viz import plot_candidate_scores, plot_pool_sizes
-from paa_edu.viz.candidates import pool_size_counts, ranked_candidates, score_colormap
+from paa_edu.viz.candidates import SCORE_CMAP, pool_size_counts, ranked_candidates
 
 # Two FPN levels of 4 anchors. Six candidates of GT 0 (anchors 0-5, on both levels), one of GT 1
 # (anchor 6); GT 2 has none. The record sorts by score inside each level only.
@@ -55,7 +55,7 @@ def test_candidates_share_colours_and_numbers_between_the_panels():
     img_labels = {t.get_text(): t for t in ax_img.texts}
     hist_labels = {t.get_text(): t for t in ax_hist.texts}
     assert set(img_labels) == set(hist_labels) == {"1", "2", "3", "4", "5", "6"}
-    cmap = score_colormap()
+    cmap = SCORE_CMAP
     for rank, anchor in enumerate(RANKED, start=1):
         label = img_labels[str(rank)]
         # numbered at its anchor's centre, the same colour in both panels
@@ -83,10 +83,6 @@ def test_plot_candidate_scores_checks_its_inputs_and_honours_figsize():
     assert tuple(fig.get_size_inches()) == pytest.approx((8, 3))
     with pytest.raises(ValueError, match="no candidate"):
         plot_candidate_scores(rec, 2, ANCHORS, GT_BOXES)
-    with pytest.raises(ValueError, match="anchors of the recorded image"):
-        plot_candidate_scores(rec, 0, ANCHORS[:3], GT_BOXES)
-    with pytest.raises(ValueError, match="gt_boxes has 2 boxes"):
-        plot_candidate_scores(rec, 0, ANCHORS, GT_BOXES[:2])
     with pytest.raises(ValueError, match=r"\(N, 5\)"):
         plot_candidate_scores(rec, 0, ANCHORS.reshape(10, 4), GT_BOXES)
 
@@ -94,8 +90,6 @@ def test_plot_candidate_scores_checks_its_inputs_and_honours_figsize():
 def test_pool_size_counts_by_hand():
     counts = pool_size_counts(torch.tensor([0, 1, 1, 3, 12, 4]), max_size=3)
     assert counts.tolist() == [1, 2, 0, 1, 2]  # 0, 1, 2, 3 and "> 3" (4 and 12)
-    with pytest.raises(ValueError, match=">= 0"):
-        pool_size_counts(torch.tensor([-1]), 3)
 
 
 def test_plot_pool_sizes_draws_the_shares_side_by_side():
@@ -122,5 +116,3 @@ def test_plot_pool_sizes_honours_ax_and_figsize():
     assert tuple(plot_pool_sizes(sizes, figsize=(5, 2)).get_size_inches()) == (5, 2)
     with pytest.raises(ValueError, match="not both"):
         plot_pool_sizes(sizes, ax=own_ax[0], figsize=(5, 2))
-    with pytest.raises(ValueError, match="empty"):
-        plot_pool_sizes({})

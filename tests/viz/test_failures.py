@@ -1,5 +1,5 @@
 """plot_failure_gallery draws one zoomed, titled crop per case, in the colours of the
-detection plots, at >= 100 dpi with no text under 9 pt, and refuses what it cannot draw."""
+detection plots, at >= 100 dpi with no text under 9 pt."""
 from __future__ import annotations
 
 import matplotlib
@@ -9,7 +9,6 @@ from matplotlib.text import Text
 
 from paa_edu.evaluation.failures import describe, failure_cases
 from paa_edu.viz import plot_failure_gallery
-from paa_edu.viz.failures import MAX_CROPS
 from paa_edu.viz.style import DPI, FONT_SIZE, FP_COLOR, GT_COLOR, MISSED_COLOR
 
 NAMES = ["car", "ship"]
@@ -58,20 +57,3 @@ def test_dpi_fonts_and_figsize(cases):
     assert texts and min(t.get_fontsize() for t in texts) >= FONT_SIZE
     fig = plot_failure_gallery(cases[:2], [None], NAMES, figsize=(6, 3))
     assert tuple(fig.get_size_inches()) == (6, 3)
-
-
-def test_bad_inputs_are_refused(cases):
-    with pytest.raises(ValueError, match="cases is empty"):
-        plot_failure_gallery([], [None])
-    with pytest.raises(ValueError, match=f"draw at most {MAX_CROPS}"):
-        plot_failure_gallery(cases * 5, [None])
-    with pytest.raises(TypeError, match="FailureCase"):
-        plot_failure_gallery([{"kind": "missed"}], [None])
-    with pytest.raises(ValueError, match="refers to image 0 but images has 0"):
-        plot_failure_gallery(cases, [])
-    with pytest.raises(ValueError, match="label 1 has no name"):
-        plot_failure_gallery(cases, [None], ["car"])
-    with pytest.raises(ValueError, match="margin must be >= 0"):
-        plot_failure_gallery(cases, [None], margin=-1)
-    with pytest.raises(ValueError, match="figsize must be"):
-        plot_failure_gallery(cases, [None], figsize=(0, 3))

@@ -16,7 +16,6 @@ from paa_edu.viz.nms import (
     parked_cars,
     plot_nms,
     plot_nms_thresholds,
-    run_nms,
 )
 from paa_edu.viz.style import figure_and_axes
 
@@ -48,9 +47,6 @@ def test_horizontal_nms_is_rotated_nms_on_the_hbbs_and_deletes_a_neighbour():
     assert nms_rotated(pair, scores, 0.1).tolist() == [0, 1]
     assert horizontal_nms(pair, scores, 0.1).tolist() == [0]
     assert horizontal_nms(pair, scores, 0.5).tolist() == [0, 1]
-    assert run_nms(pair, scores, 0.1, "horizontal").tolist() == [0]
-    with pytest.raises(ValueError, match="kind"):
-        run_nms(pair, scores, 0.1, "axis-aligned")
 
 
 def test_on_the_scene_at_0_1_only_rotated_nms_keeps_every_car():
@@ -89,8 +85,6 @@ def test_plot_nms_marks_the_winners_and_honours_ax_and_figsize():
 def test_plot_nms_refuses_bad_inputs():
     with pytest.raises(ValueError, match=r"\(N, 5\)"):
         plot_nms(torch.zeros(2, 10), torch.zeros(4), [0])
-    with pytest.raises(ValueError, match="scores"):
-        plot_nms(torch.zeros(3, 5), torch.zeros(2), [0])
     with pytest.raises(ValueError, match="owner"):
         plot_nms_thresholds(torch.zeros(3, 5), torch.zeros(3), owner=[0, 1])
 
@@ -102,7 +96,8 @@ def test_threshold_panels_count_what_nms_keeps_and_are_readable():
     expected = []
     for kind in ("rotated", "horizontal"):
         for thr in (0.1, 0.5):
-            keep = run_nms(scene.candidates, scene.scores, thr, kind)
+            nms = nms_rotated if kind == "rotated" else horizontal_nms
+            keep = nms(scene.candidates, scene.scores, thr)
             expected.append(f"{kind} {thr:g}: {len(keep)} kept, "
                             f"{cars_kept(keep, scene.owner)} objects")
     assert titles == expected

@@ -20,14 +20,14 @@ from paa_edu.viz.style import (
     FONT_SIZE,
     GT_COLOR,
     YELLOW,
+    as_box_tensor,
     box_color,
-    check_boxes,
     check_length,
     text_color_on,
 )
 
-HELPERS = {"as_image", "show_image", "check_record", "default_gts",  # draw nothing themselves
-           "legend_handles", "square_window"}
+HELPERS = {"as_image", "show_image", "check_record",  # draw nothing themselves
+           "legend_handles", "square_window", "corner_window"}
 
 
 def _public_plots() -> set[str]:
@@ -88,12 +88,12 @@ def test_every_plot_has_dpi_100_and_text_of_at_least_9_pt(paa_record, grid_scene
     assert not any(small.values()), {k: v for k, v in small.items() if v}
 
 
-def test_check_boxes_refuses_what_is_not_n_by_5():
-    assert check_boxes([[1, 2, 3, 4, 0.5]]).shape == (1, 5)
-    assert check_boxes(np.zeros((0, 7))).shape == (0, 5)
+def test_as_box_tensor_refuses_what_is_not_n_by_5():
+    assert as_box_tensor([[1, 2, 3, 4, 0.5]]).shape == (1, 5)
+    assert as_box_tensor(np.zeros((0, 7))).shape == (0, 5)
     for shape in ((2, 10), (3, 4), (20,)):
         with pytest.raises(ValueError, match=rf"got shape \({shape[0]}"):
-            check_boxes(torch.zeros(shape))
+            as_box_tensor(torch.zeros(shape))
     with pytest.raises(ValueError, match="labels has 1 entries for 2 boxes"):
         check_length(["a"], 2, "labels")
     check_length(None, 2, "labels")
