@@ -25,7 +25,7 @@ def paa_record():
                         torch.zeros(11), 4)  # GT 4 has no candidate
     scores = torch.tensor([0.2, 0.3, 0.25, 3.0, 3.3, 3.1, 1.0, 0.0, 0.5, 0.6, 2.5])
     paa = PAAAssigner(record=True)
-    paa.reassign(init, scores, [6, 5])
+    paa.reassign([init], [scores], [6, 5])
     return paa.last_record
 
 

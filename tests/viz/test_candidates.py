@@ -26,7 +26,7 @@ def _record():
     gt_inds = torch.tensor([1, 1, 1, 1, 1, 1, 2, 0])
     init = AssignResult(gt_inds, torch.where(gt_inds > 0, gt_inds - 1, -1), torch.zeros(8), 3)
     paa = PAAAssigner(record=True)
-    paa.reassign(init, SCORES, [4, 4])
+    paa.reassign([init], [SCORES], [4, 4])
     return paa.last_record
 
 
