@@ -12,6 +12,7 @@ top-level modules.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 import tempfile
@@ -69,11 +70,63 @@ def main() -> None:
             sys.setprofile(None)
     library = sorted(package.rglob("*.py"))
     lines = sum(len(p.read_text().splitlines()) for p in library)
+    graph, inside = import_graph(package)
     print(f"files from `paa-edu train` to the loss: {len(files)}")
     for rel in files:
         print("  " + rel)
     print(f"library: {len(library)} files, {lines} lines, "
-          f"{len(list(package.glob('*.py')))} top-level modules")
+          f"{len(list(package.glob('*.py')))} top-level modules, {inside} paa_edu imports inside "
+          f"functions, import cycles (strongly connected groups): {cycles(graph)}")
+
+
+def import_graph(package: Path) -> tuple[dict[str, set[str]], int]:
+    """Module -> the paa_edu modules it imports, and how many such imports sit in functions."""
+    names = {".".join(p.relative_to(package.parent).with_suffix("").parts).removesuffix(
+        ".__init__"): p for p in package.rglob("*.py")}
+    graph, inside = {}, 0
+    for name, path in names.items():
+        tree = ast.parse(path.read_text())
+        nested = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+                  for n in ast.walk(f)}
+        graph[name] = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or node.level or not node.module \
+                    or not node.module.startswith("paa_edu"):
+                continue
+            inside += id(node) in nested
+            for alias in node.names:
+                target = f"{node.module}.{alias.name}"
+                graph[name].add(target if target in names else node.module)
+    return graph, inside
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components with more than one module."""
+    index, low, stack, found = {}, {}, [], []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
 
 
 if __name__ == "__main__":
