@@ -1,10 +1,6 @@
-"""The datasets a :class:`~paa_edu.config.Config` names: class list, split folder, limits.
-
-:func:`build_dataset` is what training, evaluation and the demo call. For synthetic presets it
-writes the set first (never into a folder it did not write, nor over a set of other settings:
-that stops and says what differs); then it checks the split folder under ``cfg.data.root``
-(``paa-edu check-data``, cached) and reads it.
-"""
+"""The datasets a :class:`~paa_edu.config.Config` names: :func:`build_dataset` writes a synthetic
+preset first (never over a foreign folder or a set of other settings), then checks the split
+folder (``paa-edu check-data``, cached) and reads it."""
 from __future__ import annotations
 
 import os

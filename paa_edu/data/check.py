@@ -1,12 +1,10 @@
-"""``paa-edu check-data``: one pass over a DOTA-format folder, one report of everything found.
+"""``paa-edu check-data``: decode every image and read every label file once, report it all.
 
-Training reads images only when the loader reaches them, hours later for a big set.
-:func:`check_folder` decodes every image and reads every label file once, and reports all the
-problems: errors (a corrupt image, two images of one stem, a bad label line, an image without a
-label file, a split without ``labelTxt/``, a folder a writer did not finish) and warnings
-(identical images, a label file without an image, a repeated vertex, an object outside its
-image). Each (image, label file) pair's result is cached, keyed by both files'
-:func:`~paa_edu.data.label_cache.stat_key`, the classes and the parser's source.
+Errors: a corrupt image, two images of one stem, a bad label line, an image without a label
+file, a split without ``labelTxt/``, an unfinished write. Warnings: identical images, a label
+file without an image, a repeated vertex, an object outside its image. Each (image, label file)
+pair's result is cached, keyed by both files' :func:`~paa_edu.data.label_cache.stat_key`, the
+classes and the parser's source.
 """
 from __future__ import annotations
 

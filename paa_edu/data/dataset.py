@@ -1,10 +1,5 @@
 """A torch ``Dataset`` over a DOTA-format folder: ``images/<stem>.png`` + ``labelTxt/<stem>.txt``.
-
-Every label file is read and checked when the dataset is built, so a bad file fails at once with
-``file:line``. A folder without ``labelTxt/`` is an error (its images would train as
-background) unless ``labelled=False`` (a test set). An image without objects has an empty label
-file.
-"""
+Every label file is checked when the dataset is built (a bad one fails at once, ``file:line``)."""
 from __future__ import annotations
 
 import warnings
@@ -35,6 +30,8 @@ class DOTADataset(Dataset):
     ``max_difficulty`` drops objects flagged above it (1 drops those our splitter marks 2), then
     ``filter_empty`` leaves out images without objects; ``cache`` reuses the parsed labels of an
     unchanged folder (:mod:`~paa_edu.data.label_cache`); ``train`` applies the random flips.
+    Without ``labelTxt/`` only ``labelled=False`` (a test set) is accepted; an image without
+    objects has an empty label file.
 
     Items are ``(image, target)``: image (3, H, W) padded to a multiple of 32, float32 normalised
     (uint8 RGB with ``TransformConfig(normalize=False)``); target with ``boxes`` (M, 5) float32,

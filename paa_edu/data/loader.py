@@ -1,8 +1,5 @@
-"""How batches are made and fed to the device: :func:`collate_batch` and the DataLoader settings.
-
-Images travel as uint8 (``TransformConfig(normalize=False)``) and the model normalises them on
-the device; each worker runs OpenCV and torch single-threaded, so N workers use N cores.
-"""
+"""How batches are made and fed to the device: :func:`collate_batch` and the DataLoader settings
+(each worker runs OpenCV and torch single-threaded, so N workers use N cores)."""
 from __future__ import annotations
 
 import cv2
@@ -24,7 +21,6 @@ def collate_batch(samples: list[tuple[Tensor, dict]], size_divisor: int = 32
 
 
 def worker_init(worker_id: int) -> None:
-    """Runs in each worker process: one OpenCV and one torch thread per worker."""
     cv2.setNumThreads(0)
     torch.set_num_threads(1)
 

@@ -13,11 +13,9 @@
 
    Patches of several rates of one image (the devkit's multi-scale test) merge together.
 2. Group by original image and run class-wise rotated NMS (IoU 0.1, as mmrotate and the
-   devkit's multi-process ResultMerge) with :func:`paa_edu.geometry.batched_nms_rotated`:
-   an object seen in two overlapping patches is reported once.
+   devkit's ResultMerge): an object seen in two overlapping patches is reported once.
 3. :func:`write_task1_submission` writes one ``Task1_<class>.txt`` per class with lines
-   ``imgname score x1 y1 x2 y2 x3 y3 x4 y4``, ready to zip for the DOTA server. The format is
-   whitespace-separated, so an image name containing whitespace is refused.
+   ``imgname score x1 y1 x2 y2 x3 y3 x4 y4`` (so an image name with whitespace is refused).
 """
 from __future__ import annotations
 
@@ -48,7 +46,7 @@ class PatchName(NamedTuple):
 
 
 def check_image_name(name: str, where: str = "image name") -> str:
-    """Return ``name``; raise ``ValueError`` if it cannot be a Task-1 image name (whitespace)."""
+    """``name``, if it can be a Task-1 image name (no whitespace)."""
     if not name or any(c.isspace() for c in name):
         raise ValueError(f"{where} {name!r} contains whitespace (or is empty): DOTA Task-1 lines "
                          f"are whitespace-separated, so the server would misread it; rename the "
@@ -80,8 +78,7 @@ def parse_patch_name(name: str) -> PatchName:
 
 def patch_to_image(boxes: Tensor, x: float, y: float, rate: float = 1.0) -> Tensor:
     """Boxes (N, 5) of the patch at offset (x, y) of an image resized by ``rate``, in the
-    original image's pixels: ``(cx + x) / rate``, ``(cy + y) / rate``, ``w / rate``,
-    ``h / rate``, theta unchanged. Returns a new tensor."""
+    original image's pixels (step 1 above); a new tensor."""
     shifted = boxes.clone()  # (N, 5)
     shifted[:, 0] += x
     shifted[:, 1] += y
@@ -116,9 +113,8 @@ def merge_patch_detections(patch_detections: dict[str, dict], iou_threshold: flo
 
 def write_task1_submission(out_dir: str | Path, detections: dict[str, dict],
                            class_names: tuple[str, ...] | list[str]) -> list[Path]:
-    """Write ``out_dir/Task1_<class_names[c]>.txt`` for every class c (empty files included,
-    as the server wants) from ``{image stem: dict(boxes (K, 5), scores (K,), labels (K,))}``
-    in image coordinates; a bad image name or label writes nothing. Returns the C paths."""
+    """Write ``out_dir/Task1_<class_names[c]>.txt`` for every class c (empty ones included)
+    from merged detections in image coordinates; a bad image name writes nothing."""
     for stem in detections:
         check_image_name(stem, "detections: image name")
     out_dir = Path(out_dir)

@@ -1,25 +1,12 @@
 """A deterministic synthetic aerial benchmark written in the DOTA format.
 
 :func:`make_scene` draws aerial-looking scenes (textured land, water, roads, buildings and trees
-as clutter) with seven classes, each with its own shape, aspect ratio, colours and size range:
-
-=================  ===========================================  =========  ===============
-class              look                                          w : h      long side (px)
-=================  ===========================================  =========  ===============
-``plane``          cross: fuselage, swept wings, tail            ~1 : 1     30-120
-``ship``           elongated hull with a pointed bow, on water   3.5-6 : 1  25-200
-``storage-tank``   round, lighter roof, shadow (axis-aligned)    1 : 1      15-100
-``small-vehicle``  car with windows, often in dense parked rows  2 : 1      8-20
-``large-vehicle``  truck: cab + trailer                          3.5-4.5:1  25-60
-``tennis-court``   coloured court with white line markings       2 : 1      40-90
-``swimming-pool``  blue basin with a light rim                   1.4-2.5:1  20-80
-=================  ===========================================  =========  ===============
-
-Every object is placed at an arbitrary orientation (tanks excepted: a circle is labelled with
-an axis-aligned square, as DOTA annotators do) without overlapping the others. Its label polygon
-is the corners of its oriented rectangle (:func:`paa_edu.geometry.obb2poly`), clockwise on
-screen, as DOTA stores it; the set is written in the DOTA format, so training on it exercises
-the DOTA reader. The same seed gives the same images and labels.
+as clutter) with seven classes, each with its own shape, colours, aspect and size range
+(:data:`CLASS_SPECS`). Every object is placed at an arbitrary orientation (tanks excepted: a
+circle is labelled with an axis-aligned square, as DOTA annotators do) without overlapping the
+others; its label polygon is the corners of its oriented rectangle
+(:func:`paa_edu.geometry.obb2poly`), clockwise on screen, as DOTA stores it. The same seed gives
+the same images and labels.
 """
 from __future__ import annotations
 
@@ -50,13 +37,13 @@ class ClassSpec:
 
 
 CLASS_SPECS = {
-    "plane": ClassSpec((30, 120), (0.9, 1.15), 1.0),
-    "ship": ClassSpec((25, 200), (3.5, 6.0), 1.0),
-    "storage-tank": ClassSpec((15, 100), (1.0, 1.0), 1.0),
-    "small-vehicle": ClassSpec((8, 20), (1.8, 2.2), 1.5),
-    "large-vehicle": ClassSpec((25, 60), (3.5, 4.5), 1.0),
-    "tennis-court": ClassSpec((40, 90), (2.0, 2.2), 0.7),
-    "swimming-pool": ClassSpec((20, 80), (1.4, 2.5), 0.7),
+    "plane": ClassSpec((30, 120), (0.9, 1.15), 1.0),  # fuselage, swept wings, tail
+    "ship": ClassSpec((25, 200), (3.5, 6.0), 1.0),  # hull with a pointed bow, on water
+    "storage-tank": ClassSpec((15, 100), (1.0, 1.0), 1.0),  # round, lighter roof, shadow
+    "small-vehicle": ClassSpec((8, 20), (1.8, 2.2), 1.5),  # car, often in parked rows
+    "large-vehicle": ClassSpec((25, 60), (3.5, 4.5), 1.0),  # truck: cab + trailer
+    "tennis-court": ClassSpec((40, 90), (2.0, 2.2), 0.7),  # court with white markings
+    "swimming-pool": ClassSpec((20, 80), (1.4, 2.5), 0.7),  # blue basin with a light rim
 }
 
 
@@ -162,7 +149,6 @@ def _add_trees(draw: ImageDraw, rng: Rng, h: int, w: int, amount: float) -> None
 
 
 def _touches(region: Polygon | None, cx: float, cy: float, r: float) -> bool:
-    """Whether the circle (cx, cy, r) overlaps ``region``."""
     return region is not None and region.distance(Point(cx, cy)) < r
 
 
@@ -230,9 +216,8 @@ def _place_free(rng: Rng, occupancy: _Occupancy, water: Polygon | None,
 
 def make_scene(seed: int, size: int | tuple[int, int] = 256,
                config: SceneConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One synthetic aerial scene of ``size`` (a side or (H, W)), a pure function of ``seed``:
-    image (H, W, 3) uint8 RGB, polys (M, 8) float64 clockwise corners of the oriented
-    rectangles, labels (M,) int64 indices into :data:`SYNTHETIC_CLASSES`."""
+    """One scene of ``size`` (a side or (H, W)), a pure function of ``seed``: image (H, W, 3)
+    uint8 RGB, polys (M, 8) float64 clockwise, labels (M,) int64 into SYNTHETIC_CLASSES."""
     h, w = (size, size) if isinstance(size, int) else size
     if h < 32 or w < 32:
         raise ValueError(f"size must be at least 32 px, got {size}")
@@ -269,9 +254,8 @@ def make_scene(seed: int, size: int | tuple[int, int] = 256,
 
 def make_preset_scene(preset: str | SyntheticPreset, split: str, index: int, seed: int = 0
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Image ``index`` of a preset's ``"train"`` or ``"val"`` split, as :func:`make_scene`
-    returns it: the same arrays the writer saves, from a seed distinct per (seed, split, index).
-    """
+    """Image ``index`` of a preset's ``"train"`` or ``"val"`` split (what the writer saves), as
+    :func:`make_scene` returns it, from a seed distinct per (seed, split, index)."""
     preset = _resolve(preset)
     scene_seed = np.random.SeedSequence([seed, int(split != "train"), index]).generate_state(1)
     return make_scene(int(scene_seed[0]), preset.image_size, preset.scene)

@@ -1,10 +1,6 @@
-"""Worker processes that never outlive the command that started them (:func:`worker_map`).
-
-- An exception, Ctrl-C or SIGTERM in the parent sends SIGTERM to every worker, which ends its
-  work as an interrupt and exits quietly; a worker still running :data:`GRACE_S` seconds later
-  is killed (what it was writing is absent: every file is written atomically).
-- A parent killed outright (``kill -9``): on Linux each worker asks the kernel for SIGKILL when
-  its parent dies (``prctl(PR_SET_PDEATHSIG)``).
+"""Worker processes that never outlive the command that started them (:func:`worker_map`): an
+exception, Ctrl-C or SIGTERM in the parent sends SIGTERM to every worker (killed :data:`GRACE_S`
+seconds later); a parent killed outright takes them along (Linux ``PR_SET_PDEATHSIG``).
 """
 from __future__ import annotations
 
@@ -39,8 +35,7 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _call(func: Callable, item):
-    """Runs in a worker: an interrupt ends the worker quietly (exit 130, no traceback)."""
+def _call(func: Callable, item):  # in a worker: an interrupt exits quietly (130)
     try:
         return func(item)
     except KeyboardInterrupt:
