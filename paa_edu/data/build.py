@@ -25,11 +25,8 @@ def class_names(cfg: Config) -> tuple[str, ...]:
 
 
 def build_dataset(cfg: Config, split: str, train: bool) -> Dataset:
-    """The ``split`` folder under ``cfg.data.root`` (written first for synthetic presets).
-
-    With ``train=True``: random flips, objects above ``data.max_train_difficulty`` dropped,
-    then images left without objects dropped when ``data.filter_empty``.
-    """
+    """The ``split`` folder under ``cfg.data.root``; with ``train=True``: random flips, objects
+    above ``data.max_train_difficulty`` dropped, then empty images too (``data.filter_empty``)."""
     d, root = cfg.data, Path(cfg.data.root)
     if d.synthetic is not None:
         try:

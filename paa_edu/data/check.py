@@ -1,5 +1,4 @@
 """``paa-edu check-data``: decode every image and read every label file once, report it all.
-
 Errors: a corrupt image, two images of one stem, a bad label line, an image without a label
 file, a split without ``labelTxt/``, an unfinished write. Warnings: identical images, a label
 file without an image, a repeated vertex, an object outside its image. Each (image, label file)
@@ -34,7 +33,6 @@ CHECK_FORMAT = 2
 @dataclass
 class DataReport:
     """What :func:`check_folder` found: errors (training would fail or be wrong), warnings."""
-
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     images: int = 0
@@ -43,7 +41,6 @@ class DataReport:
     sizes: set = field(default_factory=set)  # distinct (H, W)
 
     def summary(self) -> str:
-        """One line: counts, image sizes, number of errors and warnings."""
         sizes = sorted(self.sizes)
         span = f"{sizes[0][1]}x{sizes[0][0]} to {sizes[-1][1]}x{sizes[-1][0]}" if sizes else "-"
         return (f"{self.images} images ({span} px), {self.label_files} label files, "
@@ -51,7 +48,6 @@ class DataReport:
                 f"{len(self.warnings)} warnings")
 
     def format(self) -> str:
-        """The full report: every error and warning, then the summary."""
         lines = [f"error: {e}" for e in self.errors] + [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines + [self.summary()])
 
@@ -60,7 +56,7 @@ def check_folder(folder: str | Path, class_names: tuple[str, ...] | list[str] = 
                  progress: bool = True, use_cache: bool = True, labels: bool = True
                  ) -> DataReport:
     """Check ``folder`` if it holds ``images/``, else its sub-folders that do (train/, val/);
-    ``labels=False`` checks only the images of an unlabelled set (a test split)."""
+    ``labels=False``: only the images (a test split)."""
     folder = Path(folder)
     splits = [folder] if (folder / "images").is_dir() else sorted(
         d for d in folder.glob("*") if (d / "images").is_dir())
@@ -131,7 +127,6 @@ def _check_split(split_dir: Path, class_names: tuple[str, ...], report: DataRepo
 
 def _check_pair(image_path: Path, label_path: Path | None, class_names: tuple[str, ...]
                 ) -> dict:
-    """The checks of one image and its label file, as a JSON-able dict."""
     result = {"size": None, "sha1": None, "objects": 0, "errors": [], "warnings": []}
     try:
         image = read_image(image_path)

@@ -33,11 +33,9 @@ class DOTADataset(Dataset):
     Without ``labelTxt/`` only ``labelled=False`` (a test set) is accepted; an image without
     objects has an empty label file.
 
-    Items are ``(image, target)``: image (3, H, W) padded to a multiple of 32, float32 normalised
-    (uint8 RGB with ``TransformConfig(normalize=False)``); target with ``boxes`` (M, 5) float32,
-    ``labels`` (M,) long, ``difficult`` (M,) bool, ``image_id``, ``orig_size`` (H0, W0),
-    ``img_shape`` (h, w) after the resize, ``scale_factor`` (divide predicted boxes' first four
-    numbers by it to get original pixels) and ``flips``.
+    Items are ``(image (3, H, W) padded, target)``: ``boxes`` (M, 5), ``labels`` (M,),
+    ``difficult`` (M,), ``image_id``, ``orig_size`` (H0, W0) and :func:`apply_transforms`' meta
+    (divide predicted boxes' first four numbers by ``scale_factor`` for original pixels).
     """
 
     def __init__(self, root_split_dir: str | Path, class_names: tuple[str, ...] | list[str]
@@ -92,13 +90,11 @@ class DOTADataset(Dataset):
         return len(self.image_paths)
 
     @property
-    def image_ids(self) -> list[str]:
-        """Image stems, in dataset order."""
+    def image_ids(self) -> list[str]:  # stems, in dataset order
         return [p.stem for p in self.image_paths]
 
     def ground_truths(self) -> list[dict]:
-        """Per image ``boxes`` (M, 5), ``labels`` (M,), ``difficult`` (M,) and ``polygons``
-        (M, 8) in original pixels, as :func:`paa_edu.evaluation.evaluate_rotated` takes them."""
+        """Per image ``boxes``, ``labels``, ``difficult``, ``polygons`` in original pixels."""
         return [dict(target) for target in self.annotations]
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict]:

@@ -4,11 +4,10 @@ A DOTA-v1.0 label file has optional header lines, then one object per line::
 
     imagesource:GoogleEarth
     gsd:0.146343590398
-    2753 2408 2861 2385 2888 2468 2805 2502 plane 0
-    x1 y1 x2 y2 x3 y3 x4 y4 class difficult
+    2753 2408 2861 2385 2888 2468 2805 2502 plane 0      <- x1 y1 ... x4 y4 class difficult
 
-The four vertices go clockwise on screen (x right, y down); ``difficult`` is 0 or 1 (a missing
-10th token means 0; our splitter writes 2 for objects truncated by a patch border).
+The vertices go clockwise on screen (x right, y down); ``difficult`` is 0 or 1 (missing: 0;
+our splitter writes 2 for objects truncated by a patch border).
 
 Where the devkit and mmrotate silently skip malformed lines and tiny objects, every problem here
 raises a ``ValueError`` naming ``file:line``, or with ``lenient=True`` is skipped with a warning.
@@ -43,7 +42,6 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 @dataclass
 class LabelFile:
     """The raw content of one labelTxt file (no class mapping, no box fitting)."""
-
     polys: np.ndarray  # (M, 8) float64 x1, y1, ..., x4, y4
     names: list[str]  # M class names, as written
     difficult: np.ndarray  # (M,) int64 flags 0, 1 or 2
@@ -129,14 +127,13 @@ def read_label_file(path: str | Path, class_names: tuple[str, ...] | list[str] =
                     min_size: float = 1.0, image_size: tuple[int, int] | None = None) -> dict:
     """Read a labelTxt file and fit a rotated box to every polygon (minimum-area rectangle,
     :func:`paa_edu.geometry.poly2obb`, in angle ``version``).
-
-    A malformed line, an unknown class (the label is the index in ``class_names``) or a
-    degenerate polygon (a fitted side under ``min_size`` px) is a ``file:line`` error (or
-    skipped with a warning when ``lenient``). Given the image's (H, W) ``image_size``, an object
-    wholly outside it is dropped with a warning, and one reaching more than half the image's
-    side past its border (a typo such as ``1e9``) is kept with a warning; objects slightly past
-    the border, common in DOTA, stay quiet. ``difficult`` is any non-zero flag, ``difficulty``
-    the flag itself (0, 1 or 2).
+    A malformed line, an unknown class (a label is an index in ``class_names``) or a degenerate
+    polygon (a fitted side under ``min_size`` px) is a ``file:line`` error (or skipped with a
+    warning when ``lenient``). Given the image's (H, W) ``image_size``, an object wholly
+    outside it is dropped with a warning, and one reaching more than half the image's side past
+    its border (a typo such as ``1e9``) is kept with a warning; objects slightly past the
+    border, common in DOTA, stay quiet. ``difficult`` is any non-zero flag, ``difficulty`` the
+    flag itself (0, 1 or 2).
     """
     raw = parse_label_file(path, lenient=lenient)
     index = {name: i for i, name in enumerate(class_names)}

@@ -33,13 +33,12 @@ CAUSES = {
 }
 
 
-def temp_path(path: Path) -> Path:
-    """A unique temporary name beside ``path``: ``.<name>.<pid>.<random>.tmp``."""
+def temp_path(path: Path) -> Path:  # unique, beside ``path``
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
 def _os_error_in(err: BaseException) -> OSError | None:
-    """``err`` itself if it is an OSError, else the first OSError it was raised from."""
+    """``err`` if it is an OSError, else the first OSError it was raised from."""
     seen = set()
     while err is not None and id(err) not in seen:
         if isinstance(err, OSError):

@@ -42,7 +42,7 @@ def stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
 
 
 def parser_source_hash() -> str:
-    """Hash of the modules a labelTxt line goes through (a code change invalidates caches)."""
+    """Hash of the modules a labelTxt line goes through (a change invalidates the caches)."""
     digest = sha1()
     for module in (dota, convert, angles):
         digest.update(Path(module.__file__).read_bytes())
@@ -58,7 +58,7 @@ def parse_labels_cached(label_dir: str | Path, names: list[str],
     label_dir = Path(label_dir)
     if not use_cache:
         return [parse(label_dir / name) for name in names]
-    with os.scandir(label_dir) as entries:  # no file is read
+    with os.scandir(label_dir) as entries:
         stats = {e.name: stat_key(e.stat()) for e in entries if e.name.endswith(".txt")}
     digest = sha1(repr((CACHE_FORMAT, settings, parser_source_hash())).encode())
     for name in names:

@@ -27,9 +27,8 @@ def worker_init(worker_id: int) -> None:
 
 def loader_options(num_workers: int, device: torch.device | str, persistent: bool = True
                    ) -> dict:
-    """Keyword arguments for a ``DataLoader`` feeding ``device``: CUDA pins memory (so
-    ``non_blocking`` copies overlap the GPU's work); ``persistent`` keeps the workers between
-    epochs (training), a loader iterated once (evaluation) passes False."""
+    """Keyword arguments for a ``DataLoader`` feeding ``device`` (CUDA pins memory, so
+    ``non_blocking`` copies overlap the GPU's work); ``persistent`` keeps workers across epochs."""
     return {"collate_fn": collate_batch, "num_workers": num_workers,
             "pin_memory": torch.device(device).type == "cuda",
             "persistent_workers": persistent and num_workers > 0,

@@ -31,7 +31,6 @@ class ForeignFolderError(ValueError):
 @dataclass
 class Manifest:
     """A parsed manifest: who wrote the folder, with which settings, and which files."""
-
     writer: str
     info: dict
     files: list[str] = field(default_factory=list)  # paths relative to the folder
@@ -99,8 +98,8 @@ def claim_folder(folder: str | Path, writer: str) -> Manifest | None:
 
 
 def remove_written(folder: str | Path, manifest: Manifest) -> int:
-    """Delete the files ``manifest`` lists, the manifest, and the folders left empty; returns
-    how many files were deleted."""
+    """Delete the files ``manifest`` lists, the manifest and the folders left empty; returns
+    the number of files deleted."""
     folder = Path(folder).resolve()
     removed, parents = 0, set()
     for name in manifest.files:

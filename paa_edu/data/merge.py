@@ -2,16 +2,10 @@
 
 1. Parse the patch's origin from its name ``{stem}__{middle}__{x}___{y}``
    (:func:`parse_patch_name`) and map its boxes back: ``(cx + x) / rate``, ``(cy + y) / rate``,
-   ``w / rate``, ``h / rate``, theta unchanged. Two conventions use the middle field:
-
-   * ours and mmrotate's (:func:`paa_edu.data.split.patch_name`): the **patch size**, an
-     integer >= 16 (``P0001__1024__824___0``); the patch was cut at full resolution, rate 1;
-   * the DOTA devkit's ImgSplit: the **resize rate** of the image the patch was cut from
-     (``P0001__1__824___0``, ``P0001__0.5__824___0``), a number below 16; x, y are offsets in
-     the resized image, so a box at x = 100 in ``P0001__0.5__824___0`` lies at
-     (100 + 824) / 0.5 = 1848 in ``P0001``, as the devkit's ResultMerge computes it.
-
-   Patches of several rates of one image (the devkit's multi-scale test) merge together.
+   ``w / rate``, ``h / rate``, theta unchanged. The middle field is either ours and mmrotate's
+   **patch size**, an integer >= 16 (``P0001__1024__824___0``, rate 1), or the DOTA devkit's
+   **resize rate**, a number below 16: a box at x = 100 in ``P0001__0.5__824___0`` lies at
+   (100 + 824) / 0.5 = 1848 in ``P0001``. Patches of several rates of one image merge together.
 2. Group by original image and run class-wise rotated NMS (IoU 0.1, as mmrotate and the
    devkit's ResultMerge): an object seen in two overlapping patches is reported once.
 3. :func:`write_task1_submission` writes one ``Task1_<class>.txt`` per class with lines
@@ -38,7 +32,6 @@ MIN_PATCH_SIZE = 16
 
 class PatchName(NamedTuple):
     """What a patch name says: the original image, the patch's origin and the resize rate."""
-
     stem: str  # the original image's name
     x: int  # top-left corner of the patch, in the (resized) image
     y: int
@@ -63,8 +56,7 @@ def parse_patch_name(name: str) -> PatchName:
     if match is None:
         raise ValueError(f"patch name {name!r} does not match '{{stem}}__{{size}}__{{x}}___{{y}}' "
                          f"(as written by paa-edu split)")
-    middle = match["middle"]
-    value = float(middle)
+    middle, value = match["middle"], float(match["middle"])
     if "." not in middle and value >= MIN_PATCH_SIZE:
         rate = 1.0  # our / mmrotate's patch size
     elif 0 < value < MIN_PATCH_SIZE and math.isfinite(value):

@@ -7,10 +7,9 @@
 2. Objects: with IoF = area(polygon & window) / area(polygon) (shapely),
 
    * IoF = 1: the object is copied unchanged (shifted into patch coordinates);
-   * IoF >= ``iof_thr`` (0.7): the clipped polygon is re-fitted to a quadrilateral -- its
-     minimum-area rectangle, clockwise, starting at the corner nearest the original first
-     vertex -- and keeps its difficulty. The rectangle may poke slightly out of the patch
-     (it encloses the clipped piece); the devkit instead clamps vertices to the patch;
+   * IoF >= ``iof_thr`` (0.7): the clipped polygon is re-fitted to its minimum-area rectangle
+     (clockwise, from the corner nearest the first vertex; it may poke slightly out of the
+     patch, where the devkit clamps vertices) and keeps its difficulty;
    * 0 < IoF < ``iof_thr``: ``truncated="difficult"`` (DEFAULT, the DOTA devkit's ImgSplit)
      writes the re-fitted piece with difficulty 2, so evaluation ignores it;
      ``truncated="drop"`` (mmrotate's img_split) leaves it out. Pieces whose rectangle has a
@@ -47,7 +46,6 @@ WRITER = "split"  # the writer's name in its folder's manifest
 @dataclass
 class SplitStats:
     """Counts of one split run (what happened to the objects)."""
-
     images: int = 0
     patches: int = 0
     objects_whole: int = 0  # copies of objects entirely inside a patch
@@ -223,9 +221,8 @@ def split_dataset(src_dir: str | Path, dst_dir: str | Path, patch_size: int = 10
                          f"it lists are removed)")
     if previous is not None:
         remove_written(dst_dir, previous)
-    (dst_dir / "images").mkdir(parents=True, exist_ok=True)
-    if labelled:
-        (dst_dir / "labelTxt").mkdir(parents=True, exist_ok=True)
+    for sub in ("images", "labelTxt") if labelled else ("images",):
+        (dst_dir / sub).mkdir(parents=True, exist_ok=True)
     stats = SplitStats()
     info = {"src": str(src_dir.absolute()), "patch_size": patch_size, "overlap": overlap,
             "iof_thr": iof_thr, "truncated": truncated, "pad_value": pad_value,

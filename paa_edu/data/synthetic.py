@@ -30,7 +30,6 @@ GENERATOR_VERSION = 1  # bump when the drawing changes, so cached datasets are r
 @dataclass(frozen=True)
 class ClassSpec:
     """How one class is sampled: long-side range (px), aspect w/h range, frequency."""
-
     length: tuple[float, float]
     aspect: tuple[float, float]
     weight: float
@@ -50,7 +49,6 @@ CLASS_SPECS = {
 @dataclass(frozen=True)
 class SceneConfig:
     """What one scene may contain."""
-
     object_size: tuple[float, float] = (8.0, 200.0)  # clamp of every class's long side (px)
     num_objects: tuple[int, int] = (10, 150)  # (min, max) per scene, parked cars included
     parking_prob: float = 0.4  # a dense parking lot (aligned rows of small vehicles)
@@ -61,7 +59,6 @@ class SceneConfig:
 @dataclass(frozen=True)
 class SyntheticPreset:
     """A whole dataset: image size, number of images per split and the scene config."""
-
     image_size: int
     num_train: int
     num_val: int
@@ -83,7 +80,6 @@ PRESETS = {
 
 class _Occupancy:
     """Placed things as circles (centre, radius); a candidate must not touch any of them."""
-
     def __init__(self) -> None:
         self.circles = np.zeros((0, 3))  # (N, 3) cx, cy, r
 
@@ -96,13 +92,13 @@ class _Occupancy:
 
 
 def _frame(box: tuple[float, ...]) -> Frame:
-    """Local frame of a rotated box, taken from its polygon (the one corner convention)."""
+    """Local frame of a rotated box, from its polygon (the one corner convention)."""
     poly = obb2poly(torch.tensor([box], dtype=torch.float64))[0].view(4, 2).numpy()  # (4, 2)
     return Frame(center=poly.mean(0), eu=(poly[1] - poly[0]) / 2, ev=(poly[3] - poly[0]) / 2)
 
 
-def _background(rng: Rng, height: int, width: int) -> np.ndarray:
-    """Textured land: base colour + smooth low-frequency blotches + pixel noise. (H, W, 3)."""
+def _background(rng: Rng, height: int, width: int) -> np.ndarray:  # (H, W, 3)
+    """Textured land: base colour + smooth low-frequency blotches + pixel noise."""
     base = np.array([(96, 108, 78), (120, 112, 92), (104, 104, 100), (88, 100, 70)])
     colour = base[rng.integers(len(base))] + rng.normal(0, 8, 3)  # (3,)
     coarse = rng.normal(0, 14, (height // 48 + 2, width // 48 + 2)).astype(np.float32)
@@ -155,8 +151,8 @@ def _touches(region: Polygon | None, cx: float, cy: float, r: float) -> bool:
 def _sample_size(rng: Rng, name: str, clamp: tuple[float, float]) -> tuple[float, float]:
     """(length, width) in px: log-uniform length in the class range cut to ``clamp``."""
     spec = CLASS_SPECS[name]
-    lo, hi = max(spec.length[0], clamp[0]), min(spec.length[1], clamp[1])
-    lo = min(lo, hi)
+    hi = min(spec.length[1], clamp[1])
+    lo = min(max(spec.length[0], clamp[0]), hi)
     length = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     return length, length / rng.uniform(*spec.aspect)
 
@@ -262,8 +258,6 @@ def make_preset_scene(preset: str | SyntheticPreset, split: str, index: int, see
 
 
 def _resolve(preset: str | SyntheticPreset) -> SyntheticPreset:
-    if isinstance(preset, SyntheticPreset):
-        return preset
-    if preset not in PRESETS:
+    if not isinstance(preset, SyntheticPreset) and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {list(PRESETS)}")
-    return PRESETS[preset]
+    return preset if isinstance(preset, SyntheticPreset) else PRESETS[preset]
