@@ -1,7 +1,5 @@
 """DOTA-format data (``images/*.png`` + ``labelTxt/*.txt``): label files, patch splitting and
-merging, the synthetic benchmark (written in the same format, so it exercises DOTA's code path),
-the torch dataset, its transforms and loader.
-"""
+merging, the synthetic benchmark (in the same format), the torch dataset, transforms, loader."""
 from paa_edu.data.dataset import DOTADataset
 from paa_edu.data.dota import (
     DOTA_CLASSES,

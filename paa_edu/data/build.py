@@ -1,10 +1,6 @@
-"""The datasets a :class:`~paa_edu.config.Config` names: class list, split folder, limits.
-
-:func:`build_dataset` is what training, evaluation and the demo call. For synthetic presets it
-writes the set first (never into a folder it did not write, nor over a set of other settings:
-that stops and says what differs); then it checks the split folder under ``cfg.data.root``
-(``paa-edu check-data``, cached) and reads it.
-"""
+"""The datasets a :class:`~paa_edu.config.Config` names: :func:`build_dataset` writes a synthetic
+preset first (never over a foreign folder or a set of other settings), then checks the split
+folder (``paa-edu check-data``, cached) and reads it."""
 from __future__ import annotations
 
 import os
@@ -29,11 +25,8 @@ def class_names(cfg: Config) -> tuple[str, ...]:
 
 
 def build_dataset(cfg: Config, split: str, train: bool) -> Dataset:
-    """The ``split`` folder under ``cfg.data.root`` (written first for synthetic presets).
-
-    With ``train=True``: random flips, objects above ``data.max_train_difficulty`` dropped,
-    then images left without objects dropped when ``data.filter_empty``.
-    """
+    """The ``split`` folder under ``cfg.data.root``; with ``train=True``: random flips, objects
+    above ``data.max_train_difficulty`` dropped, then empty images too (``data.filter_empty``)."""
     d, root = cfg.data, Path(cfg.data.root)
     if d.synthetic is not None:
         try:

@@ -1,12 +1,9 @@
-"""``paa-edu check-data``: one pass over a DOTA-format folder, one report of everything found.
-
-Training reads images only when the loader reaches them, hours later for a big set.
-:func:`check_folder` decodes every image and reads every label file once, and reports all the
-problems: errors (a corrupt image, two images of one stem, a bad label line, an image without a
-label file, a split without ``labelTxt/``, a folder a writer did not finish) and warnings
-(identical images, a label file without an image, a repeated vertex, an object outside its
-image). Each (image, label file) pair's result is cached, keyed by both files'
-:func:`~paa_edu.data.label_cache.stat_key`, the classes and the parser's source.
+"""``paa-edu check-data``: decode every image and read every label file once, report it all.
+Errors: a corrupt image, two images of one stem, a bad label line, an image without a label
+file, a split without ``labelTxt/``, an unfinished write. Warnings: identical images, a label
+file without an image, a repeated vertex, an object outside its image. Each (image, label file)
+pair's result is cached, keyed by both files' :func:`~paa_edu.data.label_cache.stat_key`, the
+classes and the parser's source.
 """
 from __future__ import annotations
 
@@ -36,7 +33,6 @@ CHECK_FORMAT = 2
 @dataclass
 class DataReport:
     """What :func:`check_folder` found: errors (training would fail or be wrong), warnings."""
-
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     images: int = 0
@@ -45,7 +41,6 @@ class DataReport:
     sizes: set = field(default_factory=set)  # distinct (H, W)
 
     def summary(self) -> str:
-        """One line: counts, image sizes, number of errors and warnings."""
         sizes = sorted(self.sizes)
         span = f"{sizes[0][1]}x{sizes[0][0]} to {sizes[-1][1]}x{sizes[-1][0]}" if sizes else "-"
         return (f"{self.images} images ({span} px), {self.label_files} label files, "
@@ -53,7 +48,6 @@ class DataReport:
                 f"{len(self.warnings)} warnings")
 
     def format(self) -> str:
-        """The full report: every error and warning, then the summary."""
         lines = [f"error: {e}" for e in self.errors] + [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines + [self.summary()])
 
@@ -62,7 +56,7 @@ def check_folder(folder: str | Path, class_names: tuple[str, ...] | list[str] = 
                  progress: bool = True, use_cache: bool = True, labels: bool = True
                  ) -> DataReport:
     """Check ``folder`` if it holds ``images/``, else its sub-folders that do (train/, val/);
-    ``labels=False`` checks only the images of an unlabelled set (a test split)."""
+    ``labels=False``: only the images (a test split)."""
     folder = Path(folder)
     splits = [folder] if (folder / "images").is_dir() else sorted(
         d for d in folder.glob("*") if (d / "images").is_dir())
@@ -133,7 +127,6 @@ def _check_split(split_dir: Path, class_names: tuple[str, ...], report: DataRepo
 
 def _check_pair(image_path: Path, label_path: Path | None, class_names: tuple[str, ...]
                 ) -> dict:
-    """The checks of one image and its label file, as a JSON-able dict."""
     result = {"size": None, "sha1": None, "objects": 0, "errors": [], "warnings": []}
     try:
         image = read_image(image_path)

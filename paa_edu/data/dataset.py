@@ -1,10 +1,5 @@
 """A torch ``Dataset`` over a DOTA-format folder: ``images/<stem>.png`` + ``labelTxt/<stem>.txt``.
-
-Every label file is read and checked when the dataset is built, so a bad file fails at once with
-``file:line``. A folder without ``labelTxt/`` is an error (its images would train as
-background) unless ``labelled=False`` (a test set). An image without objects has an empty label
-file.
-"""
+Every label file is checked when the dataset is built (a bad one fails at once, ``file:line``)."""
 from __future__ import annotations
 
 import warnings
@@ -35,12 +30,12 @@ class DOTADataset(Dataset):
     ``max_difficulty`` drops objects flagged above it (1 drops those our splitter marks 2), then
     ``filter_empty`` leaves out images without objects; ``cache`` reuses the parsed labels of an
     unchanged folder (:mod:`~paa_edu.data.label_cache`); ``train`` applies the random flips.
+    Without ``labelTxt/`` only ``labelled=False`` (a test set) is accepted; an image without
+    objects has an empty label file.
 
-    Items are ``(image, target)``: image (3, H, W) padded to a multiple of 32, float32 normalised
-    (uint8 RGB with ``TransformConfig(normalize=False)``); target with ``boxes`` (M, 5) float32,
-    ``labels`` (M,) long, ``difficult`` (M,) bool, ``image_id``, ``orig_size`` (H0, W0),
-    ``img_shape`` (h, w) after the resize, ``scale_factor`` (divide predicted boxes' first four
-    numbers by it to get original pixels) and ``flips``.
+    Items are ``(image (3, H, W) padded, target)``: ``boxes`` (M, 5), ``labels`` (M,),
+    ``difficult`` (M,), ``image_id``, ``orig_size`` (H0, W0) and :func:`apply_transforms`' meta
+    (divide predicted boxes' first four numbers by ``scale_factor`` for original pixels).
     """
 
     def __init__(self, root_split_dir: str | Path, class_names: tuple[str, ...] | list[str]
@@ -95,13 +90,11 @@ class DOTADataset(Dataset):
         return len(self.image_paths)
 
     @property
-    def image_ids(self) -> list[str]:
-        """Image stems, in dataset order."""
+    def image_ids(self) -> list[str]:  # stems, in dataset order
         return [p.stem for p in self.image_paths]
 
     def ground_truths(self) -> list[dict]:
-        """Per image ``boxes`` (M, 5), ``labels`` (M,), ``difficult`` (M,) and ``polygons``
-        (M, 8) in original pixels, as :func:`paa_edu.evaluation.evaluate_rotated` takes them."""
+        """Per image ``boxes``, ``labels``, ``difficult``, ``polygons`` in original pixels."""
         return [dict(target) for target in self.annotations]
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict]:

@@ -4,15 +4,13 @@ A DOTA-v1.0 label file has optional header lines, then one object per line::
 
     imagesource:GoogleEarth
     gsd:0.146343590398
-    2753 2408 2861 2385 2888 2468 2805 2502 plane 0
-    x1 y1 x2 y2 x3 y3 x4 y4 class difficult
+    2753 2408 2861 2385 2888 2468 2805 2502 plane 0      <- x1 y1 ... x4 y4 class difficult
 
-The four vertices go clockwise on screen (x right, y down); ``difficult`` is 0 or 1 (a missing
-10th token means 0; our splitter writes 2 for objects truncated by a patch border).
+The vertices go clockwise on screen (x right, y down); ``difficult`` is 0 or 1 (missing: 0;
+our splitter writes 2 for objects truncated by a patch border).
 
-The DOTA devkit's parser silently skips lines with fewer than 9 fields; mmrotate silently drops
-objects whose fitted rectangle has a side under 2 px. Here every problem raises a ``ValueError``
-naming ``file:line``, or with ``lenient=True`` skips that object with a warning.
+Where the devkit and mmrotate silently skip malformed lines and tiny objects, every problem here
+raises a ``ValueError`` naming ``file:line``, or with ``lenient=True`` is skipped with a warning.
 """
 from __future__ import annotations
 
@@ -44,7 +42,6 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 @dataclass
 class LabelFile:
     """The raw content of one labelTxt file (no class mapping, no box fitting)."""
-
     polys: np.ndarray  # (M, 8) float64 x1, y1, ..., x4, y4
     names: list[str]  # M class names, as written
     difficult: np.ndarray  # (M,) int64 flags 0, 1 or 2
@@ -65,7 +62,6 @@ class LabelWarning(UserWarning):
 
 
 def _problem(message: str, where: str, lenient: bool) -> None:
-    """Raise ``ValueError(where: message)``, or only warn when ``lenient``."""
     if not lenient:
         raise ValueError(f"{where}: {message}")
     warnings.warn(f"{where}: {message}; skipped (lenient mode)", SkippedObjectWarning,
@@ -73,7 +69,6 @@ def _problem(message: str, where: str, lenient: bool) -> None:
 
 
 def _parse_object(tokens: list[str]) -> tuple[list[float], str, int]:
-    """Parse the tokens of one object line; raise ``ValueError`` with the reason."""
     if len(tokens) not in (9, 10):
         raise ValueError(f"expected 'x1 y1 ... x4 y4 class [difficult]' (9 or 10 fields), "
                          f"got {len(tokens)} fields")
@@ -93,8 +88,7 @@ def _parse_object(tokens: list[str]) -> tuple[list[float], str, int]:
 
 
 def parse_label_file(path: str | Path, lenient: bool = False) -> LabelFile:
-    """Read a labelTxt file into a :class:`LabelFile` (syntax checks only): ``file:line:
-    reason`` for a malformed line, or with ``lenient`` a warning and the line skipped."""
+    """Read a labelTxt file into a :class:`LabelFile` (syntax checks only, ``file:line``)."""
     path = Path(path)
     try:
         content = path.read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
@@ -133,17 +127,13 @@ def read_label_file(path: str | Path, class_names: tuple[str, ...] | list[str] =
                     min_size: float = 1.0, image_size: tuple[int, int] | None = None) -> dict:
     """Read a labelTxt file and fit a rotated box to every polygon (minimum-area rectangle,
     :func:`paa_edu.geometry.poly2obb`, in angle ``version``).
-
-    A malformed line, an unknown class (the label is the index in ``class_names``) or a
-    degenerate polygon (a fitted side under ``min_size`` px) is a ``file:line`` error (or
-    skipped with a warning when ``lenient``). Given the image's (H, W) ``image_size``, an object
-    wholly outside it is dropped with a warning, and one reaching more than half the image's
-    side past its border (a typo such as ``1e9``) is kept with a warning; objects slightly past
-    the border, common in DOTA, stay quiet.
-
-    Returns:
-        ``boxes`` (M, 5) float32, ``polys`` (M, 8) float32, ``labels`` (M,) long, ``difficult``
-        (M,) bool (any non-zero flag), ``difficulty`` (M,) long (0, 1 or 2), ``header`` dict.
+    A malformed line, an unknown class (a label is an index in ``class_names``) or a degenerate
+    polygon (a fitted side under ``min_size`` px) is a ``file:line`` error (or skipped with a
+    warning when ``lenient``). Given the image's (H, W) ``image_size``, an object wholly
+    outside it is dropped with a warning, and one reaching more than half the image's side past
+    its border (a typo such as ``1e9``) is kept with a warning; objects slightly past the
+    border, common in DOTA, stay quiet. ``difficult`` is any non-zero flag, ``difficulty`` the
+    flag itself (0, 1 or 2).
     """
     raw = parse_label_file(path, lenient=lenient)
     index = {name: i for i, name in enumerate(class_names)}
@@ -259,8 +249,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
 def write_dota_sample(split_dir: str | Path, stem: str, image: np.ndarray, polys,
                       names: list[str], header: dict[str, str] | None = None
                       ) -> tuple[Path, Path]:
-    """Write an (H, W, 3) uint8 RGB image and its labels (as :func:`write_label_file`) to
-    ``split_dir/images/<stem>.png`` and ``split_dir/labelTxt/<stem>.txt``; returns both paths."""
+    """Write an (H, W, 3) uint8 RGB image and its labels to ``split_dir/images/<stem>.png`` and
+    ``split_dir/labelTxt/<stem>.txt``."""
     image_path = Path(split_dir) / "images" / f"{stem}.png"
     atomic_write(image_path, lambda handle: Image.fromarray(image).save(
         handle, format="PNG", compress_level=1), durable=False)

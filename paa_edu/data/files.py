@@ -1,11 +1,9 @@
 """Files that are whole or absent, file-system failures said in one line, and file locks.
 
-:func:`atomic_write` (every file paa_edu writes goes through it) writes to a unique temporary
-file beside the target (``.<name>.<pid>.<random>.tmp``) and ``os.replace``-s it over the target:
-a crash, ``kill -9`` or a full disk leaves the old file or the new one, never a truncated one.
-On failure the temporary file is removed and the error is an :class:`OSError` naming the target,
-also when the writer hid it (``torch.save`` turns a full disk into a ``RuntimeError``);
-:func:`describe_os_error` says it in one line.
+:func:`atomic_write` (every file paa_edu writes) writes a temporary file beside the target and
+``os.replace``-s it over it: a crash, ``kill -9`` or a full disk leaves the old file or the new
+one. A failure is an :class:`OSError` naming the target, also when the writer hid it
+(``torch.save`` turns a full disk into a ``RuntimeError``).
 """
 from __future__ import annotations
 
@@ -35,13 +33,12 @@ CAUSES = {
 }
 
 
-def temp_path(path: Path) -> Path:
-    """A unique temporary name beside ``path``: ``.<name>.<pid>.<random>.tmp``."""
+def temp_path(path: Path) -> Path:  # unique, beside ``path``
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
 def _os_error_in(err: BaseException) -> OSError | None:
-    """``err`` itself if it is an OSError, else the first OSError it was raised from."""
+    """``err`` if it is an OSError, else the first OSError it was raised from."""
     seen = set()
     while err is not None and id(err) not in seen:
         if isinstance(err, OSError):
@@ -126,8 +123,6 @@ def exclusive_lock(path: str | Path, wait: bool = True) -> Iterator[bool]:
         finally:
             if fcntl is not None:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 
 
 def lock_holder(path: str | Path) -> str:

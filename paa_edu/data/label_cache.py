@@ -1,15 +1,8 @@
-"""Parse a labelTxt folder once: a cache of the parsed targets, keyed by what went into them.
-
-:func:`parse_labels_cached` stores a folder's parsed targets in one file and reuses them while
-nothing that went into them changed:
-
-- the label files: every name and :func:`stat_key` (one ``os.scandir``, no file read);
-- the parse settings (classes, angle version, ``lenient``, ``min_size``, ...);
-- the parser itself: the source of the modules that turn a labelTxt line into a box.
-
-Anything else is a miss: the folder is parsed again and the cache rewritten (atomically). A parse
-that warned is not cached, so its warnings show at every start. The caches live outside the data
-folder: ``$PAA_EDU_CACHE_DIR``, else ``$XDG_CACHE_HOME/paa_edu``, else ``~/.cache/paa_edu``.
+"""Parse a labelTxt folder once: a cache of the parsed targets, keyed by what went into them:
+every label file's name and :func:`stat_key` (one ``os.scandir``, no file read), the parse
+settings and the parser's source. Any change is a miss: the folder is parsed again and the cache
+rewritten. A parse that warned is not cached, so its warnings show at every start. The caches
+live in ``$PAA_EDU_CACHE_DIR``, else ``$XDG_CACHE_HOME/paa_edu``, else ``~/.cache/paa_edu``.
 """
 from __future__ import annotations
 
@@ -30,7 +23,6 @@ _FIELDS = ("boxes", "labels", "difficult", "polygons")  # per-object tensors, in
 
 
 def cache_dir() -> Path:
-    """Where the caches live (see the module docstring)."""
     if os.environ.get("PAA_EDU_CACHE_DIR"):
         return Path(os.environ["PAA_EDU_CACHE_DIR"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "paa_edu"
@@ -44,17 +36,13 @@ def cache_file(kind: str, folder: Path, suffix: str) -> Path:
 
 def stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
     """What identifies a file's content without reading it: (size, mtime_ns, ctime_ns, inode).
-
-    Size and modification time alone are not enough: ``rsync -t``, ``cp -p`` and ``touch -r``
-    restore the mtime of an edited file. The status-change time (``ctime``) cannot be set by
-    any tool (the kernel moves it on every write and on every ``utime``), and a file replaced
-    by another (``mv``, an editor's save) has a new inode.
-    """
+    ``rsync -t``, ``cp -p`` and ``touch -r`` restore an edited file's mtime, but no tool sets its
+    ctime, and a file replaced by another (``mv``, an editor's save) has a new inode."""
     return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
 
 
 def parser_source_hash() -> str:
-    """Hash of the modules a labelTxt line goes through (a code change invalidates caches)."""
+    """Hash of the modules a labelTxt line goes through (a change invalidates the caches)."""
     digest = sha1()
     for module in (dota, convert, angles):
         digest.update(Path(module.__file__).read_bytes())
@@ -65,15 +53,12 @@ def parse_labels_cached(label_dir: str | Path, names: list[str],
                         parse: Callable[[Path], dict], settings: tuple,
                         use_cache: bool = True) -> list[dict]:
     """``[parse(label_dir / name) for name in names]``, from the cache when it is valid.
-
-    ``parse`` returns exactly the tensors ``boxes`` (M, 5), ``labels`` (M,), ``difficult`` (M,)
-    and ``polygons`` (M, 8); ``settings`` is everything besides the files that changes its
-    result. ``use_cache=False`` parses every file and leaves the cache alone.
-    """
+    ``parse`` returns exactly the tensors of ``_FIELDS``; ``settings`` is everything besides the
+    files that changes its result; ``use_cache=False`` leaves the cache alone."""
     label_dir = Path(label_dir)
     if not use_cache:
         return [parse(label_dir / name) for name in names]
-    with os.scandir(label_dir) as entries:  # no file is read
+    with os.scandir(label_dir) as entries:
         stats = {e.name: stat_key(e.stat()) for e in entries if e.name.endswith(".txt")}
     digest = sha1(repr((CACHE_FORMAT, settings, parser_source_hash())).encode())
     for name in names:

@@ -1,8 +1,5 @@
-"""How batches are made and fed to the device: :func:`collate_batch` and the DataLoader settings.
-
-Images travel as uint8 (``TransformConfig(normalize=False)``) and the model normalises them on
-the device; each worker runs OpenCV and torch single-threaded, so N workers use N cores.
-"""
+"""How batches are made and fed to the device: :func:`collate_batch` and the DataLoader settings
+(each worker runs OpenCV and torch single-threaded, so N workers use N cores)."""
 from __future__ import annotations
 
 import cv2
@@ -24,16 +21,14 @@ def collate_batch(samples: list[tuple[Tensor, dict]], size_divisor: int = 32
 
 
 def worker_init(worker_id: int) -> None:
-    """Runs in each worker process: one OpenCV and one torch thread per worker."""
     cv2.setNumThreads(0)
     torch.set_num_threads(1)
 
 
 def loader_options(num_workers: int, device: torch.device | str, persistent: bool = True
                    ) -> dict:
-    """Keyword arguments for a ``DataLoader`` feeding ``device``: CUDA pins memory (so
-    ``non_blocking`` copies overlap the GPU's work); ``persistent`` keeps the workers between
-    epochs (training), a loader iterated once (evaluation) passes False."""
+    """Keyword arguments for a ``DataLoader`` feeding ``device`` (CUDA pins memory, so
+    ``non_blocking`` copies overlap the GPU's work); ``persistent`` keeps workers across epochs."""
     return {"collate_fn": collate_batch, "num_workers": num_workers,
             "pin_memory": torch.device(device).type == "cuda",
             "persistent_workers": persistent and num_workers > 0,

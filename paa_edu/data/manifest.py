@@ -1,9 +1,7 @@
 """Which files paa_edu wrote into a folder, so that it only ever rewrites or removes its own.
 
-The dataset writers (synthetic set, ``paa-edu split``) follow two rules: 1. write only into a
-missing or empty folder, or one holding a manifest of the same writer (:func:`claim_folder`);
-2. remove only the files that manifest lists (:func:`remove_written`).
-
+The dataset writers write only into a missing or empty folder, or one holding a manifest of the
+same writer (:func:`claim_folder`), and remove only the files it lists (:func:`remove_written`).
 The manifest, ``<folder>/paa_edu_manifest.jsonl``, is one JSON value per line::
 
     {"writer": "split", "info": {"patch_size": 1024, ...}}   <- header, written first
@@ -11,9 +9,8 @@ The manifest, ``<folder>/paa_edu_manifest.jsonl``, is one JSON value per line::
     "labelTxt/P0001__1024__0___0.txt"                           *before* the file is written
     {"complete": true}                                       <- last, once all are written
 
-Each path is recorded before its file is written, so a run killed half-way leaves a manifest
-listing every file it may have written. A manifest without its ``complete`` line marks a folder
-a writer did not finish: ``check-data`` and ``train`` refuse it (:func:`incomplete_write`).
+A run killed half-way leaves a manifest listing every file it may have written, without the
+``complete`` line: ``check-data`` and ``train`` refuse such a folder (:func:`incomplete_write`).
 """
 from __future__ import annotations
 
@@ -34,7 +31,6 @@ class ForeignFolderError(ValueError):
 @dataclass
 class Manifest:
     """A parsed manifest: who wrote the folder, with which settings, and which files."""
-
     writer: str
     info: dict
     files: list[str] = field(default_factory=list)  # paths relative to the folder
@@ -102,8 +98,8 @@ def claim_folder(folder: str | Path, writer: str) -> Manifest | None:
 
 
 def remove_written(folder: str | Path, manifest: Manifest) -> int:
-    """Delete the files ``manifest`` lists, the manifest, and the folders left empty; returns
-    how many files were deleted."""
+    """Delete the files ``manifest`` lists, the manifest and the folders left empty; returns
+    the number of files deleted."""
     folder = Path(folder).resolve()
     removed, parents = 0, set()
     for name in manifest.files:
@@ -138,9 +134,8 @@ class ManifestWriter:
 
     def add(self, path: str | Path) -> Path:
         """Record ``path``, a file under the folder; returns it."""
-        path = Path(path)
-        self._write(path.absolute().relative_to(self.folder.absolute()).as_posix())
-        return path
+        self._write(Path(path).absolute().relative_to(self.folder.absolute()).as_posix())
+        return Path(path)
 
     def __enter__(self) -> ManifestWriter:
         return self

@@ -2,22 +2,14 @@
 
 1. Parse the patch's origin from its name ``{stem}__{middle}__{x}___{y}``
    (:func:`parse_patch_name`) and map its boxes back: ``(cx + x) / rate``, ``(cy + y) / rate``,
-   ``w / rate``, ``h / rate``, theta unchanged. Two conventions use the middle field:
-
-   * ours and mmrotate's (:func:`paa_edu.data.split.patch_name`): the **patch size**, an
-     integer >= 16 (``P0001__1024__824___0``); the patch was cut at full resolution, rate 1;
-   * the DOTA devkit's ImgSplit: the **resize rate** of the image the patch was cut from
-     (``P0001__1__824___0``, ``P0001__0.5__824___0``), a number below 16; x, y are offsets in
-     the resized image, so a box at x = 100 in ``P0001__0.5__824___0`` lies at
-     (100 + 824) / 0.5 = 1848 in ``P0001``, as the devkit's ResultMerge computes it.
-
-   Patches of several rates of one image (the devkit's multi-scale test) merge together.
+   ``w / rate``, ``h / rate``, theta unchanged. The middle field is either ours and mmrotate's
+   **patch size**, an integer >= 16 (``P0001__1024__824___0``, rate 1), or the DOTA devkit's
+   **resize rate**, a number below 16: a box at x = 100 in ``P0001__0.5__824___0`` lies at
+   (100 + 824) / 0.5 = 1848 in ``P0001``. Patches of several rates of one image merge together.
 2. Group by original image and run class-wise rotated NMS (IoU 0.1, as mmrotate and the
-   devkit's multi-process ResultMerge) with :func:`paa_edu.geometry.batched_nms_rotated`:
-   an object seen in two overlapping patches is reported once.
+   devkit's ResultMerge): an object seen in two overlapping patches is reported once.
 3. :func:`write_task1_submission` writes one ``Task1_<class>.txt`` per class with lines
-   ``imgname score x1 y1 x2 y2 x3 y3 x4 y4``, ready to zip for the DOTA server. The format is
-   whitespace-separated, so an image name containing whitespace is refused.
+   ``imgname score x1 y1 x2 y2 x3 y3 x4 y4`` (so an image name with whitespace is refused).
 """
 from __future__ import annotations
 
@@ -40,7 +32,6 @@ MIN_PATCH_SIZE = 16
 
 class PatchName(NamedTuple):
     """What a patch name says: the original image, the patch's origin and the resize rate."""
-
     stem: str  # the original image's name
     x: int  # top-left corner of the patch, in the (resized) image
     y: int
@@ -48,7 +39,7 @@ class PatchName(NamedTuple):
 
 
 def check_image_name(name: str, where: str = "image name") -> str:
-    """Return ``name``; raise ``ValueError`` if it cannot be a Task-1 image name (whitespace)."""
+    """``name``, if it can be a Task-1 image name (no whitespace)."""
     if not name or any(c.isspace() for c in name):
         raise ValueError(f"{where} {name!r} contains whitespace (or is empty): DOTA Task-1 lines "
                          f"are whitespace-separated, so the server would misread it; rename the "
@@ -65,8 +56,7 @@ def parse_patch_name(name: str) -> PatchName:
     if match is None:
         raise ValueError(f"patch name {name!r} does not match '{{stem}}__{{size}}__{{x}}___{{y}}' "
                          f"(as written by paa-edu split)")
-    middle = match["middle"]
-    value = float(middle)
+    middle, value = match["middle"], float(match["middle"])
     if "." not in middle and value >= MIN_PATCH_SIZE:
         rate = 1.0  # our / mmrotate's patch size
     elif 0 < value < MIN_PATCH_SIZE and math.isfinite(value):
@@ -80,8 +70,7 @@ def parse_patch_name(name: str) -> PatchName:
 
 def patch_to_image(boxes: Tensor, x: float, y: float, rate: float = 1.0) -> Tensor:
     """Boxes (N, 5) of the patch at offset (x, y) of an image resized by ``rate``, in the
-    original image's pixels: ``(cx + x) / rate``, ``(cy + y) / rate``, ``w / rate``,
-    ``h / rate``, theta unchanged. Returns a new tensor."""
+    original image's pixels (step 1 above); a new tensor."""
     shifted = boxes.clone()  # (N, 5)
     shifted[:, 0] += x
     shifted[:, 1] += y
@@ -116,9 +105,8 @@ def merge_patch_detections(patch_detections: dict[str, dict], iou_threshold: flo
 
 def write_task1_submission(out_dir: str | Path, detections: dict[str, dict],
                            class_names: tuple[str, ...] | list[str]) -> list[Path]:
-    """Write ``out_dir/Task1_<class_names[c]>.txt`` for every class c (empty files included,
-    as the server wants) from ``{image stem: dict(boxes (K, 5), scores (K,), labels (K,))}``
-    in image coordinates; a bad image name or label writes nothing. Returns the C paths."""
+    """Write ``out_dir/Task1_<class_names[c]>.txt`` for every class c (empty ones included)
+    from merged detections in image coordinates; a bad image name writes nothing."""
     for stem in detections:
         check_image_name(stem, "detections: image name")
     out_dir = Path(out_dir)

@@ -1,16 +1,12 @@
-"""Data order and augmentation randomness as pure functions of (seed, epoch, index).
-
-A run stopped anywhere and resumed must see the same images in the same order, flipped the same
-way, as a run that never stopped, whatever the number of DataLoader workers and processes:
+"""Data order and augmentation randomness as pure functions of (seed, epoch, index), so that a
+resumed run sees the same images in the same order, flipped the same way, as one that never
+stopped, whatever the number of workers and processes:
 
 - :class:`EpochSampler` draws the epoch's permutation from ``(seed, epoch)`` alone, cuts this
-  rank's share (padded to equal length, as ``DistributedSampler`` pads), and starts at position
-  ``start`` of that share, so a mid-epoch checkpoint only records ``start``. It yields keys
-  ``(index, epoch)``: the epoch travels with each key to the worker processes, which hold their
-  own copy of the dataset (persistent workers never see a ``set_epoch``).
-- :class:`SeededSamples` wraps a dataset: item ``(index, epoch)`` is loaded with the Python,
-  NumPy and torch generators seeded from ``(seed, epoch, index)`` and restored afterwards, so a
-  sample's random flips do not depend on which worker loads it or on what ran before.
+  rank's share and starts at position ``start`` of it (all a mid-epoch checkpoint records). It
+  yields keys ``(index, epoch)``: persistent workers never see a ``set_epoch``.
+- :class:`SeededSamples` loads item ``(index, epoch)`` with the Python, NumPy and torch
+  generators seeded from ``(seed, epoch, index)`` and restored afterwards.
 """
 from __future__ import annotations
 
@@ -39,12 +35,9 @@ def epoch_order(dataset_len: int, seed: int, epoch: int, shuffle: bool = True) -
 
 class EpochSampler(Sampler):
     """This rank's keys ``(index, epoch)`` of one epoch of N = ``dataset_len`` samples, from
-    position ``start`` on (a mid-epoch resume); ``shuffle=False`` keeps the dataset order.
-
-    Rank ``rank``'s share among ``num_replicas`` processes is every ``num_replicas``-th index of
-    the permutation, padded by repeating its beginning so every rank gets
-    ``ceil(N / num_replicas)`` keys (``DistributedSampler``'s rule).
-    """
+    position ``start`` on. Rank r's share is every ``num_replicas``-th index of the permutation
+    from r, padded by repeating its beginning to ``ceil(N / num_replicas)`` keys
+    (``DistributedSampler``'s rule)."""
 
     def __init__(self, dataset_len: int, seed: int, epoch: int = 0, start: int = 0,
                  num_replicas: int = 1, rank: int = 0, shuffle: bool = True):
@@ -54,11 +47,9 @@ class EpochSampler(Sampler):
         self.set_epoch(epoch, start)
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
-        """Make the next iteration cover ``epoch`` from position ``start`` of this rank's share."""
         self.epoch, self.start = epoch, start
 
     def indices(self) -> list[int]:
-        """This rank's dataset indices for the current epoch, from ``start`` on."""
         order = epoch_order(self.dataset_len, self.seed, self.epoch, self.shuffle)  # (N,)
         total = self.num_samples * self.num_replicas
         order = (order * math.ceil(total / len(order)))[:total]  # padded to total

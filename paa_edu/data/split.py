@@ -7,10 +7,9 @@
 2. Objects: with IoF = area(polygon & window) / area(polygon) (shapely),
 
    * IoF = 1: the object is copied unchanged (shifted into patch coordinates);
-   * IoF >= ``iof_thr`` (0.7): the clipped polygon is re-fitted to a quadrilateral -- its
-     minimum-area rectangle, clockwise, starting at the corner nearest the original first
-     vertex -- and keeps its difficulty. The rectangle may poke slightly out of the patch
-     (it encloses the clipped piece); the devkit instead clamps vertices to the patch;
+   * IoF >= ``iof_thr`` (0.7): the clipped polygon is re-fitted to its minimum-area rectangle
+     (clockwise, from the corner nearest the first vertex; it may poke slightly out of the
+     patch, where the devkit clamps vertices) and keeps its difficulty;
    * 0 < IoF < ``iof_thr``: ``truncated="difficult"`` (DEFAULT, the DOTA devkit's ImgSplit)
      writes the re-fitted piece with difficulty 2, so evaluation ignores it;
      ``truncated="drop"`` (mmrotate's img_split) leaves it out. Pieces whose rectangle has a
@@ -47,7 +46,6 @@ WRITER = "split"  # the writer's name in its folder's manifest
 @dataclass
 class SplitStats:
     """Counts of one split run (what happened to the objects)."""
-
     images: int = 0
     patches: int = 0
     objects_whole: int = 0  # copies of objects entirely inside a patch
@@ -56,8 +54,7 @@ class SplitStats:
     objects_dropped: int = 0  # clipped copies left out (IoF < iof_thr with "drop", or slivers)
 
     def summary(self) -> str:
-        """One line for people: images, patches and what happened to the objects."""
-        return (f"{self.images} images -> {self.patches} patches; object copies: "
+            return (f"{self.images} images -> {self.patches} patches; object copies: "
                 f"{self.objects_whole} whole, {self.objects_clipped} clipped, "
                 f"{self.objects_truncated} truncated (difficult 2), {self.objects_dropped} "
                 f"dropped")
@@ -68,7 +65,7 @@ class SplitStats:
 
 
 def window_starts(length: int, patch_size: int = 1024, overlap: int = 200) -> list[int]:
-    """Start coordinates of the windows along one axis (see step 1 of the module docstring)."""
+    """Start coordinates of the windows along one axis (step 1)."""
     if patch_size <= 0 or not 0 <= overlap < patch_size:
         raise ValueError(f"need patch_size > 0 and 0 <= overlap < patch_size, got "
                          f"patch_size={patch_size}, overlap={overlap}")
@@ -81,18 +78,14 @@ def window_starts(length: int, patch_size: int = 1024, overlap: int = 200) -> li
 
 def window_origins(width: int, height: int, patch_size: int = 1024, overlap: int = 200
                    ) -> list[tuple[int, int]]:
-    """The top-left corners (x, y) of an image's windows, rows (y) outer: the order in which
-    :func:`split_image` writes the patches."""
+    """The top-left corners (x, y) of an image's windows, rows (y) outer (the writing order)."""
     return [(x, y) for y in window_starts(height, patch_size, overlap)
             for x in window_starts(width, patch_size, overlap)]
 
 
 def patch_name(stem: str, patch_size: int, x: int, y: int) -> str:
-    """``P0001__1024__824___0``: image stem, patch size and the patch's top-left corner.
-
-    A middle field under ``MIN_PATCH_SIZE`` (16) would read as a DOTA devkit resize rate
-    (:func:`paa_edu.data.merge.parse_patch_name`), so smaller patches are refused.
-    """
+    """``P0001__1024__824___0``: image stem, patch size and the patch's top-left corner (a size
+    under ``MIN_PATCH_SIZE`` would read as a DOTA devkit resize rate: refused)."""
     if patch_size < MIN_PATCH_SIZE:
         raise ValueError(f"patch_size must be >= {MIN_PATCH_SIZE}, got {patch_size}")
     return f"{stem}__{patch_size}__{x}___{y}"
@@ -117,8 +110,7 @@ def clip_to_window(poly: np.ndarray, x: float, y: float, patch_size: float,
 
 
 def classify_iof(iof: float, iof_thr: float = 0.7) -> int:
-    """Step 2's case for an object of this IoF: 0 outside, 1 whole, 2 clipped (IoF >=
-    ``iof_thr``), 3 truncated (see :data:`IOF_STATUSES`)."""
+    """Step 2's case for an object of this IoF: an index into :data:`IOF_STATUSES`."""
     if iof <= 0:
         return 0
     if iof >= 1 - 1e-9:
@@ -143,8 +135,8 @@ def refit_quadrilateral(piece: Polygon, first_vertex: np.ndarray) -> np.ndarray 
 def crop_objects(labels: LabelFile, x: int, y: int, patch_size: int, iof_thr: float = 0.7,
                  truncated: str = "difficult", min_size: float = 1.0
                  ) -> tuple[np.ndarray, list[str], np.ndarray, SplitStats]:
-    """The objects of the image's ``labels`` in the patch at (x, y), in patch coordinates
-    (step 2 of the module docstring): polys (K, 8), names (K), difficult (K,) int64, stats."""
+    """Step 2: the objects of ``labels`` in the patch at (x, y), in patch coordinates: polys
+    (K, 8), names (K), difficult (K,) int64, stats."""
     polys, names, flags, stats = [], [], [], SplitStats()
     xs, ys = labels.polys[:, 0::2], labels.polys[:, 1::2]  # (M, 4) each
     near = ((xs.max(1) > x) & (xs.min(1) < x + patch_size)
@@ -208,13 +200,9 @@ def split_dataset(src_dir: str | Path, dst_dir: str | Path, patch_size: int = 10
                   overlap: int = 200, iof_thr: float = 0.7, truncated: str = "difficult",
                   pad_value: int = 0, min_size: float = 1.0, lenient: bool = False,
                   progress: bool = True, overwrite: bool = False) -> SplitStats:
-    """``paa-edu split``: split every image of ``src_dir/images`` (with its label file from
-    ``src_dir/labelTxt``, if that folder exists: test sets have none) into ``dst_dir``.
-
-    ``dst_dir`` gets ``images/``, ``labelTxt/`` and the manifest of every file written
-    (:mod:`paa_edu.data.manifest`). It must be missing, empty, or hold an earlier split, which
-    ``overwrite`` replaces (exactly the files its manifest lists are removed first).
-    ``lenient`` skips malformed label lines with a warning.
+    """``paa-edu split``: split every image of ``src_dir/images`` (and its label file, when
+    ``src_dir/labelTxt`` exists) into ``dst_dir``, which must be missing, empty, or hold an
+    earlier split that ``overwrite`` replaces (the files its manifest lists are removed first).
     """
     src_dir, dst_dir = Path(src_dir), Path(dst_dir)
     if truncated not in TRUNCATED_MODES:
@@ -233,9 +221,8 @@ def split_dataset(src_dir: str | Path, dst_dir: str | Path, patch_size: int = 10
                          f"it lists are removed)")
     if previous is not None:
         remove_written(dst_dir, previous)
-    (dst_dir / "images").mkdir(parents=True, exist_ok=True)
-    if labelled:
-        (dst_dir / "labelTxt").mkdir(parents=True, exist_ok=True)
+    for sub in ("images", "labelTxt") if labelled else ("images",):
+        (dst_dir / sub).mkdir(parents=True, exist_ok=True)
     stats = SplitStats()
     info = {"src": str(src_dir.absolute()), "patch_size": patch_size, "overlap": overlap,
             "iof_thr": iof_thr, "truncated": truncated, "pad_value": pad_value,

@@ -1,25 +1,12 @@
 """A deterministic synthetic aerial benchmark written in the DOTA format.
 
 :func:`make_scene` draws aerial-looking scenes (textured land, water, roads, buildings and trees
-as clutter) with seven classes, each with its own shape, aspect ratio, colours and size range:
-
-=================  ===========================================  =========  ===============
-class              look                                          w : h      long side (px)
-=================  ===========================================  =========  ===============
-``plane``          cross: fuselage, swept wings, tail            ~1 : 1     30-120
-``ship``           elongated hull with a pointed bow, on water   3.5-6 : 1  25-200
-``storage-tank``   round, lighter roof, shadow (axis-aligned)    1 : 1      15-100
-``small-vehicle``  car with windows, often in dense parked rows  2 : 1      8-20
-``large-vehicle``  truck: cab + trailer                          3.5-4.5:1  25-60
-``tennis-court``   coloured court with white line markings       2 : 1      40-90
-``swimming-pool``  blue basin with a light rim                   1.4-2.5:1  20-80
-=================  ===========================================  =========  ===============
-
-Every object is placed at an arbitrary orientation (tanks excepted: a circle is labelled with
-an axis-aligned square, as DOTA annotators do) without overlapping the others. Its label polygon
-is the corners of its oriented rectangle (:func:`paa_edu.geometry.obb2poly`), clockwise on
-screen, as DOTA stores it; the set is written in the DOTA format, so training on it exercises
-the DOTA reader. The same seed gives the same images and labels.
+as clutter) with seven classes, each with its own shape, colours, aspect and size range
+(:data:`CLASS_SPECS`). Every object is placed at an arbitrary orientation (tanks excepted: a
+circle is labelled with an axis-aligned square, as DOTA annotators do) without overlapping the
+others; its label polygon is the corners of its oriented rectangle
+(:func:`paa_edu.geometry.obb2poly`), clockwise on screen, as DOTA stores it. The same seed gives
+the same images and labels.
 """
 from __future__ import annotations
 
@@ -43,27 +30,25 @@ GENERATOR_VERSION = 1  # bump when the drawing changes, so cached datasets are r
 @dataclass(frozen=True)
 class ClassSpec:
     """How one class is sampled: long-side range (px), aspect w/h range, frequency."""
-
     length: tuple[float, float]
     aspect: tuple[float, float]
     weight: float
 
 
 CLASS_SPECS = {
-    "plane": ClassSpec((30, 120), (0.9, 1.15), 1.0),
-    "ship": ClassSpec((25, 200), (3.5, 6.0), 1.0),
-    "storage-tank": ClassSpec((15, 100), (1.0, 1.0), 1.0),
-    "small-vehicle": ClassSpec((8, 20), (1.8, 2.2), 1.5),
-    "large-vehicle": ClassSpec((25, 60), (3.5, 4.5), 1.0),
-    "tennis-court": ClassSpec((40, 90), (2.0, 2.2), 0.7),
-    "swimming-pool": ClassSpec((20, 80), (1.4, 2.5), 0.7),
+    "plane": ClassSpec((30, 120), (0.9, 1.15), 1.0),  # fuselage, swept wings, tail
+    "ship": ClassSpec((25, 200), (3.5, 6.0), 1.0),  # hull with a pointed bow, on water
+    "storage-tank": ClassSpec((15, 100), (1.0, 1.0), 1.0),  # round, lighter roof, shadow
+    "small-vehicle": ClassSpec((8, 20), (1.8, 2.2), 1.5),  # car, often in parked rows
+    "large-vehicle": ClassSpec((25, 60), (3.5, 4.5), 1.0),  # truck: cab + trailer
+    "tennis-court": ClassSpec((40, 90), (2.0, 2.2), 0.7),  # court with white markings
+    "swimming-pool": ClassSpec((20, 80), (1.4, 2.5), 0.7),  # blue basin with a light rim
 }
 
 
 @dataclass(frozen=True)
 class SceneConfig:
     """What one scene may contain."""
-
     object_size: tuple[float, float] = (8.0, 200.0)  # clamp of every class's long side (px)
     num_objects: tuple[int, int] = (10, 150)  # (min, max) per scene, parked cars included
     parking_prob: float = 0.4  # a dense parking lot (aligned rows of small vehicles)
@@ -74,7 +59,6 @@ class SceneConfig:
 @dataclass(frozen=True)
 class SyntheticPreset:
     """A whole dataset: image size, number of images per split and the scene config."""
-
     image_size: int
     num_train: int
     num_val: int
@@ -96,7 +80,6 @@ PRESETS = {
 
 class _Occupancy:
     """Placed things as circles (centre, radius); a candidate must not touch any of them."""
-
     def __init__(self) -> None:
         self.circles = np.zeros((0, 3))  # (N, 3) cx, cy, r
 
@@ -109,13 +92,13 @@ class _Occupancy:
 
 
 def _frame(box: tuple[float, ...]) -> Frame:
-    """Local frame of a rotated box, taken from its polygon (the one corner convention)."""
+    """Local frame of a rotated box, from its polygon (the one corner convention)."""
     poly = obb2poly(torch.tensor([box], dtype=torch.float64))[0].view(4, 2).numpy()  # (4, 2)
     return Frame(center=poly.mean(0), eu=(poly[1] - poly[0]) / 2, ev=(poly[3] - poly[0]) / 2)
 
 
-def _background(rng: Rng, height: int, width: int) -> np.ndarray:
-    """Textured land: base colour + smooth low-frequency blotches + pixel noise. (H, W, 3)."""
+def _background(rng: Rng, height: int, width: int) -> np.ndarray:  # (H, W, 3)
+    """Textured land: base colour + smooth low-frequency blotches + pixel noise."""
     base = np.array([(96, 108, 78), (120, 112, 92), (104, 104, 100), (88, 100, 70)])
     colour = base[rng.integers(len(base))] + rng.normal(0, 8, 3)  # (3,)
     coarse = rng.normal(0, 14, (height // 48 + 2, width // 48 + 2)).astype(np.float32)
@@ -162,15 +145,14 @@ def _add_trees(draw: ImageDraw, rng: Rng, h: int, w: int, amount: float) -> None
 
 
 def _touches(region: Polygon | None, cx: float, cy: float, r: float) -> bool:
-    """Whether the circle (cx, cy, r) overlaps ``region``."""
     return region is not None and region.distance(Point(cx, cy)) < r
 
 
 def _sample_size(rng: Rng, name: str, clamp: tuple[float, float]) -> tuple[float, float]:
     """(length, width) in px: log-uniform length in the class range cut to ``clamp``."""
     spec = CLASS_SPECS[name]
-    lo, hi = max(spec.length[0], clamp[0]), min(spec.length[1], clamp[1])
-    lo = min(lo, hi)
+    hi = min(spec.length[1], clamp[1])
+    lo = min(max(spec.length[0], clamp[0]), hi)
     length = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     return length, length / rng.uniform(*spec.aspect)
 
@@ -230,9 +212,8 @@ def _place_free(rng: Rng, occupancy: _Occupancy, water: Polygon | None,
 
 def make_scene(seed: int, size: int | tuple[int, int] = 256,
                config: SceneConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One synthetic aerial scene of ``size`` (a side or (H, W)), a pure function of ``seed``:
-    image (H, W, 3) uint8 RGB, polys (M, 8) float64 clockwise corners of the oriented
-    rectangles, labels (M,) int64 indices into :data:`SYNTHETIC_CLASSES`."""
+    """One scene of ``size`` (a side or (H, W)), a pure function of ``seed``: image (H, W, 3)
+    uint8 RGB, polys (M, 8) float64 clockwise, labels (M,) int64 into SYNTHETIC_CLASSES."""
     h, w = (size, size) if isinstance(size, int) else size
     if h < 32 or w < 32:
         raise ValueError(f"size must be at least 32 px, got {size}")
@@ -269,17 +250,14 @@ def make_scene(seed: int, size: int | tuple[int, int] = 256,
 
 def make_preset_scene(preset: str | SyntheticPreset, split: str, index: int, seed: int = 0
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Image ``index`` of a preset's ``"train"`` or ``"val"`` split, as :func:`make_scene`
-    returns it: the same arrays the writer saves, from a seed distinct per (seed, split, index).
-    """
+    """Image ``index`` of a preset's ``"train"`` or ``"val"`` split (what the writer saves), as
+    :func:`make_scene` returns it, from a seed distinct per (seed, split, index)."""
     preset = _resolve(preset)
     scene_seed = np.random.SeedSequence([seed, int(split != "train"), index]).generate_state(1)
     return make_scene(int(scene_seed[0]), preset.image_size, preset.scene)
 
 
 def _resolve(preset: str | SyntheticPreset) -> SyntheticPreset:
-    if isinstance(preset, SyntheticPreset):
-        return preset
-    if preset not in PRESETS:
+    if not isinstance(preset, SyntheticPreset) and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {list(PRESETS)}")
-    return PRESETS[preset]
+    return preset if isinstance(preset, SyntheticPreset) else PRESETS[preset]

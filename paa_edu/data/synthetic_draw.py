@@ -1,9 +1,8 @@
 """Shape templates of the synthetic classes, drawn with PIL in each object's local frame.
 
-A template is a list of polygons in local coordinates ``(a, b)`` in [-1, 1]^2: ``a`` runs along
-the box's ``w`` side (the object's length, bow/nose at a = +1) and ``b`` along its ``h`` side.
-:class:`Frame` maps them to the image with the box's own corner vectors, which come from
-:func:`paa_edu.geometry.obb2poly` -- so the drawing always matches the label polygon.
+A template is a list of polygons in local coordinates ``(a, b)`` in [-1, 1]^2: ``a`` along the
+box's ``w`` side (bow/nose at a = +1), ``b`` along its ``h`` side. :class:`Frame` maps them with
+the box's corner vectors from :func:`paa_edu.geometry.obb2poly`: drawing matches label.
 """
 from __future__ import annotations
 
@@ -19,31 +18,26 @@ Rng = np.random.Generator
 @dataclass
 class Frame:
     """Local frame of a rotated box: ``point = center + a * eu + b * ev``."""
-
     center: np.ndarray  # (2,) box centre
     eu: np.ndarray  # (2,) half of the ``w`` side (corner 1 -> corner 2, divided by 2)
     ev: np.ndarray  # (2,) half of the ``h`` side (corner 1 -> corner 4, divided by 2)
 
     def to_image(self, local: np.ndarray) -> np.ndarray:
-        """Map (P, 2) local points to (P, 2) image points."""
         local = np.asarray(local, dtype=np.float64).reshape(-1, 2)
         return self.center + local[:, :1] * self.eu + local[:, 1:] * self.ev
 
     @property
     def length(self) -> float:
-        """The ``w`` side in pixels."""
         return 2 * float(np.hypot(*self.eu))
 
 
 def _fill(draw: ImageDraw, frame: Frame, local: list, colour: Colour,
           shift: tuple[float, float] = (0.0, 0.0)) -> None:
-    """Fill the local polygon ``local`` (list of (a, b)), optionally shifted in the image."""
     points = frame.to_image(np.array(local)) + np.array(shift)
     draw.polygon([tuple(p) for p in points.tolist()], fill=colour)
 
 
 def _jitter(rng: Rng, colour: Colour, amount: int = 12) -> Colour:
-    """A colour with small random variation."""
     return tuple(int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in colour)
 
 
@@ -118,7 +112,6 @@ def draw_large_vehicle(draw: ImageDraw, frame: Frame, rng: Rng) -> None:
 
 def _line(draw: ImageDraw, frame: Frame, a0: float, b0: float, a1: float,
           b1: float, colour: Colour) -> None:
-    """A 1-px line between two local points."""
     points = frame.to_image(np.array([(a0, b0), (a1, b1)]))
     draw.line([tuple(p) for p in points.tolist()], fill=colour, width=1)
 

@@ -1,10 +1,5 @@
-"""Write the synthetic benchmark to disk in the DOTA layout, safely and only once.
-
-The folder's manifest (:mod:`paa_edu.data.manifest`) records the settings and every file. A
-second call with the same settings reuses the set; one with other settings either stops and
-says what differs (``replace=False``, what training does) or replaces exactly the files the
-first one wrote (``paa-edu synth``); a folder the writer did not create is refused.
-"""
+"""Write the synthetic benchmark to disk in the DOTA layout, safely and only once (the folder's
+manifest, :mod:`paa_edu.data.manifest`, records the settings and every file)."""
 from __future__ import annotations
 
 import json
@@ -35,8 +30,7 @@ from paa_edu.data.workers import worker_map
 WRITER = "synthetic"  # the writer's name in its folder's manifest
 
 
-def _write_one(args: tuple) -> None:
-    """Draw and write image ``index`` of a split (runs in a worker process)."""
+def _write_one(args: tuple) -> None:  # runs in a worker process
     split_dir, split, index, seed, preset = args
     image, polys, labels = make_preset_scene(preset, split, index, seed)
     write_dota_sample(split_dir, f"syn{index:05d}", image, polys,
@@ -62,8 +56,7 @@ def _adopt_legacy_manifest(root: Path) -> None:
             manifest.add(path)
 
 
-def _set_files(root: Path, splits: dict) -> list[Path]:
-    """The image and label file of every image of every split, in writing order."""
+def _set_files(root: Path, splits: dict) -> list[Path]:  # in writing order
     return [root / split / folder / f"syn{i:05d}{suffix}" for split, count in splits.items()
             for i in range(int(count)) for folder, suffix in (("images", ".png"),
                                                                 ("labelTxt", ".txt"))]
@@ -80,9 +73,8 @@ def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "t
 
     ``root`` must be missing, empty, or written by this function. When its manifest matches
     (generator version, preset, seed, counts) and every file exists, nothing is redrawn; else
-    exactly the files it lists are removed and the set is written again; a finished set only
-    with ``replace`` (else :class:`OtherSettingsError`, naming the settings). The same seed
-    gives byte-identical files; ``num_workers`` processes draw in parallel.
+    the files it lists are removed and the set written again; a finished set only with
+    ``replace`` (else :class:`OtherSettingsError`). The same seed gives byte-identical files.
     """
     preset, root = _resolve(preset), Path(root)
     counts = {"train": preset.num_train, "val": preset.num_val}

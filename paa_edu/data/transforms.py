@@ -1,14 +1,9 @@
 """Image + rotated-box transforms (mmcv's image functions): resize -> random flips (training
 only) -> normalise (or keep uint8 for the model to normalise on the device) -> pad.
 
-Flips, as mmrotate 1.x ``RotatedBoxes.flip_``, in continuous pixel-edge coordinates (mmcv's
-``imflip`` maps pixel column i, the interval [i, i+1), to [W-i-1, W-i)):
-
-* horizontal: ``cx' = W - cx``, ``theta' = -theta``;
-* vertical:   ``cy' = H - cy``, ``theta' = -theta``;
-
-then :func:`paa_edu.geometry.regularize_boxes` puts ``theta'`` back into the angle version's
-range (a mirror turns a clockwise angle into an anticlockwise one).
+Flips, as mmrotate 1.x, in pixel-edge coordinates (``imflip`` maps column [i, i+1) to
+[W-i-1, W-i)): horizontal ``cx' = W - cx``, vertical ``cy' = H - cy``, and ``theta' = -theta``
+(a mirror turns a clockwise angle anticlockwise), regularised back into the version's range.
 """
 from __future__ import annotations
 
@@ -27,7 +22,6 @@ from paa_edu.model.backbone import IMAGENET_MEAN, IMAGENET_STD, normalize_pixels
 class TransformConfig:
     """Transform settings. ``normalize=False`` keeps uint8 RGB (4x less to send to the GPU);
     the model then normalises on the device with the same formula and the ImageNet mean/std."""
-
     max_size: int | None = None  # resize so the longer side is this (None: original size)
     hflip_prob: float = 0.5  # probability of a horizontal flip (training only)
     vflip_prob: float = 0.5  # probability of a vertical flip (training only)
@@ -46,8 +40,7 @@ class TransformConfig:
 
 def flip_boxes(boxes: Tensor, image_size: tuple[int, int], direction: str,
                version: str = DEFAULT_ANGLE_VERSION) -> Tensor:
-    """Mirror (M, 5) boxes with an (H, W) image, ``"horizontal"`` or ``"vertical"``; the
-    result is regularised to ``version``."""
+    """Mirror (M, 5) boxes with an (H, W) image, ``"horizontal"`` or ``"vertical"``."""
     height, width = image_size
     flipped = boxes.clone()  # (M, 5)
     if direction == "horizontal":

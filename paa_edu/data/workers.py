@@ -1,10 +1,6 @@
-"""Worker processes that never outlive the command that started them (:func:`worker_map`).
-
-- An exception, Ctrl-C or SIGTERM in the parent sends SIGTERM to every worker, which ends its
-  work as an interrupt and exits quietly; a worker still running :data:`GRACE_S` seconds later
-  is killed (what it was writing is absent: every file is written atomically).
-- A parent killed outright (``kill -9``): on Linux each worker asks the kernel for SIGKILL when
-  its parent dies (``prctl(PR_SET_PDEATHSIG)``).
+"""Worker processes that never outlive the command that started them (:func:`worker_map`): an
+exception, Ctrl-C or SIGTERM in the parent sends SIGTERM to every worker (killed :data:`GRACE_S`
+seconds later); a parent killed outright takes them along (Linux ``PR_SET_PDEATHSIG``).
 """
 from __future__ import annotations
 
@@ -15,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from functools import partial
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -30,17 +27,14 @@ def die_with_parent(parent_pid: int) -> None:
     """Worker set-up: SIGKILL when the parent dies (Linux; elsewhere only the parent's own
     clean-up), SIGTERM as an interrupt. Exits at once if the parent is already gone."""
     if sys.platform.startswith("linux"):
-        try:
+        with suppress(OSError, AttributeError):  # no libc symbol: the parent's clean-up only
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # no libc symbol: keep the parent's clean-up only
-            pass
     signal.signal(signal.SIGTERM, raise_interrupt)
     if os.getppid() != parent_pid:
         os._exit(1)
 
 
-def _call(func: Callable, item):
-    """Runs in a worker: an interrupt ends the worker quietly (exit 130, no traceback)."""
+def _call(func: Callable, item):  # in a worker: an interrupt exits quietly (130)
     try:
         return func(item)
     except KeyboardInterrupt:
@@ -49,8 +43,8 @@ def _call(func: Callable, item):
 
 def worker_map(func: Callable, items: Iterable, processes: int, chunksize: int = 1
                ) -> Iterator:
-    """``func(item)`` for every item, in order, computed by ``processes`` ``spawn``-ed workers
-    (clean interpreters: no forked OpenMP, CUDA or RNG state)."""
+    """``func(item)`` for every item, in order, by ``processes`` ``spawn``-ed workers (no
+    forked OpenMP, CUDA or RNG state)."""
     context = multiprocessing.get_context("spawn")
     pool = context.Pool(processes, initializer=die_with_parent, initargs=(os.getpid(),))
     try:

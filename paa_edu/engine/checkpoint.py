@@ -1,12 +1,6 @@
-"""Checkpoints: atomic writes, safe loading, resume-time config checks.
-
-- :func:`save_checkpoint` goes through :func:`paa_edu.data.files.atomic_write`: a reader, a
-  crash, ``kill -9`` or a full disk only ever leaves the old file or the new one.
-- A checkpoint holds only tensors and plain Python values, and :func:`load_checkpoint` reads it
-  with ``torch.load(weights_only=True)``: opening a checkpoint from elsewhere cannot run code.
-- :func:`check_resume_config` refuses to resume with a config that changes the model or the
-  data; what only steers the run (epochs, device, workers, logging, ...) may change.
-"""
+"""Checkpoints: written atomically (:func:`paa_edu.data.files.atomic_write`), holding only
+tensors and plain values, read with ``torch.load(weights_only=True)`` (opening one from
+elsewhere cannot run code); a resume may not change the model or the data."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -22,9 +16,8 @@ CHECKPOINT_NAME = "last.pth"
 BEST_NAME = "best.pth"
 FORMAT = 1  # bumped when the layout of a checkpoint changes
 
-#: ``section.field`` keys that may differ between a checkpoint and a ``--resume`` config: they
-#: steer the run (length, hardware, logging, evaluation) or only inference, not what is learnt
-#: from which data.
+#: ``section.field`` keys a ``--resume`` config may change: they steer the run (length,
+#: hardware, logging, evaluation) or only inference, not what is learnt from which data.
 RESUME_SAFE_KEYS = frozenset({
     "name", "train.epochs", "train.max_iters", "train.device", "train.out_dir",
     "train.log_every", "train.eval_every_epoch", "train.checkpoint_every", "train.num_threads",
@@ -50,8 +43,6 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - arbitrary bytes fail in many ways
-        # EOFError: empty; RuntimeError: a damaged zip archive; UnpicklingError and others: not
-        # a torch.save file, or one holding Python objects (torch's own text spans many lines)
         why = ("the file is empty, cut short or damaged"
                if isinstance(err, (EOFError, RuntimeError))
                else "not a torch.save file of tensors and plain values only")
@@ -83,7 +74,7 @@ def load_state_into(module: torch.nn.Module, weights: dict, path: str | Path) ->
 
 def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
     """``(model, cfg)``: the detector (eval mode, on ``device``) and its config from a
-    checkpoint; the backbone's initial weights file is not read (the checkpoint has them all)."""
+    checkpoint (the backbone's initial weights file is not read)."""
     state = load_checkpoint(checkpoint)
     cfg = checkpoint_config(state, checkpoint)
     model = RotatedPAADetector(cfg.model, load_backbone_weights=False)
@@ -92,15 +83,14 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu"):
 
 
 def with_resolved_root(cfg: Config) -> Config:
-    """``cfg`` with ``data.root`` as an absolute path: what a checkpoint stores, so that
-    ``eval`` run from another folder finds the run's data (or says it is gone)."""
+    """``cfg`` with ``data.root`` as an absolute path (what a checkpoint stores)."""
     root = str(Path(cfg.data.root).expanduser().resolve())
     return replace(cfg, data=replace(cfg.data, root=root))
 
 
 def check_resume_config(saved: Config, cfg: Config, path: str | Path) -> dict[str, tuple]:
     """Refuse to resume the run of ``saved`` with a ``cfg`` that changes its model or data;
-    return the allowed changes ``{"section.field": (old, new)}`` for the caller to print."""
+    return the allowed changes ``{"section.field": (old, new)}``."""
     changes = differences(with_resolved_root(saved).to_dict(), with_resolved_root(cfg).to_dict())
     unsafe = {k: v for k, v in changes.items() if k not in RESUME_SAFE_KEYS}
     if unsafe:

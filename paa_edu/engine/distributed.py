@@ -1,10 +1,6 @@
-"""Process-group helpers for training on several GPUs (or CPU processes) with ``torchrun``.
-
-``torchrun --nproc_per_node N -m paa_edu train ...`` starts N copies of the program and gives
-each one ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` in its environment. :func:`init_from_env`
-turns those into a process group (``nccl`` on CUDA, ``gloo`` on the CPU). Without them no group
-is made and every helper acts as if there were one process of rank 0, so single-process code
-calls the same functions and keeps its exact behaviour.
+"""Process-group helpers for training on several GPUs (or CPU processes) with ``torchrun``
+(``torchrun --nproc_per_node N -m paa_edu train ...``). Without torchrun every helper acts as
+for one process of rank 0, so single-process code calls the same functions unchanged.
 """
 from __future__ import annotations
 
@@ -17,7 +13,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 
 def launched_by_torchrun() -> bool:
-    """True when ``RANK`` and ``WORLD_SIZE`` are set (torchrun, or a test that sets them)."""
+    """True when ``RANK`` and ``WORLD_SIZE`` are set (torchrun, or a test)."""
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
@@ -72,8 +68,7 @@ def barrier() -> None:
 
 
 def all_ranks(ok: bool) -> bool:
-    """True when ``ok`` is True on **every** rank (a MIN all-reduce of a 0/1 flag; all ranks
-    get the same answer, so all of them stop together)."""
+    """True when ``ok`` is True on **every** rank (a MIN all-reduce of a 0/1 flag)."""
     if not is_distributed():
         return bool(ok)
     device = "cuda" if dist.get_backend() == "nccl" else "cpu"  # NCCL reduces GPU tensors only
@@ -84,7 +79,7 @@ def all_ranks(ok: bool) -> bool:
 
 def agree_on_problem(problem: str | None) -> str | None:
     """``None`` when no rank reports a problem; else the same text on every rank, naming them
-    (one all-reduce of a flag when all is well; the texts are gathered only on a problem)."""
+    (the texts are gathered only on a problem)."""
     if all_ranks(problem is None):
         return None
     problems = gather_objects(problem)
@@ -136,8 +131,7 @@ def broadcast_buffers(module: torch.nn.Module) -> None:
 
 
 def shard(num_items: int) -> range:
-    """The indices this rank handles: ``rank, rank + W, rank + 2W, ...``; every index once
-    over all ranks, no padding (inference has no collective per batch)."""
+    """The indices this rank handles: ``rank, rank + W, rank + 2W, ...`` (no padding)."""
     return range(rank(), num_items, world_size())
 
 

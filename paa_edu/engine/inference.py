@@ -1,8 +1,5 @@
-"""A trained detector over a whole dataset: detections per image, and the DOTA metrics.
-
-Under ``torchrun`` rank r predicts images ``r, r + W, ...``; every rank gets the detections
-back in dataset order, each image exactly once, and rank 0 scores them.
-"""
+"""A trained detector over a whole dataset: detections per image (under ``torchrun`` each rank
+predicts its shard, all get them back in order), and the DOTA metrics."""
 from __future__ import annotations
 
 import torch
@@ -18,8 +15,7 @@ from paa_edu.model import RotatedPAADetector, rescale_detections
 @torch.no_grad()
 def predict_dataset(model: RotatedPAADetector, dataset, device=None, batch_size: int = 4,
                     progress: bool = False, num_workers: int = 0) -> list[dict]:
-    """Detections for every image of ``dataset``, in original image pixels, on the CPU
-    (``num_workers`` DataLoader workers decode the images)."""
+    """Detections for every image of ``dataset``, in original image pixels, on the CPU."""
     device = device or next(model.parameters()).device
     model.eval()
     mine = Subset(dataset, distributed.shard(len(dataset)))

@@ -1,10 +1,6 @@
-"""The training log: ``log.csv`` (each iteration once, even across resumes), TensorBoard when
-installed, and a watch that warns when the loss grows by orders of magnitude.
-
-On resume the checkpoint is the truth: rows of ``log.csv`` past its iteration (written after
-it, before a crash or Ctrl-C) move to ``log.dropped.csv``, so the iterations trained again
-appear once in ``log.csv`` and nothing logged is lost.
-"""
+"""The training log: ``log.csv`` (each iteration once: on resume, rows past the checkpoint move
+to ``log.dropped.csv``), TensorBoard when installed, and a watch that warns when the loss grows
+by orders of magnitude."""
 from __future__ import annotations
 
 import csv
@@ -58,8 +54,7 @@ class TrainLog:
 
 
 def trim_log(out_dir: Path, iteration: int) -> int:
-    """Move the rows of ``log.csv`` past ``iteration`` to ``log.dropped.csv`` (the kept rows are
-    rewritten atomically, with the current columns); return how many."""
+    """Move the rows of ``log.csv`` past ``iteration`` to ``log.dropped.csv``; return how many."""
     path = out_dir / LOG_NAME
     if not path.is_file():
         return 0
@@ -101,7 +96,6 @@ class DivergenceWatch:
         self.warned = False
 
     def update(self, loss: float, where: str) -> str | None:
-        """Record one iteration's total loss; return a warning line the first time it diverges."""
         note = None
         if not self.warned and len(self.early) >= 2:
             level = statistics.median(self.early)

@@ -1,5 +1,4 @@
-"""Seeds and random-generator states: reproducible runs, and a resume that continues every
-generator where it stopped."""
+"""Seeds and random-generator states: a resume continues every generator where it stopped."""
 from __future__ import annotations
 
 import os
@@ -29,11 +28,8 @@ def rank_seed(seed: int) -> int:
 
 
 def rng_state(device: torch.device | None = None) -> dict:
-    """Every generator's state as tensors and plain values (``weights_only`` loadable).
-
-    Only the current CUDA device's state is saved, so a resume on a machine with fewer
-    visible GPUs still works.
-    """
+    """Every generator's state as tensors and plain values (``weights_only`` loadable); of
+    CUDA, only the current device's (a resume with fewer visible GPUs still works)."""
     version, keys, gauss = random.getstate()
     name, mt, pos, has_gauss, cached = np.random.get_state()
     state = {"python": [version, list(keys), gauss], "numpy": [name, torch.from_numpy(

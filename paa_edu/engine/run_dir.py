@@ -1,12 +1,6 @@
-"""The run folder (``train.out_dir``): one run at a time in it, nothing of an earlier run lost,
-and Ctrl-C or SIGTERM that stop a run after a step.
-
-- :func:`locked_run_dir` holds a lock on ``<out_dir>/.lock`` for the whole run; a second run
-  into the same folder stops at once with the first one's process id. Stale temporary files
-  of :func:`paa_edu.data.files.atomic_write` (left by ``kill -9``) are removed once the lock is
-  held: only a dead process can have written them.
-- :func:`claim_run_dir` refuses to start a new run over an earlier one unless asked to resume
-  it, or to restart, which moves every earlier file to ``old_runs/<UTC time>/``.
+"""The run folder (``train.out_dir``): one run at a time (:func:`locked_run_dir`; once the lock
+is held, stale temporary files of a killed writer are removed), nothing of an earlier run lost
+(:func:`claim_run_dir`), and Ctrl-C or SIGTERM that stop a run after a step.
 """
 from __future__ import annotations
 
@@ -50,8 +44,8 @@ def locked_run_dir(out_dir: str | Path, lock: bool = True) -> Iterator[Path]:
 
 
 def claim_run_dir(out: Path, resume: bool, restart: bool) -> Path | None:
-    """Check ``out`` (locked) for an earlier run (its ``last.pth`` or ``log.csv``) before a new
-    one starts; return the folder its files were moved to (``restart``), else None."""
+    """Refuse an earlier run in ``out`` unless ``resume`` or ``restart`` (which moves its files
+    to ``old_runs/<UTC time>/`` and returns that folder)."""
     if resume and restart:
         raise ValueError("--resume and --restart exclude each other")
     earlier = [out / name for name in (CHECKPOINT_NAME, LOG_NAME) if (out / name).is_file()]

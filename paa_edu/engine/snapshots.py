@@ -1,18 +1,12 @@
 """Snapshots of the assignment of a fixed set of GTs during training (``train.snapshot_every``).
 
 PAA's central claim is that the split of an object's candidates *changes as the model learns*.
-To show it, training calls :class:`SnapshotHook` before every ``snapshot_every``-th iteration
-(and after the last one). The hook runs the current model in eval mode on the first
-:data:`SNAPSHOT_IMAGES` training images (no flips, no gradients, no random numbers drawn:
-training continues exactly as without it) and writes ``<out_dir>/snapshots/iter_XXXXXX.pt``
-with, for each of the four assigners (whatever the run trains with):
-
-- ``maxiou`` / ``atss``: the positives of every GT and their PAA score
-  (:func:`paa_edu.assigners.paa_scores`, for comparison);
-- ``paa_maxiou`` / ``paa_atss``: the same, plus the candidate table the GMM saw, the fitted
-  mixture, the cut (the largest positive score) and whether the fallback fired.
-
-A file is a dict of tensors and plain values (``torch.load(..., weights_only=True)`` reads it).
+To show it, :class:`SnapshotHook` runs the current model in eval mode on the first
+:data:`SNAPSHOT_IMAGES` training images every ``snapshot_every`` iterations (no flips, no
+random numbers drawn: training continues exactly as without it) and writes
+``<out_dir>/snapshots/iter_XXXXXX.pt`` with, for each of the four assigners, the positives of
+every GT and their PAA score; for ``paa_*`` also the candidate table the GMM saw, the fitted
+mixture, the cut and whether the fallback fired (tensors and plain values only).
 """
 from __future__ import annotations
 
@@ -26,6 +20,7 @@ from paa_edu.assigners import GMMFit, PAARecord, assign, build_assigner, paa_sco
 from paa_edu.assigners.result import batch_positives
 from paa_edu.config import VARIANTS
 from paa_edu.data import collate_batch
+from paa_edu.data.files import atomic_write
 from paa_edu.model.detector import target_image_shapes
 
 #: The training images whose GTs are followed (indices into the training split).
@@ -37,7 +32,7 @@ FORMAT_VERSION = 1
 
 
 def variant_name(model_cfg) -> str:
-    """``maxiou``, ``atss``, ``paa_maxiou`` or ``paa_atss`` for a :class:`ModelConfig`."""
+    """``maxiou``, ``atss``, ``paa_maxiou`` or ``paa_atss``."""
     return f"paa_{model_cfg.paa_init}" if model_cfg.assigner == "paa" else model_cfg.assigner
 
 
@@ -64,9 +59,7 @@ def _paa_tables(records) -> dict:
 
 @torch.no_grad()
 def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
-    """Every assigner's decision for ``targets`` (B dicts: ``boxes``, ``labels``, optionally
-    ``img_shape``) under the current ``model`` in eval mode; CPU tensors only.
-    """
+    """Every assigner's decision for ``targets`` under the current ``model`` in eval mode."""
     was_training = model.training
     dense = model.eval().predict_dense(images, target_image_shapes(targets))
     model.train(was_training)
@@ -94,10 +87,8 @@ def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
 
 
 class SnapshotHook:
-    """Called by the training loop; every ``every`` iterations writes a snapshot of the GTs of the
-    images ``indices`` of ``dataset`` (the training split without augmentation) to
-    ``<out_dir>/snapshots/``.
-    """
+    """Every ``every`` iterations, a snapshot of the GTs of images ``indices`` of ``dataset``
+    (the training split without augmentation)."""
 
     def __init__(self, every: int, out_dir: str | Path, dataset,
                  indices: tuple[int, ...] = SNAPSHOT_IMAGES):
@@ -121,15 +112,10 @@ class SnapshotHook:
         snap.update(iteration=int(iteration), epoch=int(epoch),
                     image_indices=list(self.indices))
         path = self.out_dir / SNAPSHOT_DIR / f"iter_{iteration:06d}.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(snap, tmp)
-        tmp.replace(path)
-        return path
+        return atomic_write(path, lambda handle: torch.save(snap, handle), durable=False)
 
 
 def make_snapshot_hook(cfg, dataset_builder) -> SnapshotHook | None:
-    """The hook of ``cfg`` (``None`` when ``train.snapshot_every`` is 0)."""
     if not cfg.train.snapshot_every:
         return None
     return SnapshotHook(cfg.train.snapshot_every, cfg.train.out_dir,
@@ -151,7 +137,6 @@ def load_snapshots(run_dir: str | Path) -> list[dict]:
 def paa_record(snapshot: dict, assigner: str = "paa_maxiou"):
     """The PAA entry of a snapshot as a :class:`paa_edu.assigners.PAARecord` (rows = its GTs),
     so that the plots of :mod:`paa_edu.viz.gmm` draw it."""
-
     if assigner not in snapshot["assigners"] or "cand_scores" not in snapshot["assigners"][
             assigner]:
         raise ValueError(f"the snapshot has no PAA entry {assigner!r}; it has "

@@ -1,20 +1,17 @@
-"""The training loop: SGD with warm-up and steps, checkpoints, exact resume.
-
-Read it top to bottom: the learning rate, one step, one epoch, then :func:`train`.
+"""The training loop: SGD with warm-up and steps, checkpoints, exact resume. Read it top to
+bottom: the learning rate, one step, one epoch, then :func:`train`.
 
 - The learning rate is a function of (iteration, epoch), the data order and every sample's
   flips of (seed, epoch, index) (:mod:`paa_edu.data.sampler`), and a checkpoint holds the model,
-  the optimizer, the AMP scaler, the RNG states and the position inside the epoch. A run stopped
-  anywhere (``max_iters``, Ctrl-C, SIGTERM, ``kill -9``) and resumed ends with the same weights
-  as one that never stopped: bit for bit on the CPU, and on CUDA with ``train.deterministic``.
-- ``last.pth`` is written at every epoch end, every ``train.checkpoint_every`` iterations, at a
-  ``max_iters`` stop and on Ctrl-C/SIGTERM; ``eval_every_epoch`` also keeps the best epoch by
-  val mAP as ``best.pth``.
-- A NaN/Inf anywhere in a step stops training with ``FloatingPointError: non-finite loss at
-  epoch E iter I (term: ...)``, leaving the last good checkpoint. A loss that grows 100x over
-  its early level is warned about on the console and in ``log.csv``.
-- Under ``torchrun`` each process runs this loop on its share of each epoch with a DDP model; a
-  NaN or a Ctrl-C on one rank stops all at the same step; only rank 0 prints, logs and writes.
+  the optimizer, the AMP scaler, the RNG states and the position inside the epoch: a run stopped
+  anywhere and resumed ends with the same weights as one that never stopped (bit for bit on the
+  CPU, and on CUDA with ``train.deterministic``).
+- ``last.pth`` is written at every epoch end, every ``train.checkpoint_every`` iterations and at
+  any stop; ``eval_every_epoch`` also keeps the best epoch by val mAP as ``best.pth``.
+- A NaN/Inf in a step stops training with ``FloatingPointError``, leaving the last good
+  checkpoint; a loss that grows 100x over its early level is warned about.
+- Under ``torchrun`` each process runs this loop on its share of each epoch with a DDP model;
+  a NaN or a Ctrl-C on one rank stops all at the same step; only rank 0 prints, logs, writes.
 """
 from __future__ import annotations
 
@@ -45,8 +42,8 @@ from paa_edu.model.losses import mean_over_ranks
 
 def resolve_device(name: str | torch.device, what: str = "train.device or --device"
                    ) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU, or a name that is
-    no device, is a ``ValueError`` naming ``what`` (the argument it came from)."""
+    """``"auto"`` -> CUDA when available, else CPU; a ``ValueError`` naming ``what`` for a name
+    that is no device or ``"cuda"`` without a GPU."""
     if str(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -77,7 +74,7 @@ def lr_at(cfg: Config, iteration: int, epoch: int, num_processes: int = 1) -> fl
 
 def check_finite(losses: dict[str, torch.Tensor] | str, where: str) -> None:
     """Raise ``FloatingPointError: non-finite loss at <where> (term: ...)`` on every rank when
-    some rank has a NaN/Inf loss term (``losses`` may instead be the text of the problem)."""
+    some rank has a NaN/Inf loss term (or ``losses`` is the text of a problem)."""
     problem = losses if isinstance(losses, str) else None
     if problem is None:
         terms = torch.stack([v.detach().float() for v in losses.values()])  # (T,): one sync
@@ -94,9 +91,8 @@ def check_finite(losses: dict[str, torch.Tensor] | str, where: str) -> None:
 
 def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where: str) -> dict:
     """Forward, backward, clip and step on one batch; returns the losses (means over ranks) and
-    ``num_pos``, ``num_gts`` (sums over ranks). ``scaler``: a ``GradScaler``, disabled (or
-    None) without AMP. The losses are checked before the backward pass and the gradient norm
-    before the optimizer step, so a NaN never reaches the weights."""
+    ``num_pos``, ``num_gts`` (sums over ranks). The losses are checked before the backward pass
+    and the gradient norm before the step, so a NaN never reaches the weights."""
     scaler = scaler or torch.amp.GradScaler(enabled=False)
     try:
         with torch.autocast(images.device.type, enabled=scaler.is_enabled()):
@@ -128,7 +124,6 @@ def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where
 @dataclass
 class _Run:
     """The mutable state of a training run (what a checkpoint saves)."""
-
     model: RotatedPAADetector  # saved and evaluated
     trained: torch.nn.Module  # what the step calls: ``model``, or its DDP wrapper (torchrun)
     optimizer: torch.optim.Optimizer
@@ -169,8 +164,8 @@ class _Run:
 
 
 def _setup(cfg: Config, device: torch.device, pretrained: bool) -> _Run:
-    """Seed, then build the model (DDP-wrapped under torchrun; rank 0's weights), SGD and the
-    AMP scaler. ``pretrained=False`` (a resume) skips the backbone's initial weights file."""
+    """Seed, then build the model (DDP-wrapped under torchrun), SGD and the AMP scaler;
+    ``pretrained=False`` (a resume) skips the backbone's initial weights file."""
     if cfg.train.num_threads is not None:
         torch.set_num_threads(cfg.train.num_threads)
     if device.type == "cuda":  # CPU runs are deterministic already
@@ -202,7 +197,7 @@ def _save(run: _Run, cfg: Config, *paths: Path) -> None:
 def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger: TrainLog,
                  ckpt_path: Path, stop: dict, progress: bool, snapshot=None) -> list[dict]:
     """The rest of the current epoch (or until ``max_iters`` or a stop request): the
-    per-iteration loss rows; ``last.pth`` is written every ``checkpoint_every``."""
+    per-iteration loss rows."""
     run.trained.train()
     rows, every, max_iters = [], cfg.train.checkpoint_every, cfg.train.max_iters or math.inf
     bar = tqdm(loader, disable=not (progress and distributed.is_main()), leave=False,
@@ -281,14 +276,11 @@ def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dic
 
 def train(cfg: Config, resume: bool = False, progress: bool = True,
           restart: bool = False, need_val: bool = False) -> dict:
-    """Train ``cfg`` (into ``cfg.train.out_dir``) and return the trained ``model`` (eval mode),
-    this call's per-iteration loss ``history``, the ``checkpoint`` path, the val ``metrics``
-    (``eval_every_epoch``, else None) and the divergence ``warnings`` printed.
+    """Train ``cfg`` into ``cfg.train.out_dir``; return the ``model`` (eval mode), this call's
+    loss ``history``, the ``checkpoint`` path, the val ``metrics`` (or None) and the ``warnings``.
 
-    ``resume`` continues from ``<out_dir>/last.pth`` (refused if ``cfg`` changes the model or
-    the data); ``restart`` moves an earlier run's files to ``old_runs/<time>/`` (without
-    either, an earlier run there is an error). ``need_val``: the caller evaluates on ``val/``
-    afterwards, so it is checked before the first step. Ctrl-C or SIGTERM raise
+    ``resume`` continues from ``last.pth``; ``restart`` moves an earlier run's files away.
+    ``need_val``: ``val/`` is checked before the first step. Ctrl-C or SIGTERM raise
     ``TrainingInterrupted`` after writing ``last.pth`` at that iteration.
     """
     validate(cfg)

@@ -1,9 +1,7 @@
 """Why a detection is a false positive, and how close a missed object came to being found.
 
-:func:`paa_edu.evaluation.rotated_ap.match_detections` says *which* detections are true
-positives (the DOTA rule: IoU > the threshold with a GT of the same class, the highest-score
-hit per GT). :func:`classify_detections` adds *why* the others are not, with the error types of
-the TIDE toolbox (Bolya et al., ECCV 2020), in this order:
+:func:`classify_detections` adds to :func:`~paa_edu.evaluation.rotated_ap.match_detections`
+*why* a detection is no TP, with the error types of TIDE (Bolya et al., ECCV 2020), in order:
 
 1. ``"duplicate"``: IoU > threshold with a GT of its own class that a higher-scoring detection
    already took;
@@ -11,12 +9,8 @@ the TIDE toolbox (Bolya et al., ECCV 2020), in this order:
 3. ``"poor localisation"``: best IoU with any GT in ``[background_iou, threshold]``;
 4. ``"background"``: IoU < ``background_iou`` (0.1, TIDE's) with every GT.
 
-(A hit on a *difficult* GT is ``"ignored"``, neither TP nor FP, as in the AP.) For each missed
-object it gives the best IoU of any detection (any class) and that detection. IoUs are
-class-agnostic and use the GT's quadrilaterals when it has them, as the AP does.
-
-:func:`failure_cases` picks the crops of a gallery over a whole dataset: the missed objects
-and the highest-scoring false positives; :func:`describe` writes each one's title.
+A hit on a *difficult* GT is ``"ignored"``, as in the AP. For each missed object it gives the
+detection of best IoU (any class). :func:`failure_cases` picks a gallery's crops over a dataset.
 """
 from __future__ import annotations
 
@@ -41,14 +35,9 @@ BACKGROUND_IOU = 0.1
 @torch.no_grad()
 def classify_detections(detection: dict, ground_truth: dict, iou_threshold: float = 0.5,
                         background_iou: float = BACKGROUND_IOU, gt_shape: str = "auto") -> dict:
-    """True positives, the reason of every false positive, and how close each miss came, for
-    one image's ``detection`` and ``ground_truth`` (as in ``evaluate_rotated``).
-
-    Returns numpy arrays: ``reason`` (D,) ``"TP"``, ``"ignored"`` or one of :data:`FP_REASONS`;
-    ``gt_index`` (D,) the GT of highest IoU (any class; -1 without GT) and ``gt_iou`` (D,) that
-    IoU; ``found`` (G,); ``difficult`` (G,); ``best_det`` (G,) the detection of highest IoU
-    with each GT (any class; -1 without detections) and ``best_iou`` (G,) that IoU.
-    """
+    """One image: ``reason`` (D,) ``"TP"``, ``"ignored"`` or one of :data:`FP_REASONS`;
+    ``gt_index``/``gt_iou`` (D,) the GT of highest IoU (any class; -1 without) and that IoU;
+    ``found``, ``difficult`` (G,); ``best_det``/``best_iou`` (G,) likewise per GT."""
     if not 0.0 <= background_iou <= iou_threshold < 1.0:
         raise ValueError(f"need 0 <= background_iou <= iou_threshold < 1, got "
                          f"{background_iou} and {iou_threshold}")
@@ -80,7 +69,6 @@ class FailureCase:
     """One crop of the gallery: ``"missed"`` (``box``/``label`` a GT, ``partner`` the detection
     that overlaps it most) or ``"false positive"`` (``box``/``label``/``score`` a detection,
     ``partner`` the GT it overlaps most). ``partner_ok``: a TP (missed) / a found GT (FP)."""
-
     kind: str
     image: int
     box: np.ndarray  # (5,)
@@ -97,17 +85,11 @@ class FailureCase:
 def failure_cases(detections: list[dict], ground_truths: list[dict], max_missed: int = 8,
                   max_fp: int = 8, iou_threshold: float = 0.5, count_score_thr: float = 0.3
                   ) -> dict:
-    """The crops of a failure gallery over a dataset (all detections, as in
-    ``evaluate_rotated``: a miss is an object no detection finds, whatever its score).
-
-    Returns ``"missed"``: the first ``max_missed`` missed objects in image order (a sample that
-    favours no kind of miss) and ``"false positive"``: the ``max_fp`` highest-scoring ones, as
-    :class:`FailureCase` lists; ``"counts"``: a ``Counter`` by reason of every missed object
-    and of every false positive with score >= ``count_score_thr`` (the low-score ones are
-    mostly background, never shown at 0.3); ``"missed_by_class"``: a ``Counter`` of the labels
-    of all missed objects; ``"missed_unseen"``: how many of them no detection overlaps with
-    IoU >= :data:`BACKGROUND_IOU`.
-    """
+    """The crops of a failure gallery over a dataset (a miss: no detection finds it, whatever
+    its score): the first ``max_missed`` ``"missed"`` in image order, the ``max_fp``
+    highest-scoring ``"false positive"``; ``"counts"`` by reason (false positives from
+    ``count_score_thr`` on), ``"missed_by_class"``, and ``"missed_unseen"`` (no detection with
+    IoU >= :data:`BACKGROUND_IOU`)."""
     _check_inputs(detections, ground_truths)
     if max_missed < 0 or max_fp < 0:
         raise ValueError(f"max_missed and max_fp must be >= 0, got {max_missed}, {max_fp}")
@@ -144,8 +126,7 @@ def failure_cases(detections: list[dict], ground_truths: list[dict], max_missed:
 
 
 def aspect_ratios(cases: list[FailureCase]) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) long side / short side of each case's box, and (N,) of its partner's (NaN
-    without one)."""
+    """(N,) long / short side of each case's box, and of its partner's (NaN without one)."""
     def ratio(box):
         if box is None:
             return np.nan

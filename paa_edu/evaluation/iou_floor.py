@@ -42,17 +42,10 @@ def soft_bce(logits: Tensor, t: Tensor) -> Tensor:
 
 @torch.no_grad()
 def iou_loss_floor(model, images: Tensor, targets: list[dict]) -> dict:
-    """``loss_iou`` of ``model`` on a batch, and the entropy floor it cannot go below.
-
-    The positives and targets are those of training: the model's own assigner
-    (:meth:`~paa_edu.model.RotatedPAADetector.assign_batch`, PAA included) on its current
-    predictions, ``t = IoU(decoded box, GT)`` clamped at 1e-12 as in the loss.
-
-    ``model`` is a :class:`paa_edu.model.RotatedPAADetector` with the IoU branch, ``images``
-    (B, 3, H, W) and ``targets`` B dicts with ``boxes`` (G_b, 5) and ``labels`` (G_b,). Returns
-    a dict: ``loss_iou`` (``iou_weight`` x mean BCE, the training value), ``floor``
-    (``iou_weight`` x mean H(t)), ``excess`` (their difference, >= 0), ``num_pos``, and per
-    positive ``targets`` t (P,), ``bce`` (P,), ``entropy`` (P,).
+    """``loss_iou`` of ``model`` on a batch, and the entropy floor it cannot go below, with the
+    positives and targets of training (the model's own assigner on its current predictions,
+    ``t = IoU(decoded box, GT)`` clamped at 1e-12): ``loss_iou``, ``floor`` (``iou_weight`` x
+    mean H(t)), ``excess`` >= 0, ``num_pos``, and per positive ``targets``, ``bce``, ``entropy``.
     """
     if not getattr(model.cfg, "iou_branch", False):
         raise ValueError("this model has no IoU branch (cfg.iou_branch=False): no loss_iou")

@@ -1,12 +1,7 @@
 """Positives during training against detection at test time: are the objects a model misses
-the ones its assigner gave few anchors?
-
-Notebooks 02 and 03 count the positives each object gets (``AssignResult.num_pos_per_gt``).
-Here the count is the trained model's own: :func:`training_positives` runs the model's training
-assignment (:meth:`paa_edu.model.RotatedPAADetector.assign_batch`: MaxIoU and ATSS from the
-geometry alone, PAA re-scored with the model's predictions) on every image of a dataset, and
-:func:`recall_by_positives` splits the recall at IoU 0.5 (the DOTA rule,
-:func:`paa_edu.evaluation.rotated_ap.match_detections`) by that count.
+the ones its assigner gave few anchors? :func:`training_positives` counts each object's
+positives under the trained model's own assignment; :func:`recall_by_positives` splits the
+recall at IoU 0.5 (the DOTA rule) by that count.
 """
 from __future__ import annotations
 
@@ -24,9 +19,7 @@ POSITIVE_BINS = (0, 1, 2, 3)
 @torch.no_grad()
 def training_positives(model, dataset) -> list[Tensor]:
     """Per image a (G_i,) long tensor: how many anchors the model's training assignment gives
-    each object of a dataset of ``(image (3, H, W), target)``. The model runs in eval mode on
-    each image as the dataset gives it; PAA scores with these predictions, as a training step
-    with the trained weights would."""
+    each object (the model in eval mode; PAA scores with its predictions)."""
     model.eval()
     device = next(model.parameters()).device
     counts = []
@@ -53,14 +46,10 @@ def _bools(values) -> np.ndarray:
 def recall_by_positives(positives: list, found: list, difficult: list | None = None,
                         bins: tuple[int, ...] = POSITIVE_BINS, keep: list | None = None
                         ) -> list[dict]:
-    """Recall of the objects grouped by their number of training positives.
-
-    Per image (G_i,) ``positives`` (:func:`training_positives`), ``found``
-    (:func:`found_per_gt`), optional ``difficult`` (left out, as in the AP) and ``keep`` (the
-    objects to count, e.g. ``gt["labels"] == 3``). Group k holds the counts in ``[bins[k],
-    bins[k + 1])``, the last one all from ``bins[-1]`` on. Returns one dict per group:
-    ``label`` ("0", "1", ..., "3+"), ``objects``, ``found`` and ``recall`` (NaN if empty).
-    """
+    """Recall of the objects grouped by their number of training positives: per image (G_i,)
+    ``positives``, ``found``, optional ``difficult`` (left out) and ``keep`` (e.g. ``labels ==
+    3``). Group k holds the counts in ``[bins[k], bins[k + 1])`` (the last: from ``bins[-1]``);
+    one dict per group: ``label`` ("0", ..., "3+"), ``objects``, ``found``, ``recall``."""
     for extra in (found, difficult, keep):
         if extra is not None and len(extra) != len(positives):
             raise ValueError(f"positives, found (difficult, keep) need one entry per image, "

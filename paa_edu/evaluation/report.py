@@ -1,13 +1,6 @@
-"""Results tables in the seed's columns (Method, angle, Backbone, ..., AP50, AP75, mAP).
-
-One printer for the CLI, the benchmarks and the notebooks::
-
-    row = results_row("RetinaNet-(PAA)", metrics, dataset="synthetic-tiny,val")
-    print(format_results_table([row]))
-
-Metrics are stored as fractions in [0, 1] (what
-:func:`~paa_edu.evaluation.rotated_ap.evaluate_rotated` returns) and printed as percentages
-with two decimals, as in the seed's README.
+"""Results tables in the seed's columns (Method, angle, Backbone, ..., AP50, AP75, mAP), for the
+CLI, the benchmarks and the notebooks: ``format_results_table([results_row(name, metrics)])``.
+Metrics are fractions in [0, 1], printed as percentages with two decimals.
 """
 from __future__ import annotations
 
@@ -25,11 +18,9 @@ METRIC_KEYS = ("AP50", "AP75", "mAP")
 
 _SEED = {"angle": "v2", "backbone": "ResNet50", "lr_schd": "1x",
          "dataset": "DOTA-v1.0,trainval", "preprocess": "1024x1024,200"}
-#: REFERENCE ONLY, never measured here: the two rows reported in the seed
-#: (Xuyihaoby/rotate_detection configs/rpaa/README.md, DOTA-v1.0 test server). Fractions. BOTH
-#: rows are rotated PAA: "RetinaNet-(maxiou)" starts PAA from MaxIoU 0.1/0.1 candidates,
-#: "RetinaNet-(ATSS)" from ATSS top-9 candidates. Our plain MaxIoU/ATSS runs are baselines and
-#: are labelled so (:data:`METHOD_NAMES`).
+#: REFERENCE ONLY, never measured here: the seed's two rows (Xuyihaoby/rotate_detection
+#: configs/rpaa/README.md, DOTA-v1.0 test server). BOTH are rotated PAA: "RetinaNet-(maxiou)"
+#: from MaxIoU 0.1/0.1 candidates, "RetinaNet-(ATSS)" from ATSS top-9 candidates.
 SEED_TABLE_ROWS = (
     {"method": "RetinaNet-(maxiou)", **_SEED, "AP50": 0.7250, "AP75": 0.4210, "mAP": 0.4197},
     {"method": "RetinaNet-(ATSS)", **_SEED, "AP50": 0.7275, "AP75": 0.4346, "mAP": 0.4246},
@@ -39,8 +30,7 @@ SEED_TABLE_ROWS = (
 def results_row(method: str, metrics: dict, angle: str = "le135", backbone: str = "ResNet50",
                 lr_schd: str = "1x", dataset: str = "DOTA-v1.0,trainval",
                 preprocess: str = "1024x1024,200") -> dict:
-    """One table row (the keys of :data:`COLUMNS`) from the ``AP50``, ``AP75`` and ``mAP``
-    fractions of ``metrics`` (what ``evaluate_rotated`` returns) and the descriptive columns."""
+    """One table row (the keys of :data:`COLUMNS`) from ``metrics``' fractions and the rest."""
     missing = [key for key in METRIC_KEYS if key not in metrics]
     if missing:
         raise ValueError(f"metrics lacks {missing}; got keys {sorted(metrics)}")
@@ -63,9 +53,8 @@ def _cell(value, key: str) -> str:
 
 
 def format_results_table(rows: list[dict] | tuple[dict, ...]) -> str:
-    """Rows (see :func:`results_row`; metrics as fractions, NaN printed ``n/a``, or lists of
-    fractions from repeated runs, printed ``mean ± std``) as a markdown table in the seed's
-    columns, without a trailing newline."""
+    """Rows (:func:`results_row`; a metric may be a list from repeated runs: ``mean ± std``) as
+    a markdown table, without a trailing newline."""
     if len(rows) == 0:
         raise ValueError("rows is empty")
     cells = [[_cell(row[key], key) for key, _ in COLUMNS] for row in rows]
@@ -87,8 +76,7 @@ def local_eval_note(split: str) -> str:
 
 
 def format_per_class_table(metrics: dict, class_names: list[str] | tuple[str, ...]) -> str:
-    """Markdown table of each class's GT count, AP50 and mAP (mean AP over the thresholds)
-    from the ``metrics`` of ``evaluate_rotated``; ``class_names`` indexed by class."""
+    """Markdown table of each class's GT count, AP50 and mAP from ``evaluate_rotated``."""
     per_class = np.asarray(metrics["per_class_AP"], dtype=float)  # (T, C)
     if len(class_names) != per_class.shape[1]:
         raise ValueError(f"got {len(class_names)} class names for {per_class.shape[1]} classes")
@@ -106,8 +94,7 @@ def format_per_class_table(metrics: dict, class_names: list[str] | tuple[str, ..
     return "\n".join(lines)
 
 
-#: Table labels of our runs. The seed's row names "RetinaNet-(maxiou)" / "RetinaNet-(ATSS)" are
-#: both PAA (MaxIoU- and ATSS-initialised), so our plain assigners are labelled as baselines.
+#: Table labels of our runs; the seed's rows are both PAA, so plain assigners are baselines.
 METHOD_NAMES = {("maxiou", "maxiou"): "MaxIoU 0.5/0.4 (baseline)",
                 ("atss", "atss"): "ATSS (baseline)",
                 ("paa", "maxiou"): "PAA (MaxIoU init)", ("paa", "atss"): "PAA (ATSS init)"}

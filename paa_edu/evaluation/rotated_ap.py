@@ -45,8 +45,7 @@ GT_SHAPES = ("auto", "polygon", "box")
 
 def _check_inputs(detections: list[dict], ground_truths: list[dict],
                   num_classes: int | None = None) -> None:
-    """Refuse what would otherwise give a silently wrong AP: images or per-box entries that do
-    not pair up, labels outside [0, C), NaN scores (the message names the image and key)."""
+    """Refuse what would give a silently wrong AP (the message names the image and key)."""
     if len(detections) != len(ground_truths):
         raise ValueError(f"detections has {len(detections)} images but ground_truths has "
                          f"{len(ground_truths)}")
@@ -65,7 +64,6 @@ def _check_inputs(detections: list[dict], ground_truths: list[dict],
 
 
 def _use_polygons(ground_truths: list[dict], gt_shape: str) -> bool:
-    """Whether the GT is compared as quadrilaterals (see ``gt_shape`` in the docstring)."""
     if gt_shape not in GT_SHAPES:
         raise ValueError(f"gt_shape must be one of {GT_SHAPES}, got {gt_shape!r}")
     lacking = sum("polygons" not in gt for gt in ground_truths)
@@ -112,12 +110,10 @@ def iou_matrix(det: dict, gt: dict, polygons: bool) -> torch.Tensor:
 
 def _best_gt_per_detection(detections: list[dict], ground_truths: list[dict],
                            polygons: bool) -> dict:
-    """Step 2 for all classes at once: one IoU matrix per image, other classes masked out.
-
-    Returns arrays over all D detections (images concatenated): ``labels``, ``scores``,
-    ``ovmax`` (-inf without a GT of its class), ``gt_key`` (a unique id of that GT over all
-    images, -1 without), ``gt_difficult``; and over all GT ``gt_labels``, ``gt_difficult_all``.
-    """
+    """Step 2 for all classes at once (one IoU matrix per image, other classes masked out): per
+    detection (images concatenated) ``labels``, ``scores``, ``ovmax`` (-inf without a GT of its
+    class), ``gt_key`` (that GT's id over all images, -1 without), ``gt_difficult``; per GT
+    ``gt_labels``, ``gt_difficult_all``."""
     out = {k: [] for k in ("labels", "scores", "ovmax", "gt_key", "gt_difficult",
                            "gt_labels", "gt_difficult_all")}
     key_offset = 0
@@ -146,8 +142,7 @@ def _best_gt_per_detection(detections: list[dict], ground_truths: list[dict],
 
 
 def _by_score(matched_all: dict, mask: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Step 1: the indices of the detections in ``mask`` by decreasing score (stable), and
-    their step-2 fields in that order."""
+    """Step 1: the detections in ``mask`` by decreasing score (stable), and their step-2 data."""
     index = np.nonzero(mask)[0]
     index = index[np.argsort(-matched_all["scores"][index], kind="stable")]
     return index, {k: matched_all[k][index] for k in ("ovmax", "gt_key", "gt_difficult")}
@@ -175,28 +170,17 @@ def _nanmean(values: list[float] | np.ndarray) -> float:
 
 
 @torch.no_grad()
-def evaluate_rotated(
-    detections: list[dict],
-    ground_truths: list[dict],
-    num_classes: int,
-    iou_thresholds: tuple[float, ...] = COCO_IOU_THRESHOLDS,
-    metric: str = "voc07",
-    gt_shape: str = "auto",
-) -> dict:
+def evaluate_rotated(detections: list[dict], ground_truths: list[dict], num_classes: int,
+                     iou_thresholds: tuple[float, ...] = COCO_IOU_THRESHOLDS,
+                     metric: str = "voc07", gt_shape: str = "auto") -> dict:
     """Evaluate rotated detections with the DOTA devkit's rule (see the module docstring).
 
-    ``detections``: per image a dict ``boxes`` (N, 5), ``scores`` (N,), ``labels`` (N,) long in
-    [0, ``num_classes``). ``ground_truths``: per image (same order) ``boxes`` (M, 5), ``labels``
-    (M,), optional ``difficult`` (M,) bool and ``polygons`` (M, 8) x1, y1, ..., x4, y4. A match
-    needs IoU > thr for each of ``iou_thresholds``; ``metric`` and ``gt_shape`` as above.
-
-    Returns:
-        dict with ``AP50``, ``AP75`` (when 0.5 / 0.75 are among the thresholds), ``mAP``
-        (float, NaN when no class has GT), ``per_class_AP50`` (list of C floats, NaN for classes
-        without GT), ``per_class_AP`` (T, C) ndarray, ``AP_per_threshold`` {thr: class mean},
-        ``num_gts`` (list of C non-difficult GT counts), ``iou_thresholds``, ``metric``,
-        ``gt_shape`` (``"polygon"`` or ``"box"``, the one used) and ``curves``
-        {(cls, thr): {"recall", "precision", "scores"}} for PR plots.
+    ``detections``: per image ``boxes`` (N, 5), ``scores`` (N,), ``labels`` (N,) in
+    [0, ``num_classes``). ``ground_truths``: per image ``boxes`` (M, 5), ``labels`` (M,),
+    optional ``difficult`` (M,) and ``polygons`` (M, 8). Returns ``AP50``, ``AP75`` (when among
+    the thresholds), ``mAP`` (NaN when no class has GT), ``per_class_AP50`` (C,),
+    ``per_class_AP`` (T, C), ``AP_per_threshold``, ``num_gts`` (C,) non-difficult, the settings
+    used and PR ``curves`` {(cls, thr): {"recall", "precision", "scores"}}.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -241,13 +225,8 @@ def evaluate_rotated(
 
 def iou_calibration(detections: list[dict], ground_truths: list[dict], num_classes: int,
                     gt_shape: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """Predicted (D,) and true (D,) IoU of every detection (images concatenated), to check
-    PAA's IoU branch.
-
-    The predicted IoU is the detection's ``pred_ious`` (the IoU branch's output, see
-    :func:`paa_edu.model.postprocess.postprocess_image`); the true one its ``ovmax`` (step 2:
-    the highest IoU with a GT of the same image and class), 0 when there is none.
-    """
+    """Predicted (the IoU branch's ``pred_ious``) and true (step 2's ``ovmax``, 0 without a GT)
+    (D,) IoU of every detection (images concatenated), to check PAA's IoU branch."""
     _check_inputs(detections, ground_truths, num_classes)
     for i, det in enumerate(detections):
         if "pred_ious" not in det:
@@ -262,12 +241,8 @@ def iou_calibration(detections: list[dict], ground_truths: list[dict], num_class
 
 def match_detections(detection: dict, ground_truth: dict, iou_threshold: float = 0.5,
                      gt_shape: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """One image under the rule above (for figures): ``is_tp`` (D,) bool (False = FP, or
-    ignored on a difficult GT) and ``found`` (G,) bool, the GTs some detection matched.
-
-    All classes are sorted together: each GT is hit only by detections of its class, so its
-    first hit is the same as in a per-class sort.
-    """
+    """One image under the rule above: ``is_tp`` (D,) bool and ``found`` (G,) bool. All classes
+    sort together: a GT's first hit (of its own class) is the same as in a per-class sort."""
     det, gt = _on_cpu(detection), _on_cpu(ground_truth)
     matched = _best_gt_per_detection([det], [gt], _use_polygons([gt], gt_shape))
     index, ordered = _by_score(matched, np.ones(len(matched["scores"]), dtype=bool))
