@@ -15,7 +15,12 @@ Usage, from the repository root (about an hour on a 2-core CPU; safe to interrup
    and on the first val images (what the tests re-check), training time and this command;
    the runs' snapshots go, thinned, into ``paa_edu/pretrained_data/snapshots.pt``.
 
-``--skip-convert`` stops after step 1, ``--convert-only`` skips it. ``--verify`` trains nothing
+3. writes each run's ``log.csv``, every ``LOG_EVERY``-th iteration with 5 significant digits,
+   to ``paa_edu/pretrained_data/<name>_log.csv`` (the curves of notebook 04).
+
+``--skip-convert`` stops after step 1, ``--convert-only`` skips it; ``--logs-only`` does only
+step 3, e.g. for the logs of a re-run of the same recipe (its weights differ from the shipped
+ones in the last bits after a few hundred iterations when the CPU differs). ``--verify`` trains nothing
 and writes nothing: it re-evaluates the shipped files with the current code and lists every AP
 that moved (exit status 1), e.g. after a change to the model or the evaluation; then run
 ``--convert-only`` again on the same ``--out`` to record the new figures.
@@ -51,6 +56,7 @@ DONE = "done.json"
 UNSEEN_SEED = 1  # the training set is drawn with seed 0
 CHECK_IMAGES = 20  # first val images of the recorded check
 SHIPPED_SNAPSHOT_EVERY = 200
+LOG_EVERY = 5  # iterations between the rows of a shipped log
 FORMAT = 1
 
 
@@ -201,10 +207,28 @@ def export_all(out_dir: Path, names: list[str], dest: Path, overrides: list[str]
         print(f"[teaching] {name}: val AP50 {100 * m['val']['AP50']:.2f}, unseen seed AP50 "
               f"{100 * m['unseen_seed']['AP50']:.2f} -> {dest / f'{name}.pt'}", flush=True)
         histories[name] = thin_snapshots(run_dir)
+        export_log(run_dir, name, dest)
     if histories:
         path = dest / SNAPSHOTS_FILE
         old = torch.load(path, weights_only=True) if path.is_file() else {}
         torch.save({**old, **histories}, path)
+
+
+def export_log(run_dir: Path, name: str, dest: Path) -> Path:
+    """Every ``LOG_EVERY``-th row of the run's ``log.csv`` (and the last), numbers to 5
+    significant digits, as ``dest/<name>_log.csv``."""
+    rows = (run_dir / "log.csv").read_text().splitlines()
+    header, body = rows[0], [r.split(",") for r in rows[1:]]
+    kept = [r for i, r in enumerate(body) if int(r[1]) % LOG_EVERY == 0 or i == len(body) - 1]
+
+    def short(value: str) -> str:
+        try:
+            return value if float(value).is_integer() else f"{float(value):.5g}"
+        except ValueError:
+            return value
+    path = dest / f"{name}_log.csv"
+    path.write_text("\n".join([header, *(",".join(map(short, r)) for r in kept)]) + "\n")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-convert", action="store_true")
     parser.add_argument("--convert-only", action="store_true")
     parser.add_argument("--verify", action="store_true")
+    parser.add_argument("--logs-only", action="store_true")
     parser.add_argument("--child", choices=NAMES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     out = args.out.resolve()
@@ -229,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
         moved = verify(out, args.names)
         print("\n".join(moved) or "[teaching] every recorded AP reproduces", flush=True)
         return 1 if moved else 0
+    if args.logs_only:
+        for name in args.names:
+            run_dir = Path(teaching_config(name, out, args.set).train.out_dir)
+            print(f"[teaching] {name}: {export_log(run_dir, name, args.dest)}", flush=True)
+        return 0
     if not args.convert_only:
         train_all(out, args.names, args.jobs, args.set)
     if not args.skip_convert:

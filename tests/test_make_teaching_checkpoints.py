@@ -37,3 +37,15 @@ def test_thin_snapshots_keeps_every_nth_and_the_last_with_its_own_assigner(monke
     kept = script.thin_snapshots("run", every=200)
     assert [s["iteration"] for s in kept] == [0, 200, 350]  # 350: the last one
     assert [s["assigners"] for s in kept] == [{"atss": 0}, {"atss": 200}, {"atss": 350}]
+
+
+def test_export_log_keeps_every_fifth_row_and_the_last_with_five_digits(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = [f"1,{i},0.0123456789,{1 / i},{i * 10},," for i in range(1, 13)]
+    (run / "log.csv").write_text("epoch,iter,lr,loss,num_pos,val_AP50,note\n" + "\n".join(rows))
+    path = _script().export_log(run, "atss", tmp_path)
+    assert path == tmp_path / "atss_log.csv"
+    assert path.read_text().splitlines() == [
+        "epoch,iter,lr,loss,num_pos,val_AP50,note",
+        "1,5,0.012346,0.2,50,,", "1,10,0.012346,0.1,100,,", "1,12,0.012346,0.083333,120,,"]
