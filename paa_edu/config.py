@@ -16,12 +16,11 @@ from paa_edu.assigners.paa import ASSIGNERS, PAA_FALLBACKS, PAA_INITS
 @dataclass
 class ModelConfig:
     """Backbone, FPN, head, anchors, assignment and inference settings."""
-
     num_classes: int = 15  # C, no background channel
     depth: int = 50  # ResNet depth: 18, 34 or 50
     backbone_width: int = 64  # base width of the ResNet (64 = torchvision's; less: for CPU)
-    # ImageNet init of the ResNet: a torchvision weights name ("IMAGENET1K_V1", "DEFAULT";
-    # downloaded once to the torch hub cache), a .pth torchvision ResNet state dict, or None
+    # ImageNet init: a torchvision weights name ("IMAGENET1K_V1", "DEFAULT"; downloaded once to
+    # the torch hub cache), a .pth torchvision ResNet state dict, or None
     backbone_weights: str | None = None
     frozen_stages: int = -1  # stages without gradient: -1 none, 0 the stem, k stem + layer1..k
     norm_eval: bool = False  # backbone BatchNorm statistics fixed (affine params still train)
@@ -54,25 +53,23 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     """Where the data is and how it is transformed."""
-
     root: str = "data/dota_split"  # holds train/ and val/ (DOTA format; synthetic: written)
     synthetic: str | None = None  # "tiny"/"full"/"gpu": generate the synthetic set; None: real
     classes: str = "dota"  # "dota" or "synthetic"
     max_size: int | None = None  # resize the longer image side to this (None = keep)
-    hflip_prob: float = 0.5  # horizontal flip probability during training
-    vflip_prob: float = 0.5  # vertical flip probability during training
+    hflip_prob: float = 0.5  # training flip probabilities
+    vflip_prob: float = 0.5
     # drop training objects of a higher difficulty (0/1 DOTA's flag, 2 cut by a patch border)
     max_train_difficulty: int | None = None
     filter_empty: bool = False  # leave training images without (kept) objects out
-    num_train: int | None = None  # use only the first N training images (None = all)
-    num_val: int | None = None  # use only the first N validation images (None = all)
+    num_train: int | None = None  # use only the first N train / val images (None = all)
+    num_val: int | None = None
     num_workers: int = 2  # DataLoader workers
 
 
 @dataclass
 class TrainConfig:
     """Optimisation, schedule, logging and reproducibility."""
-
     # SGD; batch_size is per process under torchrun (the total batch is processes x batch_size)
     epochs: int = 12
     batch_size: int = 2
@@ -84,7 +81,7 @@ class TrainConfig:
     lr_steps: tuple[int, ...] = (8, 11)  # epochs after which lr is multiplied by 0.1
     grad_clip: float | None = 35.0  # max global L2 norm of the gradients (None = off)
     max_iters: int | None = None  # stop after this many iterations in total (None = all epochs)
-    seed: int = 0  # seed of every random generator
+    seed: int = 0
     amp: bool = True  # mixed precision on CUDA
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
     out_dir: str = "work_dirs/custom"  # checkpoints, log.csv and TensorBoard logs
@@ -115,7 +112,6 @@ BASE_BATCH_SIZE = 2
 @dataclass
 class Config:
     """Everything one run needs."""
-
     name: str = "custom"
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)

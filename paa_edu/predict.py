@@ -2,17 +2,15 @@
 
 1. List the images (a file, a folder, or a split folder with ``images/``) and check every name
    first (Task-1 lines cannot hold whitespace; with ``merge`` every name must be a patch name).
-2. Batched inference by :func:`paa_edu.engine.inference.predict_dataset`, :data:`CHUNK` files
-   at a time, resized like the training data; detections are mapped back to each file's pixels.
+2. Batched inference, :data:`CHUNK` files at a time, resized like the training data;
+   detections are mapped back to each file's pixels.
 3. Without ``merge``: ``<out>/task1/Task1_<class>.txt`` with one entry per file, and annotated
    PNGs of the first ``max_png`` files. With ``merge`` (patches from ``paa-edu split``): each
-   chunk holds whole original images, whose patch detections are merged
-   (:func:`paa_edu.data.merge_patch_detections`, rotated NMS 0.1) before the next chunk, so
-   memory stays bounded; ``<out>/Task1_<class>.txt`` is ready to zip for the DOTA server.
+   chunk holds whole original images, merged (rotated NMS 0.1) before the next chunk, so memory
+   stays bounded; ``<out>/Task1_<class>.txt`` is ready to zip for the DOTA server.
 
-A Task1 folder that already holds ``Task1_*.txt`` files is refused before the inference (a zip
-of ``Task1_*.txt`` would ship another run's classes) unless ``overwrite``; every file is
-written whole or not at all (:func:`paa_edu.data.files.atomic_write`).
+A Task1 folder already holding ``Task1_*.txt`` files (a zip would ship another run's classes)
+is refused before the inference unless ``overwrite``; every file is written whole or not at all.
 """
 from __future__ import annotations
 
@@ -81,9 +79,8 @@ class ImageFiles(Dataset):
 
     def __init__(self, paths: list[Path], cfg):
         self.paths = list(paths)
-        # the training resize, without flips
         self.transforms = TransformConfig(max_size=cfg.data.max_size, hflip_prob=0.0,
-                                          vflip_prob=0.0)
+                                          vflip_prob=0.0)  # the training resize, without flips
         self.version = cfg.model.angle_version
 
     def __len__(self) -> int:
