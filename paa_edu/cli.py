@@ -102,8 +102,8 @@ def cmd_split(args: argparse.Namespace) -> None:
     _folder_arg(args.dst, "--dst")
     try:
         stats = data.split_dataset(args.src, args.dst, patch_size=args.patch_size,
-                              overlap=args.overlap, iof_thr=args.iof_thr,
-                              progress=not args.no_progress, overwrite=args.overwrite)
+                                   overlap=args.overlap, iof_thr=args.iof_thr,
+                                   progress=not args.no_progress, overwrite=args.overwrite)
     except KeyboardInterrupt as err:  # the manifest stays unfinished: readers refuse it
         raise KeyboardInterrupt(f"{err or 'SIGINT'}: {args.dst} holds an incomplete split; "
                                 f"redo it with --overwrite") from None
@@ -133,8 +133,6 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     _folder_arg(args.out, "--out")
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
     run_demo(args.out, device=args.device or "auto", epochs=args.epochs,
              overrides=args.overrides, progress=not args.no_progress, workers=args.workers)
 
@@ -219,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="paa_demo", help="output folder (default: paa_demo)")
     p.add_argument("--device", choices=DEVICE)
     p.add_argument("--epochs", type=int, help="epochs per model (default: the tiny preset's)")
-    p.add_argument("--workers", type=int, help="trainings side by side (default: one per CPU "
-                   "core, at most 4; 1 on a GPU); the results do not depend on it")
+    p.add_argument("--workers", type=_positive_int, help="trainings side by side (default: one "
+                   "per CPU core, at most 4; 1 on a GPU); the results do not depend on it")
     p.add_argument("--set", **SET, help="override a tiny_synthetic field")
     for p in sub.choices.values():
         p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -265,7 +263,3 @@ def main(argv: list[str] | None = None) -> int:
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
     return status or 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -35,9 +35,8 @@ class ModelConfig:
     paa_init: str = "atss"  # initial candidates of PAA: "maxiou" (0.1/0.1) or "atss"
     topk: int = 9  # per-level candidates of ATSS and of PAA's GMM
     reg_covar: float = 1e-5  # GMM variance floor
-    # for a GT the split leaves without a positive (< 2 candidates, or an empty low-loss
-    # component): "none" (the seed, mmdetection), "best" its best candidate (ours) or "all" its
-    # candidates (the original PAA)
+    # a GT the split leaves without a positive (< 2 candidates, empty low-loss component) gets:
+    # "none" (the seed, mmdetection), "best" its best candidate (ours), "all" (the original PAA)
     paa_fallback: str = "best"
     iou_branch: bool = True  # predict each box's IoU (PAA); test score sqrt(cls * IoU)
     reg_weight: float = 1.0  # weight of the IoU loss
@@ -70,9 +69,8 @@ class DataConfig:
 @dataclass
 class TrainConfig:
     """Optimisation, schedule, logging and reproducibility."""
-    # SGD; batch_size is per process under torchrun (the total batch is processes x batch_size)
     epochs: int = 12
-    batch_size: int = 2
+    batch_size: int = 2  # SGD's, per process under torchrun (total: processes x batch_size)
     lr: float = 0.0025
     momentum: float = 0.9
     weight_decay: float = 1e-4
@@ -89,9 +87,7 @@ class TrainConfig:
     eval_every_epoch: bool = False  # evaluate on the validation split after each epoch
     num_threads: int | None = None  # CPU threads of torch (None = torch's default)
     checkpoint_every: int = 0  # also write last.pth every N iterations (0 = at epoch ends)
-    # deterministic cuDNN and torch algorithms on CUDA (slower): a CUDA resume is bit-exact
-    # only with it (a CPU resume always is)
-    deterministic: bool = False
+    deterministic: bool = False  # deterministic CUDA algorithms (slower): bit-exact CUDA resume
     # every N iterations (and after the last), save the assignment of the GTs of the first
     # training images under out_dir/snapshots (0 = off; see paa_edu.engine.snapshots)
     snapshot_every: int = 0

@@ -24,6 +24,7 @@ from torch.utils.data import Subset
 from paa_edu.assigners import AssignResult, assign, build_assigner
 from paa_edu.config import VARIANTS, Config, apply_overrides
 from paa_edu.data.build import build_dataset
+from paa_edu.data.dota import read_image
 from paa_edu.data.workers import worker_map
 from paa_edu.engine.checkpoint import CHECKPOINT_NAME, load_model
 from paa_edu.engine.inference import evaluate
@@ -38,12 +39,11 @@ def save_assignment_plots(model, cfg: Config, out_dir: Path, index: int = 0) -> 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import mmcv
 
     dataset = build_dataset(cfg, "val", train=False)
     tensor, target = dataset[index]
     base = dataset.dataset if isinstance(dataset, Subset) else dataset
-    image = mmcv.imread(str(base.image_paths[index]), channel_order="rgb")  # (H0, W0, 3)
+    image = read_image(base.image_paths[index])  # (H0, W0, 3) RGB
     device = next(model.parameters()).device
     targets = [{"boxes": target["boxes"].to(device), "labels": target["labels"].to(device)}]
     with torch.no_grad():

@@ -43,8 +43,10 @@ MERGE_IOU = 0.1  # rotated NMS threshold of the merge, as mmrotate and the devki
 CHUNK = 256  # files per predict_dataset call (whole original images with merge)
 
 
-def image_paths(input_path: str | Path) -> list[Path]:
-    """An image file, a folder of images, or a DOTA split folder (with ``images/``)."""
+def image_paths(input_path: str | Path, merge: bool) -> list[Path]:
+    """The images of a file, a folder, or a DOTA split folder (with ``images/``), step 1: names a
+    Task-1 file cannot hold, two files of one name (``a.png``, ``a.jpg``) and (``merge``) names
+    that are not patches are refused."""
     path = Path(input_path)
     if path.is_dir():
         paths = list_images(path / "images" if (path / "images").is_dir() else path)
@@ -54,23 +56,18 @@ def image_paths(input_path: str | Path) -> list[Path]:
         raise FileNotFoundError(f"--input {path}: no such file or folder")
     if not paths:
         raise FileNotFoundError(f"--input {path}: no images found")
-    return paths
-
-
-def check_names(paths: list[Path], merge: bool) -> None:
-    """Refuse names a Task-1 file cannot hold, two files of one name (``a.png``, ``a.jpg``),
-    and (``merge``) names that are not patches."""
     seen: dict[str, Path] = {}
-    for path in paths:
-        if path.stem in seen:
-            raise ValueError(f"{seen[path.stem]} and {path} have the same name {path.stem!r}")
-        seen[path.stem] = path
-        check_image_name(path.stem, f"{path}: image name")
+    for file in paths:
+        if file.stem in seen:
+            raise ValueError(f"{seen[file.stem]} and {file} have the same name {file.stem!r}")
+        seen[file.stem] = file
+        check_image_name(file.stem, f"{file}: image name")
         if merge:
             try:
-                parse_patch_name(path.stem)
+                parse_patch_name(file.stem)
             except ValueError as err:
-                raise ValueError(f"--merge: {path}: {err}") from None
+                raise ValueError(f"--merge: {file}: {err}") from None
+    return paths
 
 
 class ImageFiles(Dataset):
@@ -128,8 +125,7 @@ def predict_paths(checkpoint: str | Path, input_path: str | Path, out_dir: str |
     removes the earlier ``Task1_*.txt`` files this run does not rewrite, after writing its own.
     """
     out_dir = Path(out_dir)
-    paths = image_paths(input_path)
-    check_names(paths, merge)
+    paths = image_paths(input_path, merge)
     task1_dir = out_dir if merge else out_dir / "task1"
     earlier = sorted(task1_dir.glob("Task1_*.txt")) if task1_dir.is_dir() else []
     if earlier and not overwrite:
