@@ -20,16 +20,8 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from paa_edu import data
 from paa_edu.config import apply_overrides
-from paa_edu.data import (
-    DOTA_CLASSES,
-    SYNTHETIC_CLASSES,
-    DOTADataset,
-    TransformConfig,
-    split_dataset,
-    write_synthetic_dataset,
-)
-from paa_edu.data import PRESETS as DATA_PRESETS
 from paa_edu.data.build import build_dataset, class_names
 from paa_edu.data.check import check_folder
 from paa_edu.data.files import describe_os_error
@@ -40,12 +32,7 @@ from paa_edu.engine.checkpoint import load_model
 from paa_edu.engine.distributed import init_from_env, is_main
 from paa_edu.engine.inference import evaluate
 from paa_edu.engine.train import resolve_device, train
-from paa_edu.evaluation.report import (
-    format_per_class_table,
-    format_results_table,
-    local_eval_note,
-    table_row,
-)
+from paa_edu.evaluation import report
 from paa_edu.predict import predict_paths
 from paa_edu.presets import PRESETS, get_config
 
@@ -74,8 +61,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         metrics = evaluate(result["model"], build_dataset(cfg, "val", train=False),
                            num_workers=cfg.data.num_workers)
         if is_main():
-            print(format_results_table([table_row(cfg, metrics)]))
-            print(local_eval_note(str(Path(cfg.data.root) / "val")))
+            print(report.format_results_table([report.table_row(cfg, metrics)]))
+            print(report.local_eval_note(str(Path(cfg.data.root) / "val")))
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -85,16 +72,17 @@ def cmd_eval(args: argparse.Namespace) -> None:
         source = "--data" if args.data else f"the checkpoint's data.root {cfg.data.root!r}"
         raise FileNotFoundError(f"{split_dir} must hold images/ and labelTxt/ ({source}); "
                                 f"pass --data <a split folder with images/ and labelTxt/>")
-    dataset = DOTADataset(split_dir, class_names(cfg), cfg.model.angle_version,
-                          TransformConfig(max_size=cfg.data.max_size, hflip_prob=0.0,
-                                          vflip_prob=0.0, normalize=False), train=False)
+    transforms = data.TransformConfig(max_size=cfg.data.max_size, hflip_prob=0.0,
+                                      vflip_prob=0.0, normalize=False)
+    dataset = data.DOTADataset(split_dir, class_names(cfg), cfg.model.angle_version, transforms,
+                               train=False)
     metrics = evaluate(model, dataset, batch_size=args.batch_size,
                        progress=not args.no_progress, num_workers=cfg.data.num_workers)
     if is_main():
-        print(format_results_table([table_row(cfg, metrics, split_dir.name)]))
+        print(report.format_results_table([report.table_row(cfg, metrics, split_dir.name)]))
         print()
-        print(format_per_class_table(metrics, class_names(cfg)))
-        print(local_eval_note(str(split_dir)))
+        print(report.format_per_class_table(metrics, class_names(cfg)))
+        print(report.local_eval_note(str(split_dir)))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -113,9 +101,9 @@ def cmd_split(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"{args.src}/images does not exist")
     _folder_arg(args.dst, "--dst")
     try:
-        stats = split_dataset(args.src, args.dst, patch_size=args.patch_size,
-                              overlap=args.overlap, iof_thr=args.iof_thr,
-                              progress=not args.no_progress, overwrite=args.overwrite)
+        stats = data.split_dataset(args.src, args.dst, patch_size=args.patch_size,
+                                   overlap=args.overlap, iof_thr=args.iof_thr,
+                                   progress=not args.no_progress, overwrite=args.overwrite)
     except KeyboardInterrupt as err:  # the manifest stays unfinished: readers refuse it
         raise KeyboardInterrupt(f"{err or 'SIGINT'}: {args.dst} holds an incomplete split; "
                                 f"redo it with --overwrite") from None
@@ -129,25 +117,22 @@ def cmd_synth(args: argparse.Namespace) -> None:
         if value is not None and value < least:
             raise ValueError(f"{flag} is too small: {value}")
     changes = {"image_size": args.size, "num_train": args.num_train, "num_val": args.num_val}
-    preset = replace(DATA_PRESETS[args.preset],
-                     **{k: v for k, v in changes.items() if v is not None})
-    dirs = write_synthetic_dataset(args.root, preset, seed=args.seed, num_workers=args.workers,
-                                   progress=not args.no_progress)
+    preset = replace(data.PRESETS[args.preset], **{k: v for k, v in changes.items() if v})
+    dirs = data.write_synthetic_dataset(args.root, preset, seed=args.seed,
+                                        num_workers=args.workers, progress=not args.no_progress)
     print("\n".join(f"{split}: {path}" for split, path in dirs.items()))
 
 
 def cmd_check_data(args: argparse.Namespace) -> int:
-    names = {"dota": DOTA_CLASSES, "synthetic": SYNTHETIC_CLASSES}[args.classes]
-    report = check_folder(args.dir, names, progress=not args.no_progress,
-                          use_cache=not args.no_cache, labels=not args.no_labels)
-    print(report.format())
-    return 1 if report.errors else 0
+    names = {"dota": data.DOTA_CLASSES, "synthetic": data.SYNTHETIC_CLASSES}[args.classes]
+    checked = check_folder(args.dir, names, progress=not args.no_progress,
+                           use_cache=not args.no_cache, labels=not args.no_labels)
+    print(checked.format())
+    return 1 if checked.errors else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     _folder_arg(args.out, "--out")
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {args.workers}")
     run_demo(args.out, device=args.device or "auto", epochs=args.epochs,
              overrides=args.overrides, progress=not args.no_progress, workers=args.workers)
 
@@ -232,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="paa_demo", help="output folder (default: paa_demo)")
     p.add_argument("--device", choices=DEVICE)
     p.add_argument("--epochs", type=int, help="epochs per model (default: the tiny preset's)")
-    p.add_argument("--workers", type=int, help="trainings side by side (default: one per CPU "
-                   "core, at most 4; 1 on a GPU); the results do not depend on it")
+    p.add_argument("--workers", type=_positive_int, help="trainings side by side (default: one "
+                   "per CPU core, at most 4; 1 on a GPU); the results do not depend on it")
     p.add_argument("--set", **SET, help="override a tiny_synthetic field")
     for p in sub.choices.values():
         p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -278,7 +263,3 @@ def main(argv: list[str] | None = None) -> int:
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
     return status or 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

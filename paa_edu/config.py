@@ -16,12 +16,11 @@ from paa_edu.assigners.paa import ASSIGNERS, PAA_FALLBACKS, PAA_INITS
 @dataclass
 class ModelConfig:
     """Backbone, FPN, head, anchors, assignment and inference settings."""
-
     num_classes: int = 15  # C, no background channel
     depth: int = 50  # ResNet depth: 18, 34 or 50
     backbone_width: int = 64  # base width of the ResNet (64 = torchvision's; less: for CPU)
-    # ImageNet init of the ResNet: a torchvision weights name ("IMAGENET1K_V1", "DEFAULT";
-    # downloaded once to the torch hub cache), a .pth torchvision ResNet state dict, or None
+    # ImageNet init: a torchvision weights name ("IMAGENET1K_V1", "DEFAULT"; downloaded once to
+    # the torch hub cache), a .pth torchvision ResNet state dict, or None
     backbone_weights: str | None = None
     frozen_stages: int = -1  # stages without gradient: -1 none, 0 the stem, k stem + layer1..k
     norm_eval: bool = False  # backbone BatchNorm statistics fixed (affine params still train)
@@ -36,9 +35,8 @@ class ModelConfig:
     paa_init: str = "atss"  # initial candidates of PAA: "maxiou" (0.1/0.1) or "atss"
     topk: int = 9  # per-level candidates of ATSS and of PAA's GMM
     reg_covar: float = 1e-5  # GMM variance floor
-    # for a GT the split leaves without a positive (< 2 candidates, or an empty low-loss
-    # component): "none" (the seed, mmdetection), "best" its best candidate (ours) or "all" its
-    # candidates (the original PAA)
+    # a GT the split leaves without a positive (< 2 candidates, empty low-loss component) gets:
+    # "none" (the seed, mmdetection), "best" its best candidate (ours), "all" (the original PAA)
     paa_fallback: str = "best"
     iou_branch: bool = True  # predict each box's IoU (PAA); test score sqrt(cls * IoU)
     reg_weight: float = 1.0  # weight of the IoU loss
@@ -54,28 +52,25 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     """Where the data is and how it is transformed."""
-
     root: str = "data/dota_split"  # holds train/ and val/ (DOTA format; synthetic: written)
     synthetic: str | None = None  # "tiny"/"full"/"gpu": generate the synthetic set; None: real
     classes: str = "dota"  # "dota" or "synthetic"
     max_size: int | None = None  # resize the longer image side to this (None = keep)
-    hflip_prob: float = 0.5  # horizontal flip probability during training
-    vflip_prob: float = 0.5  # vertical flip probability during training
+    hflip_prob: float = 0.5  # training flip probabilities
+    vflip_prob: float = 0.5
     # drop training objects of a higher difficulty (0/1 DOTA's flag, 2 cut by a patch border)
     max_train_difficulty: int | None = None
     filter_empty: bool = False  # leave training images without (kept) objects out
-    num_train: int | None = None  # use only the first N training images (None = all)
-    num_val: int | None = None  # use only the first N validation images (None = all)
+    num_train: int | None = None  # use only the first N train / val images (None = all)
+    num_val: int | None = None
     num_workers: int = 2  # DataLoader workers
 
 
 @dataclass
 class TrainConfig:
     """Optimisation, schedule, logging and reproducibility."""
-
-    # SGD; batch_size is per process under torchrun (the total batch is processes x batch_size)
     epochs: int = 12
-    batch_size: int = 2
+    batch_size: int = 2  # SGD's, per process under torchrun (total: processes x batch_size)
     lr: float = 0.0025
     momentum: float = 0.9
     weight_decay: float = 1e-4
@@ -84,7 +79,7 @@ class TrainConfig:
     lr_steps: tuple[int, ...] = (8, 11)  # epochs after which lr is multiplied by 0.1
     grad_clip: float | None = 35.0  # max global L2 norm of the gradients (None = off)
     max_iters: int | None = None  # stop after this many iterations in total (None = all epochs)
-    seed: int = 0  # seed of every random generator
+    seed: int = 0
     amp: bool = True  # mixed precision on CUDA
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
     out_dir: str = "work_dirs/custom"  # checkpoints, log.csv and TensorBoard logs
@@ -92,9 +87,7 @@ class TrainConfig:
     eval_every_epoch: bool = False  # evaluate on the validation split after each epoch
     num_threads: int | None = None  # CPU threads of torch (None = torch's default)
     checkpoint_every: int = 0  # also write last.pth every N iterations (0 = at epoch ends)
-    # deterministic cuDNN and torch algorithms on CUDA (slower): a CUDA resume is bit-exact
-    # only with it (a CPU resume always is)
-    deterministic: bool = False
+    deterministic: bool = False  # deterministic CUDA algorithms (slower): bit-exact CUDA resume
     # every N iterations (and after the last), save the assignment of the GTs of the first
     # training images under out_dir/snapshots (0 = off; see paa_edu.engine.snapshots)
     snapshot_every: int = 0
@@ -115,7 +108,6 @@ BASE_BATCH_SIZE = 2
 @dataclass
 class Config:
     """Everything one run needs."""
-
     name: str = "custom"
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)

@@ -24,6 +24,7 @@ from torch.utils.data import Subset
 from paa_edu.assigners import AssignResult, assign, build_assigner
 from paa_edu.config import VARIANTS, Config, apply_overrides
 from paa_edu.data.build import build_dataset
+from paa_edu.data.dota import read_image
 from paa_edu.data.workers import worker_map
 from paa_edu.engine.checkpoint import CHECKPOINT_NAME, load_model
 from paa_edu.engine.inference import evaluate
@@ -38,12 +39,11 @@ def save_assignment_plots(model, cfg: Config, out_dir: Path, index: int = 0) -> 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import mmcv
 
     dataset = build_dataset(cfg, "val", train=False)
     tensor, target = dataset[index]
     base = dataset.dataset if isinstance(dataset, Subset) else dataset
-    image = mmcv.imread(str(base.image_paths[index]), channel_order="rgb")  # (H0, W0, 3)
+    image = read_image(base.image_paths[index])  # (H0, W0, 3) RGB
     device = next(model.parameters()).device
     targets = [{"boxes": target["boxes"].to(device), "labels": target["labels"].to(device)}]
     with torch.no_grad():
@@ -56,26 +56,19 @@ def save_assignment_plots(model, cfg: Config, out_dir: Path, index: int = 0) -> 
     record = paa.last_record  # the GT with the most candidates makes the clearest GMM plot
     busiest = int(record.valid.sum(1).argmax()) if record.num_gts else 0
     paths = [out_dir / "assignments.png", out_dir / "gmm_split.png"]
-    scale = target["scale_factor"]  # boxes of the network input -> original pixels
-    figures = [plot_assignments(image, _unscale(targets[0]["boxes"], scale),
-                                _unscale(dense.anchors, scale),
-                                {k: _to_cpu(v) for k, v in results.items()}),
+    scale = target["scale_factor"]
+
+    def unscale(boxes: torch.Tensor) -> torch.Tensor:  # (N, 5) network input -> original pixels
+        return torch.cat([boxes[:, :4] / scale, boxes[:, 4:]], dim=1).cpu()
+
+    cpu = {title: AssignResult(r.gt_inds.cpu(), r.labels.cpu(), r.max_overlaps.cpu(), r.num_gts)
+           for title, r in results.items()}
+    figures = [plot_assignments(image, unscale(targets[0]["boxes"]), unscale(dense.anchors), cpu),
                plot_gmm_split(record, gt=busiest)]
     for fig, path in zip(figures, paths):
         fig.savefig(path, dpi=90)
         plt.close(fig)
     return paths
-
-
-def _unscale(boxes: torch.Tensor, scale: float) -> torch.Tensor:
-    """(N, 5) boxes of the resized input -> original image pixels, on the CPU."""
-    return torch.cat([boxes[:, :4] / scale, boxes[:, 4:]], dim=1).cpu()
-
-
-def _to_cpu(result):
-    """An AssignResult with its tensors on the CPU (for plotting)."""
-    return AssignResult(result.gt_inds.cpu(), result.labels.cpu(), result.max_overlaps.cpu(),
-                        result.num_gts)
 
 
 def _train_variant(job: tuple[str, list[str], bool]) -> tuple[str, dict, float, float]:
@@ -102,34 +95,20 @@ def default_workers(device: str) -> int:
 
 def _num_cores() -> int:
     """CPU cores this process may use (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _run_jobs(jobs: list[tuple[str, list[str], bool]], workers: int) -> dict:
-    """name -> (row, AP50, seconds); ``workers > 1``: side by side, one ``spawn`` process each (a
-    clean interpreter: each seeded, single-threaded training computes what the caller would).
-    """
-    if workers <= 1:
-        results = [_train_variant(job) for job in jobs]
-    else:  # the workers end with this process, however it ends (paa_edu.data.workers)
-        results = list(worker_map(_train_variant, jobs, workers))
-    return {name: (row, ap50, seconds) for name, row, ap50, seconds in results}
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int | None = None,
              overrides: list[str] | tuple[str, ...] = (), progress: bool = True,
              workers: int | None = None) -> str:
-    """Train, evaluate and compare the four assigners; returns (prints, writes to
-    ``<out_dir>/results.md``) the markdown table.
+    """Train, evaluate and compare the four assigners (module docstring); returns (prints,
+    writes to ``<out_dir>/results.md``) the markdown table.
 
-    Args:
-        out_dir: receives ``data/``, one run folder per variant, ``results.md`` and the plots.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``; epochs: per model (default: the preset's).
-        overrides: extra ``key=value`` overrides of ``tiny_synthetic``.
-        progress: progress bars (only when the trainings run one after another).
-        workers: trainings side by side (default :func:`default_workers`); same table for any.
+    ``out_dir`` receives ``data/``, one run folder per variant, ``results.md`` and the plots;
+    ``overrides`` are ``key=value`` overrides of ``tiny_synthetic``; ``progress`` bars show
+    only when the trainings run one after another; ``workers`` (default
+    :func:`default_workers`) does not change the table.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -146,7 +125,10 @@ def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int
     cfg = apply_overrides(tiny_synthetic(), jobs[-1][1])  # the PAA(atss) run, for the plots
     build_dataset(cfg, "train", train=False)  # writes the synthetic set once, before the workers
     print(f"[demo] {len(jobs)} trainings, {workers} at a time", flush=True)
-    results = _run_jobs(jobs, workers)
+    # workers > 1: one ``spawn`` process each (a clean interpreter: each seeded, single-threaded
+    # training computes what this one would), ended with this process however it ends
+    runs = worker_map(_train_variant, jobs, workers) if workers > 1 else map(_train_variant, jobs)
+    results = {name: (row, ap50, seconds) for name, row, ap50, seconds in runs}
     table = format_results_table([results[name][0] for name, _, _ in VARIANTS])
     run_device = resolve_device(cfg.train.device)
     model, _ = load_model(out_dir / "paa_atss" / CHECKPOINT_NAME, device=run_device)

@@ -72,11 +72,9 @@ def interactive(function, **controls):
     """Sliders for ``function``'s arguments (``ipywidgets.interactive``), or one plain call.
 
     ``controls`` are ``ipywidgets.interact`` abbreviations: ``(0.0, 1.0, 0.05)`` a float slider,
-    ``(1, 100, 1)`` an int slider, ``True``/``False`` a checkbox, a list a drop-down; the
-    defaults of ``function`` are the first view. Returns the widget (displayed), or ``None``
-    where ipywidgets or a kernel is missing or ``PAA_EDU_STATIC_WIDGETS`` is set (a stored
-    notebook shows a figure): then ``function()`` is called once with its defaults.
-    """
+    ``(1, 100, 1)`` an int slider, ``True``/``False`` a checkbox, a list a drop-down. Returns the
+    widget (displayed), or ``None`` where ipywidgets or a kernel is missing or
+    ``PAA_EDU_STATIC_WIDGETS`` is set: then ``function()`` is called once, with its defaults."""
     try:
         import ipywidgets
         from IPython import get_ipython

@@ -2,17 +2,15 @@
 
 1. List the images (a file, a folder, or a split folder with ``images/``) and check every name
    first (Task-1 lines cannot hold whitespace; with ``merge`` every name must be a patch name).
-2. Batched inference by :func:`paa_edu.engine.inference.predict_dataset`, :data:`CHUNK` files
-   at a time, resized like the training data; detections are mapped back to each file's pixels.
+2. Batched inference, :data:`CHUNK` files at a time, resized like the training data;
+   detections are mapped back to each file's pixels.
 3. Without ``merge``: ``<out>/task1/Task1_<class>.txt`` with one entry per file, and annotated
    PNGs of the first ``max_png`` files. With ``merge`` (patches from ``paa-edu split``): each
-   chunk holds whole original images, whose patch detections are merged
-   (:func:`paa_edu.data.merge_patch_detections`, rotated NMS 0.1) before the next chunk, so
-   memory stays bounded; ``<out>/Task1_<class>.txt`` is ready to zip for the DOTA server.
+   chunk holds whole original images, merged (rotated NMS 0.1) before the next chunk, so memory
+   stays bounded; ``<out>/Task1_<class>.txt`` is ready to zip for the DOTA server.
 
-A Task1 folder that already holds ``Task1_*.txt`` files is refused before the inference (a zip
-of ``Task1_*.txt`` would ship another run's classes) unless ``overwrite``; every file is
-written whole or not at all (:func:`paa_edu.data.files.atomic_write`).
+A Task1 folder already holding ``Task1_*.txt`` files (a zip would ship another run's classes)
+is refused before the inference unless ``overwrite``; every file is written whole or not at all.
 """
 from __future__ import annotations
 
@@ -45,8 +43,10 @@ MERGE_IOU = 0.1  # rotated NMS threshold of the merge, as mmrotate and the devki
 CHUNK = 256  # files per predict_dataset call (whole original images with merge)
 
 
-def image_paths(input_path: str | Path) -> list[Path]:
-    """An image file, a folder of images, or a DOTA split folder (with ``images/``)."""
+def image_paths(input_path: str | Path, merge: bool) -> list[Path]:
+    """The images of a file, a folder, or a DOTA split folder (with ``images/``), step 1: names a
+    Task-1 file cannot hold, two files of one name (``a.png``, ``a.jpg``) and (``merge``) names
+    that are not patches are refused."""
     path = Path(input_path)
     if path.is_dir():
         paths = list_images(path / "images" if (path / "images").is_dir() else path)
@@ -56,23 +56,18 @@ def image_paths(input_path: str | Path) -> list[Path]:
         raise FileNotFoundError(f"--input {path}: no such file or folder")
     if not paths:
         raise FileNotFoundError(f"--input {path}: no images found")
-    return paths
-
-
-def check_names(paths: list[Path], merge: bool) -> None:
-    """Refuse names a Task-1 file cannot hold, two files of one name (``a.png``, ``a.jpg``),
-    and (``merge``) names that are not patches."""
     seen: dict[str, Path] = {}
-    for path in paths:
-        if path.stem in seen:
-            raise ValueError(f"{seen[path.stem]} and {path} have the same name {path.stem!r}")
-        seen[path.stem] = path
-        check_image_name(path.stem, f"{path}: image name")
+    for file in paths:
+        if file.stem in seen:
+            raise ValueError(f"{seen[file.stem]} and {file} have the same name {file.stem!r}")
+        seen[file.stem] = file
+        check_image_name(file.stem, f"{file}: image name")
         if merge:
             try:
-                parse_patch_name(path.stem)
+                parse_patch_name(file.stem)
             except ValueError as err:
-                raise ValueError(f"--merge: {path}: {err}") from None
+                raise ValueError(f"--merge: {file}: {err}") from None
+    return paths
 
 
 class ImageFiles(Dataset):
@@ -81,9 +76,8 @@ class ImageFiles(Dataset):
 
     def __init__(self, paths: list[Path], cfg):
         self.paths = list(paths)
-        # the training resize, without flips
         self.transforms = TransformConfig(max_size=cfg.data.max_size, hflip_prob=0.0,
-                                          vflip_prob=0.0)
+                                          vflip_prob=0.0)  # the training resize, without flips
         self.version = cfg.model.angle_version
 
     def __len__(self) -> int:
@@ -131,8 +125,7 @@ def predict_paths(checkpoint: str | Path, input_path: str | Path, out_dir: str |
     removes the earlier ``Task1_*.txt`` files this run does not rewrite, after writing its own.
     """
     out_dir = Path(out_dir)
-    paths = image_paths(input_path)
-    check_names(paths, merge)
+    paths = image_paths(input_path, merge)
     task1_dir = out_dir if merge else out_dir / "task1"
     earlier = sorted(task1_dir.glob("Task1_*.txt")) if task1_dir.is_dir() else []
     if earlier and not overwrite:

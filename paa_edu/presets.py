@@ -104,8 +104,7 @@ def r50_dota_1x_iou() -> Config:
 
 
 def tiny_synthetic() -> Config:
-    """CPU: a narrow ResNet-18, FPN P3-P5 with 64 channels, 256 px synthetic scenes (about two
-    minutes of training; ``paa-edu demo`` trains four).
+    """CPU: a narrow ResNet-18, FPN P3-P5 with 64 channels, 256 px synthetic scenes.
 
     Follows :func:`r50_dota_1x_iou` (the paper's method: IoU branch on, sqrt(cls * IoU) score),
     scaled down, with these differences from the seed's recipe: random init (nothing frozen,
@@ -127,10 +126,9 @@ def tiny_synthetic() -> Config:
 def tiny_teaching() -> Config:
     """``tiny_synthetic`` as trained for the shipped checkpoints (:mod:`paa_edu.pretrained`).
 
-    Differences: a ResNet-18 half as wide (``backbone_width`` 16: 0.98 M parameters instead
-    of 3.09 M, 2 MB in fp16), 60 epochs instead of 10 (lr x0.1 after epochs 45 and 55), a
-    snapshot of the assignment of the first training images every 100 iterations, and a log
-    line (losses, ``num_pos``) every iteration. Same data, head, anchors, losses, inference.
+    Differences: a ResNet-18 half as wide (``backbone_width`` 16), 60 epochs instead of 10 (lr
+    x0.1 after epochs 45 and 55), a snapshot of the assignment of the first training images
+    every 100 iterations, a log line every iteration. Same data, head, anchors, losses, inference.
     """
     cfg = tiny_synthetic()
     cfg.name = "tiny_teaching"
@@ -153,10 +151,8 @@ def full_synthetic() -> Config:
 
 
 def gpu_synthetic() -> Config:
-    """GPU smoke run for a short slot (``scripts/gpu_check.sh``): R50-FPN P3-P7 on 160 small
-    (512 px) synthetic scenes, batch 8, 6 epochs = 120 iterations. Its AP says little; its
-    timings and loss curve say whether the GPU path works. Model and data as
-    :func:`full_synthetic`."""
+    """GPU smoke run (``scripts/gpu_check.sh``): :func:`full_synthetic`'s model on 160 synthetic
+    scenes of 512 px, batch 8, 6 epochs = 120 iterations: does the GPU path work?"""
     model = ModelConfig(num_classes=7, use_gn=True)
     data = DataConfig(root="data/synthetic_gpu", synthetic="gpu", classes="synthetic",
                       num_workers=8)
@@ -171,7 +167,7 @@ PRESETS = {"r50_dota_1x": r50_dota_1x, "r50_dota_1x_iou": r50_dota_1x_iou,
 
 
 def get_config(name: str) -> Config:
-    """Return a fresh copy of the preset ``name`` (one of :data:`PRESETS`)."""
+    """A fresh copy of the preset ``name`` (one of :data:`PRESETS`)."""
     if name not in PRESETS:
         raise ValueError(f"unknown config {name!r}; expected one of {sorted(PRESETS)}")
     return PRESETS[name]()

@@ -3,11 +3,9 @@
 ``name`` is one of :data:`NAMES`: ``maxiou`` (RetinaNet 0.5/0.4), ``atss``, ``paa_maxiou``
 (PAA on MaxIoU(0.1) candidates) and ``paa_atss`` (PAA on ATSS candidates), each the
 ``tiny_teaching`` preset trained on the tiny synthetic set by
-``scripts/make_teaching_checkpoints.py``. The files in ``paa_edu/pretrained_data/`` are package
-data (no download, read with ``weights_only=True``): fp16 weights, config, command, training
-time and the AP on val, on a set drawn with an unseen seed and on the first val images
-(:func:`info`); ``snapshots.pt`` holds each run's assignment history of the GTs of the first
-training images (:func:`load_snapshot_history`).
+``scripts/make_teaching_checkpoints.py``. ``paa_edu/pretrained_data/`` is package data (read
+with ``weights_only=True``): fp16 weights, config, command, training time and APs
+(:func:`info`); ``snapshots.pt``: each run's assignment history (:func:`load_snapshot_history`).
 """
 from __future__ import annotations
 
