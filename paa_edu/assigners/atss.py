@@ -31,9 +31,14 @@ import math
 import torch
 from torch import Tensor
 
-from paa_edu.assigners.grid import LevelGrid, anchor_grid
 from paa_edu.assigners.result import AssignResult
-from paa_edu.assigners.windows import first_index, k_nearest, nearest_in_window
+from paa_edu.assigners.windows import (
+    LevelGrid,
+    anchor_grid,
+    first_index,
+    k_nearest,
+    nearest_in_window,
+)
 from paa_edu.geometry.iou import aligned_iou
 from paa_edu.geometry.points import center_distances, points_in_rboxes
 

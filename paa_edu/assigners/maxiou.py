@@ -26,9 +26,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from paa_edu.assigners.grid import anchor_grid
 from paa_edu.assigners.result import AssignResult
-from paa_edu.assigners.windows import first_index, overlap_ious
+from paa_edu.assigners.windows import anchor_grid, first_index, overlap_ious
 from paa_edu.geometry.iou import box_iou_rotated
 
 
