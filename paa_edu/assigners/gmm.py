@@ -36,22 +36,16 @@ COMPACT_EVERY = 8
 
 @dataclass
 class GMMFit:
-    """Fitted two-component mixtures, one per row. Component 0 starts at the row minimum.
+    """Fitted two-component mixtures, one per row. Component 0 starts at the row minimum; rows
+    not ``fitted`` keep the init (weights 0.5, means = min/max of the valid entries or 0,
+    variances 1)."""
 
-    Attributes:
-        weights, means, variances: (G, 2) each (``reg_covar`` included in the variances).
-        converged: (G,) bool, EM stopped on ``tol`` before ``max_iter``.
-        n_iter: (G,) long, EM iterations run (0 for rows that were not fitted).
-        fitted: (G,) bool, the row had at least 2 valid entries. Other rows keep the init
-            (weights 0.5, means = min/max of the valid entries or 0, variances 1).
-    """
-
-    weights: Tensor
-    means: Tensor
-    variances: Tensor
-    converged: Tensor
-    n_iter: Tensor
-    fitted: Tensor
+    weights: Tensor  # (G, 2)
+    means: Tensor  # (G, 2)
+    variances: Tensor  # (G, 2), reg_covar included
+    converged: Tensor  # (G,) bool: EM stopped on tol before max_iter
+    n_iter: Tensor  # (G,) long: EM iterations run (0 for rows not fitted)
+    fitted: Tensor  # (G,) bool: the row had at least 2 valid entries
 
     def low_component(self) -> Tensor:
         """(G,) long: index of the component with the smaller mean (0 on ties)."""

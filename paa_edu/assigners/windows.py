@@ -49,9 +49,9 @@ _PAIRS_PER_CHUNK = 1 << 18  # window pairs enumerated at once by overlap_ious: b
 @dataclass(frozen=True)
 class LevelGrid:
     """Layout of one FPN level (python numbers): its first anchor index ``start``, ``height`` x
-    ``width`` cells of ``per_cell`` anchors, the centre ``(x0, y0)`` of cell (0, 0), the strides ``sx, sy`` > 0, the largest
-    anchor half diagonal ``radius`` and the ``slack`` in pixels of the grid formula (deviation
-    and float rounding)."""
+    ``width`` cells of ``per_cell`` anchors, the centre ``(x0, y0)`` of cell (0, 0), the
+    strides ``sx, sy`` > 0, the largest anchor half diagonal ``radius`` and the ``slack`` in
+    pixels of the grid formula (deviation and float rounding)."""
 
     start: int
     height: int

@@ -36,13 +36,9 @@ _BLOCK = 512  # ranks handled per greedy step
 
 def nms_rotated(boxes: Tensor, scores: Tensor, iou_threshold: float,
                 method: str = "graph") -> Tensor:
-    """Greedy rotated NMS: (K,) int64 indices of the kept boxes (N, 5), by decreasing score (N,).
-
-    A box is suppressed when its IoU with a kept box is > ``iou_threshold``. ``method``:
-    ``"blocks"``, the greedy walk of this module (the reference), or ``"graph"``, the same keep set
-    from one sparse IoU pass (:mod:`paa_edu.geometry.nms_graph`; it walks the blocks when the
-    boxes of a class overlap too densely).
-    """
+    """Greedy rotated NMS: (K,) int64 indices of the kept boxes (N, 5), by decreasing score (N,);
+    a box is suppressed when its IoU with a kept box is > ``iou_threshold``. ``method``:
+    ``"blocks"`` (the reference) or ``"graph"`` (module docstring)."""
     _check_nms_inputs(boxes, scores, iou_threshold, method)
     return _greedy_nms(boxes, scores, float(iou_threshold), None, method)
 
@@ -80,8 +76,10 @@ def _greedy_nms(boxes: Tensor, scores: Tensor, thr: float, labels: Tensor | None
         block = block[_greedy_in_block(ranked, ranked_labels, block, thr)]  # (K_b,) kept
         kept.append(block)
         later = stop + alive[stop:].nonzero().squeeze(1)  # (L,) alive ranks after the block
-        if block.numel() and later.numel():
-            hit = _suppressed(ranked, ranked_labels, block, later, thr)  # (L,) bool
+        if block.numel() and later.numel():  # the later ranks a kept box overlaps by > thr
+            _, hit = _suppression_pairs(ranked[block], ranked[later],
+                                        None if labels is None else ranked_labels[block],
+                                        None if labels is None else ranked_labels[later], thr)
             alive[later[hit]] = False
     if not kept:
         return order
@@ -103,17 +101,6 @@ def _greedy_in_block(ranked: Tensor, labels: Tensor | None, block: Tensor,
             keep.append(pos)
             suppressed[second[starts[pos]:starts[pos + 1]]] = True
     return torch.as_tensor(keep, dtype=torch.long, device=block.device)
-
-
-def _suppressed(ranked: Tensor, labels: Tensor | None, kept: Tensor, later: Tensor,
-                thr: float) -> Tensor:
-    """Which of the ``later`` ranks have IoU > thr with at least one of the ``kept`` ranks."""
-    i, j = _suppression_pairs(ranked[kept], ranked[later],
-                              None if labels is None else labels[kept],
-                              None if labels is None else labels[later], thr)
-    hit = torch.zeros(later.numel(), dtype=torch.bool, device=later.device)
-    hit[j] = True
-    return hit  # (L,)
 
 
 def _suppression_pairs(boxes1: Tensor, boxes2: Tensor, labels1: Tensor | None,

@@ -226,8 +226,6 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 
 def normalize_pixels(pixels: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     """``(pixels - mean) / std`` in float32 (float64 when ``mean`` and ``std`` are): the one
-    normalisation formula of the library, used on the host (:func:`normalize`) and on the device
-    (the model's ``normalize_images``), so both give the same bits (IEEE 754 rounds a
-    subtraction and a division exactly once each, whatever the vector width).
-    """
+    normalisation formula, on the host (:func:`normalize`) and on the device (the model's
+    ``normalize_images``), so both give the same bits (each IEEE 754 operation rounds once)."""
     return (pixels.float() - mean) / std

@@ -22,8 +22,7 @@ VOTING_SIGMA = 0.025  # PAA's score-voting bandwidth on (1 - IoU)^2
 VOTING_MIN_IOU = 0.01
 
 
-def _select_level(scores: Tensor, score_thr: float, nms_pre: int) -> tuple[Tensor, Tensor,
-                                                                             Tensor]:
+def _select_level(scores: Tensor, score_thr: float, nms_pre: int):
     """Anchor indices, labels and scores (K,) of the top ``nms_pre`` (anchor, class) pairs of one
     level's (M, C) scores above ``score_thr``.
     """
