@@ -104,8 +104,7 @@ class ATSSAssigner:
     def _nearest_in_windows(self, grid: list, anchors: Tensor, gt_boxes: Tensor,
                             num_level_anchors: list[int]) -> Tensor:
         """As :meth:`_nearest_per_level`, searching a window of cells per GT and level; a GT whose
-        window may miss one of its nearest anchors (its centre far outside the grid) gets its whole
-        row from the dense reference instead."""
+        window may miss one of its nearest anchors gets its row from the dense reference."""
         cands, ok = [], torch.ones(gt_boxes.shape[0], dtype=torch.bool, device=anchors.device)
         for level in grid:  # loop over the L levels, not over GTs
             k = min(self.topk, level.num_anchors)

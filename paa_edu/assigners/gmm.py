@@ -102,10 +102,7 @@ def _init_params(x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     hi = torch.where(valid, x, -math.inf).amax(1)  # (G,)
     any_valid = valid.any(1)
     lo, hi = torch.where(any_valid, lo, 0.0), torch.where(any_valid, hi, 0.0)
-    weights = x.new_full((G, 2), 0.5)
-    means = torch.stack([lo, hi], dim=1)  # (G, 2)
-    variances = x.new_ones(G, 2)
-    return weights, means, variances
+    return x.new_full((G, 2), 0.5), torch.stack([lo, hi], dim=1), x.new_ones(G, 2)  # (G, 2) each
 
 
 def fit_gmm_1d_reference(x: Tensor, reg_covar: float = 1e-6, tol: float = 1e-3,
@@ -178,12 +175,11 @@ TIE_RTOL = 1e-9
 def most_likely_member(score: Tensor) -> Tensor:
     """Column of the highest score of each row, the first one on ties: (G, K) -> (G,).
 
-    Ties are structural in PAA's cut, not rare: when the low component holds two members and
-    the high one is far away, the fitted low mean is their midpoint, so both have the same
-    density in exact arithmetic. In floating point, which of them comes out larger depends on
-    how the CPU rounded a sum, and so would the number of positives. Scores within ``TIE_RTOL``
-    of the row's highest count as ties, and the first of them (the lowest loss) wins: the
-    answer of exact arithmetic, on every CPU and GPU.
+    Ties are structural in PAA's cut: when the low component holds two members and the high one
+    is far away, the fitted low mean is their midpoint, so both have the same density in exact
+    arithmetic; in floating point the larger one, and so the number of positives, depends on how
+    a sum was rounded. Scores within ``TIE_RTOL`` of the row's highest count as ties, and the
+    first (lowest loss) wins: the answer of exact arithmetic, on every CPU and GPU.
     """
     top = score.amax(1, keepdim=True)  # (G, 1)
     near_top = score >= top - TIE_RTOL * top.abs().clamp_min(1.0)  # (G, K)

@@ -109,18 +109,16 @@ class PAAAssigner:
             init = ATSSAssigner(topk=9)
         elif not hasattr(init, "assign"):
             raise ValueError(f"init must be 'maxiou', 'atss' or an assigner object, got {init!r}")
-        self.initial_assigner = init
-        self.topk, self.reg_covar, self.backend = topk, float(reg_covar), backend
+        self.initial_assigner, self.topk, self.backend = init, topk, backend
+        self.reg_covar, self.tol, self.max_iter = float(reg_covar), float(tol), max_iter
         self.fallback, self.record = fallback, record
-        self.tol, self.max_iter = float(tol), max_iter
         self.last_records: list[PAARecord] = []
         # (num_gts_split, fallback_count) on the device, since creation or reset_stats()
         self._stats: Tensor | int = 0
 
     def __repr__(self) -> str:
-        return (f"PAAAssigner(init={self.initial_assigner!r}, topk={self.topk}, "
-                f"reg_covar={self.reg_covar}, fallback={self.fallback!r}, "
-                f"backend={self.backend!r})")
+        return (f"PAAAssigner(init={self.initial_assigner!r}, topk={self.topk}, reg_covar="
+                f"{self.reg_covar}, fallback={self.fallback!r}, backend={self.backend!r})")
 
     @property
     def last_record(self) -> PAARecord | None:
@@ -204,15 +202,13 @@ def _candidate_table_reference(initials, anchor_scores, num_level_anchors, topk)
                 kept.append(here[torch.argsort(scores[here], stable=True)[:topk]])
             kept = torch.cat(kept)  # level by level, the best first
             rows.append((scores[kept], level_of_anchor[kept], kept))
-    K = len(num_level_anchors) * topk
-    table = [torch.zeros(len(rows), K, dtype=anchor_scores[0].dtype),
-             torch.zeros(len(rows), K, dtype=torch.bool),
-             torch.full((len(rows), K), -1), torch.full((len(rows), K), -1)]
+    RK = (len(rows), len(num_level_anchors) * topk)
+    table = (torch.zeros(RK, dtype=anchor_scores[0].dtype), torch.zeros(RK, dtype=torch.bool),
+             torch.full(RK, -1), torch.full(RK, -1))  # (R, K) scores, valid, levels, anchors
     for r, (scores, levels, anchors) in enumerate(rows):
-        n = len(anchors)
-        table[0][r, :n], table[1][r, :n], table[2][r, :n], table[3][r, :n] = scores, True, \
-            levels, anchors
-    return tuple(table)
+        for column, value in zip(table, (scores, True, levels, anchors)):
+            column[r, :len(anchors)] = value
+    return table
 
 
 def _candidate_table(initials, anchor_scores, num_level_anchors, topk):

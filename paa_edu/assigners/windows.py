@@ -69,11 +69,9 @@ class LevelGrid:
         return self.height * self.width * self.per_cell
 
 
-def anchor_grid(anchors: Tensor, num_level_anchors: list[int] | None
-                ) -> list[LevelGrid] | None:
+def anchor_grid(anchors: Tensor, num_level_anchors: list[int] | None) -> list[LevelGrid] | None:
     """One :class:`LevelGrid` per non-empty level of ``anchors`` (A, 5), or ``None`` when they are
-    not such a grid (or ``num_level_anchors`` is None).
-    """
+    not such a grid (or ``num_level_anchors`` is None)."""
     if num_level_anchors is None or anchors.shape[0] == 0:
         return None
     key = (tuple(anchors.shape), anchors.dtype, anchors.device, tuple(num_level_anchors))
@@ -136,24 +134,17 @@ def k_nearest(dist: Tensor, anchor_inds: Tensor, k: int) -> tuple[Tensor, Tensor
     return values[:, :k], anchor_inds.expand_as(dist).gather(1, order[:, :k])
 
 
-def window_half_size(k: int, per_cell: int) -> int:
-    """Half size ``h`` of a window that holds the k nearest anchors of an inner GT centre: the
-    ``(2r + 1)**2`` cells around the nearest cell hold ``ceil(k / R)`` cells within
-    ``(r + 1/2) * sqrt(2)`` strides, and every cell outside a ``(2h + 1)``-window is at least
-    ``h + 1/2`` strides away.
-    """
-    cells = math.ceil(k / per_cell)
-    r = math.ceil((math.sqrt(cells) - 1) / 2)
-    return math.floor((r + 0.5) * math.sqrt(2) - 0.5) + 1
-
-
 def nearest_in_window(level: LevelGrid, anchors: Tensor, gt_boxes: Tensor, k: int
                       ) -> tuple[Tensor, Tensor] | None:
     """The k nearest anchors (G, k) of one level per GT, searched in a window, and ok (G,) bool
     (False: the window may miss one, search the whole level for that GT); None when the
     window holds fewer than k anchors. See the module docstring.
     """
-    h = window_half_size(k, level.per_cell)
+    # Half size h of a window that holds the k nearest anchors of an inner GT centre: the
+    # (2r + 1)^2 cells around the nearest cell hold ceil(k / R) cells within (r + 1/2) sqrt(2)
+    # strides, and every cell outside a (2h + 1)-window is at least h + 1/2 strides away.
+    r = math.ceil((math.sqrt(math.ceil(k / level.per_cell)) - 1) / 2)
+    h = math.floor((r + 0.5) * math.sqrt(2) - 0.5) + 1
     win_w, win_h = min(2 * h + 1, level.width), min(2 * h + 1, level.height)
     if win_w * win_h * level.per_cell < k:
         return None

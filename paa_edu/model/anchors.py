@@ -34,11 +34,8 @@ class AnchorGenerator:
                              f"octave_base_scale {octave_base_scale} > 0, scales_per_octave "
                              f"{scales_per_octave} >= 1, a finite angle {angle} and "
                              f"center_offset {center_offset} in [0, 1)")
-        self.strides = tuple(strides)
-        self.octave_base_scale = octave_base_scale
-        self.scales_per_octave = scales_per_octave
-        self.ratios = tuple(ratios)
-        self.angle = float(angle)
+        self.strides, self.ratios, self.angle = tuple(strides), tuple(ratios), float(angle)
+        self.octave_base_scale, self.scales_per_octave = octave_base_scale, scales_per_octave
         self.center_offset = float(center_offset)
 
     @property

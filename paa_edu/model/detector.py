@@ -65,12 +65,9 @@ class RotatedPAADetector(nn.Module):
 
     # ---- 0. inputs --------------------------------------------------------------------------
     def normalize_images(self, images: Tensor, image_shapes: list | None = None) -> Tensor:
-        """Float images (B, 3, H, W) pass through; uint8 RGB images are normalised on their device.
-
-        ``(x - mean) / std`` by :func:`paa_edu.model.backbone.normalize_pixels`, the formula of the
-        host-side ``normalize`` (the same bits), then the padding outside each image's
-        ``image_shapes[b] = (h, w)`` is set to 0, as host-side padding after normalisation is.
-        """
+        """Float images (B, 3, H, W) pass through; uint8 RGB images are normalised on their
+        device (:func:`~paa_edu.model.backbone.normalize_pixels`), then the padding outside each
+        image's ``image_shapes[b] = (h, w)`` is set to 0, as host-side padding is."""
         if images.dtype != torch.uint8:
             return images
         out = normalize_pixels(images, self.pixel_mean, self.pixel_std)  # (B, 3, H, W)
