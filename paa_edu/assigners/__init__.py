@@ -48,14 +48,11 @@ def build_assigner(cfg: ModelConfig, record: bool = False):
 def assign(assigner, dense: DenseOutputs, targets: list[dict]) -> list[AssignResult]:
     """Assign the anchors of every image of a batch with ``assigner``: B results.
 
-    MaxIoU and ATSS look at the boxes only. PAA takes its initial assigner's candidates,
-    scores them with the current predictions (:func:`paa_scores`) and splits the candidates of
-    all GTs of all images in one GMM fit; a ``PAAAssigner(record=True)`` keeps what it saw in
-    ``last_records``.
-
-    Args:
-        dense: the predictions (:meth:`paa_edu.model.RotatedPAADetector.predict_dense`).
-        targets: B dicts with ``boxes`` (G_b, 5) and ``labels`` (G_b,).
+    ``dense``: the predictions (:meth:`paa_edu.model.RotatedPAADetector.predict_dense`);
+    ``targets``: B dicts with ``boxes`` (G_b, 5) and ``labels`` (G_b,). MaxIoU and ATSS look at
+    the boxes only. PAA scores its initial assigner's candidates with the current predictions
+    (:func:`paa_scores`) and splits those of all GTs of all images in one GMM fit; a
+    ``PAAAssigner(record=True)`` keeps what it saw in ``last_records``.
     """
     anchors, counts = dense.anchors, dense.num_level_anchors
     gts = [(t["boxes"].to(anchors), t["labels"].to(anchors.device)) for t in targets]

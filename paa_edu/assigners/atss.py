@@ -5,9 +5,9 @@ For every GT, all at once (no Python loop over GTs):
 1. the distance between every GT centre and every anchor centre;
 2. on each FPN level, the ``topk`` anchors whose centres are nearest the GT centre (fewer when a
    level has fewer anchors; equal distances go to the lower anchor index, :func:`k_nearest`)
-   are the GT's candidates (at most ``L * topk``); the rotated IoU is
-   computed for these (GT, candidate) pairs only -- nothing else can become positive, so the
-   (G, A) IoU matrix of mmdetection's version is never needed (13x less IoU work at 300 GTs);
+   are the GT's candidates (at most ``L * topk``); the rotated IoU is computed for these
+   (GT, candidate) pairs only -- nothing else can become positive, so the (G, A) IoU matrix of
+   mmdetection's version is never needed;
 3. the GT's IoU threshold is ``mean + std`` of its candidates' IoUs (unbiased std, as torch;
    with a single candidate the std is taken as 0 instead of NaN);
 4. a candidate is positive when its IoU ``>= threshold`` and its centre lies inside the *rotated*
@@ -31,21 +31,16 @@ import math
 import torch
 from torch import Tensor
 
-from paa_edu.assigners.grid import LevelGrid, anchor_grid
 from paa_edu.assigners.result import AssignResult
-from paa_edu.assigners.windows import first_index, k_nearest, nearest_in_window
+from paa_edu.assigners.windows import anchor_grid, first_index, k_nearest, nearest_in_window
 from paa_edu.geometry.iou import aligned_iou
 from paa_edu.geometry.points import center_distances, points_in_rboxes
 
 
 class ATSSAssigner:
-    """Rotated ATSS assigner.
-
-    Args:
-        topk: nearest anchors per level and GT (9 in ATSS and PAA).
-        eps: margin of the centre-inside-GT test, in pixels.
-        use_grid: search windows of the anchor grid (same result; False = dense reference).
-    """
+    """Rotated ATSS: ``topk`` nearest anchors per level and GT (9 in ATSS and PAA), ``eps`` px
+    margin of the centre-inside-GT test, ``use_grid``: search windows of the anchor grid (same
+    result; False = the dense reference)."""
 
     def __init__(self, topk: int = 9, eps: float = 0.01, use_grid: bool = True) -> None:
         if not isinstance(topk, int) or topk < 1:
@@ -106,11 +101,10 @@ class ATSSAssigner:
             start += n
         return torch.cat(cands, dim=1)
 
-    def _nearest_in_windows(self, grid: list[LevelGrid], anchors: Tensor, gt_boxes: Tensor,
+    def _nearest_in_windows(self, grid: list, anchors: Tensor, gt_boxes: Tensor,
                             num_level_anchors: list[int]) -> Tensor:
         """As :meth:`_nearest_per_level`, searching a window of cells per GT and level; a GT whose
-        window may miss one of its nearest anchors (its centre far outside the grid) gets its whole
-        row from the dense reference instead."""
+        window may miss one of its nearest anchors gets its row from the dense reference."""
         cands, ok = [], torch.ones(gt_boxes.shape[0], dtype=torch.bool, device=anchors.device)
         for level in grid:  # loop over the L levels, not over GTs
             k = min(self.topk, level.num_anchors)

@@ -21,13 +21,8 @@ IOU_EPS = 1e-6  # -log(1e-6) = 13.8 caps the loss of a box that misses its GT
 
 def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25,
                        gamma: float = 2.0) -> Tensor:
-    """Unreduced focal loss (Lin et al. 2017, eq. 5) on independent sigmoids.
-
-    Args:
-        logits: (..., C) float. targets: (..., C) one-hot (float, 0/1).
-    Returns:
-        (..., C) loss per element.
-    """
+    """Unreduced focal loss (Lin et al. 2017, eq. 5) on independent sigmoids: logits (..., C)
+    and one-hot float targets (..., C) -> (..., C) loss per element."""
     logits = full_precision(logits)
     p = torch.sigmoid(logits)
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
@@ -37,11 +32,8 @@ def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25,
 
 
 def one_hot_targets(labels: Tensor, num_classes: int) -> Tensor:
-    """labels (N,) long with -1 (or >= C) = background -> (N, C) float one-hot.
-
-    A scatter into a spare background column: no data-dependent indexing, so no host-device
-    sync on a GPU.
-    """
+    """labels (N,) long with -1 (or >= C) = background -> (N, C) float one-hot, by a scatter
+    into a spare background column (no data-dependent indexing: no host-device sync)."""
     valid = (labels >= 0) & (labels < num_classes)
     column = torch.where(valid, labels, num_classes)  # (N,) background -> the spare column C
     targets = torch.zeros(len(labels), num_classes + 1, device=labels.device)
@@ -58,14 +50,9 @@ def rotated_iou_loss(pred_boxes: Tensor, target_boxes: Tensor) -> tuple[Tensor, 
 
 def anchor_costs(cls_logits: Tensor, labels: Tensor, pred_boxes: Tensor,
                  gt_boxes: Tensor) -> Tensor:
-    """PAA's score of candidate anchors: focal loss summed over classes + (-log IoU).
-
-    Args:
-        cls_logits: (P, C) logits of the candidates. labels: (P,) their GTs' classes.
-        pred_boxes: (P, 5) their decoded boxes. gt_boxes: (P, 5) their GTs.
-    Returns:
-        (P,) float scores, lower = better.
-    """
+    """PAA's score (P,) of candidate anchors, lower = better: focal loss summed over classes
+    + (-log IoU), from their logits (P, C), their GTs' classes (P,), their decoded boxes (P, 5)
+    and their GT boxes (P, 5)."""
     targets = one_hot_targets(labels, cls_logits.shape[1])  # (P, C)
     cls_score = sigmoid_focal_loss(cls_logits, targets).sum(dim=1)  # (P,)
     loc_score, _ = rotated_iou_loss(pred_boxes, gt_boxes)  # (P,)

@@ -36,22 +36,16 @@ COMPACT_EVERY = 8
 
 @dataclass
 class GMMFit:
-    """Fitted two-component mixtures, one per row. Component 0 starts at the row minimum.
+    """Fitted two-component mixtures, one per row. Component 0 starts at the row minimum; rows
+    not ``fitted`` keep the init (weights 0.5, means = min/max of the valid entries or 0,
+    variances 1)."""
 
-    Attributes:
-        weights, means, variances: (G, 2) each (``reg_covar`` included in the variances).
-        converged: (G,) bool, EM stopped on ``tol`` before ``max_iter``.
-        n_iter: (G,) long, EM iterations run (0 for rows that were not fitted).
-        fitted: (G,) bool, the row had at least 2 valid entries. Other rows keep the init
-            (weights 0.5, means = min/max of the valid entries or 0, variances 1).
-    """
-
-    weights: Tensor
-    means: Tensor
-    variances: Tensor
-    converged: Tensor
-    n_iter: Tensor
-    fitted: Tensor
+    weights: Tensor  # (G, 2)
+    means: Tensor  # (G, 2)
+    variances: Tensor  # (G, 2), reg_covar included
+    converged: Tensor  # (G,) bool: EM stopped on tol before max_iter
+    n_iter: Tensor  # (G,) long: EM iterations run (0 for rows not fitted)
+    fitted: Tensor  # (G,) bool: the row had at least 2 valid entries
 
     def low_component(self) -> Tensor:
         """(G,) long: index of the component with the smaller mean (0 on ties)."""
@@ -108,21 +102,13 @@ def _init_params(x: Tensor, valid: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     hi = torch.where(valid, x, -math.inf).amax(1)  # (G,)
     any_valid = valid.any(1)
     lo, hi = torch.where(any_valid, lo, 0.0), torch.where(any_valid, hi, 0.0)
-    weights = x.new_full((G, 2), 0.5)
-    means = torch.stack([lo, hi], dim=1)  # (G, 2)
-    variances = x.new_ones(G, 2)
-    return weights, means, variances
+    return x.new_full((G, 2), 0.5), torch.stack([lo, hi], dim=1), x.new_ones(G, 2)  # (G, 2) each
 
 
 def fit_gmm_1d_reference(x: Tensor, reg_covar: float = 1e-6, tol: float = 1e-3,
                          max_iter: int = 100) -> tuple[Tensor, Tensor, Tensor, int]:
-    """EM for one GT, as scikit-learn runs it: the loop that :func:`fit_gmm_1d` batches.
-
-    Args:
-        x: (n,) float64 scores of one GT, n >= 2.
-    Returns:
-        weights, means, variances (2,) each (component 0 starts at the minimum), iterations run.
-    """
+    """EM for the (n,) float64 scores of one GT (n >= 2), as scikit-learn runs it: the loop that
+    :func:`fit_gmm_1d` batches. Returns weights, means, variances (2,) and the iterations run."""
     w, mu, var = x.new_full((2,), 0.5), torch.stack([x.min(), x.max()]), x.new_ones(2)  # 1.
     previous = -math.inf
     for it in range(1, max_iter + 1):
@@ -143,18 +129,11 @@ def fit_gmm_1d(x: Tensor, valid: Tensor, reg_covar: float = 1e-6, tol: float = 1
     """Fit one two-component 1-D Gaussian mixture per row: :func:`fit_gmm_1d_reference` on
     every row at once (steps 1-4 of the module docstring).
 
-    A row that stops is frozen (its parameters no longer change), so every row's result is
-    that of its own EM. Every :data:`COMPACT_EVERY` iterations the block of computed rows
-    shrinks to the rows still running (:func:`_compact`, the loop's only host-device sync).
-
-    Args:
-        x: (G, K) samples; only ``valid`` entries are used. Computed in float64.
-        valid: (G, K) bool mask. Rows with fewer than 2 valid entries are not fitted.
-        reg_covar: added to every variance (scikit-learn's ``reg_covar``).
-        tol: stop a row when its mean log-likelihood changes by less than this.
-        max_iter: maximum EM iterations.
-    Returns:
-        :class:`GMMFit` with float64 parameters on ``x``'s device.
+    Samples x (G, K) are read where ``valid`` (G, K), in float64; rows with fewer than 2 valid
+    entries are not fitted. A row that stops is frozen, so every row's result is that of its
+    own EM. Most rows stop after a few iterations and a few run on to ``max_iter``, so every
+    :data:`COMPACT_EVERY` iterations the block of computed rows shrinks to the rows still
+    running (the loop's only host-device sync). Returns float64 parameters on ``x``'s device.
     """
     x = torch.where(valid, x, 0.0).double()  # (G, K)
     G = x.shape[0]
@@ -167,10 +146,11 @@ def fit_gmm_1d(x: Tensor, valid: Tensor, reg_covar: float = 1e-6, tol: float = 1
     prev_lb = x.new_full((G,), -math.inf)
     powers = (x, 2.0 * x, x * x)  # (G, K) each, reused by every iteration
     for it in range(max_iter):
-        if it % COMPACT_EVERY == 0:
-            rows, block, block_valid = _compact(active, powers, valid)  # (R,), 3 x (R, K)
+        if it % COMPACT_EVERY == 0:  # the rows still running (R,) and their samples
+            rows = active.nonzero().squeeze(1)  # (R,) one host-device sync
             if rows.numel() == 0:
                 break
+            block, block_valid = tuple(t[rows] for t in powers), valid[rows]  # (R, K) each
         live = active[rows]  # (R,) rows of the block that have not stopped yet
         old = (weights[rows], means[rows], variances[rows])
         # 2. E-step with the current parameters -> lower bound of this iteration.
@@ -188,18 +168,6 @@ def fit_gmm_1d(x: Tensor, valid: Tensor, reg_covar: float = 1e-6, tol: float = 1
     return GMMFit(weights, means, variances, converged, n_iter, fitted)
 
 
-def _compact(active: Tensor, powers: tuple, valid: Tensor) -> tuple[Tensor, tuple, Tensor]:
-    """The rows still iterating (R,) with their samples: later iterations skip the others.
-
-    Most rows stop after a few iterations and a few run on to ``max_iter``, so computing only
-    the running rows pays; doing it every few iterations bounds the syncs.
-    """
-    rows = active.nonzero().squeeze(1)  # (R,) one host-device sync
-    if rows.numel() == active.numel():
-        return rows, powers, valid
-    return rows, tuple(t[rows] for t in powers), valid[rows]
-
-
 #: Log densities this close (relative) to a row's highest count as tied with it.
 TIE_RTOL = 1e-9
 
@@ -207,12 +175,11 @@ TIE_RTOL = 1e-9
 def most_likely_member(score: Tensor) -> Tensor:
     """Column of the highest score of each row, the first one on ties: (G, K) -> (G,).
 
-    Ties are structural in PAA's cut, not rare: when the low component holds two members and
-    the high one is far away, the fitted low mean is their midpoint, so both have the same
-    density in exact arithmetic. In floating point, which of them comes out larger depends on
-    how the CPU rounded a sum, and so would the number of positives. Scores within ``TIE_RTOL``
-    of the row's highest count as ties, and the first of them (the lowest loss) wins: the
-    answer of exact arithmetic, on every CPU and GPU.
+    Ties are structural in PAA's cut: when the low component holds two members and the high one
+    is far away, the fitted low mean is their midpoint, so both have the same density in exact
+    arithmetic; in floating point the larger one, and so the number of positives, depends on how
+    a sum was rounded. Scores within ``TIE_RTOL`` of the row's highest count as ties, and the
+    first (lowest loss) wins: the answer of exact arithmetic, on every CPU and GPU.
     """
     top = score.amax(1, keepdim=True)  # (G, 1)
     near_top = score >= top - TIE_RTOL * top.abs().clamp_min(1.0)  # (G, K)
@@ -239,52 +206,15 @@ def _separate(x: Tensor, valid: Tensor, fit: GMMFit) -> Tensor:
     return in_low & (cols[None, :] <= best[:, None])  # (G, K)
 
 
-def _gmm_split_torch(losses: Tensor, valid: Tensor, reg_covar: float, tol: float = 1e-3,
-                     max_iter: int = 100):
-    # 1. Sort each row ascending, invalid entries last (stable, so ties keep their order).
-    x = torch.where(valid, losses.double(), math.inf)  # (G, K)
-    x_sorted, order = torch.sort(x, dim=1, stable=True)  # (G, K) each
-    v_sorted = valid.gather(1, order)  # (G, K)
-    x_sorted = torch.where(v_sorted, x_sorted, 0.0)
-    # 2. Fit the mixtures and 3. apply the separation rule in sorted order.
-    fit = fit_gmm_1d(x_sorted, v_sorted, reg_covar=reg_covar, tol=tol, max_iter=max_iter)
-    pos_sorted = _separate(x_sorted, v_sorted, fit)  # (G, K)
-    # 4. Scatter the decision back to the original columns.
-    positives = torch.zeros_like(valid).scatter(1, order, pos_sorted)  # (G, K)
-    return positives, fit
-
-
-def _fit_one_sklearn(x_sorted, reg_covar: float, tol: float = 1e-3, max_iter: int = 100):
-    """The readable reference: one scikit-learn GaussianMixture for one GT (x sorted, n >= 2)."""
-    import numpy as np
-    from sklearn.mixture import GaussianMixture
-
-    X = x_sorted.reshape(-1, 1)  # (n, 1) float64
-    gmm = GaussianMixture(2, covariance_type="diag", reg_covar=reg_covar, tol=tol,
-                          max_iter=max_iter,
-                          weights_init=np.array([0.5, 0.5]),
-                          means_init=np.array([[X.min()], [X.max()]]),
-                          precisions_init=np.ones((2, 1)))
-    gmm.fit(X)
-    labels = gmm.predict(X)  # (n,) component of each candidate
-    score = gmm.score_samples(X)  # (n,) log density of the whole mixture
-    low = int(gmm.means_[1, 0] < gmm.means_[0, 0])  # the low-loss component
-    members = np.flatnonzero(labels == low)  # sorted positions of F
-    positives = np.zeros(len(X), dtype=bool)
-    if len(members):
-        best = members[int(most_likely_member(torch.from_numpy(score[members])[None]))]  # f*
-        positives[members[members <= best]] = True
-    params = (gmm.weights_, gmm.means_[:, 0], gmm.covariances_[:, 0], gmm.converged_, gmm.n_iter_)
-    return positives, params
-
-
-def _gmm_split_sklearn(losses: Tensor, valid: Tensor, reg_covar: float, tol: float = 1e-3,
-                       max_iter: int = 100):
-    """Per-GT loop over scikit-learn (teaching reference and test oracle)."""
+def _gmm_split_sklearn(losses: Tensor, valid: Tensor, reg_covar: float, tol: float,
+                       max_iter: int):
+    """The per-GT reference loop (teaching and test oracle): one scikit-learn GaussianMixture
+    per GT with at least 2 candidates, on its scores sorted ascending."""
     import warnings
 
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
 
     G, K = losses.shape
     x_all, v_all = losses.detach().double().cpu().numpy(), valid.cpu().numpy()
@@ -297,12 +227,23 @@ def _gmm_split_sklearn(losses: Tensor, valid: Tensor, reg_covar: float, tol: flo
         if len(cols) < 2:  # fewer than 2 candidates: no positives
             continue
         order = cols[np.argsort(x_all[g, cols], kind="stable")]  # 1. sort ascending
+        X = x_all[g, order].reshape(-1, 1)  # (n, 1) float64
+        gmm = GaussianMixture(2, covariance_type="diag", reg_covar=reg_covar, tol=tol,
+                              max_iter=max_iter, weights_init=np.array([0.5, 0.5]),
+                              means_init=np.array([[X.min()], [X.max()]]),
+                              precisions_init=np.ones((2, 1)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            pos, (w, m, v, c, n) = _fit_one_sklearn(x_all[g, order], reg_covar, tol,
-                                                             max_iter)  # 2.-4.
-        positives[g, order] = pos
-        weights[g], means[g], variances[g], converged[g], n_iter[g] = w, m, v, c, n
+            gmm.fit(X)  # 2.-4. EM
+            labels = gmm.predict(X)  # (n,) component of each candidate
+            score = gmm.score_samples(X)  # (n,) log density of the whole mixture
+        low = int(gmm.means_[1, 0] < gmm.means_[0, 0])  # the low-loss component
+        members = np.flatnonzero(labels == low)  # sorted positions of F
+        if len(members):
+            best = members[int(most_likely_member(torch.from_numpy(score[members])[None]))]  # f*
+            positives[g, order[members[members <= best]]] = True
+        weights[g], means[g], variances[g] = gmm.weights_, gmm.means_[:, 0], gmm.covariances_[:, 0]
+        converged[g], n_iter[g] = gmm.converged_, gmm.n_iter_
     out = GMMFit(*(torch.from_numpy(a) for a in (weights, means, variances, converged, n_iter)),
                  fitted=(valid.sum(1) >= 2).cpu())
     return torch.from_numpy(positives).to(losses.device), out
@@ -310,30 +251,34 @@ def _gmm_split_sklearn(losses: Tensor, valid: Tensor, reg_covar: float, tol: flo
 
 def gmm_split(losses: Tensor, valid: Tensor, reg_covar: float = 1e-6, backend: str = "torch",
               return_fit: bool = False, tol: float = 1e-3, max_iter: int = 100):
-    """Split each row of candidate losses into positives and negatives (PAA, mmdetection rule).
+    """Split each row of candidate losses (G, K), lower is better, into positives and negatives
+    (PAA, mmdetection's rule): positives (G, K) bool on ``losses``' device, or with
+    ``return_fit`` ``(positives, fit)``, the :class:`GMMFit` of the sorted rows.
 
-    Per row, over its valid entries: fewer than 2 -> no positives. Otherwise sort ascending, fit
-    the two-component GMM (module docstring), predict components, and keep the members of the
-    low-mean component up to and including its most likely member.
-
-    Args:
-        losses: (G, K) float, lower is better; valid: (G, K) bool, the real candidates.
-        reg_covar: variance regulariser (1e-6 in sklearn/mmdet, 1e-5 in the rotated heads).
-        backend: ``"torch"`` (batched, any device) or ``"sklearn"`` (per-row reference loop).
-        return_fit: also return the :class:`GMMFit` (fitted on the sorted rows).
-        tol, max_iter: EM's stopping rule (scikit-learn's and mmdetection's defaults). With
-            ``tol=1e-3`` EM often stops after 3 iterations with two overlapping components;
-            a smaller ``tol`` runs it closer to convergence (notebook 03).
-    Returns:
-        positives (G, K) bool on ``losses``' device, or ``(positives, fit)``.
+    Per row, over its ``valid`` entries: fewer than 2 -> no positives. Otherwise sort ascending,
+    fit the two-component GMM (module docstring), predict components, and keep the members of
+    the low-mean component up to and including its most likely member. ``reg_covar``: 1e-6 in
+    sklearn/mmdet, 1e-5 in the rotated heads. ``backend``: ``"torch"`` (batched, any device) or
+    ``"sklearn"`` (per-row reference loop). ``tol``, ``max_iter``: EM's stopping rule (sklearn's
+    and mmdetection's defaults); with ``tol=1e-3`` EM often stops after 3 iterations with two
+    overlapping components, a smaller ``tol`` runs it closer to convergence (notebook 03).
     """
     if not tol > 0 or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"tol must be > 0 and max_iter an int >= 1, got tol={tol!r}, "
                          f"max_iter={max_iter!r}")
-    if backend == "torch":
-        positives, fit = _gmm_split_torch(losses, valid, reg_covar, tol, max_iter)
-    elif backend == "sklearn":
+    if backend == "sklearn":
         positives, fit = _gmm_split_sklearn(losses, valid, reg_covar, tol, max_iter)
+    elif backend == "torch":
+        # 1. Sort each row ascending, invalid entries last (stable, so ties keep their order).
+        x = torch.where(valid, losses.double(), math.inf)  # (G, K)
+        x_sorted, order = torch.sort(x, dim=1, stable=True)  # (G, K) each
+        v_sorted = valid.gather(1, order)  # (G, K)
+        x_sorted = torch.where(v_sorted, x_sorted, 0.0)
+        # 2. Fit the mixtures and 3. apply the separation rule in sorted order.
+        fit = fit_gmm_1d(x_sorted, v_sorted, reg_covar=reg_covar, tol=tol, max_iter=max_iter)
+        pos_sorted = _separate(x_sorted, v_sorted, fit)  # (G, K)
+        # 4. Scatter the decision back to the original columns.
+        positives = torch.zeros_like(valid).scatter(1, order, pos_sorted)  # (G, K)
     else:
         raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}")
     return (positives, fit) if return_fit else positives

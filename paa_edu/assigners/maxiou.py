@@ -17,7 +17,7 @@ a GT gets no low-quality match, so step 4 requires ``best IoU > 0`` as well as `
 :meth:`MaxIoUAssigner.assign_from_ious` applies the rules to the dense (G, A) IoU matrix: the
 reference (``use_grid=False``). Almost all of that matrix is 0 at DOTA density, so with
 ``use_grid=True`` (the default) and anchors on a regular grid, the IoU is computed only for the
-(GT, anchor) pairs that can overlap (:func:`overlap_pairs`) and
+(GT, anchor) pairs that can overlap (:func:`~paa_edu.assigners.windows.overlap_ious`) and
 :meth:`~MaxIoUAssigner.assign_from_pairs` applies the same rules to these pairs with
 ``scatter_reduce``, ties included: same result, no (G, A) tensor.
 """
@@ -26,9 +26,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from paa_edu.assigners.grid import anchor_grid
 from paa_edu.assigners.result import AssignResult
-from paa_edu.assigners.windows import first_index, overlap_ious
+from paa_edu.assigners.windows import anchor_grid, first_index, overlap_ious
 from paa_edu.geometry.iou import box_iou_rotated
 
 
@@ -50,10 +49,8 @@ class MaxIoUAssigner:
         if min_pos_iou < 0:
             raise ValueError(f"min_pos_iou must be >= 0, got {min_pos_iou}")
         self.pos_iou_thr, self.neg_range = float(pos_iou_thr), (float(lo), float(hi))
-        self.min_pos_iou = float(min_pos_iou)
-        self.gt_max_assign_all = gt_max_assign_all
-        self.match_low_quality = match_low_quality
-        self.use_grid = use_grid
+        self.min_pos_iou, self.gt_max_assign_all = float(min_pos_iou), gt_max_assign_all
+        self.match_low_quality, self.use_grid = match_low_quality, use_grid
 
     def __repr__(self) -> str:
         return (f"MaxIoUAssigner(pos_iou_thr={self.pos_iou_thr}, neg_iou_thr={self.neg_range}, "

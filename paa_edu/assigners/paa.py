@@ -46,11 +46,8 @@ PAA_FALLBACKS = ("none", "best", "all")
 @torch.no_grad()
 def paa_scores(dense: DenseOutputs, targets: list[dict], initials: list[AssignResult]
                ) -> Tensor:
-    """PAA's score of every candidate (initial positive) of every image, (B, A), inf elsewhere.
-
-    Computed from the current predictions, detached, decoding only the candidates; one
-    ``nonzero`` finds them in all images at once.
-    """
+    """PAA's score of every candidate (initial positive) of every image, (B, A), inf elsewhere,
+    from the current predictions, detached, decoding only the candidates."""
     image, anchor, gt_row = batch_positives(initials)  # (P,) each
     gt_boxes = torch.cat([t["boxes"].to(dense.anchors).reshape(-1, 5) for t in targets])
     labels = torch.stack([r.labels for r in initials])[image, anchor]  # (P,)
@@ -64,17 +61,11 @@ def paa_scores(dense: DenseOutputs, targets: list[dict], initials: list[AssignRe
 
 @dataclass
 class PAARecord:
-    """What the split saw and decided for one image (CPU tensors, one row per GT).
-
-    Attributes:
-        scores: (G, K) candidate scores (0 at padding). valid: (G, K) bool.
-        levels: (G, K) FPN level of each candidate (-1 at padding).
-        anchor_inds: (G, K) anchor index of each candidate (-1 at padding).
-        positives: (G, K) bool, the final positives (fallback included).
-        fit: the fitted mixtures (:class:`GMMFit`, rows = GTs).
-        fallback: (G,) bool, the split left the GT without a positive, so the fallback rule
-            decided its positives (none, its best or all candidates).
-    """
+    """What the split saw and decided for one image (CPU tensors, one row per GT): the
+    candidates' ``scores`` (0 at padding), ``valid``, FPN ``levels`` and ``anchor_inds`` (-1 at
+    padding), all (G, K); the final ``positives`` (G, K) (fallback included); the mixtures
+    ``fit``; ``fallback`` (G,): the split left the GT without a positive, so the fallback rule
+    decided its positives."""
 
     scores: Tensor
     valid: Tensor
@@ -97,15 +88,10 @@ class PAARecord:
 class PAAAssigner:
     """Probabilistic anchor assignment (steps 1-4 of the module docstring).
 
-    Args:
-        init: ``"maxiou"``, ``"atss"`` or any object with ``.assign(...) -> AssignResult``.
-        topk: candidates kept per GT and level before the GMM.
-        reg_covar: GMM variance regulariser (1e-5 in the rotated reference heads).
-        fallback: ``"none"``, ``"best"`` or ``"all"``: the positives of a GT the split left
-            without any (step 3 of the module docstring).
-        record: keep a :class:`PAARecord` per image in ``last_records`` (for plots).
-        backend: ``"torch"`` (batched) or ``"sklearn"`` (reference loop) for the GMM.
-        tol, max_iter: the GMM's EM stopping rule (defaults: scikit-learn's, as in mmdetection).
+    ``init``: ``"maxiou"``, ``"atss"`` or any object with ``.assign(...) -> AssignResult``;
+    ``topk``: candidates kept per GT and level; ``reg_covar`` (1e-5 in the rotated heads),
+    ``backend``, ``tol`` and ``max_iter``: the GMM's (:func:`gmm_split`); ``fallback``: step 3;
+    ``record``: keep a :class:`PAARecord` per image in ``last_records`` (for plots).
     """
 
     def __init__(self, init="maxiou", topk: int = 9, reg_covar: float = 1e-5,
@@ -123,18 +109,16 @@ class PAAAssigner:
             init = ATSSAssigner(topk=9)
         elif not hasattr(init, "assign"):
             raise ValueError(f"init must be 'maxiou', 'atss' or an assigner object, got {init!r}")
-        self.initial_assigner = init
-        self.topk, self.reg_covar, self.backend = topk, float(reg_covar), backend
+        self.initial_assigner, self.topk, self.backend = init, topk, backend
+        self.reg_covar, self.tol, self.max_iter = float(reg_covar), float(tol), max_iter
         self.fallback, self.record = fallback, record
-        self.tol, self.max_iter = float(tol), max_iter
         self.last_records: list[PAARecord] = []
         # (num_gts_split, fallback_count) on the device, since creation or reset_stats()
         self._stats: Tensor | int = 0
 
     def __repr__(self) -> str:
-        return (f"PAAAssigner(init={self.initial_assigner!r}, topk={self.topk}, "
-                f"reg_covar={self.reg_covar}, fallback={self.fallback!r}, "
-                f"backend={self.backend!r})")
+        return (f"PAAAssigner(init={self.initial_assigner!r}, topk={self.topk}, reg_covar="
+                f"{self.reg_covar}, fallback={self.fallback!r}, backend={self.backend!r})")
 
     @property
     def last_record(self) -> PAARecord | None:
@@ -151,15 +135,10 @@ class PAAAssigner:
 
     def reassign(self, initials: list[AssignResult], anchor_scores: Tensor,
                  num_level_anchors: list[int]) -> list[AssignResult]:
-        """Steps 1-4 for a batch of images (a single image is a batch of one).
-
-        Args:
-            initials: B initial results; anchor_scores: (B, A) (or B tensors (A,)), read at
-                the initial positives only (:func:`paa_scores`).
-        Returns:
-            B results; all GTs of all images go through one GMM fit. Host-device syncs for the
-            whole batch: one ``nonzero``, one finiteness test and the GMM's.
-        """
+        """Steps 1-4 for B initial results and their ``anchor_scores`` (B, A) (or B tensors
+        (A,)), read at the initial positives only (:func:`paa_scores`): B results. All GTs of all
+        images go through one GMM fit; host-device syncs: one ``nonzero``, one finiteness test
+        and the GMM's."""
         if not initials:
             return []
         # 1. One (row = GT of some image, K) table of the topk-per-level candidates.
@@ -223,15 +202,13 @@ def _candidate_table_reference(initials, anchor_scores, num_level_anchors, topk)
                 kept.append(here[torch.argsort(scores[here], stable=True)[:topk]])
             kept = torch.cat(kept)  # level by level, the best first
             rows.append((scores[kept], level_of_anchor[kept], kept))
-    K = len(num_level_anchors) * topk
-    table = [torch.zeros(len(rows), K, dtype=anchor_scores[0].dtype),
-             torch.zeros(len(rows), K, dtype=torch.bool),
-             torch.full((len(rows), K), -1), torch.full((len(rows), K), -1)]
+    RK = (len(rows), len(num_level_anchors) * topk)
+    table = (torch.zeros(RK, dtype=anchor_scores[0].dtype), torch.zeros(RK, dtype=torch.bool),
+             torch.full(RK, -1), torch.full(RK, -1))  # (R, K) scores, valid, levels, anchors
     for r, (scores, levels, anchors) in enumerate(rows):
-        n = len(anchors)
-        table[0][r, :n], table[1][r, :n], table[2][r, :n], table[3][r, :n] = scores, True, \
-            levels, anchors
-    return tuple(table)
+        for column, value in zip(table, (scores, True, levels, anchors)):
+            column[r, :len(anchors)] = value
+    return table
 
 
 def _candidate_table(initials, anchor_scores, num_level_anchors, topk):
@@ -261,34 +238,26 @@ def _candidate_table(initials, anchor_scores, num_level_anchors, topk):
     score = torch.stack([s.detach() for s in anchor_scores])[image, anchor]
     # 1b. Sort by score, then (stably) by (row, level): ascending scores inside each group.
     order = torch.argsort(score, stable=True)
-    key = (row * L + level)[order]
-    order = order[torch.argsort(key, stable=True)]  # (P,)
+    order = order[torch.argsort((row * L + level)[order], stable=True)]  # (P,)
+    key = (row * L + level)[order]  # (P,) sorted
     # 1c. The topk best of each (row, level) group; its column = the kept candidates before it
     #     in its row (a cumulative count instead of compacting the kept ones, which would sync).
-    kept = _rank_in_groups((row * L + level)[order]) < topk  # (P,) in `order`
+    rank = torch.arange(order.numel(), device=device) - _run_starts(key)  # (P,) in its group
+    kept = rank < topk  # (P,) in `order`
     kept_before = kept.long().cumsum(0) - kept.long()  # (P,) kept candidates before this one
     column = kept_before - kept_before[_run_starts(row[order])]  # (P,) ... in the same row
     R, K = sum(r.num_gts for r in initials), L * topk
-    table_scores = torch.zeros(R, K + 1, dtype=score.dtype, device=device)
-    table_valid = torch.zeros(R, K + 1, dtype=torch.bool, device=device)
-    table_levels = torch.full((R, K + 1), -1, dtype=torch.long, device=device)
-    table_anchors = torch.full((R, K + 1), -1, dtype=torch.long, device=device)
     # Dropped candidates go to the spare column K (removed below): no boolean indexing.
     idx = (row[order], torch.where(kept, column, K))
-    table_scores.index_put_(idx, torch.where(kept, score[order], 0.0))
-    table_valid.index_put_(idx, kept)
-    table_levels.index_put_(idx, torch.where(kept, level[order], -1))
-    table_anchors.index_put_(idx, torch.where(kept, anchor[order], -1))
-    return (table_scores[:, :K], table_valid[:, :K], table_levels[:, :K],
-            table_anchors[:, :K])
+    values = (score[order], kept, level[order], anchor[order])  # (P,) each
+    return tuple(torch.full((R, K + 1), pad, dtype=v.dtype, device=device)
+                 .index_put_(idx, torch.where(kept, v, pad))[:, :K]  # scores, valid, levels,
+                 for v, pad in zip(values, (0.0, False, -1, -1)))  # anchors: (R, K) each
 
 
 def _run_starts(sorted_keys: Tensor) -> Tensor:
-    """(N,) index of the first element of each element's run of equal keys (keys sorted).
-
-    A running maximum of the run starts: no ``unique_consecutive``, whose output size would
-    need a host-device sync.
-    """
+    """(N,) index of the first element of each element's run of equal keys (keys sorted): a
+    running maximum of the run starts (``unique_consecutive``'s output size would sync)."""
     pos = torch.arange(sorted_keys.numel(), device=sorted_keys.device)  # (N,)
     if sorted_keys.numel() == 0:
         return pos
@@ -297,18 +266,10 @@ def _run_starts(sorted_keys: Tensor) -> Tensor:
     return torch.cummax(torch.where(starts, pos, 0), 0).values
 
 
-def _rank_in_groups(sorted_keys: Tensor) -> Tensor:
-    """(N,) position of each element inside its run of equal keys (keys sorted)."""
-    return torch.arange(sorted_keys.numel(), device=sorted_keys.device) - _run_starts(sorted_keys)
-
-
 def _write_back(initials: list[AssignResult], anchors: Tensor, positives: Tensor
                 ) -> list[AssignResult]:
-    """Step 4: initial positives not selected become negatives (every image at once).
-
-    Args:
-        initials: the B initial results. anchors: (R, K) anchor index of each candidate
-            (-1 at padding). positives: (R, K) bool, the selected candidates.
+    """Step 4 for the B initial results, every image at once: initial positives not among the
+    selected candidates ``positives`` (R, K) (``anchors`` (R, K), -1 at padding) become negatives.
     """
     A = initials[0].num_anchors
     image_of_row = torch.tensor([b for b, r in enumerate(initials) for _ in range(r.num_gts)],

@@ -13,21 +13,16 @@ from torch import Tensor
 class AssignResult:
     """Per-anchor assignment of one image (mmdetection's encoding).
 
-    Attributes:
-        gt_inds: (A,) long. 0 = negative (background), -1 = ignored (no loss),
-            k >= 1 = positive for the k-th ground truth (1-based: GT index ``k - 1``).
-        labels: (A,) long. Class of the assigned GT for positives, -1 elsewhere.
-        max_overlaps: (A,) float. MaxIoU: largest IoU of the anchor with any GT (0 without
-            GTs); for its low-quality matches the assigned GT need not be that best GT.
-            ATSS, and PAA, which keeps its initial result's: ATSS measures IoU only at its
-            candidates, so this is the IoU with the assigned GT for positives, 0 elsewhere.
-        num_gts: number of ground truths G of the image.
+    ``max_overlaps``: with MaxIoU the largest IoU of the anchor with any GT (0 without GTs; for
+    its low-quality matches the assigned GT need not be that best GT). ATSS measures IoU only at
+    its candidates, so with ATSS, and PAA, which keeps its initial result's, it is the IoU with
+    the assigned GT for positives, 0 elsewhere.
     """
 
-    gt_inds: Tensor
-    labels: Tensor
-    max_overlaps: Tensor
-    num_gts: int
+    gt_inds: Tensor  # (A,) long: 0 negative, -1 ignored (no loss), k >= 1 positive for GT k - 1
+    labels: Tensor  # (A,) long: class of the assigned GT for positives, -1 elsewhere
+    max_overlaps: Tensor  # (A,) float
+    num_gts: int  # G, the ground truths of the image
 
     @classmethod
     def all_negative(cls, num_anchors: int, num_gts: int, device=None,
@@ -95,20 +90,14 @@ def batch_positives(assigns: list[AssignResult]) -> tuple[Tensor, Tensor, Tensor
 
 @dataclass
 class DenseOutputs:
-    """The detector's predictions at every anchor of a batch: what assignment and losses read.
+    """The detector's predictions at every anchor of a batch: what assignment and losses read."""
 
-    Attributes:
-        cls_logits: (B, A, C). deltas: (B, A, 5). iou_logits: (B, A), or None (no IoU branch).
-        anchors: (A, 5), levels concatenated. num_level_anchors: A_l of each level.
-        coder: the box coder whose ``decode(anchors, deltas)`` gives the predicted boxes.
-    """
-
-    cls_logits: Tensor
-    deltas: Tensor
-    iou_logits: Tensor | None
-    anchors: Tensor
-    num_level_anchors: list[int]
-    coder: Any
+    cls_logits: Tensor  # (B, A, C)
+    deltas: Tensor  # (B, A, 5)
+    iou_logits: Tensor | None  # (B, A), None without the IoU branch
+    anchors: Tensor  # (A, 5), levels concatenated
+    num_level_anchors: list[int]  # A_l of each level
+    coder: Any  # its decode(anchors, deltas) gives the predicted boxes
 
     def decode(self, image: Tensor, anchor: Tensor) -> Tensor:
         """(P, 5) predicted boxes at the (image, anchor) pairs (P,) each."""

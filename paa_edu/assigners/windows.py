@@ -1,4 +1,19 @@
-"""Anchors near each GT by index arithmetic on the anchor grid (:mod:`paa_edu.assigners.grid`).
+"""Anchors near each GT, found by index arithmetic on the anchor grid.
+
+:class:`paa_edu.model.anchors.AnchorGenerator` lays level ``l`` out row-major: cell ``(i, j)``
+holds ``R`` anchors centred on ``(x0 + j * sx, y0 + i * sy)``, and slot ``r`` of it has index
+``start + (i * W + j) * R + r``. :func:`anchor_grid` reads the layout back from the anchors and
+checks it (any level that fails makes the answer ``None``: the caller uses its dense reference;
+the answer is cached per anchor tensor, as the detector reuses its anchors):
+
+1. ``R`` = how many leading anchors share the first centre; every cell repeats its centre
+   exactly ``R`` times;
+2. ``W`` = how many cells share the first row's y; the cells fill ``H`` full rows;
+3. the strides are the gaps between the first cells; every centre lies within ``1e-3``
+   stride of ``(x0 + j * sx, y0 + i * sy)``.
+
+Windows only *choose* anchors; distances and IoUs are computed from the real anchors, and
+:attr:`LevelGrid.slack` covers the gap between the formula and the real centres.
 
 * :func:`nearest_in_window` (ATSS): the ``k`` anchors of a level nearest a GT's centre, searched
   in a ``(2h + 1) x (2h + 1)``-cell window around the nearest cell (shifted inwards at the
@@ -14,16 +29,100 @@
 from __future__ import annotations
 
 import math
+import weakref
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from paa_edu.assigners.grid import LevelGrid
 from paa_edu.geometry.iou import may_overlap, pair_overlaps
 from paa_edu.geometry.points import center_distances
 from paa_edu.geometry.runs import rank_in_runs, repeat_runs
 
+_MAX_DEVIATION = 1e-3  # largest gap between a centre and the grid formula, in strides
+_CACHE: dict[int, tuple] = {}  # id(anchors) -> (weakref, version, key, grid)
+_CACHE_SIZE = 8
 _PAIRS_PER_CHUNK = 1 << 18  # window pairs enumerated at once by overlap_ious: bounds memory
+
+
+@dataclass(frozen=True)
+class LevelGrid:
+    """Layout of one FPN level (python numbers): its first anchor index ``start``, ``height`` x
+    ``width`` cells of ``per_cell`` anchors, the centre ``(x0, y0)`` of cell (0, 0), the
+    strides ``sx, sy`` > 0, the largest anchor half diagonal ``radius`` and the ``slack`` in
+    pixels of the grid formula (deviation and float rounding)."""
+
+    start: int
+    height: int
+    width: int
+    per_cell: int
+    x0: float
+    y0: float
+    sx: float
+    sy: float
+    radius: float
+    slack: float
+
+    @property
+    def num_anchors(self) -> int:
+        return self.height * self.width * self.per_cell
+
+
+def anchor_grid(anchors: Tensor, num_level_anchors: list[int] | None) -> list[LevelGrid] | None:
+    """One :class:`LevelGrid` per non-empty level of ``anchors`` (A, 5), or ``None`` when they are
+    not such a grid (or ``num_level_anchors`` is None)."""
+    if num_level_anchors is None or anchors.shape[0] == 0:
+        return None
+    key = (tuple(anchors.shape), anchors.dtype, anchors.device, tuple(num_level_anchors))
+    hit = _CACHE.get(id(anchors))
+    if hit is not None and hit[0]() is anchors and hit[1] == anchors._version and hit[2] == key:
+        return hit[3]
+    host = anchors.detach().to("cpu", torch.float64).numpy()  # (A, 5), one copy
+    starts = np.cumsum([0, *num_level_anchors]).tolist()
+    levels = [_infer_level(host[start:start + n], start)  # steps 1-3 for each level
+              for start, n in zip(starts, num_level_anchors) if n > 0]
+    grid = None if any(level is None for level in levels) else levels
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.clear()
+    _CACHE[id(anchors)] = (weakref.ref(anchors), anchors._version, key, grid)
+    return grid
+
+
+def _infer_level(boxes: np.ndarray, start: int) -> LevelGrid | None:
+    """Steps 1-3 of the module docstring for one level's (n, 5) anchors (float64)."""
+    centers = boxes[:, :2]  # (n, 2)
+    n = centers.shape[0]
+    per_cell = _leading_run(centers)
+    if n % per_cell or not (centers.reshape(-1, per_cell, 2)
+                            == centers[::per_cell, None]).all():
+        return None
+    cells = centers[::per_cell]  # (H*W, 2)
+    width = _leading_run(cells[:, 1:])
+    if cells.shape[0] % width:
+        return None
+    height = cells.shape[0] // width
+    sx = float(cells[1, 0] - cells[0, 0]) if width > 1 else None
+    sy = float(cells[width, 1] - cells[0, 1]) if height > 1 else None
+    sx, sy = sx or sy or 1.0, sy or sx or 1.0  # a single row or column: any positive stride
+    if not (sx > 0 and sy > 0 and math.isfinite(sx) and math.isfinite(sy)):
+        return None
+    x0, y0 = float(cells[0, 0]), float(cells[0, 1])
+    rows, cols = np.divmod(np.arange(height * width), width)  # (H*W,) each
+    dev_x = float(np.abs(cells[:, 0] - (x0 + cols * sx)).max())
+    dev_y = float(np.abs(cells[:, 1] - (y0 + rows * sy)).max())
+    if dev_x > _MAX_DEVIATION * sx or dev_y > _MAX_DEVIATION * sy:
+        return None
+    radius = float(np.hypot(boxes[:, 2], boxes[:, 3]).max()) / 2
+    scale = float(np.abs(centers).max()) + radius + max(sx, sy)
+    slack = max(dev_x, dev_y) + 1e-4 * max(sx, sy) + 1e-5 * scale  # float32 rounding included
+    return LevelGrid(start, height, width, per_cell, x0, y0, sx, sy, radius, slack)
+
+
+def _leading_run(values: np.ndarray) -> int:
+    """How many leading rows of (n, d) ``values`` equal the first row (at least 1)."""
+    differs = np.flatnonzero((values != values[0]).any(1))
+    return int(differs[0]) if differs.size else values.shape[0]
 
 
 def k_nearest(dist: Tensor, anchor_inds: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -35,24 +134,17 @@ def k_nearest(dist: Tensor, anchor_inds: Tensor, k: int) -> tuple[Tensor, Tensor
     return values[:, :k], anchor_inds.expand_as(dist).gather(1, order[:, :k])
 
 
-def window_half_size(k: int, per_cell: int) -> int:
-    """Half size ``h`` of a window that holds the k nearest anchors of an inner GT centre: the
-    ``(2r + 1)**2`` cells around the nearest cell hold ``ceil(k / R)`` cells within
-    ``(r + 1/2) * sqrt(2)`` strides, and every cell outside a ``(2h + 1)``-window is at least
-    ``h + 1/2`` strides away.
-    """
-    cells = math.ceil(k / per_cell)
-    r = math.ceil((math.sqrt(cells) - 1) / 2)
-    return math.floor((r + 0.5) * math.sqrt(2) - 0.5) + 1
-
-
 def nearest_in_window(level: LevelGrid, anchors: Tensor, gt_boxes: Tensor, k: int
                       ) -> tuple[Tensor, Tensor] | None:
     """The k nearest anchors (G, k) of one level per GT, searched in a window, and ok (G,) bool
     (False: the window may miss one, search the whole level for that GT); None when the
     window holds fewer than k anchors. See the module docstring.
     """
-    h = window_half_size(k, level.per_cell)
+    # Half size h of a window that holds the k nearest anchors of an inner GT centre: the
+    # (2r + 1)^2 cells around the nearest cell hold ceil(k / R) cells within (r + 1/2) sqrt(2)
+    # strides, and every cell outside a (2h + 1)-window is at least h + 1/2 strides away.
+    r = math.ceil((math.sqrt(math.ceil(k / level.per_cell)) - 1) / 2)
+    h = math.floor((r + 0.5) * math.sqrt(2) - 0.5) + 1
     win_w, win_h = min(2 * h + 1, level.width), min(2 * h + 1, level.height)
     if win_w * win_h * level.per_cell < k:
         return None
@@ -139,7 +231,12 @@ def _cell_spans(levels: list[LevelGrid], gt_boxes: Tensor) -> dict[str, Tensor]:
     """First row and column, row and column counts, and pair count of each (GT, level), (G, L)."""
     boxes = gt_boxes.detach().double()  # (G, 5)
     half_diag = torch.hypot(boxes[:, 2], boxes[:, 3]) / 2  # (G,)
-    spans = [_cell_span(lv, boxes, half_diag) for lv in levels]  # L x (i0, j0, rows, cols)
+    spans = []  # L x (i0, j0, rows, cols): first row and column, counts of the cells in reach
+    for lv in levels:
+        reach = half_diag + lv.radius + lv.slack  # (G,)
+        j0, cols = _axis_span(boxes[:, 0], reach, lv.x0, lv.sx, lv.width)
+        i0, rows = _axis_span(boxes[:, 1], reach, lv.y0, lv.sy, lv.height)
+        spans.append((i0, j0, rows, cols))
     i0, j0, rows, cols = (torch.stack(t, 1) for t in zip(*spans))  # (G, L) each
     per_cell = torch.tensor([lv.per_cell for lv in levels], device=boxes.device)  # (L,)
     return {"i0": i0, "j0": j0, "rows": rows, "cols": cols, "count": rows * cols * per_cell}
@@ -167,14 +264,6 @@ def _enumerate_pairs(levels: list[LevelGrid], spans: dict[str, Tensor], num_rows
     entry = repeat_runs(row_len, total)  # (P,)
     anchor = row_first[entry] + rank_in_runs(row_len, entry)  # (P,)
     return (group // L)[entry], anchor
-
-
-def _cell_span(level: LevelGrid, boxes: Tensor, half_diag: Tensor):
-    """First row, first column, row count and column count (G,) each of the cells in reach."""
-    reach = half_diag + level.radius + level.slack  # (G,)
-    j0, cols = _axis_span(boxes[:, 0], reach, level.x0, level.sx, level.width)
-    i0, rows = _axis_span(boxes[:, 1], reach, level.y0, level.sy, level.height)
-    return i0, j0, rows, cols
 
 
 def _axis_span(center: Tensor, reach: Tensor, origin: float, stride: float, size: int):

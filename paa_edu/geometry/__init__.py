@@ -20,10 +20,8 @@ from paa_edu.geometry.nms import batched_nms_rotated, nms_rotated
 from paa_edu.geometry.points import center_distances, points_in_rboxes
 from paa_edu.geometry.polygon_iou import box_poly_iou
 
-__all__ = [
-    "ANGLE_VERSIONS", "DEFAULT_ANGLE_VERSION", "NonFiniteError", "check_boxes", "check_version",
-    "norm_angle",
-    "regularize_boxes", "weighted_mean_angle", "full_precision", "obb2hbb", "obb2poly", "poly2obb",
-    "box_iou_rotated", "box_poly_iou", "nms_rotated", "batched_nms_rotated", "center_distances",
-    "points_in_rboxes",
-]
+__all__ = ["ANGLE_VERSIONS", "DEFAULT_ANGLE_VERSION", "NonFiniteError", "check_boxes",
+           "check_version", "norm_angle", "regularize_boxes", "weighted_mean_angle",
+           "full_precision", "obb2hbb", "obb2poly", "poly2obb", "box_iou_rotated",
+           "box_poly_iou", "nms_rotated", "batched_nms_rotated", "center_distances",
+           "points_in_rboxes"]

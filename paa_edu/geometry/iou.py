@@ -37,22 +37,17 @@ from torch import Tensor
 from paa_edu.geometry.checks import check_boxes
 from paa_edu.geometry.convert import box_corners
 
-_PAIR_CHUNK = 1 << 14  # pairs clipped per step: bounds memory, keeps tensors in cache
+PAIR_CHUNK = 1 << 14  # pairs clipped per step: bounds memory, keeps tensors in cache
 _ROW_CHUNK_ELEMS = 1 << 22  # N*M entries tested per step by the cheap overlap test
 
 
 def box_iou_rotated(boxes1: Tensor, boxes2: Tensor, mode: str = "iou", aligned: bool = False,
                     eps: float = 1e-6) -> Tensor:
-    """IoU (or IoF) of rotated boxes, exact up to float rounding, differentiable.
+    """IoU (or IoF) in [0, 1] of rotated boxes (N, 5) and (M, 5) (same dtype and device), exact up
+    to float rounding, differentiable: (N, M), or (N,) row against row when ``aligned`` (N == M).
 
-    Args:
-        boxes1: (N, 5) cx, cy, w, h, theta.
-        boxes2: (M, 5), same dtype and device as ``boxes1``.
-        mode: ``"iou"`` = inter / union, or ``"iof"`` = inter / area of the box from ``boxes1``.
-        aligned: if True, N == M and row i of ``boxes1`` is compared with row i of ``boxes2``.
-        eps: lower bound of the denominator (union or area1), avoids 0/0 for empty boxes.
-    Returns:
-        (N, M) overlaps, or (N,) if ``aligned``; values in [0, 1].
+    ``mode``: ``"iou"`` = inter / union, ``"iof"`` = inter / area of the box from ``boxes1``;
+    ``eps``: lower bound of the denominator (avoids 0/0 for empty boxes).
     """
     _check_iou_inputs(boxes1, boxes2, mode, aligned)
     if aligned:
@@ -82,15 +77,14 @@ def pair_overlaps(boxes1: Tensor, boxes2: Tensor, mode: str = "iou",
 
 def pair_intersection_area(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     """Intersection areas of aligned pairs (P, 5) x (P, 5) -> (P,), in chunks; no checks."""
-    if boxes1.shape[0] <= _PAIR_CHUNK:
+    if boxes1.shape[0] <= PAIR_CHUNK:
         return _intersection(boxes1, boxes2)
-    parts = [_intersection(a, b) for a, b in
-             zip(boxes1.split(_PAIR_CHUNK), boxes2.split(_PAIR_CHUNK))]
-    return torch.cat(parts)  # (P,)
+    return torch.cat([_intersection(a, b) for a, b in
+                      zip(boxes1.split(PAIR_CHUNK), boxes2.split(PAIR_CHUNK))])  # (P,)
 
 
 def _intersection(boxes1: Tensor, boxes2: Tensor) -> Tensor:
-    """(P, 5) x (P, 5) -> (P,) intersection areas (the algorithm of the module docstring)."""
+    """The algorithm of the module docstring on aligned pairs (P, 5) x (P, 5) -> (P,)."""
     # 1. Work in the frame of the thinner box ("box 1" from here on; the intersection is
     #    symmetric): its centre is the origin and its w side the x axis.
     swap = (boxes2[:, 2:4].amin(1) < boxes1[:, 2:4].amin(1))[:, None]  # (P, 1)
@@ -115,16 +109,11 @@ def _intersection(boxes1: Tensor, boxes2: Tensor) -> Tensor:
 
 def intersection_candidates(corners1: Tensor, corners2: Tensor, dist12: Tensor, dist21: Tensor,
                             tol: Tensor) -> tuple[Tensor, Tensor]:
-    """Step 3 for two convex polygons 1 and 2, shared by :func:`box_iou_rotated` and
-    :func:`paa_edu.geometry.polygon_iou.box_poly_iou`.
-
-    Args:
-        corners1: (P, K, 2) and corners2: (P, L, 2), the vertices in order around each polygon.
-        dist12: (P, K, L) signed distances of the corners of 1 to the edge lines of 2 (>= 0
-            inside); dist21: (P, L, K) the converse. tol: (P, 1, 1) inside-test slack.
-    Returns:
-        points (P, K + L + K * L, 2) and their validity: the corners of each polygon inside the
-        other, then the crossings of the edges of 1 with the lines of 2.
+    """Step 3 for convex polygons 1 (P, K, 2) and 2 (P, L, 2) (vertices in order), from the signed
+    distances (>= 0 inside, slack ``tol`` (P, 1, 1)) of the corners of 1 to the edge lines of 2
+    (P, K, L) and the converse (P, L, K): points (P, K + L + K * L, 2) and their validity, the
+    corners of each polygon inside the other, then the crossings of the edges of 1 with the
+    lines of 2. Shared with :func:`paa_edu.geometry.polygon_iou.box_poly_iou`.
     """
     inside1 = (dist12 >= -tol).all(dim=-1)  # (P, K)
     inside2 = (dist21 >= -tol).all(dim=-1)  # (P, L)
@@ -216,12 +205,8 @@ def convex_area(points: Tensor, valid: Tensor) -> Tensor:
     2. Sort by angle around the mean, invalid points last.
     3. Triangle fan around the mean: sum of ``cross(p_k, p_k+1)`` over consecutive valid
        points, plus the closing triangle ``cross(p_last, p_first)``.
-    Duplicated points (a corner found twice) add zero area.
-
-    Args:
-        points: (P, K, 2); valid: (P, K) bool.
-    Returns:
-        (P,) areas, 0 where fewer than 3 points are valid.
+    Duplicated points (a corner found twice) add zero area. points (P, K, 2), valid (P, K)
+    bool -> (P,) areas, 0 where fewer than 3 points are valid.
     """
     count = valid.sum(dim=1, keepdim=True)  # (P, 1)
     weight = valid.to(points.dtype)  # (P, K)
@@ -255,9 +240,12 @@ def overlap_bounds(boxes: Tensor) -> Tensor:
     """What :func:`may_overlap` needs per box, (..., 5) -> (..., 4): enclosing circle radius,
     half width and half height of the axis-aligned box, 1 if w * h > 0 (else 0).
     """
-    ex, ey = half_extents(boxes)
-    non_empty = (boxes[..., 2] * boxes[..., 3] > 0).to(boxes.dtype)
-    return torch.stack([_half_diagonal(boxes), ex, ey, non_empty], dim=-1)
+    cos, sin = torch.cos(boxes[..., 4]).abs(), torch.sin(boxes[..., 4]).abs()
+    w, h = boxes[..., 2], boxes[..., 3]
+    ex, ey = (w * cos + h * sin) / 2, (w * sin + h * cos) / 2  # half sides of the AABB
+    non_empty = (w * h > 0).to(boxes.dtype)
+    half_diagonal = torch.hypot(w, h) / 2  # enclosing circle radius
+    return torch.stack([half_diagonal, ex, ey, non_empty], dim=-1)
 
 
 def bounds_meet(boxes1: Tensor, bounds1: Tensor, boxes2: Tensor, bounds2: Tensor) -> Tensor:
@@ -291,18 +279,6 @@ def pairs_where(test: Callable[[slice], Tensor], n: int, m: int, device: torch.d
         empty = torch.zeros(0, dtype=torch.long, device=device)
         return empty, empty
     return torch.cat(rows), torch.cat(cols)
-
-
-def _half_diagonal(boxes: Tensor) -> Tensor:
-    """Radius of the enclosing circle, (..., 5) -> (...)."""
-    return torch.hypot(boxes[..., 2], boxes[..., 3]) / 2
-
-
-def half_extents(boxes: Tensor) -> tuple[Tensor, Tensor]:
-    """Half width and half height of the axis-aligned bounding box, (..., 5) -> 2 x (...)."""
-    cos, sin = torch.cos(boxes[..., 4]).abs(), torch.sin(boxes[..., 4]).abs()
-    w, h = boxes[..., 2], boxes[..., 3]
-    return (w * cos + h * sin) / 2, (w * sin + h * cos) / 2
 
 
 def _check_iou_inputs(boxes1: Tensor, boxes2: Tensor, mode: str, aligned: bool) -> None:

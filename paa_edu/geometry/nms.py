@@ -1,13 +1,10 @@
 """Greedy non-maximum suppression (NMS) for rotated boxes, with the exact IoU of ``iou.py``.
 
-This module walks the ranks block by block (``method="blocks"``, the reference, described
-below); the default ``method="graph"`` gives the same keep set from one sparse IoU pass and
-parallel rounds (:mod:`paa_edu.geometry.nms_graph`), which scales to dense scenes.
-
 Greedy NMS visits the boxes from the highest score down; a box is kept unless a box kept before
-it overlaps it with IoU > ``iou_threshold``. Computing the IoU of *all* pairs first is wasteful
-when boxes are dense (20000 random boxes have millions of overlapping pairs) because most boxes
-are suppressed early and never need to be compared again. So we go block by block:
+it overlaps it with IoU > ``iou_threshold``. Most boxes of a dense scene are suppressed early and
+never need to be compared again, so ``method="blocks"`` (the reference) does not compute the IoU
+of *all* pairs first but walks the ranks block by block (``method="graph"``, the default, gets
+the same keep set from one sparse IoU pass and parallel rounds: :mod:`.nms_graph`):
 
 1. Sort the boxes by decreasing score (stable: ties keep their input order) and mark all alive.
 2. Take the next block of ``_BLOCK`` ranks and drop the boxes that are no longer alive.
@@ -36,23 +33,18 @@ _BLOCK = 512  # ranks handled per greedy step
 
 def nms_rotated(boxes: Tensor, scores: Tensor, iou_threshold: float,
                 method: str = "graph") -> Tensor:
-    """Greedy rotated NMS: (K,) int64 indices of the kept boxes (N, 5), by decreasing score (N,).
-
-    A box is suppressed when its IoU with a kept box is > ``iou_threshold``. ``method``:
-    ``"blocks"``, the greedy walk of this module (the reference), or ``"graph"``, the same keep set
-    from one sparse IoU pass (:mod:`paa_edu.geometry.nms_graph`; it walks the blocks when the
-    boxes of a class overlap too densely).
-    """
+    """Greedy rotated NMS: (K,) int64 indices of the kept boxes (N, 5), by decreasing score (N,);
+    a box is suppressed when its IoU with a kept box is > ``iou_threshold``. ``method``:
+    ``"blocks"`` (the reference) or ``"graph"`` (module docstring)."""
     _check_nms_inputs(boxes, scores, iou_threshold, method)
     return _greedy_nms(boxes, scores, float(iou_threshold), None, method)
 
 
 def batched_nms_rotated(boxes: Tensor, scores: Tensor, labels: Tensor,
                         iou_threshold: float, method: str = "graph") -> Tensor:
-    """Class-wise rotated NMS (``labels`` (N,) integer): boxes with different labels never suppress
-    each other. One NMS runs on all boxes and candidate pairs with different labels are dropped
-    before any IoU (shifting each class far away, as mmcv does, would cost float32 precision).
-    """
+    """Class-wise rotated NMS (``labels`` (N,) integer): one NMS on all boxes, candidate pairs
+    with different labels dropped before any IoU (shifting each class far away, as mmcv does,
+    would cost float32 precision)."""
     _check_nms_inputs(boxes, scores, iou_threshold, method)
     if not isinstance(labels, Tensor) or labels.shape != scores.shape:
         got = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels)
@@ -80,16 +72,15 @@ def _greedy_nms(boxes: Tensor, scores: Tensor, thr: float, labels: Tensor | None
         block = block[_greedy_in_block(ranked, ranked_labels, block, thr)]  # (K_b,) kept
         kept.append(block)
         later = stop + alive[stop:].nonzero().squeeze(1)  # (L,) alive ranks after the block
-        if block.numel() and later.numel():
-            hit = _suppressed(ranked, ranked_labels, block, later, thr)  # (L,) bool
+        if block.numel() and later.numel():  # the later ranks a kept box overlaps by > thr
+            _, hit = _suppression_pairs(ranked[block], ranked[later],
+                                        None if labels is None else ranked_labels[block],
+                                        None if labels is None else ranked_labels[later], thr)
             alive[later[hit]] = False
-    if not kept:
-        return order
-    return order[torch.cat(kept)]  # (K,)
+    return order[torch.cat(kept)] if kept else order  # (K,)
 
 
-def _greedy_in_block(ranked: Tensor, labels: Tensor | None, block: Tensor,
-                     thr: float) -> Tensor:
+def _greedy_in_block(ranked: Tensor, labels: Tensor | None, block: Tensor, thr: float) -> Tensor:
     """Greedy NMS among the boxes of one block; returns positions (into ``block``) kept."""
     boxes = ranked[block]  # (B, 5)
     block_labels = None if labels is None else labels[block]  # (B,)
@@ -105,24 +96,10 @@ def _greedy_in_block(ranked: Tensor, labels: Tensor | None, block: Tensor,
     return torch.as_tensor(keep, dtype=torch.long, device=block.device)
 
 
-def _suppressed(ranked: Tensor, labels: Tensor | None, kept: Tensor, later: Tensor,
-                thr: float) -> Tensor:
-    """Which of the ``later`` ranks have IoU > thr with at least one of the ``kept`` ranks."""
-    i, j = _suppression_pairs(ranked[kept], ranked[later],
-                              None if labels is None else labels[kept],
-                              None if labels is None else labels[later], thr)
-    hit = torch.zeros(later.numel(), dtype=torch.bool, device=later.device)
-    hit[j] = True
-    return hit  # (L,)
-
-
 def _suppression_pairs(boxes1: Tensor, boxes2: Tensor, labels1: Tensor | None,
-                       labels2: Tensor | None, thr: float,
-                       upper: bool = False) -> tuple[Tensor, Tensor]:
-    """Pairs (i, j), row-major, with IoU(boxes1[i], boxes2[j]) > thr (and equal labels).
-
-    ``upper=True`` (for ``boxes1 is boxes2``) keeps only i < j: each pair once, no self-pairs.
-    """
+                       labels2: Tensor | None, thr: float, upper: bool = False):
+    """Pairs (i, j), row-major, with IoU(boxes1[i], boxes2[j]) > thr (and equal labels);
+    ``upper=True`` (for ``boxes1 is boxes2``) keeps only i < j: each pair once, no self-pairs."""
     i, j = overlap_candidates(boxes1, boxes2)  # (P,), (P,) pairs that may overlap
     if upper:
         i, j = i[i < j], j[i < j]

@@ -35,9 +35,7 @@ _MAX_REACH = 64  # rings of cells the largest box searches (larger cells beyond 
 def graph_nms(ranked: Tensor, labels: Tensor | None, thr: float) -> Tensor | None:
     """Greedy NMS of boxes (N, 5) ranked best first, ``labels`` (N,) or None: the kept ranks (K,),
     increasing; None when the boxes are so dense (more than ``max(_MAX_PAIRS_PER_BOX, N / 512)``
-    neighbours each) that walking the ranks greedily, which visits only the neighbours of kept
-    boxes, is cheaper.
-    """
+    neighbours each) that the greedy walk, which visits only the neighbours of kept boxes, wins."""
     n = ranked.shape[0]
     pairs = candidate_pairs(ranked, labels, thr)  # (P,) each, i < j, pending
     if pairs is None:

@@ -33,9 +33,7 @@ from torch import Tensor
 
 from paa_edu.geometry.checks import check_boxes
 from paa_edu.geometry.convert import box_corners
-from paa_edu.geometry.iou import convex_area, intersection_candidates, pairs_where
-
-_PAIR_CHUNK = 1 << 14  # pairs clipped per step: bounds memory
+from paa_edu.geometry.iou import PAIR_CHUNK, convex_area, intersection_candidates, pairs_where
 
 
 def box_poly_iou(boxes: Tensor, polys: Tensor) -> Tensor:
@@ -52,7 +50,7 @@ def box_poly_iou(boxes: Tensor, polys: Tensor) -> Tensor:
         raise ValueError("polys contains NaN or Inf")
     rows, cols = _bbox_candidates(boxes, polys)  # (P,), (P,)
     values = [pair_box_poly_iou(b, p) for b, p in
-              zip(boxes[rows].split(_PAIR_CHUNK), polys[cols].split(_PAIR_CHUNK))]
+              zip(boxes[rows].split(PAIR_CHUNK), polys[cols].split(PAIR_CHUNK))]
     out = boxes.new_zeros(boxes.shape[0], polys.shape[0])
     if values:
         out = out.index_put((rows, cols), torch.cat(values))

@@ -11,11 +11,8 @@ from torch import Tensor
 
 
 def repeat_runs(lengths: Tensor, total: int) -> Tensor:
-    """(total,) the run of every element: run ``r`` repeated ``lengths[r]`` times.
-
-    Equal to ``torch.repeat_interleave(torch.arange(R), lengths)``, found by a binary search in
-    the cumulative lengths, which needs no host-device sync.
-    """
+    """(total,) the run of every element, run ``r`` repeated ``lengths[r]`` times: as
+    ``torch.repeat_interleave(torch.arange(R), lengths)``, by a binary search (no sync)."""
     ends = lengths.cumsum(0)  # (R,) one past the last element of each run
     return torch.searchsorted(ends, torch.arange(total, device=lengths.device), right=True)
 

@@ -20,16 +20,9 @@ from torch import Tensor
 
 
 class AnchorGenerator:
-    """Rotated anchors for FPN levels.
-
-    Args:
-        strides: stride of each level in pixels, e.g. (8, 16, 32, 64, 128) for P3-P7.
-        octave_base_scale: anchor side in units of the stride (4 in the rotated PAA configs).
-        scales_per_octave: number of scales per location, ``2**(k/scales_per_octave)``.
-        ratios: aspect ratios h/w; one anchor per (scale, ratio) pair at every location.
-        angle: theta of every anchor, radians.
-        center_offset: anchor centre offset in units of the stride (0 = mmdetection).
-    """
+    """Rotated anchors for FPN levels of ``strides`` pixels (e.g. 8-128 for P3-P7): one anchor
+    per (scale, ratio h/w) pair at every location, ``scales_per_octave`` scales per octave, the
+    layout of the module docstring (``octave_base_scale`` 4 in the rotated PAA configs)."""
 
     def __init__(self, strides=(8, 16, 32, 64, 128), octave_base_scale: float = 4,
                  scales_per_octave: int = 1, ratios=(1.0,), angle: float = 0.0,
@@ -41,11 +34,8 @@ class AnchorGenerator:
                              f"octave_base_scale {octave_base_scale} > 0, scales_per_octave "
                              f"{scales_per_octave} >= 1, a finite angle {angle} and "
                              f"center_offset {center_offset} in [0, 1)")
-        self.strides = tuple(strides)
-        self.octave_base_scale = octave_base_scale
-        self.scales_per_octave = scales_per_octave
-        self.ratios = tuple(ratios)
-        self.angle = float(angle)
+        self.strides, self.ratios, self.angle = tuple(strides), tuple(ratios), float(angle)
+        self.octave_base_scale, self.scales_per_octave = octave_base_scale, scales_per_octave
         self.center_offset = float(center_offset)
 
     @property
@@ -60,11 +50,6 @@ class AnchorGenerator:
             for ratio in self.ratios:  # ratio = h / w at constant area side**2
                 sizes.append((side / math.sqrt(ratio), side * math.sqrt(ratio)))
         return torch.tensor(sizes, dtype=torch.float64)  # (R, 2)
-
-    def feature_sizes_for(self, image_size: tuple[int, int]) -> list[tuple[int, int]]:
-        """Feature-map size ``(ceil(H / s), ceil(W / s))`` of every level for an (H, W) image."""
-        height, width = image_size
-        return [(math.ceil(height / s), math.ceil(width / s)) for s in self.strides]
 
     def num_level_anchors(self, feature_sizes: list[tuple[int, int]]) -> list[int]:
         """Number of anchors of each level, ``H_l * W_l * R``."""
@@ -81,8 +66,10 @@ class AnchorGenerator:
 
     def anchors_for_image(self, image_size: tuple[int, int], device=None,
                           dtype: torch.dtype = torch.float32):
-        """Per-level anchors and feature sizes for an (H, W) image."""
-        sizes = self.feature_sizes_for(image_size)
+        """Per-level anchors and feature sizes ``(ceil(H / s), ceil(W / s))`` for an (H, W)
+        image."""
+        height, width = image_size
+        sizes = [(math.ceil(height / s), math.ceil(width / s)) for s in self.strides]
         return self.grid_anchors(sizes, device=device, dtype=dtype), sizes
 
     def _level_anchors(self, size, stride, device, dtype) -> Tensor:

@@ -46,12 +46,9 @@ def _narrow_resnet(depth: int, width: int) -> nn.Module:
 
 
 def build_resnet(depth: int, width: int = 64, weights: str | None = None) -> nn.Module:
-    """A ResNet trunk ``conv1 bn1 relu maxpool layer1..layer4`` (no fc) of depth 18, 34 or 50.
-
-    ``width`` 64 is torchvision's network; less gives a narrow ResNet-18/34. ``weights``: None
-    (random), a torchvision weights name (``"IMAGENET1K_V1"``) or a local .pth state dict.
-    The module's ``out_channels`` are the channels of (C3, C4, C5).
-    """
+    """A ResNet trunk ``conv1 bn1 relu maxpool layer1..layer4`` (no fc) of depth 18, 34 or 50,
+    ``out_channels`` those of (C3, C4, C5). ``width`` < 64 gives a narrow ResNet-18/34;
+    ``weights``: None, a torchvision weights name (``"IMAGENET1K_V1"``) or a local .pth file."""
     if depth not in (18, 34, 50):
         raise ValueError(f"depth must be 18, 34 or 50, got {depth}")
     if width == 64:
@@ -154,8 +151,7 @@ class ResNetFPN(nn.Module):
         """images (B, 3, H, W) -> list of L feature maps (B, fpn_channels, H/s_l, W/s_l)."""
         b = self.body
         x = b.maxpool(b.relu(b.bn1(b.conv1(images))))  # (B, w, H/4, W/4)
-        c2 = b.layer1(x)
-        c3 = b.layer2(c2)  # (B, 2w*e, H/8, W/8)
+        c3 = b.layer2(b.layer1(x))  # (B, 2w*e, H/8, W/8)
         c4 = b.layer3(c3)  # (B, 4w*e, H/16, W/16)
         c5 = b.layer4(c4)  # (B, 8w*e, H/32, W/32)
         return self.fpn([c3, c4, c5])
@@ -226,8 +222,6 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 
 def normalize_pixels(pixels: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     """``(pixels - mean) / std`` in float32 (float64 when ``mean`` and ``std`` are): the one
-    normalisation formula of the library, used on the host (:func:`normalize`) and on the device
-    (the model's ``normalize_images``), so both give the same bits (IEEE 754 rounds a
-    subtraction and a division exactly once each, whatever the vector width).
-    """
+    normalisation formula, on the host (:func:`normalize`) and on the device (the model's
+    ``normalize_images``), so both give the same bits (each IEEE 754 operation rounds once)."""
     return (pixels.float() - mean) / std

@@ -38,13 +38,9 @@ _VERSION_SETTINGS = {"le135": (True, False, 1.0), "le90": (True, True, None),
 
 
 class DeltaXYWHACoder:
-    """Encode/decode rotated boxes as (dx, dy, dw, dh, dtheta) deltas.
-
-    Args:
-        version: angle version of the targets and the decoded boxes.
-        means, stds: delta normalisation, ``delta = (d - means) / stds``.
-        wh_ratio_clip: decoded ``dw, dh`` are clamped to ``+-|log(wh_ratio_clip)|``.
-    """
+    """Encode/decode rotated boxes of angle ``version`` as (dx, dy, dw, dh, dtheta) deltas,
+    normalised as ``(d - means) / stds``; decoded ``dw, dh`` are clamped to
+    ``+-|log(wh_ratio_clip)|``."""
 
     def __init__(self, version: str = "le135", means=(0.0,) * 5, stds=(1.0,) * 5,
                  wh_ratio_clip: float = 16 / 1000):
@@ -65,7 +61,7 @@ class DeltaXYWHACoder:
         gt_boxes = regularized(gt_boxes, self.version)
         px, py, pw, ph, pt = anchors.unbind(-1)
         gx, gy, gw, gh, gt = gt_boxes.unbind(-1)
-        dx, dy = self._to_anchor_frame(gx - px, gy - py, pt)
+        dx, dy = self._rotate(gx - px, gy - py, pt, -1.0)  # into the anchor's frame
         dx, dy = dx / pw, dy / ph
         dt = norm_angle(gt - pt, self.version)
         if self.edge_swap:  # use the edge pairing that needs the smaller rotation
@@ -89,7 +85,7 @@ class DeltaXYWHACoder:
         px, py, pw, ph, pt = anchors.unbind(-1)
         dw = dw.clamp(-self.max_log_ratio, self.max_log_ratio)
         dh = dh.clamp(-self.max_log_ratio, self.max_log_ratio)
-        ox, oy = self._from_anchor_frame(dx * pw, dy * ph, pt)
+        ox, oy = self._rotate(dx * pw, dy * ph, pt, 1.0)  # back to the image frame
         gx, gy = px + ox, py + oy
         if max_shape is not None:
             gx, gy = gx.clamp(0, max_shape[1]), gy.clamp(0, max_shape[0])
@@ -98,16 +94,11 @@ class DeltaXYWHACoder:
         boxes = torch.stack([gx, gy, pw * dw.exp(), ph * dh.exp(), pt + dt], -1)
         return regularized(boxes, self.version)
 
-    def _to_anchor_frame(self, ox: Tensor, oy: Tensor, pt: Tensor):
+    def _rotate(self, ox: Tensor, oy: Tensor, pt: Tensor, sign: float):
+        """The offset (ox, oy) turned by ``sign * pt`` (identity without ``proj_xy``)."""
         if not self.proj_xy:
             return ox, oy
-        cos, sin = torch.cos(pt), torch.sin(pt)
-        return cos * ox + sin * oy, -sin * ox + cos * oy
-
-    def _from_anchor_frame(self, ox: Tensor, oy: Tensor, pt: Tensor):
-        if not self.proj_xy:
-            return ox, oy
-        cos, sin = torch.cos(pt), torch.sin(pt)
+        cos, sin = torch.cos(pt), sign * torch.sin(pt)
         return cos * ox - sin * oy, sin * ox + cos * oy
 
     @staticmethod

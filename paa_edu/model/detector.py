@@ -32,11 +32,8 @@ _ANCHOR_CACHE_SIZE = 8  # (feature sizes, device, dtype) entries kept; inference
 
 
 class RotatedPAADetector(nn.Module):
-    """Single-stage rotated detector (RetinaNet head + PAA IoU branch) from a ``ModelConfig``.
-
-    ``load_backbone_weights=False`` builds the same network with random weights, for loading a
-    checkpoint that holds them all.
-    """
+    """Single-stage rotated detector (RetinaNet head + PAA IoU branch) from a ``ModelConfig``;
+    ``load_backbone_weights=False``: random weights, for loading a checkpoint that holds all."""
 
     def __init__(self, cfg: ModelConfig, load_backbone_weights: bool = True):
         super().__init__()
@@ -68,12 +65,9 @@ class RotatedPAADetector(nn.Module):
 
     # ---- 0. inputs --------------------------------------------------------------------------
     def normalize_images(self, images: Tensor, image_shapes: list | None = None) -> Tensor:
-        """Float images (B, 3, H, W) pass through; uint8 RGB images are normalised on their device.
-
-        ``(x - mean) / std`` by :func:`paa_edu.model.backbone.normalize_pixels`, the formula of the
-        host-side ``normalize`` (the same bits), then the padding outside each image's
-        ``image_shapes[b] = (h, w)`` is set to 0, as host-side padding after normalisation is.
-        """
+        """Float images (B, 3, H, W) pass through; uint8 RGB images are normalised on their
+        device (:func:`~paa_edu.model.backbone.normalize_pixels`), then the padding outside each
+        image's ``image_shapes[b] = (h, w)`` is set to 0, as host-side padding is."""
         if images.dtype != torch.uint8:
             return images
         out = normalize_pixels(images, self.pixel_mean, self.pixel_std)  # (B, 3, H, W)
@@ -92,9 +86,8 @@ class RotatedPAADetector(nn.Module):
                     or not isinstance(labels, Tensor) or labels.dim() != 1 \
                     or labels.is_floating_point() or len(labels) != len(boxes):
                 raise ValueError(f"targets[{b}] must hold boxes (G, 5) and integer labels "
-                                 f"(G,), got boxes {tuple(getattr(boxes, 'shape', ()))} "
-                                 f"and labels "
-                                 f"{getattr(labels, 'dtype', type(labels))} "
+                                 f"(G,), got boxes {tuple(getattr(boxes, 'shape', ()))} and "
+                                 f"labels {getattr(labels, 'dtype', type(labels))} "
                                  f"{tuple(getattr(labels, 'shape', ()))}")
         try:  # values: one check for the whole batch
             check_boxes(torch.cat([t["boxes"] for t in targets]), "targets' boxes")
@@ -119,13 +112,8 @@ class RotatedPAADetector(nn.Module):
 
     # ---- 1. dense predictions ---------------------------------------------------------------
     def predict_dense(self, images: Tensor, image_shapes: list | None = None) -> DenseOutputs:
-        """Backbone + head + anchors: the predictions at every anchor of the batch.
-
-        Args:
-            images: (B, 3, H, W) normalised float, or uint8 RGB (see :meth:`normalize_images`);
-                H and W multiples of the largest stride.
-            image_shapes: B unpadded (h, w) sizes for uint8 inputs (None = no padding).
-        """
+        """Backbone + head + anchors: the predictions at every anchor of ``images`` (B, 3, H, W),
+        H and W multiples of the largest stride (``image_shapes``: :meth:`normalize_images`)."""
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
         feats = self.backbone(self.normalize_images(images, image_shapes))  # L x (B, F, H_l, W_l)
@@ -142,40 +130,29 @@ class RotatedPAADetector(nn.Module):
     # ---- 3. losses --------------------------------------------------------------------------
     def positive_pairs(self, dense: DenseOutputs, targets: list[dict], assigns: list
                        ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """The positives of a batch with their decoded boxes and the GT boxes they learn.
-
-        Returns:
-            ``image`` (P,), ``anchor`` (P,) (image-major, as ``nonzero`` gives them), the
-            decoded predictions (P, 5) and their GT boxes (P, 5).
-        """
+        """The positives of a batch, ``image`` (P,) and ``anchor`` (P,) image-major, with their
+        decoded predictions (P, 5) and the GT boxes (P, 5) they learn."""
         image, anchor, gt_row = batch_positives(assigns)  # (P,) each
         gt_boxes = torch.cat([t["boxes"].to(dense.anchors).reshape(-1, 5) for t in targets])
         return image, anchor, dense.decode(image, anchor), gt_boxes[gt_row]
 
     def compute_losses(self, dense: DenseOutputs, targets: list[dict], assigns: list) -> dict:
-        """Focal + IoU-weighted rotated IoU loss + IoU-branch BCE over the batch.
-
-        Ignored anchors (``gt_inds == -1``, MaxIoU's 0.4-0.5 band) are left out of every loss.
-        The whole batch at once: two ``nonzero`` (kept anchors, positives), no per-image ones.
-        """
+        """Focal + IoU-weighted rotated IoU loss + IoU-branch BCE over the whole batch at once;
+        ignored anchors (``gt_inds == -1``, MaxIoU's 0.4-0.5 band) are left out of every loss."""
         gt_inds = torch.stack([a.gt_inds for a in assigns])  # (B, A)
         labels = torch.stack([a.labels for a in assigns])  # (B, A)
         kept = (gt_inds >= 0).reshape(-1).nonzero().squeeze(1)  # (N,) not ignored, flat
-        image, anchor, pred_boxes, pos_gt_boxes = self.positive_pairs(dense, targets, assigns)
+        image, anchor, pred_boxes, gt_boxes = self.positive_pairs(dense, targets, assigns)
         iou_logits = dense.iou_logits
         return detection_losses(
-            dense.cls_logits.flatten(0, 1)[kept], labels.reshape(-1)[kept], pred_boxes,
-            pos_gt_boxes,
+            dense.cls_logits.flatten(0, 1)[kept], labels.reshape(-1)[kept], pred_boxes, gt_boxes,
             None if iou_logits is None else iou_logits[image, anchor], num_images=len(targets),
             reg_weight=self.cfg.reg_weight, iou_weight=self.cfg.iou_weight,
             graph_anchor=dense.deltas, average_over_ranks=self.reduce_num_pos)
 
     def loss(self, images: Tensor, targets: list[dict]) -> dict:
-        """One training forward pass: dense predictions -> assignment -> losses.
-
-        The targets are checked once for the batch (:meth:`prepare_targets`, best while they
-        are still on the host); assignment and losses trust them.
-        """
+        """One training forward pass: dense predictions -> assignment -> losses (the targets
+        are checked once, by :meth:`prepare_targets`; assignment and losses trust them)."""
         targets = self.prepare_targets(targets, images.device)
         dense = self.predict_dense(images, target_image_shapes(targets))
         if len(targets) != len(images):
@@ -198,11 +175,8 @@ class RotatedPAADetector(nn.Module):
                 for b in range(images.shape[0])]
 
     def forward(self, images: Tensor, targets: list[dict] | None = None):
-        """Loss dict in training mode (``targets`` required), detections in eval mode.
-
-        In eval mode ``targets`` is optional; their ``img_shape`` (if any) marks the padding of
-        uint8 inputs.
-        """
+        """Loss dict in training mode (``targets`` required), detections in eval mode (where
+        the ``img_shape`` of optional ``targets`` marks the padding of uint8 inputs)."""
         if self.training:
             if targets is None:
                 raise ValueError("targets are required in training mode (call model.eval() "

@@ -17,11 +17,8 @@ from torch import Tensor, nn
 
 
 def permute_to_flat(x: Tensor, k: int) -> Tensor:
-    """Reorder a head output (B, R*K, H, W) into (B, H*W*R, K).
-
-    Row ``(y * W + x) * R + r`` is anchor ``r`` of location (y, x): the order in which the
-    anchor generator lists the anchors of one level.
-    """
+    """Reorder a head output (B, R*K, H, W) into (B, H*W*R, K): row ``(y * W + x) * R + r`` is
+    anchor ``r`` of location (y, x), the order of the anchor generator."""
     b, rk, h, w = x.shape
     x = x.view(b, rk // k, k, h, w)  # (B, R, K, H, W)
     return x.permute(0, 3, 4, 1, 2).reshape(b, h * w * (rk // k), k)  # (B, H*W*R, K)
@@ -64,8 +61,7 @@ class RotatedRetinaHead(nn.Module):
         iou_logits (B, A) or None, anchors concatenated level-major (A = sum_l H_l W_l)."""
         cls_all, reg_all, iou_all = [], [], []
         for x in feats:
-            c = self.cls_tower(x)
-            r = self.reg_tower(x)
+            c, r = self.cls_tower(x), self.reg_tower(x)
             cls_all.append(permute_to_flat(self.cls_out(c), self.num_classes))  # (B, HW, C)
             reg_all.append(permute_to_flat(self.reg_out(r), 5))  # (B, HW, 5)
             if self.iou_out is not None:

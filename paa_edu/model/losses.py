@@ -25,23 +25,16 @@ def detection_losses(cls_logits: Tensor, labels: Tensor, pos_pred_boxes: Tensor,
                      reg_weight: float = 1.0, iou_weight: float = 0.5,
                      graph_anchor: Tensor | None = None,
                      average_over_ranks: bool = False) -> dict[str, Tensor]:
-    """The three PAA losses over a whole batch.
+    """The three PAA losses over a batch: scalars ``loss_cls``, ``loss_bbox`` and, with IoU
+    logits, ``loss_iou``.
 
-    Args:
-        cls_logits: (N, C) logits of all anchors of all images.
-        labels: (N,) long, class of each positive, -1 for negatives.
-        pos_pred_boxes: (P, 5) decoded boxes of the positives (differentiable).
-        pos_gt_boxes: (P, 5) their GT boxes.
-        pos_iou_logits: (P,) IoU-branch logits of the positives, or None (no IoU branch).
-        num_images: B, the lower bound of the classification normaliser.
-        reg_weight, iou_weight: loss weights (1.0 and 0.5 in rotated PAA).
-        graph_anchor: a tensor whose ``0 * sum()`` keeps the regression graph alive when P=0
-            (e.g. all deltas); defaults to ``pos_pred_boxes``.
-        average_over_ranks: normalise by the mean over processes of ``num_pos`` and of
-            ``sum(t)`` (original PAA) instead of this process's own (seed, mmdet). Every rank
-            must call this the same number of times (it all-reduces, even when P = 0).
-    Returns:
-        dict ``loss_cls``, ``loss_bbox`` and (with the IoU branch) ``loss_iou``, scalars.
+    ``cls_logits`` (N, C) and ``labels`` (N,) (-1 for negatives) cover the anchors of all images;
+    the positives' decoded boxes (P, 5) (differentiable), their GT boxes (P, 5) and their IoU
+    logits (P,) or None (no IoU branch). ``num_images`` B bounds the classification normaliser
+    from below; ``reg_weight``, ``iou_weight`` are 1.0 and 0.5 in rotated PAA. ``graph_anchor``
+    (e.g. all deltas; default ``pos_pred_boxes``) keeps the regression graph alive through
+    ``0 * sum()`` when P = 0. ``average_over_ranks``: every rank must call this equally often
+    (it all-reduces, even when P = 0).
     """
     num_pos = len(pos_pred_boxes)
     targets = one_hot_targets(labels, cls_logits.shape[1])  # (N, C)
@@ -72,10 +65,8 @@ def detection_losses(cls_logits: Tensor, labels: Tensor, pos_pred_boxes: Tensor,
 
 
 def mean_over_ranks(values: torch.Tensor) -> torch.Tensor:
-    """The element-wise mean of ``values`` over ranks (a copy; ``values`` itself on one process).
-
-    Not differentiable (all-reduce has no autograd): use it for logged numbers and normalisers.
-    """
+    """The element-wise mean of ``values`` over ranks (a copy; ``values`` itself on one process);
+    not differentiable (all-reduce has no autograd): for logged numbers and normalisers."""
     if not (dist.is_available() and dist.is_initialized()):
         return values
     total = values.detach().clone()

@@ -22,19 +22,6 @@ VOTING_SIGMA = 0.025  # PAA's score-voting bandwidth on (1 - IoU)^2
 VOTING_MIN_IOU = 0.01
 
 
-def _select_level(scores: Tensor, score_thr: float, nms_pre: int) -> tuple[Tensor, Tensor,
-                                                                             Tensor]:
-    """Anchor indices, labels and scores (K,) of the top ``nms_pre`` (anchor, class) pairs of one
-    level's (M, C) scores above ``score_thr``.
-    """
-    flat = scores.flatten()  # (M*C,)
-    keep = (flat > score_thr).nonzero()[:, 0]  # (K0,)
-    if len(keep) > nms_pre:
-        keep = keep[flat[keep].topk(nms_pre).indices]
-    num_classes = scores.shape[1]
-    return keep // num_classes, keep % num_classes, flat[keep]
-
-
 def score_voting(det_boxes: Tensor, det_labels: Tensor, cand_boxes: Tensor, cand_scores: Tensor,
                  cand_labels: Tensor, version: str) -> Tensor:
     """PAA's score voting, made angle-aware: each kept box (K, 5) becomes the weighted mean of the
@@ -67,15 +54,17 @@ def postprocess_image(cls_logits: Tensor, deltas: Tensor, iou_logits: Tensor | N
     if pred_ious is not None:
         scores = torch.sqrt(scores * pred_ious[:, None])  # (A, C)
     boxes, labels, kept_scores, anchor_inds = [], [], [], []
-    offsets = [0, *torch.tensor(num_level_anchors).cumsum(0).tolist()]
-    for level, (lvl_scores, lvl_deltas, lvl_anchors) in enumerate(zip(
-            scores.split(num_level_anchors), deltas.split(num_level_anchors),
-            anchors.split(num_level_anchors))):
-        idx, lvl_labels, lvl_kept = _select_level(lvl_scores, cfg.score_thr, cfg.nms_pre)
-        boxes.append(coder.decode(lvl_anchors[idx], lvl_deltas[idx]))  # (K_l, 5)
-        labels.append(lvl_labels)
-        kept_scores.append(lvl_kept)
-        anchor_inds.append(idx + offsets[level])  # (K_l,) index into all A anchors
+    starts = [0, *torch.tensor(num_level_anchors).cumsum(0).tolist()]
+    for start, stop in zip(starts[:-1], starts[1:]):  # per level (module docstring)
+        flat = scores[start:stop].flatten()  # (A_l * C,) (anchor, class) pairs
+        keep = (flat > cfg.score_thr).nonzero()[:, 0]  # (K0,)
+        if len(keep) > cfg.nms_pre:
+            keep = keep[flat[keep].topk(cfg.nms_pre).indices]
+        idx = start + keep // scores.shape[1]  # (K_l,) index into all A anchors
+        boxes.append(coder.decode(anchors[idx], deltas[idx]))  # (K_l, 5)
+        labels.append(keep % scores.shape[1])
+        kept_scores.append(flat[keep])
+        anchor_inds.append(idx)
     boxes, labels, kept_scores = torch.cat(boxes), torch.cat(labels), torch.cat(kept_scores)
     keep = batched_nms_rotated(boxes, kept_scores, labels, cfg.nms_iou)[:cfg.max_per_img]
     det_boxes = boxes[keep]  # (K, 5)

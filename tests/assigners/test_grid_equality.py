@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from script_loader import load_script
 
 from paa_edu.assigners import ATSSAssigner, MaxIoUAssigner, PAAAssigner
-from paa_edu.assigners.grid import anchor_grid
-from paa_edu.assigners.windows import k_nearest
+from paa_edu.assigners.windows import anchor_grid, k_nearest
 from paa_edu.model.anchors import AnchorGenerator
 
 STRIDES = (8, 16, 32, 64, 128)
