@@ -1,6 +1,8 @@
 """Fixtures shared by the model, training and CLI tests: a tiny config and a tiny dataset."""
 from __future__ import annotations
 
+import signal
+
 import pytest
 import torch
 
@@ -72,3 +74,13 @@ def fixed_batch():
             images[b, int(label)].view(-1)[mask] += 2.0
     targets = [{"boxes": bx, "labels": lb} for bx, lb in zip(boxes, labels)]
     return images, targets
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    """A test that leaves Ctrl-C or SIGTERM handled differently fails here, by name: the
+    Ctrl-C tests of training need the default handlers (an ignored SIGINT stays ignored)."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    after = {sig: signal.getsignal(sig) for sig in before}
+    assert after == before, f"signal handlers changed: {before} -> {after}"
