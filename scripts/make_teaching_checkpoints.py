@@ -20,10 +20,10 @@ Usage, from the repository root (about an hour on a 2-core CPU; safe to interrup
 
 ``--skip-convert`` stops after step 1, ``--convert-only`` skips it; ``--logs-only`` does only
 step 3, e.g. for the logs of a re-run of the same recipe (its weights differ from the shipped
-ones in the last bits after a few hundred iterations when the CPU differs). ``--verify`` trains nothing
-and writes nothing: it re-evaluates the shipped files with the current code and lists every AP
-that moved (exit status 1), e.g. after a change to the model or the evaluation; then run
-``--convert-only`` again on the same ``--out`` to record the new figures.
+ones in the last bits after a few hundred iterations when the CPU differs). ``--verify``
+trains nothing and writes nothing: it re-evaluates the shipped files with the current code and
+lists every AP that moved (exit status 1), e.g. after a change to the model or the evaluation;
+then run ``--convert-only`` again on the same ``--out`` to record the new figures.
 """
 from __future__ import annotations
 

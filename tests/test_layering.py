@@ -1,9 +1,9 @@
 """The package reads bottom-up: no module imports a layer above its own, and nothing cycles.
 
 Layers, lowest first: geometry, assigners, config, model, {data, evaluation}, engine, viz, then
-the entry points (presets, notebook, predict, pretrained, demo, exercises, cli). A module may import its
-own layer (inside its subpackage) and any layer below. Imports sit at the top of a module;
-``if TYPE_CHECKING:`` imports are types only and are not followed.
+the entry points (presets, notebook, predict, pretrained, demo, exercises, cli). A module may
+import its own layer (inside its subpackage) and any layer below. Imports sit at the top of a
+module; ``if TYPE_CHECKING:`` imports are types only and are not followed.
 """
 from __future__ import annotations
 
