@@ -19,8 +19,7 @@ class ModelConfig:
     num_classes: int = 15  # C, no background channel
     depth: int = 50  # ResNet depth: 18, 34 or 50
     backbone_width: int = 64  # base width of the ResNet (64 = torchvision's; less: for CPU)
-    # ImageNet init: a torchvision weights name ("IMAGENET1K_V1", "DEFAULT"; downloaded once to
-    # the torch hub cache), a .pth torchvision ResNet state dict, or None
+    # ImageNet init: torchvision weights name ("IMAGENET1K_V1"), .pth ResNet state dict, or None
     backbone_weights: str | None = None
     frozen_stages: int = -1  # stages without gradient: -1 none, 0 the stem, k stem + layer1..k
     norm_eval: bool = False  # backbone BatchNorm statistics fixed (affine params still train)
@@ -35,9 +34,7 @@ class ModelConfig:
     paa_init: str = "atss"  # initial candidates of PAA: "maxiou" (0.1/0.1) or "atss"
     topk: int = 9  # per-level candidates of ATSS and of PAA's GMM
     reg_covar: float = 1e-5  # GMM variance floor
-    # a GT the split leaves without a positive (< 2 candidates, empty low-loss component) gets:
-    # "none" (the seed, mmdetection), "best" its best candidate (ours), "all" (the original PAA)
-    paa_fallback: str = "best"
+    paa_fallback: str = "best"  # PAA step 3: "none" (seed, mmdet), "best" (ours), "all" (PAA)
     iou_branch: bool = True  # predict each box's IoU (PAA); test score sqrt(cls * IoU)
     reg_weight: float = 1.0  # weight of the IoU loss
     iou_weight: float = 0.5  # weight of the IoU-branch BCE
@@ -88,20 +85,16 @@ class TrainConfig:
     num_threads: int | None = None  # CPU threads of torch (None = torch's default)
     checkpoint_every: int = 0  # also write last.pth every N iterations (0 = at epoch ends)
     deterministic: bool = False  # deterministic CUDA algorithms (slower): bit-exact CUDA resume
-    # every N iterations (and after the last), save the assignment of the GTs of the first
-    # training images under out_dir/snapshots (0 = off; see paa_edu.engine.snapshots)
+    # save the assignment of the first training images every N iters (paa_edu.engine.snapshots)
     snapshot_every: int = 0
-    # under torchrun, multiply lr by (processes x batch_size) / BASE_BATCH_SIZE, as mmdet's
-    # auto_scale_lr; off: lr is used as given, whatever the number of processes
+    # under torchrun, lr *= (processes x batch_size) / BASE_BATCH_SIZE (mmdet's auto_scale_lr)
     auto_scale_lr: bool = False
-    # normalise the losses by the mean over processes of the positive count and IoU-target
-    # sum, as the original PAA; off: by each process's own, as the seed and mmdet's PAAHead
+    # loss normalisers averaged over processes (original PAA); off: each process's own (seed)
     reduce_num_pos: bool = False
     sync_bn: bool = False  # under torchrun on CUDA, training BatchNorms -> SyncBatchNorm
 
 
-#: The total batch that ``lr`` is meant for with ``train.auto_scale_lr`` (the seed's config
-#: rpaa_r50_fpn_atss_v2_1x.py: lr 0.0025 on 1 GPU x samples_per_gpu=2).
+#: The total batch ``lr`` is for with ``train.auto_scale_lr`` (seed: 1 GPU x samples_per_gpu=2).
 BASE_BATCH_SIZE = 2
 
 
@@ -145,11 +138,8 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Conf
 
 
 def config_from_dict(data: dict) -> Config:
-    """Rebuild a :class:`Config` from :meth:`Config.to_dict` output (e.g. from a checkpoint).
-
-    A stored ``data.flip_prob`` (one probability for both directions, as in the shipped
-    teaching checkpoints) sets ``hflip_prob`` and ``vflip_prob``.
-    """
+    """Rebuild a :class:`Config` from :meth:`Config.to_dict` output (e.g. from a checkpoint); an
+    old ``data.flip_prob`` (teaching checkpoints) sets ``hflip_prob`` and ``vflip_prob``."""
     sections = {}
     for name, cls in (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig)):
         values = dict(data.get(name, {}))
@@ -218,9 +208,8 @@ def validate(cfg: Config) -> Config:
 
 # ---- types: a value against its field's annotation -------------------------------------------
 def coerce(value, hint, key: str):
-    """``value`` checked against a field's annotation ``hint`` (e.g. ``int | None``): int ->
-    float, list -> tuple and a scalar -> 1-tuple are converted; anything else of the wrong type
-    raises ``ValueError("<key>: expected <type>, got <value>")``."""
+    """``value`` checked against a field's annotation ``hint`` (e.g. ``int | None``), converting
+    int -> float, list -> tuple, scalar -> 1-tuple; else ``ValueError`` naming ``key``."""
     if isinstance(value, list):
         value = tuple(value)
     union = typing.get_origin(hint) in (typing.Union, types.UnionType)

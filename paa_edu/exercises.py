@@ -1,10 +1,9 @@
 """Checked exercises: a student's function against the library, on cases it has not seen.
 
-``check_<piece>(fn)`` (lessons 01 to 06, in this order) runs ``fn`` on hidden cases drawn with a
-fixed seed and prints one line: ``✓`` and the number of cases, or ``✗``, the first case that
-differs and, when the answers are exactly a typical mistake's (the mean instead of mean + std,
-alpha on the negatives, ...), that mistake. It returns True or False; an exception inside
-``fn`` is reported in that one line, never raised.
+``check_<piece>(fn)`` (lessons 01 to 06, in order) runs ``fn`` on hidden seeded cases and prints
+one line: ``✓`` and the number of cases, or ``✗``, the first case that differs and, when the
+answers are exactly a typical mistake's (alpha on the negatives, ...), that mistake. It returns
+True or False; an exception inside ``fn`` is reported in that line, never raised.
 """
 from __future__ import annotations
 
@@ -25,8 +24,7 @@ from paa_edu.model.losses import sigmoid_focal_loss
 
 def _verdict(piece: str, fn: Callable, cases: list[tuple], expected: Callable,
              same: Callable, mistakes: dict[str, Callable], describe: Callable) -> bool:
-    """Run ``fn`` on every case; print one line naming the first difference and, when all the
-    answers are those of a typical mistake (``mistakes``: message -> function), that mistake."""
+    """The module docstring's check; ``mistakes``: message -> function."""
     answers = []
     for number, case in enumerate(cases):
         try:
@@ -55,8 +53,7 @@ def _close(a, b) -> bool:
 
 
 def _describe_row(what: Callable, digits: int) -> Callable:
-    """A ``describe``: ``<what(case, row)>: you return [...], expected [...]`` for the first
-    row that differs (``digits`` decimals), or the answer's shape."""
+    """A ``describe``: ``<what(case, row)>: you return [...], expected [...]`` or the shape."""
     def describe(case, answer, want):
         a, b = _f64(answer), _f64(want)
         if a.shape != b.shape:
@@ -204,8 +201,7 @@ def _focal(logits, targets, alpha_pos=0.25, alpha_neg=0.75, gamma=2.0):
 
 
 def check_focal_loss(fn: Callable) -> bool:
-    """``fn(logits (N, C), targets (N, C) 0/1) -> (N, C)`` per-element focal loss (alpha 0.25,
-    gamma 2, as RetinaNet)."""
+    """``fn(logits (N, C), targets (N, C) 0/1) -> (N, C)`` focal loss (alpha 0.25, gamma 2)."""
     gen = torch.Generator().manual_seed(404)
     cases = [(4 * torch.randn(n, c, generator=gen, dtype=torch.float64),  # (logits, targets)
               (torch.rand(n, c, generator=gen) < 0.3).double())

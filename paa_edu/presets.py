@@ -17,8 +17,8 @@ def r50_dota_1x() -> Config:
     mmdet/models/dense_heads/rpaa_head.py (class RPAAHead), ``rretina`` =
     mmdet/models/dense_heads/rretina_head.py, ``fpn`` = mmdet/models/necks/fpn.py, ``dotav1`` /
     ``custom`` = mmdet/datasets/{dotav1,custom}.py, ``rtrans`` =
-    mmdet/datasets/pipelines/rtransforms.py. tests/test_presets.py checks every row against the
-    preset. Fields not listed (paths, workers, logging, device) are not part of the recipe.
+    mmdet/datasets/pipelines/rtransforms.py. Fields not listed (paths, workers, logging, device)
+    are not part of the recipe.
 
     | field | value | seed source |
     |---|---|---|
@@ -84,10 +84,8 @@ def r50_dota_1x() -> Config:
 
 
 def r50_dota_1x_iou() -> Config:
-    """The paper's full method (PAA with IoU prediction) on the seed's recipe.
-
-    :func:`r50_dota_1x` with the IoU-prediction branch of Kim & Lee (ECCV 2020) switched on,
-    as in mmdetection's ``PAAHead`` and the original kkhoot/PAA (the seed comments it out):
+    """The paper's full method on the seed's recipe: :func:`r50_dota_1x` with the IoU-prediction
+    branch of Kim & Lee (ECCV 2020) on, as mmdetection's ``PAAHead`` and kkhoot/PAA:
 
     | field | value | source |
     |---|---|---|
@@ -95,7 +93,7 @@ def r50_dota_1x_iou() -> Config:
     | model.iou_weight | 0.5 | BCE weight of kkhoot/PAA and mmdetection's PAAHead |
 
     The test score is ``sqrt(cls * IoU)`` (:mod:`paa_edu.model.postprocess`); ``score_thr``
-    applies to that score, as in mmdetection. Everything else is :func:`r50_dota_1x`.
+    applies to that score, as in mmdetection.
     """
     cfg = r50_dota_1x()
     cfg.name, cfg.train.out_dir = "r50_dota_1x_iou", "work_dirs/r50_dota_1x_iou"
@@ -106,11 +104,9 @@ def r50_dota_1x_iou() -> Config:
 def tiny_synthetic() -> Config:
     """CPU: a narrow ResNet-18, FPN P3-P5 with 64 channels, 256 px synthetic scenes.
 
-    Follows :func:`r50_dota_1x_iou` (the paper's method: IoU branch on, sqrt(cls * IoU) score),
-    scaled down, with these differences from the seed's recipe: random init (nothing frozen,
-    BatchNorm in training mode), GroupNorm in the towers, ReLU before P7, PAA's
-    ``paa_fallback="best"``, horizontal and vertical flips (p = 0.5 each), all objects and all
-    images kept, fp32.
+    :func:`r50_dota_1x_iou` scaled down, differing from the seed's recipe by: random init
+    (nothing frozen, BatchNorm in training mode), GroupNorm in the towers, ReLU before P7,
+    ``paa_fallback="best"``, h and v flips (p = 0.5 each), all objects and images kept, fp32.
     """
     model = ModelConfig(num_classes=7, depth=18, backbone_width=32, fpn_channels=64,
                         strides=(8, 16, 32), num_convs=2, use_gn=True, octave_base_scale=4.0,
@@ -126,9 +122,8 @@ def tiny_synthetic() -> Config:
 def tiny_teaching() -> Config:
     """``tiny_synthetic`` as trained for the shipped checkpoints (:mod:`paa_edu.pretrained`).
 
-    Differences: a ResNet-18 half as wide (``backbone_width`` 16), 60 epochs instead of 10 (lr
-    x0.1 after epochs 45 and 55), a snapshot of the assignment of the first training images
-    every 100 iterations, a log line every iteration. Same data, head, anchors, losses, inference.
+    Differences: ``backbone_width`` 16, 60 epochs (lr x0.1 after 45 and 55), an assignment
+    snapshot every 100 iterations, a log line every iteration.
     """
     cfg = tiny_synthetic()
     cfg.name = "tiny_teaching"
@@ -140,9 +135,8 @@ def tiny_teaching() -> Config:
 
 
 def full_synthetic() -> Config:
-    """GPU: R50-FPN P3-P7 on the 1024 px synthetic set: :func:`r50_dota_1x_iou` (the seed's
-    schedule) with the model and data rules of :func:`tiny_synthetic`, in mixed precision on
-    CUDA."""
+    """GPU: R50-FPN P3-P7 on the 1024 px synthetic set: :func:`r50_dota_1x_iou`'s schedule with
+    :func:`tiny_synthetic`'s model and data rules, in mixed precision on CUDA."""
     model = ModelConfig(num_classes=7, use_gn=True)
     data = DataConfig(root="data/synthetic_full", synthetic="full", classes="synthetic",
                       num_workers=4)

@@ -46,14 +46,10 @@ def build_assigner(cfg: ModelConfig, record: bool = False):
 
 
 def assign(assigner, dense: DenseOutputs, targets: list[dict]) -> list[AssignResult]:
-    """Assign the anchors of every image of a batch with ``assigner``: B results.
-
-    ``dense``: the predictions (:meth:`paa_edu.model.RotatedPAADetector.predict_dense`);
-    ``targets``: B dicts with ``boxes`` (G_b, 5) and ``labels`` (G_b,). MaxIoU and ATSS look at
-    the boxes only. PAA scores its initial assigner's candidates with the current predictions
-    (:func:`paa_scores`) and splits those of all GTs of all images in one GMM fit; a
-    ``PAAAssigner(record=True)`` keeps what it saw in ``last_records``.
-    """
+    """B results for ``dense`` (:meth:`paa_edu.model.RotatedPAADetector.predict_dense`) and B
+    ``targets`` with ``boxes`` (G_b, 5) and ``labels`` (G_b,). MaxIoU and ATSS look at the boxes
+    only. PAA scores its initial assigner's candidates with the current predictions
+    (:func:`paa_scores`) and splits those of all GTs of all images in one GMM fit."""
     anchors, counts = dense.anchors, dense.num_level_anchors
     gts = [(t["boxes"].to(anchors), t["labels"].to(anchors.device)) for t in targets]
     if not isinstance(assigner, PAAAssigner):

@@ -38,10 +38,8 @@ from paa_edu.geometry.points import center_distances, points_in_rboxes
 
 
 class ATSSAssigner:
-    """Rotated ATSS: ``topk`` nearest anchors per level and GT (9 in ATSS and PAA), ``eps`` px
-    margin of the centre-inside-GT test, ``use_grid``: search windows of the anchor grid (same
-    result; False = the dense reference)."""
-
+    """Rotated ATSS: ``topk`` nearest anchors per level and GT, ``eps`` px margin of the centre
+    test, ``use_grid``: search windows of the anchor grid (False = the dense reference)."""
     def __init__(self, topk: int = 9, eps: float = 0.01, use_grid: bool = True) -> None:
         if not isinstance(topk, int) or topk < 1:
             raise ValueError(f"topk must be an int >= 1, got {topk!r}")
@@ -81,7 +79,6 @@ class ATSSAssigner:
             cand = self._nearest_per_level(dist, num_level_anchors)  # (G, Kc) anchor indices
         else:
             cand = self._nearest_in_windows(grid, anchors, gt_boxes, num_level_anchors)
-        # The candidates' IoUs with their GT.
         cand_anchors = anchors[cand.reshape(-1)]  # (G * Kc, 5)
         boxes = gt_boxes[:, None, :].expand(-1, cand.shape[1], -1).reshape(-1, 5)  # (G * Kc, 5)
         cand_ious = aligned_iou(boxes, cand_anchors).view_as(cand)  # (G, Kc)
@@ -125,9 +122,8 @@ class ATSSAssigner:
 
 
 def _best_gt_dense(cand: Tensor, score: Tensor, num_anchors: int) -> tuple[Tensor, Tensor]:
-    """Step 5, reference: each anchor's best score (A,) over the GTs of ``cand`` (G, Kc)
-    (``score``: IoU at positives, -inf elsewhere) and that GT, the first one of a tie (``max``'s
-    rule)."""
+    """Step 5, reference: each anchor's best score (A,) over the GTs of ``cand`` (G, Kc) (IoU at
+    positives, -inf elsewhere) and that GT, the first one of a tie (``max``'s rule)."""
     scored = score.new_full((cand.shape[0], num_anchors), -math.inf)  # (G, A)
     scored.scatter_(1, cand, score)
     return scored.max(dim=0)  # (A,) each
@@ -135,8 +131,7 @@ def _best_gt_dense(cand: Tensor, score: Tensor, num_anchors: int) -> tuple[Tenso
 
 def _best_gt_sparse(cand: Tensor, score: Tensor, num_anchors: int) -> tuple[Tensor, Tensor]:
     """Step 5 as :func:`_best_gt_dense`, reducing over the (G, Kc) pairs with ``scatter_reduce``;
-    an anchor no pair reaches gets GT 0, as the dense ``max`` of -infs.
-    """
+    an anchor no pair reaches gets GT 0, as the dense ``max`` of -infs."""
     flat_anchor, flat_score = cand.reshape(-1), score.reshape(-1)  # (G * Kc,)
     gt = torch.arange(cand.shape[0], device=cand.device)[:, None].expand_as(cand).reshape(-1)
     best = score.new_full((num_anchors,), -math.inf)

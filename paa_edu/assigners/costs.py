@@ -32,8 +32,7 @@ def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25,
 
 
 def one_hot_targets(labels: Tensor, num_classes: int) -> Tensor:
-    """labels (N,) long with -1 (or >= C) = background -> (N, C) float one-hot, by a scatter
-    into a spare background column (no data-dependent indexing: no host-device sync)."""
+    """labels (N,) long with -1 (or >= C) = background -> (N, C) float one-hot, without a sync."""
     valid = (labels >= 0) & (labels < num_classes)
     column = torch.where(valid, labels, num_classes)  # (N,) background -> the spare column C
     targets = torch.zeros(len(labels), num_classes + 1, device=labels.device)
@@ -51,8 +50,7 @@ def rotated_iou_loss(pred_boxes: Tensor, target_boxes: Tensor) -> tuple[Tensor, 
 def anchor_costs(cls_logits: Tensor, labels: Tensor, pred_boxes: Tensor,
                  gt_boxes: Tensor) -> Tensor:
     """PAA's score (P,) of candidate anchors, lower = better: focal loss summed over classes
-    + (-log IoU), from their logits (P, C), their GTs' classes (P,), their decoded boxes (P, 5)
-    and their GT boxes (P, 5)."""
+    + (-log IoU), from logits (P, C), GT classes (P,), decoded boxes (P, 5) and GT boxes (P, 5)."""
     targets = one_hot_targets(labels, cls_logits.shape[1])  # (P, C)
     cls_score = sigmoid_focal_loss(cls_logits, targets).sum(dim=1)  # (P,)
     loc_score, _ = rotated_iou_loss(pred_boxes, gt_boxes)  # (P,)

@@ -1,6 +1,4 @@
-"""Positives per object: how many anchors each assigner setting gives each ground truth, the
-question notebook 02 asks of every rule, answered for several settings side by side.
-"""
+"""Positives per object under several assigner settings side by side (notebook 02's question)."""
 from __future__ import annotations
 
 import torch
@@ -12,8 +10,7 @@ from paa_edu.assigners.result import AssignResult
 def assign_settings(settings: dict, anchors: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
                     num_level_anchors: list[int]) -> dict[str, AssignResult]:
     """name -> :class:`AssignResult` of every named assigner (anything with ``assign(anchors,
-    gt_boxes, gt_labels, num_level_anchors)``) on the same anchors (A, 5) and GTs (G, 5), (G,).
-    """
+    gt_boxes, gt_labels, num_level_anchors)``) on the same anchors (A, 5) and GTs (G, 5), (G,)."""
     if not settings:
         raise ValueError("settings is empty: pass {name: assigner}")
     return {name: assigner.assign(anchors, gt_boxes, gt_labels, num_level_anchors)
@@ -27,8 +24,7 @@ def positives_per_gt(results: dict[str, AssignResult]) -> dict[str, Tensor]:
 
 def ignored_per_gt(result: AssignResult, ious: Tensor) -> Tensor:
     """(G,) ignored anchors (``gt_inds == -1``) counted for the object each overlaps most, from the
-    (G, A) IoUs: MaxIoU ignores an anchor whose best IoU lies between its two thresholds.
-    """
+    (G, A) IoUs: MaxIoU ignores an anchor whose best IoU lies between its two thresholds."""
     G, A = result.num_gts, result.num_anchors
     if tuple(ious.shape) != (G, A):
         raise ValueError(f"ious must be (G, A) = ({G}, {A}), got {tuple(ious.shape)}")
@@ -49,8 +45,7 @@ def object_names(gt_boxes: Tensor, gt_labels: Tensor, class_names: list[str]) ->
 
 def format_counts(columns: dict, gts: list[int], names: list[str]) -> str:
     """A text table, one row per object of ``gts`` (named by ``names``), one column per entry of
-    ``columns`` (title -> (G,) values; counts print as integers, floats with 3 decimals).
-    """
+    ``columns`` (title -> (G,) values; counts print as integers, floats with 3 decimals)."""
     cols = {title: torch.as_tensor(values).cpu() for title, values in columns.items()}
     for title, values in cols.items():
         if values.dim() != 1 or len(values) != len(names):

@@ -36,10 +36,8 @@ COMPACT_EVERY = 8
 
 @dataclass
 class GMMFit:
-    """Fitted two-component mixtures, one per row. Component 0 starts at the row minimum; rows
-    not ``fitted`` keep the init (weights 0.5, means = min/max of the valid entries or 0,
-    variances 1)."""
-
+    """Fitted two-component mixtures, one per row (component 0 starts at the row minimum); rows
+    not ``fitted`` keep the init (means = min/max of the valid entries, or 0)."""
     weights: Tensor  # (G, 2)
     means: Tensor  # (G, 2)
     variances: Tensor  # (G, 2), reg_covar included
@@ -55,9 +53,7 @@ class GMMFit:
 def weighted_log_prob(x: Tensor, weights: Tensor, means: Tensor, variances: Tensor,
                       powers: tuple[Tensor, Tensor, Tensor] | None = None) -> Tensor:
     """log(w_k) + log N(x | mean_k, var_k) of samples x (G, K) and parameters (G, 2), written as
-    scikit-learn writes it ("diag"): (2, G, K), component first (contiguous rows run faster).
-    ``powers`` = ``(x, 2 x, x^2)`` when already computed (EM reuses them every iteration).
-    """
+    scikit-learn writes it ("diag"): (2, G, K), component first. ``powers``: ``(x, 2 x, x^2)``."""
     _, x_twice, x_sq = powers if powers is not None else (x, 2.0 * x, x * x)  # (G, K) each
     prec_chol = 1.0 / torch.sqrt(variances.t()[:, :, None])  # (2, G, 1) sklearn's cholesky
     prec = prec_chol ** 2  # (2, G, 1) precision = 1 / variance
@@ -126,15 +122,11 @@ def fit_gmm_1d_reference(x: Tensor, reg_covar: float = 1e-6, tol: float = 1e-3,
 
 def fit_gmm_1d(x: Tensor, valid: Tensor, reg_covar: float = 1e-6, tol: float = 1e-3,
                max_iter: int = 100) -> GMMFit:
-    """Fit one two-component 1-D Gaussian mixture per row: :func:`fit_gmm_1d_reference` on
-    every row at once (steps 1-4 of the module docstring).
-
-    Samples x (G, K) are read where ``valid`` (G, K), in float64; rows with fewer than 2 valid
-    entries are not fitted. A row that stops is frozen, so every row's result is that of its
-    own EM. Most rows stop after a few iterations and a few run on to ``max_iter``, so every
-    :data:`COMPACT_EVERY` iterations the block of computed rows shrinks to the rows still
-    running (the loop's only host-device sync). Returns float64 parameters on ``x``'s device.
-    """
+    """:func:`fit_gmm_1d_reference` on every row of x (G, K) at once (steps 1-4 of the module
+    docstring), reading x where ``valid`` (G, K), in float64; rows with fewer than 2 valid entries
+    are not fitted. A row that stops is frozen, so every row's result is that of its own EM.
+    Every :data:`COMPACT_EVERY` iterations the block of computed rows shrinks to the rows still
+    running (the loop's only host-device sync). Returns float64 parameters on ``x``'s device."""
     x = torch.where(valid, x, 0.0).double()  # (G, K)
     G = x.shape[0]
     # 1. Initial parameters; rows with < 2 samples are done before they start.
@@ -173,9 +165,8 @@ TIE_RTOL = 1e-9
 
 
 def most_likely_member(score: Tensor) -> Tensor:
-    """Column of the highest score of each row, the first one on ties: (G, K) -> (G,).
-
-    Ties are structural in PAA's cut: when the low component holds two members and the high one
+    """Column of the highest score of each row, the first one on ties: (G, K) -> (G,). Ties are
+    structural in PAA's cut: when the low component holds two members and the high one
     is far away, the fitted low mean is their midpoint, so both have the same density in exact
     arithmetic; in floating point the larger one, and so the number of positives, depends on how
     a sum was rounded. Scores within ``TIE_RTOL`` of the row's highest count as ties, and the
@@ -208,8 +199,7 @@ def _separate(x: Tensor, valid: Tensor, fit: GMMFit) -> Tensor:
 
 def _gmm_split_sklearn(losses: Tensor, valid: Tensor, reg_covar: float, tol: float,
                        max_iter: int):
-    """The per-GT reference loop (teaching and test oracle): one scikit-learn GaussianMixture
-    per GT with at least 2 candidates, on its scores sorted ascending."""
+    """The per-GT reference loop: one scikit-learn GaussianMixture per GT with >= 2 candidates."""
     import warnings
 
     import numpy as np
@@ -255,10 +245,9 @@ def gmm_split(losses: Tensor, valid: Tensor, reg_covar: float = 1e-6, backend: s
     (PAA, mmdetection's rule): positives (G, K) bool on ``losses``' device, or with
     ``return_fit`` ``(positives, fit)``, the :class:`GMMFit` of the sorted rows.
 
-    Per row, over its ``valid`` entries: fewer than 2 -> no positives. Otherwise sort ascending,
-    fit the two-component GMM (module docstring), predict components, and keep the members of
-    the low-mean component up to and including its most likely member. ``reg_covar``: 1e-6 in
-    sklearn/mmdet, 1e-5 in the rotated heads. ``backend``: ``"torch"`` (batched, any device) or
+    Per row, over its ``valid`` entries: fewer than 2 -> no positives. Otherwise steps 1-5 of the
+    module docstring and the separation rule. ``reg_covar``: 1e-6 in sklearn/mmdet, 1e-5 in the
+    rotated heads. ``backend``: ``"torch"`` (batched, any device) or
     ``"sklearn"`` (per-row reference loop). ``tol``, ``max_iter``: EM's stopping rule (sklearn's
     and mmdetection's defaults); with ``tol=1e-3`` EM often stops after 3 iterations with two
     overlapping components, a smaller ``tol`` runs it closer to convergence (notebook 03).
@@ -285,10 +274,8 @@ def gmm_split(losses: Tensor, valid: Tensor, reg_covar: float = 1e-6, backend: s
 
 
 def paa_like_scores(num_gts: int, num_candidates: int = 45, seed: int = 0):
-    """Random candidate-score rows shaped like PAA's, for teaching, tests and benchmarks: losses
-    (G, K) float32 and valid (G, K) bool, each row a low-score and a high-score group of random
-    sizes and scales, 20-100 % of the slots valid, in shuffled order.
-    """
+    """Random PAA-like candidate scores: losses (G, K) float32 and valid (G, K) bool, each row a
+    low and a high group of random sizes and scales, 20-100 % of the slots valid, shuffled."""
     g = torch.Generator().manual_seed(seed)
     G, K = num_gts, num_candidates
     n_low = torch.randint(1, K, (G, 1), generator=g)  # (G, 1) size of the low group

@@ -32,13 +32,8 @@ from paa_edu.geometry.iou import box_iou_rotated
 
 
 class MaxIoUAssigner:
-    """Assign each anchor to the GT it overlaps most, with IoU thresholds (steps 1-4 above).
-
-    ``neg_iou_thr`` may be a range ``(lo, hi)``; ``gt_max_assign_all``: a low-quality match gives
-    all tied best anchors (else one); ``match_low_quality`` enables step 4; ``use_grid``: IoUs only
-    where anchors of the grid can overlap (same result; False = the dense reference).
-    """
-
+    """Steps 1-4 of the module docstring; ``match_low_quality`` enables step 4, ``use_grid``: IoUs
+    only where anchors of the grid can overlap (same result; False = the dense reference)."""
     def __init__(self, pos_iou_thr: float, neg_iou_thr: float | tuple[float, float],
                  min_pos_iou: float = 0.0, gt_max_assign_all: bool = True,
                  match_low_quality: bool = True, use_grid: bool = True) -> None:
@@ -58,10 +53,8 @@ class MaxIoUAssigner:
 
     def assign(self, anchors: Tensor, gt_boxes: Tensor, gt_labels: Tensor,
                num_level_anchors: list[int] | None = None) -> AssignResult:
-        """Assign anchors (A, 5) to GTs (G, 5) with labels (G,).
-
-        ``num_level_anchors`` only tells where the grid of each level starts (``use_grid``).
-        """
+        """Assign anchors (A, 5) to GTs (G, 5) with labels (G,); ``num_level_anchors`` only tells
+        where the grid of each level starts (``use_grid``)."""
         if gt_boxes.shape[0] == 0 or anchors.shape[0] == 0:
             return AssignResult.all_negative(anchors.shape[0], gt_boxes.shape[0],
                                              anchors.device, anchors.dtype)
@@ -80,9 +73,8 @@ class MaxIoUAssigner:
 
     def assign_from_pairs(self, gt: Tensor, anchor: Tensor, iou: Tensor, gt_labels: Tensor,
                           num_anchors: int) -> AssignResult:
-        """Steps 1-4 on the IoUs of sparse pairs ``gt``, ``anchor`` (P,) (each pair at most once),
-        equal to :meth:`assign_from_ious` on the (G, A) matrix holding ``iou`` there and 0
-        elsewhere."""
+        """Steps 1-4 on the IoUs of sparse pairs ``gt``, ``anchor`` (P,) (each pair at most once):
+        :meth:`assign_from_ious` on the (G, A) matrix holding ``iou`` there and 0 elsewhere."""
         G = gt_labels.shape[0]
         # Each anchor's best IoU (0 without pairs, as a column of zeros) and its first GT.
         max_overlaps = iou.new_zeros(num_anchors).scatter_reduce(0, anchor, iou, reduce="amax")
@@ -120,13 +112,11 @@ class MaxIoUAssigner:
             ties = (ious == gt_best[:, None]) & allowed[:, None]  # (G, A)
             return (ties.long() * order[:, None]).amax(dim=0)  # (A,) later GT wins
         claim = torch.zeros(A, dtype=torch.long, device=ious.device)
-        # A GT that is not allowed claims with 0, which amax ignores.
         return claim.scatter_reduce(0, gt_argmax, torch.where(allowed, order, 0), reduce="amax")
 
     def _low_quality_claims_sparse(self, gt: Tensor, anchor: Tensor, iou: Tensor,
                                    num_gts: int, num_anchors: int) -> Tensor:
-        """:meth:`_low_quality_claims` from the pairs (a GT's best IoU is > 0 when allowed, so
-        the anchors it claims are among its pairs)."""
+        """:meth:`_low_quality_claims` from the pairs (an allowed GT claims among its pairs)."""
         gt_best = iou.new_zeros(num_gts).scatter_reduce(0, gt, iou, reduce="amax")  # (G,)
         allowed = (gt_best >= self.min_pos_iou) & (gt_best > 0)  # (G,)
         ties = (iou == gt_best[gt]) & allowed[gt]  # (P,) pairs at their GT's best IoU

@@ -20,8 +20,7 @@ Training calls it twice per image:
    selected anchors keep the GT of the initial assignment.
 
 Every step works on all GTs of all images at once (a padded ``(G, K)`` table), so the only
-Python loops are over FPN levels and images. :func:`paa_edu.assigners.assign` runs the whole
-chain for a batch.
+Python loops are over FPN levels and images.
 """
 from __future__ import annotations
 
@@ -63,10 +62,8 @@ def paa_scores(dense: DenseOutputs, targets: list[dict], initials: list[AssignRe
 class PAARecord:
     """What the split saw and decided for one image (CPU tensors, one row per GT): the
     candidates' ``scores`` (0 at padding), ``valid``, FPN ``levels`` and ``anchor_inds`` (-1 at
-    padding), all (G, K); the final ``positives`` (G, K) (fallback included); the mixtures
-    ``fit``; ``fallback`` (G,): the split left the GT without a positive, so the fallback rule
-    decided its positives."""
-
+    padding), the final ``positives`` (fallback included), all (G, K); the mixtures ``fit``;
+    ``fallback`` (G,): the fallback rule decided the GT's positives."""
     scores: Tensor
     valid: Tensor
     levels: Tensor
@@ -86,14 +83,12 @@ class PAARecord:
 
 
 class PAAAssigner:
-    """Probabilistic anchor assignment (steps 1-4 of the module docstring).
-
-    ``init``: ``"maxiou"``, ``"atss"`` or any object with ``.assign(...) -> AssignResult``;
+    """Steps 1-4 of the module docstring. ``init``: ``"maxiou"``, ``"atss"`` or any object with
+    ``.assign(...) -> AssignResult``;
     ``topk``: candidates kept per GT and level; ``reg_covar`` (1e-5 in the rotated heads),
     ``backend``, ``tol`` and ``max_iter``: the GMM's (:func:`gmm_split`); ``fallback``: step 3;
     ``record``: keep a :class:`PAARecord` per image in ``last_records`` (for plots).
     """
-
     def __init__(self, init="maxiou", topk: int = 9, reg_covar: float = 1e-5,
                  fallback: str = "best", record: bool = False, backend: str = "torch",
                  tol: float = 1e-3, max_iter: int = 100) -> None:
@@ -136,9 +131,7 @@ class PAAAssigner:
     def reassign(self, initials: list[AssignResult], anchor_scores: Tensor,
                  num_level_anchors: list[int]) -> list[AssignResult]:
         """Steps 1-4 for B initial results and their ``anchor_scores`` (B, A) (or B tensors
-        (A,)), read at the initial positives only (:func:`paa_scores`): B results. All GTs of all
-        images go through one GMM fit; host-device syncs: one ``nonzero``, one finiteness test
-        and the GMM's."""
+        (A,)), read at the initial positives only (:func:`paa_scores`): B results."""
         if not initials:
             return []
         # 1. One (row = GT of some image, K) table of the topk-per-level candidates.
@@ -165,8 +158,7 @@ class PAAAssigner:
 
     @property
     def fallback_count(self) -> int:
-        """GTs the split left without positive (step 3, any mode) since creation /
-        :meth:`reset_stats`."""
+        """GTs the split left without positive (step 3, any mode) since :meth:`reset_stats`."""
         return 0 if isinstance(self._stats, int) else int(self._stats[1])
 
     @property
@@ -214,9 +206,8 @@ def _candidate_table_reference(initials, anchor_scores, num_level_anchors, topk)
 def _candidate_table(initials, anchor_scores, num_level_anchors, topk):
     """Step 1: the padded (R, K) table of the candidates of every GT row R (all images).
 
-    K = L * topk, the most a row can hold (columns past a row's candidates are padding), so the
-    table's size never waits for the data. Same table as :func:`_candidate_table_reference`,
-    without a loop over GTs; the kept candidates of a row, level by level, best first.
+    K = L * topk, the most a row can hold (columns past a row's candidates are padding). Same
+    table as :func:`_candidate_table_reference`: a row's candidates, level by level, best first.
 
     Example, one image, 2 levels, topk 2. GT 1 has candidates at anchors 3 (score 0.5),
     5 (0.1), 7 (0.9) on level 0 and anchor 12 (0.4) on level 1; GT 2 one candidate, anchor 8
@@ -240,8 +231,7 @@ def _candidate_table(initials, anchor_scores, num_level_anchors, topk):
     order = torch.argsort(score, stable=True)
     order = order[torch.argsort((row * L + level)[order], stable=True)]  # (P,)
     key = (row * L + level)[order]  # (P,) sorted
-    # 1c. The topk best of each (row, level) group; its column = the kept candidates before it
-    #     in its row (a cumulative count instead of compacting the kept ones, which would sync).
+    # 1c. The topk best of each (row, level) group; column = kept candidates before it in its row.
     rank = torch.arange(order.numel(), device=device) - _run_starts(key)  # (P,) in its group
     kept = rank < topk  # (P,) in `order`
     kept_before = kept.long().cumsum(0) - kept.long()  # (P,) kept candidates before this one
@@ -268,9 +258,8 @@ def _run_starts(sorted_keys: Tensor) -> Tensor:
 
 def _write_back(initials: list[AssignResult], anchors: Tensor, positives: Tensor
                 ) -> list[AssignResult]:
-    """Step 4 for the B initial results, every image at once: initial positives not among the
-    selected candidates ``positives`` (R, K) (``anchors`` (R, K), -1 at padding) become negatives.
-    """
+    """Step 4, every image at once: initial positives not among the selected candidates
+    ``positives`` (R, K) (``anchors`` (R, K), -1 at padding) become negatives."""
     A = initials[0].num_anchors
     image_of_row = torch.tensor([b for b, r in enumerate(initials) for _ in range(r.num_gts)],
                                 dtype=torch.long, device=anchors.device)  # (R,)

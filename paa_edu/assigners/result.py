@@ -1,5 +1,4 @@
-"""What the assigners read and write: the detector's dense predictions and, per anchor, the GT
-(if any) it learns from."""
+"""What the assigners read (dense predictions) and write (per anchor, the GT it learns from)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,14 +10,11 @@ from torch import Tensor
 
 @dataclass
 class AssignResult:
-    """Per-anchor assignment of one image (mmdetection's encoding).
-
-    ``max_overlaps``: with MaxIoU the largest IoU of the anchor with any GT (0 without GTs; for
-    its low-quality matches the assigned GT need not be that best GT). ATSS measures IoU only at
-    its candidates, so with ATSS, and PAA, which keeps its initial result's, it is the IoU with
-    the assigned GT for positives, 0 elsewhere.
-    """
-
+    """Per-anchor assignment of one image (mmdetection's encoding). ``max_overlaps``: with MaxIoU
+    the largest IoU of the anchor with any GT (0 without GTs; for its low-quality matches the
+    assigned GT need not be that best GT). ATSS measures IoU only at its candidates, so with ATSS,
+    and PAA, which keeps its initial result's, it is the IoU with the assigned GT for positives,
+    0 elsewhere."""
     gt_inds: Tensor  # (A,) long: 0 negative, -1 ignored (no loss), k >= 1 positive for GT k - 1
     labels: Tensor  # (A,) long: class of the assigned GT for positives, -1 elsewhere
     max_overlaps: Tensor  # (A,) float
@@ -76,12 +72,9 @@ def anchor_levels(num_level_anchors: list[int], device=None) -> Tensor:
 
 
 def batch_positives(assigns: list[AssignResult]) -> tuple[Tensor, Tensor, Tensor]:
-    """The positives of a batch: image (P,), anchor (P,), image-major as ``nonzero`` gives
-    them, and the row (P,) of their GT among the batch's GTs concatenated image after image.
-
-    The one place that turns the 1-based ``gt_inds`` into rows: GT ``k`` of image ``b`` is row
-    ``k - 1 + (number of GTs of the images before b)``.
-    """
+    """The positives of a batch: image (P,), anchor (P,), image-major, and the row (P,) of their
+    GT among the batch's GTs: GT ``k`` (1-based ``gt_inds``) of image ``b`` is row
+    ``k - 1 + (number of GTs of the images before b)``."""
     gt_inds = torch.stack([a.gt_inds for a in assigns])  # (B, A)
     image, anchor = (gt_inds > 0).nonzero(as_tuple=True)  # (P,) each
     offsets = torch.tensor([0] + [a.num_gts for a in assigns[:-1]]).cumsum(0)  # (B,)
@@ -91,7 +84,6 @@ def batch_positives(assigns: list[AssignResult]) -> tuple[Tensor, Tensor, Tensor
 @dataclass
 class DenseOutputs:
     """The detector's predictions at every anchor of a batch: what assignment and losses read."""
-
     cls_logits: Tensor  # (B, A, C)
     deltas: Tensor  # (B, A, 5)
     iou_logits: Tensor | None  # (B, A), None without the IoU branch

@@ -3,8 +3,7 @@
 :class:`paa_edu.model.anchors.AnchorGenerator` lays level ``l`` out row-major: cell ``(i, j)``
 holds ``R`` anchors centred on ``(x0 + j * sx, y0 + i * sy)``, and slot ``r`` of it has index
 ``start + (i * W + j) * R + r``. :func:`anchor_grid` reads the layout back from the anchors and
-checks it (any level that fails makes the answer ``None``: the caller uses its dense reference;
-the answer is cached per anchor tensor, as the detector reuses its anchors):
+checks it (any level that fails makes the answer ``None``: the caller uses its dense reference):
 
 1. ``R`` = how many leading anchors share the first centre; every cell repeats its centre
    exactly ``R`` times;
@@ -48,11 +47,9 @@ _PAIRS_PER_CHUNK = 1 << 18  # window pairs enumerated at once by overlap_ious: b
 
 @dataclass(frozen=True)
 class LevelGrid:
-    """Layout of one FPN level (python numbers): its first anchor index ``start``, ``height`` x
-    ``width`` cells of ``per_cell`` anchors, the centre ``(x0, y0)`` of cell (0, 0), the
-    strides ``sx, sy`` > 0, the largest anchor half diagonal ``radius`` and the ``slack`` in
-    pixels of the grid formula (deviation and float rounding)."""
-
+    """Layout of one FPN level (python numbers, as in the module docstring: ``start``, ``height`` H
+    x ``width`` W cells of ``per_cell`` R anchors, ``x0, y0``, ``sx, sy``); ``radius``: largest
+    anchor half diagonal; ``slack``: pixels of the grid formula's deviation and float rounding."""
     start: int
     height: int
     width: int
@@ -70,8 +67,7 @@ class LevelGrid:
 
 
 def anchor_grid(anchors: Tensor, num_level_anchors: list[int] | None) -> list[LevelGrid] | None:
-    """One :class:`LevelGrid` per non-empty level of ``anchors`` (A, 5), or ``None`` when they are
-    not such a grid (or ``num_level_anchors`` is None)."""
+    """One :class:`LevelGrid` per non-empty level of ``anchors`` (A, 5), or ``None``; cached."""
     if num_level_anchors is None or anchors.shape[0] == 0:
         return None
     key = (tuple(anchors.shape), anchors.dtype, anchors.device, tuple(num_level_anchors))
@@ -127,9 +123,7 @@ def _leading_run(values: np.ndarray) -> int:
 
 def k_nearest(dist: Tensor, anchor_inds: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """The ``k`` nearest anchors of each row, (G, k) distances and indices: nearer first, equal
-    distances by anchor index (``anchor_inds`` (G, N) or (N,) increase along each row, so a
-    stable sort does it; ``topk`` would break ties by the row's other elements).
-    """
+    distances by anchor index (``anchor_inds`` (G, N) or (N,) increase along each row)."""
     values, order = dist.sort(dim=1, stable=True)  # (G, N) each
     return values[:, :k], anchor_inds.expand_as(dist).gather(1, order[:, :k])
 
@@ -137,9 +131,7 @@ def k_nearest(dist: Tensor, anchor_inds: Tensor, k: int) -> tuple[Tensor, Tensor
 def nearest_in_window(level: LevelGrid, anchors: Tensor, gt_boxes: Tensor, k: int
                       ) -> tuple[Tensor, Tensor] | None:
     """The k nearest anchors (G, k) of one level per GT, searched in a window, and ok (G,) bool
-    (False: the window may miss one, search the whole level for that GT); None when the
-    window holds fewer than k anchors. See the module docstring.
-    """
+    (False: the window may miss one); None when the window holds fewer than k anchors."""
     # Half size h of a window that holds the k nearest anchors of an inner GT centre: the
     # (2r + 1)^2 cells around the nearest cell hold ceil(k / R) cells within (r + 1/2) sqrt(2)
     # strides, and every cell outside a (2h + 1)-window is at least h + 1/2 strides away.
@@ -186,8 +178,7 @@ def _outside_gap(level: LevelGrid, cx: Tensor, cy: Tensor, i0: Tensor, j0: Tenso
 
 def first_index(key: Tensor, value: Tensor, mask: Tensor, size: int) -> Tensor:
     """(size,) smallest ``value`` among the masked pairs (P,) of each ``key``, 0 where there is
-    none: the first of tied maxima, as a dense ``max`` returns it (0 for a row of defaults).
-    """
+    none: the first of tied maxima, as a dense ``max`` returns it (0 for a row of defaults)."""
     none = torch.iinfo(torch.long).max
     first = torch.full((size,), none, dtype=torch.long, device=value.device)
     first = first.scatter_reduce(0, key, torch.where(mask, value, none), reduce="amin")
@@ -197,8 +188,7 @@ def first_index(key: Tensor, value: Tensor, mask: Tensor, size: int) -> Tensor:
 def overlap_ious(levels: list[LevelGrid], anchors: Tensor, gt_boxes: Tensor
                  ) -> tuple[Tensor, Tensor, Tensor]:
     """The pairs of ``box_iou_rotated(gt_boxes, anchors)`` that may be non-zero: gt (P,), anchor
-    (P,) int64 and their IoU (P,), the same bits as the matrix (every other entry is 0).
-    """
+    (P,) int64 and their IoU (P,), the same bits as the matrix (every other entry is 0)."""
     spans = _cell_spans(levels, gt_boxes)  # (G, L) tensors
     sizes = torch.stack([spans["count"].sum(1), spans["rows"].sum(1)])  # (2, G)
     per_gt, rows_per_gt = sizes.tolist()  # pairs and cell rows per GT: the one sync for sizes
@@ -245,9 +235,7 @@ def _cell_spans(levels: list[LevelGrid], gt_boxes: Tensor) -> dict[str, Tensor]:
 def _enumerate_pairs(levels: list[LevelGrid], spans: dict[str, Tensor], num_rows: int,
                      total: int) -> tuple[Tensor, Tensor]:
     """Every (GT, anchor) pair of the cell rectangles of ``spans`` ((g, L) tensors): local GT (P,)
-    and anchor (P,), grouped by GT then level. A row of a rectangle is a run of consecutive
-    anchor indices, so two expansions of runs do it: groups -> their rows -> their anchors.
-    """
+    and anchor (P,), grouped by GT then level, by two expansions of runs (rows, then anchors)."""
     device = spans["count"].device
     L = len(levels)
     i0, j0, rows, cols = (spans[k].reshape(-1) for k in ("i0", "j0", "rows", "cols"))

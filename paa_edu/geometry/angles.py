@@ -40,8 +40,7 @@ def check_version(version: str) -> str:
 
 
 def norm_angle(theta: Tensor, version: str) -> Tensor:
-    """Wrap angles (radians, any shape) into the period of ``version`` (as mmrotate's
-    ``norm_angle``): ``le135`` into [-pi/4, 3pi/4), ``le90`` into [-pi/2, pi/2), both modulo pi.
+    """Wrap angles (any shape) into ``version``'s period modulo pi (mmrotate's ``norm_angle``).
     ``oc`` is the identity, as in mmrotate: an oc angle only means something with the w/h swap of
     :func:`regularize_boxes`."""
     check_version(version)
@@ -53,19 +52,16 @@ def norm_angle(theta: Tensor, version: str) -> Tensor:
 
 def weighted_mean_angle(theta: Tensor, weights: Tensor, version: str) -> Tensor:
     """Weighted means (K,) of box angles theta (N,) with weights (K, N), wrapped into ``version``.
-
     Angles are axial (``theta`` and ``theta + pi`` are one box): a linear mean of 3pi/4 - eps and
     -pi/4, nearly the same long-edge box, would be pi/4. Averaging the unit vectors
-    ``(cos 2t, sin 2t)`` and halving the result's angle respects the period pi.
-    """
+    ``(cos 2t, sin 2t)`` and halving the result's angle respects the period pi."""
     cos2 = weights @ torch.cos(2 * theta)  # (K,)
     sin2 = weights @ torch.sin(2 * theta)  # (K,)
     return norm_angle(torch.atan2(sin2, cos2) / 2, version)
 
 
 def regularize_boxes(boxes: Tensor, version: str = DEFAULT_ANGLE_VERSION) -> Tensor:
-    """The boxes (..., 5) in the canonical form of ``version`` (theta in its range, w >= h for
-    le*); the rectangles do not change."""
+    """The boxes (..., 5) in the canonical form of ``version``; the rectangles do not change."""
     check_version(version)
     return regularized(check_boxes(boxes, "boxes"), version)
 

@@ -1,7 +1,4 @@
-"""The input checks of the public geometry functions (the ones notebooks and user code call).
-
-Internal callers pass tensors they built themselves and call the unchecked building blocks.
-"""
+"""The input checks of the public geometry functions (internal callers skip them)."""
 from __future__ import annotations
 
 import torch
@@ -11,7 +8,6 @@ from torch import Tensor
 class NonFiniteError(ValueError):
     """A tensor holds NaN or Inf; in training this means divergence, reported by the training
     step as ``non-finite loss at epoch E iter I (term: name)``. ``name`` names the tensor."""
-
     def __init__(self, name: str, message: str):
         super().__init__(message)
         self.name = name

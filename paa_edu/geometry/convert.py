@@ -1,15 +1,13 @@
 """Convert between rotated boxes ``(cx, cy, w, h, theta)`` and 4-corner polygons.
 
-``obb2poly`` builds the corners ``c -/+ u -/+ v`` with ``u = (w/2)(cos t, sin t)`` and
-``v = (h/2)(-sin t, cos t)`` (mmcv's clockwise-on-screen convention, image y pointing down).
-
-``poly2obb`` goes the other way for any 4 points (a DOTA label is a quadrilateral, usually not a
-perfect rectangle). It returns the *minimum-area enclosing rectangle* of the 4 points, then writes
-it in the requested angle version. The key fact behind the algorithm: a minimum-area enclosing
-rectangle always has one side collinear with an edge of the convex hull of the points. Every hull
-edge of 4 points joins 2 of them, so trying the 6 directions "point i -> point j" and keeping the
-smallest rectangle gives the exact minimum, without building the hull and whatever the order of
-the points (convex, non-convex or self-intersecting quadrilaterals all work).
+``obb2poly`` builds the corners of :mod:`paa_edu.geometry`'s convention. ``poly2obb`` goes the
+other way for any 4 points (a DOTA label is a quadrilateral, usually not a perfect rectangle). It
+returns the *minimum-area enclosing rectangle* of the 4 points, then writes it in the requested
+angle version. The key fact behind the algorithm: a minimum-area enclosing rectangle always has
+one side collinear with an edge of the convex hull of the points. Every hull edge of 4 points
+joins 2 of them, so trying the 6 directions "point i -> point j" and keeping the smallest
+rectangle gives the exact minimum, without building the hull and whatever the order of the points
+(convex, non-convex or self-intersecting quadrilaterals all work).
 """
 from __future__ import annotations
 
@@ -26,9 +24,7 @@ _PAIRS_J = (1, 2, 3, 2, 3, 3)
 
 def full_precision(values: Tensor) -> Tensor:
     """Half-precision predictions (AMP's float16/bfloat16) as float32; float32 and float64 as
-    they are. Box decoding, IoUs and losses run at least in float32, and in float64 when the
-    model does (the lessons do that where a chaotic step, such as PAA's split, must give the same
-    answer on every CPU)."""
+    they are: box decoding, IoUs and losses run at least in float32."""
     return values.to(torch.promote_types(values.dtype, torch.float32))
 
 
@@ -62,8 +58,7 @@ def box_corners(boxes: Tensor) -> Tensor:
 
 def poly2obb(polys: Tensor, version: str = DEFAULT_ANGLE_VERSION,
              return_valid: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-    """Minimum-area rotated rectangle (..., 5) of each 4-point polygon (..., 8), in angle
-    ``version``.
+    """Minimum-area rotated rectangle (..., 5) of each 4-point polygon (..., 8), in ``version``.
 
     1. Move the points to their mean (keeps float precision for large coordinates).
     2. For each of the 6 directions ``p_j - p_i``: unit axes ``a = dir/|dir|`` and ``b = a`` turned
@@ -74,8 +69,7 @@ def poly2obb(polys: Tensor, version: str = DEFAULT_ANGLE_VERSION,
 
     A polygon whose points are all collinear (zero area) has no rectangle: it raises
     ``ValueError`` naming the first such row, or, with ``return_valid=True``, is flagged in a
-    returned (...,) bool mask instead.
-    """
+    returned (...,) bool mask instead."""
     check_version(version)
     check_float_rows(polys, "polys", 8, "x1, y1, ..., x4, y4")
     shape = polys.shape[:-1]

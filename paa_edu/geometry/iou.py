@@ -45,10 +45,8 @@ def box_iou_rotated(boxes1: Tensor, boxes2: Tensor, mode: str = "iou", aligned: 
                     eps: float = 1e-6) -> Tensor:
     """IoU (or IoF) in [0, 1] of rotated boxes (N, 5) and (M, 5) (same dtype and device), exact up
     to float rounding, differentiable: (N, M), or (N,) row against row when ``aligned`` (N == M).
-
     ``mode``: ``"iou"`` = inter / union, ``"iof"`` = inter / area of the box from ``boxes1``;
-    ``eps``: lower bound of the denominator (avoids 0/0 for empty boxes).
-    """
+    ``eps``: lower bound of the denominator (avoids 0/0 for empty boxes)."""
     _check_iou_inputs(boxes1, boxes2, mode, aligned)
     if aligned:
         return aligned_iou(boxes1, boxes2, mode, eps)
@@ -60,8 +58,7 @@ def box_iou_rotated(boxes1: Tensor, boxes2: Tensor, mode: str = "iou", aligned: 
 
 def aligned_iou(boxes1: Tensor, boxes2: Tensor, mode: str = "iou", eps: float = 1e-6
                 ) -> Tensor:
-    """IoU of aligned pairs, (P, 5) x (P, 5) -> (P,), without input checks: every pair is
-    clipped and the ruled-out ones set to 0 (no ``nonzero``, so no GPU sync)."""
+    """IoU of aligned pairs, (P, 5) x (P, 5) -> (P,), unchecked, pruned without a sync."""
     return torch.where(may_overlap(boxes1, boxes2), pair_overlaps(boxes1, boxes2, mode, eps), 0.0)
 
 
@@ -85,8 +82,7 @@ def pair_intersection_area(boxes1: Tensor, boxes2: Tensor) -> Tensor:
 
 def _intersection(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     """The algorithm of the module docstring on aligned pairs (P, 5) x (P, 5) -> (P,)."""
-    # 1. Work in the frame of the thinner box ("box 1" from here on; the intersection is
-    #    symmetric): its centre is the origin and its w side the x axis.
+    # 1. Work in the frame of the thinner box ("box 1" from here on): w side along x.
     swap = (boxes2[:, 2:4].amin(1) < boxes1[:, 2:4].amin(1))[:, None]  # (P, 1)
     boxes1, boxes2 = torch.where(swap, boxes2, boxes1), torch.where(swap, boxes1, boxes2)
     local1, local2 = _to_frame_of_first(boxes1, boxes2)  # (P, 5) each
@@ -99,8 +95,7 @@ def _intersection(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     dist21 = _edge_distances(*coords21, local1)  # (P, 4 corners of 2, 4 lines of 1)
     # 3. Candidate vertices: corners inside the other box, and edge crossings.
     points, valid = intersection_candidates(corners1, corners2, dist12, dist21, tol)
-    # A point accepted within the tolerance may stick out of box 1 by a few ulps: clamp it
-    # back (box 1 is axis-aligned here, so this is a plain clamp). This matters for thin boxes.
+    # Points accepted within the tolerance may stick out of box 1 by ulps: clamp (module doc).
     half = local1[:, None, 2:4] / 2  # (P, 1, 2)
     points = torch.maximum(torch.minimum(points, half), -half)  # (P, 24, 2)
     # 4. Area of the convex polygon spanned by the valid points.
@@ -113,8 +108,7 @@ def intersection_candidates(corners1: Tensor, corners2: Tensor, dist12: Tensor, 
     distances (>= 0 inside, slack ``tol`` (P, 1, 1)) of the corners of 1 to the edge lines of 2
     (P, K, L) and the converse (P, L, K): points (P, K + L + K * L, 2) and their validity, the
     corners of each polygon inside the other, then the crossings of the edges of 1 with the
-    lines of 2. Shared with :func:`paa_edu.geometry.polygon_iou.box_poly_iou`.
-    """
+    lines of 2. Shared with :func:`paa_edu.geometry.polygon_iou.box_poly_iou`."""
     inside1 = (dist12 >= -tol).all(dim=-1)  # (P, K)
     inside2 = (dist21 >= -tol).all(dim=-1)  # (P, L)
     cross_pts, cross_ok = _edge_crossings(corners1, dist12, tol)  # (P, K * L, ..)
@@ -125,8 +119,7 @@ def intersection_candidates(corners1: Tensor, corners2: Tensor, dist12: Tensor, 
 
 def _to_frame_of_first(boxes1: Tensor, boxes2: Tensor) -> tuple[Tensor, Tensor]:
     """Both boxes (P, 5) in box 1's frame: box 1 becomes ``(0, 0, w1, h1, 0)``; box 2 keeps its
-    size, its centre difference is rotated by -theta1 and its angle is ``theta2 - theta1``.
-    """
+    size, its centre difference is rotated by -theta1 and its angle is ``theta2 - theta1``."""
     theta1 = boxes1[:, 4:5]  # (P, 1)
     cos, sin = torch.cos(theta1), torch.sin(theta1)
     d = boxes2[:, :2] - boxes1[:, :2]  # (P, 2)
@@ -147,9 +140,7 @@ def _tolerance(local1: Tensor, local2: Tensor) -> Tensor:
 
 
 def _local_coords(points: Tensor, boxes: Tensor) -> tuple[Tensor, Tensor]:
-    """Coordinates (P, K) x 2 of points (P, K, 2) along the w and h sides of boxes (P, 5); inside
-    iff |u| <= w/2 and |v| <= h/2.
-    """
+    """Coordinates (P, K) x 2 of points (P, K, 2) along the w and h sides of boxes (P, 5)."""
     rel = points - boxes[:, None, :2]  # (P, K, 2)
     theta = boxes[:, None, 4]  # (P, 1)
     cos, sin = torch.cos(theta), torch.sin(theta)
@@ -166,14 +157,12 @@ def _edge_distances(along_u: Tensor, along_v: Tensor, boxes: Tensor) -> Tensor:
 
 
 def _edge_crossings(corners: Tensor, dist: Tensor, tol: Tensor) -> tuple[Tensor, Tensor]:
-    """Points where the edges of polygon 1 cross the edge lines of polygon 2, kept if inside 2.
-
-    Along edge i (corner i to i+1) the signed distance to line j changes linearly from d0 to d1,
+    """Points where the edges of polygon 1 cross the edge lines of polygon 2, kept if inside 2:
+    along edge i (corner i to i+1) the signed distance to line j changes linearly from d0 to d1,
     so it crosses the line at ``t = d0 / (d0 - d1)`` when d0 and d1 have strictly opposite signs.
     The distances of that point to the *other* lines are interpolated the same way: the inside
     test without a second projection. corners: (P, K, 2); dist: (P, K, L); returns points
-    (P, K * L, 2) ordered (edge i, line j) and their validity (P, K * L).
-    """
+    (P, K * L, 2) ordered (edge i, line j) and their validity (P, K * L)."""
     d0, d1 = dist, dist.roll(-1, dims=1)  # (P, K edges, L lines)
     crosses = ((d0 > 0) & (d1 < 0)) | ((d0 < 0) & (d1 > 0))  # (P, K, L) strict sign change
     gap = torch.where(crosses, d0 - d1, torch.ones_like(d0))  # never 0: safe for autograd
@@ -188,11 +177,8 @@ def _edge_crossings(corners: Tensor, dist: Tensor, tol: Tensor) -> tuple[Tensor,
 
 
 def _pseudo_angle(x: Tensor, y: Tensor) -> Tensor:
-    """A cheap increasing function of atan2(y, x) (no trigonometry), values in [-1, 3].
-
-    ``r = y / (|x| + |y|)`` runs from -1 to 1 on the right half-plane; the left half-plane
-    continues with ``2 - r``. Only the order matters for sorting.
-    """
+    """A cheap increasing function of atan2(y, x) in [-1, 3], for sorting: ``r = y / (|x| + |y|)``
+    (-1 to 1) on the right half-plane, ``2 - r`` on the left."""
     r = y / (x.abs() + y.abs()).clamp_min(torch.finfo(x.dtype).tiny)
     return torch.where(x >= 0, r, 2 - r)
 
@@ -206,8 +192,7 @@ def convex_area(points: Tensor, valid: Tensor) -> Tensor:
     3. Triangle fan around the mean: sum of ``cross(p_k, p_k+1)`` over consecutive valid
        points, plus the closing triangle ``cross(p_last, p_first)``.
     Duplicated points (a corner found twice) add zero area. points (P, K, 2), valid (P, K)
-    bool -> (P,) areas, 0 where fewer than 3 points are valid.
-    """
+    bool -> (P,) areas, 0 where fewer than 3 points are valid."""
     count = valid.sum(dim=1, keepdim=True)  # (P, 1)
     weight = valid.to(points.dtype)  # (P, K)
     x, y = points[..., 0], points[..., 1]  # (P, K) each
@@ -226,20 +211,15 @@ def convex_area(points: Tensor, valid: Tensor) -> Tensor:
 
 
 def may_overlap(boxes1: Tensor, boxes2: Tensor) -> Tensor:
-    """Cheap test that rules out pairs: True unless the pair surely does not overlap.
-
-    Two boxes can only overlap if their enclosing circles meet *and* their axis-aligned
-    bounding boxes meet. Empty boxes (w * h == 0) never overlap. Broadcasts like ``boxes1 -
-    boxes2`` over the leading dimensions: (..., 5) x (..., 5) -> (...) bool.
-    """
+    """False for pairs that surely do not overlap: their enclosing circles or their axis-aligned
+    boxes do not meet, or one is empty (w * h == 0). (..., 5) x (..., 5) -> (...) bool."""
     b1, b2 = boxes1.detach(), boxes2.detach()
     return bounds_meet(b1, overlap_bounds(b1), b2, overlap_bounds(b2))
 
 
 def overlap_bounds(boxes: Tensor) -> Tensor:
     """What :func:`may_overlap` needs per box, (..., 5) -> (..., 4): enclosing circle radius,
-    half width and half height of the axis-aligned box, 1 if w * h > 0 (else 0).
-    """
+    half width and half height of the axis-aligned box, 1 if w * h > 0 (else 0)."""
     cos, sin = torch.cos(boxes[..., 4]).abs(), torch.sin(boxes[..., 4]).abs()
     w, h = boxes[..., 2], boxes[..., 3]
     ex, ey = (w * cos + h * sin) / 2, (w * sin + h * cos) / 2  # half sides of the AABB
@@ -267,8 +247,7 @@ def overlap_candidates(boxes1: Tensor, boxes2: Tensor) -> tuple[Tensor, Tensor]:
 def pairs_where(test: Callable[[slice], Tensor], n: int, m: int, device: torch.device
                 ) -> tuple[Tensor, Tensor]:
     """Index pairs rows (P,), cols (P,) where the N x M pairwise ``test`` (a slice of rows ->
-    (n, M) bool) holds, row-major; the test runs in row chunks to bound memory.
-    """
+    (n, M) bool) holds, row-major; the test runs in row chunks to bound memory."""
     step = max(1, _ROW_CHUNK_ELEMS // max(m, 1))
     rows, cols = [], []
     for start in range(0, n, step):

@@ -15,8 +15,7 @@ the same keep set from one sparse IoU pass and parallel rounds: :mod:`.nms_graph
 
 Only pairs that pass two exact, cheap tests reach the polygon clipping: the overlap test of
 :func:`~paa_edu.geometry.iou.may_overlap`, and the area test ``min(area) / max(area) > thr``
-(IoU can never exceed the ratio of the two areas, because inter <= min(area) and
-union >= max(area)).
+(IoU never exceeds that ratio: inter <= min(area) and union >= max(area)).
 """
 from __future__ import annotations
 
@@ -81,7 +80,7 @@ def _greedy_nms(boxes: Tensor, scores: Tensor, thr: float, labels: Tensor | None
 
 
 def _greedy_in_block(ranked: Tensor, labels: Tensor | None, block: Tensor, thr: float) -> Tensor:
-    """Greedy NMS among the boxes of one block; returns positions (into ``block``) kept."""
+    """Step 3: the positions (into ``block``) that greedy NMS keeps inside the block."""
     boxes = ranked[block]  # (B, 5)
     block_labels = None if labels is None else labels[block]  # (B,)
     i, j = _suppression_pairs(boxes, boxes, block_labels, block_labels, thr, upper=True)

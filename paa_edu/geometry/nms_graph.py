@@ -33,9 +33,8 @@ _MAX_REACH = 64  # rings of cells the largest box searches (larger cells beyond 
 
 
 def graph_nms(ranked: Tensor, labels: Tensor | None, thr: float) -> Tensor | None:
-    """Greedy NMS of boxes (N, 5) ranked best first, ``labels`` (N,) or None: the kept ranks (K,),
-    increasing; None when the boxes are so dense (more than ``max(_MAX_PAIRS_PER_BOX, N / 512)``
-    neighbours each) that the greedy walk, which visits only the neighbours of kept boxes, wins."""
+    """Kept ranks (K,), increasing, of boxes (N, 5) ranked best first, ``labels`` (N,) or None;
+    None when there are more than ``max(_MAX_PAIRS_PER_BOX, N / 512)`` neighbours per box."""
     n = ranked.shape[0]
     pairs = candidate_pairs(ranked, labels, thr)  # (P,) each, i < j, pending
     if pairs is None:
@@ -59,8 +58,7 @@ def graph_nms(ranked: Tensor, labels: Tensor | None, thr: float) -> Tensor | Non
 
 def candidate_pairs(ranked: Tensor, labels: Tensor | None, thr: float
                     ) -> tuple[Tensor, Tensor] | None:
-    """Step 1: rank pairs (i < j) that pass the reference's cheap filters, (P,) each; None
-    when there are too many (see :func:`graph_nms`)."""
+    """Step 1: rank pairs (i < j), (P,) each, past the reference's cheap filters; None: dense."""
     b = ranked.detach()
     bounds = overlap_bounds(b)  # (N, 4), once per box
     pairs = near_pairs(b, bounds, labels)  # (Q,) each
@@ -81,11 +79,10 @@ def candidate_pairs(ranked: Tensor, labels: Tensor | None, thr: float
 
 def near_pairs(boxes: Tensor, bounds: Tensor, labels: Tensor | None
                ) -> tuple[Tensor, Tensor] | None:
-    """Index pairs (i < j), (Q,) each, that include every pair whose axis-aligned boxes meet (and
-    whose labels are equal); None beyond ``_MAX_PAIRS_PER_BOX`` per box. Cells are as large as the
-    median extent; each box looks for the smaller boxes in the cells within
-    ``ceil(extent / cell)`` of its own: their centres are at most one extent away on each axis.
-    """
+    """Index pairs (i < j), (Q,) each, including every pair whose axis-aligned boxes meet (and
+    labels are equal); None beyond ``_MAX_PAIRS_PER_BOX`` per box. Cells are as large as the median
+    extent; each box looks for the smaller boxes in the cells within ``ceil(extent / cell)`` of
+    its own: their centres are at most one extent away on each axis."""
     n = boxes.shape[0]
     empty = torch.zeros(0, dtype=torch.long, device=boxes.device)
     if n < 2:

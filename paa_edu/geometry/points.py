@@ -7,8 +7,7 @@ from torch import Tensor
 
 def center_distances(points: Tensor, boxes: Tensor) -> Tensor:
     """Distance from every box centre (G, 5) to every point (A, 2), or to its own points (G, K, 2):
-    (G, A) or (G, K), GT in rows; both forms give the same bits for the same (box, point).
-    """
+    (G, A) or (G, K), GT in rows; both forms give the same bits for the same (box, point)."""
     dx = boxes[:, 0:1] - points[..., 0]  # (G, A) or (G, K)
     dy = boxes[:, 1:2] - points[..., 1]  # (G, A) or (G, K)
     return (dx * dx + dy * dy).sqrt()  # no (G, A, 2) temporary
@@ -22,7 +21,6 @@ def points_in_rboxes(points: Tensor, boxes: Tensor, eps: float = 0.01,
        unit axes ``u = (cos t, sin t)`` and ``v = (-sin t, cos t)`` (clockwise-positive theta).
     2. Its smallest distance to a side is ``min(w/2 - |lx|, h/2 - |ly|)``;
     3. inside when that is ``> eps`` (mmdetection's ATSS margin, 0.01).
-
     Points (A, 2) and boxes (G, 5) give (G, A) bool; with ``aligned``, point i against box i only.
     """
     if not isinstance(points, Tensor) or points.dim() < 1 or points.shape[-1] != 2 \
@@ -37,7 +35,6 @@ def points_in_rboxes(points: Tensor, boxes: Tensor, eps: float = 0.01,
     else:
         b, p = boxes[:, None, :], points[None, :, :]  # (G, 1, 5), (1, A, 2)
     cos, sin = torch.cos(b[..., 4]), torch.sin(b[..., 4])
-    # 1. Coordinates of the point in the box frame.
     dx, dy = p[..., 0] - b[..., 0], p[..., 1] - b[..., 1]
     lx = dx * cos + dy * sin
     ly = -dx * sin + dy * cos

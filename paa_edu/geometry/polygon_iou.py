@@ -5,8 +5,7 @@ DOTA's ground truth is the annotated quadrilateral, and the server (the devkit's
 that quadrilateral, not with a rectangle fitted to it. Per (box, quadrilateral) pair:
 
 1. Work in the box's frame (centre at the origin, w side along x, as
-   :func:`paa_edu.geometry.box_iou_rotated`): the box is the rectangle
-   R = [-w/2, w/2] x [-h/2, h/2] and only differences of coordinates enter.
+   :func:`paa_edu.geometry.box_iou_rotated`): the box is R = [-w/2, w/2] x [-h/2, h/2].
 2. Fan the quadrilateral q0 q1 q2 q3 from q0 into the triangles T1 = (q0, q1, q2) and
    T2 = (q0, q2, q3), with signed (shoelace) areas a1 and a2; the quadrilateral's signed
    area is A = a1 + a2.
@@ -20,10 +19,10 @@ Step 4 integrates the quadrilateral's winding number over R. For a simple quadri
 convex or not, that number is 1 inside and 0 outside, so the IoU is exact. **Self-intersecting
 quadrilaterals** (a "bow-tie", e.g. two vertices swapped by the annotator) have two lobes that
 wind in opposite directions: the lobe that agrees with the sign of A counts +1, the other -1,
-and the area is |A| = the difference of the lobe areas. This is the devkit's rule exactly: its
-``intersectArea`` sums signed triangle intersections the same way and its ``area`` is the
-shoelace formula, so evaluation agrees with the server on such labels too. The devkit can
-return values outside [0, 1] there; the clamp changes no match at a threshold in [0, 1).
+and the area is |A| = the difference of the lobe areas. This is the devkit's rule exactly (its
+``intersectArea`` sums signed triangle intersections the same way, its ``area`` is the shoelace
+formula), except that the devkit can return values outside [0, 1] there; the clamp changes no
+match at a threshold in [0, 1).
 A quadrilateral or box of zero area has IoU 0 with everything.
 """
 from __future__ import annotations
@@ -102,8 +101,7 @@ def _shoelace(poly: Tensor) -> Tensor:
 
 def _line_distances(points: Tensor, poly: Tensor) -> Tensor:
     """Signed distances (P, K, L) of points (P, K, 2) to the edge lines of counter-clockwise convex
-    polygons (P, L, 2), >= 0 on the inner side (0 for a zero-length edge).
-    """
+    polygons (P, L, 2), >= 0 on the inner side (0 for a zero-length edge)."""
     edge = poly.roll(-1, dims=1) - poly  # (P, L, 2)
     length = edge.norm(dim=-1).clamp_min(torch.finfo(poly.dtype).tiny)  # (P, L)
     rel = points[:, :, None] - poly[:, None]  # (P, K, L, 2)

@@ -1,8 +1,7 @@
 """Runs of indices: ``repeat_interleave`` and the position inside each run, without a sync.
 
-A list of runs is given by their lengths ``(R,)``; ``total`` = their sum, known beforehand (so
-the output size never waits for the device). Used to enumerate variable-size groups of pairs
-(anchor windows of the assigners, neighbour cells of NMS) in one pass.
+Runs are given by their lengths ``(R,)``; ``total`` = their sum, known beforehand (so the output
+size never waits for the device).
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Rotated anchors on the FPN grid (one square, upright anchor per location in the seed configs).
 
-For level ``l`` with stride ``s`` the anchor at feature cell ``(i, j)`` (row ``i``, column ``j``)
-is centred on ``((j + center_offset) * s, (i + center_offset) * s)``. With mmdetection's default
-``center_offset = 0`` the first anchor sits on the image corner (0, 0); the anchor side is
+For level ``l`` with stride ``s`` the anchor at feature cell ``(i, j)`` (row, column) is centred
+on ``((j + center_offset) * s, (i + center_offset) * s)`` (mmdetection's default
+``center_offset = 0`` puts the first anchor on the image corner); the anchor side is
 ``octave_base_scale * s * 2**(k / scales_per_octave)`` scaled by the aspect ratio, and every
 anchor has ``theta = angle`` (0 in the seed configs, as mmrotate 0.x: the paper's "correct"
 regularised anchors lowered mAP there, see mmrotate#151).
@@ -20,10 +20,8 @@ from torch import Tensor
 
 
 class AnchorGenerator:
-    """Rotated anchors for FPN levels of ``strides`` pixels (e.g. 8-128 for P3-P7): one anchor
-    per (scale, ratio h/w) pair at every location, ``scales_per_octave`` scales per octave, the
-    layout of the module docstring (``octave_base_scale`` 4 in the rotated PAA configs)."""
-
+    """Rotated anchors for FPN levels of ``strides`` pixels: one anchor per (scale, ratio h/w)
+    pair at every location, in the layout of the module docstring."""
     def __init__(self, strides=(8, 16, 32, 64, 128), octave_base_scale: float = 4,
                  scales_per_octave: int = 1, ratios=(1.0,), angle: float = 0.0,
                  center_offset: float = 0.0):
@@ -66,8 +64,7 @@ class AnchorGenerator:
 
     def anchors_for_image(self, image_size: tuple[int, int], device=None,
                           dtype: torch.dtype = torch.float32):
-        """Per-level anchors and feature sizes ``(ceil(H / s), ceil(W / s))`` for an (H, W)
-        image."""
+        """Per-level anchors and feature sizes ``(ceil(H / s), ceil(W / s))`` of (H, W) images."""
         height, width = image_size
         sizes = [(math.ceil(height / s), math.ceil(width / s)) for s in self.strides]
         return self.grid_anchors(sizes, device=device, dtype=dtype), sizes

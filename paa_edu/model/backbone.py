@@ -69,12 +69,8 @@ def build_resnet(depth: int, width: int = 64, weights: str | None = None) -> nn.
 
 
 class FPN(nn.Module):
-    """Feature pyramid on C3-C5 (``in_channels``), extra levels from C5 ("extra convs on input").
-
-    ``num_levels`` 1-5 outputs of ``out_channels``: P3, P4, P5, then P6, P7 from stride-2 convs;
-    ``relu_before_extra_convs``: P7 = conv(relu(P6)) instead of conv(P6) (the seed: False).
-    """
-
+    """Feature pyramid on C3-C5 (``in_channels``): ``num_levels`` 1-5 outputs P3, ..., P7 of
+    ``out_channels`` (module docstring; the seed: ``relu_before_extra_convs=False``)."""
     def __init__(self, in_channels: tuple[int, int, int], out_channels: int, num_levels: int,
                  relu_before_extra_convs: bool = True):
         super().__init__()
@@ -108,11 +104,7 @@ class FPN(nn.Module):
 
 class ResNetFPN(nn.Module):
     """ResNet trunk (:func:`build_resnet`) + FPN: ``num_levels`` outputs, strides 8, 16, ... 128.
-
-    ``frozen_stages``: -1 nothing frozen, 0 the stem (conv1, bn1), k the stem and layer1..k;
-    ``norm_eval``: every BatchNorm of the ResNet stays in eval mode, also after ``train()``.
-    """
-
+    ``frozen_stages``: -1 nothing frozen, 0 the stem (conv1, bn1), k the stem and layer1..k."""
     def __init__(self, depth: int = 50, width: int = 64, weights: str | None = None,
                  fpn_channels: int = 256, num_levels: int = 5, frozen_stages: int = -1,
                  norm_eval: bool = False, relu_before_extra_convs: bool = True):
@@ -136,8 +128,7 @@ class ResNetFPN(nn.Module):
                                    for i in range(1, self.frozen_stages + 1)]
 
     def train(self, mode: bool = True) -> ResNetFPN:
-        """As ``nn.Module.train``, but frozen stages (and with ``norm_eval`` every BatchNorm
-        of the ResNet) stay in eval mode."""
+        """``nn.Module.train``; frozen stages (with ``norm_eval`` all BatchNorms) stay in eval."""
         super().train(mode)
         for module in self.frozen_modules():
             module.eval()
@@ -173,8 +164,7 @@ def hub_checkpoint_path(url: str) -> Path:
 
 
 def load_backbone_weights(net: nn.Module, depth: int, weights: str | Path) -> None:
-    """Load a torchvision weights name or a local state-dict file into the ResNet ``net``
-    (errors say what to do: a missing file, an uncached name offline, no matching key)."""
+    """Load a torchvision weights name or a local state-dict file into the ResNet ``net``."""
     text = str(weights)
     if is_weights_name(depth, text):
         return _load_state(net, _download(depth, text), f"model.backbone_weights={text!r}")
@@ -221,7 +211,6 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
 def normalize_pixels(pixels: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-    """``(pixels - mean) / std`` in float32 (float64 when ``mean`` and ``std`` are): the one
-    normalisation formula, on the host (:func:`normalize`) and on the device (the model's
-    ``normalize_images``), so both give the same bits (each IEEE 754 operation rounds once)."""
+    """``(pixels - mean) / std`` in float32 (float64 when ``mean`` and ``std`` are): one formula
+    for the host (:func:`normalize`) and the device (``normalize_images``): the same bits."""
     return (pixels.float() - mean) / std

@@ -38,10 +38,8 @@ _VERSION_SETTINGS = {"le135": (True, False, 1.0), "le90": (True, True, None),
 
 
 class DeltaXYWHACoder:
-    """Encode/decode rotated boxes of angle ``version`` as (dx, dy, dw, dh, dtheta) deltas,
-    normalised as ``(d - means) / stds``; decoded ``dw, dh`` are clamped to
-    ``+-|log(wh_ratio_clip)|``."""
-
+    """Encode/decode boxes of angle ``version`` as deltas normalised as ``(d - means) / stds``;
+    decoded ``dw, dh`` are clamped to ``+-|log(wh_ratio_clip)|``."""
     def __init__(self, version: str = "le135", means=(0.0,) * 5, stds=(1.0,) * 5,
                  wh_ratio_clip: float = 16 / 1000):
         self.version = check_version(version)
@@ -76,8 +74,7 @@ class DeltaXYWHACoder:
 
     def decode(self, anchors: Tensor, deltas: Tensor, max_shape=None) -> Tensor:
         """Apply ``deltas`` (..., 5) to ``anchors`` (..., 5): boxes regularised in the coder's
-        version, differentiable w.r.t. ``deltas`` (half precision is decoded in float32,
-        float64 stays float64). ``max_shape`` (H, W) clamps the centres into the image."""
+        version, differentiable w.r.t. ``deltas``. ``max_shape`` (H, W) clamps the centres."""
         self._check_shapes(anchors, deltas, "deltas")
         deltas = full_precision(deltas)
         deltas = deltas * deltas.new_tensor(self.stds) + deltas.new_tensor(self.means)

@@ -7,8 +7,7 @@ with ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) in the pixels of the inp
 A training step reads top to bottom in :meth:`RotatedPAADetector.loss`: 1. the predictions
 at every anchor, 2. assignment (MaxIoU, ATSS or PAA, which scores anchors with the current
 predictions), 3. the three losses over the batch. All assigners share the same head, losses
-and inference, so a comparison table isolates the assignment. ``iou_branch=False`` is the
-seed's rotated heads (cls-only scores, no IoU loss); ``True`` the paper's method.
+and inference, so a comparison table isolates the assignment.
 """
 from __future__ import annotations
 
@@ -34,7 +33,6 @@ _ANCHOR_CACHE_SIZE = 8  # (feature sizes, device, dtype) entries kept; inference
 class RotatedPAADetector(nn.Module):
     """Single-stage rotated detector (RetinaNet head + PAA IoU branch) from a ``ModelConfig``;
     ``load_backbone_weights=False``: random weights, for loading a checkpoint that holds all."""
-
     def __init__(self, cfg: ModelConfig, load_backbone_weights: bool = True):
         super().__init__()
         self.cfg = cfg
@@ -52,11 +50,9 @@ class RotatedPAADetector(nn.Module):
                                                 octave_base_scale=cfg.octave_base_scale)
         self.coder = DeltaXYWHACoder(version=cfg.angle_version)
         self.assigner = build_assigner(cfg)
-        # Loss normalisers averaged over processes (original PAA); train() sets it from
-        # train.reduce_num_pos. False = each process's own counts (the seed, mmdet).
+        # Loss normalisers averaged over processes (train.reduce_num_pos, set by train()).
         self.reduce_num_pos = False
-        # uint8 inputs are normalised here, on the device (as data.transforms.apply_transforms
-        # does on the host for float inputs). Not persistent: the state dict keeps its keys.
+        # For uint8 inputs (normalize_images). Not persistent: the state dict keeps its keys.
         self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
                              persistent=False)
         self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
@@ -66,8 +62,7 @@ class RotatedPAADetector(nn.Module):
     # ---- 0. inputs --------------------------------------------------------------------------
     def normalize_images(self, images: Tensor, image_shapes: list | None = None) -> Tensor:
         """Float images (B, 3, H, W) pass through; uint8 RGB images are normalised on their
-        device (:func:`~paa_edu.model.backbone.normalize_pixels`), then the padding outside each
-        image's ``image_shapes[b] = (h, w)`` is set to 0, as host-side padding is."""
+        device, then the padding outside each ``image_shapes[b] = (h, w)`` is set to 0."""
         if images.dtype != torch.uint8:
             return images
         out = normalize_pixels(images, self.pixel_mean, self.pixel_std)  # (B, 3, H, W)
@@ -100,8 +95,7 @@ class RotatedPAADetector(nn.Module):
 
     def anchors_for(self, sizes: list[tuple[int, int]], device: torch.device,
                     dtype: torch.dtype = torch.float32) -> tuple[Tensor, list[int]]:
-        """All anchors (A, 5) of these feature sizes and the count per level, built once per
-        (sizes, device, dtype) and cached (no host-to-device copy per step)."""
+        """All anchors (A, 5) of these feature sizes and the count per level, cached."""
         key = (tuple(sizes), str(device), dtype)
         if key not in self._anchor_cache:
             if len(self._anchor_cache) >= _ANCHOR_CACHE_SIZE:
@@ -151,8 +145,7 @@ class RotatedPAADetector(nn.Module):
             graph_anchor=dense.deltas, average_over_ranks=self.reduce_num_pos)
 
     def loss(self, images: Tensor, targets: list[dict]) -> dict:
-        """One training forward pass: dense predictions -> assignment -> losses (the targets
-        are checked once, by :meth:`prepare_targets`; assignment and losses trust them)."""
+        """One training forward pass: dense predictions -> assignment -> losses."""
         targets = self.prepare_targets(targets, images.device)
         dense = self.predict_dense(images, target_image_shapes(targets))
         if len(targets) != len(images):

@@ -5,8 +5,6 @@ Two towers of ``num_convs`` 3x3 convs (+ optional GroupNorm) + ReLU, shared acro
 - classification tower -> ``C`` sigmoid logits per anchor (bias from prior 0.01),
 - regression tower -> 5 box deltas (dx, dy, dw, dh, dtheta) per anchor, and PAA's extra
   3x3 conv -> 1 IoU logit per anchor (the predicted IoU of the decoded box with its GT).
-
-One anchor per location (R = 1), as PAA.
 """
 from __future__ import annotations
 
@@ -35,11 +33,8 @@ def _tower(channels: int, num_convs: int, use_gn: bool) -> nn.Sequential:
 
 
 class RotatedRetinaHead(nn.Module):
-    """Shared dense head applied to every FPN level: ``channels`` in (FPN) and in the towers,
-    ``num_convs`` per tower (4 in RetinaNet/PAA), GroupNorm with ``use_gn`` (PAA uses it, the
-    rotated seed heads do not), PAA's IoU conv with ``iou_branch``; ``prior_prob`` is the
-    classifier's initial foreground probability."""
-
+    """The head of the module docstring, shared by every FPN level; GroupNorm with ``use_gn``
+    (PAA uses it, the rotated seed heads do not), PAA's IoU conv with ``iou_branch``."""
     def __init__(self, channels: int, num_classes: int, num_convs: int = 4,
                  use_gn: bool = False, iou_branch: bool = True, prior_prob: float = 0.01):
         super().__init__()

@@ -25,17 +25,13 @@ def detection_losses(cls_logits: Tensor, labels: Tensor, pos_pred_boxes: Tensor,
                      reg_weight: float = 1.0, iou_weight: float = 0.5,
                      graph_anchor: Tensor | None = None,
                      average_over_ranks: bool = False) -> dict[str, Tensor]:
-    """The three PAA losses over a batch: scalars ``loss_cls``, ``loss_bbox`` and, with IoU
-    logits, ``loss_iou``.
-
-    ``cls_logits`` (N, C) and ``labels`` (N,) (-1 for negatives) cover the anchors of all images;
-    the positives' decoded boxes (P, 5) (differentiable), their GT boxes (P, 5) and their IoU
-    logits (P,) or None (no IoU branch). ``num_images`` B bounds the classification normaliser
-    from below; ``reg_weight``, ``iou_weight`` are 1.0 and 0.5 in rotated PAA. ``graph_anchor``
-    (e.g. all deltas; default ``pos_pred_boxes``) keeps the regression graph alive through
-    ``0 * sum()`` when P = 0. ``average_over_ranks``: every rank must call this equally often
-    (it all-reduces, even when P = 0).
-    """
+    """The module docstring's scalars ``loss_cls``, ``loss_bbox`` and, with IoU logits,
+    ``loss_iou``. ``cls_logits`` (N, C) and ``labels`` (N,) (-1 for negatives) cover the anchors
+    of all images; the positives' decoded boxes (P, 5) (differentiable), their GT boxes (P, 5)
+    and their IoU logits (P,) or None. ``num_images`` B bounds the classification normaliser
+    from below. ``graph_anchor`` (e.g. all deltas; default ``pos_pred_boxes``) keeps the
+    regression graph alive through ``0 * sum()`` when P = 0. ``average_over_ranks``: every rank
+    must call this equally often (it all-reduces, even when P = 0)."""
     num_pos = len(pos_pred_boxes)
     targets = one_hot_targets(labels, cls_logits.shape[1])  # (N, C)
     if num_pos > 0:

@@ -45,10 +45,8 @@ def score_voting(det_boxes: Tensor, det_labels: Tensor, cand_boxes: Tensor, cand
 def postprocess_image(cls_logits: Tensor, deltas: Tensor, iou_logits: Tensor | None,
                       anchors: Tensor, num_level_anchors: list[int], coder, cfg) -> dict:
     """Detections of one image from its cls_logits (A, C), deltas (A, 5), iou_logits (A,) or None
-    and anchors (A, 5) (``num_level_anchors`` per level), with ``cfg``'s score_thr, nms_pre,
-    nms_iou, max_per_img, score_voting and angle_version: ``boxes`` (K, 5), ``scores`` (K,),
-    ``labels`` (K,) long and, with the IoU branch, ``pred_ious`` (K,).
-    """
+    and anchors (A, 5) (``num_level_anchors`` per level), with ``cfg``'s inference settings:
+    ``boxes`` (K, 5), ``scores`` (K,), ``labels`` (K,) long and ``pred_ious`` (K,) or none."""
     scores = torch.sigmoid(full_precision(cls_logits))  # (A, C)
     pred_ious = None if iou_logits is None else torch.sigmoid(full_precision(iou_logits))  # (A,)
     if pred_ious is not None:
