@@ -35,8 +35,7 @@ class DOTADataset(Dataset):
 
     Items are ``(image (3, H, W) padded, target)``: ``boxes`` (M, 5), ``labels`` (M,),
     ``difficult`` (M,), ``image_id``, ``orig_size`` (H0, W0) and :func:`apply_transforms`' meta
-    (divide predicted boxes' first four numbers by ``scale_factor`` for original pixels).
-    """
+    (divide predicted boxes' first four numbers by ``scale_factor`` for original pixels)."""
 
     def __init__(self, root_split_dir: str | Path, class_names: tuple[str, ...] | list[str]
                  = DOTA_CLASSES, version: str = DEFAULT_ANGLE_VERSION,

@@ -133,8 +133,7 @@ def read_label_file(path: str | Path, class_names: tuple[str, ...] | list[str] =
     outside it is dropped with a warning, and one reaching more than half the image's side past
     its border (a typo such as ``1e9``) is kept with a warning; objects slightly past the
     border, common in DOTA, stay quiet. ``difficult`` is any non-zero flag, ``difficulty`` the
-    flag itself (0, 1 or 2).
-    """
+    flag itself (0, 1 or 2)."""
     raw = parse_label_file(path, lenient=lenient)
     index = {name: i for i, name in enumerate(class_names)}
     polys = torch.from_numpy(raw.polys)  # (M, 8) float64
@@ -249,8 +248,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
 def write_dota_sample(split_dir: str | Path, stem: str, image: np.ndarray, polys,
                       names: list[str], header: dict[str, str] | None = None
                       ) -> tuple[Path, Path]:
-    """Write an (H, W, 3) uint8 RGB image and its labels to ``split_dir/images/<stem>.png`` and
-    ``split_dir/labelTxt/<stem>.txt``."""
+    """Write an (H, W, 3) RGB image and its labels as ``split_dir/{images,labelTxt}/<stem>``."""
     image_path = Path(split_dir) / "images" / f"{stem}.png"
     atomic_write(image_path, lambda handle: Image.fromarray(image).save(
         handle, format="PNG", compress_level=1), durable=False)

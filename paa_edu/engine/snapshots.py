@@ -6,8 +6,7 @@ To show it, :class:`SnapshotHook` runs the current model in eval mode on the fir
 random numbers drawn: training continues exactly as without it) and writes
 ``<out_dir>/snapshots/iter_XXXXXX.pt`` with, for each of the four assigners, the positives of
 every GT and their PAA score; for ``paa_*`` also the candidate table the GMM saw, the fitted
-mixture, the cut and whether the fallback fired (tensors and plain values only).
-"""
+mixture, the cut and whether the fallback fired (tensors and plain values only)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -87,8 +86,8 @@ def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
 
 
 class SnapshotHook:
-    """Every ``every`` iterations, a snapshot of the GTs of images ``indices`` of ``dataset``
-    (the training split without augmentation)."""
+    """A snapshot of the GTs of training images ``indices`` (unflipped) every ``every`` iterations.
+    """
 
     def __init__(self, every: int, out_dir: str | Path, dataset,
                  indices: tuple[int, ...] = SNAPSHOT_IMAGES):

@@ -196,8 +196,7 @@ def _save(run: _Run, cfg: Config, *paths: Path) -> None:
 
 def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger: TrainLog,
                  ckpt_path: Path, stop: dict, progress: bool, snapshot=None) -> list[dict]:
-    """The rest of the current epoch (or until ``max_iters`` or a stop request): the
-    per-iteration loss rows."""
+    """The rest of the epoch (to ``max_iters`` or a stop request at most): its loss rows."""
     run.trained.train()
     rows, every, max_iters = [], cfg.train.checkpoint_every, cfg.train.max_iters or math.inf
     bar = tqdm(loader, disable=not (progress and distributed.is_main()), leave=False,
@@ -276,13 +275,11 @@ def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dic
 
 def train(cfg: Config, resume: bool = False, progress: bool = True,
           restart: bool = False, need_val: bool = False) -> dict:
-    """Train ``cfg`` into ``cfg.train.out_dir``; return the ``model`` (eval mode), this call's
-    loss ``history``, the ``checkpoint`` path, the val ``metrics`` (or None) and the ``warnings``.
-
-    ``resume`` continues from ``last.pth``; ``restart`` moves an earlier run's files away.
-    ``need_val``: ``val/`` is checked before the first step. Ctrl-C or SIGTERM raise
-    ``TrainingInterrupted`` after writing ``last.pth`` at that iteration.
-    """
+    """Train ``cfg`` into ``cfg.train.out_dir``; return the ``model`` (eval mode), this call's loss
+    ``history``, the ``checkpoint`` path, the val ``metrics`` (or None) and the ``warnings``.
+    ``resume`` continues from ``last.pth``; ``restart`` moves an earlier run's files away;
+    ``need_val`` checks ``val/`` before the first step. Ctrl-C or SIGTERM raise
+    ``TrainingInterrupted`` after writing ``last.pth`` at that iteration."""
     validate(cfg)
     device = distributed.init_from_env(resolve_device(cfg.train.device))
     with run_dir.locked_run_dir(cfg.train.out_dir, lock=distributed.is_main()) as out, \

@@ -10,8 +10,7 @@
 4. ``"background"``: IoU < ``background_iou`` (0.1, TIDE's) with every GT.
 
 A hit on a *difficult* GT is ``"ignored"``, as in the AP. For each missed object it gives the
-detection of best IoU (any class). :func:`failure_cases` picks a gallery's crops over a dataset.
-"""
+detection of best IoU (any class). :func:`failure_cases` picks a gallery's crops over a dataset."""
 from __future__ import annotations
 
 from collections import Counter

@@ -12,8 +12,7 @@ with ``H(t) = -t log t - (1 - t) log(1 - t)`` the binary entropy, reached only a
 branch can still learn. The floor itself moves during training, since ``t`` follows the boxes.
 
 :func:`iou_loss_floor` gives ``loss_iou``, its floor and the per-positive values for a model on
-a batch, with the model's own assignment (the same positives and targets as in training).
-"""
+a batch, with the model's own assignment (the same positives and targets as in training)."""
 from __future__ import annotations
 
 import torch

@@ -20,8 +20,7 @@ new figure), a multi-panel one ``figsize=`` or ``panel_size=``. Each returns the
 notebook end the line with ``;`` or it may be shown twice. Boxes are (N, 5) ``cx, cy, w, h,
 theta`` in image pixels, y pointing down; an ``image`` is a (3, H, W) tensor or an (H, W, 3)
 array in those pixels (or ``None`` where a plot can do without); ``class_names`` are indexed by
-label (default: the numbers); detections below ``score_thr`` are not drawn.
-"""
+label (default: the numbers); detections below ``score_thr`` are not drawn."""
 from paa_edu.viz.anchors import level_iou_maps, plot_anchor_neighbourhood, plot_iou_heatmap
 from paa_edu.viz.angles import plot_angle_conventions, plot_angle_sweep
 from paa_edu.viz.assignments import draw_atss_threshold, plot_assignment_zoom, plot_assignments
