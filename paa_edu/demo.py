@@ -120,8 +120,7 @@ def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int
     cfg = apply_overrides(tiny_synthetic(), jobs[-1][1])  # the PAA(atss) run, for the plots
     build_dataset(cfg, "train", train=False)  # writes the synthetic set once, before the workers
     print(f"[demo] {len(jobs)} trainings, {workers} at a time", flush=True)
-    # workers > 1: one ``spawn`` process each (a clean interpreter: each seeded, single-threaded
-    # training computes what this one would), ended with this process however it ends
+    # workers > 1: one ``spawn`` process each (seeded, single-threaded: the same result as here)
     runs = worker_map(_train_variant, jobs, workers) if workers > 1 else map(_train_variant, jobs)
     results = {name: (row, ap50, seconds) for name, row, ap50, seconds in runs}
     table = format_results_table([results[name][0] for name, _, _ in VARIANTS])

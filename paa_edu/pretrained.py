@@ -1,12 +1,11 @@
 """The four teaching checkpoints shipped with paa_edu: ``load(name) -> (model, cfg)``.
 
-``name`` is one of :data:`NAMES`: ``maxiou`` (RetinaNet 0.5/0.4), ``atss``, ``paa_maxiou``
-(PAA on MaxIoU(0.1) candidates) and ``paa_atss`` (PAA on ATSS candidates), each the
-``tiny_teaching`` preset trained on the tiny synthetic set by
-``scripts/make_teaching_checkpoints.py``. ``paa_edu/pretrained_data/`` is package data (read
-with ``weights_only=True``): fp16 weights, config, command, training time and APs
-(:func:`info`); ``snapshots.pt``: each run's assignment history (:func:`load_snapshot_history`);
-``<name>_log.csv``: its training log, every 5th iteration (:func:`load_log`)."""
+``name`` is one of :data:`NAMES`: ``maxiou`` (RetinaNet 0.5/0.4), ``atss``, ``paa_maxiou`` (PAA on
+MaxIoU(0.1) candidates) and ``paa_atss`` (PAA on ATSS candidates), each the ``tiny_teaching``
+preset trained on the tiny synthetic set by ``scripts/make_teaching_checkpoints.py``. The package
+data ``paa_edu/pretrained_data/`` (read with ``weights_only=True``) holds fp16 weights, config,
+command, training time and APs (:func:`info`), each run's assignment history
+(:func:`load_snapshot_history`) and training log (:func:`load_log`)."""
 from __future__ import annotations
 
 import csv

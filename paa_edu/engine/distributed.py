@@ -96,8 +96,7 @@ def wrap_model(model: torch.nn.Module, device: torch.device, sync_bn: bool = Fal
             raise ValueError("train.sync_bn=True needs CUDA (SyncBatchNorm has no CPU kernel)")
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ids = [device.index] if device.type == "cuda" else None
-    # Every trainable parameter gets a gradient at every step, even without positives (the
-    # losses keep 0 * sum of the deltas and IoU logits): no find_unused_parameters.
+    # Every parameter gets a gradient each step, even without positives: no find_unused_parameters
     return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
 
 

@@ -86,7 +86,7 @@ def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
 
 
 class SnapshotHook:
-    """A snapshot of the GTs of training images ``indices`` (unflipped) every ``every`` iterations.
+    """A snapshot of the GTs of (unflipped) training images ``indices`` every ``every`` iterations.
     """
 
     def __init__(self, every: int, out_dir: str | Path, dataset,

@@ -104,8 +104,7 @@ def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.unscale_(optimizer)  # the true gradients, for the clip
-    # grad_clip None: max_norm inf clips nothing and still returns the norm. The gradients
-    # are all-reduced, so every rank sees the same norm.
+    # grad_clip None: max_norm inf clips nothing, still returns the norm (the same on every rank)
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip or math.inf)
     if not scaler.is_enabled() and not bool(torch.isfinite(norm)):  # AMP skips such a step
         raise FloatingPointError(f"non-finite loss at {where} (term: gradient norm "

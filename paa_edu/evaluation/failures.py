@@ -1,7 +1,7 @@
 """Why a detection is a false positive, and how close a missed object came to being found.
 
-:func:`classify_detections` adds to :func:`~paa_edu.evaluation.rotated_ap.match_detections`
-*why* a detection is no TP, with the error types of TIDE (Bolya et al., ECCV 2020), in order:
+:func:`classify_detections` adds to :func:`~paa_edu.evaluation.rotated_ap.match_detections` *why* a
+detection is no TP, with the error types of TIDE (Bolya et al., ECCV 2020), in order:
 
 1. ``"duplicate"``: IoU > threshold with a GT of its own class that a higher-scoring detection
    already took;
@@ -9,8 +9,7 @@
 3. ``"poor localisation"``: best IoU with any GT in ``[background_iou, threshold]``;
 4. ``"background"``: IoU < ``background_iou`` (0.1, TIDE's) with every GT.
 
-A hit on a *difficult* GT is ``"ignored"``, as in the AP. For each missed object it gives the
-detection of best IoU (any class). :func:`failure_cases` picks a gallery's crops over a dataset."""
+A hit on a *difficult* GT is ``"ignored"``, as in the AP."""
 from __future__ import annotations
 
 from collections import Counter

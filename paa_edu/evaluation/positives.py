@@ -1,7 +1,5 @@
-"""Positives during training against detection at test time: are the objects a model misses
-the ones its assigner gave few anchors? :func:`training_positives` counts each object's
-positives under the trained model's own assignment; :func:`recall_by_positives` splits the
-recall at IoU 0.5 (the DOTA rule) by that count."""
+"""Positives during training against detection at test time: are the objects a model misses the
+ones its assigner gave few anchors?"""
 from __future__ import annotations
 
 import numpy as np

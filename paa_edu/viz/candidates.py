@@ -23,8 +23,7 @@ from paa_edu.viz.style import (
     panels,
 )
 
-# The colours of PAA scores: plasma is perceptually uniform, colour-blind safe and has no sky
-# blue (the GT's colour); its palest yellows (past 0.85) would vanish on the image.
+# PAA scores in plasma (uniform, colour-blind safe, no sky blue), cut at 0.85: paler would vanish
 SCORE_CMAP = ListedColormap(plt.get_cmap("plasma")(np.linspace(0.0, 0.85, 256)),
                             name="plasma_part")
 
