@@ -83,11 +83,10 @@ class FailureCase:
 def failure_cases(detections: list[dict], ground_truths: list[dict], max_missed: int = 8,
                   max_fp: int = 8, iou_threshold: float = 0.5, count_score_thr: float = 0.3
                   ) -> dict:
-    """The crops of a failure gallery over a dataset (a miss: no detection finds it, whatever
-    its score): the first ``max_missed`` ``"missed"`` in image order, the ``max_fp``
-    highest-scoring ``"false positive"``; ``"counts"`` by reason (false positives from
-    ``count_score_thr`` on), ``"missed_by_class"``, and ``"missed_unseen"`` (no detection with
-    IoU >= :data:`BACKGROUND_IOU`)."""
+    """The crops of a failure gallery over a dataset (a miss: no detection finds it, whatever its
+    score): the first ``max_missed`` ``"missed"`` in image order, the ``max_fp`` highest-scoring
+    ``"false positive"``; ``"counts"`` by reason (false positives from ``count_score_thr`` on),
+    ``"missed_by_class"``, ``"missed_unseen"`` (no IoU >= :data:`BACKGROUND_IOU`)."""
     _check_inputs(detections, ground_truths)
     if max_missed < 0 or max_fp < 0:
         raise ValueError(f"max_missed and max_fp must be >= 0, got {max_missed}, {max_fp}")

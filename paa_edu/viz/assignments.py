@@ -1,5 +1,5 @@
-"""Which anchors each assigner makes positive, drawn on the image, and ATSS's ``mean + std``
-rule for one GT."""
+"""Which anchors each assigner makes positive, drawn on the image, and ATSS's ``mean + std`` rule.
+"""
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D

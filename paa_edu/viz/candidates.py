@@ -1,6 +1,5 @@
-"""PAA's candidates of one object on the image and in its score histogram, in the same colours
-and numbered by rank (1 = the best, lowest score); the candidates per object of each initial
-assigner (:func:`plot_pool_sizes`)."""
+"""PAA's candidates of one object on the image and in its score histogram, in the same colours and
+numbered by rank (1 = the best, lowest score); candidates per object by initial assigner."""
 import matplotlib.pyplot as plt
 import numpy as np
 import torch

@@ -1,7 +1,6 @@
-"""PAA's split of one GT's candidate scores into two Gaussians, from a
-:class:`paa_edu.assigners.PAARecord`: what PAA saw and decided for one image. Create the assigner
-with ``PAAAssigner(record=True)``, assign (or train) once, and read ``paa.last_record`` (or
-:func:`paa_edu.engine.snapshots.paa_record` for a training snapshot)."""
+"""PAA's split of one GT's candidate scores into two Gaussians, from the
+:class:`paa_edu.assigners.PAARecord` of ``PAAAssigner(record=True)`` after one assignment
+(``paa.last_record``) or of a training snapshot (:func:`paa_edu.engine.snapshots.paa_record`)."""
 import math
 
 import numpy as np

@@ -1,8 +1,8 @@
-"""The assignment of the same objects over training, from :mod:`paa_edu.engine.snapshots`:
-PAA's split adapts to the model as it learns (the paper's claim), while MaxIoU's and ATSS's
-positives are fixed by geometry. ``snapshots`` is a list of snapshot dicts in iteration order
-(:func:`paa_edu.pretrained.load_snapshot_history`); ``assigner``, the PAA assignment read in
-them, is ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with)."""
+"""The assignment of the same objects over training, from :mod:`paa_edu.engine.snapshots`: PAA's
+split adapts to the model as it learns (the paper's claim), while MaxIoU's and ATSS's positives are
+fixed by geometry. ``snapshots`` is a list of snapshot dicts in iteration order
+(:func:`paa_edu.pretrained.load_snapshot_history`); ``assigner``, the PAA assignment read, is
+``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with)."""
 import numpy as np
 from matplotlib.figure import Figure
 

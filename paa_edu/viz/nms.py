@@ -1,7 +1,6 @@
-"""Rotated vs horizontal NMS on a dense parking lot (:func:`parked_cars`): cars side by side at
-45° never overlap as rotated boxes, but their horizontal boxes do, so a horizontal detector's NMS
-(:func:`horizontal_nms`: the same :func:`paa_edu.geometry.nms_rotated` on the enclosing
-horizontal boxes) deletes real cars."""
+"""Rotated vs horizontal NMS on a dense parking lot (:func:`parked_cars`): cars side by side at 45°
+never overlap as rotated boxes, but their horizontal boxes do, so a horizontal detector's NMS
+(:func:`horizontal_nms`) deletes real cars."""
 import math
 from typing import NamedTuple
 
