@@ -9,8 +9,7 @@ Examples::
     paa-edu check-data data/dota_split            # every image and label; exit 1 on errors
 
 ``train`` and ``eval`` also run under torchrun, once per GPU (``torchrun --nproc_per_node 4 -m
-paa_edu train ...``, see :mod:`paa_edu.engine.distributed`); only rank 0 prints results.
-"""
+paa_edu train ...``, see :mod:`paa_edu.engine.distributed`); only rank 0 prints results."""
 from __future__ import annotations
 
 import argparse
@@ -226,13 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``paa-edu`` and ``python -m paa_edu``; returns the exit status.
-
-    A user's mistake is one line ``paa-edu <command>: error: ...`` and exit 2; a file system
-    that refuses a write or a read (full, read-only, no permission) is one line naming the
-    path and the cause, exit 1; Ctrl-C or SIGTERM is one line, exit 130 (``train`` saves
-    ``last.pth`` first). Under torchrun every rank prints its own error, tagged with its rank.
-    """
+    """Entry point of ``paa-edu`` and ``python -m paa_edu``; returns the exit status. A user's
+    mistake is one line ``paa-edu <command>: error: ...`` and exit 2; a file system that refuses a
+    write or a read (full, read-only, no permission) is one line naming the path and the cause,
+    exit 1; Ctrl-C or SIGTERM is one line, exit 130 (``train`` saves ``last.pth`` first). Under
+    torchrun every rank prints its own error, tagged with its rank."""
     args = build_parser().parse_args(argv)
 
     def rank_tag() -> str:

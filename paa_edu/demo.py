@@ -72,9 +72,7 @@ def save_assignment_plots(model, cfg: Config, out_dir: Path, index: int = 0) -> 
 
 
 def _train_variant(job: tuple[str, list[str], bool]) -> tuple[str, dict, float, float]:
-    """Train and evaluate one variant ``(name, --set overrides, progress)`` (in a worker or here):
-    returns (name, table row, val AP50, seconds).
-    """
+    """Train and evaluate ``(name, --set overrides, progress)``: (name, row, val AP50, seconds)."""
     name, overrides, progress = job
     t0 = time.perf_counter()
     cfg = apply_overrides(tiny_synthetic(), overrides)
@@ -102,14 +100,11 @@ def _num_cores() -> int:
 def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int | None = None,
              overrides: list[str] | tuple[str, ...] = (), progress: bool = True,
              workers: int | None = None) -> str:
-    """Train, evaluate and compare the four assigners (module docstring); returns (prints,
-    writes to ``<out_dir>/results.md``) the markdown table.
-
-    ``out_dir`` receives ``data/``, one run folder per variant, ``results.md`` and the plots;
-    ``overrides`` are ``key=value`` overrides of ``tiny_synthetic``; ``progress`` bars show
-    only when the trainings run one after another; ``workers`` (default
-    :func:`default_workers`) does not change the table.
-    """
+    """Train, evaluate and compare the four assigners (module docstring); returns (prints, writes
+    to ``<out_dir>/results.md``) the markdown table. ``out_dir`` receives ``data/``, one run folder
+    per variant, ``results.md`` and the plots; ``overrides`` are ``key=value`` overrides of
+    ``tiny_synthetic``; ``progress`` bars show only when the trainings run one after another;
+    ``workers`` (default :func:`default_workers`) does not change the table."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -125,8 +120,7 @@ def run_demo(out_dir: str | Path = "paa_demo", device: str = "auto", epochs: int
     cfg = apply_overrides(tiny_synthetic(), jobs[-1][1])  # the PAA(atss) run, for the plots
     build_dataset(cfg, "train", train=False)  # writes the synthetic set once, before the workers
     print(f"[demo] {len(jobs)} trainings, {workers} at a time", flush=True)
-    # workers > 1: one ``spawn`` process each (a clean interpreter: each seeded, single-threaded
-    # training computes what this one would), ended with this process however it ends
+    # workers > 1: one ``spawn`` process each (seeded, single-threaded: the same result as here)
     runs = worker_map(_train_variant, jobs, workers) if workers > 1 else map(_train_variant, jobs)
     results = {name: (row, ap50, seconds) for name, row, ap50, seconds in runs}
     table = format_results_table([results[name][0] for name, _, _ in VARIANTS])

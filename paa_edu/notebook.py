@@ -1,7 +1,6 @@
 """One-line setup for the notebooks (:func:`notebook_setup`), sliders that fall back to one
 plain call (:func:`interactive`), and :func:`save_figure`, which writes only when
-``PAA_EDU_SAVE_FIGURES`` names a folder, so running a notebook never rewrites the docs.
-"""
+``PAA_EDU_SAVE_FIGURES`` names a folder, so running a notebook never rewrites the docs."""
 from __future__ import annotations
 
 import os
@@ -56,8 +55,7 @@ def notebook_setup(seed: int = 0, threads: int | None = 1, inline: bool = True) 
 
 
 def save_figure(fig, name: str) -> Path | None:
-    """Save ``fig`` as ``$PAA_EDU_SAVE_FIGURES/name`` and return that path, if the variable
-    is set; else do nothing and return ``None``."""
+    """Save ``fig`` as ``$PAA_EDU_SAVE_FIGURES/name`` and return the path; ``None`` when unset."""
     folder = os.environ.get(SAVE_FIGURES_ENV)
     if not folder:
         return None
@@ -70,7 +68,6 @@ def save_figure(fig, name: str) -> Path | None:
 
 def interactive(function, **controls):
     """Sliders for ``function``'s arguments (``ipywidgets.interactive``), or one plain call.
-
     ``controls`` are ``ipywidgets.interact`` abbreviations: ``(0.0, 1.0, 0.05)`` a float slider,
     ``(1, 100, 1)`` an int slider, ``True``/``False`` a checkbox, a list a drop-down. Returns the
     widget (displayed), or ``None`` where ipywidgets or a kernel is missing or

@@ -10,8 +10,7 @@
    stays bounded; ``<out>/Task1_<class>.txt`` is ready to zip for the DOTA server.
 
 A Task1 folder already holding ``Task1_*.txt`` files (a zip would ship another run's classes)
-is refused before the inference unless ``overwrite``; every file is written whole or not at all.
-"""
+is refused before the inference unless ``overwrite``; every file is written whole or not at all."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,9 +43,8 @@ CHUNK = 256  # files per predict_dataset call (whole original images with merge)
 
 
 def image_paths(input_path: str | Path, merge: bool) -> list[Path]:
-    """The images of a file, a folder, or a DOTA split folder (with ``images/``), step 1: names a
-    Task-1 file cannot hold, two files of one name (``a.png``, ``a.jpg``) and (``merge``) names
-    that are not patches are refused."""
+    """The images of a file, a folder or a split folder, names checked as in step 1; two files of
+    one stem (``a.png``, ``a.jpg``) are refused."""
     path = Path(input_path)
     if path.is_dir():
         paths = list_images(path / "images" if (path / "images").is_dir() else path)
@@ -92,9 +90,8 @@ class ImageFiles(Dataset):
 def predict_files(model, cfg, paths: list[Path], device: torch.device, batch_size: int = 4,
                   num_workers: int = 0, progress: bool = True, merge: bool = False
                   ) -> dict[str, dict]:
-    """``{stem: detections}`` of the files, or with ``merge`` of their original images (step 2
-    and the merge of step 3): ``boxes`` (K, 5) in those pixels, ``scores`` (K,), ``labels`` (K,)
-    on the CPU."""
+    """``{stem: detections}`` of the files (``merge``: of their original images; steps 2, 3), on
+    the CPU, in those pixels."""
     groups: dict[str, list[Path]] = {}  # original image -> its files (one without merge)
     for path in paths:
         stem = parse_patch_name(path.stem).stem if merge else path.stem
@@ -120,10 +117,8 @@ def predict_paths(checkpoint: str | Path, input_path: str | Path, out_dir: str |
                   progress: bool = True, overwrite: bool = False) -> list[Path]:
     """Predict the images of ``input_path`` (:func:`image_paths`) with ``checkpoint`` (a
     ``last.pth``), write the results under ``out_dir`` (module docstring); return their paths.
-
-    ``score_thr`` only limits what is drawn, on the first ``max_png`` images; ``overwrite``
-    removes the earlier ``Task1_*.txt`` files this run does not rewrite, after writing its own.
-    """
+    ``score_thr`` only limits what is drawn, on the first ``max_png`` images; ``overwrite`` removes
+    the earlier ``Task1_*.txt`` files this run does not rewrite, after writing its own."""
     out_dir = Path(out_dir)
     paths = image_paths(input_path, merge)
     task1_dir = out_dir if merge else out_dir / "task1"

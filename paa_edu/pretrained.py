@@ -1,13 +1,11 @@
 """The four teaching checkpoints shipped with paa_edu: ``load(name) -> (model, cfg)``.
 
-``name`` is one of :data:`NAMES`: ``maxiou`` (RetinaNet 0.5/0.4), ``atss``, ``paa_maxiou``
-(PAA on MaxIoU(0.1) candidates) and ``paa_atss`` (PAA on ATSS candidates), each the
-``tiny_teaching`` preset trained on the tiny synthetic set by
-``scripts/make_teaching_checkpoints.py``. ``paa_edu/pretrained_data/`` is package data (read
-with ``weights_only=True``): fp16 weights, config, command, training time and APs
-(:func:`info`); ``snapshots.pt``: each run's assignment history (:func:`load_snapshot_history`);
-``<name>_log.csv``: its training log, every 5th iteration (:func:`load_log`).
-"""
+``name`` is one of :data:`NAMES`: ``maxiou`` (RetinaNet 0.5/0.4), ``atss``, ``paa_maxiou`` (PAA on
+MaxIoU(0.1) candidates) and ``paa_atss`` (PAA on ATSS candidates), each the ``tiny_teaching``
+preset trained on the tiny synthetic set by ``scripts/make_teaching_checkpoints.py``. The package
+data ``paa_edu/pretrained_data/`` (read with ``weights_only=True``) holds fp16 weights, config,
+command, training time and APs (:func:`info`), each run's assignment history
+(:func:`load_snapshot_history`) and training log (:func:`load_log`)."""
 from __future__ import annotations
 
 import csv
@@ -61,11 +59,10 @@ def load_snapshot_history(name: str) -> list[dict]:
 
 
 def load_log(name: str) -> list[dict]:
-    """The training log of run ``name``: one dict of strings per logged iteration (every 5th),
-    the columns of ``log.csv`` (``iter``, ``loss``, ``loss_cls``, ..., ``num_pos``,
-    ``num_gts``). The shipped logs come from a re-run of the same recipe and seeds on another
-    CPU, whose weights drift from the shipped checkpoints' in the last bits (docs/benchmarks.md).
-    """
+    """The training log of run ``name``: one dict of strings per logged iteration (every 5th), the
+    columns of ``log.csv`` (``iter``, ``loss``, ``loss_cls``, ..., ``num_pos``, ``num_gts``). The
+    shipped logs come from a re-run of the same recipe and seeds on another CPU, whose weights
+    drift from the shipped checkpoints' in the last bits (docs/benchmarks.md)."""
     path = DATA_DIR / f"{name}_log.csv"
     if name not in NAMES or not path.is_file():
         raise FileNotFoundError(f"no training log {path.name} in {DATA_DIR}; expected one of "

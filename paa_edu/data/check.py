@@ -3,8 +3,7 @@ Errors: a corrupt image, two images of one stem, a bad label line, an image with
 file, a split without ``labelTxt/``, an unfinished write. Warnings: identical images, a label
 file without an image, a repeated vertex, an object outside its image. Each (image, label file)
 pair's result is cached, keyed by both files' :func:`~paa_edu.data.label_cache.stat_key`, the
-classes and the parser's source.
-"""
+classes and the parser's source."""
 from __future__ import annotations
 
 import hashlib
@@ -55,8 +54,7 @@ class DataReport:
 def check_folder(folder: str | Path, class_names: tuple[str, ...] | list[str] = DOTA_CLASSES,
                  progress: bool = True, use_cache: bool = True, labels: bool = True
                  ) -> DataReport:
-    """Check ``folder`` if it holds ``images/``, else its sub-folders that do (train/, val/);
-    ``labels=False``: only the images (a test split)."""
+    """Check ``folder`` (or its sub-folders with ``images/``); ``labels=False``: images only."""
     folder = Path(folder)
     splits = [folder] if (folder / "images").is_dir() else sorted(
         d for d in folder.glob("*") if (d / "images").is_dir())

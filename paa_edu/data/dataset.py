@@ -25,18 +25,15 @@ from paa_edu.geometry import DEFAULT_ANGLE_VERSION, check_version
 class DOTADataset(Dataset):
     """Images and rotated-box targets of one DOTA-format split folder.
 
-    A label is an index into ``class_names``. ``lenient`` skips malformed objects with a
-    warning; a fitted rectangle with a side under ``min_size`` px is degenerate;
-    ``max_difficulty`` drops objects flagged above it (1 drops those our splitter marks 2), then
-    ``filter_empty`` leaves out images without objects; ``cache`` reuses the parsed labels of an
-    unchanged folder (:mod:`~paa_edu.data.label_cache`); ``train`` applies the random flips.
-    Without ``labelTxt/`` only ``labelled=False`` (a test set) is accepted; an image without
-    objects has an empty label file.
-
-    Items are ``(image (3, H, W) padded, target)``: ``boxes`` (M, 5), ``labels`` (M,),
+    A label is an index into ``class_names``. ``lenient`` skips malformed objects with a warning; a
+    fitted rectangle with a side under ``min_size`` px is degenerate; ``max_difficulty`` drops
+    objects flagged above it (1 drops those our splitter marks 2), then ``filter_empty`` leaves out
+    images without objects; ``cache`` reuses the parsed labels of an unchanged folder
+    (:mod:`~paa_edu.data.label_cache`); ``train`` applies the random flips. Without ``labelTxt/``
+    only ``labelled=False`` (a test set) is accepted; an image without objects has an empty label
+    file. Items are ``(image (3, H, W) padded, target)``: ``boxes`` (M, 5), ``labels`` (M,),
     ``difficult`` (M,), ``image_id``, ``orig_size`` (H0, W0) and :func:`apply_transforms`' meta
-    (divide predicted boxes' first four numbers by ``scale_factor`` for original pixels).
-    """
+    (divide predicted boxes' first four numbers by ``scale_factor`` for original pixels)."""
 
     def __init__(self, root_split_dir: str | Path, class_names: tuple[str, ...] | list[str]
                  = DOTA_CLASSES, version: str = DEFAULT_ANGLE_VERSION,

@@ -126,15 +126,13 @@ def read_label_file(path: str | Path, class_names: tuple[str, ...] | list[str] =
                     version: str = DEFAULT_ANGLE_VERSION, lenient: bool = False,
                     min_size: float = 1.0, image_size: tuple[int, int] | None = None) -> dict:
     """Read a labelTxt file and fit a rotated box to every polygon (minimum-area rectangle,
-    :func:`paa_edu.geometry.poly2obb`, in angle ``version``).
-    A malformed line, an unknown class (a label is an index in ``class_names``) or a degenerate
-    polygon (a fitted side under ``min_size`` px) is a ``file:line`` error (or skipped with a
-    warning when ``lenient``). Given the image's (H, W) ``image_size``, an object wholly
-    outside it is dropped with a warning, and one reaching more than half the image's side past
-    its border (a typo such as ``1e9``) is kept with a warning; objects slightly past the
-    border, common in DOTA, stay quiet. ``difficult`` is any non-zero flag, ``difficulty`` the
-    flag itself (0, 1 or 2).
-    """
+    :func:`paa_edu.geometry.poly2obb`, in angle ``version``). A malformed line, an unknown class (a
+    label is an index in ``class_names``) or a degenerate polygon (a fitted side under ``min_size``
+    px) is a ``file:line`` error (or skipped with a warning when ``lenient``). Given the image's
+    (H, W) ``image_size``, an object wholly outside it is dropped with a warning, and one reaching
+    more than half the image's side past its border (a typo such as ``1e9``) is kept with a
+    warning; objects slightly past the border stay quiet. ``difficult`` is any non-zero flag,
+    ``difficulty`` the flag itself."""
     raw = parse_label_file(path, lenient=lenient)
     index = {name: i for i, name in enumerate(class_names)}
     polys = torch.from_numpy(raw.polys)  # (M, 8) float64
@@ -249,8 +247,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
 def write_dota_sample(split_dir: str | Path, stem: str, image: np.ndarray, polys,
                       names: list[str], header: dict[str, str] | None = None
                       ) -> tuple[Path, Path]:
-    """Write an (H, W, 3) uint8 RGB image and its labels to ``split_dir/images/<stem>.png`` and
-    ``split_dir/labelTxt/<stem>.txt``."""
+    """Write an (H, W, 3) RGB image and its labels as ``split_dir/{images,labelTxt}/<stem>``."""
     image_path = Path(split_dir) / "images" / f"{stem}.png"
     atomic_write(image_path, lambda handle: Image.fromarray(image).save(
         handle, format="PNG", compress_level=1), durable=False)

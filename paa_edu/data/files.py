@@ -3,8 +3,7 @@
 :func:`atomic_write` (every file paa_edu writes) writes a temporary file beside the target and
 ``os.replace``-s it over it: a crash, ``kill -9`` or a full disk leaves the old file or the new
 one. A failure is an :class:`OSError` naming the target, also when the writer hid it
-(``torch.save`` turns a full disk into a ``RuntimeError``).
-"""
+(``torch.save`` turns a full disk into a ``RuntimeError``)."""
 from __future__ import annotations
 
 import errno

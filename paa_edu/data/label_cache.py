@@ -2,8 +2,7 @@
 every label file's name and :func:`stat_key` (one ``os.scandir``, no file read), the parse
 settings and the parser's source. Any change is a miss: the folder is parsed again and the cache
 rewritten. A parse that warned is not cached, so its warnings show at every start. The caches
-live in ``$PAA_EDU_CACHE_DIR``, else ``$XDG_CACHE_HOME/paa_edu``, else ``~/.cache/paa_edu``.
-"""
+live in ``$PAA_EDU_CACHE_DIR``, else ``$XDG_CACHE_HOME/paa_edu``, else ``~/.cache/paa_edu``."""
 from __future__ import annotations
 
 import os

@@ -10,8 +10,7 @@ The manifest, ``<folder>/paa_edu_manifest.jsonl``, is one JSON value per line::
     {"complete": true}                                       <- last, once all are written
 
 A run killed half-way leaves a manifest listing every file it may have written, without the
-``complete`` line: ``check-data`` and ``train`` refuse such a folder (:func:`incomplete_write`).
-"""
+``complete`` line: ``check-data`` and ``train`` refuse such a folder (:func:`incomplete_write`)."""
 from __future__ import annotations
 
 import json
@@ -98,8 +97,7 @@ def claim_folder(folder: str | Path, writer: str) -> Manifest | None:
 
 
 def remove_written(folder: str | Path, manifest: Manifest) -> int:
-    """Delete the files ``manifest`` lists, the manifest and the folders left empty; returns
-    the number of files deleted."""
+    """Delete the files ``manifest`` lists, the manifest and emptied folders; return the count."""
     folder = Path(folder).resolve()
     removed, parents = 0, set()
     for name in manifest.files:

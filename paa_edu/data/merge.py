@@ -49,8 +49,7 @@ def check_image_name(name: str, where: str = "image name") -> str:
 
 def parse_patch_name(name: str) -> PatchName:
     """``"P0001__1024__824___0"`` -> ``PatchName("P0001", 824, 0, 1.0)``; a devkit rate name
-    ``"P0001__0.5__824___0"`` -> ``PatchName("P0001", 824, 0, 0.5)`` (module docstring, step 1).
-    """
+    ``"P0001__0.5__824___0"`` -> ``PatchName("P0001", 824, 0, 0.5)`` (module docstring, step 1)."""
     text = Path(name).stem if name.endswith((".png", ".txt")) else name
     match = _PATCH_NAME.match(text)
     if match is None:
@@ -83,8 +82,7 @@ def merge_patch_detections(patch_detections: dict[str, dict], iou_threshold: flo
                            ) -> dict[str, dict]:
     """Merge ``{patch name: dict(boxes (N, 5), scores (N,), labels (N,))}`` (patch
     coordinates) into ``{image stem: dict(boxes (K, 5), scores (K,), labels (K,))}`` in image
-    coordinates, by decreasing score (steps 1-2 above; NMS suppresses IoU > ``iou_threshold``).
-    """
+    coordinates, by decreasing score (steps 1-2 above; NMS suppresses IoU > ``iou_threshold``)."""
     grouped: dict[str, list[dict]] = {}
     for name in sorted(patch_detections):
         det = patch_detections[name]

@@ -135,8 +135,8 @@ def refit_quadrilateral(piece: Polygon, first_vertex: np.ndarray) -> np.ndarray 
 def crop_objects(labels: LabelFile, x: int, y: int, patch_size: int, iof_thr: float = 0.7,
                  truncated: str = "difficult", min_size: float = 1.0
                  ) -> tuple[np.ndarray, list[str], np.ndarray, SplitStats]:
-    """Step 2: the objects of ``labels`` in the patch at (x, y), in patch coordinates: polys
-    (K, 8), names (K), difficult (K,) int64, stats."""
+    """Step 2: the objects of ``labels`` in the patch at (x, y), in patch coordinates: polys (K,
+    8), names (K), difficult (K,) int64, stats."""
     polys, names, flags, stats = [], [], [], SplitStats()
     xs, ys = labels.polys[:, 0::2], labels.polys[:, 1::2]  # (M, 4) each
     near = ((xs.max(1) > x) & (xs.min(1) < x + patch_size)
@@ -202,8 +202,7 @@ def split_dataset(src_dir: str | Path, dst_dir: str | Path, patch_size: int = 10
                   progress: bool = True, overwrite: bool = False) -> SplitStats:
     """``paa-edu split``: split every image of ``src_dir/images`` (and its label file, when
     ``src_dir/labelTxt`` exists) into ``dst_dir``, which must be missing, empty, or hold an
-    earlier split that ``overwrite`` replaces (the files its manifest lists are removed first).
-    """
+    earlier split that ``overwrite`` replaces (the files its manifest lists are removed first)."""
     src_dir, dst_dir = Path(src_dir), Path(dst_dir)
     if truncated not in TRUNCATED_MODES:
         raise ValueError(f"truncated must be one of {TRUNCATED_MODES}, got {truncated!r}")

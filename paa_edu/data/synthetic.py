@@ -6,8 +6,7 @@ as clutter) with seven classes, each with its own shape, colours, aspect and siz
 circle is labelled with an axis-aligned square, as DOTA annotators do) without overlapping the
 others; its label polygon is the corners of its oriented rectangle
 (:func:`paa_edu.geometry.obb2poly`), clockwise on screen, as DOTA stores it. The same seed gives
-the same images and labels.
-"""
+the same images and labels."""
 from __future__ import annotations
 
 import math

@@ -2,8 +2,7 @@
 
 A template is a list of polygons in local coordinates ``(a, b)`` in [-1, 1]^2: ``a`` along the
 box's ``w`` side (bow/nose at a = +1), ``b`` along its ``h`` side. :class:`Frame` maps them with
-the box's corner vectors from :func:`paa_edu.geometry.obb2poly`: drawing matches label.
-"""
+the box's corner vectors from :func:`paa_edu.geometry.obb2poly`: drawing matches label."""
 from __future__ import annotations
 
 from dataclasses import dataclass

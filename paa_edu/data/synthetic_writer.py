@@ -39,8 +39,7 @@ def _write_one(args: tuple) -> None:  # runs in a worker process
 
 
 def _adopt_legacy_manifest(root: Path) -> None:
-    """A set with the older ``manifest.json`` (no file list): list the files it wrote, so
-    that it can be replaced like any other."""
+    """A set with the older ``manifest.json`` (no file list): list the files it wrote."""
     legacy = root / "manifest.json"
     if (root / MANIFEST_NAME).exists() or not legacy.is_file():
         return
@@ -70,12 +69,10 @@ def write_synthetic_dataset(root: str | Path, preset: str | SyntheticPreset = "t
                             seed: int = 0, num_workers: int = 0, progress: bool = True,
                             replace: bool = True) -> dict[str, Path]:
     """Write ``<root>/{train,val}/{images/*.png, labelTxt/*.txt}``; returns both split folders.
-
     ``root`` must be missing, empty, or written by this function. When its manifest matches
-    (generator version, preset, seed, counts) and every file exists, nothing is redrawn; else
-    the files it lists are removed and the set written again; a finished set only with
-    ``replace`` (else :class:`OtherSettingsError`). The same seed gives byte-identical files.
-    """
+    (generator version, preset, seed, counts) and every file exists, nothing is redrawn; else the
+    files it lists are removed and the set written again; a finished set only with ``replace``
+    (else :class:`OtherSettingsError`). The same seed gives byte-identical files."""
     preset, root = _resolve(preset), Path(root)
     counts = {"train": preset.num_train, "val": preset.num_val}
     info = {"generator_version": GENERATOR_VERSION, "seed": seed,

@@ -3,8 +3,7 @@ only) -> normalise (or keep uint8 for the model to normalise on the device) -> p
 
 Flips, as mmrotate 1.x, in pixel-edge coordinates (``imflip`` maps column [i, i+1) to
 [W-i-1, W-i)): horizontal ``cx' = W - cx``, vertical ``cy' = H - cy``, and ``theta' = -theta``
-(a mirror turns a clockwise angle anticlockwise), regularised back into the version's range.
-"""
+(a mirror turns a clockwise angle anticlockwise), regularised back into the version's range."""
 from __future__ import annotations
 
 from dataclasses import dataclass

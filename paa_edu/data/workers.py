@@ -1,7 +1,6 @@
 """Worker processes that never outlive the command that started them (:func:`worker_map`): an
 exception, Ctrl-C or SIGTERM in the parent sends SIGTERM to every worker (killed :data:`GRACE_S`
-seconds later); a parent killed outright takes them along (Linux ``PR_SET_PDEATHSIG``).
-"""
+seconds later); a parent killed outright takes them along (Linux ``PR_SET_PDEATHSIG``)."""
 from __future__ import annotations
 
 import ctypes
@@ -43,8 +42,7 @@ def _call(func: Callable, item):  # in a worker: an interrupt exits quietly (130
 
 def worker_map(func: Callable, items: Iterable, processes: int, chunksize: int = 1
                ) -> Iterator:
-    """``func(item)`` for every item, in order, by ``processes`` ``spawn``-ed workers (no
-    forked OpenMP, CUDA or RNG state)."""
+    """``func(item)`` for every item, in order, by ``processes`` ``spawn``-ed workers."""
     context = multiprocessing.get_context("spawn")
     pool = context.Pool(processes, initializer=die_with_parent, initargs=(os.getpid(),))
     try:

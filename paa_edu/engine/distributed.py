@@ -1,7 +1,6 @@
 """Process-group helpers for training on several GPUs (or CPU processes) with ``torchrun``
 (``torchrun --nproc_per_node N -m paa_edu train ...``). Without torchrun every helper acts as
-for one process of rank 0, so single-process code calls the same functions unchanged.
-"""
+for one process of rank 0, so single-process code calls the same functions unchanged."""
 from __future__ import annotations
 
 import os
@@ -78,8 +77,7 @@ def all_ranks(ok: bool) -> bool:
 
 
 def agree_on_problem(problem: str | None) -> str | None:
-    """``None`` when no rank reports a problem; else the same text on every rank, naming them
-    (the texts are gathered only on a problem)."""
+    """``None`` when no rank reports a problem; else the same text, naming them, on every rank."""
     if all_ranks(problem is None):
         return None
     problems = gather_objects(problem)
@@ -90,8 +88,7 @@ def agree_on_problem(problem: str | None) -> str | None:
 
 def wrap_model(model: torch.nn.Module, device: torch.device, sync_bn: bool = False
                ) -> torch.nn.Module:
-    """``DistributedDataParallel(model)`` under torchrun (``sync_bn``: with ``SyncBatchNorm``,
-    CUDA only); ``model`` itself otherwise."""
+    """``DistributedDataParallel(model)`` under torchrun (``sync_bn`` on CUDA), else ``model``."""
     if not is_distributed():
         return model
     if sync_bn:
@@ -99,8 +96,7 @@ def wrap_model(model: torch.nn.Module, device: torch.device, sync_bn: bool = Fal
             raise ValueError("train.sync_bn=True needs CUDA (SyncBatchNorm has no CPU kernel)")
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ids = [device.index] if device.type == "cuda" else None
-    # Every trainable parameter gets a gradient at every step, even without positives (the
-    # losses keep 0 * sum of the deltas and IoU logits): no find_unused_parameters.
+    # Every parameter gets a gradient each step, even without positives: no find_unused_parameters
     return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
 
 

@@ -1,6 +1,5 @@
-"""The training log: ``log.csv`` (each iteration once: on resume, rows past the checkpoint move
-to ``log.dropped.csv``), TensorBoard when installed, and a watch that warns when the loss grows
-by orders of magnitude."""
+"""The training log: ``log.csv`` (each iteration once: on resume, rows past the checkpoint move to
+``log.dropped.csv``), TensorBoard when installed, and a watch for a diverging loss."""
 from __future__ import annotations
 
 import csv

@@ -1,7 +1,6 @@
 """The run folder (``train.out_dir``): one run at a time (:func:`locked_run_dir`; once the lock
 is held, stale temporary files of a killed writer are removed), nothing of an earlier run lost
-(:func:`claim_run_dir`), and Ctrl-C or SIGTERM that stop a run after a step.
-"""
+(:func:`claim_run_dir`), and Ctrl-C or SIGTERM that stop a run after a step."""
 from __future__ import annotations
 
 import os

@@ -1,13 +1,12 @@
 """Snapshots of the assignment of a fixed set of GTs during training (``train.snapshot_every``).
 
-PAA's central claim is that the split of an object's candidates *changes as the model learns*.
-To show it, :class:`SnapshotHook` runs the current model in eval mode on the first
-:data:`SNAPSHOT_IMAGES` training images every ``snapshot_every`` iterations (no flips, no
-random numbers drawn: training continues exactly as without it) and writes
-``<out_dir>/snapshots/iter_XXXXXX.pt`` with, for each of the four assigners, the positives of
-every GT and their PAA score; for ``paa_*`` also the candidate table the GMM saw, the fitted
-mixture, the cut and whether the fallback fired (tensors and plain values only).
-"""
+PAA's central claim is that the split of an object's candidates *changes as the model learns*. To
+show it, :class:`SnapshotHook` runs the current model in eval mode on the first
+:data:`SNAPSHOT_IMAGES` training images every ``snapshot_every`` iterations (no flips, no random
+numbers drawn: training continues exactly as without it) and writes
+``<out_dir>/snapshots/iter_XXXXXX.pt`` with, for each of the four assigners, the positives of every
+GT and their PAA score; for ``paa_*`` also the candidate table the GMM saw, the fitted mixture, the
+cut and whether the fallback fired."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -87,8 +86,8 @@ def take_snapshot(model, images: Tensor, targets: list[dict]) -> dict:
 
 
 class SnapshotHook:
-    """Every ``every`` iterations, a snapshot of the GTs of images ``indices`` of ``dataset``
-    (the training split without augmentation)."""
+    """A snapshot of the GTs of (unflipped) training images ``indices`` every ``every`` iterations.
+    """
 
     def __init__(self, every: int, out_dir: str | Path, dataset,
                  indices: tuple[int, ...] = SNAPSHOT_IMAGES):

@@ -104,8 +104,7 @@ def train_one_step(model, optimizer, scaler, images, targets, cfg: Config, where
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.unscale_(optimizer)  # the true gradients, for the clip
-    # grad_clip None: max_norm inf clips nothing and still returns the norm. The gradients
-    # are all-reduced, so every rank sees the same norm.
+    # grad_clip None: max_norm inf clips nothing, still returns the norm (the same on every rank)
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip or math.inf)
     if not scaler.is_enabled() and not bool(torch.isfinite(norm)):  # AMP skips such a step
         raise FloatingPointError(f"non-finite loss at {where} (term: gradient norm "
@@ -196,8 +195,7 @@ def _save(run: _Run, cfg: Config, *paths: Path) -> None:
 
 def _train_epoch(run: _Run, cfg: Config, loader: DataLoader, steps: int, logger: TrainLog,
                  ckpt_path: Path, stop: dict, progress: bool, snapshot=None) -> list[dict]:
-    """The rest of the current epoch (or until ``max_iters`` or a stop request): the
-    per-iteration loss rows."""
+    """The rest of the epoch (to ``max_iters`` or a stop request at most): its loss rows."""
     run.trained.train()
     rows, every, max_iters = [], cfg.train.checkpoint_every, cfg.train.max_iters or math.inf
     bar = tqdm(loader, disable=not (progress and distributed.is_main()), leave=False,
@@ -276,13 +274,11 @@ def _fit(run: _Run, cfg: Config, dataset, logger: TrainLog, out: Path, stop: dic
 
 def train(cfg: Config, resume: bool = False, progress: bool = True,
           restart: bool = False, need_val: bool = False) -> dict:
-    """Train ``cfg`` into ``cfg.train.out_dir``; return the ``model`` (eval mode), this call's
-    loss ``history``, the ``checkpoint`` path, the val ``metrics`` (or None) and the ``warnings``.
-
-    ``resume`` continues from ``last.pth``; ``restart`` moves an earlier run's files away.
-    ``need_val``: ``val/`` is checked before the first step. Ctrl-C or SIGTERM raise
-    ``TrainingInterrupted`` after writing ``last.pth`` at that iteration.
-    """
+    """Train ``cfg`` into ``cfg.train.out_dir``; return the ``model`` (eval mode), this call's loss
+    ``history``, the ``checkpoint`` path, the val ``metrics`` (or None) and the ``warnings``.
+    ``resume`` continues from ``last.pth``; ``restart`` moves an earlier run's files away;
+    ``need_val`` checks ``val/`` before the first step. Ctrl-C or SIGTERM raise
+    ``TrainingInterrupted`` after writing ``last.pth`` at that iteration."""
     validate(cfg)
     device = distributed.init_from_env(resolve_device(cfg.train.device))
     with run_dir.locked_run_dir(cfg.train.out_dir, lock=distributed.is_main()) as out, \

@@ -1,7 +1,7 @@
 """Why a detection is a false positive, and how close a missed object came to being found.
 
-:func:`classify_detections` adds to :func:`~paa_edu.evaluation.rotated_ap.match_detections`
-*why* a detection is no TP, with the error types of TIDE (Bolya et al., ECCV 2020), in order:
+:func:`classify_detections` adds to :func:`~paa_edu.evaluation.rotated_ap.match_detections` *why* a
+detection is no TP, with the error types of TIDE (Bolya et al., ECCV 2020), in order:
 
 1. ``"duplicate"``: IoU > threshold with a GT of its own class that a higher-scoring detection
    already took;
@@ -9,9 +9,7 @@
 3. ``"poor localisation"``: best IoU with any GT in ``[background_iou, threshold]``;
 4. ``"background"``: IoU < ``background_iou`` (0.1, TIDE's) with every GT.
 
-A hit on a *difficult* GT is ``"ignored"``, as in the AP. For each missed object it gives the
-detection of best IoU (any class). :func:`failure_cases` picks a gallery's crops over a dataset.
-"""
+A hit on a *difficult* GT is ``"ignored"``, as in the AP."""
 from __future__ import annotations
 
 from collections import Counter
@@ -85,11 +83,10 @@ class FailureCase:
 def failure_cases(detections: list[dict], ground_truths: list[dict], max_missed: int = 8,
                   max_fp: int = 8, iou_threshold: float = 0.5, count_score_thr: float = 0.3
                   ) -> dict:
-    """The crops of a failure gallery over a dataset (a miss: no detection finds it, whatever
-    its score): the first ``max_missed`` ``"missed"`` in image order, the ``max_fp``
-    highest-scoring ``"false positive"``; ``"counts"`` by reason (false positives from
-    ``count_score_thr`` on), ``"missed_by_class"``, and ``"missed_unseen"`` (no detection with
-    IoU >= :data:`BACKGROUND_IOU`)."""
+    """The crops of a failure gallery over a dataset (a miss: no detection finds it, whatever its
+    score): the first ``max_missed`` ``"missed"`` in image order, the ``max_fp`` highest-scoring
+    ``"false positive"``; ``"counts"`` by reason (false positives from ``count_score_thr`` on),
+    ``"missed_by_class"``, ``"missed_unseen"`` (no IoU >= :data:`BACKGROUND_IOU`)."""
     _check_inputs(detections, ground_truths)
     if max_missed < 0 or max_fp < 0:
         raise ValueError(f"max_missed and max_fp must be >= 0, got {max_missed}, {max_fp}")

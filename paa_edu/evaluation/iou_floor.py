@@ -7,13 +7,9 @@ positive with predicted probability ``p``,
     BCE(t, p) = -t log p - (1 - t) log(1 - p) = H(t) + KL(t || p) >= H(t),
 
 with ``H(t) = -t log t - (1 - t) log(1 - t)`` the binary entropy, reached only at ``p = t``. So
-``loss_iou`` (0.5 x the mean BCE over the positives) cannot reach zero: its floor is
-0.5 x the mean H(t), and only the excess ``loss_iou - floor`` (a KL divergence) is what the
-branch can still learn. The floor itself moves during training, since ``t`` follows the boxes.
-
-:func:`iou_loss_floor` gives ``loss_iou``, its floor and the per-positive values for a model on
-a batch, with the model's own assignment (the same positives and targets as in training).
-"""
+``loss_iou`` (0.5 x the mean BCE over the positives) cannot reach zero: its floor is 0.5 x the mean
+H(t), and only the excess ``loss_iou - floor`` (a KL divergence) is what the branch can still
+learn. The floor itself moves during training, since ``t`` follows the boxes."""
 from __future__ import annotations
 
 import torch

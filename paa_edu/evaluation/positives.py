@@ -1,8 +1,5 @@
-"""Positives during training against detection at test time: are the objects a model misses
-the ones its assigner gave few anchors? :func:`training_positives` counts each object's
-positives under the trained model's own assignment; :func:`recall_by_positives` splits the
-recall at IoU 0.5 (the DOTA rule) by that count.
-"""
+"""Positives during training against detection at test time: are the objects a model misses the
+ones its assigner gave few anchors?"""
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +30,7 @@ def training_positives(model, dataset) -> list[Tensor]:
 
 def found_per_gt(detections: list[dict], ground_truths: list[dict],
                  iou_threshold: float = 0.5) -> list[np.ndarray]:
-    """Per image a (G_i,) bool array: the objects some detection finds (a true positive at
-    ``iou_threshold``, DOTA rule)."""
+    """Per image a (G_i,) bool array: the objects some detection finds at ``iou_threshold``."""
     _check_inputs(detections, ground_truths)
     return [match_detections(d, g, iou_threshold)[1] for d, g in zip(detections, ground_truths)]
 

@@ -1,7 +1,6 @@
 """Results tables in the seed's columns (Method, angle, Backbone, ..., AP50, AP75, mAP), for the
 CLI, the benchmarks and the notebooks: ``format_results_table([results_row(name, metrics)])``.
-Metrics are fractions in [0, 1], printed as percentages with two decimals.
-"""
+Metrics are fractions in [0, 1], printed as percentages with two decimals."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,8 +52,7 @@ def _cell(value, key: str) -> str:
 
 
 def format_results_table(rows: list[dict] | tuple[dict, ...]) -> str:
-    """Rows (:func:`results_row`; a metric may be a list from repeated runs: ``mean ± std``) as
-    a markdown table, without a trailing newline."""
+    """Rows (:func:`results_row`; a list of values reads ``mean ± std``) as a markdown table."""
     if len(rows) == 0:
         raise ValueError("rows is empty")
     cells = [[_cell(row[key], key) for key, _ in COLUMNS] for row in rows]

@@ -27,8 +27,7 @@ A class with GT but no detection gets AP 0; one without non-difficult GT gets AP
 left out of the means (as mmrotate; the devkit gives it AP 0, a case DOTA-v1.0 val and test
 never meet). ``mAP`` averages the AP over the IoU thresholds 0.50:0.05:0.95 (COCO style, as
 the seed's table; the server's code is not public, we assume the VOC07 AP of each threshold,
-as mmrotate 1.x), then over the classes; ``AP50``/``AP75`` are the class means at 0.5, 0.75.
-"""
+as mmrotate 1.x), then over the classes; ``AP50``/``AP75`` are the class means at 0.5, 0.75."""
 from __future__ import annotations
 
 import math
@@ -149,12 +148,10 @@ def _by_score(matched_all: dict, mask: np.ndarray) -> tuple[np.ndarray, dict]:
 
 
 def _true_positives(matched: dict, thr: float) -> tuple[np.ndarray, np.ndarray]:
-    """Step 3 on detections sorted by decreasing score: (D,) TP flags and (D,) FP flags.
-
-    The first hit of each GT is its TP. Example: the counted hits have ``gt_key`` [4, 7, 4, 9];
-    ``np.unique(..., return_index=True)`` gives keys [4, 7, 9] at first positions [0, 1, 3],
-    so position 2 (GT 4 again) is a duplicate: an FP.
-    """
+    """Step 3 on detections sorted by decreasing score: (D,) TP flags and (D,) FP flags. The first
+    hit of each GT is its TP. Example: the counted hits have ``gt_key`` [4, 7, 4, 9];
+    ``np.unique(..., return_index=True)`` gives keys [4, 7, 9] at first positions [0, 1, 3], so
+    position 2 (GT 4 again) is a duplicate: an FP."""
     hit = matched["ovmax"] > thr  # (D,) strictly above, as the devkit
     counted = hit & ~matched["gt_difficult"].astype(bool)  # hits on a non-difficult GT
     idx = np.nonzero(counted)[0]
@@ -174,14 +171,12 @@ def evaluate_rotated(detections: list[dict], ground_truths: list[dict], num_clas
                      iou_thresholds: tuple[float, ...] = COCO_IOU_THRESHOLDS,
                      metric: str = "voc07", gt_shape: str = "auto") -> dict:
     """Evaluate rotated detections with the DOTA devkit's rule (see the module docstring).
-
-    ``detections``: per image ``boxes`` (N, 5), ``scores`` (N,), ``labels`` (N,) in
-    [0, ``num_classes``). ``ground_truths``: per image ``boxes`` (M, 5), ``labels`` (M,),
-    optional ``difficult`` (M,) and ``polygons`` (M, 8). Returns ``AP50``, ``AP75`` (when among
-    the thresholds), ``mAP`` (NaN when no class has GT), ``per_class_AP50`` (C,),
-    ``per_class_AP`` (T, C), ``AP_per_threshold``, ``num_gts`` (C,) non-difficult, the settings
-    used and PR ``curves`` {(cls, thr): {"recall", "precision", "scores"}}.
-    """
+    ``detections``: per image ``boxes`` (N, 5), ``scores`` (N,), ``labels`` (N,) in [0,
+    ``num_classes``). ``ground_truths``: per image ``boxes`` (M, 5), ``labels`` (M,), optional
+    ``difficult`` (M,) and ``polygons`` (M, 8). Returns ``AP50``, ``AP75`` (when among the
+    thresholds), ``mAP`` (NaN when no class has GT), ``per_class_AP50`` (C,), ``per_class_AP`` (T,
+    C), ``AP_per_threshold``, ``num_gts`` (C,) non-difficult, the settings used and PR ``curves``
+    {(cls, thr): {"recall", "precision", "scores"}}."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if not iou_thresholds or not all(0.0 <= t < 1.0 for t in iou_thresholds):

@@ -9,8 +9,7 @@ The size of a rotated box is ``sqrt(w * h)`` in pixels. For a bucket ``[lo, hi)`
    out slightly too big still counts for the small bucket, but a large false positive does
    not lower the precision of the small objects.
 
-The default buckets split the tiny synthetic set (objects of 10-80 px) in three.
-"""
+The default buckets split the tiny synthetic set (objects of 10-80 px) in three."""
 from __future__ import annotations
 
 import math

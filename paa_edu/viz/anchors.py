@@ -1,8 +1,7 @@
 """The anchor grid seen from one object: its nearest anchors, and its IoU with every anchor.
 
 Both plots expect one anchor per location (the seed configs), levels in the order of the anchor
-generator, and draw the object in black dashes (never yellow: the synthetic cars often are).
-"""
+generator, and draw the object in black dashes (never yellow: the synthetic cars often are)."""
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -91,13 +90,10 @@ def plot_iou_heatmap(image, box, level_anchors: list[Tensor], sizes: list[tuple[
                      strides: list[int], margin: float = 64.0, figsize=None) -> Figure:
     """One panel per level: the object's IoU with the anchor of every cell, zoomed on it.
 
-    Each cell is coloured by the IoU of the anchor centred there (one shared colour scale);
-    the anchors tied at the level's best IoU are outlined in vermillion.
-
-    ``box``, ``level_anchors`` and ``sizes`` are those of :func:`level_iou_maps`; ``strides``
-    the L strides in pixels (the spacing of the anchor centres); ``margin`` the pixels shown
-    around the object.
-    """
+    Each cell is coloured by the IoU of the anchor centred there (one shared colour scale); the
+    anchors tied at the level's best IoU are outlined in vermillion. ``box``, ``level_anchors`` and
+    ``sizes`` are those of :func:`level_iou_maps`; ``strides`` the L strides in pixels (the spacing
+    of the anchor centres); ``margin`` the pixels shown around the object."""
     box = _one_box(box)
     maps = level_iou_maps(box, level_anchors, sizes)
     check_length(strides, len(maps), "strides", of="levels")

@@ -3,8 +3,7 @@
 Turned from 0 to 180°, a box's label jumps where a 1° turn crosses the end of the version's
 range: the *boundary discontinuity* a regression head has to live with. Every label comes from
 :func:`paa_edu.geometry.regularize_boxes` (or :func:`~paa_edu.geometry.poly2obb` for a polygon)
-and every corner from :func:`~paa_edu.geometry.obb2poly`; nothing here re-derives an angle.
-"""
+and every corner from :func:`~paa_edu.geometry.obb2poly`; nothing here re-derives an angle."""
 import math
 
 import numpy as np

@@ -1,5 +1,5 @@
-"""Which anchors each assigner makes positive, drawn on the image, and ATSS's ``mean + std``
-rule for one GT."""
+"""Which anchors each assigner makes positive, drawn on the image, and ATSS's ``mean + std`` rule.
+"""
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -28,13 +28,11 @@ def plot_assignments(image, gt_boxes: Tensor, anchors: Tensor, results: dict,
                      figsize=None) -> Figure:
     """One panel per assigner: its positive anchors, coloured by their GT, and positives per GT.
 
-    Each GT is drawn dashed in ``GT_COLOR`` with its count of positives as a label whose
-    background is the colour of its positives. The colours cycle through 6 (``BOX_PALETTE``),
-    so with more GTs two objects share a colour; a GT's positives surround it.
-
-    ``results`` is ``{name: AssignResult}`` of the ``anchors`` (A, 5) and ``gt_boxes`` (G, 5),
-    one panel each (e.g. ``MaxIoUAssigner(0.5, 0.4).assign(anchors, gt_boxes, gt_labels)``).
-    """
+    Each GT is drawn dashed in ``GT_COLOR`` with its count of positives as a label whose background
+    is the colour of its positives. The colours cycle through 6 (``BOX_PALETTE``), so with more GTs
+    two objects share a colour; a GT's positives surround it. ``results`` is ``{name:
+    AssignResult}`` of the ``anchors`` (A, 5) and ``gt_boxes`` (G, 5) (e.g. ``MaxIoUAssigner(0.5,
+    0.4).assign(anchors, gt_boxes, gt_labels)``)."""
     gt_boxes, anchors = as_box_tensor(gt_boxes, "gt_boxes"), as_box_tensor(anchors, "anchors")
     fig, axes = panels(len(results), ncols=len(results), panel_size=3.6, figsize=figsize)
     for ax, (name, res) in zip(axes, results.items()):
@@ -60,14 +58,11 @@ def plot_assignment_zoom(image, gt_boxes: Tensor, anchors: Tensor, results: dict
                          margin: float = 20.0, panel_size: float = 2.6, figsize=None) -> Figure:
     """The same objects under several assigners, zoomed: rows = ``gts``, columns = assigners.
 
-    Each panel shows the object (black dashed), its positive anchors (green, solid) and the
-    anchors the assigner *ignores* whose centre lies in the window (grey, dotted: neither
-    positive nor negative, e.g. MaxIoU's 0.4-0.5 band). The title counts both.
-
-    ``results`` are those of :func:`plot_assignments` (one column each), ``gts`` the indices of
-    the objects to show (one row each); ``class_names`` with ``gt_labels`` (G,) name the rows;
-    ``margin`` is the pixels around the object's long side.
-    """
+    Each panel shows the object (black dashed), its positive anchors (green, solid) and the anchors
+    the assigner *ignores* whose centre lies in the window (grey, dotted: neither positive nor
+    negative, e.g. MaxIoU's 0.4-0.5 band). The title counts both. ``results`` are those of
+    :func:`plot_assignments`; ``class_names`` with ``gt_labels`` (G,) name the rows; ``margin`` is
+    the pixels around the object's long side."""
     gt_boxes, anchors = as_box_tensor(gt_boxes, "gt_boxes"), as_box_tensor(anchors, "anchors")
     gts = [int(g) for g in gts]
     if any(not 0 <= g < len(gt_boxes) for g in gts):  # -1 would silently show the last GT
@@ -107,11 +102,10 @@ def draw_atss_threshold(ax, ious: Tensor, threshold: float, inside: Tensor, titl
                         figsize=None) -> Figure:
     """ATSS's decision for one GT: its candidates' IoUs, ``mean + std`` and the centre test.
 
-    ``ious`` (K,) are the IoUs of the GT's candidates (the topk nearest anchors of every
-    level), e.g. row ``g`` of ``ATSSAssigner(9).candidates(anchors, gt_boxes, num_level_anchors)
-    [1]``; ``threshold`` their ``mean + std``; ``inside`` (K,) bool, whether the candidate's
-    centre lies inside the rotated GT; ``title`` gets the count of positives appended.
-    """
+    ``ious`` (K,) are the IoUs of the GT's candidates (the topk nearest anchors of every level),
+    e.g. row ``g`` of ``ATSSAssigner(9).candidates(anchors, gt_boxes, num_level_anchors)[1]``;
+    ``threshold`` their ``mean + std``; ``inside`` (K,) bool, whether the candidate's centre lies
+    inside the rotated GT; ``title`` gets the count of positives appended."""
     ious = torch.as_tensor(ious).detach().cpu().double().numpy()
     inside = torch.as_tensor(inside).detach().cpu().bool().numpy()
     fig, ax = figure_and_axes(ax, figsize, (4.8, 3.6))

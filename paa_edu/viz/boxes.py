@@ -62,18 +62,12 @@ def plot_rotated_boxes(ax, boxes, color=VERMILLION, labels=None, linewidth: floa
                        text_color: str | None = None, figsize=None, label_colors=None,
                        **kwargs) -> list[Polygon]:
     """Draw ``boxes`` (N, 5) as polygons (corners from :func:`obb2poly`) on ``ax``, or on a new
-    figure (then ``plt.gcf()``) with ``ax=None``; returns the N patches.
-
-    A fresh Axes (no image, limits still automatic) is fitted to the boxes, with equal aspect
-    and y pointing down (image coordinates); one that shows an image or has limits you set is
-    left as it is.
-
-    Args:
-        color: one colour (name or RGB(A) tuple), or a list of N colours.
-        labels: optional N strings at each box's first corner, on ``label_colors`` (default:
-            the box colours) in ``text_color`` (default: black or white, whichever reads).
-        **kwargs: passed to ``matplotlib.patches.Polygon`` (``linestyle``, ``label``, ...).
-    """
+    figure (then ``plt.gcf()``) with ``ax=None``; returns the N patches. A fresh Axes (no image,
+    limits still automatic) is fitted to the boxes, with equal aspect and y pointing down (image
+    coordinates); one that shows an image or has limits you set is left as it is. ``color``: one
+    colour (name or RGB(A) tuple) or a list of N; ``labels``: optional N strings at each box's
+    first corner, on ``label_colors`` (default: the box colours) in ``text_color`` (default: black
+    or white, whichever reads); ``kwargs`` go to ``matplotlib.patches.Polygon``."""
     boxes = as_box_tensor(boxes)
     colors = color if isinstance(color, list) else [color] * len(boxes)  # tuple = one RGB(A)
     check_length(colors, len(boxes), "color")
@@ -160,15 +154,12 @@ def plot_detections_vs_gt(image, dets: dict, gt: dict, class_names: list[str] | 
                           figsize=None) -> Figure:
     """Detections (score >= ``score_thr``) against the ground truth of one image.
 
-    True positives in ``TP_COLOR`` (blue), false positives in ``FP_COLOR`` (vermillion), by
-    the DOTA rule of :func:`paa_edu.evaluation.rotated_ap.match_detections` (IoU >
-    ``iou_threshold`` with a GT of the same class, the highest-score one per GT); GT dashed,
-    ``GT_COLOR`` (sky blue) when found, ``MISSED_COLOR`` (purple) when missed.
-
-    ``dets`` are those of :func:`plot_detections`, ``gt`` a dict of ``boxes`` (G, 5),
-    ``labels`` (G,) (optional ``polygons``, ``difficult``); detections below ``score_thr`` are
-    neither drawn nor matched.
-    """
+    True positives in ``TP_COLOR`` (blue), false positives in ``FP_COLOR`` (vermillion), by the
+    DOTA rule of :func:`paa_edu.evaluation.rotated_ap.match_detections` (IoU > ``iou_threshold``
+    with a GT of the same class, the highest-score one per GT); GT dashed, ``GT_COLOR`` (sky blue)
+    when found, ``MISSED_COLOR`` (purple) when missed. ``dets`` are those of
+    :func:`plot_detections`, ``gt`` a dict of ``boxes`` (G, 5), ``labels`` (G,) (optional
+    ``polygons``, ``difficult``); detections below ``score_thr`` are neither drawn nor matched."""
     boxes, scores, labels, texts = _shown_detections(dets, score_thr, class_names)
     gt_boxes = as_box_tensor(gt["boxes"], "gt boxes")
     shown = {"boxes": boxes, "scores": scores, "labels": labels}

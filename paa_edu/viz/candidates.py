@@ -1,6 +1,5 @@
-"""PAA's candidates of one object on the image and in its score histogram, in the same colours
-and numbered by rank (1 = the best, lowest score); the candidates per object of each initial
-assigner (:func:`plot_pool_sizes`)."""
+"""PAA's candidates of one object on the image and in its score histogram, in the same colours and
+numbered by rank (1 = the best, lowest score); candidates per object by initial assigner."""
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -23,20 +22,16 @@ from paa_edu.viz.style import (
     panels,
 )
 
-# The colours of PAA scores: plasma is perceptually uniform, colour-blind safe and has no sky
-# blue (the GT's colour); its palest yellows (past 0.85) would vanish on the image.
+# PAA scores in plasma (uniform, colour-blind safe, no sky blue), cut at 0.85: paler would vanish
 SCORE_CMAP = ListedColormap(plt.get_cmap("plasma")(np.linspace(0.0, 0.85, 256)),
                             name="plasma_part")
 
 
 def ranked_candidates(record, gt: int) -> tuple[Tensor, Tensor, Tensor]:
-    """The candidates of GT ``gt`` in ``record`` (a :class:`paa_edu.assigners.PAARecord`),
-    sorted by score, lowest (best) first.
-
-    Returns:
-        ``(anchor_inds, scores, positive)``: (n,) long indices into the image's anchors,
-        (n,) float scores, (n,) bool final positives; candidate ``i`` has rank ``i + 1``.
-    """
+    """The candidates of GT ``gt`` in ``record`` (a :class:`paa_edu.assigners.PAARecord`), sorted
+    by score, lowest (best) first: ``(anchor_inds, scores, positive)``, (n,) long indices into the
+    image's anchors, (n,) float scores, (n,) bool final positives; candidate ``i`` has rank ``i +
+    1``."""
     gt = check_record(record, gt)
     valid = record.valid[gt]  # (K,)
     scores = record.scores[gt][valid].float()  # (n,)
@@ -103,13 +98,11 @@ def plot_candidate_scores(record, gt: int, anchors: Tensor, gt_boxes: Tensor, im
                           title: str | None = None, margin: float = 6.0, figsize=None) -> Figure:
     """One object's PAA candidates, on the image and in the score histogram, linked by colour.
 
-    Both panels use one colour per candidate, from its score (colour bar), and the same
-    number, its rank (1 = the lowest, best score). Positives are solid boxes and bold numbers.
-
-    ``record`` is the :class:`paa_edu.assigners.PAARecord` of the image whose ``anchors``
-    (A, 5) its ``anchor_inds`` index and whose objects are ``gt_boxes`` (G, 5); ``gt`` is the
-    object's row; ``margin`` the pixels around the object and its candidates in the zoom.
-    """
+    Both panels use one colour per candidate, from its score (colour bar), and the same number, its
+    rank (1 = the lowest, best score). Positives are solid boxes and bold numbers. ``record`` is
+    the :class:`paa_edu.assigners.PAARecord` of the image whose ``anchors`` (A, 5) its
+    ``anchor_inds`` index and whose objects are ``gt_boxes`` (G, 5); ``gt`` is the object's row;
+    ``margin`` the pixels around the object and its candidates in the zoom."""
     anchors, gt_boxes = as_box_tensor(anchors, "anchors"), as_box_tensor(gt_boxes, "gt_boxes")
     inds, scores, positive = ranked_candidates(record, gt)
     if len(inds) == 0:

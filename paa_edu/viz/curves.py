@@ -57,14 +57,12 @@ def plot_loss_curves(history: list[dict], window: int = 10, keys: list[str] | No
                      figsize=None) -> Figure:
     """Total and per-term training losses against the iteration, raw and smoothed.
 
-    ``history`` has one dict per iteration with ``iter``, some of :data:`LOSS_KEYS` and
-    optionally ``lr``: ``train(cfg)["history"]``, or ``csv.DictReader`` rows of a run's
-    ``log.csv`` (strings; rows without a term are skipped for that term). One panel per term of
-    ``keys`` (default: those present), and one of the learning rate with ``show_lr`` (default:
-    when the rows have ``lr``), the legend below. The smoothed line is the mean of the last
-    ``window`` iterations; iterations up to ``warmup_iters`` (``cfg.train.warmup_iters``) are
-    shaded as the warm-up.
-    """
+    ``history`` has one dict per iteration with ``iter``, some of :data:`LOSS_KEYS` and optionally
+    ``lr``: ``train(cfg)["history"]``, or ``csv.DictReader`` rows of a run's ``log.csv`` (strings;
+    rows without a term are skipped for that term). One panel per term of ``keys`` (default: those
+    present), and one of the learning rate with ``show_lr`` (default: when the rows have ``lr``),
+    the legend below. The smoothed line is the mean of the last ``window`` iterations; iterations
+    up to ``warmup_iters`` (``cfg.train.warmup_iters``) are shaded as the warm-up."""
     if not isinstance(history, (list, tuple)) or not all(isinstance(r, dict) for r in history):
         raise TypeError(f"history must be a list of dicts (train(cfg)['history'], or the rows "
                         f"of log.csv), got {type(history).__name__} {history!r:.60}")
@@ -133,14 +131,13 @@ def plot_iou_loss_floor(targets, bce, weight: float = 0.5, ax=None, figsize=None
 
 def plot_pr_curves(metrics: dict, class_names: list[str], iou_threshold: float = 0.5,
                    ncols: int = 4, classes: list[str] | None = None, figsize=None) -> Figure:
-    """Precision-recall curves at ``iou_threshold`` (one the metrics were computed at), one
-    panel per class of ``classes`` (default: every class with ground truth).
+    """Precision-recall curves at ``iou_threshold`` (one the metrics were computed at), one panel
+    per class of ``classes`` (default: every class with ground truth).
 
-    ``metrics`` is a result of :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated` (its AP
-    in the panel titles), or ``{run name: result}`` (e.g. one per assigner): one line per run,
-    its AP in the legend. A panel where no run has a detection says "no detections", one where
-    none matches "AP 0" (e.g. "AP50 0"), a class chosen without GT "no ground truth".
-    """
+    ``metrics`` is a result of :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated` (its AP in
+    the panel titles), or ``{run name: result}`` (e.g. one per assigner): one line per run, its AP
+    in the legend. A panel where no run has a detection says "no detections", one where none
+    matches "AP 0" (e.g. "AP50 0"), a class chosen without GT "no ground truth"."""
     single = "curves" in metrics
     runs = {"": metrics} if single else dict(metrics)
     t, thr = {}, {}  # the index of iou_threshold in each run's thresholds, and its stored value
@@ -217,13 +214,10 @@ def plot_iou_calibration(predicted, true, num_bins: int = 10, ax=None, figsize=N
 def plot_ap_breakdown(per_class: dict[str, dict], class_names: list[str],
                       by_size: dict[str, dict] | None = None, key: str = "AP50",
                       figsize=None) -> Figure:
-    """AP50 by run (e.g. assigner) and class, and ``key`` (``AP50``, ``AP75`` or ``mAP``) by
-    object size, as grouped bars; the legend below the panels.
-
-    ``per_class`` maps run names to :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated`
-    results, ``by_size`` the same runs to :func:`paa_edu.evaluation.sizes.evaluate_by_size`
-    results (``None``: the class panel alone).
-    """
+    """AP50 by run (e.g. assigner) and class, and ``key`` (``AP50``, ``AP75`` or ``mAP``) by object
+    size, as grouped bars; the legend below the panels. ``per_class`` maps run names to
+    :func:`paa_edu.evaluation.rotated_ap.evaluate_rotated` results, ``by_size`` the same runs to
+    :func:`paa_edu.evaluation.sizes.evaluate_by_size` results (``None``: the class panel alone)."""
     for name, m in per_class.items():  # bars and class names would not line up
         check_length(class_names, len(m["per_class_AP50"]), "class_names",
                      of=f"classes in run {name!r}")

@@ -1,7 +1,6 @@
 """A failure-case gallery: zoomed crops of the objects a detector misses and of its most
 confident false positives, each titled with why it failed. The cases and their reasons come from
-:func:`paa_edu.evaluation.failures.failure_cases` (the DOTA matching rule, TIDE's error types).
-"""
+:func:`paa_edu.evaluation.failures.failure_cases` (the DOTA matching rule, TIDE's error types)."""
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -36,14 +35,12 @@ def plot_failure_gallery(cases: list[FailureCase], images, class_names: list[str
                          figsize=None) -> Figure:
     """Small multiples of failure cases, one zoomed crop each.
 
-    A missed object is dashed purple, with the detection that overlaps it most (blue if that
-    one is a true positive of another object, vermillion if not); a false positive is solid
-    vermillion, with the GT it overlaps most dashed (sky blue if found, purple if missed).
-
-    ``cases`` are :class:`paa_edu.evaluation.failures.FailureCase` (e.g. the ``"missed"`` and
-    ``"false positive"`` lists of ``failure_cases`` joined), ``images`` indexable by
-    ``case.image`` (``None`` entries: boxes only), ``margin`` the pixels around each box.
-    """
+    A missed object is dashed purple, with the detection that overlaps it most (blue if that one is
+    a true positive of another object, vermillion if not); a false positive is solid vermillion,
+    with the GT it overlaps most dashed (sky blue if found, purple if missed). ``cases`` are
+    :class:`paa_edu.evaluation.failures.FailureCase` (e.g. the ``"missed"`` and ``"false
+    positive"`` lists of ``failure_cases`` joined), ``images`` indexable by ``case.image``
+    (``None`` entries: boxes only), ``margin`` the pixels around each box."""
     cases = list(cases)
     fig, axes = panels(len(cases), ncols=ncols, panel_size=panel_size, figsize=figsize)
     for ax, case in zip(axes, cases):

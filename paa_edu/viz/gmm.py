@@ -1,8 +1,6 @@
-"""PAA's split of one GT's candidate scores into two Gaussians, from a
-:class:`paa_edu.assigners.PAARecord`: what PAA saw and decided for one image. Create the assigner
-with ``PAAAssigner(record=True)``, assign (or train) once, and read ``paa.last_record`` (or
-:func:`paa_edu.engine.snapshots.paa_record` for a training snapshot).
-"""
+"""PAA's split of one GT's candidate scores into two Gaussians, from the
+:class:`paa_edu.assigners.PAARecord` of ``PAAAssigner(record=True)`` after one assignment
+(``paa.last_record``) or of a training snapshot (:func:`paa_edu.engine.snapshots.paa_record`)."""
 import math
 
 import numpy as np
@@ -53,11 +51,10 @@ def draw_gmm_split(ax, record, gt: int = 0, mixture: bool = True, figsize=None,
     """Candidate scores of one GT: histogram, strip (positives green), both components, cut.
 
     ``gt`` is the GT's row in ``record`` (its index in the image's ``gt_boxes``). The cut (green
-    dots) is mmdetection's rule: the most likely member of the low component. ``mixture`` adds
-    the mixture density (grey) and the decision boundary, where the high component becomes the
-    more likely one (grey dash-dot). ``legend``: ``"inside"`` (upper right, over the panel),
-    ``"outside"`` (right of the panel, covering nothing) or ``"none"``.
-    """
+    dots) is mmdetection's rule: the most likely member of the low component. ``mixture`` adds the
+    mixture density (grey) and the decision boundary, where the high component becomes the more
+    likely one (grey dash-dot). ``legend``: ``"inside"`` (upper right, over the panel),
+    ``"outside"`` (right of the panel, covering nothing) or ``"none"``."""
     if legend not in LEGEND_PLACES:
         raise ValueError(f"legend must be one of {LEGEND_PLACES}, got {legend!r}")
     gt = check_record(record, gt)
@@ -122,8 +119,7 @@ def plot_gmm_split(record, gt: int = 0, mixture: bool = True, ax=None, figsize=N
 
 def plot_score_distributions(record, gts: list[int] | None = None, ncols: int = 4,
                              figsize=None) -> Figure:
-    """Small multiples of :func:`draw_gmm_split`, one panel per GT of ``record`` in ``gts``
-    (default: the first 8 GTs with candidates)."""
+    """Small multiples of :func:`draw_gmm_split` for ``gts`` (default: first 8 with candidates)."""
     check_record(record)
     if gts is None:
         gts = record.valid.any(1).nonzero().squeeze(1).tolist()[:8]

@@ -1,9 +1,8 @@
-"""The assignment of the same objects over training, from :mod:`paa_edu.engine.snapshots`:
-PAA's split adapts to the model as it learns (the paper's claim), while MaxIoU's and ATSS's
-positives are fixed by geometry. ``snapshots`` is a list of snapshot dicts in iteration order
-(:func:`paa_edu.pretrained.load_snapshot_history`); ``assigner``, the PAA assignment read in
-them, is ``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with).
-"""
+"""The assignment of the same objects over training, from :mod:`paa_edu.engine.snapshots`: PAA's
+split adapts to the model as it learns (the paper's claim), while MaxIoU's and ATSS's positives are
+fixed by geometry. ``snapshots`` is a list of snapshot dicts in iteration order
+(:func:`paa_edu.pretrained.load_snapshot_history`); ``assigner``, the PAA assignment read, is
+``"paa_maxiou"`` or ``"paa_atss"`` (default: the one trained with)."""
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -63,12 +62,10 @@ def plot_split_over_training(snapshots: list[dict], gts: list[int] | None = None
 
 def plot_positives_over_training(histories: dict[str, list[dict]], gts: list[int] | None = None,
                                  figsize=None) -> Figure:
-    """Positives per GT against the iteration, one panel per run (shared y axis).
-
-    ``histories`` is ``{name: snapshots}`` (``name`` is also the assigner read), e.g.
-    ``{n: pretrained.load_snapshot_history(n) for n in pretrained.NAMES}``; ``gts`` are drawn
-    as thin lines (default: all), the mean is over all GTs.
-    """
+    """Positives per GT against the iteration, one panel per run (shared y axis). ``histories`` is
+    ``{name: snapshots}`` (``name`` is also the assigner read), e.g. ``{n:
+    pretrained.load_snapshot_history(n) for n in pretrained.NAMES}``; ``gts`` are drawn as thin
+    lines (default: all), the mean is over all GTs."""
     size = figsize or (3.0 * len(histories), 2.8)
     fig, axes = panels(len(histories), ncols=len(histories), figsize=size, sharey=True)
     for ax, (name, snaps) in zip(axes, histories.items()):

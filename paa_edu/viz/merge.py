@@ -31,11 +31,9 @@ def class_color(c: int) -> str:
 def shift_patch_detections(patch_detections: dict
                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
     """Every patch's boxes moved into the image (no NMS), and the patch each came from.
-
-    ``patch_detections`` is ``{patch name: dict(boxes, scores, labels)}`` of one image (rate
-    1). Returns ``(boxes (P, 5), scores (P,), patch (P,), names)``: ``patch`` indexes
-    ``names``, in the split's order (rows, then columns).
-    """
+    ``patch_detections`` is ``{patch name: dict(boxes, scores, labels)}`` of one image (rate 1);
+    returns ``(boxes (P, 5), scores (P,), patch (P,), names)``, ``patch`` indexing ``names``, in
+    the split's order (rows, then columns)."""
     names = sorted(patch_detections, key=lambda n: parse_patch_name(n)[2:0:-1])  # (y, x)
     boxes, scores, patch = [], [], []
     for k, name in enumerate(names):
@@ -53,12 +51,10 @@ def plot_merge_seam(image, patch_detections: dict, merged: dict,
                     region: tuple[float, float, float, float], score_thr: float = 0.4,
                     patch_size: int = 1024, overlap: int = 200, figsize=None) -> Figure:
     """A seam before and after the merge: duplicates from several patches, then one box each.
-
-    ``patch_detections`` are those of :func:`shift_patch_detections`, ``merged`` the image's
-    merged detections (``merge_patch_detections(...)[stem]``), ``region`` (x0, x1, y0, y1) the
-    zoom in image pixels; ``patch_size`` and ``overlap`` (of the split) shade the overlap
-    strips. The titles count the boxes drawn in the region.
-    """
+    ``patch_detections`` are those of :func:`shift_patch_detections`, ``merged`` the image's merged
+    detections (``merge_patch_detections(...)[stem]``), ``region`` (x0, x1, y0, y1) the zoom in
+    image pixels; ``patch_size`` and ``overlap`` (of the split) shade the overlap strips. The
+    titles count the boxes drawn in the region."""
     img = as_image(image)
     boxes, scores, patch, names = shift_patch_detections(patch_detections)
     after = as_box_tensor(merged["boxes"], "merged['boxes']")

@@ -1,8 +1,6 @@
-"""Rotated vs horizontal NMS on a dense parking lot (:func:`parked_cars`): cars side by side at
-45° never overlap as rotated boxes, but their horizontal boxes do, so a horizontal detector's NMS
-(:func:`horizontal_nms`: the same :func:`paa_edu.geometry.nms_rotated` on the enclosing
-horizontal boxes) deletes real cars.
-"""
+"""Rotated vs horizontal NMS on a dense parking lot (:func:`parked_cars`): cars side by side at 45°
+never overlap as rotated boxes, but their horizontal boxes do, so a horizontal detector's NMS
+(:func:`horizontal_nms`) deletes real cars."""
 import math
 from typing import NamedTuple
 
@@ -43,13 +41,11 @@ class ParkedCars(NamedTuple):
 def parked_cars(n_cars: int = 8, size: tuple[float, float] = (40.0, 16.0), gap: float = 3.0,
                 angle_deg: float = 45.0, per_car: int = 4,
                 noise: tuple[float, ...] = (2.0, 2.0, 3.0, 1.5, 4.0), seed: int = 0) -> ParkedCars:
-    """Cars parked side by side at ``angle_deg``, and noisy scored candidates around each.
-
-    The cars, ``size`` (length, width) px, have parallel long sides ``gap`` px apart, so their
-    rotated boxes never overlap while their horizontal boxes do (more so near 45°). The row is
-    centred on (150, 150), the same for the same arguments; ``noise`` holds the standard
-    deviations of the candidates' (cx, cy, w, h) in px and of θ in degrees.
-    """
+    """Cars parked side by side at ``angle_deg``, and noisy scored candidates around each. The
+    cars, ``size`` (length, width) px, have parallel long sides ``gap`` px apart, so their rotated
+    boxes never overlap while their horizontal boxes do (more so near 45°). The row is centred on
+    (150, 150), the same for the same arguments; ``noise`` holds the standard deviations of the
+    candidates' (cx, cy, w, h) in px and of θ in degrees."""
     theta = math.radians(angle_deg)
     across = torch.tensor([-math.sin(theta), math.cos(theta)])  # (2,) the cars' short axis
     steps = torch.arange(n_cars, dtype=torch.float32) - (n_cars - 1) / 2  # (C,)
@@ -88,13 +84,10 @@ def neighbour_iou(scene: ParkedCars) -> dict[str, float]:
 
 def plot_nms(boxes, scores, keep, ax=None, figsize=None, title: str | None = None,
              hbb: bool = False, colorbar: bool = True, norm: Normalize | None = None) -> Figure:
-    """Candidates ``boxes`` (N, 5) coloured by their ``scores`` (N,), the NMS winners ``keep``
-    (K,) thick and starred.
-
-    With ``hbb``, the winners' horizontal boxes (dashed), which horizontal NMS compares, are
-    drawn too. ``norm`` is the score -> colour scale (default: the scores' range): share one
-    across panels.
-    """
+    """Candidates ``boxes`` (N, 5) coloured by their ``scores`` (N,), the NMS winners ``keep`` (K,)
+    thick and starred; with ``hbb``, also the winners' horizontal boxes (dashed), which horizontal
+    NMS compares. ``norm`` is the score -> colour scale (default: the scores' range): share one
+    across panels."""
     boxes = as_box_tensor(boxes)
     scores = torch.as_tensor(scores).detach().cpu().float().reshape(-1)
     keep = torch.as_tensor(keep, dtype=torch.long).reshape(-1)
@@ -131,11 +124,9 @@ def plot_nms(boxes, scores, keep, ax=None, figsize=None, title: str | None = Non
 
 def plot_nms_thresholds(boxes, scores, thresholds=(0.1, 0.3, 0.5, 0.7), owner=None,
                         figsize=None) -> Figure:
-    """Small multiples: rotated NMS (top row) and horizontal NMS (bottom row) per threshold.
-
-    Axes ``[0:n]`` are rotated, ``[n:2n]`` horizontal, titled ``"rotated 0.1: K kept"``, plus
-    ``", C objects"`` with ``owner`` (N,), the object of each candidate ``boxes`` (N, 5).
-    """
+    """Small multiples: rotated NMS (top row, axes ``[0:n]``) and horizontal NMS (bottom row,
+    ``[n:2n]``) per threshold, titled ``"rotated 0.1: K kept"``, plus ``", C objects"`` with
+    ``owner`` (N,), the object of each candidate ``boxes`` (N, 5)."""
     boxes = as_box_tensor(boxes)
     scores = torch.as_tensor(scores).detach().cpu().float().reshape(-1)
     check_length(owner, len(boxes), "owner")

@@ -18,8 +18,7 @@ from torch import Tensor
 DPI = 100
 FONT_SIZE = 9  # the smallest text any figure uses (titles, labels, ticks, legends)
 
-# Okabe & Ito (2008), "Color Universal Design": black, orange, sky blue, bluish green, yellow,
-# blue, vermillion, reddish purple.
+# Okabe & Ito (2008), "Color Universal Design".
 BLACK, ORANGE, SKY_BLUE, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
     "#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
 PALETTE = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY_BLUE, YELLOW, BLACK]
@@ -28,8 +27,7 @@ POS_COLOR, NEG_COLOR, IGNORED_COLOR = GREEN, "0.45", "0.6"
 GT_COLOR = SKY_BLUE  # dashed ground truth; missed GT in PURPLE
 TP_COLOR, FP_COLOR, MISSED_COLOR = BLUE, VERMILLION, PURPLE
 HIST_COLOR = SKY_BLUE  # the light bars behind score / IoU strips
-# Boxes drawn over an image, one colour per object or class: no yellow (the cars often are) and
-# no GT_COLOR (the ground truth's own), so 6 colours that cycle.
+# Boxes over an image, one colour per object or class: no yellow (cars), no GT_COLOR; 6 that cycle.
 BOX_PALETTE = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, BLACK]
 
 

@@ -100,14 +100,11 @@ def match_written(written, poly, window: tuple[int, int, int]) -> int:
 
 def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = "P0001", ax=None,
                  figsize=None) -> Figure:
-    """The split's windows on the image, one colour each, named as the split names them.
-
-    Strips where windows overlap are shaded grey (darker where more windows overlap): an
-    object there is cut into two or more patches.
-
-    ``patch_size`` and ``overlap`` are those of :func:`paa_edu.data.split_dataset`, ``stem``
-    the image's name, the first part of the patch names.
-    """
+    """The split's windows on the image, one colour each, named as the split names them. Strips
+    where windows overlap are shaded grey (darker where more windows overlap): an object there is
+    cut into two or more patches. ``patch_size`` and ``overlap`` are those of
+    :func:`paa_edu.data.split_dataset`, ``stem`` the image's name, the first part of the patch
+    names."""
     img = as_image(image)
     height, width = img.shape[:2]
     new_figure = ax is None
@@ -140,13 +137,11 @@ def plot_windows(image, patch_size: int = 1024, overlap: int = 200, stem: str = 
 def plot_object_in_window(image, poly, window: tuple[int, int, int], iof_thr: float = 0.7,
                           written=None, difficult: int | None = None, margin: float = 40.0,
                           ax=None, figsize=None) -> Figure:
-    """One object and a window border that cuts it: the part inside, its IoF, the verdict.
-
-    ``poly`` (8,) is the object's polygon in image pixels, ``window`` (x, y, patch_size),
-    ``iof_thr`` the split's threshold. Optional: ``written`` (K, 8), the polygons the split
-    wrote for this patch shifted back into image pixels (drawn in orange: the re-fitted piece),
-    and ``difficult``, the difficulty it wrote for the object (in the title).
-    """
+    """One object and a window border that cuts it: the part inside, its IoF, the verdict. ``poly``
+    (8,) is the object's polygon in image pixels, ``window`` (x, y, patch_size), ``iof_thr`` the
+    split's threshold. Optional: ``written`` (K, 8), the polygons the split wrote for this patch
+    shifted back into image pixels (drawn in orange: the re-fitted piece), and ``difficult``, the
+    difficulty it wrote for the object (in the title)."""
     pts = np.asarray(poly, dtype=np.float64).reshape(4, 2)
     x, y, size = window
     iof, status = (v[0] for v in object_status(pts.reshape(1, 8), x, y, size, iof_thr))
