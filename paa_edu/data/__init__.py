@@ -31,11 +31,9 @@ from paa_edu.data.synthetic_writer import write_synthetic_dataset
 from paa_edu.data.transforms import TransformConfig, apply_transforms, flip_boxes
 
 __all__ = [
-    "DOTADataset", "collate_batch", "DOTA_CLASSES", "LabelFile", "list_images",
-    "parse_label_file", "read_label_file", "write_dota_sample",
-    "write_label_file", "PatchName", "check_image_name", "merge_patch_detections",
-    "parse_patch_name", "write_task1_submission", "SplitStats", "patch_name", "split_dataset",
-    "split_image", "window_starts", "PRESETS", "SYNTHETIC_CLASSES", "SceneConfig",
-    "SyntheticPreset", "make_preset_scene", "make_scene", "write_synthetic_dataset",
-    "TransformConfig", "apply_transforms", "flip_boxes",
-]
+    "DOTADataset", "collate_batch", "DOTA_CLASSES", "LabelFile", "list_images", "parse_label_file",
+    "read_label_file", "write_dota_sample", "write_label_file", "PatchName", "check_image_name",
+    "merge_patch_detections", "parse_patch_name", "write_task1_submission", "SplitStats",
+    "patch_name", "split_dataset", "split_image", "window_starts", "PRESETS", "SYNTHETIC_CLASSES",
+    "SceneConfig", "SyntheticPreset", "make_preset_scene", "make_scene", "write_synthetic_dataset",
+    "TransformConfig", "apply_transforms", "flip_boxes"]
