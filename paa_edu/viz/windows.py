@@ -1,5 +1,5 @@
 """How the DOTA split cuts a large image: its windows, their overlaps, and the 70 % rule of
-:func:`paa_edu.data.crop_objects` for an object a window cuts, computed with the split's own
+:func:`paa_edu.data.split.crop_objects` for an object a window cuts, computed with the split's own
 :func:`~paa_edu.data.split.clip_to_window`."""
 import numpy as np
 import torch
