@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from paa_edu.assigners import assign
 from paa_edu.config import ModelConfig
 from paa_edu.evaluation.iou_floor import binary_entropy, iou_loss_floor, soft_bce
 from paa_edu.model import RotatedPAADetector
@@ -60,7 +61,7 @@ def test_iou_loss_floor_reproduces_the_training_loss(fixed_batch, dtype):
     with torch.no_grad():  # the training path: detection_losses on the same assignment
         prepared = model.prepare_targets(targets, images.device)
         dense = model.predict_dense(images)
-        losses = model.compute_losses(dense, prepared, model.assign_batch(dense, prepared))
+        losses = model.compute_losses(dense, prepared, assign(model.assigner, dense, prepared))
     assert result["loss_iou"] == pytest.approx(float(losses["loss_iou"]), rel=1e-5)
     assert result["targets"].dtype == dtype
     assert result["num_pos"] == len(result["targets"]) > 0

@@ -33,7 +33,13 @@ from paa_edu.assigners.atss import ATSSAssigner
 from paa_edu.assigners.costs import anchor_costs
 from paa_edu.assigners.gmm import GMMFit, gmm_split
 from paa_edu.assigners.maxiou import MaxIoUAssigner
-from paa_edu.assigners.result import AssignResult, DenseOutputs, anchor_levels, batch_positives
+from paa_edu.assigners.result import (
+    AssignResult,
+    DenseOutputs,
+    anchor_levels,
+    batch_positives,
+    positive_pairs,
+)
 from paa_edu.geometry import NonFiniteError
 
 #: The names ``model.assigner``, ``model.paa_init`` and ``model.paa_fallback`` accept.
@@ -47,11 +53,10 @@ def paa_scores(dense: DenseOutputs, targets: list[dict], initials: list[AssignRe
                ) -> Tensor:
     """PAA's score of every candidate (initial positive) of every image, (B, A), inf elsewhere,
     from the current predictions, detached, decoding only the candidates."""
-    image, anchor, gt_row = batch_positives(initials)  # (P,) each
-    gt_boxes = torch.cat([t["boxes"].to(dense.anchors).reshape(-1, 5) for t in targets])
+    image, anchor, pred_boxes, gt_boxes = positive_pairs(dense, targets, initials)  # (P,), (P, 5)
     labels = torch.stack([r.labels for r in initials])[image, anchor]  # (P,)
-    values = anchor_costs(dense.cls_logits.detach()[image, anchor], labels,
-                          dense.decode(image, anchor), gt_boxes[gt_row])  # (P,)
+    values = anchor_costs(dense.cls_logits.detach()[image, anchor], labels, pred_boxes,
+                          gt_boxes)  # (P,)
     scores = torch.full(dense.cls_logits.shape[:2], float("inf"), dtype=values.dtype,
                         device=values.device)  # (B, A)
     scores[image, anchor] = values

@@ -81,6 +81,15 @@ def batch_positives(assigns: list[AssignResult]) -> tuple[Tensor, Tensor, Tensor
     return image, anchor, gt_inds[image, anchor] - 1 + offsets.to(gt_inds.device)[image]
 
 
+def positive_pairs(dense: DenseOutputs, targets: list[dict], assigns: list[AssignResult]
+                   ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The positives of a batch, ``image`` (P,) and ``anchor`` (P,) image-major, with their
+    decoded predictions (P, 5) and the GT boxes (P, 5) they are assigned to."""
+    image, anchor, gt_row = batch_positives(assigns)  # (P,) each
+    gt_boxes = torch.cat([t["boxes"].to(dense.anchors).reshape(-1, 5) for t in targets])
+    return image, anchor, dense.decode(image, anchor), gt_boxes[gt_row]
+
+
 @dataclass
 class DenseOutputs:
     """The detector's predictions at every anchor of a batch: what assignment and losses read."""

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from paa_edu.assigners import assign
+from paa_edu.assigners.result import positive_pairs
 from paa_edu.geometry import box_iou_rotated, full_precision
 from paa_edu.model.detector import target_image_shapes
 
@@ -47,8 +49,8 @@ def iou_loss_floor(model, images: Tensor, targets: list[dict]) -> dict:
         raise ValueError("this model has no IoU branch (cfg.iou_branch=False): no loss_iou")
     targets = model.prepare_targets(targets, images.device)
     dense = model.predict_dense(images, target_image_shapes(targets))
-    assigns = model.assign_batch(dense, targets)
-    image, anchor, pred, gt = model.positive_pairs(dense, targets, assigns)  # (P,), (P, 5)
+    assigns = assign(model.assigner, dense, targets)
+    image, anchor, pred, gt = positive_pairs(dense, targets, assigns)  # (P,), (P, 5)
     t = box_iou_rotated(pred, gt.to(pred.dtype), aligned=True).clamp(min=1e-12)  # (P,)
     logit = full_precision(dense.iou_logits[image, anchor])  # (P,)
     bce, entropy = soft_bce(logit, t), binary_entropy(t)

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from paa_edu.assigners import assign
 from paa_edu.evaluation.rotated_ap import _check_inputs, match_detections
 from paa_edu.model.detector import target_image_shapes
 
@@ -24,7 +25,7 @@ def training_positives(model, dataset) -> list[Tensor]:
         image, target = dataset[i]
         dense = model.predict_dense(image[None].to(device), target_image_shapes([target]))
         targets = [{"boxes": target["boxes"].to(device), "labels": target["labels"].to(device)}]
-        counts.append(model.assign_batch(dense, targets)[0].num_pos_per_gt().cpu())
+        counts.append(assign(model.assigner, dense, targets)[0].num_pos_per_gt().cpu())
     return counts
 
 

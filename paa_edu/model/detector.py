@@ -16,8 +16,8 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from paa_edu.assigners import AssignResult, DenseOutputs, assign, build_assigner
-from paa_edu.assigners.result import batch_positives
+from paa_edu.assigners import DenseOutputs, assign, build_assigner
+from paa_edu.assigners.result import positive_pairs
 from paa_edu.config import ModelConfig
 from paa_edu.geometry import check_boxes, full_precision
 from paa_edu.model.anchors import AnchorGenerator
@@ -116,27 +116,14 @@ class RotatedPAADetector(nn.Module):
                                            full_precision(feats[0]).dtype)
         return DenseOutputs(cls_logits, deltas, iou_logits, anchors, counts, self.coder)
 
-    # ---- 2. assignment ----------------------------------------------------------------------
-    def assign_batch(self, dense: DenseOutputs, targets: list[dict]) -> list[AssignResult]:
-        """B AssignResults of the model's own assigner (:func:`paa_edu.assigners.assign`)."""
-        return assign(self.assigner, dense, targets)
-
     # ---- 3. losses --------------------------------------------------------------------------
-    def positive_pairs(self, dense: DenseOutputs, targets: list[dict], assigns: list
-                       ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """The positives of a batch, ``image`` (P,) and ``anchor`` (P,) image-major, with their
-        decoded predictions (P, 5) and the GT boxes (P, 5) they learn."""
-        image, anchor, gt_row = batch_positives(assigns)  # (P,) each
-        gt_boxes = torch.cat([t["boxes"].to(dense.anchors).reshape(-1, 5) for t in targets])
-        return image, anchor, dense.decode(image, anchor), gt_boxes[gt_row]
-
     def compute_losses(self, dense: DenseOutputs, targets: list[dict], assigns: list) -> dict:
         """Focal + IoU-weighted rotated IoU loss + IoU-branch BCE over the whole batch at once;
         ignored anchors (``gt_inds == -1``, MaxIoU's 0.4-0.5 band) are left out of every loss."""
         gt_inds = torch.stack([a.gt_inds for a in assigns])  # (B, A)
         labels = torch.stack([a.labels for a in assigns])  # (B, A)
         kept = (gt_inds >= 0).reshape(-1).nonzero().squeeze(1)  # (N,) not ignored, flat
-        image, anchor, pred_boxes, gt_boxes = self.positive_pairs(dense, targets, assigns)
+        image, anchor, pred_boxes, gt_boxes = positive_pairs(dense, targets, assigns)
         iou_logits = dense.iou_logits
         return detection_losses(
             dense.cls_logits.flatten(0, 1)[kept], labels.reshape(-1)[kept], pred_boxes, gt_boxes,

@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from paa_edu.assigners import assign
 from paa_edu.config import ModelConfig
 from paa_edu.model import RotatedPAADetector
 
@@ -90,9 +91,9 @@ def test_batched_assignment_equals_per_image_assignment(fixed_batch, assigner, p
         g = torch.Generator().manual_seed(0)  # predictions that differ clearly per image
         dense.cls_logits = 3 * torch.randn(dense.cls_logits.shape, generator=g)
         dense.deltas = 0.3 * torch.randn(dense.deltas.shape, generator=g)
-        batched = model.assign_batch(dense, targets)
-        single = [model.assign_batch(replace(dense, cls_logits=dense.cls_logits[b:b + 1],
-                                             deltas=dense.deltas[b:b + 1]), [t])[0]
+        batched = assign(model.assigner, dense, targets)
+        single = [assign(model.assigner, replace(dense, cls_logits=dense.cls_logits[b:b + 1],
+                                                 deltas=dense.deltas[b:b + 1]), [t])[0]
                   for b, t in enumerate(targets)]
     assert sum(int(s.pos_mask.sum()) for s in single) >= 8
     for b, s in zip(batched, single):
